@@ -1,0 +1,91 @@
+/**
+ * The seams between the relay core and the feature modules that plug into it (GitHub
+ * sync, web dashboard). Feature modules depend on these interfaces only, never on the
+ * relay's internals, so each can be tested with a real relay or alone.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditEvent, Board, Intent, Ledger, Outcome, RepoPolicy, Task, TaskInput } from '../shared/model.js';
+
+export type Role = 'admin' | 'maintainer' | 'worker' | 'viewer';
+
+export interface Principal {
+  role: Role;
+  tokenId: string;
+  /** Set for workers: the one worker id this token acts for. */
+  workerId?: string;
+  name?: string;
+}
+
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** A small namespaced key-value store in the relay's LevelDB (values are JSON). */
+export interface KvStore {
+  get<T>(key: string): Promise<T | undefined>;
+  put(key: string, value: unknown): Promise<void>;
+  del(key: string): Promise<void>;
+}
+
+export interface BatchResult {
+  batch: number;
+  outcomes: Outcome[];
+  events: AuditEvent[];
+  ledger: Ledger;
+}
+
+export interface UpsertResult {
+  added: string[];
+  updated: string[];
+  unchanged: string[];
+}
+
+export interface RelayPort {
+  board(): Board;
+  ledger(): Ledger;
+  /** Create or update tasks on the board (one transaction). Unchanged tasks are not rewritten. */
+  upsertTasks(tasks: TaskInput[], actor: string): UpsertResult;
+  /** Change some fields of a task on the board. Throws OwpError('unknown-task'). */
+  patchTask(taskId: string, patch: Partial<Task>, actor: string): Task;
+  putRepo(policy: RepoPolicy, actor: string): RepoPolicy;
+  /** Queue an intent for the next tick; resolves with its outcome once persisted. */
+  submitIntent(intent: Intent, actor: string): Promise<Outcome>;
+  /** Called after every arbitrated batch has been persisted and applied. */
+  onBatch(listener: (result: BatchResult) => void): () => void;
+  kv(namespace: string): KvStore;
+  log: Logger;
+  now(): number;
+}
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: Record<string, string>;
+  /** Undefined on routes declared with `auth: 'none'`. */
+  principal?: Principal;
+  /** Raw request body (already size-limited). */
+  rawBody(): Promise<Buffer>;
+  /** Parsed JSON body; throws OwpError('invalid-json'). */
+  json<T = unknown>(): Promise<T>;
+  send(status: number, body: unknown): void;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Path pattern with `:name` segments, e.g. `/api/tasks/:id/claim`. */
+  path: string;
+  /** Roles allowed; `'none'` means no token needed (health, webhooks, static files). */
+  auth: Role[] | 'none';
+  handler(ctx: RouteContext): Promise<void> | void;
+}
+
+/** A feature module plugged into the relay: routes plus lifecycle. */
+export interface RelayFeature {
+  name: string;
+  routes?: Route[];
+  start?(): Promise<void> | void;
+  stop?(): Promise<void> | void;
+}
