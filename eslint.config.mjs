@@ -1,0 +1,86 @@
+// Lint configuration.
+// - plugin/**: eslint-plugin-obsidianmd's recommended rules (type-checked), as Obsidian's
+//   plugin review expects.
+// - everything else: typescript-eslint's recommended rules, plus house rules: no HTML
+//   injection sinks anywhere, and shared/ imports nothing that needs Node, Obsidian, the
+//   server or the plugin (the plugin bundles shared/ for mobile).
+import { defineConfig, globalIgnores } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+import obsidianmd from 'eslint-plugin-obsidianmd';
+
+const PLUGIN_FILES = ['plugin/**/*.ts'];
+
+const noHtmlSinks = {
+  'no-restricted-properties': [
+    'error',
+    { property: 'innerHTML', message: 'Build DOM nodes and set textContent instead (no HTML injection).' },
+    { property: 'outerHTML', message: 'Build DOM nodes and set textContent instead (no HTML injection).' },
+    { property: 'insertAdjacentHTML', message: 'Build DOM nodes instead (no HTML injection).' },
+  ],
+};
+
+export default defineConfig([
+  globalIgnores([
+    'node_modules/**',
+    'dist/**',
+    'data/**',
+    'main.js',
+    'vault-template/**',
+    'test-output/**',
+    'coverage/**',
+  ]),
+
+  // Obsidian's recommended set, scoped to the plugin.
+  ...obsidianmd.configs.recommended
+    .filter((c) => !(Array.isArray(c.files) && c.files.includes('package.json')))
+    .map((c) => ({ ...c, files: PLUGIN_FILES })),
+  {
+    files: PLUGIN_FILES,
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+  },
+
+  // The rest of the TypeScript code.
+  ...tseslint.configs.recommended.map((c) => ({
+    ...c,
+    files: ['shared/**/*.ts', 'server/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', '*.ts'],
+  })),
+  {
+    files: ['**/*.ts'],
+    rules: {
+      ...noHtmlSinks,
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^node:', message: 'shared/ must run in the plugin on mobile: no Node built-ins.' },
+            { regex: '^(fs|path|os|crypto|http|https|net|child_process|stream|url|util|events)$', message: 'shared/ must not need Node.' },
+            { regex: '^(ws|level|obsidian|@octokit/.*)$', message: 'shared/ must not need Node or Obsidian.' },
+            { regex: '(^|/)(server|plugin)/', message: 'shared/ imports nothing from server/ or plugin/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
+    },
+    rules: noHtmlSinks,
+  },
+]);
