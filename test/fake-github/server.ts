@@ -1,0 +1,415 @@
+/**
+ * A local stand-in for the GitHub REST API (only the endpoints OWP Pool uses), over a real
+ * node:http server on port 0, with in-memory repos, issues, pull requests, reviews,
+ * comments and labels, plus knobs to make it fail the way GitHub does.
+ *
+ * Invariants:
+ * - Every answer carries x-ratelimit-* headers; a 304 (If-None-Match matched the ETag)
+ *   does not use up the rate limit, every other answer does.
+ * - Every request is recorded (method, path with query, headers, status) for assertions.
+ * - Requests without `authorization: token|Bearer <expected token>` get 401.
+ * - Time is a fake clock that moves one second per mutation, so `updated_at` is strictly
+ *   increasing and tests do not depend on the wall clock.
+ */
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeLabel { name: string }
+export interface FakeIssue {
+  number: number;
+  title: string;
+  body: string | null;
+  state: 'open' | 'closed';
+  labels: string[];
+  created_at: string;
+  updated_at: string;
+  closed_at: string | null;
+  isPr: boolean;
+}
+export interface FakePull {
+  number: number;
+  merged: boolean;
+  merged_at: string | null;
+  head: string;
+}
+export interface FakeReview { id: number; user: { login: string }; state: string; submitted_at: string; body: string }
+export interface FakeComment { id: number; body: string; user: { login: string }; created_at: string; updated_at: string }
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  status: number;
+  body?: string;
+}
+
+interface RepoState {
+  issues: Map<number, FakeIssue>;
+  pulls: Map<number, FakePull>;
+  reviews: Map<number, FakeReview[]>;
+  comments: Map<number, FakeComment[]>;
+  next: number;
+}
+
+interface FailRule {
+  remaining: number;
+  status: number;
+  /** Handle the request (store its effect) and then answer with the failure. */
+  afterHandle: boolean;
+  match?: (method: string, path: string) => boolean;
+  secondary?: { retryAfter: number };
+}
+
+export interface FakeGithubOptions {
+  token?: string;
+  /** Identity used as comment author. */
+  login?: string;
+}
+
+export class FakeGithub {
+  readonly token: string;
+  readonly login: string;
+  readonly requests: RecordedRequest[] = [];
+  rateLimit = 5000;
+  rateRemaining = 5000;
+  private repos = new Map<string, RepoState>();
+  private clock = Date.parse('2026-01-01T00:00:00Z');
+  private failRules: FailRule[] = [];
+  private ids = 1000;
+  private server?: http.Server;
+  url = '';
+
+  constructor(opts: FakeGithubOptions = {}) {
+    this.token = opts.token ?? 'ghp_fake_secret_token_1234567890';
+    this.login = opts.login ?? 'owp-bot';
+  }
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        try {
+          this.handle(req, res, Buffer.concat(chunks).toString('utf8'));
+        } catch (e) {
+          this.answer(req, res, 500, { message: `fake github crashed: ${(e as Error).message}` });
+        }
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  // ---- helpers to shape the world ----
+
+  private tick(): string {
+    this.clock += 1000;
+    return new Date(this.clock).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  private repo(full: string): RepoState {
+    let r = this.repos.get(full.toLowerCase());
+    if (!r) {
+      r = { issues: new Map(), pulls: new Map(), reviews: new Map(), comments: new Map(), next: 1 };
+      this.repos.set(full.toLowerCase(), r);
+    }
+    return r;
+  }
+
+  addIssue(repo: string, i: { title: string; body?: string; labels?: string[]; number?: number }): number {
+    const r = this.repo(repo);
+    const number = i.number ?? r.next;
+    r.next = Math.max(r.next, number + 1);
+    const t = this.tick();
+    r.issues.set(number, {
+      number, title: i.title, body: i.body ?? '', state: 'open', labels: [...(i.labels ?? [])],
+      created_at: t, updated_at: t, closed_at: null, isPr: false,
+    });
+    return number;
+  }
+
+  issue(repo: string, n: number): FakeIssue {
+    const i = this.repo(repo).issues.get(n);
+    if (!i) throw new Error(`no issue ${repo}#${n}`);
+    return i;
+  }
+
+  editIssue(repo: string, n: number, patch: { title?: string; body?: string }): void {
+    const i = this.issue(repo, n);
+    Object.assign(i, patch);
+    i.updated_at = this.tick();
+  }
+
+  closeIssue(repo: string, n: number): void {
+    const i = this.issue(repo, n);
+    i.state = 'closed';
+    i.updated_at = i.closed_at = this.tick();
+  }
+
+  reopenIssue(repo: string, n: number): void {
+    const i = this.issue(repo, n);
+    i.state = 'open';
+    i.closed_at = null;
+    i.updated_at = this.tick();
+  }
+
+  setLabels(repo: string, n: number, labels: string[]): void {
+    const i = this.issue(repo, n);
+    i.labels = [...labels];
+    i.updated_at = this.tick();
+  }
+
+  openPr(repo: string, p: { title: string; body?: string; head?: string }): number {
+    const r = this.repo(repo);
+    const number = r.next++;
+    const t = this.tick();
+    r.issues.set(number, { number, title: p.title, body: p.body ?? '', state: 'open', labels: [], created_at: t, updated_at: t, closed_at: null, isPr: true });
+    r.pulls.set(number, { number, merged: false, merged_at: null, head: p.head ?? `feature-${number}` });
+    r.reviews.set(number, []);
+    return number;
+  }
+
+  mergePr(repo: string, n: number): void {
+    const i = this.issue(repo, n);
+    const p = this.repo(repo).pulls.get(n)!;
+    const t = this.tick();
+    i.state = 'closed';
+    i.closed_at = i.updated_at = t;
+    p.merged = true;
+    p.merged_at = t;
+  }
+
+  closePr(repo: string, n: number): void {
+    this.closeIssue(repo, n);
+  }
+
+  addReview(repo: string, n: number, login: string, state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED'): number {
+    const id = ++this.ids;
+    const t = this.tick();
+    this.repo(repo).reviews.get(n)!.push({ id, user: { login }, state, submitted_at: t, body: '' });
+    this.issue(repo, n).updated_at = t;
+    return id;
+  }
+
+  comments(repo: string, n: number): FakeComment[] {
+    return this.repo(repo).comments.get(n) ?? [];
+  }
+
+  /** The next `count` requests (matching `match`, if given) fail with `status`. */
+  failNext(count: number, status = 502, opts: { afterHandle?: boolean; match?: (method: string, path: string) => boolean } = {}): void {
+    this.failRules.push({ remaining: count, status, afterHandle: !!opts.afterHandle, match: opts.match });
+  }
+
+  /** The next request gets 403 "secondary rate limit" with Retry-After. */
+  secondaryRateLimitNext(retryAfterSeconds = 1): void {
+    this.failRules.push({ remaining: 1, status: 403, afterHandle: false, secondary: { retryAfter: retryAfterSeconds } });
+  }
+
+  setRateLimitRemaining(n: number): void {
+    this.rateRemaining = n;
+  }
+
+  clearRequests(): void {
+    this.requests.length = 0;
+  }
+
+  // ---- HTTP ----
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}, reqBody?: string): void {
+    if (status !== 304) this.rateRemaining = Math.max(0, this.rateRemaining - 1);
+    const headers: Record<string, string> = {
+      'x-ratelimit-limit': String(this.rateLimit),
+      'x-ratelimit-remaining': String(this.rateRemaining),
+      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+      'x-ratelimit-used': String(this.rateLimit - this.rateRemaining),
+      'x-ratelimit-resource': 'core',
+      ...extra,
+    };
+    this.requests.push({ method: req.method ?? 'GET', path: req.url ?? '', headers: req.headers, status, body: reqBody });
+    if (status === 304 || status === 204) {
+      res.writeHead(status, headers);
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
+    res.end(text);
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, reqBody: string): void {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+    const auth = req.headers.authorization ?? '';
+    if (auth !== `token ${this.token}` && auth !== `Bearer ${this.token}`) {
+      this.answer(req, res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+      return;
+    }
+    const rule = this.failRules.find((r) => r.remaining > 0 && (!r.match || r.match(method, url.pathname)));
+    if (rule) {
+      rule.remaining--;
+      this.failRules = this.failRules.filter((r) => r.remaining > 0);
+      if (rule.secondary) {
+        this.answer(req, res, 403, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' }, { 'retry-after': String(rule.secondary.retryAfter) }, reqBody);
+        return;
+      }
+      if (rule.afterHandle) {
+        this.route(method, url, reqBody, () => undefined);
+      }
+      this.answer(req, res, rule.status, { message: 'Server Error' }, {}, reqBody);
+      return;
+    }
+    this.route(method, url, reqBody, (status, body, extra) => {
+      if (method === 'GET' && status === 200) {
+        const etag = `"${createHash('sha1').update(JSON.stringify(body)).digest('hex')}"`;
+        if (req.headers['if-none-match'] === etag) {
+          this.answer(req, res, 304, undefined, { etag, ...(extra ?? {}) }, reqBody);
+          return;
+        }
+        this.answer(req, res, status, body, { etag, ...(extra ?? {}) }, reqBody);
+        return;
+      }
+      this.answer(req, res, status, body, extra, reqBody);
+    });
+  }
+
+  private issueJson(repo: string, i: FakeIssue): Record<string, unknown> {
+    const base = `https://github.com/${repo}`;
+    const out: Record<string, unknown> = {
+      id: i.number + 500000,
+      number: i.number,
+      title: i.title,
+      body: i.body,
+      state: i.state,
+      labels: i.labels.map((name) => ({ name })),
+      created_at: i.created_at,
+      updated_at: i.updated_at,
+      closed_at: i.closed_at,
+      html_url: `${base}/${i.isPr ? 'pull' : 'issues'}/${i.number}`,
+      user: { login: 'someone' },
+    };
+    if (i.isPr) {
+      const p = this.repo(repo).pulls.get(i.number)!;
+      out.pull_request = { url: `${this.url}/repos/${repo}/pulls/${i.number}`, html_url: `${base}/pull/${i.number}`, merged_at: p.merged_at };
+    }
+    return out;
+  }
+
+  private pullJson(repo: string, n: number): Record<string, unknown> {
+    const i = this.issue(repo, n);
+    const p = this.repo(repo).pulls.get(n)!;
+    return {
+      number: n, title: i.title, body: i.body, state: i.state, merged: p.merged, merged_at: p.merged_at,
+      closed_at: i.closed_at, created_at: i.created_at, updated_at: i.updated_at,
+      html_url: `https://github.com/${repo}/pull/${n}`, head: { ref: p.head }, user: { login: 'someone' },
+    };
+  }
+
+  private paginate<T>(url: URL, items: T[], send: (s: number, b: unknown, extra?: Record<string, string>) => void): void {
+    const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 30) || 30));
+    const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
+    const last = Math.max(1, Math.ceil(items.length / perPage));
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    const link = (p: number, rel: string): string => {
+      const u = new URL(url.toString());
+      u.searchParams.set('page', String(p));
+      u.searchParams.set('per_page', String(perPage));
+      return `<${u.toString()}>; rel="${rel}"`;
+    };
+    const links: string[] = [];
+    if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
+    if (page > 1) links.push(link(1, 'first'), link(page - 1, 'prev'));
+    send(200, slice, links.length ? { link: links.join(', ') } : {});
+  }
+
+  private route(method: string, url: URL, reqBody: string, send: (status: number, body: unknown, extra?: Record<string, string>) => void): void {
+    const m = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(url.pathname);
+    if (!m) return send(404, { message: 'Not Found' });
+    const repo = `${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`;
+    const rest = m[3] ?? '';
+    const r = this.repos.get(repo.toLowerCase());
+    if (!r) return send(404, { message: 'Not Found' });
+    let mm: RegExpExecArray | null;
+
+    if (method === 'GET' && rest === '/issues') {
+      const state = url.searchParams.get('state') ?? 'open';
+      const labels = (url.searchParams.get('labels') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+      const since = url.searchParams.get('since');
+      const sort = url.searchParams.get('sort') ?? 'created';
+      const dir = url.searchParams.get('direction') ?? 'desc';
+      let items = [...r.issues.values()].filter((i) => (state === 'all' || i.state === state)
+        && labels.every((l) => i.labels.some((x) => x.toLowerCase() === l))
+        && (!since || i.updated_at >= since));
+      const key = sort === 'updated' ? 'updated_at' : 'created_at';
+      items = items.sort((a, b) => (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : a.number - b.number) * (dir === 'asc' ? 1 : -1));
+      return this.paginate(url, items.map((i) => this.issueJson(repo, i)), send);
+    }
+    if ((mm = /^\/issues\/(\d+)$/.exec(rest)) && method === 'GET') {
+      const i = r.issues.get(Number(mm[1]));
+      return i ? send(200, this.issueJson(repo, i)) : send(404, { message: 'Not Found' });
+    }
+    if ((mm = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
+      const n = Number(mm[1]);
+      if (!r.issues.has(n)) return send(404, { message: 'Not Found' });
+      const list = r.comments.get(n) ?? [];
+      if (method === 'GET') return this.paginate(url, list, send);
+      if (method === 'POST') {
+        const body = JSON.parse(reqBody || '{}') as { body?: string };
+        if (typeof body.body !== 'string' || !body.body) return send(422, { message: 'Validation Failed' });
+        const t = this.tick();
+        const c: FakeComment = { id: ++this.ids, body: body.body, user: { login: this.login }, created_at: t, updated_at: t };
+        list.push(c);
+        r.comments.set(n, list);
+        r.issues.get(n)!.updated_at = t;
+        return send(201, c);
+      }
+    }
+    if ((mm = /^\/issues\/(\d+)\/labels$/.exec(rest)) && method === 'POST') {
+      const i = r.issues.get(Number(mm[1]));
+      if (!i) return send(404, { message: 'Not Found' });
+      const body = JSON.parse(reqBody || '{}') as { labels?: string[] };
+      for (const l of body.labels ?? []) if (!i.labels.some((x) => x.toLowerCase() === l.toLowerCase())) i.labels.push(l);
+      i.updated_at = this.tick();
+      return send(200, i.labels.map((name) => ({ name })));
+    }
+    if ((mm = /^\/issues\/(\d+)\/labels\/(.+)$/.exec(rest)) && method === 'DELETE') {
+      const i = r.issues.get(Number(mm[1]));
+      if (!i) return send(404, { message: 'Not Found' });
+      const name = decodeURIComponent(mm[2]!);
+      const before = i.labels.length;
+      i.labels = i.labels.filter((x) => x.toLowerCase() !== name.toLowerCase());
+      if (i.labels.length === before) return send(404, { message: 'Label does not exist' });
+      i.updated_at = this.tick();
+      return send(200, i.labels.map((n) => ({ name: n })));
+    }
+    if (method === 'GET' && rest === '/pulls') {
+      const state = url.searchParams.get('state') ?? 'open';
+      const items = [...r.pulls.keys()].map((n) => r.issues.get(n)!).filter((i) => state === 'all' || i.state === state)
+        .sort((a, b) => b.number - a.number);
+      return this.paginate(url, items.map((i) => this.pullJson(repo, i.number)), send);
+    }
+    if ((mm = /^\/pulls\/(\d+)$/.exec(rest)) && method === 'GET') {
+      const n = Number(mm[1]);
+      return r.pulls.has(n) ? send(200, this.pullJson(repo, n)) : send(404, { message: 'Not Found' });
+    }
+    if ((mm = /^\/pulls\/(\d+)\/reviews$/.exec(rest)) && method === 'GET') {
+      const n = Number(mm[1]);
+      if (!r.pulls.has(n)) return send(404, { message: 'Not Found' });
+      return this.paginate(url, r.reviews.get(n) ?? [], send);
+    }
+    return send(404, { message: 'Not Found' });
+  }
+}
+
+export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<FakeGithub> {
+  const gh = new FakeGithub(opts);
+  await gh.start();
+  return gh;
+}
