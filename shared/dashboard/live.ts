@@ -1,0 +1,133 @@
+/**
+ * Live dashboard state fed by the relay's event stream (`GET /api/events`, see
+ * docs/PROTOCOL.md): a `snapshot` ({ board, ledger }) followed by `ledger` and `board`
+ * deltas ({ batch, tasks?, workers?, repos?, trust?, events? }).
+ *
+ * Invariants:
+ * - Pure: each function returns a new state and never mutates its input state.
+ * - A delta entry whose value is null (or listed in `removed`) deletes that key; any other
+ *   value replaces the entry whole (the ledger replaces runtimes whole).
+ * - Tolerant of shape: a map may also arrive as an array of entries carrying their id
+ *   (`taskId`, `workerId`, `id`, `repo`); unknown fields are ignored, never thrown on.
+ * - `recent` keeps only events newer than `keepMs` before the newest, at most `maxEvents`.
+ */
+import type { AuditEvent, Board, Ledger, RepoPolicy, RiskTier, Task, TaskRuntime, WorkerRuntime } from '../model.js';
+import { emptyBoard, emptyLedger } from '../model.js';
+
+export interface LiveState {
+  board: Board;
+  ledger: Ledger;
+  recent: AuditEvent[];
+  /** Highest batch seen. */
+  batch: number;
+}
+
+export interface SnapshotMessage {
+  board?: Partial<Board>;
+  ledger?: Partial<Ledger>;
+  events?: AuditEvent[];
+  recent?: AuditEvent[];
+}
+
+export interface DeltaMessage {
+  batch?: number;
+  tasks?: unknown;
+  workers?: unknown;
+  repos?: unknown;
+  trust?: unknown;
+  events?: unknown;
+  removed?: { tasks?: string[]; workers?: string[]; repos?: string[] };
+}
+
+export const KEEP_MS = 60 * 60 * 1000;
+export const MAX_EVENTS = 5000;
+
+export function emptyLiveState(): LiveState {
+  return { board: emptyBoard(), ledger: emptyLedger(), recent: [], batch: 0 };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function idOf(v: unknown, keys: readonly string[]): string | undefined {
+  if (!isObj(v)) return undefined;
+  for (const k of keys) if (typeof v[k] === 'string') return v[k] as string;
+  return undefined;
+}
+
+/** Merge a delta map (object or array of entries) into a record; null deletes. */
+function mergeMap<T>(base: Record<string, T>, delta: unknown, idKeys: readonly string[], removed?: string[]): Record<string, T> {
+  if (delta === undefined && !removed?.length) return base;
+  const out: Record<string, T> = { ...base };
+  if (Array.isArray(delta)) {
+    for (const v of delta) {
+      const id = idOf(v, idKeys);
+      if (id !== undefined) out[id] = v as T;
+    }
+  } else if (isObj(delta)) {
+    for (const [k, v] of Object.entries(delta)) {
+      if (v === null || v === undefined) delete out[k];
+      else out[k] = v as T;
+    }
+  }
+  for (const k of removed ?? []) delete out[k];
+  return out;
+}
+
+function trimEvents(events: AuditEvent[], keepMs: number, maxEvents: number): AuditEvent[] {
+  if (events.length === 0) return events;
+  const newest = events.reduce((m, e) => Math.max(m, Number.isFinite(e.at) ? e.at : 0), 0);
+  const kept = events.filter((e) => Number.isFinite(e.at) && e.at >= newest - keepMs);
+  return kept.length > maxEvents ? kept.slice(kept.length - maxEvents) : kept;
+}
+
+const eventKey = (e: AuditEvent): string => `${e.batch}|${e.at}|${e.kind}|${e.taskId ?? ''}|${e.workerId ?? ''}|${e.intentId ?? ''}`;
+
+/** Add events, dropping ones already present (the same event may come from /api/audit and SSE). */
+export function addEvents(state: LiveState, events: readonly AuditEvent[], keepMs = KEEP_MS, maxEvents = MAX_EVENTS): LiveState {
+  if (!events.length) return state;
+  const seen = new Set(state.recent.map(eventKey));
+  const added = events.filter((e) => isObj(e) && typeof e.kind === 'string' && !seen.has(eventKey(e)));
+  if (!added.length) return state;
+  const all = [...state.recent, ...added].sort((a, b) => a.at - b.at || a.batch - b.batch);
+  return { ...state, recent: trimEvents(all, keepMs, maxEvents) };
+}
+
+export function applySnapshot(state: LiveState, snap: SnapshotMessage): LiveState {
+  const board: Board = { ...emptyBoard(), ...(isObj(snap.board) ? (snap.board as Partial<Board>) : {}) };
+  const ledger: Ledger = { ...emptyLedger(), ...(isObj(snap.ledger) ? (snap.ledger as Partial<Ledger>) : {}) };
+  const next: LiveState = { board, ledger, recent: state.recent, batch: Math.max(ledger.batch ?? 0, 0) };
+  const evs = Array.isArray(snap.events) ? snap.events : Array.isArray(snap.recent) ? snap.recent : [];
+  return addEvents(next, evs);
+}
+
+/** Apply an `event: ledger` delta. */
+export function applyLedgerDelta(state: LiveState, d: DeltaMessage): LiveState {
+  const batch = typeof d.batch === 'number' ? Math.max(d.batch, state.ledger.batch) : state.ledger.batch;
+  const ledger: Ledger = {
+    ...state.ledger,
+    batch,
+    tasks: mergeMap<TaskRuntime>(state.ledger.tasks, d.tasks, ['taskId', 'id'], d.removed?.tasks),
+    workers: mergeMap<WorkerRuntime>(state.ledger.workers, d.workers, ['workerId', 'id'], d.removed?.workers),
+  };
+  const next = { ...state, ledger, batch: Math.max(state.batch, batch) };
+  return Array.isArray(d.events) ? addEvents(next, d.events as AuditEvent[]) : next;
+}
+
+/** Apply an `event: board` delta. */
+export function applyBoardDelta(state: LiveState, d: DeltaMessage): LiveState {
+  const board: Board = {
+    tasks: mergeMap<Task>(state.board.tasks, d.tasks, ['id'], d.removed?.tasks),
+    repos: mergeMap<RepoPolicy>(state.board.repos, d.repos, ['repo'], d.removed?.repos),
+    trust: mergeMap<RiskTier>(state.board.trust, d.trust, ['workerId']),
+  };
+  const next = { ...state, board };
+  return Array.isArray(d.events) ? addEvents(next, d.events as AuditEvent[]) : next;
+}
+
+/** Apply a delta by SSE event name (`ledger` or `board`); other names leave the state alone. */
+export function applyDelta(state: LiveState, event: string, d: DeltaMessage): LiveState {
+  if (!isObj(d)) return state;
+  if (event === 'ledger') return applyLedgerDelta(state, d);
+  if (event === 'board') return applyBoardDelta(state, d);
+  return state;
+}
