@@ -1,0 +1,258 @@
+/**
+ * BoardView: the relay's validated, incrementally maintained view of the `owp/board` Y.Doc,
+ * and the in-process writes the relay makes to it (upsert, patch, repo policy, trust,
+ * archive removal).
+ *
+ * Invariants:
+ * - The Y.Doc is the truth; `board()` is a cache rebuilt per changed key from doc events,
+ *   so a tick never walks the whole document.
+ * - A task map that fails validation is left in the document untouched, kept out of the
+ *   board and listed in `invalidTasks()` with the reason. Nothing here deletes a task,
+ *   except `removeTasks` (archiving of finished tasks, called by the engine).
+ * - Writes set only fields whose JSON value really changes: re-importing the same tasks
+ *   changes nothing and broadcasts nothing. Fields an upsert does not state are kept.
+ * - Every relay write is one transaction with origin 'relay'.
+ */
+import * as Y from 'yjs';
+import { OwpError } from '../../shared/errors.js';
+import {
+  parseRepoPolicy,
+  parseTask,
+  type Board,
+  type RepoPolicy,
+  type RiskTier,
+  type Task,
+  type TaskInput,
+} from '../../shared/model.js';
+import type { UpsertResult } from '../ports.js';
+
+export interface InvalidTask {
+  taskId: string;
+  field?: string;
+  message: string;
+}
+
+export interface BoardDelta {
+  tasks: Record<string, Task | null>;
+  repos: Record<string, RepoPolicy | null>;
+  trust: Record<string, RiskTier | null>;
+}
+
+const RELAY = 'relay';
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function mapToObject(m: unknown): Record<string, unknown> | undefined {
+  if (m instanceof Y.Map) return m.toJSON() as Record<string, unknown>;
+  if (m && typeof m === 'object' && !Array.isArray(m)) return m as Record<string, unknown>;
+  return undefined;
+}
+
+export class BoardView {
+  readonly doc: Y.Doc;
+  private readonly tasksMap: Y.Map<unknown>;
+  private readonly reposMap: Y.Map<unknown>;
+  private readonly trustMap: Y.Map<unknown>;
+  private readonly cache: Board = { tasks: {}, repos: {}, trust: {} };
+  private readonly invalid = new Map<string, InvalidTask>();
+  private readonly invalidRepos = new Map<string, InvalidTask>();
+  private readonly listeners = new Set<(d: BoardDelta) => void>();
+
+  constructor(doc: Y.Doc) {
+    this.doc = doc;
+    this.tasksMap = doc.getMap('tasks');
+    this.reposMap = doc.getMap('repos');
+    this.trustMap = doc.getMap('trust');
+    for (const k of this.tasksMap.keys()) this.refreshTask(k);
+    for (const k of this.reposMap.keys()) this.refreshRepo(k);
+    for (const k of this.trustMap.keys()) this.refreshTrust(k);
+    this.tasksMap.observeDeep((evs) => this.onEvents(evs, 'tasks'));
+    this.reposMap.observeDeep((evs) => this.onEvents(evs, 'repos'));
+    this.trustMap.observeDeep((evs) => this.onEvents(evs, 'trust'));
+  }
+
+  board(): Board {
+    return this.cache;
+  }
+
+  invalidTasks(): InvalidTask[] {
+    return [...this.invalid.values(), ...this.invalidRepos.values()];
+  }
+
+  onChange(listener: (d: BoardDelta) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private onEvents(evs: Y.YEvent<any>[], which: 'tasks' | 'repos' | 'trust'): void {
+    const keys = new Set<string>();
+    for (const ev of evs) {
+      if (ev.path.length > 0) keys.add(String(ev.path[0]));
+      else for (const k of (ev as unknown as Y.YMapEvent<unknown>).keysChanged) keys.add(k);
+    }
+    const delta: BoardDelta = { tasks: {}, repos: {}, trust: {} };
+    for (const k of keys) {
+      if (which === 'tasks') delta.tasks[k] = this.refreshTask(k) ?? null;
+      else if (which === 'repos') delta.repos[k] = this.refreshRepo(k) ?? null;
+      else delta.trust[k] = this.refreshTrust(k) ?? null;
+    }
+    for (const l of this.listeners) l(delta);
+  }
+
+  private refreshTask(id: string): Task | undefined {
+    const raw = mapToObject(this.tasksMap.get(id));
+    this.invalid.delete(id);
+    delete this.cache.tasks[id];
+    if (!raw) return undefined;
+    try {
+      const t = parseTask({ ...raw, id });
+      this.cache.tasks[id] = t;
+      return t;
+    } catch (e) {
+      const err = e as OwpError;
+      this.invalid.set(id, { taskId: id, field: err.field, message: err.message });
+      return undefined;
+    }
+  }
+
+  private refreshRepo(name: string): RepoPolicy | undefined {
+    const raw = mapToObject(this.reposMap.get(name));
+    this.invalidRepos.delete(name);
+    delete this.cache.repos[name];
+    if (!raw) return undefined;
+    try {
+      const p = parseRepoPolicy({ ...raw, repo: name });
+      this.cache.repos[name] = p;
+      return p;
+    } catch (e) {
+      const err = e as OwpError;
+      this.invalidRepos.set(name, { taskId: `repo:${name}`, field: err.field, message: err.message });
+      return undefined;
+    }
+  }
+
+  private refreshTrust(workerId: string): RiskTier | undefined {
+    const v = this.trustMap.get(workerId);
+    delete this.cache.trust[workerId];
+    if (v === 0 || v === 1 || v === 2 || v === 3) {
+      this.cache.trust[workerId] = v;
+      return v;
+    }
+    return undefined;
+  }
+
+  /** Writes the changed fields of `next` into the field map at `key`; returns whether anything changed. */
+  private writeFields(parent: Y.Map<unknown>, key: string, next: Record<string, unknown>, omit: string): boolean {
+    let m = parent.get(key);
+    if (!(m instanceof Y.Map)) {
+      m = new Y.Map<unknown>();
+      parent.set(key, m);
+    }
+    const ym = m as Y.Map<unknown>;
+    let changed = false;
+    for (const [f, v] of Object.entries(next)) {
+      if (f === omit || v === undefined) continue;
+      if (!same(ym.get(f), v)) {
+        ym.set(f, v);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * Validate every input first (all or nothing), then write in one transaction.
+   * Fields an input leaves out keep their current value on an existing task.
+   */
+  upsertTasks(inputs: TaskInput[], now: number): UpsertResult {
+    const planned: { id: string; task: Task; exists: boolean; explicit: Set<string> }[] = [];
+    for (const [i, input] of inputs.entries()) {
+      if (!input || typeof input !== 'object' || Array.isArray(input)) {
+        throw new OwpError('invalid-field', `Invalid task: tasks.${i} must be an object.`, `tasks.${i}`);
+      }
+      const id = (input as { id?: unknown }).id;
+      if (typeof id !== 'string' || id.length === 0) {
+        throw new OwpError('invalid-field', `Invalid task: tasks.${i}.id must be a non-empty string.`, `tasks.${i}.id`);
+      }
+      const existing = mapToObject(this.tasksMap.get(id));
+      const merged = { ...(existing ?? {}), ...input, id, createdAt: existing?.createdAt ?? input.createdAt ?? now };
+      let task: Task;
+      try {
+        task = parseTask(merged);
+      } catch (e) {
+        const err = e as OwpError;
+        throw new OwpError(err.code, `tasks.${i} (${id}): ${err.message}`, err.field);
+      }
+      const explicit = new Set(Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined));
+      explicit.add('createdAt');
+      planned.push({ id, task, exists: existing !== undefined, explicit });
+    }
+    const result: UpsertResult = { added: [], updated: [], unchanged: [] };
+    this.doc.transact(() => {
+      for (const p of planned) {
+        // A new task gets every field (defaults included); an existing one only what the input states.
+        const fields: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(p.task)) if (!p.exists || p.explicit.has(k)) fields[k] = v;
+        const changed = this.writeFields(this.tasksMap, p.id, fields, 'id');
+        if (!p.exists) result.added.push(p.id);
+        else if (changed) result.updated.push(p.id);
+        else result.unchanged.push(p.id);
+      }
+    }, RELAY);
+    return result;
+  }
+
+  patchTask(taskId: string, patch: Partial<Task>): Task {
+    const existing = mapToObject(this.tasksMap.get(taskId));
+    if (!existing) throw new OwpError('unknown-task', `No task ${taskId} on the board; list tasks with GET /api/tasks.`);
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) {
+      throw new OwpError('invalid-field', 'A task patch must be a JSON object of Task fields.');
+    }
+    if ('id' in patch && patch.id !== taskId) throw new OwpError('invalid-field', 'The task id cannot be changed by a patch.', 'id');
+    const task = parseTask({ ...existing, ...patch, id: taskId });
+    this.doc.transact(() => {
+      const fields: Record<string, unknown> = {};
+      for (const k of Object.keys(patch)) fields[k] = (task as Record<string, unknown>)[k];
+      this.writeFields(this.tasksMap, taskId, fields, 'id');
+    }, RELAY);
+    return task;
+  }
+
+  putRepo(input: unknown, replace: boolean): RepoPolicy {
+    if (!input || typeof input !== 'object' || Array.isArray(input)) {
+      throw new OwpError('invalid-field', 'A repo policy must be a JSON object.');
+    }
+    const repo = (input as { repo?: unknown }).repo;
+    if (typeof repo !== 'string') throw new OwpError('invalid-field', 'Invalid repo policy: repo: must be owner/name.', 'repo');
+    const existing = replace ? undefined : mapToObject(this.reposMap.get(repo));
+    const policy = parseRepoPolicy({ ...(existing ?? {}), ...(input as object) });
+    this.doc.transact(() => {
+      const m = this.reposMap.get(repo);
+      if (replace && m instanceof Y.Map) {
+        for (const k of [...m.keys()]) if (!(k in policy)) m.delete(k);
+      }
+      this.writeFields(this.reposMap, repo, policy as unknown as Record<string, unknown>, '');
+    }, RELAY);
+    return policy;
+  }
+
+  setTrust(workerId: string, tier: RiskTier): void {
+    if (this.trustMap.get(workerId) === tier) return;
+    this.doc.transact(() => this.trustMap.set(workerId, tier), RELAY);
+  }
+
+  /** Archive support: take finished tasks out of the live board. */
+  removeTasks(ids: string[]): void {
+    if (ids.length === 0) return;
+    this.doc.transact(() => {
+      for (const id of ids) this.tasksMap.delete(id);
+    }, RELAY);
+  }
+
+  rawTask(id: string): Record<string, unknown> | undefined {
+    return mapToObject(this.tasksMap.get(id));
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * The engine: the relay's single arbiter. Intents arrive from HTTP and from inbox
+ * documents; every tick runs the pure scheduler once over the batch, persists the result,
+ * then shows it to clients.
+ *
+ * Invariants:
+ * - One tick at a time. A tick: schedule() once -> ONE atomic LevelDB batch (changed
+ *   ledger entries + audit entries + archive moves) -> ONE `owp/ledger` transaction ->
+ *   answer waiters -> notify onBatch listeners. Write before broadcast: nobody is told of
+ *   an outcome that is not on disk.
+ * - LevelDB is the authority: on open the in-memory ledger is read from it and the ledger
+ *   doc is made to match.
+ * - Each intent gets exactly one outcome. The same id twice in one batch is arbitrated
+ *   once (both callers get the same answer); an id already in the ledger gets its stored
+ *   outcome (the scheduler's rule).
+ * - Heartbeats are liveness, not history: their outcomes are not stored, they write no
+ *   audit entries, and a lease's new expiry reaches the ledger doc only when it moved by a
+ *   quarter of the TTL or more (LevelDB always has the exact expiry).
+ * - A failed write leaves memory, audit head and documents as they were; the waiters of
+ *   that batch get `internal`.
+ */
+import * as Y from 'yjs';
+import { OwpError } from '../../shared/errors.js';
+import { TERMINAL_STATES, type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState, type TaskRuntime } from '../../shared/model.js';
+import type { AuditLog } from '../audit/index.js';
+import type { BatchResult, Logger } from '../ports.js';
+import type { Store, StoreOp } from '../store/index.js';
+import type { BoardView } from './board.js';
+import { InboxWatcher, type RejectedIntent } from './inboxes.js';
+import { applyToLedgerDoc, diffLedger, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, type LedgerDiff } from './ledger-sync.js';
+
+export type ScheduleFn = (
+  state: PoolState,
+  intents: Intent[],
+  now: number,
+) => { ledger: Ledger; outcomes: Outcome[]; events: AuditEvent[] };
+
+export interface EngineOptions {
+  store: Store;
+  audit: AuditLog;
+  board: BoardView;
+  ledgerDoc: Y.Doc;
+  schedule: ScheduleFn;
+  now: () => number;
+  log: Logger;
+  /** Wait this long after the first intent of a batch before arbitrating (default 5 ms). */
+  tickMs?: number;
+  /** Finished tasks older than this leave the live documents (default 7 days). */
+  retentionMs?: number;
+  /** How often the sweeper looks for expired leases (default 250 ms). */
+  sweepMs?: number;
+  /** How often the sweeper looks for tasks to archive (default 60 s). */
+  archiveEveryMs?: number;
+}
+
+interface Pending {
+  intent: Intent;
+  ephemeral: boolean;
+  waiters: { resolve: (o: Outcome) => void; reject: (e: unknown) => void }[];
+}
+
+export const ARCHIVE_PREFIX = 'archive/task/';
+const DAY = 24 * 60 * 60 * 1000;
+
+export class Engine {
+  readonly inboxes: InboxWatcher;
+  private ledgerState: Ledger;
+  private readonly pending = new Map<string, Pending>();
+  private readonly rejectedQueue: RejectedIntent[] = [];
+  private readonly listeners = new Set<(r: BatchResult, diff: LedgerDiff) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private stopping = false;
+  private archiveDue = false;
+  private lastArchiveCheck = 0;
+  private earliestExpiry = Infinity;
+  private hbSeq = 0;
+  readonly tickMs: number;
+  readonly retentionMs: number;
+  /** Batches run and their timings, for /api/status and the benchmark. */
+  readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0 };
+
+  private constructor(
+    private readonly o: EngineOptions,
+    ledger: Ledger,
+  ) {
+    this.ledgerState = ledger;
+    this.tickMs = o.tickMs ?? 5;
+    this.retentionMs = o.retentionMs ?? 7 * DAY;
+    this.inboxes = new InboxWatcher({
+      known: (id) => id in this.ledgerState.outcomes || this.pending.has(id) || this.rejectedQueue.some((r) => r.id === id),
+      intent: (intent) => {
+        void this.enqueue(intent, false).catch(() => undefined);
+      },
+      rejected: (r) => {
+        this.rejectedQueue.push(r);
+        this.kick();
+      },
+    });
+  }
+
+  static async open(o: EngineOptions): Promise<Engine> {
+    const ledger = ledgerFromEntries(await o.store.entries<unknown>(LEDGER_PREFIX));
+    const engine = new Engine(o, ledger);
+    resetLedgerDoc(o.ledgerDoc, ledger, o.now());
+    // A crash between archiving and removing from the board must not resurrect the task.
+    const stale: string[] = [];
+    for (const id of Object.keys(o.board.board().tasks)) {
+      if (!(id in ledger.tasks) && (await o.store.get(ARCHIVE_PREFIX + id)) !== undefined) stale.push(id);
+    }
+    o.board.removeTasks(stale);
+    engine.recomputeExpiry();
+    engine.lastArchiveCheck = o.now();
+    engine.archiveDue = true;
+    engine.startSweeper();
+    return engine;
+  }
+
+  ledger(): Ledger {
+    return this.ledgerState;
+  }
+
+  onBatch(listener: (r: BatchResult, diff: LedgerDiff) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  attachInbox(workerId: string, doc: Y.Doc): void {
+    this.inboxes.attach(workerId, doc);
+  }
+
+  /** Queue an intent for the next tick; resolves with its outcome once persisted and shown. */
+  submit(intent: Intent): Promise<Outcome> {
+    return this.enqueue(intent, false);
+  }
+
+  /** A heartbeat: arbitrated like any intent, but neither stored as an outcome nor audited. */
+  heartbeat(workerId: string, taskId: string, fencingToken: number): Promise<Outcome> {
+    this.hbSeq += 1;
+    const id = `hb:${workerId}:${taskId}:${this.hbSeq}`;
+    return this.enqueue({ kind: 'heartbeat', id, workerId, taskId, fencingToken }, true);
+  }
+
+  /** Awareness heartbeats: `{ workerId, leases: { taskId: fencingToken } }` from a worker's socket. */
+  awarenessHeartbeat(workerId: string, state: unknown): void {
+    if (this.stopping || !state || typeof state !== 'object') return;
+    const s = state as { workerId?: unknown; leases?: unknown };
+    if (s.workerId !== undefined && s.workerId !== workerId) return;
+    if (!s.leases || typeof s.leases !== 'object') return;
+    for (const [taskId, token] of Object.entries(s.leases as Record<string, unknown>)) {
+      if (typeof token !== 'number' || !Number.isInteger(token) || token < 1) continue;
+      const rt = this.ledgerState.tasks[taskId];
+      if (!rt?.lease || rt.lease.workerId !== workerId || rt.lease.fencingToken !== token) continue;
+      void this.heartbeat(workerId, taskId, token).catch(() => undefined);
+    }
+  }
+
+  private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
+    if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
+    return new Promise<Outcome>((resolve, reject) => {
+      const p = this.pending.get(intent.id);
+      if (p) p.waiters.push({ resolve, reject });
+      else this.pending.set(intent.id, { intent, ephemeral, waiters: [{ resolve, reject }] });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.timer || this.inFlight) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.runTick();
+    }, this.tickMs);
+  }
+
+  private startSweeper(): void {
+    const every = this.o.sweepMs ?? 250;
+    this.sweeper = setInterval(() => {
+      if (this.stopping || this.inFlight || this.timer) return;
+      const now = this.o.now();
+      if (now - this.lastArchiveCheck >= (this.o.archiveEveryMs ?? 60_000)) {
+        this.lastArchiveCheck = now;
+        this.archiveDue = true;
+      }
+      if (this.earliestExpiry <= now || this.archiveDue) void this.runTick();
+    }, every);
+    this.sweeper.unref?.();
+  }
+
+  private recomputeExpiry(): void {
+    let min = Infinity;
+    for (const id in this.ledgerState.tasks) {
+      const l = this.ledgerState.tasks[id].lease;
+      if (l && this.ledgerState.tasks[id].state === 'leased' && l.expiresAt < min) min = l.expiresAt;
+    }
+    this.earliestExpiry = min;
+  }
+
+  private runTick(): Promise<void> {
+    if (this.inFlight) return this.inFlight;
+    const p = this.tick().finally(() => {
+      this.inFlight = undefined;
+      if (this.pending.size > 0 || this.rejectedQueue.length > 0) this.kick();
+    });
+    this.inFlight = p;
+    return p;
+  }
+
+  private async tick(): Promise<void> {
+    const started = performance.now();
+    const batchEntries = [...this.pending.values()];
+    this.pending.clear();
+    const rejected = this.rejectedQueue.splice(0);
+    const now = this.o.now();
+    const prev = this.ledgerState;
+    const intents = batchEntries.map((e) => e.intent);
+    let result: ReturnType<ScheduleFn>;
+    try {
+      result = this.o.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles, ledger: prev }, intents, now);
+    } catch (e) {
+      this.o.log.error('scheduler failed; batch refused', { error: String((e as Error)?.stack ?? e) });
+      const err = new OwpError('internal', 'The scheduler failed on this batch; the relay log has details. Retry.');
+      for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
+      return;
+    }
+    const next = result.ledger;
+    const batch = next.batch;
+    const ephemeralIds = new Set<string>();
+    for (const b of batchEntries) if (b.ephemeral) ephemeralIds.add(b.intent.id);
+    const byId = new Map<string, Outcome>();
+    for (const o of result.outcomes) byId.set(o.intentId, o);
+    // Heartbeats are not history: drop their outcomes and their audit events.
+    for (const id of ephemeralIds) if (next.outcomes[id] && !(id in prev.outcomes)) delete next.outcomes[id];
+    let events = ephemeralIds.size > 0 ? result.events.filter((e) => !(e.intentId && ephemeralIds.has(e.intentId))) : result.events;
+    // Inbox intents refused before arbitration still get exactly one stored outcome.
+    const extra: AuditEvent[] = [];
+    for (const r of rejected) {
+      if (r.id in next.outcomes) continue;
+      next.outcomes[r.id] = { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: r.code, message: r.message, batch, at: now };
+      extra.push({ kind: 'intent-rejected', at: now, batch, actor: r.workerId, workerId: r.workerId, intentId: r.id, code: r.code, reason: r.message });
+    }
+    if (extra.length > 0) events = [...events, ...extra];
+    // Archive finished tasks past the retention window.
+    const archiveOps: StoreOp[] = [];
+    const archived: string[] = [];
+    if (this.archiveDue) {
+      this.archiveDue = false;
+      for (const [id, rt] of Object.entries(next.tasks)) {
+        if (TERMINAL_STATES.includes(rt.state) && rt.updatedAt <= now - this.retentionMs) {
+          archiveOps.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: this.o.board.rawTask(id) ?? null, runtime: rt, archivedAt: now } });
+          archived.push(id);
+          delete next.tasks[id];
+        }
+      }
+    }
+    const diff = diffLedger(prev, next);
+    const { ops: auditOps, entries } = this.o.audit.prepare(events);
+    const ops: StoreOp[] = [...(ledgerOps(diff, batch, now) as StoreOp[]), ...auditOps, ...archiveOps];
+    try {
+      await this.o.store.batch(ops);
+    } catch (e) {
+      this.o.log.error('ledger write failed; batch dropped', { error: String(e) });
+      const err = new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.');
+      for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
+      return;
+    }
+    this.o.audit.commit(entries);
+    this.ledgerState = next;
+    this.recomputeExpiry();
+    const docDiff = this.withoutHeartbeatNoise(diff);
+    const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
+    if (docChanged || events.length > 0) applyToLedgerDoc(this.o.ledgerDoc, docDiff, batch, now, events);
+    if (archived.length > 0) {
+      this.o.board.removeTasks(archived);
+      this.o.log.info('archived finished tasks', { count: archived.length });
+    }
+    for (const b of batchEntries) {
+      const out = byId.get(b.intent.id);
+      for (const w of b.waiters) {
+        if (out) w.resolve(out);
+        else w.reject(new OwpError('internal', `The scheduler gave no outcome for intent ${b.intent.id}; retry with the same id.`));
+      }
+    }
+    const ms = performance.now() - started;
+    this.stats.batches += 1;
+    this.stats.intents += intents.length;
+    this.stats.lastBatchMs = ms;
+    if (ms > this.stats.maxBatchMs) this.stats.maxBatchMs = ms;
+    const br: BatchResult = { batch, outcomes: result.outcomes.filter((o) => !ephemeralIds.has(o.intentId)), events, ledger: next };
+    this.lastDiff = diff;
+    for (const l of this.listeners) {
+      try {
+        l(br, diff);
+      } catch (e) {
+        this.o.log.warn('onBatch listener failed', { error: String(e) });
+      }
+    }
+  }
+
+  /** The diff of the last batch (for SSE deltas). */
+  lastDiff: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
+
+  /** Drop task changes that only move a lease's expiry by less than a quarter of its TTL. */
+  private withoutHeartbeatNoise(d: LedgerDiff): LedgerDiff {
+    const tasksMap = this.o.ledgerDoc.getMap<unknown>('tasks');
+    let tasks: Record<string, TaskRuntime | null> | undefined;
+    for (const [id, rt] of Object.entries(d.tasks)) {
+      if (!rt?.lease) continue;
+      const shown = tasksMap.get(id) as TaskRuntime | undefined;
+      if (!shown?.lease) continue;
+      const moved = Math.abs(rt.lease.expiresAt - shown.lease.expiresAt);
+      if (moved >= rt.lease.ttlMs / 4) continue;
+      const a = JSON.stringify({ ...rt, updatedAt: 0, lease: { ...rt.lease, expiresAt: 0 } });
+      const b = JSON.stringify({ ...shown, updatedAt: 0, lease: { ...shown.lease, expiresAt: 0 } });
+      if (a !== b) continue;
+      tasks ??= { ...d.tasks };
+      delete tasks[id];
+    }
+    return tasks ? { ...d, tasks } : d;
+  }
+
+  /** Run a batch now (tests, shutdown); resolves when it is persisted and shown. */
+  async flush(): Promise<void> {
+    if (this.inFlight) await this.inFlight;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending.size > 0 || this.rejectedQueue.length > 0) await this.runTick();
+  }
+
+  /** Run the sweeper's check now (tests): expiry and archiving. */
+  async sweep(): Promise<void> {
+    this.archiveDue = true;
+    await this.flush();
+    await this.runTick();
+  }
+
+  /** Stop taking intents, finish the tick in flight and the ones queued, stop timers. */
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    await this.flush();
+    this.stopping = true;
+    await this.flush();
+    this.inboxes.close();
+  }
+}

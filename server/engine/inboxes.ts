@@ -1,0 +1,139 @@
+/**
+ * InboxWatcher: follows every `owp/inbox/<workerId>` document the relay has open, turning
+ * its `profile` map into a validated WorkerProfile and each new entry of its `intents`
+ * array into an intent for the engine.
+ *
+ * Invariants:
+ * - An intent is handed to the engine at most once per process (ids seen are remembered);
+ *   the engine (via ledger outcomes) makes that at most once ever.
+ * - An intent whose workerId is not the inbox's worker, or that fails validation, is not
+ *   arbitrated: it is reported with `not-authorized` / `invalid-intent` so its sender still
+ *   gets exactly one outcome (when it carries a usable id).
+ * - A profile that fails validation is dropped from the pool (the worker gets no tasks)
+ *   and its problem is kept for `GET /api/status`; the document is never rewritten.
+ */
+import * as Y from 'yjs';
+import { OwpError, type ErrorCode } from '../../shared/errors.js';
+import { LIMITS, WORKER_INTENT_KINDS, parseIntent, parseWorkerProfile, type Intent, type WorkerProfile } from '../../shared/model.js';
+
+export const INBOX_PREFIX = 'owp/inbox/';
+
+export interface RejectedIntent {
+  id: string;
+  workerId: string;
+  kind: Intent['kind'];
+  code: ErrorCode;
+  message: string;
+}
+
+export interface InboxSink {
+  /** Whether this intent id already has an outcome (or is queued): skip it. */
+  known(intentId: string): boolean;
+  intent(intent: Intent): void;
+  rejected(r: RejectedIntent): void;
+}
+
+interface Watched {
+  doc: Y.Doc;
+  stop: () => void;
+}
+
+export class InboxWatcher {
+  private readonly watched = new Map<string, Watched>();
+  readonly profiles: Record<string, WorkerProfile> = {};
+  readonly invalidProfiles = new Map<string, string>();
+  private readonly sink: InboxSink;
+
+  constructor(sink: InboxSink) {
+    this.sink = sink;
+  }
+
+  has(workerId: string): boolean {
+    return this.watched.has(workerId);
+  }
+
+  workerIds(): string[] {
+    return [...this.watched.keys()];
+  }
+
+  doc(workerId: string): Y.Doc | undefined {
+    return this.watched.get(workerId)?.doc;
+  }
+
+  attach(workerId: string, doc: Y.Doc): void {
+    if (this.watched.has(workerId)) return;
+    const profile = doc.getMap<unknown>('profile');
+    const intents = doc.getArray<unknown>('intents');
+    const onProfile = () => this.readProfile(workerId, profile);
+    const onIntents = (ev: Y.YArrayEvent<unknown>) => {
+      for (const d of ev.changes.delta) if (d.insert) for (const v of d.insert as unknown[]) this.readIntent(workerId, v);
+    };
+    profile.observeDeep(onProfile);
+    intents.observe(onIntents);
+    this.watched.set(workerId, {
+      doc,
+      stop: () => {
+        profile.unobserveDeep(onProfile);
+        intents.unobserve(onIntents);
+      },
+    });
+    this.readProfile(workerId, profile);
+    for (const v of intents.toArray()) this.readIntent(workerId, v);
+  }
+
+  private readProfile(workerId: string, profile: Y.Map<unknown>): void {
+    this.invalidProfiles.delete(workerId);
+    if (profile.size === 0) {
+      delete this.profiles[workerId];
+      return;
+    }
+    try {
+      this.profiles[workerId] = parseWorkerProfile({ ...profile.toJSON(), id: workerId });
+    } catch (e) {
+      delete this.profiles[workerId];
+      this.invalidProfiles.set(workerId, (e as Error).message);
+    }
+  }
+
+  private readIntent(workerId: string, raw: unknown): void {
+    const plain = raw instanceof Y.Map ? raw.toJSON() : raw;
+    const id = plain && typeof plain === 'object' ? (plain as { id?: unknown }).id : undefined;
+    if (typeof id !== 'string' || id.length === 0 || id.length > LIMITS.idLength) return; // nowhere to answer
+    if (this.sink.known(id)) return;
+    const kindRaw = (plain as { kind?: unknown }).kind;
+    const kind = (typeof kindRaw === 'string' ? kindRaw : 'claim') as Intent['kind'];
+    let intent: Intent;
+    try {
+      intent = parseIntent(plain);
+    } catch (e) {
+      this.sink.rejected({ id, workerId, kind, code: 'invalid-intent', message: (e as OwpError).message });
+      return;
+    }
+    if (intent.workerId !== workerId) {
+      this.sink.rejected({
+        id,
+        workerId,
+        kind,
+        code: 'not-authorized',
+        message: `Intent ${id} names worker ${intent.workerId} but sits in the inbox of ${workerId}; a worker may only act for itself.`,
+      });
+      return;
+    }
+    if (!(WORKER_INTENT_KINDS as readonly string[]).includes(intent.kind)) {
+      this.sink.rejected({
+        id,
+        workerId,
+        kind,
+        code: 'not-authorized',
+        message: `A ${intent.kind} intent is a maintainer action; use the HTTP API with a maintainer token.`,
+      });
+      return;
+    }
+    this.sink.intent(intent);
+  }
+
+  close(): void {
+    for (const w of this.watched.values()) w.stop();
+    this.watched.clear();
+  }
+}

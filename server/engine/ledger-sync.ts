@@ -1,0 +1,138 @@
+/**
+ * The ledger's two copies outside memory: LevelDB (the authority) and the `owp/ledger`
+ * Y.Doc (what clients see). This module computes what changed between two ledgers and
+ * turns it into LevelDB ops and one Y.Doc transaction.
+ *
+ * Invariants:
+ * - Keys: `ledger/task/<id>`, `ledger/worker/<id>`, `ledger/outcome/<id>`, `ledger/meta`.
+ *   Values are plain JSON. A removed entry is a `del`.
+ * - The doc is written only by the relay (origin 'relay'), in one transaction per batch;
+ *   an entry is replaced only when its JSON changed, so an idle or heartbeat-only batch
+ *   adds nothing to the document's history.
+ * - `recent` holds at most RECENT_MAX audit events, newest last.
+ */
+import * as Y from 'yjs';
+import type { AuditEvent, Ledger, Outcome, TaskRuntime, WorkerRuntime } from '../../shared/model.js';
+
+export const RECENT_MAX = 100;
+export const LEDGER_PREFIX = 'ledger/';
+
+export interface LedgerDiff {
+  tasks: Record<string, TaskRuntime | null>;
+  workers: Record<string, WorkerRuntime | null>;
+  outcomes: Record<string, Outcome | null>;
+}
+
+export interface DbOp {
+  type: 'put' | 'del';
+  key: string;
+  value?: unknown;
+}
+
+function diffRecord<T>(prev: Record<string, T>, next: Record<string, T>, out: Record<string, T | null>): void {
+  for (const k in next) {
+    const a = prev[k];
+    const b = next[k];
+    if (a !== b && (a === undefined || JSON.stringify(a) !== JSON.stringify(b))) out[k] = b;
+  }
+  for (const k in prev) if (!(k in next)) out[k] = null;
+}
+
+export function diffLedger(prev: Ledger, next: Ledger): LedgerDiff {
+  const d: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
+  diffRecord(prev.tasks, next.tasks, d.tasks);
+  diffRecord(prev.workers, next.workers, d.workers);
+  diffRecord(prev.outcomes, next.outcomes, d.outcomes);
+  return d;
+}
+
+export function isEmptyDiff(d: LedgerDiff): boolean {
+  for (const _ in d.tasks) return false;
+  for (const _ in d.workers) return false;
+  for (const _ in d.outcomes) return false;
+  return true;
+}
+
+export function ledgerOps(d: LedgerDiff, batch: number, at: number): DbOp[] {
+  const ops: DbOp[] = [];
+  const put = (prefix: string, rec: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(rec)) {
+      ops.push(v === null ? { type: 'del', key: LEDGER_PREFIX + prefix + k } : { type: 'put', key: LEDGER_PREFIX + prefix + k, value: v });
+    }
+  };
+  put('task/', d.tasks);
+  put('worker/', d.workers);
+  put('outcome/', d.outcomes);
+  ops.push({ type: 'put', key: LEDGER_PREFIX + 'meta', value: { batch, updatedAt: at } });
+  return ops;
+}
+
+/** Rebuild a ledger from `[key, value]` pairs read under `ledger/`. */
+export function ledgerFromEntries(entries: Iterable<[string, unknown]>): Ledger {
+  const l: Ledger = { batch: 0, tasks: {}, workers: {}, outcomes: {} };
+  for (const [key, value] of entries) {
+    if (!key.startsWith(LEDGER_PREFIX)) continue;
+    const rest = key.slice(LEDGER_PREFIX.length);
+    if (rest === 'meta') l.batch = (value as { batch?: number })?.batch ?? 0;
+    else if (rest.startsWith('task/')) l.tasks[rest.slice(5)] = value as TaskRuntime;
+    else if (rest.startsWith('worker/')) l.workers[rest.slice(7)] = value as WorkerRuntime;
+    else if (rest.startsWith('outcome/')) l.outcomes[rest.slice(8)] = value as Outcome;
+  }
+  return l;
+}
+
+function setIfChanged(m: Y.Map<unknown>, k: string, v: unknown): void {
+  const cur = m.get(k);
+  if (cur === undefined || JSON.stringify(cur) !== JSON.stringify(v)) m.set(k, v);
+}
+
+/** Apply one batch to the ledger doc, in one transaction. */
+export function applyToLedgerDoc(doc: Y.Doc, d: LedgerDiff, batch: number, at: number, events: AuditEvent[]): void {
+  const tasks = doc.getMap<unknown>('tasks');
+  const workers = doc.getMap<unknown>('workers');
+  const outcomes = doc.getMap<unknown>('outcomes');
+  const meta = doc.getMap<unknown>('meta');
+  const recent = doc.getArray<unknown>('recent');
+  doc.transact(() => {
+    const apply = (m: Y.Map<unknown>, rec: Record<string, unknown>) => {
+      for (const [k, v] of Object.entries(rec)) {
+        if (v === null) {
+          if (m.has(k)) m.delete(k);
+        } else setIfChanged(m, k, v);
+      }
+    };
+    apply(tasks, d.tasks);
+    apply(workers, d.workers);
+    apply(outcomes, d.outcomes);
+    if (meta.get('batch') !== batch) {
+      meta.set('batch', batch);
+      meta.set('updatedAt', at);
+    }
+    if (events.length > 0) {
+      const tail = events.slice(-RECENT_MAX);
+      recent.push(tail);
+      const over = recent.length - RECENT_MAX;
+      if (over > 0) recent.delete(0, over);
+    }
+  }, 'relay');
+}
+
+/** Make the doc match the ledger exactly (start-up: LevelDB is the authority). */
+export function resetLedgerDoc(doc: Y.Doc, ledger: Ledger, at: number): void {
+  const sync = (m: Y.Map<unknown>, rec: Record<string, unknown>) => {
+    for (const k of [...m.keys()]) if (!(k in rec)) m.delete(k);
+    for (const [k, v] of Object.entries(rec)) setIfChanged(m, k, v);
+  };
+  doc.transact(() => {
+    sync(doc.getMap('tasks'), ledger.tasks);
+    sync(doc.getMap('workers'), ledger.workers);
+    sync(doc.getMap('outcomes'), ledger.outcomes);
+    const meta = doc.getMap<unknown>('meta');
+    if (meta.get('batch') !== ledger.batch) {
+      meta.set('batch', ledger.batch);
+      meta.set('updatedAt', at);
+    }
+    const recent = doc.getArray<unknown>('recent');
+    if (recent.length > RECENT_MAX) recent.delete(0, recent.length - RECENT_MAX);
+  }, 'relay');
+}
