@@ -1,0 +1,143 @@
+// @vitest-environment happy-dom
+import { beforeEach, describe, expect, it } from 'vitest';
+import { buildDashboardModel, renderDashboard, updateCountdowns } from '../shared/dashboard/index.js';
+import { parseTask } from '../shared/model.js';
+import { fixture, NOW } from './dashboard-fixtures.js';
+
+function setup(mutate?: (f: ReturnType<typeof fixture>) => void, onOpenTask?: (id: string) => void): HTMLElement {
+  const f = fixture();
+  mutate?.(f);
+  const root = document.createElement('div');
+  document.body.appendChild(root);
+  renderDashboard(root, buildDashboardModel({ ...f, now: NOW, online: { alice: true } }), { now: NOW, onOpenTask });
+  return root;
+}
+
+describe('renderDashboard', () => {
+  beforeEach(() => {
+    document.body.replaceChildren();
+  });
+
+  it('gives every task card data-task-id and data-state, and every worker data-worker-id', () => {
+    const root = setup();
+    const leased = root.querySelector('.owp-task[data-task-id="acme/app#1"]')!;
+    expect(leased.getAttribute('data-state')).toBe('leased');
+    expect(leased.closest('[data-column]')!.getAttribute('data-column')).toBe('leased');
+    expect(root.querySelector('.owp-task[data-task-id="acme/app#2"]')!.getAttribute('data-state')).toBe('pr_open');
+    expect(root.querySelector('.owp-task[data-task-id="acme/app#4"]')!.getAttribute('data-state')).toBe('stuck');
+    expect(root.querySelector('.owp-task[data-task-id="acme/app#6"]')).toBeNull(); // old done task hidden
+    const workers = [...root.querySelectorAll('[data-worker-id]')].map((w) => w.getAttribute('data-worker-id'));
+    expect(workers).toEqual(['alice', 'bob', 'carol']);
+    expect(root.querySelector('[data-worker-id="alice"]')!.getAttribute('data-online')).toBe('online');
+    expect(root.querySelector('[data-worker-id="carol"]')!.getAttribute('data-online')).toBe('offline');
+  });
+
+  it('renders a hostile task title as text and creates no element from it', () => {
+    const evil = '<img src=x onerror=alert(1)>';
+    const root = setup((f) => {
+      f.board.tasks['acme/app#3'] = parseTask({ ...f.board.tasks['acme/app#3']!, title: evil, area: '<b>x</b>/' });
+    });
+    expect(root.querySelector('img')).toBeNull();
+    expect(root.querySelector('b')).toBeNull();
+    const card = root.querySelector('.owp-task[data-task-id="acme/app#3"]')!;
+    expect(card.querySelector('.owp-task-title')!.textContent).toBe(evil);
+    expect(card.getAttribute('aria-label')).toContain(evil);
+  });
+
+  it('links only http(s) PR URLs', () => {
+    const root = setup((f) => {
+      f.ledger.tasks['acme/app#4'] = { ...f.ledger.tasks['acme/app#4']!, prUrl: 'javascript:alert(1)' };
+    });
+    const link = root.querySelector('.owp-task[data-task-id="acme/app#2"] a')!;
+    expect(link.getAttribute('href')).toBe('https://github.com/acme/app/pull/9');
+    expect(link.getAttribute('rel')).toContain('noopener');
+    expect(root.querySelector('.owp-task[data-task-id="acme/app#4"] a')).toBeNull();
+    expect(root.querySelector('.owp-task[data-task-id="acme/app#4"] .owp-task-pr')!.textContent).toBe('javascript:alert(1)');
+  });
+
+  it('has h2 section headings and labelled, focusable cards', () => {
+    const root = setup();
+    const h2 = [...root.querySelectorAll('h2')].map((h) => h.textContent);
+    expect(h2).toEqual(['Board', 'Workers', 'Review budgets', 'Last hour', 'Recent events']);
+    expect(root.querySelector('h3')!.textContent).toBe('acme/app');
+    for (const card of root.querySelectorAll('.owp-task')) {
+      expect(card.getAttribute('tabindex')).toBe('0');
+      expect(card.getAttribute('aria-label')!.length).toBeGreaterThan(0);
+    }
+    const label = root.querySelector('.owp-task[data-task-id="acme/app#1"]')!.getAttribute('aria-label');
+    expect(label).toBe('Task acme/app#1, leased, 2 points, tier 0, skills ts, held by alice, 4 minutes 5 seconds left');
+  });
+
+  it('shows capacity and review budget as labelled progress bars', () => {
+    const root = setup();
+    const cap = root.querySelector('[data-worker-id="alice"] .owp-capacity')!;
+    expect(cap.getAttribute('role')).toBe('progressbar');
+    expect(cap.getAttribute('aria-valuenow')).toBe('2');
+    expect(cap.getAttribute('aria-valuemax')).toBe('5');
+    expect(cap.querySelector('.owp-bar-fill')!.getAttribute('width')).toBe('40');
+    const budget = root.querySelector('.owp-repo[data-repo="acme/app"] .owp-budget')!;
+    expect(budget.getAttribute('aria-valuetext')).toBe('2 of 4');
+    expect(root.querySelector('.owp-repo[data-repo="acme/app"] dd')!.textContent).toBe('T0 T1');
+  });
+
+  it('draws the three charts as inline SVG with one bar per busy minute', () => {
+    const root = setup();
+    const charts = [...root.querySelectorAll('[data-chart]')].map((c) => c.getAttribute('data-chart'));
+    expect(charts).toEqual(['assignments', 'expiries', 'utilisation']);
+    expect(root.querySelectorAll('[data-chart="assignments"] rect.owp-chart-bar')).toHaveLength(3);
+    expect(root.querySelectorAll('[data-chart="expiries"] rect.owp-chart-bar')).toHaveLength(1);
+    expect(root.querySelector('[data-chart="utilisation"] polyline')).not.toBeNull();
+    expect(root.querySelector('[data-chart="assignments"] svg')!.getAttribute('role')).toBe('img');
+  });
+
+  it('replaces its content on re-render and keeps focus on the same task card', () => {
+    const f = fixture();
+    const root = document.createElement('div');
+    document.body.appendChild(root);
+    renderDashboard(root, buildDashboardModel({ ...f, now: NOW }), { now: NOW });
+    (root.querySelector('.owp-task[data-task-id="acme/app#3"]') as HTMLElement).focus();
+    f.ledger.tasks['acme/app#3'] = { ...f.ledger.tasks['acme/app#3']!, state: 'leased' };
+    renderDashboard(root, buildDashboardModel({ ...f, now: NOW }), { now: NOW });
+    expect(root.querySelectorAll('.owp-grid')).toHaveLength(1);
+    expect(root.querySelectorAll('.owp-task[data-task-id="acme/app#3"]')).toHaveLength(1);
+    expect(document.activeElement!.getAttribute('data-task-id')).toBe('acme/app#3');
+    expect(document.activeElement!.getAttribute('data-state')).toBe('leased');
+  });
+
+  it('ticks countdowns in place without rebuilding', () => {
+    const root = setup();
+    const card = root.querySelector('.owp-task[data-task-id="acme/app#1"]')!;
+    const cd = card.querySelector('.owp-countdown')!;
+    expect(cd.textContent).toBe('4m 05s');
+    updateCountdowns(root, NOW + 200_000);
+    expect(root.querySelector('.owp-task[data-task-id="acme/app#1"]')).toBe(card);
+    expect(cd.textContent).toBe('45s');
+    expect(cd.classList.contains('owp-countdown-urgent')).toBe(true);
+    updateCountdowns(root, NOW + 300_000);
+    expect(cd.textContent).toBe('expired');
+    // The worker's lease list ticks too.
+    expect(root.querySelector('[data-worker-id="alice"] .owp-countdown')!.textContent).toBe('expired');
+  });
+
+  it('calls onOpenTask on click and on Enter', () => {
+    const opened: string[] = [];
+    const root = setup(undefined, (id) => opened.push(id));
+    const card = root.querySelector('.owp-task[data-task-id="acme/app#3"]') as HTMLElement;
+    card.click();
+    card.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    card.dispatchEvent(new KeyboardEvent('keydown', { key: 'a', bubbles: true }));
+    expect(opened).toEqual(['acme/app#3', 'acme/app#3']);
+  });
+
+  it('says so when there is nothing yet', () => {
+    const root = document.createElement('div');
+    renderDashboard(
+      root,
+      buildDashboardModel({ board: { tasks: {}, repos: {}, trust: {} }, ledger: { batch: 0, tasks: {}, workers: {}, outcomes: {} }, recent: [], now: NOW }),
+      { now: NOW, doc: document },
+    );
+    expect(root.textContent).toContain('No tasks yet.');
+    expect(root.textContent).toContain('No workers yet.');
+    expect(root.textContent).toContain('No events yet.');
+  });
+});
