@@ -1,0 +1,191 @@
+/**
+ * The audit log: an append-only, hash-chained record of every decision of the relay.
+ *
+ * Invariants:
+ * - Entries live under `audit/<seq zero-padded to 12>`; seq starts at 1 and grows by one.
+ * - `hash = sha256(prevHash + canonicalJson(entry without hash))`; the first entry's prevHash is
+ *   64 zeros. `meta/audit-head` holds `{ seq, hash }` of the last entry, written in the same
+ *   atomic batch, so a removed tail is detected too.
+ * - `prepare` does no I/O and does not move the head: the engine puts the returned ops into its
+ *   own atomic batch (ledger and audit written together) and calls `commit(entries)` only after
+ *   that batch succeeded. A batch that failed leaves the head where it was.
+ * - `verify` reads every entry in key order and reports the first seq where the chain breaks
+ *   (edited, removed, inserted or reordered entries).
+ */
+import { createHash } from 'node:crypto';
+import type { AuditEvent } from '../../shared/model.js';
+import { prefixEnd, type Store, type StoreOp } from '../store/index.js';
+
+export const AUDIT_PREFIX = 'audit/';
+export const AUDIT_HEAD_KEY = 'meta/audit-head';
+export const GENESIS_HASH = '0'.repeat(64);
+const SEQ_WIDTH = 12;
+
+export interface AuditEntry extends AuditEvent {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  task?: string;
+  worker?: string;
+  /** Only entries with seq greater than this (resume after the last seq you saw). */
+  since?: number;
+  /** Only entries with `at` >= this time (ms). */
+  sinceAt?: number;
+  /** At most this many (default 100, at most 1000). Without `since`: the newest ones. */
+  limit?: number;
+}
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  entries: number;
+  /** The seq (position, 1-based) of the first entry that does not fit the chain. */
+  brokenAt?: number;
+  reason?: string;
+}
+
+export function auditKey(seq: number): string {
+  return AUDIT_PREFIX + String(seq).padStart(SEQ_WIDTH, '0');
+}
+
+/** JSON with object keys sorted and undefined fields dropped: the same entry always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return '[' + value.map((v) => canonicalJson(v === undefined ? null : v)).join(',') + ']';
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson(obj[k])).join(',') + '}';
+}
+
+export function hashEntry(entry: Omit<AuditEntry, 'hash'> | AuditEntry): string {
+  const { hash: _drop, ...rest } = entry as AuditEntry;
+  return createHash('sha256')
+    .update(entry.prevHash + canonicalJson(rest), 'utf8')
+    .digest('hex');
+}
+
+const EVENT_FIELDS = ['kind', 'at', 'batch', 'actor', 'taskId', 'workerId', 'intentId', 'from', 'to', 'code', 'reason', 'fencingToken'] as const;
+
+export class AuditLog {
+  private headSeq = 0;
+  private headHash = GENESIS_HASH;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly store: Store) {}
+
+  static async open(store: Store): Promise<AuditLog> {
+    const log = new AuditLog(store);
+    const head = await store.get<{ seq: number; hash: string }>(AUDIT_HEAD_KEY);
+    if (head) {
+      log.headSeq = head.seq;
+      log.headHash = head.hash;
+    } else {
+      const [last] = await store.entries<AuditEntry>(AUDIT_PREFIX, { reverse: true, limit: 1 });
+      if (last) {
+        log.headSeq = last[1].seq;
+        log.headHash = last[1].hash;
+      }
+    }
+    return log;
+  }
+
+  head(): { seq: number; hash: string } {
+    return { seq: this.headSeq, hash: this.headHash };
+  }
+
+  /** The LevelDB ops and entries for these events, chained after the current head. No I/O. */
+  prepare(events: AuditEvent[]): { ops: StoreOp[]; entries: AuditEntry[] } {
+    const entries: AuditEntry[] = [];
+    let seq = this.headSeq;
+    let prevHash = this.headHash;
+    for (const ev of events) {
+      seq += 1;
+      const base: Record<string, unknown> = { seq, prevHash };
+      for (const f of EVENT_FIELDS) if (ev[f] !== undefined) base[f] = ev[f];
+      const entry = { ...base, hash: '' } as AuditEntry;
+      entry.hash = hashEntry(entry);
+      entries.push(entry);
+      prevHash = entry.hash;
+    }
+    const ops: StoreOp[] = entries.map((e) => ({ type: 'put', key: auditKey(e.seq), value: e }));
+    if (entries.length > 0) ops.push({ type: 'put', key: AUDIT_HEAD_KEY, value: { seq, hash: prevHash } });
+    return { ops, entries };
+  }
+
+  /** Advance the head after the batch holding `prepare`'s ops was written. */
+  commit(entries: AuditEntry[]): void {
+    if (entries.length === 0) return;
+    if (entries[0].seq !== this.headSeq + 1 || entries[0].prevHash !== this.headHash) {
+      throw new Error(`audit commit out of order: head is ${this.headSeq}, entries start at ${entries[0].seq}`);
+    }
+    const last = entries[entries.length - 1];
+    this.headSeq = last.seq;
+    this.headHash = last.hash;
+  }
+
+  /** Write events on their own (prepare + batch + commit), serialised. For callers without a batch. */
+  append(events: AuditEvent[]): Promise<AuditEntry[]> {
+    const run = async () => {
+      const { ops, entries } = this.prepare(events);
+      await this.store.batch(ops);
+      this.commit(entries);
+      return entries;
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  async query(q: AuditQuery = {}): Promise<AuditEntry[]> {
+    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit ?? 100)));
+    const match = (e: AuditEntry) =>
+      (q.task === undefined || e.taskId === q.task) &&
+      (q.worker === undefined || e.workerId === q.worker) &&
+      (q.sinceAt === undefined || e.at >= q.sinceAt);
+    const filtered = q.task !== undefined || q.worker !== undefined || q.sinceAt !== undefined;
+    if (q.since !== undefined) {
+      const gte = auditKey(Math.max(0, Math.floor(q.since)) + 1);
+      const all = await this.store.entries<AuditEntry>(AUDIT_PREFIX, { gte, limit: filtered ? undefined : limit });
+      return all.map(([, e]) => e).filter(match).slice(0, limit);
+    }
+    // Newest first from the end of the log, then returned oldest first.
+    const all = await this.store.entries<AuditEntry>(AUDIT_PREFIX, { reverse: true, limit: filtered ? undefined : limit });
+    const out: AuditEntry[] = [];
+    for (const [, e] of all) {
+      if (match(e)) out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out.reverse();
+  }
+
+  async verify(): Promise<AuditVerifyResult> {
+    let expectSeq = 1;
+    let prevHash = GENESIS_HASH;
+    let count = 0;
+    const broken = (brokenAt: number, reason: string): AuditVerifyResult => ({ ok: false, entries: count, brokenAt, reason });
+    for await (const [key, e] of this.store.db.iterator<string, AuditEntry>({ gte: AUDIT_PREFIX, lt: prefixEnd(AUDIT_PREFIX) } as never)) {
+      if (!e || typeof e !== 'object') return broken(expectSeq, `${key} is not an audit entry`);
+      if (key !== auditKey(expectSeq)) return broken(expectSeq, `expected ${auditKey(expectSeq)}, found ${key} (an entry was removed or inserted)`);
+      if (e.seq !== expectSeq) return broken(expectSeq, `${key} holds seq ${e.seq} (entries were moved or reordered)`);
+      if (e.prevHash !== prevHash) return broken(expectSeq, `${key} does not follow the entry before it`);
+      if (hashEntry(e) !== e.hash) return broken(expectSeq, `${key} was edited (its hash does not match its content)`);
+      prevHash = e.hash;
+      count += 1;
+      expectSeq += 1;
+    }
+    const head = await this.store.get<{ seq: number; hash: string }>(AUDIT_HEAD_KEY);
+    if (head && (head.seq !== count || head.hash !== prevHash)) {
+      return broken(Math.min(head.seq, count + 1), `the log ends at seq ${count} but the head says ${head.seq} (entries were removed from the end)`);
+    }
+    if (!head && count > 0) return broken(count, 'the audit head record is missing');
+    return { ok: true, entries: count };
+  }
+}
+
+export async function openAuditLog(store: Store): Promise<AuditLog> {
+  return AuditLog.open(store);
+}

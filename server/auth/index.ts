@@ -1,0 +1,246 @@
+/**
+ * Tokens: who is calling the relay, in which role.
+ *
+ * Invariants:
+ * - A token is `owp_` + base64url of 32 random bytes. It is shown once (the return value of
+ *   `create`, or `ensureAdmin`'s `created`) and never stored: LevelDB holds only its SHA-256
+ *   under `auth/<sha256 hex>` and an index `auth-id/<id>` -> sha256 hex.
+ * - `verify` compares digests in constant time and returns undefined for unknown or revoked
+ *   tokens. It is synchronous (an in-memory copy of the table, loaded by `open`, written
+ *   through on every change), so the socket upgrade path and every HTTP request can use it.
+ * - A worker token is bound to exactly one worker id; other roles carry none.
+ * - Revocation is permanent and notifies `onRevoke` listeners at once (sockets, SSE streams).
+ */
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { OwpError } from '../../shared/errors.js';
+import type { Principal, Role } from '../ports.js';
+import type { Store } from '../store/index.js';
+
+export const ROLES: readonly Role[] = ['admin', 'maintainer', 'worker', 'viewer'];
+const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
+const AUTH_PREFIX = 'auth/';
+const ID_PREFIX = 'auth-id/';
+/** An operator-chosen admin token (OWP_ADMIN_TOKEN) must be at least this long. */
+export const MIN_ENV_TOKEN_LENGTH = 16;
+
+export interface TokenRecord {
+  id: string;
+  /** sha256 hex of the token. */
+  hash: string;
+  role: Role;
+  workerId?: string;
+  name?: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+export interface TokenInfo {
+  id: string;
+  role: Role;
+  workerId?: string;
+  name?: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+export interface CreatedToken {
+  id: string;
+  token: string;
+  role: Role;
+  workerId?: string;
+  name?: string;
+  createdAt: number;
+}
+
+export type TokenCheck =
+  | { ok: true; principal: Principal }
+  | { ok: false; code: 'unauthorized' | 'token-revoked'; message: string };
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function generateToken(): string {
+  return 'owp_' + randomBytes(32).toString('base64url');
+}
+
+/** The token of an HTTP or upgrade request: `Authorization: Bearer <t>` first, else `?token=`. */
+export function tokenFromRequest(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+    if (m) return m[1];
+  }
+  try {
+    const u = new URL(req.url ?? '/', 'http://relay.invalid');
+    const t = u.searchParams.get('token');
+    return t ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function info(r: TokenRecord): TokenInfo {
+  const out: TokenInfo = { id: r.id, role: r.role, createdAt: r.createdAt };
+  if (r.workerId !== undefined) out.workerId = r.workerId;
+  if (r.name !== undefined) out.name = r.name;
+  if (r.revokedAt !== undefined) out.revokedAt = r.revokedAt;
+  return out;
+}
+
+function principalOf(r: TokenRecord): Principal {
+  const p: Principal = { role: r.role, tokenId: r.id };
+  if (r.workerId !== undefined) p.workerId = r.workerId;
+  if (r.name !== undefined) p.name = r.name;
+  return p;
+}
+
+export class TokenStore {
+  private readonly byHash = new Map<string, TokenRecord>();
+  private readonly byId = new Map<string, TokenRecord>();
+  private readonly revokeListeners = new Set<(tokenId: string) => void>();
+
+  private constructor(
+    private readonly store: Store,
+    private readonly now: () => number,
+  ) {}
+
+  static async open(store: Store, opts: { now?: () => number } = {}): Promise<TokenStore> {
+    const ts = new TokenStore(store, opts.now ?? Date.now);
+    for (const [, rec] of await store.entries<TokenRecord>(AUTH_PREFIX)) {
+      ts.byHash.set(rec.hash, rec);
+      ts.byId.set(rec.id, rec);
+    }
+    return ts;
+  }
+
+  async create(input: { role: Role; workerId?: string; name?: string }): Promise<CreatedToken> {
+    const { role, workerId, name } = validateInput(input);
+    const token = generateToken();
+    const rec: TokenRecord = { id: randomUUID(), hash: hashToken(token), role, createdAt: this.now() };
+    if (workerId !== undefined) rec.workerId = workerId;
+    if (name !== undefined) rec.name = name;
+    await this.save(rec);
+    const out: CreatedToken = { id: rec.id, token, role, createdAt: rec.createdAt };
+    if (workerId !== undefined) out.workerId = workerId;
+    if (name !== undefined) out.name = name;
+    return out;
+  }
+
+  /** The principal of a live token, or undefined (unknown, malformed or revoked). */
+  verify(token: string | undefined): Principal | undefined {
+    const c = this.check(token);
+    return c.ok ? c.principal : undefined;
+  }
+
+  /** Like `verify`, but says why a token is refused (so sockets can close with 4401 or 4410). */
+  check(token: string | undefined): TokenCheck {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 512) {
+      return { ok: false, code: 'unauthorized', message: 'unauthorized: no token; pass one as ?token= or Authorization: Bearer' };
+    }
+    const digest = hashToken(token);
+    const rec = this.byHash.get(digest);
+    if (!rec || !timingSafeEqual(Buffer.from(digest, 'hex'), Buffer.from(rec.hash, 'hex'))) {
+      return { ok: false, code: 'unauthorized', message: 'unauthorized: this token is not known to the relay; ask an admin for one' };
+    }
+    if (rec.revokedAt !== undefined) {
+      return { ok: false, code: 'token-revoked', message: 'token-revoked: this token was revoked; ask an admin for a new one' };
+    }
+    return { ok: true, principal: principalOf(rec) };
+  }
+
+  get(id: string): TokenInfo | undefined {
+    const r = this.byId.get(id);
+    return r ? info(r) : undefined;
+  }
+
+  list(): TokenInfo[] {
+    return [...this.byId.values()].map(info).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  /** Revoke a token by id. Throws OwpError('not-found'). Revoking twice keeps the first time. */
+  async revoke(id: string): Promise<{ id: string; revokedAt: number }> {
+    const rec = this.byId.get(id);
+    if (!rec) throw new OwpError('not-found', `No token with id ${id}; list tokens with GET /api/tokens.`);
+    if (rec.revokedAt === undefined) {
+      await this.save({ ...rec, revokedAt: this.now() });
+    }
+    const revokedAt = this.byId.get(id)!.revokedAt!;
+    for (const cb of this.revokeListeners) {
+      try {
+        cb(id);
+      } catch {
+        // a listener's failure must not keep the others from closing their sockets
+      }
+    }
+    return { id, revokedAt };
+  }
+
+  onRevoke(cb: (tokenId: string) => void): () => void {
+    this.revokeListeners.add(cb);
+    return () => this.revokeListeners.delete(cb);
+  }
+
+  /**
+   * With `envToken` (OWP_ADMIN_TOKEN): make sure it is a live admin token (its hash only).
+   * Without: if no live admin token exists, create one and return it once in `created`.
+   */
+  async ensureAdmin(envToken?: string): Promise<{ created?: string }> {
+    if (envToken !== undefined && envToken !== '') {
+      if (envToken.length < MIN_ENV_TOKEN_LENGTH || /\s/.test(envToken)) {
+        throw new OwpError(
+          'invalid-field',
+          `OWP_ADMIN_TOKEN must be at least ${MIN_ENV_TOKEN_LENGTH} characters without spaces; generate one with: openssl rand -base64 32`,
+          'OWP_ADMIN_TOKEN',
+        );
+      }
+      const hash = hashToken(envToken);
+      const rec = this.byHash.get(hash);
+      if (rec && rec.role === 'admin' && rec.revokedAt === undefined) return {};
+      // The operator set this token deliberately: (re)make it a live admin token.
+      await this.save({ id: rec?.id ?? randomUUID(), hash, role: 'admin', name: 'OWP_ADMIN_TOKEN', createdAt: rec?.createdAt ?? this.now() });
+      return {};
+    }
+    const live = [...this.byId.values()].some((r) => r.role === 'admin' && r.revokedAt === undefined);
+    if (live) return {};
+    const created = await this.create({ role: 'admin', name: 'initial admin' });
+    return { created: created.token };
+  }
+
+  private async save(rec: TokenRecord): Promise<void> {
+    await this.store.batch([
+      { type: 'put', key: AUTH_PREFIX + rec.hash, value: rec },
+      { type: 'put', key: ID_PREFIX + rec.id, value: rec.hash },
+    ]);
+    this.byHash.set(rec.hash, rec);
+    this.byId.set(rec.id, rec);
+  }
+}
+
+export async function openTokenStore(store: Store, opts: { now?: () => number } = {}): Promise<TokenStore> {
+  return TokenStore.open(store, opts);
+}
+
+function validateInput(input: { role: Role; workerId?: string; name?: string }): { role: Role; workerId?: string; name?: string } {
+  if (!input || !ROLES.includes(input.role)) {
+    throw new OwpError('invalid-field', `role must be one of ${ROLES.join(', ')}`, 'role');
+  }
+  let workerId: string | undefined;
+  if (input.role === 'worker') {
+    if (typeof input.workerId !== 'string' || input.workerId.length > 100 || !WORKER_ID.test(input.workerId)) {
+      throw new OwpError('invalid-field', 'a worker token needs a workerId of letters, digits and _ . @ - (at most 100)', 'workerId');
+    }
+    workerId = input.workerId;
+  } else if (input.workerId !== undefined) {
+    throw new OwpError('invalid-field', `only worker tokens are bound to a workerId; drop workerId for role ${input.role}`, 'workerId');
+  }
+  let name: string | undefined;
+  if (input.name !== undefined) {
+    if (typeof input.name !== 'string' || input.name.length > 100 || /[\u0000-\u001f]/.test(input.name)) {
+      throw new OwpError('invalid-field', 'name must be text of at most 100 characters', 'name');
+    }
+    name = input.name;
+  }
+  return { role: input.role, workerId, name };
+}

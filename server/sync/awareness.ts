@@ -1,0 +1,53 @@
+/**
+ * Reading and writing y-protocols awareness update messages, so the relay can look at each
+ * client's state before it applies the update (y-protocols' own decoder applies as it reads).
+ *
+ * Invariants: the wire format is y-protocols' `encodeAwarenessUpdate` byte for byte:
+ * varUint count, then per client varUint clientID, varUint clock, varString JSON state
+ * (`null` = the client left). A malformed message throws; the caller closes the socket.
+ */
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import type { Principal } from '../ports.js';
+
+export interface AwarenessEntry {
+  clientID: number;
+  clock: number;
+  state: unknown;
+}
+
+export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
+  const d = decoding.createDecoder(update);
+  const n = decoding.readVarUint(d);
+  const out: AwarenessEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const clientID = decoding.readVarUint(d);
+    const clock = decoding.readVarUint(d);
+    const state: unknown = JSON.parse(decoding.readVarString(d));
+    out.push({ clientID, clock, state });
+  }
+  return out;
+}
+
+export function encodeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, entries.length);
+  for (const x of entries) {
+    encoding.writeVarUint(e, x.clientID);
+    encoding.writeVarUint(e, x.clock);
+    encoding.writeVarString(e, JSON.stringify(x.state));
+  }
+  return encoding.toUint8Array(e);
+}
+
+/**
+ * May this principal publish this awareness state? A state that names a `workerId` must name
+ * the principal's own (admin may speak for any worker); other states are free (cursors, names).
+ */
+export function awarenessStateAllowed(p: Pick<Principal, 'role' | 'workerId'>, state: unknown): boolean {
+  if (state === null || typeof state !== 'object' || Array.isArray(state)) return true;
+  const wid = (state as Record<string, unknown>).workerId;
+  if (wid === undefined) return true;
+  if (p.role === 'admin') return true;
+  return p.role === 'worker' && p.workerId !== undefined && wid === p.workerId;
+}

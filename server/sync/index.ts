@@ -1,0 +1,20 @@
+/**
+ * Yjs documents of the relay: persistence (DocStore), the y-websocket endpoint with per-document
+ * ACL (attachSyncServer) and the ACL itself (pure). See docs/ARCHITECTURE-relay-sync.md.
+ */
+export { DocStore, docKeyPrefix, docSnapKey, docUpdateKey, type DocStoreOptions } from './docstore.js';
+export { attachSyncServer, CLOSE, type SyncServer, type SyncServerOptions } from './server.js';
+export {
+  BOARD_DOC,
+  LEDGER_DOC,
+  INBOX_PREFIX,
+  inboxDoc,
+  parseDocName,
+  canRead,
+  canWrite,
+  writeRule,
+  readRule,
+  writeDeniedReason,
+  readDeniedReason,
+  type DocKind,
+} from './acl.js';
