@@ -173,6 +173,14 @@ export interface Lease {
   grantedAt: number;
   expiresAt: number;
   ttlMs: number;
+  /**
+   * The task's points and area at grant time. Capacity, area locks and credit use these,
+   * so a maintainer editing the board task while it is leased cannot push a worker over
+   * capacity or open an overlapping lock behind the scheduler's back. Optional only for
+   * ledgers written before they existed (readers fall back to the board task, then 1 / '').
+   */
+  points?: number;
+  area?: string;
 }
 
 export interface TaskRuntime {

@@ -1,0 +1,50 @@
+/**
+ * FNV-1a 32-bit over the UTF-8 bytes of a string: the scheduler's published tie-break.
+ *
+ * Invariants:
+ * - Pure and platform independent: the same string gives the same unsigned 32-bit number
+ *   in Node, browsers and Obsidian mobile (no crypto, no TextEncoder differences).
+ * - tieBreakHash(taskId, workerId, batch) = fnv1a32(`${taskId}|${workerId}|${batch}`).
+ */
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+function mix(h: number, byte: number): number {
+  return Math.imul(h ^ byte, FNV_PRIME) >>> 0;
+}
+
+/** FNV-1a 32-bit of the UTF-8 encoding of `s` (lone surrogates encode as U+FFFD). */
+export function fnv1a32(s: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      } else c = 0xfffd;
+    } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) h = mix(h, c);
+    else if (c < 0x800) {
+      h = mix(h, 0xc0 | (c >> 6));
+      h = mix(h, 0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      h = mix(h, 0xe0 | (c >> 12));
+      h = mix(h, 0x80 | ((c >> 6) & 0x3f));
+      h = mix(h, 0x80 | (c & 0x3f));
+    } else {
+      h = mix(h, 0xf0 | (c >> 18));
+      h = mix(h, 0x80 | ((c >> 12) & 0x3f));
+      h = mix(h, 0x80 | ((c >> 6) & 0x3f));
+      h = mix(h, 0x80 | (c & 0x3f));
+    }
+  }
+  return h;
+}
+
+/** The tie-break key of a (task, worker) pair in a batch: lower wins. */
+export function tieBreakHash(taskId: string, workerId: string, batch: number): number {
+  return fnv1a32(`${taskId}|${workerId}|${batch}`);
+}

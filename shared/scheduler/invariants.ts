@@ -1,0 +1,70 @@
+/**
+ * checkInvariants(state): every rule the scheduler promises about a ledger, as a list of
+ * human-readable violations (empty when all hold). Used after every step by the property
+ * tests, and exported so the relay can log violations after each batch.
+ *
+ * Rules checked:
+ * - each runtime's taskId matches its key, its state is a known one, and it has a lease
+ *   exactly when it is leased or pr_open; the lease's task id and fencing token match;
+ * - a worker's activeLeases (sorted) and pointsInUse equal what its leases add up to;
+ * - limits: a worker within its capacity and max concurrent, a repo within its review
+ *   budget, no two active leases of one repo on overlapping areas. These can also be
+ *   broken by a maintainer lowering a limit while leases exist (not a scheduler bug); the
+ *   message says "limit".
+ */
+import { TASK_STATES, areasOverlap, type PoolState } from '../model.js';
+import { compareStrings, defaultPolicy, leaseArea, leasePoints } from './state.js';
+
+export function checkInvariants(state: PoolState): string[] {
+  const { ledger, board, profiles } = state;
+  const out: string[] = [];
+  const byWorker = new Map<string, { ids: string[]; points: number }>();
+  const byRepo = new Map<string, { id: string; area: string }[]>();
+  for (const id of Object.keys(ledger.tasks).sort(compareStrings)) {
+    const rt = ledger.tasks[id]!;
+    if (rt.taskId !== id) out.push(`task ${id}: runtime says taskId ${rt.taskId}`);
+    if (!TASK_STATES.includes(rt.state)) out.push(`task ${id}: unknown state ${String(rt.state)}`);
+    const active = rt.state === 'leased' || rt.state === 'pr_open';
+    if (active !== !!rt.lease) out.push(`task ${id}: state ${rt.state} but ${rt.lease ? 'has' : 'has no'} lease`);
+    if (!rt.lease) continue;
+    const lease = rt.lease;
+    if (lease.taskId !== id) out.push(`task ${id}: lease names task ${lease.taskId}`);
+    if (lease.fencingToken !== rt.fencingToken) out.push(`task ${id}: lease token ${lease.fencingToken} != task token ${rt.fencingToken}`);
+    if (rt.attempt < 1) out.push(`task ${id}: leased with attempt ${rt.attempt}`);
+    const wk = byWorker.get(lease.workerId) ?? { ids: [], points: 0 };
+    wk.ids.push(id);
+    wk.points += leasePoints(board, lease);
+    byWorker.set(lease.workerId, wk);
+    const list = byRepo.get(rt.repo) ?? [];
+    list.push({ id, area: leaseArea(board, lease) });
+    byRepo.set(rt.repo, list);
+  }
+  const workerIds = new Set([...Object.keys(ledger.workers), ...byWorker.keys()]);
+  for (const wid of [...workerIds].sort(compareStrings)) {
+    const wr = ledger.workers[wid];
+    const held = byWorker.get(wid) ?? { ids: [], points: 0 };
+    if (!wr) {
+      out.push(`worker ${wid}: holds leases but has no runtime`);
+      continue;
+    }
+    if (JSON.stringify(wr.activeLeases) !== JSON.stringify(held.ids)) {
+      out.push(`worker ${wid}: activeLeases ${JSON.stringify(wr.activeLeases)} but leases say ${JSON.stringify(held.ids)}`);
+    }
+    if (wr.pointsInUse !== held.points) out.push(`worker ${wid}: pointsInUse ${wr.pointsInUse} but its leases hold ${held.points}`);
+    const p = profiles[wid];
+    if (p && held.points > p.capacity) out.push(`limit: worker ${wid} holds ${held.points} points, capacity ${p.capacity}`);
+    if (p && held.ids.length > p.maxConcurrent) out.push(`limit: worker ${wid} holds ${held.ids.length} leases, max concurrent ${p.maxConcurrent}`);
+  }
+  for (const [repo, list] of [...byRepo].sort((a, b) => compareStrings(a[0], b[0]))) {
+    const budget = (board.repos[repo] ?? defaultPolicy(repo)).reviewBudget;
+    if (list.length > budget) out.push(`limit: repo ${repo} has ${list.length} active leases, review budget ${budget}`);
+    for (let i = 0; i < list.length; i++) {
+      for (let j = i + 1; j < list.length; j++) {
+        if (areasOverlap(list[i]!.area, list[j]!.area)) {
+          out.push(`limit: repo ${repo}: tasks ${list[i]!.id} (${list[i]!.area}) and ${list[j]!.id} (${list[j]!.area}) hold overlapping areas`);
+        }
+      }
+    }
+  }
+  return out;
+}

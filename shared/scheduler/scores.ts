@@ -1,0 +1,111 @@
+/**
+ * Claim-next scores: named, weighted functions of a (task, worker) pair, each in 0..1.
+ * The candidate with the highest weighted sum wins; ties go to the lowest
+ * tieBreakHash(taskId, workerId, batch), then to the lexicographically lowest task id.
+ *
+ * Invariants:
+ * - Every score is pure and returns a finite number in [0, 1].
+ * - The total order (score desc, hash asc, task id asc) is strict: two different task ids
+ *   never compare equal, so the winner does not depend on the order candidates are seen.
+ * - The hash is computed only when two totals are exactly equal.
+ */
+import { DEFAULTS, type Task, type WorkerProfile, type WorkerRuntime } from '../model.js';
+import { tieBreakHash } from './hash.js';
+import { compareStrings } from './state.js';
+
+/** Age in queue at which the age score reaches 0.5 (it approaches 1 as age grows). */
+export const AGE_HALF_LIFE_MS = 24 * 60 * 60 * 1000;
+/** Time since the last credit after which a worker's recency score is full (1). */
+export const FAIRNESS_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+
+export interface ScoreInput {
+  task: Task;
+  queuedAt: number;
+  now: number;
+  profile: WorkerProfile;
+  skills: Set<string>;
+  wr: WorkerRuntime;
+}
+
+export interface Score {
+  name: string;
+  weight: number;
+  score(input: ScoreInput): number;
+}
+
+const clamp01 = (x: number): number => (x <= 0 || Number.isNaN(x) ? 0 : x >= 1 ? 1 : x);
+
+/** Priority -100..100 mapped linearly onto 0..1. */
+export const priorityScore: Score = {
+  name: 'priority',
+  weight: 4,
+  score: ({ task }) => clamp01((task.priority + 100) / 200),
+};
+
+/** Older in queue first: age / (age + AGE_HALF_LIFE_MS). */
+export const ageScore: Score = {
+  name: 'age',
+  weight: 2,
+  score: ({ queuedAt, now }) => {
+    const age = Math.max(0, now - queuedAt);
+    return clamp01(age / (age + AGE_HALF_LIFE_MS));
+  },
+};
+
+/**
+ * Skill fit: the share of the worker's declared skills the task uses. Every required skill
+ * already passed the `skills` filter, so this prefers tasks that use what the worker is
+ * good at over tasks that need nothing special. A worker with no skills scores 0.
+ */
+export const skillFitScore: Score = {
+  name: 'skill-fit',
+  weight: 1,
+  score: ({ task, skills }) => {
+    if (skills.size === 0) return 0;
+    let used = 0;
+    for (const s of new Set(task.skills)) if (skills.has(s)) used++;
+    return clamp01(used / skills.size);
+  },
+};
+
+/**
+ * Fairness of a worker (not of a task): less recent credit first.
+ *   recency = no credit yet ? 1 : min(1, (now - lastCreditAt) / FAIRNESS_WINDOW_MS)
+ *   fairness = (1 - newcomerBoost) * recency + newcomerBoost * (credit == 0 ? 1 : 0)
+ * So DEFAULTS.newcomerBoost is the share of the fairness weight reserved for newcomers.
+ * It is the same for all of one worker's candidates, so it does not change which task a
+ * worker gets; it orders the claim-next intents of a batch (highest fairness picks first).
+ */
+export function fairness(wr: WorkerRuntime, now: number): number {
+  const boost = DEFAULTS.newcomerBoost;
+  const recency = wr.lastCreditAt === undefined ? 1 : clamp01((now - wr.lastCreditAt) / FAIRNESS_WINDOW_MS);
+  return clamp01((1 - boost) * recency + boost * (wr.credit <= 0 ? 1 : 0));
+}
+
+export const fairnessScore: Score = {
+  name: 'fairness',
+  weight: 1,
+  score: ({ wr, now }) => fairness(wr, now),
+};
+
+export const SCORES: readonly Score[] = [priorityScore, ageScore, skillFitScore, fairnessScore];
+
+export function totalScore(input: ScoreInput, scores: readonly Score[] = SCORES): number {
+  let total = 0;
+  for (const s of scores) total += s.weight * s.score(input);
+  return total;
+}
+
+export interface Scored {
+  taskId: string;
+  total: number;
+}
+
+/** True when candidate `a` beats `b` for `workerId` in `batch` (strict total order). */
+export function beats(a: Scored, b: Scored, workerId: string, batch: number): boolean {
+  if (a.total !== b.total) return a.total > b.total;
+  const ha = tieBreakHash(a.taskId, workerId, batch);
+  const hb = tieBreakHash(b.taskId, workerId, batch);
+  if (ha !== hb) return ha < hb;
+  return compareStrings(a.taskId, b.taskId) < 0;
+}
