@@ -1,0 +1,95 @@
+/**
+ * What a CLI command is, and the context it runs in.
+ *
+ * Invariants:
+ * - A command returns its exit code (0 done, 1 refused, 2 bad usage) or throws UsageError /
+ *   RefusedError, which main.ts renders; it never calls process.exit itself (except the
+ *   worker loop's signal handler, after releasing its lease).
+ * - The token is read from --token or OWP_TOKEN only, and sent only to the relay.
+ */
+import { RefusedError, UsageError, str, type OptionSpecs, type Parsed } from './args.js';
+import { RelayClient } from './client.js';
+import { LeaseBook, owpHome } from './leases.js';
+import type { Output } from './output.js';
+
+export interface Me {
+  role: 'admin' | 'maintainer' | 'worker' | 'viewer';
+  workerId?: string;
+  tokenId?: string;
+  name?: string;
+}
+
+export interface Command {
+  /** Words after `owp`, e.g. `token create`. */
+  name: string;
+  /** Positional arguments as shown in help, e.g. `TASK_ID`. */
+  args?: string;
+  summary: string;
+  options?: OptionSpecs;
+  /** Extra help text (examples, notes). */
+  details?: string;
+  /** Hand argv through unparsed (serve). */
+  raw?: boolean;
+  run(ctx: Context): Promise<number>;
+}
+
+export const DEFAULT_URL = 'http://127.0.0.1:8787';
+
+export class Context {
+  private clientCache?: RelayClient;
+  private meCache?: Promise<Me>;
+
+  constructor(
+    readonly p: Parsed,
+    readonly out: Output,
+    readonly env: NodeJS.ProcessEnv,
+    readonly argv: string[],
+  ) {}
+
+  get url(): string {
+    return (str(this.p, 'url') ?? this.env.OWP_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+  }
+
+  get token(): string | undefined {
+    return str(this.p, 'token') ?? (this.env.OWP_TOKEN || undefined);
+  }
+
+  get home(): string {
+    return owpHome(this.env);
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  client(): RelayClient {
+    if (!this.token)
+      throw new UsageError('no token: pass --token TOKEN or set OWP_TOKEN (an admin makes one with `owp token create`)');
+    return (this.clientCache ??= new RelayClient({ url: this.url, token: this.token }));
+  }
+
+  me(): Promise<Me> {
+    return (this.meCache ??= this.client().get<Me>('/api/me'));
+  }
+
+  async workerId(): Promise<string> {
+    const me = await this.me();
+    if (me.role !== 'worker' || !me.workerId)
+      throw new RefusedError('not-authorized', `this command needs a worker token; yours has role ${me.role} (create one with \`owp token create --role worker --worker ID\`)`, 403);
+    return me.workerId;
+  }
+
+  async leaseBook(): Promise<LeaseBook> {
+    return new LeaseBook(this.home, this.url, await this.workerId());
+  }
+
+  positional(i: number, name: string): string {
+    const v = this.p.positionals[i];
+    if (v === undefined || v === '') throw new UsageError(`missing ${name}`);
+    return v;
+  }
+
+  noMorePositionals(n: number): void {
+    if (this.p.positionals.length > n) throw new UsageError(`unexpected argument "${this.p.positionals[n]}"`);
+  }
+}

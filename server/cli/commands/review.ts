@@ -1,0 +1,31 @@
+/** `owp review TASK_ID --merged|--closed|--changes-requested` (maintainer). */
+import { UsageError, flag, str } from '../args.js';
+import { ensureAccepted, taskPath } from '../client.js';
+import type { Command } from '../command.js';
+import type { Outcome } from '../../../shared/model.js';
+
+const RESULTS = ['merged', 'closed', 'changes-requested'] as const;
+
+export const review: Command = {
+  name: 'review',
+  args: 'TASK_ID',
+  summary: 'record the review of a submitted PR (merged credits the worker)',
+  options: {
+    merged: { type: 'boolean', help: 'the PR was merged: task done, points credited' },
+    closed: { type: 'boolean', help: 'the PR was closed unmerged: task back to the queue' },
+    'changes-requested': { type: 'boolean', help: 'back to the same worker with a fresh lease' },
+    pr: { type: 'string', arg: 'URL', help: 'the PR URL, if it changed' },
+  },
+  async run(ctx) {
+    const taskId = ctx.positional(0, 'TASK_ID');
+    ctx.noMorePositionals(1);
+    const chosen = RESULTS.filter((r) => flag(ctx.p, r));
+    if (chosen.length !== 1) throw new UsageError('give exactly one of --merged, --closed, --changes-requested');
+    const pr = str(ctx.p, 'pr');
+    const r = ensureAccepted(
+      await ctx.client().post<{ outcome: Outcome }>(taskPath(taskId, '/review'), { result: chosen[0], ...(pr ? { prUrl: pr } : {}) }),
+    );
+    ctx.out.result(r, () => `Recorded review of ${taskId}: ${chosen[0]}.`);
+    return 0;
+  },
+};

@@ -1,0 +1,79 @@
+/** `owp tasks` and `owp status`. */
+import { UsageError, formatDuration, parseRepoArg, str } from '../args.js';
+import type { Command } from '../command.js';
+import { table } from '../output.js';
+import { TASK_STATES, type Task, type TaskRuntime, type TaskState } from '../../../shared/model.js';
+
+export const tasks: Command = {
+  name: 'tasks',
+  summary: 'list tasks with their state, lease holder and expiry',
+  options: {
+    state: { type: 'string', arg: 'STATE', help: `only tasks in this state (${TASK_STATES.join(', ')})` },
+    repo: { type: 'string', arg: 'OWNER/NAME', help: 'only tasks of this repository' },
+  },
+  async run(ctx) {
+    ctx.noMorePositionals(0);
+    const state = str(ctx.p, 'state');
+    if (state !== undefined && !TASK_STATES.includes(state as TaskState)) throw new UsageError(`--state must be one of ${TASK_STATES.join(', ')}`);
+    const repo = str(ctx.p, 'repo');
+    if (repo !== undefined) parseRepoArg(repo, '--repo');
+    const q = new URLSearchParams();
+    if (state) q.set('state', state);
+    if (repo) q.set('repo', repo);
+    const qs = q.toString();
+    const r = await ctx.client().get<{ tasks: { task: Task; runtime?: TaskRuntime }[] }>(`/api/tasks${qs ? `?${qs}` : ''}`);
+    const now = ctx.now();
+    ctx.out.result(r, () =>
+      r.tasks.length
+        ? table(
+            ['TASK', 'STATE', 'PTS', 'TIER', 'SKILLS', 'AREA', 'HOLDER', 'EXPIRES', 'TITLE'],
+            r.tasks.map(({ task, runtime }) => [
+              task.id,
+              runtime?.state ?? '?',
+              task.points,
+              task.tier,
+              task.skills.join(',') || '-',
+              task.area || '-',
+              runtime?.lease?.workerId ?? '',
+              runtime?.lease ? `in ${formatDuration(runtime.lease.expiresAt - now)}` : '',
+              task.title.length > 60 ? task.title.slice(0, 57) + '...' : task.title,
+            ]),
+          )
+        : 'No tasks match.',
+    );
+    return 0;
+  },
+};
+
+/** Render any JSON as indented lines: objects as `key: value`, arrays of objects as tables. */
+export function renderTree(value: unknown, indent = ''): string[] {
+  if (value === null || typeof value !== 'object') return [`${indent}${String(value)}`];
+  if (Array.isArray(value)) {
+    if (!value.length) return [`${indent}-`];
+    if (value.every((v) => v && typeof v === 'object' && !Array.isArray(v))) {
+      const keys = [...new Set(value.flatMap((v) => Object.keys(v as object)))];
+      const flat = (x: unknown): string => (x && typeof x === 'object' ? JSON.stringify(x) : x === undefined ? '' : String(x));
+      return table(keys.map((k) => k.toUpperCase()), value.map((v) => keys.map((k) => flat((v as Record<string, unknown>)[k])))).map((l) => indent + l);
+    }
+    return [`${indent}${value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ')}`];
+  }
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v !== null && typeof v === 'object' && (Array.isArray(v) ? v.some((x) => typeof x === 'object') : Object.keys(v).length)) {
+      lines.push(`${indent}${k}:`);
+      lines.push(...renderTree(v, indent + '  '));
+    } else lines.push(`${indent}${k}: ${Array.isArray(v) ? v.join(', ') || '-' : typeof v === 'object' && v ? '-' : String(v)}`);
+  }
+  return lines;
+}
+
+export const status: Command = {
+  name: 'status',
+  summary: 'one screen: queue by repo, leases, capacity, review budgets',
+  async run(ctx) {
+    ctx.noMorePositionals(0);
+    const r = await ctx.client().get<Record<string, unknown>>('/api/status');
+    ctx.out.result(r, () => [`Relay ${ctx.url}`, ...renderTree(r)]);
+    return 0;
+  },
+};

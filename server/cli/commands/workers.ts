@@ -1,0 +1,88 @@
+/** `owp worker register` and `owp workers`. */
+import { UsageError, parseIntArg, parseList, str } from '../args.js';
+import type { Command, Context } from '../command.js';
+import { table, when } from '../output.js';
+import type { WorkerProfile, WorkerRuntime } from '../../../shared/model.js';
+
+export interface RegisterFlags {
+  name?: string;
+  skills?: string[];
+  capacity?: number;
+  maxConcurrent?: number;
+}
+
+export function registerFlags(ctx: Context): RegisterFlags {
+  const f: RegisterFlags = {};
+  if (str(ctx.p, 'name') !== undefined) f.name = str(ctx.p, 'name');
+  if (str(ctx.p, 'skills') !== undefined) f.skills = parseList(str(ctx.p, 'skills')!);
+  if (str(ctx.p, 'capacity') !== undefined) f.capacity = parseIntArg(str(ctx.p, 'capacity')!, '--capacity', 1, 1000);
+  if (str(ctx.p, 'max-concurrent') !== undefined) f.maxConcurrent = parseIntArg(str(ctx.p, 'max-concurrent')!, '--max-concurrent', 1, 100);
+  return f;
+}
+
+export const REGISTER_OPTIONS = {
+  name: { type: 'string', arg: 'TEXT', help: 'display name (default: the worker id)' },
+  skills: { type: 'string', arg: 'LIST', help: 'comma separated skills, e.g. typescript,docs' },
+  capacity: { type: 'string', arg: 'N', help: 'points you can hold at once (default 3)' },
+  'max-concurrent': { type: 'string', arg: 'N', help: 'leases you can hold at once (default 1)' },
+} as const;
+
+export async function register(ctx: Context, f: RegisterFlags): Promise<WorkerProfile> {
+  if (!f.skills) throw new UsageError('--skills is required, e.g. --skills typescript,docs');
+  const body = {
+    ...(f.name ? { name: f.name } : {}),
+    skills: f.skills,
+    capacity: f.capacity ?? 3,
+    maxConcurrent: f.maxConcurrent ?? 1,
+  };
+  const r = await ctx.client().post<{ worker: WorkerProfile }>('/api/workers/register', body);
+  return r.worker;
+}
+
+export const workerRegister: Command = {
+  name: 'worker register',
+  summary: 'declare your skills and capacity (worker id comes from the token)',
+  options: { ...REGISTER_OPTIONS },
+  async run(ctx) {
+    ctx.noMorePositionals(0);
+    const w = await register(ctx, registerFlags(ctx));
+    ctx.out.result({ worker: w }, () => `Registered worker ${w.id} (${w.name}): skills ${w.skills.join(',') || '-'}, capacity ${w.capacity} points, up to ${w.maxConcurrent} lease(s).`);
+    return 0;
+  },
+};
+
+interface WorkerRow {
+  profile?: WorkerProfile;
+  runtime?: WorkerRuntime;
+  trust?: number;
+  online?: boolean;
+}
+
+export const workers: Command = {
+  name: 'workers',
+  summary: 'list workers: skills, capacity in use, leases, credit, trust',
+  async run(ctx) {
+    ctx.noMorePositionals(0);
+    const r = await ctx.client().get<{ workers: WorkerRow[] }>('/api/workers');
+    ctx.out.result(r, () =>
+      r.workers.length
+        ? table(
+            ['WORKER', 'NAME', 'SKILLS', 'IN USE', 'LEASES', 'CREDIT', 'DONE', 'TRUST', 'ONLINE', 'LAST CREDIT'],
+            r.workers.map((w) => [
+              w.profile?.id ?? w.runtime?.workerId,
+              w.profile?.name,
+              w.profile?.skills.join(',') || '-',
+              `${w.runtime?.pointsInUse ?? 0}/${w.profile?.capacity ?? '?'}`,
+              `${w.runtime?.activeLeases.length ?? 0}/${w.profile?.maxConcurrent ?? '?'}`,
+              w.runtime?.credit ?? 0,
+              w.runtime?.completed ?? 0,
+              w.trust,
+              w.online ? 'yes' : 'no',
+              when(w.runtime?.lastCreditAt),
+            ]),
+          )
+        : 'No workers yet.',
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * The fencing tokens of this machine's leases, remembered under OWP_HOME (default ~/.owp),
+ * one file per relay URL and worker, mode 0600.
+ *
+ * Invariants:
+ * - The file is written whole to a temporary name and renamed, so a crash never leaves a
+ *   half-written book; it is created with mode 0600 in a 0700 folder.
+ * - A book only ever holds the latest known grant per task; a newer fencing token replaces
+ *   an older one, never the other way round.
+ * - Nothing but task ids, fencing tokens and expiry times is stored (no token, no secret).
+ */
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface StoredLease {
+  fencingToken: number;
+  expiresAt?: number;
+  ttlMs?: number;
+  title?: string;
+}
+
+export function owpHome(env: NodeJS.ProcessEnv): string {
+  return env.OWP_HOME || join(homedir(), '.owp');
+}
+
+function safe(s: string): string {
+  return s.replace(/^https?:\/\//, '').replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 120);
+}
+
+export class LeaseBook {
+  readonly file: string;
+  constructor(home: string, url: string, workerId: string) {
+    const dir = join(home, 'leases');
+    this.file = join(dir, `${safe(url)}__${safe(workerId)}.json`);
+  }
+
+  read(): Record<string, StoredLease> {
+    try {
+      const data = JSON.parse(readFileSync(this.file, 'utf8')) as { leases?: Record<string, StoredLease> };
+      return data.leases && typeof data.leases === 'object' ? data.leases : {};
+    } catch {
+      return {};
+    }
+  }
+
+  get(taskId: string): StoredLease | undefined {
+    return this.read()[taskId];
+  }
+
+  put(taskId: string, lease: StoredLease): void {
+    const all = this.read();
+    const old = all[taskId];
+    if (old && old.fencingToken > lease.fencingToken) return;
+    all[taskId] = { ...old, ...lease };
+    this.write(all);
+  }
+
+  remove(taskId: string): void {
+    const all = this.read();
+    if (!(taskId in all)) return;
+    delete all[taskId];
+    this.write(all);
+  }
+
+  private write(leases: Record<string, StoredLease>): void {
+    const dir = join(this.file, '..');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ leases }, null, 2) + '\n', { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, this.file);
+  }
+}
