@@ -1,0 +1,168 @@
+/**
+ * Safe, surgical frontmatter handling for markdown notes.
+ *
+ * Invariants:
+ * - Parsing goes through gray-matter with every JavaScript engine replaced by one that
+ *   throws: `---js` / `---javascript` frontmatter is never evaluated. Only YAML is accepted.
+ * - gray-matter's cache is never used (an options object is always passed) and the parsed
+ *   data is deep-copied, so mutating a result cannot change a later parse.
+ * - Editing (`setFrontmatterKeys`) touches only the top-level entries it is asked to set:
+ *   every other byte of the note (other keys, comments, blank lines, the body) is kept
+ *   exactly as it was.
+ * - Bad input never throws anything but NoteFormatError (code 'invalid-yaml').
+ * - No Node or Obsidian imports: the plugin bundles this for mobile.
+ */
+import matter from 'gray-matter';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { OwpError } from '../errors.js';
+
+export class NoteFormatError extends OwpError {
+  constructor(message: string) {
+    super('invalid-yaml', message);
+    this.name = 'NoteFormatError';
+  }
+}
+
+function refuseJs(): never {
+  throw new NoteFormatError('JavaScript frontmatter (---js) is not allowed; use YAML between --- lines.');
+}
+
+const MATTER_OPTIONS = {
+  engines: {
+    yaml: { parse: (s: string): object => (parseYaml(s, { prettyErrors: true }) ?? {}) as object, stringify: refuseJs },
+    js: { parse: refuseJs, stringify: refuseJs },
+    javascript: { parse: refuseJs, stringify: refuseJs },
+  },
+};
+
+const OPEN_RE = /^---([^\r\n]*)\r?\n/;
+
+export interface FrontmatterBlock {
+  /** Text of the YAML between the delimiters (no delimiters), '' when empty. */
+  yaml: string;
+  /** Index in the note where the YAML text starts. */
+  start: number;
+  /** Index in the note where the YAML text ends (the closing --- line starts here). */
+  end: number;
+}
+
+/** Locate the frontmatter block, or undefined when the note has none. Throws on an unclosed block. */
+export function findFrontmatter(text: string): FrontmatterBlock | undefined {
+  const open = OPEN_RE.exec(text);
+  if (!open) return undefined;
+  const lang = open[1]!.trim();
+  if (lang === 'js' || lang === 'javascript') refuseJs();
+  if (lang !== '' && lang !== 'yaml' && lang !== 'yml') {
+    throw new NoteFormatError(`Frontmatter language "${lang}" is not supported; use YAML between --- lines.`);
+  }
+  const start = open[0].length;
+  // The block may be empty: the closing line can follow the opening line directly.
+  const closeRe = /^---[ \t]*(\r?\n|$)/gm;
+  closeRe.lastIndex = start;
+  const close = closeRe.exec(text);
+  if (!close) throw new NoteFormatError('The frontmatter is not closed: add a line with --- after it.');
+  return { yaml: text.slice(start, close.index), start, end: close.index };
+}
+
+function deepCopy(v: unknown): unknown {
+  if (v instanceof Date) return new Date(v.getTime());
+  if (Array.isArray(v)) return v.map(deepCopy);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = deepCopy(x);
+    return out;
+  }
+  return v;
+}
+
+export interface ParsedNote {
+  /** Frontmatter data (a fresh copy), {} when the note has none. */
+  data: Record<string, unknown>;
+  /** The note without its frontmatter. */
+  content: string;
+  hasFrontmatter: boolean;
+}
+
+/** Parse a note's frontmatter safely. Throws NoteFormatError on malformed YAML or `---js`. */
+export function parseNote(text: string): ParsedNote {
+  const block = findFrontmatter(text);
+  if (!block) return { data: {}, content: text, hasFrontmatter: false };
+  let parsed: matter.GrayMatterFile<string>;
+  try {
+    parsed = matter(text, MATTER_OPTIONS as unknown as Parameters<typeof matter>[1]);
+  } catch (e) {
+    if (e instanceof NoteFormatError) throw e;
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new NoteFormatError(`The frontmatter is not valid YAML (${why}). Fix it and save the note again.`);
+  }
+  const data = parsed.data as unknown;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new NoteFormatError('The frontmatter must be a list of key: value lines.');
+  }
+  return { data: deepCopy(data) as Record<string, unknown>, content: parsed.content, hasFrontmatter: true };
+}
+
+interface Segment {
+  key?: string;
+  text: string;
+}
+
+const KEY_RE = /^(?:"([^"]*)"|'([^']*)'|([^\s#'"\-?:,[\]{}&*!|>%@`][^:#]*?))[ \t]*:(?:[ \t]|$)/;
+
+/** Split a YAML block into top-level entries (key line + its indented continuation) and other lines. */
+function segments(yaml: string): Segment[] {
+  const lines = yaml.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+  const out: Segment[] = [];
+  for (const line of lines) {
+    const bare = line.replace(/\r?\n$/, '');
+    const m = KEY_RE.exec(bare);
+    const last = out[out.length - 1];
+    if (m) {
+      out.push({ key: m[1] ?? m[2] ?? m[3]!.trim(), text: line });
+    } else if (last?.key !== undefined && bare.trim() !== '' && (/^[ \t]/.test(bare) || /^-([ \t]|$)/.test(bare))) {
+      last.text += line; // continuation of the entry above (nested map, block list)
+    } else {
+      out.push({ text: line });
+    }
+  }
+  return out;
+}
+
+/** Render one top-level `key: value` entry the way processFrontMatter would (block lists). */
+export function renderEntry(key: string, value: unknown): string {
+  if (value === null || value === undefined) return `${key}:\n`;
+  if (Array.isArray(value) && value.length === 0) return `${key}: []\n`;
+  return stringifyYaml({ [key]: value }, { lineWidth: 0 });
+}
+
+/**
+ * Set (or add) some top-level keys in a note's frontmatter, keeping every other byte.
+ * A note without frontmatter gets a block at the top. Keys that already hold exactly the
+ * rendered text are left alone. Throws NoteFormatError if the existing block is unclosed.
+ */
+export function setFrontmatterKeys(text: string, values: Record<string, unknown>): string {
+  const block = findFrontmatter(text);
+  const keys = Object.keys(values);
+  if (!block) {
+    return '---\n' + keys.map((k) => renderEntry(k, values[k])).join('') + '---\n' + text;
+  }
+  const segs = segments(block.yaml);
+  // A last line without a newline must get one before anything is appended after it.
+  const endsOpen = block.yaml !== '' && !block.yaml.endsWith('\n');
+  const seen = new Set<string>();
+  for (const s of segs) {
+    if (s.key !== undefined && keys.includes(s.key) && !seen.has(s.key)) {
+      seen.add(s.key);
+      const eol = s.text.endsWith('\n') ? '' : '\n';
+      const rendered = renderEntry(s.key, values[s.key]);
+      if (s.text + eol !== rendered) s.text = s.text.endsWith('\n') ? rendered : rendered.replace(/\n$/, '');
+    }
+  }
+  const missing = keys.filter((k) => !seen.has(k));
+  let yaml = segs.map((s) => s.text).join('');
+  if (missing.length > 0) {
+    if (endsOpen) yaml += '\n';
+    yaml += missing.map((k) => renderEntry(k, values[k])).join('');
+  }
+  return text.slice(0, block.start) + yaml + text.slice(block.end);
+}
