@@ -83,8 +83,12 @@ export function ownedValuesFor(task: Task, runtime: TaskRuntime | undefined): Ow
   };
 }
 
+const NULLABLE = new Set<OwnedKey>(['owp_holder', 'owp_lease_expires', 'owp_fencing_token', 'owp_pr']);
+
 function normaliseValue(key: OwnedKey, v: unknown): unknown {
-  if (v === undefined || v === '') return key === 'owp_skills' ? [] : null;
+  if (v === undefined) return key === 'owp_skills' ? [] : null;
+  if (v === '' && NULLABLE.has(key)) return null;
+  if (v === null && key === 'owp_area') return '';
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? String(v) : v.toISOString();
   if (key === 'owp_skills') {
     if (Array.isArray(v)) return v.map((s) => String(s));
