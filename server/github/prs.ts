@@ -61,9 +61,10 @@ async function discoverKeywordLinks(ctx: GithubContext, repo: string): Promise<n
       linked++;
     }
   }
-  // The cursor is the newest updated_at seen (not the wall clock), so an unchanged repo asks
-  // the same URL again and gets a free 304.
-  if (max !== since) await ctx.kv.put(cursorKey, max);
+  // The cursor moves only when the window has grown to a full page, and then to the newest
+  // updated_at seen (not the wall clock): between moves the URL stays the same, so an
+  // unchanged repo gets a free 304, and the window never grows past about one page.
+  if (items.length >= 100 && max !== since) await ctx.kv.put(cursorKey, max);
   return linked;
 }
 

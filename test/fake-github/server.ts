@@ -136,6 +136,11 @@ export class FakeGithub {
     return number;
   }
 
+  /** Make sure a repository exists (an empty one answers its lists with []). */
+  createRepo(repo: string): void {
+    this.repo(repo);
+  }
+
   issue(repo: string, n: number): FakeIssue {
     const i = this.repo(repo).issues.get(n);
     if (!i) throw new Error(`no issue ${repo}#${n}`);
@@ -203,7 +208,7 @@ export class FakeGithub {
     return this.repo(repo).comments.get(n) ?? [];
   }
 
-  /** The next `count` requests (matching `match`, if given) fail with `status`. */
+  /** The next `count` requests (matching `match(method, pathWithQuery)`, if given) fail with `status`. */
   failNext(count: number, status = 502, opts: { afterHandle?: boolean; match?: (method: string, path: string) => boolean } = {}): void {
     this.failRules.push({ remaining: count, status, afterHandle: !!opts.afterHandle, match: opts.match });
   }
@@ -252,7 +257,7 @@ export class FakeGithub {
       this.answer(req, res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
       return;
     }
-    const rule = this.failRules.find((r) => r.remaining > 0 && (!r.match || r.match(method, url.pathname)));
+    const rule = this.failRules.find((r) => r.remaining > 0 && (!r.match || r.match(method, url.pathname + url.search)));
     if (rule) {
       rule.remaining--;
       this.failRules = this.failRules.filter((r) => r.remaining > 0);
