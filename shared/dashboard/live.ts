@@ -12,7 +12,10 @@
  * - `recent` keeps only events newer than `keepMs` before the newest, at most `maxEvents`.
  */
 import type { AuditEvent, Board, Ledger, RepoPolicy, RiskTier, Task, TaskRuntime, WorkerRuntime } from '../model.js';
-import { emptyBoard, emptyLedger } from '../model.js';
+
+// Local copies (not imported from ../model.js) so the browser bundle does not pull in zod.
+const emptyBoard = (): Board => ({ tasks: {}, repos: {}, trust: {} });
+const emptyLedger = (): Ledger => ({ batch: 0, tasks: {}, workers: {}, outcomes: {} });
 
 export interface LiveState {
   board: Board;

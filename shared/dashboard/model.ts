@@ -12,8 +12,14 @@
  *   counts against `reviewBudget`).
  */
 import type { AuditEvent, Board, Ledger, RepoPolicy, RiskTier, Task, TaskRuntime, TaskState, WorkerProfile } from '../model.js';
-import { TASK_STATES } from '../model.js';
 import { buildSeries, type ChartSeries } from './series.js';
+
+/** The task states in display order (a local copy: importing values from ../model.js would
+ *  drag zod into the browser bundle). `satisfies` keeps it in step with TaskState. */
+const TASK_STATES = ['queued', 'leased', 'pr_open', 'done', 'stuck', 'cancelled'] as const satisfies readonly TaskState[];
+type MissingState = Exclude<TaskState, (typeof TASK_STATES)[number]>;
+const everyStateListed: [MissingState] extends [never] ? true : false = true;
+void everyStateListed;
 
 export type ColumnKey = 'queued' | 'leased' | 'pr_open' | 'stuck' | 'done';
 

@@ -1,0 +1,199 @@
+/**
+ * The dashboard page's script: token handling, the live connection, and rendering through
+ * the shared dashboard (shared/dashboard). Bundled by esbuild (server/web/bundle.ts).
+ *
+ * Invariants:
+ * - DOM is built only through shared/dashboard's renderer or textContent; never HTML strings.
+ * - The status line (role=status) always says what the connection is doing.
+ * - The token goes only to this origin: as a Bearer header for fetch, and as `?token=` for
+ *   EventSource (which cannot send headers).
+ */
+import { buildDashboardModel, renderDashboard, updateCountdowns } from '../../../shared/dashboard/index.js';
+import { addEvents, applyDelta, applySnapshot, emptyLiveState, type DeltaMessage, type LiveState } from '../../../shared/dashboard/live.js';
+import type { AuditEvent, WorkerProfile } from '../../../shared/model.js';
+import { LiveConnection, type ConnectionStatus } from './connection.js';
+import { forgetToken, loadToken, saveToken, tokenFromFragment } from './token.js';
+
+const HOUR_MS = 3600_000;
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`dashboard page is missing #${id}`);
+  return el as T;
+};
+
+const root = $('owp-root');
+const statusEl = $('owp-status');
+const form = $<HTMLFormElement>('owp-token-form');
+const tokenInput = $<HTMLInputElement>('owp-token-input');
+const rememberInput = $<HTMLInputElement>('owp-token-remember');
+const tokenError = $('owp-token-error');
+const forgetButton = $<HTMLButtonElement>('owp-forget');
+const publicDashboard = document.body.dataset.public === '1';
+
+let state: LiveState = emptyLiveState();
+let profiles: Record<string, WorkerProfile> = {};
+let online: Record<string, boolean> | undefined;
+let token: string | undefined;
+let conn: LiveConnection | undefined;
+let renderTimer: ReturnType<typeof setTimeout> | undefined;
+let haveData = false;
+
+function setStatus(kind: string, text: string): void {
+  statusEl.dataset.status = kind;
+  if (statusEl.textContent !== text) statusEl.textContent = text;
+}
+
+function showStatus(s: ConnectionStatus): void {
+  switch (s.kind) {
+    case 'connecting':
+      setStatus('connecting', 'Connecting to the relay…');
+      break;
+    case 'live':
+      setStatus('live', 'Live: connected to the relay.');
+      break;
+    case 'reconnecting':
+      setStatus('reconnecting', `Connection to the relay lost. Reconnecting… (attempt ${s.attempt})`);
+      break;
+    case 'unauthorized':
+      setStatus('locked', s.message);
+      showForm(s.message);
+      break;
+  }
+}
+
+function render(): void {
+  renderTimer = undefined;
+  if (!haveData) return;
+  const now = Date.now();
+  const model = buildDashboardModel({ board: state.board, ledger: state.ledger, recent: state.recent, online, profiles, now });
+  renderDashboard(root, model, { now, onOpenTask: openTask });
+}
+
+/** Coalesce bursts of deltas into one render. */
+function scheduleRender(): void {
+  if (renderTimer === undefined) renderTimer = setTimeout(render, 30);
+}
+
+function openTask(taskId: string): void {
+  const url = state.board.tasks[taskId]?.issueUrl;
+  if (url && /^https?:\/\//i.test(url)) window.open(url, '_blank', 'noopener,noreferrer');
+}
+
+async function getJson<T>(path: string): Promise<T | undefined> {
+  if (!token) return undefined;
+  try {
+    const res = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+    if (!res.ok) return undefined;
+    return (await res.json()) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function loadAudit(): Promise<void> {
+  const since = Date.now() - HOUR_MS;
+  const body = await getJson<{ entries?: AuditEvent[] }>(`/api/audit?since=${since}&limit=5000`);
+  if (body?.entries?.length) {
+    state = addEvents(state, body.entries);
+    scheduleRender();
+  }
+}
+
+let workersInFlight = false;
+async function loadWorkers(): Promise<void> {
+  if (workersInFlight) return;
+  workersInFlight = true;
+  try {
+    const body = await getJson<{ workers?: { profile?: WorkerProfile; online?: boolean; runtime?: { workerId?: string } }[] }>('/api/workers');
+    if (!body?.workers) return;
+    const nextProfiles: Record<string, WorkerProfile> = {};
+    const nextOnline: Record<string, boolean> = {};
+    for (const w of body.workers) {
+      const id = w.profile?.id ?? w.runtime?.workerId;
+      if (!id) continue;
+      if (w.profile) nextProfiles[id] = w.profile;
+      nextOnline[id] = Boolean(w.online);
+    }
+    profiles = nextProfiles;
+    online = nextOnline;
+    scheduleRender();
+  } finally {
+    workersInFlight = false;
+  }
+}
+
+function onSnapshot(data: unknown): void {
+  state = applySnapshot(state, data as Parameters<typeof applySnapshot>[1]);
+  haveData = true;
+  form.hidden = true;
+  forgetButton.hidden = !token;
+  render();
+  void loadAudit();
+  void loadWorkers();
+}
+
+function onDelta(event: 'ledger' | 'board', data: unknown): void {
+  const d = data as DeltaMessage;
+  state = applyDelta(state, event, d);
+  // A worker we have no profile for (or whose capacity may have changed): ask again.
+  if (event === 'ledger' && d.workers && typeof d.workers === 'object') {
+    if (Object.keys(d.workers).some((id) => !profiles[id])) void loadWorkers();
+  }
+  scheduleRender();
+}
+
+function connect(): void {
+  conn?.stop();
+  conn = new LiveConnection(token, publicDashboard, { onSnapshot, onDelta, onStatus: showStatus });
+  conn.start();
+}
+
+function showForm(message?: string): void {
+  form.hidden = false;
+  tokenError.textContent = message ?? '';
+  tokenInput.focus();
+}
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const value = tokenInput.value.trim();
+  if (!value) {
+    tokenError.textContent = 'Paste a token first (it starts with owp_).';
+    return;
+  }
+  token = value;
+  saveToken(value, rememberInput.checked);
+  tokenInput.value = '';
+  tokenError.textContent = '';
+  connect();
+});
+
+forgetButton.addEventListener('click', () => {
+  forgetToken();
+  token = undefined;
+  conn?.stop();
+  forgetButton.hidden = true;
+  if (publicDashboard) connect();
+  else {
+    setStatus('locked', 'Token forgotten. Enter a token to open the dashboard.');
+    showForm();
+  }
+});
+
+setInterval(() => updateCountdowns(root, Date.now()), 1000);
+// Roll the chart window and "recently done" forward, refresh presence.
+setInterval(() => {
+  scheduleRender();
+  void loadWorkers();
+}, 15_000);
+
+const fromFragment = tokenFromFragment(window.location, window.history);
+if (fromFragment) saveToken(fromFragment, false);
+token = fromFragment ?? loadToken();
+
+if (token || publicDashboard) connect();
+else {
+  setStatus('locked', 'Enter a token to open the dashboard.');
+  showForm();
+}
