@@ -31,7 +31,7 @@ export const audit: Command = {
     const q = new URLSearchParams();
     if (str(ctx.p, 'task')) q.set('task', str(ctx.p, 'task')!);
     if (str(ctx.p, 'worker')) q.set('worker', str(ctx.p, 'worker')!);
-    if (str(ctx.p, 'since')) q.set('since', String(parseSince(str(ctx.p, 'since')!, ctx.now())));
+    if (str(ctx.p, 'since')) q.set('sinceAt', String(parseSince(str(ctx.p, 'since')!, ctx.now())));
     if (str(ctx.p, 'limit')) q.set('limit', String(parseIntArg(str(ctx.p, 'limit')!, '--limit', 1, 100_000)));
     const qs = q.toString();
     const r = await ctx.client().get<{ entries: AuditEntry[] }>(`/api/audit${qs ? `?${qs}` : ''}`);
