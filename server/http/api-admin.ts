@@ -1,0 +1,247 @@
+/**
+ * HTTP routes for health, identity, workers, repo policies, trust, tokens, audit and status.
+ *
+ * Invariants:
+ * - Writes to documents happen in-process with origin 'relay' (one transaction each).
+ * - Token routes never return a stored token: only `POST /api/tokens` shows the new one once.
+ * - `/api/status` is computed from the in-memory board and ledger (no I/O).
+ */
+import { OwpError } from '../../shared/errors.js';
+import { DEFAULTS, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
+import type { Role, Route } from '../ports.js';
+import { body, ONLINE_WINDOW_MS, workerOf, type ApiDeps } from './deps.js';
+
+const ANY = ['worker', 'maintainer', 'viewer'] as const;
+const MAINTAINER = ['maintainer'] as const;
+const ADMIN: Role[] = ['admin'];
+
+function intParam(url: URL, key: string): number | undefined {
+  const v = url.searchParams.get(key);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new OwpError('invalid-field', `${key} must be a non-negative integer.`, key);
+  return n;
+}
+
+export function adminRoutes(deps: ApiDeps): Route[] {
+  const repoName = (p: Record<string, string>) => `${p.owner}/${p.name}`;
+  const repoOr404 = (name: string): RepoPolicy => {
+    const r = deps.board.board().repos[name];
+    if (!r) throw new OwpError('unknown-repo', `No policy for ${name}; create it with PUT /api/repos/${name}.`);
+    return r;
+  };
+  const areaOf = (b: Record<string, unknown>): string => {
+    if (typeof b.area !== 'string' || b.area.length === 0) throw new OwpError('invalid-field', 'area must be a relative path such as docs/.', 'area');
+    return b.area;
+  };
+
+  return [
+    {
+      method: 'GET',
+      path: '/healthz',
+      auth: 'none',
+      handler: (ctx) => ctx.send(200, { ok: true, version: deps.version, uptimeMs: deps.now() - deps.startedAt }),
+    },
+    {
+      method: 'GET',
+      path: '/api/me',
+      auth: [...ANY],
+      handler(ctx) {
+        const p = ctx.principal!;
+        ctx.send(200, { role: p.role, tokenId: p.tokenId, ...(p.workerId ? { workerId: p.workerId } : {}), ...(p.name ? { name: p.name } : {}) });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/workers/register',
+      auth: ['worker'],
+      async handler(ctx) {
+        const b = body(await ctx.json());
+        const workerId = workerOf(ctx.principal!, b, deps);
+        const { workerId: _w, ...fields } = b;
+        const profile = parseWorkerProfile({ name: ctx.principal!.name ?? workerId, capacity: DEFAULTS.capacity, maxConcurrent: DEFAULTS.maxConcurrent, ...fields, id: workerId });
+        const doc = await deps.inbox(workerId);
+        const m = doc.getMap<unknown>('profile');
+        doc.transact(() => {
+          for (const [k, v] of Object.entries(profile)) {
+            if (k === 'id') continue;
+            if (JSON.stringify(m.get(k)) !== JSON.stringify(v)) m.set(k, v);
+          }
+        }, 'relay');
+        ctx.send(200, { worker: profile });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/workers',
+      auth: [...ANY],
+      handler(ctx) {
+        const profiles = deps.engine.inboxes.profiles;
+        const runtimes = deps.engine.ledger().workers;
+        const trust = deps.board.board().trust;
+        const now = deps.now();
+        const ids = [...new Set([...Object.keys(profiles), ...Object.keys(runtimes)])].sort();
+        ctx.send(200, {
+          workers: ids.map((id) => ({
+            profile: profiles[id] ?? null,
+            runtime: runtimes[id] ?? null,
+            trust: trust[id] ?? DEFAULTS.workerTrust,
+            online: now - (deps.lastSeen.get(id) ?? -Infinity) < ONLINE_WINDOW_MS,
+          })),
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/repos',
+      auth: [...ANY],
+      handler: (ctx) => ctx.send(200, { repos: Object.values(deps.board.board().repos).sort((a, b) => (a.repo < b.repo ? -1 : 1)) }),
+    },
+    {
+      method: 'PUT',
+      path: '/api/repos/:owner/:name',
+      auth: [...MAINTAINER],
+      async handler(ctx) {
+        const b = body(await ctx.json());
+        ctx.send(200, { repo: deps.board.putRepo({ ...b, repo: repoName(ctx.params) }, true) });
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/api/repos/:owner/:name',
+      auth: [...MAINTAINER],
+      async handler(ctx) {
+        const b = body(await ctx.json());
+        const name = repoName(ctx.params);
+        repoOr404(name);
+        ctx.send(200, { repo: deps.board.putRepo({ ...b, repo: name }, false) });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/repos/:owner/:name/freeze',
+      auth: [...MAINTAINER],
+      async handler(ctx) {
+        const area = areaOf(body(await ctx.json()));
+        const name = repoName(ctx.params);
+        const r = deps.board.board().repos[name];
+        const frozen = [...(r?.frozenAreas ?? [])];
+        if (!frozen.includes(area)) frozen.push(area);
+        ctx.send(200, { repo: deps.board.putRepo({ repo: name, frozenAreas: frozen }, false) });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/repos/:owner/:name/unfreeze',
+      auth: [...MAINTAINER],
+      async handler(ctx) {
+        const area = areaOf(body(await ctx.json()));
+        const name = repoName(ctx.params);
+        const r = repoOr404(name);
+        ctx.send(200, { repo: deps.board.putRepo({ repo: name, frozenAreas: r.frozenAreas.filter((a) => a !== area) }, false) });
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/api/trust/:workerId',
+      auth: [...MAINTAINER],
+      async handler(ctx) {
+        const b = body(await ctx.json());
+        const tier = b.tier;
+        if (tier !== 0 && tier !== 1 && tier !== 2 && tier !== 3) throw new OwpError('invalid-field', 'tier must be 0, 1, 2 or 3.', 'tier');
+        if (!/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(ctx.params.workerId) || ctx.params.workerId.length > 100) {
+          throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ -.', 'workerId');
+        }
+        deps.board.setTrust(ctx.params.workerId, tier as RiskTier);
+        ctx.send(200, { workerId: ctx.params.workerId, tier });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/tokens',
+      auth: ADMIN,
+      async handler(ctx) {
+        const b = body(await ctx.json());
+        const created = await deps.tokens.create(b as { role: Role; workerId?: string; name?: string });
+        ctx.send(201, created);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/tokens',
+      auth: ADMIN,
+      handler: (ctx) => ctx.send(200, { tokens: deps.tokens.list() }),
+    },
+    {
+      method: 'DELETE',
+      path: '/api/tokens/:id',
+      auth: ADMIN,
+      async handler(ctx) {
+        ctx.send(200, await deps.tokens.revoke(ctx.params.id));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/audit',
+      auth: [...ANY],
+      async handler(ctx) {
+        const u = ctx.url;
+        const entries = await deps.audit.query({
+          task: u.searchParams.get('task') ?? undefined,
+          worker: u.searchParams.get('worker') ?? undefined,
+          since: intParam(u, 'since'),
+          sinceAt: intParam(u, 'sinceAt'),
+          limit: intParam(u, 'limit'),
+        });
+        ctx.send(200, { entries });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/audit/verify',
+      auth: [...ANY],
+      handler: async (ctx) => ctx.send(200, await deps.audit.verify()),
+    },
+    {
+      method: 'GET',
+      path: '/api/status',
+      auth: [...ANY],
+      handler: (ctx) => ctx.send(200, status(deps)),
+    },
+  ];
+}
+
+export function status(deps: ApiDeps): Record<string, unknown> {
+  const board = deps.board.board();
+  const ledger = deps.engine.ledger();
+  const queue: Record<string, Partial<Record<TaskState, number>>> = {};
+  const leases: unknown[] = [];
+  const inReview: Record<string, number> = {};
+  for (const rt of Object.values(ledger.tasks)) {
+    const q = (queue[rt.repo] ??= {});
+    q[rt.state] = (q[rt.state] ?? 0) + 1;
+    if (rt.lease && (rt.state === 'leased' || rt.state === 'pr_open')) {
+      leases.push({ ...rt.lease, repo: rt.repo, state: rt.state });
+      inReview[rt.repo] = (inReview[rt.repo] ?? 0) + 1;
+    }
+  }
+  let capacity = 0;
+  let inUse = 0;
+  const profiles = deps.engine.inboxes.profiles;
+  for (const p of Object.values(profiles)) if (p.available) capacity += p.capacity;
+  for (const w of Object.values(ledger.workers)) inUse += w.pointsInUse;
+  const budgets: Record<string, { reviewBudget: number; inUse: number }> = {};
+  for (const repo of new Set([...Object.keys(board.repos), ...Object.keys(queue)])) {
+    budgets[repo] = { reviewBudget: board.repos[repo]?.reviewBudget ?? DEFAULTS.reviewBudget, inUse: inReview[repo] ?? 0 };
+  }
+  return {
+    batch: ledger.batch,
+    queue,
+    leases,
+    capacity: { workers: Object.keys(profiles).length, points: capacity, pointsInUse: inUse },
+    budgets,
+    invalidTasks: deps.board.invalidTasks(),
+    invalidProfiles: [...deps.engine.inboxes.invalidProfiles].map(([workerId, message]) => ({ workerId, message })),
+    engine: { ...deps.engine.stats, tickMs: deps.engine.tickMs },
+  };
+}

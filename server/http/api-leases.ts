@@ -1,0 +1,162 @@
+/**
+ * HTTP routes for claims, lease actions, maintainer intents and board tasks.
+ *
+ * Invariants:
+ * - Every state change goes through the engine as an intent (one outcome per intent id);
+ *   the answer is sent only after the batch holding it was persisted and broadcast.
+ * - Worker routes act for the token's worker id only (see deps.workerOf).
+ * - Task bodies are validated with shared/model.ts before anything is written.
+ */
+import { randomUUID } from 'node:crypto';
+import { OwpError } from '../../shared/errors.js';
+import { parseIntent, TASK_STATES, type Intent, type Task, type TaskInput, type TaskState } from '../../shared/model.js';
+import type { Route, RouteContext } from '../ports.js';
+import { actorOf, body, fencingTokenOf, optionalString, sendOutcome, workerOf, type ApiDeps } from './deps.js';
+
+const WORKER = ['worker'] as const;
+const MAINTAINER = ['maintainer'] as const;
+const ANY = ['worker', 'maintainer', 'viewer'] as const;
+
+function taskView(deps: ApiDeps, id: string): { task: Task | null; runtime: unknown } {
+  return { task: deps.board.board().tasks[id] ?? null, runtime: deps.engine.ledger().tasks[id] ?? null };
+}
+
+export function leaseRoutes(deps: ApiDeps): Route[] {
+  const submit = (raw: Record<string, unknown>) => deps.engine.submit(parseIntent(raw) as Intent);
+
+  const claim: Route = {
+    method: 'POST',
+    path: '/api/claim',
+    auth: [...WORKER],
+    async handler(ctx) {
+      const b = body(await ctx.json());
+      const workerId = workerOf(ctx.principal!, b, deps);
+      const taskId = optionalString(b, 'taskId');
+      const id = optionalString(b, 'intentId') ?? randomUUID();
+      const o = await submit(taskId ? { kind: 'claim', id, workerId, taskId } : { kind: 'claim-next', id, workerId });
+      const tid = o.taskId ?? taskId;
+      const rt = tid ? deps.engine.ledger().tasks[tid] : undefined;
+      sendOutcome(ctx, o, { task: tid ? (deps.board.board().tasks[tid] ?? null) : null, lease: rt?.lease ?? null });
+    },
+  };
+
+  const heartbeat: Route = {
+    method: 'POST',
+    path: '/api/tasks/:id/heartbeat',
+    auth: [...WORKER],
+    async handler(ctx) {
+      const b = body(await ctx.json());
+      const workerId = workerOf(ctx.principal!, b, deps);
+      const token = fencingTokenOf(b);
+      const o = await deps.engine.heartbeat(workerId, ctx.params.id, token);
+      sendOutcome(ctx, o, { lease: deps.engine.ledger().tasks[ctx.params.id]?.lease ?? null });
+    },
+  };
+
+  const leaseAction = (kind: 'release' | 'submit' | 'complete' | 'fail', extra: (b: Record<string, unknown>) => Record<string, unknown>): Route => ({
+    method: 'POST',
+    path: `/api/tasks/:id/${kind}`,
+    auth: [...WORKER],
+    async handler(ctx) {
+      const b = body(await ctx.json());
+      const workerId = workerOf(ctx.principal!, b, deps);
+      const fencingToken = fencingTokenOf(b);
+      const id = optionalString(b, 'intentId') ?? randomUUID();
+      const o = await submit({ kind, id, workerId, taskId: ctx.params.id, fencingToken, ...extra(b) });
+      sendOutcome(ctx, o, { runtime: deps.engine.ledger().tasks[ctx.params.id] ?? null });
+    },
+  });
+
+  const maintainerAction = (kind: 'review' | 'requeue' | 'cancel', extra: (b: Record<string, unknown>) => Record<string, unknown>): Route => ({
+    method: 'POST',
+    path: `/api/tasks/:id/${kind}`,
+    auth: [...MAINTAINER],
+    async handler(ctx) {
+      const b = body(await ctx.json());
+      const id = optionalString(b, 'intentId') ?? randomUUID();
+      const o = await submit({ kind, id, workerId: actorOf(ctx.principal!), taskId: ctx.params.id, ...extra(b) });
+      sendOutcome(ctx, o, { runtime: deps.engine.ledger().tasks[ctx.params.id] ?? null });
+    },
+  });
+
+  const pick = (...keys: string[]) => (b: Record<string, unknown>) => {
+    const out: Record<string, unknown> = {};
+    for (const k of keys) if (b[k] !== undefined) out[k] = b[k];
+    return out;
+  };
+
+  const listTasks: Route = {
+    method: 'GET',
+    path: '/api/tasks',
+    auth: [...ANY],
+    handler(ctx) {
+      const state = ctx.url.searchParams.get('state') ?? undefined;
+      const repo = ctx.url.searchParams.get('repo') ?? undefined;
+      if (state !== undefined && !TASK_STATES.includes(state as TaskState)) {
+        throw new OwpError('invalid-field', `state must be one of ${TASK_STATES.join(', ')}.`, 'state');
+      }
+      const ids = new Set([...Object.keys(deps.board.board().tasks), ...Object.keys(deps.engine.ledger().tasks)]);
+      const tasks = [];
+      for (const id of [...ids].sort()) {
+        const v = taskView(deps, id);
+        const rt = v.runtime as { state?: string; repo?: string } | null;
+        if (state !== undefined && rt?.state !== state) continue;
+        if (repo !== undefined && (v.task?.repo ?? rt?.repo) !== repo) continue;
+        tasks.push(v);
+      }
+      ctx.send(200, { tasks });
+    },
+  };
+
+  const getTask: Route = {
+    method: 'GET',
+    path: '/api/tasks/:id',
+    auth: [...ANY],
+    handler(ctx) {
+      const v = taskView(deps, ctx.params.id);
+      if (!v.task && !v.runtime) throw new OwpError('unknown-task', `No task ${ctx.params.id}; list tasks with GET /api/tasks.`);
+      ctx.send(200, v);
+    },
+  };
+
+  const upsert: Route = {
+    method: 'POST',
+    path: '/api/tasks',
+    auth: [...MAINTAINER],
+    async handler(ctx) {
+      const raw = await ctx.json();
+      const list = Array.isArray(raw) ? raw : (body(raw).tasks as unknown);
+      if (!Array.isArray(list)) throw new OwpError('invalid-field', 'Send { "tasks": [ ... ] } with one object per task.', 'tasks');
+      if (list.length > 5000) throw new OwpError('invalid-field', 'At most 5000 tasks per request; split the import.', 'tasks');
+      ctx.send(200, deps.board.upsertTasks(list as TaskInput[], deps.now()));
+    },
+  };
+
+  const patch: Route = {
+    method: 'PATCH',
+    path: '/api/tasks/:id',
+    auth: [...MAINTAINER],
+    async handler(ctx) {
+      const b = body(await ctx.json());
+      ctx.send(200, { task: deps.board.patchTask(ctx.params.id, b as Partial<Task>) });
+    },
+  };
+
+  return [
+    claim,
+    heartbeat,
+    leaseAction('release', () => ({})),
+    leaseAction('submit', pick('prUrl')),
+    leaseAction('complete', () => ({})),
+    leaseAction('fail', pick('reason')),
+    maintainerAction('review', pick('result', 'prUrl')),
+    maintainerAction('requeue', () => ({})),
+    maintainerAction('cancel', pick('reason')),
+    listTasks,
+    getTask,
+    upsert,
+    patch,
+  ];
+}
+
+export type { RouteContext };

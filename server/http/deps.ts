@@ -1,0 +1,86 @@
+/**
+ * What the API routes need from the relay, and small helpers shared by the route files.
+ *
+ * Invariants:
+ * - A worker token acts only for its own worker id; admin may name one (`workerId` in the
+ *   body) to act for a worker, every other role has no worker id.
+ * - The actor id of a maintainer intent is derived from the token, never from the body.
+ */
+import type * as Y from 'yjs';
+import { OwpError, httpStatusFor } from '../../shared/errors.js';
+import type { Outcome } from '../../shared/model.js';
+import type { AuditLog } from '../audit/index.js';
+import type { TokenStore } from '../auth/index.js';
+import type { BoardView } from '../engine/board.js';
+import type { Engine } from '../engine/engine.js';
+import type { Principal, RouteContext } from '../ports.js';
+
+export interface ApiDeps {
+  engine: Engine;
+  board: BoardView;
+  tokens: TokenStore;
+  audit: AuditLog;
+  /** Open (and start watching) a worker's inbox document. */
+  inbox(workerId: string): Promise<Y.Doc>;
+  now(): number;
+  version: string;
+  startedAt: number;
+  /** Last time each worker was heard from (HTTP or awareness). */
+  lastSeen: Map<string, number>;
+}
+
+export const ONLINE_WINDOW_MS = 60_000;
+const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
+
+export function body(v: unknown): Record<string, unknown> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new OwpError('invalid-field', 'The request body must be a JSON object.');
+  return v as Record<string, unknown>;
+}
+
+/** The worker id a request acts for. */
+export function workerOf(p: Principal, b: Record<string, unknown>, deps: ApiDeps): string {
+  if (p.role === 'worker') {
+    if (!p.workerId) throw new OwpError('not-authorized', 'This worker token is not bound to a worker id; ask an admin for a new one.');
+    if (b.workerId !== undefined && b.workerId !== p.workerId) {
+      throw new OwpError('not-authorized', `This token acts for worker ${p.workerId}, not ${String(b.workerId)}; a worker may only act for itself.`);
+    }
+    deps.lastSeen.set(p.workerId, deps.now());
+    return p.workerId;
+  }
+  if (p.role === 'admin' && typeof b.workerId === 'string' && WORKER_ID.test(b.workerId) && b.workerId.length <= 100) return b.workerId;
+  throw new OwpError('not-authorized', `A ${p.role} token has no worker id; use a worker token (or, as admin, pass workerId).`);
+}
+
+/** A valid intent workerId naming the maintainer/admin behind a token. */
+export function actorOf(p: Principal): string {
+  if (p.workerId) return p.workerId;
+  const fromName = (p.name ?? '').replace(/[^A-Za-z0-9_.@-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60);
+  return fromName ? `${p.role}-${fromName}` : `${p.role}-${p.tokenId.replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}`;
+}
+
+export function optionalString(b: Record<string, unknown>, key: string, max = 200): string | undefined {
+  const v = b[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new OwpError('invalid-field', `${key} must be a non-empty string of at most ${max} characters.`, key);
+  return v;
+}
+
+export function fencingTokenOf(b: Record<string, unknown>): number {
+  const t = b.fencingToken;
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) {
+    throw new OwpError('invalid-field', 'fencingToken must be the positive integer you got with the lease (owp status shows it).', 'fencingToken');
+  }
+  return t;
+}
+
+/** Answer an outcome: 200 when granted/applied, else the status of its code with the outcome attached. */
+export function sendOutcome(ctx: RouteContext, o: Outcome, extra: Record<string, unknown> = {}): void {
+  if (o.status === 'rejected') {
+    const code = o.code ?? 'conflict';
+    const error: Record<string, unknown> = { code, message: o.message ?? `Refused (${code}).` };
+    if (o.filter) error.filter = o.filter;
+    ctx.send(httpStatusFor(code), { error, outcome: o });
+    return;
+  }
+  ctx.send(200, { outcome: o, ...extra });
+}

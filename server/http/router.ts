@@ -1,0 +1,225 @@
+/**
+ * A tiny HTTP router (no framework) for the relay's API and the feature modules' routes.
+ *
+ * Invariants:
+ * - Every refusal is JSON `{ error: { code, message } }` with the status of its code
+ *   (shared/errors.ts); an unexpected exception is logged and answered 500 `internal`,
+ *   never crashes the process and never leaks a stack trace.
+ * - Auth happens before the handler runs: no token / unknown token -> 401, revoked -> 401
+ *   `token-revoked`, role not allowed -> 403. `admin` may call every route.
+ * - Bodies are capped (default 1 MiB) -> 413 before they are buffered whole.
+ * - Rate limit per token (or per address without one): a token bucket -> 429 with
+ *   Retry-After (seconds).
+ * - Path segments are percent-decoded one by one, so task ids may contain `/` as `%2F`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
+import type { TokenStore } from '../auth/index.js';
+import type { Logger, Principal, Route, RouteContext } from '../ports.js';
+import { RateLimiter, type RateLimitOptions } from './ratelimit.js';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface RouterOptions {
+  tokens: TokenStore;
+  log: Logger;
+  bodyLimit?: number;
+  /** `false` turns rate limiting off. Default 50 req/s, burst 100. */
+  rateLimit?: RateLimitOptions | false;
+  now?: () => number;
+  shuttingDown?: () => boolean;
+}
+
+interface Compiled {
+  route: Route;
+  segments: string[];
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, e: OwpError, headers: Record<string, string> = {}): void {
+  sendJson(res, httpStatusFor(e.code), { error: e.toJSON() }, headers);
+}
+
+function splitPath(pathname: string): string[] | undefined {
+  const parts = pathname.split('/').filter((s) => s.length > 0);
+  try {
+    return parts.map((p) => decodeURIComponent(p));
+  } catch {
+    return undefined;
+  }
+}
+
+export class Router {
+  private readonly routes: Compiled[] = [];
+  private readonly limiter: RateLimiter | undefined;
+  private readonly bodyLimit: number;
+
+  constructor(private readonly o: RouterOptions) {
+    this.bodyLimit = o.bodyLimit ?? DEFAULT_BODY_LIMIT;
+    this.limiter = o.rateLimit === false ? undefined : new RateLimiter(o.rateLimit ?? {}, o.now ?? Date.now);
+  }
+
+  add(routes: Route[]): void {
+    for (const route of routes) this.routes.push({ route, segments: route.path.split('/').filter((s) => s.length > 0) });
+  }
+
+  private match(method: string, segs: string[]): { route?: Route; params: Record<string, string>; methodMismatch: boolean } {
+    let methodMismatch = false;
+    for (const c of this.routes) {
+      if (c.segments.length !== segs.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < segs.length; i++) {
+        const pat = c.segments[i];
+        if (pat.startsWith(':')) params[pat.slice(1)] = segs[i];
+        else if (pat !== segs[i]) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) continue;
+      if (c.route.method !== method && !(method === 'HEAD' && c.route.method === 'GET')) {
+        methodMismatch = true;
+        continue;
+      }
+      return { route: c.route, params, methodMismatch };
+    }
+    return { params: {}, methodMismatch };
+  }
+
+  /** Handle a request; answers 404 JSON when no route matches. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.dispatch(req, res);
+    } catch (e) {
+      if (isOwpError(e)) {
+        sendError(res, e, e.code === 'payload-too-large' ? { connection: 'close' } : {});
+      } else {
+        this.o.log.error('request failed', { method: req.method, url: req.url?.split('?')[0], error: String((e as Error)?.stack ?? e) });
+        sendError(res, new OwpError('internal', 'The relay hit an unexpected error; it is logged. Retry, and report it if it persists.'));
+      }
+    }
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://relay.invalid');
+    const segs = splitPath(url.pathname);
+    if (!segs) throw new OwpError('invalid-field', 'The request path is not valid percent-encoding.');
+    const { route, params, methodMismatch } = this.match(req.method ?? 'GET', segs);
+    if (!route) {
+      throw new OwpError(
+        'not-found',
+        methodMismatch ? `${req.method} is not supported on ${url.pathname}; see docs/PROTOCOL.md.` : `No endpoint at ${url.pathname}; see docs/PROTOCOL.md.`,
+      );
+    }
+    if (this.o.shuttingDown?.() && route.auth !== 'none') {
+      throw new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.');
+    }
+    let principal: Principal | undefined;
+    if (route.auth !== 'none') {
+      const token = tokenOf(req, url);
+      const check = this.o.tokens.check(token);
+      if (!check.ok) throw new OwpError(check.code, check.message);
+      principal = check.principal;
+      if (principal.role !== 'admin' && !route.auth.includes(principal.role)) {
+        throw new OwpError('not-authorized', `not-authorized: a ${principal.role} token may not call ${route.method} ${route.path}; it needs ${route.auth.join(' or ')}.`);
+      }
+    }
+    if (this.limiter) {
+      const key = principal ? `t:${principal.tokenId}` : `a:${req.socket.remoteAddress ?? '?'}`;
+      const wait = this.limiter.take(key);
+      if (wait > 0) {
+        const secs = Math.max(1, Math.ceil(wait / 1000));
+        sendError(res, new OwpError('rate-limited', `Too many requests; wait ${secs} s (see Retry-After) and slow down.`), { 'retry-after': String(secs) });
+        return;
+      }
+    }
+    let body: Promise<Buffer> | undefined;
+    const rawBody = () => (body ??= readBody(req, this.bodyLimit));
+    const ctx: RouteContext = {
+      req,
+      res,
+      url,
+      params,
+      principal,
+      rawBody,
+      async json<T>() {
+        const buf = await rawBody();
+        if (buf.length === 0) return {} as T;
+        try {
+          return JSON.parse(buf.toString('utf8')) as T;
+        } catch {
+          throw new OwpError('invalid-json', 'The request body is not valid JSON; send a JSON object with Content-Type: application/json.');
+        }
+      },
+      send: (status, b) => sendJson(res, status, b),
+    };
+    await route.handler(ctx);
+  }
+}
+
+/** The token of a request: bearer header first, else `?token=`. */
+export function tokenOf(req: IncomingMessage, url: URL): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+    if (m) return m[1];
+  }
+  return url.searchParams.get('token') ?? undefined;
+}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        req.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    req.on('error', (e) => {
+      if (!done) {
+        done = true;
+        reject(e);
+      }
+    });
+  });
+}
+
+function tooLarge(limit: number): OwpError {
+  return new OwpError('payload-too-large', `The request body is over ${Math.round(limit / 1024)} KiB; send less at once (split task imports into batches).`);
+}

@@ -1,0 +1,154 @@
+/**
+ * `GET /api/events`: Server-Sent Events of the board and the ledger.
+ *
+ * Invariants:
+ * - A stream starts with `event: snapshot` (`{ board, ledger }`), then `ledger` and `board`
+ *   deltas in the order they happened, each with a growing `id: <epoch>-<seq>`.
+ * - `Last-Event-ID` (header, or `?lastEventId=`) from this relay process and still in the
+ *   replay buffer resumes exactly after that event; anything else gets a fresh snapshot.
+ * - Token by bearer header or `?token=`; with `publicDashboard` no token is needed. A
+ *   revoked token's streams are closed at once.
+ * - A client that does not read (over MAX_BUFFERED bytes pending) is dropped, never
+ *   allowed to grow the relay's memory.
+ */
+import type { ServerResponse } from 'node:http';
+import { OwpError } from '../../shared/errors.js';
+import type { TokenStore } from '../auth/index.js';
+import type { BoardDelta, BoardView } from '../engine/board.js';
+import type { Engine } from '../engine/engine.js';
+import type { Logger, Route } from '../ports.js';
+import { tokenOf } from './router.js';
+
+const MAX_BUFFERED = 8 * 1024 * 1024;
+
+interface Client {
+  res: ServerResponse;
+  tokenId?: string;
+}
+
+interface Buffered {
+  seq: number;
+  text: string;
+}
+
+export interface EventHubOptions {
+  engine: Engine;
+  board: BoardView;
+  tokens: TokenStore;
+  log: Logger;
+  publicDashboard: boolean;
+  pingMs?: number;
+  bufferSize?: number;
+}
+
+export class EventHub {
+  private readonly epoch = Date.now().toString(36);
+  private seq = 0;
+  private readonly buffer: Buffered[] = [];
+  private readonly clients = new Set<Client>();
+  private readonly ping: NodeJS.Timeout;
+  private readonly offs: (() => void)[] = [];
+
+  constructor(private readonly o: EventHubOptions) {
+    this.offs.push(
+      o.engine.onBatch((br, diff) => {
+        const data: Record<string, unknown> = { batch: br.batch };
+        if (Object.keys(diff.tasks).length) data.tasks = diff.tasks;
+        if (Object.keys(diff.workers).length) data.workers = diff.workers;
+        if (Object.keys(diff.outcomes).length) data.outcomes = diff.outcomes;
+        if (br.events.length) data.events = br.events;
+        if (Object.keys(data).length > 1) this.publish('ledger', data);
+      }),
+    );
+    this.offs.push(o.board.onChange((d: BoardDelta) => this.publish('board', d)));
+    this.offs.push(
+      o.tokens.onRevoke((tokenId) => {
+        for (const c of [...this.clients]) if (c.tokenId === tokenId) this.drop(c);
+      }),
+    );
+    this.ping = setInterval(() => {
+      for (const c of [...this.clients]) this.write(c, ': ping\n\n');
+    }, o.pingMs ?? 15_000);
+    this.ping.unref?.();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  private id(seq: number): string {
+    return `${this.epoch}-${seq}`;
+  }
+
+  private publish(event: string, data: unknown): void {
+    this.seq += 1;
+    const text = `id: ${this.id(this.seq)}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    this.buffer.push({ seq: this.seq, text });
+    if (this.buffer.length > (this.o.bufferSize ?? 1000)) this.buffer.shift();
+    for (const c of [...this.clients]) this.write(c, text);
+  }
+
+  private write(c: Client, text: string): void {
+    if (c.res.writableLength > MAX_BUFFERED) {
+      this.drop(c);
+      return;
+    }
+    c.res.write(text);
+  }
+
+  private drop(c: Client): void {
+    this.clients.delete(c);
+    c.res.end();
+  }
+
+  private snapshot(): string {
+    return `id: ${this.id(this.seq)}\nevent: snapshot\ndata: ${JSON.stringify({ board: this.o.board.board(), ledger: this.o.engine.ledger() })}\n\n`;
+  }
+
+  route(): Route {
+    return {
+      method: 'GET',
+      path: '/api/events',
+      auth: 'none',
+      handler: (ctx) => {
+        const token = tokenOf(ctx.req, ctx.url);
+        let tokenId: string | undefined;
+        if (token !== undefined || !this.o.publicDashboard) {
+          const check = this.o.tokens.check(token);
+          if (!check.ok) throw new OwpError(check.code, check.message);
+          tokenId = check.principal.tokenId;
+        }
+        const res = ctx.res;
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
+        res.flushHeaders();
+        const c: Client = { res, tokenId };
+        const last = (ctx.req.headers['last-event-id'] as string | undefined) ?? ctx.url.searchParams.get('lastEventId') ?? undefined;
+        let resumed = false;
+        if (last) {
+          const m = /^([0-9a-z]+)-(\d+)$/.exec(last);
+          const seq = m && m[1] === this.epoch ? Number(m[2]) : NaN;
+          const oldest = this.buffer.length ? this.buffer[0].seq : this.seq + 1;
+          if (Number.isFinite(seq) && seq <= this.seq && seq >= oldest - 1) {
+            res.write('retry: 2000\n\n');
+            for (const b of this.buffer) if (b.seq > seq) res.write(b.text);
+            resumed = true;
+          }
+        }
+        if (!resumed) res.write('retry: 2000\n\n' + this.snapshot());
+        this.clients.add(c);
+        ctx.req.on('close', () => this.clients.delete(c));
+      },
+    };
+  }
+
+  close(): void {
+    clearInterval(this.ping);
+    for (const off of this.offs) off();
+    for (const c of [...this.clients]) this.drop(c);
+  }
+}

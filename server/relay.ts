@@ -1,0 +1,214 @@
+/**
+ * startRelay: wires store, tokens, audit, documents, sync server, engine, HTTP API, SSE
+ * and feature modules into one running relay.
+ *
+ * Invariants:
+ * - Start order: LevelDB -> tokens -> audit -> documents -> engine (ledger loaded from
+ *   LevelDB, ledger doc made to match) -> HTTP + sockets listen. Nothing is served before
+ *   the ledger is loaded, so /healthz answering means ready.
+ * - Close order: stop accepting -> features stop -> engine finishes the tick in flight and
+ *   the intents queued -> SSE and sockets closed (1001) -> documents flushed and compacted
+ *   -> LevelDB closed. close() is idempotent.
+ * - Feature modules see only RelayPort (server/ports.ts).
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { schedule } from '../shared/scheduler/index.js';
+import { openAuditLog } from './audit/index.js';
+import { openTokenStore, type TokenStore } from './auth/index.js';
+import { BoardView } from './engine/board.js';
+import { Engine } from './engine/engine.js';
+import { INBOX_PREFIX } from './engine/inboxes.js';
+import { adminRoutes } from './http/api-admin.js';
+import { leaseRoutes } from './http/api-leases.js';
+import type { ApiDeps } from './http/deps.js';
+import type { RateLimitOptions } from './http/ratelimit.js';
+import { Router } from './http/router.js';
+import { EventHub } from './http/sse.js';
+import type { Logger, RelayFeature, RelayPort } from './ports.js';
+import { openStore } from './store/index.js';
+import { attachSyncServer, DocStore } from './sync/index.js';
+
+export interface RelayConfig {
+  dataDir: string;
+  host?: string;
+  /** 0 = any free port. Default 8787. */
+  port?: number;
+  adminToken?: string;
+  tickMs?: number;
+  retentionMs?: number;
+  publicDashboard?: boolean;
+  features?: (port: RelayPort) => RelayFeature[];
+  log?: Logger;
+  now?: () => number;
+  /** Per-token rate limit (default 50/s, burst 100); false turns it off. */
+  rateLimit?: RateLimitOptions | false;
+  /** Sweeper period for lease expiry (default 250 ms). */
+  sweepMs?: number;
+  /** How often finished tasks are checked for archiving (default 60 s). */
+  archiveEveryMs?: number;
+  /** SSE keep-alive comment period (default 15 s). */
+  ssePingMs?: number;
+}
+
+export interface RunningRelay {
+  url: string;
+  port: number;
+  createdAdminToken?: string;
+  relay: RelayPort;
+  tokens: TokenStore;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export const consoleLogger: Logger = {
+  info: (msg, f) => console.log(f ? `${msg} ${JSON.stringify(f)}` : msg),
+  warn: (msg, f) => console.warn(f ? `warn: ${msg} ${JSON.stringify(f)}` : `warn: ${msg}`),
+  error: (msg, f) => console.error(f ? `error: ${msg} ${JSON.stringify(f)}` : `error: ${msg}`),
+};
+
+async function packageVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
+  const log = config.log ?? consoleLogger;
+  const now = config.now ?? Date.now;
+  await mkdir(config.dataDir, { recursive: true });
+  const store = await openStore(join(config.dataDir, 'leveldb'));
+  const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
+  try {
+    const tokens = await openTokenStore(store, { now });
+    const { created } = await tokens.ensureAdmin(config.adminToken);
+    const audit = await openAuditLog(store);
+    const docs = new DocStore(store, { log });
+    cleanup.unshift(() => docs.close());
+    const board = new BoardView(await docs.get('owp/board'));
+    const ledgerDoc = await docs.get('owp/ledger');
+    const engine = await Engine.open({
+      store,
+      audit,
+      board,
+      ledgerDoc,
+      schedule,
+      now,
+      log,
+      tickMs: config.tickMs,
+      retentionMs: config.retentionMs,
+      sweepMs: config.sweepMs,
+      archiveEveryMs: config.archiveEveryMs,
+    });
+    cleanup.unshift(() => engine.stop());
+    docs.onLoad((name, doc) => {
+      if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
+    });
+    for (const name of await docs.names()) if (name.startsWith(INBOX_PREFIX)) await docs.get(name);
+
+    const lastSeen = new Map<string, number>();
+    const deps: ApiDeps = {
+      engine,
+      board,
+      tokens,
+      audit,
+      inbox: (workerId) => docs.get(INBOX_PREFIX + workerId),
+      now,
+      version: await packageVersion(),
+      startedAt: now(),
+      lastSeen,
+    };
+    const port: RelayPort = {
+      board: () => board.board(),
+      ledger: () => engine.ledger(),
+      upsertTasks: (tasks) => board.upsertTasks(tasks, now()),
+      patchTask: (taskId, patch) => board.patchTask(taskId, patch),
+      putRepo: (policy) => board.putRepo(policy, true),
+      submitIntent: (intent) => engine.submit(intent),
+      onBatch: (listener) => engine.onBatch((r) => listener(r)),
+      kv: (ns) => store.kv(ns),
+      log,
+      now,
+    };
+
+    let shuttingDown = false;
+    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown });
+    const hub = new EventHub({ engine, board, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs });
+    router.add(adminRoutes(deps));
+    router.add(leaseRoutes(deps));
+    router.add([hub.route()]);
+    const features = config.features?.(port) ?? [];
+    for (const f of features) if (f.routes) router.add(f.routes);
+
+    const server: Server = createServer((req, res) => void router.handle(req, res));
+    const sockets = new Set<Socket>();
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    const sync = attachSyncServer(server, {
+      docs,
+      tokens,
+      log,
+      onAwareness: (principal, docName, state) => {
+        if (principal.role !== 'worker' || !principal.workerId) return;
+        lastSeen.set(principal.workerId, now());
+        if (docName === INBOX_PREFIX + principal.workerId || state.workerId === principal.workerId) engine.awarenessHeartbeat(principal.workerId, state);
+      },
+    });
+    const started: RelayFeature[] = [];
+    for (const f of features) {
+      await f.start?.();
+      started.push(f);
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port ?? 8787, config.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);
+    const host = config.host ?? '127.0.0.1';
+    const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        shuttingDown = true;
+        const stopped = new Promise<void>((r) => server.close(() => r()));
+        for (const f of started.reverse()) {
+          try {
+            await f.stop?.();
+          } catch (e) {
+            log.warn('feature failed to stop', { feature: f.name, error: String(e) });
+          }
+        }
+        await engine.stop();
+        hub.close();
+        await sync.close();
+        server.closeIdleConnections();
+        for (const s of sockets) s.destroy();
+        await stopped;
+        await docs.close();
+        await store.close();
+      })());
+
+    return { url: `http://${urlHost}:${actualPort}`, port: actualPort, createdAdminToken: created, relay: port, tokens, engine, close };
+  } catch (e) {
+    for (const c of cleanup) {
+      try {
+        await c();
+      } catch {
+        // best effort: report the first error
+      }
+    }
+    throw e;
+  }
+}
