@@ -93,7 +93,7 @@ async function getJson<T>(path: string): Promise<T | undefined> {
 
 async function loadAudit(): Promise<void> {
   const since = Date.now() - HOUR_MS;
-  const body = await getJson<{ entries?: AuditEvent[] }>(`/api/audit?since=${since}&limit=5000`);
+  const body = await getJson<{ entries?: AuditEvent[] }>(`/api/audit?sinceAt=${since}&limit=1000`);
   if (body?.entries?.length) {
     state = addEvents(state, body.entries);
     scheduleRender();
