@@ -73,6 +73,8 @@ export class GithubClient {
         fallbackSecondaryRateRetryAfter: 60,
         // One Bottleneck group per client, so tests (and several relays) do not share pacing.
         write: new Bottleneck.Group({ maxConcurrent: 1, minTime: opts.writeMinTimeMs ?? 1000 }),
+        // Comments trigger notifications: GitHub asks for more room between those.
+        notifications: new Bottleneck.Group({ maxConcurrent: 1, minTime: opts.writeMinTimeMs ?? 3000 }),
         onRateLimit: (retryAfter: number, options: { method?: string; url?: string }, _o: unknown, retryCount: number) => {
           this.log.warn('github: rate limit reached', { method: options.method, url: options.url, retryAfter, retryCount });
           return retryCount < maxRl;

@@ -283,10 +283,12 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     routes: [syncRoute, webhookRoute],
     sync,
     async idle() {
-      // Jobs may queue more jobs (retries, debounced syncs); wait until the queue is quiet.
-      for (let i = 0; i < 1000; i++) {
+      // Jobs may queue more jobs (retries, debounced syncs); wait until nothing is queued,
+      // waiting or debounced.
+      while (!stopped) {
         await queue;
-        if (pending === 0) return;
+        if (pending === 0 && timers.size === 0) return;
+        if (pending === 0) await new Promise((r) => setTimeout(r, 5));
       }
     },
     start() {
