@@ -1,0 +1,129 @@
+/**
+ * `owp serve` / `npm start` / the container's entry: run the relay until SIGTERM or SIGINT.
+ *
+ * Invariants:
+ * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
+ *   --data/OWP_DATA (./data). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_GITHUB_*.
+ * - A created admin token is printed once (only its hash is stored).
+ * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
+ *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr.
+ * - The GitHub and dashboard features are loaded only if their modules exist.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { RelayFeature, RelayPort } from './ports.js';
+import { consoleLogger, startRelay } from './relay.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  adminToken?: string;
+  publicDashboard: boolean;
+  github?: { token: string; apiUrl?: string; webhookSecret?: string };
+}
+
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const m = /^--(host|port|data)(?:=(.*))?$/.exec(a);
+    if (!m) {
+      if (a === 'serve' && i === 0) continue;
+      throw new Error(`unknown argument ${a}; use --host HOST, --port PORT, --data DIR`);
+    }
+    const v = m[2] ?? argv[++i];
+    if (v === undefined) throw new Error(`--${m[1]} needs a value`);
+    flags[m[1]] = v;
+  }
+  const portText = flags.port ?? env.OWP_PORT ?? '8787';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be a number 0..65535, got ${portText}`);
+  const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
+  const opts: ServeOptions = {
+    host: flags.host ?? env.OWP_HOST ?? '127.0.0.1',
+    port,
+    dataDir: resolve(flags.data ?? env.OWP_DATA ?? './data'),
+    adminToken: env.OWP_ADMIN_TOKEN || undefined,
+    publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
+  };
+  if (env.OWP_GITHUB_TOKEN) {
+    opts.github = { token: env.OWP_GITHUB_TOKEN, apiUrl: env.OWP_GITHUB_API_URL || undefined, webhookSecret: env.OWP_GITHUB_WEBHOOK_SECRET || undefined };
+  }
+  return opts;
+}
+
+type GithubModule = { createGithubFeature(port: RelayPort, opts: { token: string; apiUrl?: string; webhookSecret?: string }): RelayFeature };
+type DashboardModule = { createDashboardFeature(port: RelayPort, opts: { publicDashboard: boolean }): RelayFeature };
+
+async function optionalModule<T>(rel: string): Promise<T | undefined> {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  if (!existsSync(resolve(here, rel + '.ts')) && !existsSync(resolve(here, rel + '.js'))) return undefined;
+  return (await import(`./${rel}.js`)) as T;
+}
+
+export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let opts: ServeOptions;
+  try {
+    opts = parseServeArgs(argv, env);
+  } catch (e) {
+    console.error(`owp serve: ${(e as Error).message}`);
+    return 2;
+  }
+  const github = opts.github ? await optionalModule<GithubModule>('github/index') : undefined;
+  const dashboard = await optionalModule<DashboardModule>('web/index');
+  if (opts.github && !github) console.warn('warn: OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  try {
+    relay = await startRelay({
+      dataDir: opts.dataDir,
+      host: opts.host,
+      port: opts.port,
+      adminToken: opts.adminToken,
+      publicDashboard: opts.publicDashboard,
+      log: consoleLogger,
+      features: (port) => {
+        const fs: RelayFeature[] = [];
+        if (dashboard) fs.push(dashboard.createDashboardFeature(port, { publicDashboard: opts.publicDashboard }));
+        if (github && opts.github) fs.push(github.createGithubFeature(port, opts.github));
+        return fs;
+      },
+    });
+  } catch (e) {
+    console.error(`owp serve: could not start the relay: ${(e as Error).message}`);
+    return 1;
+  }
+  console.log(`OWP relay listening on ${relay.url} (data in ${opts.dataDir})`);
+  console.log(dashboard ? `Dashboard: ${relay.url}/` : 'Dashboard: not included in this build');
+  if (relay.createdAdminToken) {
+    console.log('Created an admin token. It is shown only this once; store it now:');
+    console.log(`  OWP_ADMIN_TOKEN=${relay.createdAdminToken}`);
+  }
+  await new Promise<void>((done) => {
+    const stop = (sig: string) => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      console.log(`${sig}: shutting down (finishing the current batch, flushing)`);
+      done();
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+  try {
+    await relay.close();
+  } catch (e) {
+    console.error(`owp serve: error while shutting down: ${(e as Error).message}`);
+    return 1;
+  }
+  console.log('relay stopped');
+  return 0;
+}
+
+// Run directly (the container's CMD): node --import tsx server/main.ts
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const code = await runServe(process.argv.slice(2), process.env);
+  process.exit(code);
+}
