@@ -65,6 +65,8 @@ export interface GithubFeature extends RelayFeature {
   sync(repo?: string): Promise<RepoSyncSummary[]>;
   /** Resolves when every queued GitHub job (syncs, write-back) has finished. */
   idle(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
 }
 
 function enabledRepos(port: RelayPort): RepoPolicy[] {
