@@ -17,6 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelay } from '../server/relay.js';
+import { createDashboardFeature } from '../server/web/index.js';
 import { demoTasks, DEMO_REPOS, DEMO_WORKERS } from './demo-data.js';
 
 interface Options {
@@ -265,7 +266,14 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal('SIGTERM'));
 
   try {
-    relay = await startRelay({ dataDir, host: o.host, port: o.port, adminToken, log: quiet });
+    relay = await startRelay({
+      dataDir,
+      host: o.host,
+      port: o.port,
+      adminToken,
+      log: quiet,
+      features: (port) => [createDashboardFeature(port, { publicDashboard: false })],
+    });
   } catch (e) {
     await rm(dataDir, { recursive: true, force: true });
     process.stderr.write(`demo: could not start the relay on ${o.host}:${o.port}: ${(e as Error).message}. Try --port 0 for any free port.\n`);
