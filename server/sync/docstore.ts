@@ -105,7 +105,7 @@ export class DocStore {
   compact(name: string): Promise<void> {
     const e = this.loaded.get(name);
     if (!e) return Promise.resolve();
-    e.chain = e.chain.then(() => this.compactNow(name, e));
+    this.scheduleCompaction(name, e);
     return e.chain;
   }
 
@@ -120,7 +120,7 @@ export class DocStore {
     this.closed = true;
     for (const [name, e] of this.loaded) {
       e.doc.off('update', e.onUpdate);
-      if (e.sinceCompaction > 0) e.chain = e.chain.then(() => this.compactNow(name, e));
+      if (e.sinceCompaction > 0) this.scheduleCompaction(name, e);
     }
     await this.flush();
     for (const e of this.loaded.values()) e.doc.destroy();
@@ -170,16 +170,22 @@ export class DocStore {
     e.chain = e.chain
       .then(() => this.store.batch([{ type: 'put', key, value: update, encoding: 'binary' }]))
       .catch((err) => this.opts.log?.error('could not persist a document update', { doc: name, seq, err: String(err) }));
-    if (e.sinceCompaction >= this.compactEvery) {
-      e.sinceCompaction = 0;
-      e.chain = e.chain.then(() => this.compactNow(name, e));
-    }
+    if (e.sinceCompaction >= this.compactEvery) this.scheduleCompaction(name, e);
   }
 
-  /** Runs inside the doc's chain: every update logged so far is on disk. */
-  private async compactNow(name: string, e: Entry): Promise<void> {
+  /** Queue a compaction covering every update logged so far (they are ahead of it in the chain). */
+  private scheduleCompaction(name: string, e: Entry): void {
+    const upTo = e.nextSeq - 1;
+    e.sinceCompaction = 0;
+    e.chain = e.chain.then(() => this.compactNow(name, e, upTo));
+  }
+
+  /**
+   * Runs inside the doc's chain, so updates 1..upTo are on disk. The snapshot is the doc as it is
+   * now (it may hold later updates too; their log entries stay and replay harmlessly).
+   */
+  private async compactNow(name: string, e: Entry, upTo: number): Promise<void> {
     try {
-      const upTo = e.nextSeq - 1;
       const snap = Y.encodeStateAsUpdate(e.doc);
       const ops: Parameters<Store['batch']>[0] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const k of await this.store.keys(docKeyPrefix(name) + 'u/')) {
@@ -187,7 +193,6 @@ export class DocStore {
         if (seq <= upTo) ops.push({ type: 'del', key: k });
       }
       await this.store.batch(ops);
-      e.sinceCompaction = Math.max(0, e.nextSeq - 1 - upTo);
     } catch (err) {
       this.opts.log?.error('could not compact a document', { doc: name, err: String(err) });
     }
