@@ -10,25 +10,45 @@
  *   `beats` is a strict total order), so it does not depend on object key order either.
  * - Cost: one claim-next is O(queued tasks x filters); nothing is O(tasks^2).
  */
-import { DEFAULTS, type Intent, type Task } from '../model.js';
-import { FILTERS, TASK_FILTERS, WORKER_FILTERS, runFilters, type ClaimContext } from './filters.js';
+import { DEFAULTS, type Intent, type RepoPolicy, type Task, type WorkerProfile } from '../model.js';
+import { FILTERS, TASK_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext } from './filters.js';
 import { grant, type Decision } from './leases.js';
-import { SCORES, beats, totalScore, type Scored } from './scores.js';
-import { compareStrings, defaultPolicy, policyFor, workerRuntime, type Work } from './state.js';
+import { SCORES, beats, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
+import { areaKey, compareStrings, defaultPolicy, newWorkerRuntime, policyFor, workerRuntime, type Work } from './state.js';
 
-/** Tasks worth looking at for claim-next this batch: queued, on the board, not held or cancelled. */
-export interface CandidatePool {
-  ids: string[];
+interface PoolEntry {
+  id: string;
+  task: Task;
+  policy: RepoPolicy;
+  area: string;
+  /** Weighted sum of the task-only scores (priority, age). */
+  taskPart: number;
 }
 
+/**
+ * Tasks worth looking at for claim-next this batch: queued, on the board, not held or
+ * cancelled; sorted by task-only score (desc), then id, so a claim-next can stop as soon
+ * as no later task could reach the best total found (exact: see claimNext).
+ */
+export interface CandidatePool {
+  entries: PoolEntry[];
+}
+
+const NO_WORKER: WorkerProfile = { id: '-', name: '-', skills: [], capacity: 1, maxConcurrent: 1, available: false };
+
 export function candidatePool(w: Work): CandidatePool {
-  const ids: string[] = [];
+  const entries: PoolEntry[] = [];
+  const wr = newWorkerRuntime('-', w.day);
+  const none = new Set<string>();
   for (const id in w.tasks) {
     const rt = w.tasks[id]!;
     const task = w.board.tasks[id];
-    if (rt.state === 'queued' && task && !task.held && !task.cancelled) ids.push(id);
+    if (rt.state !== 'queued' || !task || task.held || task.cancelled) continue;
+    const input: ScoreInput = { task, queuedAt: rt.queuedAt, now: w.now, profile: NO_WORKER, skills: none, wr };
+    entries.push({ id, task, policy: policyFor(w, task.repo), area: areaKey(task.area), taskPart: partScore(input, 'task', SCORES) });
   }
-  return { ids };
+  entries.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
+  return { entries };
 }
 
 function context(w: Work, workerId: string): ClaimContext {
@@ -44,19 +64,19 @@ function context(w: Work, workerId: string): ClaimContext {
     task: undefined,
     rt: undefined,
     policy: defaultPolicy(''),
+    area: '',
   };
-}
-
-function focus(ctx: ClaimContext, taskId: string, task: Task | undefined): void {
-  ctx.taskId = taskId;
-  ctx.task = task;
-  ctx.rt = ctx.w.tasks[taskId];
-  ctx.policy = task ? policyFor(ctx.w, task.repo) : ctx.rt ? policyFor(ctx.w, ctx.rt.repo) : defaultPolicy('');
 }
 
 export function claimNamed(w: Work, intent: Extract<Intent, { kind: 'claim' }>): Decision & { taskId: string } {
   const ctx = context(w, intent.workerId);
-  focus(ctx, intent.taskId, w.board.tasks[intent.taskId]);
+  const task = w.board.tasks[intent.taskId];
+  const rt = w.tasks[intent.taskId];
+  ctx.taskId = intent.taskId;
+  ctx.task = task;
+  ctx.rt = rt;
+  ctx.policy = task ? policyFor(w, task.repo) : rt ? policyFor(w, rt.repo) : defaultPolicy('');
+  ctx.area = areaKey(task?.area ?? '');
   const no = runFilters(FILTERS, ctx);
   if (no) return { status: 'rejected', code: no.rejection.code, message: no.rejection.message, filter: no.filter, taskId: intent.taskId };
   return { ...grant(w, intent.taskId, intent.workerId, intent.id), taskId: intent.taskId };
@@ -66,23 +86,35 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
   const ctx = context(w, intent.workerId);
   const wno = runFilters(WORKER_FILTERS, ctx);
   if (wno) return { status: 'rejected', code: wno.rejection.code, message: wno.rejection.message, filter: wno.filter };
-  const profile = ctx.profile!;
+  const input: ScoreInput = { task: undefined as unknown as Task, queuedAt: 0, now: w.now, profile: ctx.profile!, skills: ctx.skills, wr: ctx.wr };
+  const workerPart = partScore(input, 'worker', SCORES);
+  const pairMax = pairBound(SCORES);
   const counts = new Map<string, number>();
   let best: Scored | undefined;
   let looked = 0;
-  for (const id of pool.ids) {
-    const rt = w.tasks[id]!;
+  for (const e of pool.entries) {
+    // Every later entry has taskPart <= this one, so its total is <= this bound (float
+    // addition is monotone): once the bound is below the best total, nothing later can win or tie.
+    if (best && e.taskPart + workerPart + pairMax < best.total) break;
+    const rt = w.tasks[e.id]!;
     if (rt.state !== 'queued') continue; // granted earlier in this batch
     looked++;
-    const task = w.board.tasks[id]!;
-    focus(ctx, id, task);
-    const no = runFilters(TASK_FILTERS, ctx);
+    ctx.taskId = e.id;
+    ctx.task = e.task;
+    ctx.rt = rt;
+    ctx.policy = e.policy;
+    ctx.area = e.area;
+    const no = firstFailing(TASK_FILTERS, ctx);
     if (no) {
-      const key = `${no.rejection.code} (${no.filter})`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (!best) {
+        const key = `${no.test(ctx)} (${no.name})`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
       continue;
     }
-    const cand = { taskId: id, total: totalScore({ task, queuedAt: rt.queuedAt, now: w.now, profile, skills: ctx.skills, wr: ctx.wr }, SCORES) };
+    input.task = e.task;
+    input.queuedAt = rt.queuedAt;
+    const cand = { taskId: e.id, total: e.taskPart + workerPart + partScore(input, 'pair', SCORES) };
     if (!best || beats(cand, best, intent.workerId, w.batch)) best = cand;
   }
   if (!best) {

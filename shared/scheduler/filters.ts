@@ -4,17 +4,18 @@
  *
  * Invariants:
  * - A filter only reads the context; it never changes state.
- * - A filter answers null (pass) or { code, message } where code is a stable ErrorCode and
- *   the message names the task, the worker and the limit that was exceeded.
+ * - `test(ctx)` answers null (pass) or the stable ErrorCode of the refusal, cheaply (no
+ *   allocation: claim-next runs it for every queued task); `explain(ctx, code)` builds the
+ *   sentence naming the task, the worker and the limit exceeded; `check(ctx)` is both.
  * - `scope: 'worker'` filters depend on the worker alone (claim-next checks them once);
  *   `scope: 'task'` filters depend on the (task, worker) pair.
  * - Order (published in docs/SCHEDULER.md): task-claimable, worker-known, skills, tier,
  *   capacity, max-concurrent, area-freeze, area-lock, review-budget, cooldown, daily-quota.
  */
-import { DEFAULTS, areasOverlap, normaliseArea } from '../model.js';
-import type { ErrorCode } from '../errors.js';
+import { DEFAULTS } from '../model.js';
 import type { RepoPolicy, RiskTier, Task, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
-import { claimsToday, compareStrings, repoLoad, type Work } from './state.js';
+import type { ErrorCode } from '../errors.js';
+import { areaKey, claimsToday, compareStrings, keysOverlap, type Work } from './state.js';
 
 export interface Rejection {
   code: ErrorCode;
@@ -33,173 +34,175 @@ export interface ClaimContext {
   task: Task | undefined;
   rt: TaskRuntime | undefined;
   policy: RepoPolicy;
+  /** areaKey(task.area). */
+  area: string;
 }
 
 export interface Filter {
   name: string;
   scope: 'worker' | 'task';
+  test(ctx: ClaimContext): ErrorCode | null;
+  explain(ctx: ClaimContext, code: ErrorCode): string;
   check(ctx: ClaimContext): Rejection | null;
 }
 
-const no = (code: ErrorCode, message: string): Rejection => ({ code, message });
+function filter(name: string, scope: Filter['scope'], test: Filter['test'], explain: Filter['explain']): Filter {
+  return {
+    name,
+    scope,
+    test,
+    explain,
+    check(ctx) {
+      const code = test(ctx);
+      return code === null ? null : { code, message: explain(ctx, code) };
+    },
+  };
+}
 
-export const taskClaimable: Filter = {
-  name: 'task-claimable',
-  scope: 'task',
-  check({ taskId, task, rt, workerId }) {
-    if (!task) {
-      return rt
-        ? no('task-not-claimable', `Task ${taskId} is no longer on the board, so it cannot be claimed.`)
-        : no('unknown-task', `There is no task ${taskId} on the board. Check the id (e.g. owner/repo#12) with \`owp tasks\`.`);
-    }
-    if (rt && rt.lease && (rt.state === 'leased' || rt.state === 'pr_open')) {
-      return rt.lease.workerId === workerId
-        ? no('already-leased', `You already hold task ${taskId} (fencing token ${rt.lease.fencingToken}); keep working on it.`)
-        : no('already-leased', `Task ${taskId} is leased by ${rt.lease.workerId}; pick another task or wait for it to be released.`);
-    }
-    if (rt && rt.state !== 'queued') {
-      const why =
-        rt.state === 'stuck'
-          ? 'is stuck and waits for a maintainer to requeue it'
-          : rt.state === 'done'
-            ? 'is already done'
-            : 'was cancelled';
-      return no('task-not-claimable', `Task ${taskId} ${why}, so it cannot be claimed.`);
-    }
-    if (task.cancelled) return no('task-not-claimable', `Task ${taskId} was cancelled by a maintainer, so it cannot be claimed.`);
-    if (task.held) return no('task-not-claimable', `Task ${taskId} is on hold by a maintainer; it cannot be claimed until they lift the hold.`);
+export const taskClaimable = filter(
+  'task-claimable',
+  'task',
+  ({ task, rt }) => {
+    if (!task) return rt ? 'task-not-claimable' : 'unknown-task';
+    if (rt && rt.lease && (rt.state === 'leased' || rt.state === 'pr_open')) return 'already-leased';
+    if ((rt && rt.state !== 'queued') || task.cancelled || task.held) return 'task-not-claimable';
     return null;
   },
-};
+  ({ taskId, task, rt, workerId }, code) => {
+    if (code === 'unknown-task') return `There is no task ${taskId} on the board. Check the id (e.g. owner/repo#12) with \`owp tasks\`.`;
+    if (!task) return `Task ${taskId} is no longer on the board, so it cannot be claimed.`;
+    if (code === 'already-leased') {
+      return rt!.lease!.workerId === workerId
+        ? `You already hold task ${taskId} (fencing token ${rt!.lease!.fencingToken}); keep working on it.`
+        : `Task ${taskId} is leased by ${rt!.lease!.workerId}; pick another task or wait for it to be released.`;
+    }
+    if (rt && rt.state === 'stuck') return `Task ${taskId} is stuck and waits for a maintainer to requeue it, so it cannot be claimed.`;
+    if (rt && rt.state === 'done') return `Task ${taskId} is already done, so it cannot be claimed.`;
+    if ((rt && rt.state === 'cancelled') || task.cancelled) return `Task ${taskId} was cancelled by a maintainer, so it cannot be claimed.`;
+    return `Task ${taskId} is on hold by a maintainer; it cannot be claimed until they lift the hold.`;
+  },
+);
 
-export const workerKnown: Filter = {
-  name: 'worker-known',
-  scope: 'worker',
-  check({ workerId, profile }) {
-    if (!profile) {
-      return no('unknown-worker', `Worker ${workerId} has no profile yet: register skills and capacity (\`owp register\`) before claiming.`);
-    }
-    if (profile.available === false) {
-      return no('worker-unavailable', `Worker ${workerId} is marked unavailable; set available to true in its profile to claim work.`);
-    }
+export const workerKnown = filter(
+  'worker-known',
+  'worker',
+  ({ profile }) => (!profile ? 'unknown-worker' : profile.available === false ? 'worker-unavailable' : null),
+  ({ workerId }, code) =>
+    code === 'unknown-worker'
+      ? `Worker ${workerId} has no profile yet: register skills and capacity (\`owp register\`) before claiming.`
+      : `Worker ${workerId} is marked unavailable; set available to true in its profile to claim work.`,
+);
+
+export const skills = filter(
+  'skills',
+  'task',
+  ({ task, skills: have }) => {
+    if (task) for (const s of task.skills) if (!have.has(s)) return 'skill-mismatch';
     return null;
   },
-};
-
-export const skills: Filter = {
-  name: 'skills',
-  scope: 'task',
-  check({ task, skills: have, taskId, workerId }) {
+  ({ task, skills: have, taskId, workerId }) => {
     const missing = (task?.skills ?? []).filter((s) => !have.has(s));
-    if (missing.length === 0) return null;
-    return no('skill-mismatch', `Task ${taskId} needs skill(s) ${missing.join(', ')} that worker ${workerId} has not declared.`);
+    return `Task ${taskId} needs skill(s) ${missing.join(', ')} that worker ${workerId} has not declared.`;
   },
-};
+);
 
-export const tier: Filter = {
-  name: 'tier',
-  scope: 'task',
-  check({ task, trust, policy, taskId, workerId }) {
+export const tier = filter(
+  'tier',
+  'task',
+  ({ task, trust, policy }) => {
     const t = task?.tier ?? DEFAULTS.tier;
-    if (t > trust) {
-      return no('tier-not-allowed', `Task ${taskId} is risk tier ${t}; maintainers trust worker ${workerId} with tiers up to ${trust}.`);
-    }
-    if (!policy.allowedTiers.includes(t)) {
-      return no('tier-not-allowed', `Repo ${policy.repo} accepts risk tiers ${policy.allowedTiers.join(', ') || '(none)'}; task ${taskId} is tier ${t}.`);
-    }
-    return null;
+    return t > trust || !policy.allowedTiers.includes(t) ? 'tier-not-allowed' : null;
   },
-};
+  ({ task, trust, policy, taskId, workerId }) => {
+    const t = task?.tier ?? DEFAULTS.tier;
+    return t > trust
+      ? `Task ${taskId} is risk tier ${t}; maintainers trust worker ${workerId} with tiers up to ${trust}.`
+      : `Repo ${policy.repo} accepts risk tiers ${policy.allowedTiers.join(', ') || '(none)'}; task ${taskId} is tier ${t}.`;
+  },
+);
 
-export const capacity: Filter = {
-  name: 'capacity',
-  scope: 'task',
-  check({ task, profile, wr, taskId, workerId }) {
+export const capacity = filter(
+  'capacity',
+  'task',
+  ({ task, profile, wr }) => (wr.pointsInUse + (task?.points ?? DEFAULTS.points) <= (profile?.capacity ?? 0) ? null : 'capacity-exceeded'),
+  ({ task, profile, wr, taskId, workerId }) => {
     const points = task?.points ?? DEFAULTS.points;
     const cap = profile?.capacity ?? 0;
-    if (wr.pointsInUse + points <= cap) return null;
-    return no(
-      'capacity-exceeded',
-      `Task ${taskId} needs ${points} point(s); worker ${workerId} has ${Math.max(0, cap - wr.pointsInUse)} of ${cap} free (${wr.pointsInUse} in use).`,
-    );
+    return `Task ${taskId} needs ${points} point(s); worker ${workerId} has ${Math.max(0, cap - wr.pointsInUse)} of ${cap} free (${wr.pointsInUse} in use).`;
   },
-};
+);
 
-export const maxConcurrent: Filter = {
-  name: 'max-concurrent',
-  scope: 'worker',
-  check({ profile, wr, workerId }) {
-    const max = profile?.maxConcurrent ?? 0;
-    if (wr.activeLeases.length < max) return null;
-    return no('max-concurrent', `Worker ${workerId} already holds ${wr.activeLeases.length} lease(s), its maximum at once is ${max}. Finish or release one first.`);
-  },
-};
+export const maxConcurrent = filter(
+  'max-concurrent',
+  'worker',
+  ({ profile, wr }) => (wr.activeLeases.length < (profile?.maxConcurrent ?? 0) ? null : 'max-concurrent'),
+  ({ profile, wr, workerId }) =>
+    `Worker ${workerId} already holds ${wr.activeLeases.length} lease(s), its maximum at once is ${profile?.maxConcurrent ?? 0}. Finish or release one first.`,
+);
 
-export const areaFreeze: Filter = {
-  name: 'area-freeze',
-  scope: 'task',
-  check({ task, policy, taskId }) {
-    const area = task?.area ?? '';
-    if (area === '') return null;
-    const hit = policy.frozenAreas.find((f) => areasOverlap(f, area));
-    if (hit === undefined) return null;
-    return no('area-frozen', `Task ${taskId} touches ${area}, and a maintainer froze ${hit} in repo ${policy.repo}.`);
-  },
-};
+function frozenBy(ctx: ClaimContext): string | undefined {
+  if (ctx.area === '') return undefined;
+  return ctx.policy.frozenAreas.find((f) => keysOverlap(areaKey(f), ctx.area));
+}
 
-export const areaLock: Filter = {
-  name: 'area-lock',
-  scope: 'task',
-  check({ w, task, policy, taskId }) {
-    const area = normaliseArea(task?.area ?? '');
-    if (area === '') return null;
-    const load = w.active.get(policy.repo);
-    if (!load || load.areas.size === 0) return null;
-    let holder: string | undefined;
-    let held = '';
-    for (const [id, a] of load.areas) {
-      if (id !== taskId && areasOverlap(a, area) && (holder === undefined || compareStrings(id, holder) < 0)) {
-        holder = id;
-        held = a;
-      }
+export const areaFreeze = filter(
+  'area-freeze',
+  'task',
+  (ctx) => (ctx.area !== '' && ctx.policy.frozenAreas.length > 0 && frozenBy(ctx) !== undefined ? 'area-frozen' : null),
+  (ctx) => `Task ${ctx.taskId} touches ${ctx.task?.area}, and a maintainer froze ${frozenBy(ctx)} in repo ${ctx.policy.repo}.`,
+);
+
+/** The active lease (lowest task id) whose area overlaps the candidate's, if any. */
+function lockedBy(ctx: ClaimContext, first: boolean): [string, string] | undefined {
+  if (ctx.area === '') return undefined;
+  const load = ctx.w.active.get(ctx.policy.repo);
+  if (!load || load.areas.size === 0) return undefined;
+  let hit: [string, string] | undefined;
+  for (const [id, a] of load.areas) {
+    if (id !== ctx.taskId && keysOverlap(a, ctx.area) && (hit === undefined || compareStrings(id, hit[0]) < 0)) {
+      hit = [id, a];
+      if (first) return hit;
     }
-    if (holder === undefined) return null;
-    return no('area-locked', `Task ${taskId} touches ${area}, which overlaps ${held} under the active lease of task ${holder} in repo ${policy.repo}.`);
-  },
-};
+  }
+  return hit;
+}
 
-export const reviewBudget: Filter = {
-  name: 'review-budget',
-  scope: 'task',
-  check({ w, policy, taskId }) {
-    const count = repoLoad(w, policy.repo).count;
-    if (count < policy.reviewBudget) return null;
-    return no(
-      'review-budget-full',
-      `Repo ${policy.repo} has ${count} task(s) leased or awaiting review and a review budget of ${policy.reviewBudget}; task ${taskId} waits until reviews free a slot.`,
-    );
+export const areaLock = filter(
+  'area-lock',
+  'task',
+  (ctx) => (lockedBy(ctx, true) ? 'area-locked' : null),
+  (ctx) => {
+    const [holder, held] = lockedBy(ctx, false)!;
+    return `Task ${ctx.taskId} touches ${ctx.task?.area}, which overlaps ${held} under the active lease of task ${holder} in repo ${ctx.policy.repo}.`;
   },
-};
+);
 
-export const cooldown: Filter = {
-  name: 'cooldown',
-  scope: 'task',
-  check({ w, wr, taskId, workerId }) {
+export const reviewBudget = filter(
+  'review-budget',
+  'task',
+  ({ w, policy }) => ((w.active.get(policy.repo)?.count ?? 0) < policy.reviewBudget ? null : 'review-budget-full'),
+  ({ w, policy, taskId }) =>
+    `Repo ${policy.repo} has ${w.active.get(policy.repo)?.count ?? 0} task(s) leased or awaiting review and a review budget of ${policy.reviewBudget}; task ${taskId} waits until reviews free a slot.`,
+);
+
+export const cooldown = filter(
+  'cooldown',
+  'task',
+  ({ w, wr, taskId }) => {
     const until = wr.cooldowns[taskId];
-    if (until === undefined || until <= w.now) return null;
-    return no('cooldown', `Worker ${workerId} gave task ${taskId} back recently; it may claim it again from ${new Date(until).toISOString()}.`);
+    return until === undefined || until <= w.now ? null : 'cooldown';
   },
-};
+  ({ wr, taskId, workerId }) =>
+    `Worker ${workerId} gave task ${taskId} back recently; it may claim it again from ${new Date(wr.cooldowns[taskId]!).toISOString()}.`,
+);
 
-export const dailyQuota: Filter = {
-  name: 'daily-quota',
-  scope: 'task',
-  check({ w, wr, policy, workerId }) {
-    const used = claimsToday(w, wr);
-    if (used < policy.dailyQuota) return null;
-    return no('daily-quota', `Worker ${workerId} made ${used} claim(s) today (UTC); repo ${policy.repo} allows ${policy.dailyQuota} a day. Try again after midnight UTC.`);
-  },
-};
+export const dailyQuota = filter(
+  'daily-quota',
+  'task',
+  ({ w, wr, policy }) => (claimsToday(w, wr) < policy.dailyQuota ? null : 'daily-quota'),
+  ({ w, wr, policy, workerId }) =>
+    `Worker ${workerId} made ${claimsToday(w, wr)} claim(s) today (UTC); repo ${policy.repo} allows ${policy.dailyQuota} a day. Try again after midnight UTC.`,
+);
 
 /** The pipeline, in its published order. */
 export const FILTERS: readonly Filter[] = [
@@ -219,11 +222,17 @@ export const FILTERS: readonly Filter[] = [
 export const WORKER_FILTERS: readonly Filter[] = FILTERS.filter((f) => f.scope === 'worker');
 export const TASK_FILTERS: readonly Filter[] = FILTERS.filter((f) => f.scope === 'task');
 
-/** Run `filters` in order; the first rejection wins. */
+/** Run `filters` in order; the first rejection wins (with its message). */
 export function runFilters(filters: readonly Filter[], ctx: ClaimContext): { filter: string; rejection: Rejection } | null {
   for (const f of filters) {
-    const r = f.check(ctx);
-    if (r) return { filter: f.name, rejection: r };
+    const code = f.test(ctx);
+    if (code !== null) return { filter: f.name, rejection: { code, message: f.explain(ctx, code) } };
   }
+  return null;
+}
+
+/** The first filter that says no, without building its message (the claim-next hot path). */
+export function firstFailing(filters: readonly Filter[], ctx: ClaimContext): Filter | null {
+  for (const f of filters) if (f.test(ctx) !== null) return f;
   return null;
 }

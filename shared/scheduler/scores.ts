@@ -30,6 +30,8 @@ export interface ScoreInput {
 export interface Score {
   name: string;
   weight: number;
+  /** What it depends on: the task alone, the worker alone, or the pair. */
+  dependsOn: 'task' | 'worker' | 'pair';
   score(input: ScoreInput): number;
 }
 
@@ -39,6 +41,7 @@ const clamp01 = (x: number): number => (x <= 0 || Number.isNaN(x) ? 0 : x >= 1 ?
 export const priorityScore: Score = {
   name: 'priority',
   weight: 4,
+  dependsOn: 'task',
   score: ({ task }) => clamp01((task.priority + 100) / 200),
 };
 
@@ -46,6 +49,7 @@ export const priorityScore: Score = {
 export const ageScore: Score = {
   name: 'age',
   weight: 2,
+  dependsOn: 'task',
   score: ({ queuedAt, now }) => {
     const age = Math.max(0, now - queuedAt);
     return clamp01(age / (age + AGE_HALF_LIFE_MS));
@@ -60,10 +64,12 @@ export const ageScore: Score = {
 export const skillFitScore: Score = {
   name: 'skill-fit',
   weight: 1,
+  dependsOn: 'pair',
   score: ({ task, skills }) => {
     if (skills.size === 0) return 0;
     let used = 0;
-    for (const s of new Set(task.skills)) if (skills.has(s)) used++;
+    const ts = task.skills;
+    for (let i = 0; i < ts.length; i++) if (skills.has(ts[i]!) && ts.indexOf(ts[i]!) === i) used++;
     return clamp01(used / skills.size);
   },
 };
@@ -85,15 +91,32 @@ export function fairness(wr: WorkerRuntime, now: number): number {
 export const fairnessScore: Score = {
   name: 'fairness',
   weight: 1,
+  dependsOn: 'worker',
   score: ({ wr, now }) => fairness(wr, now),
 };
 
 export const SCORES: readonly Score[] = [priorityScore, ageScore, skillFitScore, fairnessScore];
 
-export function totalScore(input: ScoreInput, scores: readonly Score[] = SCORES): number {
+/** Weighted sum of the scores that depend on `part` only. */
+export function partScore(input: ScoreInput, part: Score['dependsOn'], scores: readonly Score[] = SCORES): number {
   let total = 0;
-  for (const s of scores) total += s.weight * s.score(input);
+  for (const s of scores) if (s.dependsOn === part) total += s.weight * s.score(input);
   return total;
+}
+
+/** The most the pair-dependent scores can add (each score is at most 1). */
+export function pairBound(scores: readonly Score[] = SCORES): number {
+  let total = 0;
+  for (const s of scores) if (s.dependsOn === 'pair') total += s.weight;
+  return total;
+}
+
+/**
+ * total = (task part + worker part) + pair part, each part summed in SCORES order. This
+ * exact association is what claim-next computes (and what its early stop relies on).
+ */
+export function totalScore(input: ScoreInput, scores: readonly Score[] = SCORES): number {
+  return partScore(input, 'task', scores) + partScore(input, 'worker', scores) + partScore(input, 'pair', scores);
 }
 
 export interface Scored {

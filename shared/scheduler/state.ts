@@ -34,8 +34,20 @@ export const SCHEDULER_ACTOR = 'scheduler';
 export interface RepoLoad {
   /** Tasks of this repo in leased or pr_open. */
   count: number;
-  /** task id -> lease area (normalised) for active leases with a non-empty area. */
+  /** task id -> lease area key (see areaKey) for active leases with a non-empty area. */
   areas: Map<string, string>;
+}
+
+/** An area in comparable form: normalised, without a trailing '/'. '' means no area. */
+export function areaKey(a: string): string {
+  return normaliseArea(a).replace(/\/$/, '');
+}
+
+/** areasOverlap (model.ts) on area keys, without allocating: whole path segments only. */
+export function keysOverlap(x: string, y: string): boolean {
+  if (x === '' || y === '') return false;
+  if (x.length === y.length) return x === y;
+  return x.length > y.length ? x.charCodeAt(y.length) === 47 && x.startsWith(y) : y.charCodeAt(x.length) === 47 && y.startsWith(x);
 }
 
 export interface Work {
@@ -132,7 +144,7 @@ export function repoLoad(w: Work, repo: string): RepoLoad {
 function indexLease(w: Work, repo: string, lease: Lease): void {
   const l = repoLoad(w, repo);
   l.count++;
-  const a = leaseArea(w.board, lease);
+  const a = areaKey(leaseArea(w.board, lease));
   if (a !== '') l.areas.set(lease.taskId, a);
 }
 
