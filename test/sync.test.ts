@@ -249,3 +249,27 @@ describe('awareness', () => {
     s.ws.close();
   });
 });
+
+describe('persistence through the sync server', () => {
+  it('client writes survive a restart of the relay, after compaction too', async () => {
+    await h.stop();
+    h = await startHarness(dir, { compactEvery: 4 });
+    const w1 = (await h.tokens.create({ role: 'worker', workerId: 'w1' })).token;
+    const writer = h.connect('owp/inbox/w1', w1);
+    await writer.synced();
+    const intents = writer.doc.getArray<{ id: string }>('intents');
+    for (let i = 0; i < 30; i++) intents.push([{ id: `i${i}` }]);
+    writer.doc.getMap('profile').set('capacity', 5);
+    const server = await h.docs.get('owp/inbox/w1');
+    await waitFor(() => server.getArray('intents').length === 30 && server.getMap('profile').get('capacity') === 5, 10_000, 'the relay to have them');
+    await h.docs.flush();
+    expect(await h.store.getBinary('doc/owp%2Finbox%2Fw1/snap')).toBeDefined(); // compaction happened
+    expect((await h.store.keys('doc/owp%2Finbox%2Fw1/u/')).length).toBeLessThan(4);
+    await h.stop();
+    h = await startHarness(dir, { compactEvery: 4 });
+    const reader = h.connect('owp/inbox/w1', w1);
+    await reader.synced();
+    expect(reader.doc.getArray('intents').toJSON()).toEqual(Array.from({ length: 30 }, (_, i) => ({ id: `i${i}` })));
+    expect(reader.doc.getMap('profile').get('capacity')).toBe(5);
+  });
+});
