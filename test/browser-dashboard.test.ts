@@ -160,6 +160,23 @@ describe.skipIf(!haveBrowser)(`dashboard in Chromium${haveBrowser ? '' : ' (skip
     await page.screenshot({ path: 'test-output/dashboard-phone.png', fullPage: false });
   });
 
+  it('with a public dashboard, shows the board without any token', async () => {
+    const pub = await startTestRelay({ publicDashboard: true, features: (p) => [createDashboardFeature(p, { publicDashboard: true })] });
+    const fresh = await browser.newPage();
+    try {
+      const m = await pub.token('maintainer');
+      await pub.api(m, 'PUT', `/api/repos/${REPO}`, {});
+      await pub.api(m, 'POST', '/api/tasks', { tasks: [{ id: `${REPO}#9`, repo: REPO, title: 'Public task' }] });
+      await fresh.goto(`${pub.url}/`);
+      await fresh.waitForSelector('#owp-status[data-status="live"]', { timeout: 30_000 });
+      await fresh.waitForSelector(card(`${REPO}#9`, 'queued'), { timeout: 30_000 });
+      expect(await fresh.locator('#owp-token-form').isHidden()).toBe(true);
+    } finally {
+      await fresh.close();
+      await pub.close();
+    }
+  });
+
   it('asks for a token when there is none, and refuses a bad one with a clear message', async () => {
     const fresh = await browser.newPage();
     try {
