@@ -111,7 +111,7 @@ export class GithubClient {
    * GET one URL (route path with query, relative to the API base) conditionally: sends the
    * cached ETag, and on 304 returns the cached body. Throws on any other failure.
    */
-  async getCached<T>(cacheKey: string, path: string): Promise<CachedPage<T> & { fresh: boolean }> {
+  async getCached<T>(cacheKey: string, path: string, shape?: (data: unknown) => T): Promise<CachedPage<T> & { fresh: boolean }> {
     const cached = await this.kv.get<CachedPage<T>>(cacheKey);
     this.requests++;
     try {
@@ -120,7 +120,8 @@ export class GithubClient {
       });
       const headers = res.headers as Record<string, unknown>;
       this.noteHeaders(headers);
-      const page: CachedPage<T> = { data: res.data as T };
+      // Only the fields the relay reads are cached: less LevelDB, same answers.
+      const page: CachedPage<T> = { data: shape ? shape(res.data) : (res.data as T) };
       if (typeof headers.etag === 'string') page.etag = headers.etag;
       const next = nextLink(headers.link);
       if (next) page.next = next;
@@ -140,18 +141,30 @@ export class GithubClient {
    * Every page of a list, following rel="next" links (each page cached by its own ETag).
    * Either all pages or an exception.
    */
-  async listAll<T>(cachePrefix: string, firstPath: string): Promise<{ items: T[]; changed: boolean }> {
+  async listAll<T>(cachePrefix: string, firstPath: string, shapeItem?: (item: unknown) => T): Promise<{ items: T[]; changed: boolean }> {
+    const shape = shapeItem ? (data: unknown): T[] => (Array.isArray(data) ? data.map(shapeItem) : []) : undefined;
     const items: T[] = [];
     let path: string | undefined = firstPath;
     let changed = false;
     for (let page = 1; path; page++) {
       if (page > 1000) throw new OwpError('upstream-error', 'GitHub returned more than 1000 pages; stopping to protect the rate limit.');
-      const res: CachedPage<T[]> & { fresh: boolean } = await this.getCached<T[]>(`${cachePrefix}|${path}`, path);
+      const res: CachedPage<T[]> & { fresh: boolean } = await this.getCached<T[]>(`${cachePrefix}|${path}`, path, shape);
       if (res.fresh) changed = true;
       if (Array.isArray(res.data)) items.push(...res.data);
       path = res.next ? this.relative(res.next) : undefined;
     }
     return { items, changed };
+  }
+
+  /** Drop the cached pages of a listing that will not be asked again (e.g. an old `since`). */
+  async forget(cachePrefix: string, firstPath: string): Promise<void> {
+    let path: string | undefined = firstPath;
+    for (let i = 0; path && i < 1000; i++) {
+      const key: string = `${cachePrefix}|${path}`;
+      const page: CachedPage<unknown> | undefined = await this.kv.get<CachedPage<unknown>>(key);
+      await this.kv.del(key);
+      path = page?.next ? this.relative(page.next) : undefined;
+    }
   }
 
   /** A write (POST/DELETE) sent exactly once: no automatic retry on 5xx. */

@@ -17,6 +17,7 @@ import { TaskSchema, listProblems, type RepoPolicy, type TaskInput } from '../..
 import { taskFromIssue, type GithubIssueLike } from '../../shared/github-labels.js';
 import { repoPath, sameRepo, type GithubContext } from './context.js';
 import { GITHUB_ACTOR } from './pr-state.js';
+import { shapeIssue } from './shapes.js';
 
 export interface ImportProblem {
   taskId: string;
@@ -46,7 +47,7 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
   const label = policy.github?.label ?? 'owp';
   const path = `${repoPath(repo)}/issues?labels=${encodeURIComponent(label)}&state=open&sort=created&direction=asc&per_page=100`;
   // 1. Collect every page (throws on any failure: nothing below runs).
-  const { items } = await ctx.client.listAll<IssueItem>(`issues|${repo.toLowerCase()}`, path);
+  const { items } = await ctx.client.listAll<IssueItem>(`issues|${repo.toLowerCase()}`, path, shapeIssue);
 
   // 2. Work out the new board, still without touching it.
   const board = ctx.port.board();

@@ -14,6 +14,7 @@
 import type { Outcome, RepoPolicy } from '../../shared/model.js';
 import { decidePrIntent, GITHUB_ACTOR, parseClosingRefs, parsePrUrl, type PullLike, type ReviewLike } from './pr-state.js';
 import { repoPath, sameRepo, type GithubContext } from './context.js';
+import { shapeIssue, shapePull, shapeReview } from './shapes.js';
 
 export interface PrLink {
   number: number;
@@ -44,7 +45,7 @@ async function discoverKeywordLinks(ctx: GithubContext, repo: string): Promise<n
     await ctx.kv.put(cursorKey, since);
   }
   const path = `${repoPath(repo)}/issues?state=all&sort=updated&direction=asc&per_page=100&since=${encodeURIComponent(since)}`;
-  const { items } = await ctx.client.listAll<IssueListItem>(`since|${repo.toLowerCase()}`, path);
+  const { items } = await ctx.client.listAll<IssueListItem>(`since|${repo.toLowerCase()}`, path, shapeIssue);
   const board = ctx.port.board();
   let linked = 0;
   let max = since;
@@ -64,7 +65,10 @@ async function discoverKeywordLinks(ctx: GithubContext, repo: string): Promise<n
   // The cursor moves only when the window has grown to a full page, and then to the newest
   // updated_at seen (not the wall clock): between moves the URL stays the same, so an
   // unchanged repo gets a free 304, and the window never grows past about one page.
-  if (items.length >= 100 && max !== since) await ctx.kv.put(cursorKey, max);
+  if (items.length >= 100 && max !== since) {
+    await ctx.kv.put(cursorKey, max);
+    await ctx.client.forget(`since|${repo.toLowerCase()}`, path);
+  }
   return linked;
 }
 
@@ -91,7 +95,7 @@ export async function trackPrs(ctx: GithubContext, policy: RepoPolicy, onlyPr?: 
     const base = `${repoPath(repo)}/pulls/${link.number}`;
     let pr: PullLike;
     try {
-      pr = (await ctx.client.getCached<PullLike>(`pull|${repo.toLowerCase()}|${link.number}`, base)).data;
+      pr = (await ctx.client.getCached<PullLike>(`pull|${repo.toLowerCase()}|${link.number}`, base, shapePull)).data;
     } catch (e) {
       if ((e as { status?: number }).status === 404) {
         ctx.log.warn('github: linked pull request not found', { taskId, pr: link.number });
@@ -100,7 +104,7 @@ export async function trackPrs(ctx: GithubContext, policy: RepoPolicy, onlyPr?: 
       throw e;
     }
     const reviews = pr.state === 'open'
-      ? (await ctx.client.listAll<ReviewLike>(`reviews|${repo.toLowerCase()}|${link.number}`, `${base}/reviews?per_page=100`)).items
+      ? (await ctx.client.listAll<ReviewLike>(`reviews|${repo.toLowerCase()}|${link.number}`, `${base}/reviews?per_page=100`, shapeReview)).items
       : [];
     const intent = decidePrIntent(taskId, runtime, pr, reviews);
     if (!intent || ctx.port.ledger().outcomes[intent.id]) continue;

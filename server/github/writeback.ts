@@ -17,6 +17,7 @@
 import type { BatchResult } from '../ports.js';
 import type { AuditEvent, Task } from '../../shared/model.js';
 import { repoPath, splitRepo, type GithubContext } from './context.js';
+import { shapeComment } from './shapes.js';
 
 export const CLAIMED_LABEL = 'owp:claimed';
 
@@ -104,6 +105,7 @@ export async function runWriteBack(ctx: GithubContext, job: WriteBackJob): Promi
     const { items } = await ctx.client.listAll<CommentItem>(
       `comments|${job.repo.toLowerCase()}|${job.issueNumber}`,
       `${repoPath(job.repo)}/issues/${job.issueNumber}/comments?per_page=100`,
+      shapeComment,
     );
     if (!items.some((c) => typeof c.body === 'string' && c.body.includes(marker))) {
       await ctx.client.write('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo: name, issue_number: job.issueNumber, body });
