@@ -8,6 +8,7 @@ import { runWriteBack } from '../server/github/writeback.js';
 import { GithubClient } from '../server/github/client.js';
 import { startFakeGithub, type FakeGithub } from './fake-github/server.js';
 import { MemoryPort } from './fake-github/memory-port.js';
+import { waitFor } from './helpers/relay.js';
 
 const REPO = 'acme/widgets';
 
@@ -303,5 +304,31 @@ describe('github token hygiene', () => {
     expect(e.port.logs.length).toBeGreaterThan(0);
     // The token did reach GitHub, as the Authorization header.
     expect(e.gh.requests[0]!.headers.authorization).toBe(`token ${e.gh.token}`);
+  });
+
+  it('a rejected token is reported as upstream-error without the token in it', async () => {
+    const e = await setup();
+    const wrong = 'ghp_wrong_token_that_must_not_leak_42';
+    const feature = createGithubFeature(e.port, { token: wrong, apiUrl: e.gh.url, intervalMs: 0, syncOnStart: false, retries: 0 });
+    feature.start();
+    const [s] = await feature.sync(REPO);
+    await feature.stop();
+    expect(s!.error).toMatchObject({ code: 'upstream-error', message: expect.stringMatching(/401/) });
+    expect(JSON.stringify([s, e.port.logs])).not.toContain(wrong);
+  });
+});
+
+describe('github polling', () => {
+  it('syncs every enabled repo on its own at the interval', async () => {
+    const e = await setup();
+    e.gh.addIssue(REPO, { title: 'Polled', labels: ['owp'] });
+    const feature = createGithubFeature(e.port, { token: e.gh.token, apiUrl: e.gh.url, intervalMs: 20, syncOnStart: false });
+    feature.start();
+    try {
+      await waitFor(() => e.port.board().tasks[`${REPO}#1`], 10_000, 'the polled task');
+    } finally {
+      await feature.stop();
+    }
+    expect(e.port.board().tasks[`${REPO}#1`]!.title).toBe('Polled');
   });
 });
