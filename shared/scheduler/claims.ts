@@ -1,6 +1,6 @@
 /**
- * Claims: a named `claim` runs the filter pipeline on one task; a `claim-next` runs it on
- * every claimable task and grants the best-scored survivor.
+ * Claims: a named `claim` runs the whole filter pipeline on one task; a `claim-next` looks
+ * at every claimable task and grants the best-scored one that passes every filter.
  *
  * Invariants:
  * - A grant happens only after every filter passed for that (task, worker) in the current
@@ -8,10 +8,15 @@
  *   later claims of the same batch see earlier grants (capacity, area locks, budgets hold).
  * - claim-next's choice does not depend on the order candidates are visited (scores.ts
  *   `beats` is a strict total order), so it does not depend on object key order either.
- * - Cost: one claim-next is O(queued tasks x filters); nothing is O(tasks^2).
+ * - Cost: the candidate pool is built once per batch, O(tasks log tasks). Within the claim
+ *   phase leases only start, so a task blocked for everyone by a 'state' filter (frozen area,
+ *   area lock, full review budget) stays blocked: it is dropped from the open list once, and
+ *   re-checked only when its repo gets a grant. One claim-next is O(open tasks x pair
+ *   filters) at worst, and usually stops early (see the bound in claimNext).
  */
-import { DEFAULTS, type Intent, type RepoPolicy, type Task, type WorkerProfile } from '../model.js';
-import { FILTERS, TASK_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext } from './filters.js';
+import type { ErrorCode } from '../errors.js';
+import { DEFAULTS, type Intent, type RepoPolicy, type Task, type TaskRuntime, type WorkerProfile } from '../model.js';
+import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext, type Filter } from './filters.js';
 import { grant, type Decision } from './leases.js';
 import { SCORES, beats, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
 import { areaKey, compareStrings, defaultPolicy, newWorkerRuntime, policyFor, workerRuntime, type Work } from './state.js';
@@ -19,36 +24,36 @@ import { areaKey, compareStrings, defaultPolicy, newWorkerRuntime, policyFor, wo
 interface PoolEntry {
   id: string;
   task: Task;
+  rt: TaskRuntime;
   policy: RepoPolicy;
   area: string;
   /** Weighted sum of the task-only scores (priority, age). */
   taskPart: number;
+  taken: boolean;
+  /** The state filter that blocks it for everyone, once one does. */
+  blocked?: { filter: Filter; code: ErrorCode };
 }
 
+type Counts = Map<string, Map<ErrorCode, number>>;
+
 /**
- * Tasks worth looking at for claim-next this batch: queued, on the board, not held or
- * cancelled; sorted by task-only score (desc), then id, so a claim-next can stop as soon
- * as no later task could reach the best total found (exact: see claimNext).
+ * The claim-next candidates of this batch: tasks queued, on the board, not held or
+ * cancelled, sorted by task-only score (desc) then id. `open` holds those neither taken
+ * in this batch nor blocked by a state filter.
  */
 export interface CandidatePool {
   entries: PoolEntry[];
+  open: PoolEntry[];
+  byRepo: Map<string, PoolEntry[]>;
+  blockedCounts: Counts;
 }
 
 const NO_WORKER: WorkerProfile = { id: '-', name: '-', skills: [], capacity: 1, maxConcurrent: 1, available: false };
 
-export function candidatePool(w: Work): CandidatePool {
-  const entries: PoolEntry[] = [];
-  const wr = newWorkerRuntime('-', w.day);
-  const none = new Set<string>();
-  for (const id in w.tasks) {
-    const rt = w.tasks[id]!;
-    const task = w.board.tasks[id];
-    if (rt.state !== 'queued' || !task || task.held || task.cancelled) continue;
-    const input: ScoreInput = { task, queuedAt: rt.queuedAt, now: w.now, profile: NO_WORKER, skills: none, wr };
-    entries.push({ id, task, policy: policyFor(w, task.repo), area: areaKey(task.area), taskPart: partScore(input, 'task', SCORES) });
-  }
-  entries.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
-  return { entries };
+function count(c: Counts, filter: string, code: ErrorCode): void {
+  let byCode = c.get(filter);
+  if (!byCode) c.set(filter, (byCode = new Map()));
+  byCode.set(code, (byCode.get(code) ?? 0) + 1);
 }
 
 function context(w: Work, workerId: string): ClaimContext {
@@ -68,6 +73,53 @@ function context(w: Work, workerId: string): ClaimContext {
   };
 }
 
+function focus(ctx: ClaimContext, e: PoolEntry): void {
+  ctx.taskId = e.id;
+  ctx.task = e.task;
+  ctx.rt = e.rt;
+  ctx.policy = e.policy;
+  ctx.area = e.area;
+}
+
+/** Mark entries of one repo that a state filter now blocks; rebuild the open list. */
+function refreshBlocks(w: Work, pool: CandidatePool, entries: PoolEntry[]): void {
+  const ctx = context(w, '-');
+  for (const e of entries) {
+    if (e.taken || e.blocked) continue;
+    focus(ctx, e);
+    const no = firstFailing(STATE_FILTERS, ctx);
+    if (no) {
+      e.blocked = no;
+      count(pool.blockedCounts, no.filter.name, no.code);
+    }
+  }
+  pool.open = pool.open.filter((e) => !e.taken && !e.blocked);
+}
+
+export function candidatePool(w: Work): CandidatePool {
+  const entries: PoolEntry[] = [];
+  const wr = newWorkerRuntime('-', w.day);
+  const none = new Set<string>();
+  for (const id in w.tasks) {
+    const rt = w.tasks[id]!;
+    const task = w.board.tasks[id];
+    if (rt.state !== 'queued' || !task || task.held || task.cancelled) continue;
+    const input: ScoreInput = { task, queuedAt: rt.queuedAt, now: w.now, profile: NO_WORKER, skills: none, wr };
+    const taskPart = partScore(input, 'task', SCORES);
+    entries.push({ id, task, rt, policy: policyFor(w, task.repo), area: areaKey(task.area), taskPart, taken: false });
+  }
+  entries.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
+  const byRepo = new Map<string, PoolEntry[]>();
+  for (const e of entries) {
+    const list = byRepo.get(e.policy.repo);
+    if (list) list.push(e);
+    else byRepo.set(e.policy.repo, [e]);
+  }
+  const pool: CandidatePool = { entries, open: entries, byRepo, blockedCounts: new Map() };
+  refreshBlocks(w, pool, entries);
+  return pool;
+}
+
 export function claimNamed(w: Work, intent: Extract<Intent, { kind: 'claim' }>): Decision & { taskId: string } {
   const ctx = context(w, intent.workerId);
   const task = w.board.tasks[intent.taskId];
@@ -82,51 +134,54 @@ export function claimNamed(w: Work, intent: Extract<Intent, { kind: 'claim' }>):
   return { ...grant(w, intent.taskId, intent.workerId, intent.id), taskId: intent.taskId };
 }
 
+function summary(w: Work, workerId: string, pool: CandidatePool, counts: Counts): string {
+  const all: [string, number][] = [];
+  let total = 0;
+  for (const c of [pool.blockedCounts, counts]) {
+    for (const [name, byCode] of c) {
+      for (const [code, n] of byCode) {
+        all.push([`${code} (${name})`, n]);
+        total += n;
+      }
+    }
+  }
+  if (total === 0) return `No task is queued and claimable right now for worker ${workerId}; try again later.`;
+  const merged = new Map<string, number>();
+  for (const [k, n] of all) merged.set(k, (merged.get(k) ?? 0) + n);
+  const why = [...merged]
+    .sort((a, b) => b[1] - a[1] || compareStrings(a[0], b[0]))
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  return `None of the ${total} queued task(s) fits worker ${workerId} right now: ${why}.`;
+}
+
 export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' }>, pool: CandidatePool): Decision & { taskId?: string } {
   const ctx = context(w, intent.workerId);
   const wno = runFilters(WORKER_FILTERS, ctx);
   if (wno) return { status: 'rejected', code: wno.rejection.code, message: wno.rejection.message, filter: wno.filter };
-  const input: ScoreInput = { task: undefined as unknown as Task, queuedAt: 0, now: w.now, profile: ctx.profile!, skills: ctx.skills, wr: ctx.wr };
+  const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: w.now, profile: ctx.profile!, skills: ctx.skills, wr: ctx.wr };
   const workerPart = partScore(input, 'worker', SCORES);
   const pairMax = pairBound(SCORES);
-  const counts = new Map<string, number>();
-  let best: Scored | undefined;
-  let looked = 0;
-  for (const e of pool.entries) {
-    // Every later entry has taskPart <= this one, so its total is <= this bound (float
-    // addition is monotone): once the bound is below the best total, nothing later can win or tie.
+  const counts: Counts = new Map();
+  let best: (Scored & { entry: PoolEntry }) | undefined;
+  for (const e of pool.open) {
+    // Entries come in taskPart order, so every later total is <= this bound (float addition
+    // is monotone): once it is below the best total, nothing later can win or even tie.
     if (best && e.taskPart + workerPart + pairMax < best.total) break;
-    const rt = w.tasks[e.id]!;
-    if (rt.state !== 'queued') continue; // granted earlier in this batch
-    looked++;
-    ctx.taskId = e.id;
-    ctx.task = e.task;
-    ctx.rt = rt;
-    ctx.policy = e.policy;
-    ctx.area = e.area;
-    const no = firstFailing(TASK_FILTERS, ctx);
+    focus(ctx, e);
+    const no = firstFailing(PAIR_FILTERS, ctx);
     if (no) {
-      if (!best) {
-        const key = `${no.test(ctx)} (${no.name})`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
+      if (!best) count(counts, no.filter.name, no.code);
       continue;
     }
     input.task = e.task;
-    input.queuedAt = rt.queuedAt;
-    const cand = { taskId: e.id, total: e.taskPart + workerPart + partScore(input, 'pair', SCORES) };
+    input.queuedAt = e.rt.queuedAt;
+    const cand = { taskId: e.id, total: e.taskPart + workerPart + partScore(input, 'pair', SCORES), entry: e };
     if (!best || beats(cand, best, intent.workerId, w.batch)) best = cand;
   }
-  if (!best) {
-    const why = [...counts]
-      .sort((a, b) => b[1] - a[1] || compareStrings(a[0], b[0]))
-      .map(([k, n]) => `${n} ${k}`)
-      .join(', ');
-    const message =
-      looked === 0
-        ? `No task is queued and claimable right now for worker ${intent.workerId}; try again later.`
-        : `None of the ${looked} queued task(s) fits worker ${intent.workerId} right now: ${why}.`;
-    return { status: 'rejected', code: 'no-matching-task', message, filter: 'claim-next' };
-  }
-  return { ...grant(w, best.taskId, intent.workerId, intent.id), taskId: best.taskId };
+  if (!best) return { status: 'rejected', code: 'no-matching-task', message: summary(w, intent.workerId, pool, counts), filter: 'claim-next' };
+  best.entry.taken = true;
+  const d = grant(w, best.taskId, intent.workerId, intent.id);
+  refreshBlocks(w, pool, pool.byRepo.get(best.entry.policy.repo) ?? []);
+  return { ...d, taskId: best.taskId };
 }

@@ -8,7 +8,9 @@
  *   allocation: claim-next runs it for every queued task); `explain(ctx, code)` builds the
  *   sentence naming the task, the worker and the limit exceeded; `check(ctx)` is both.
  * - `scope: 'worker'` filters depend on the worker alone (claim-next checks them once);
- *   `scope: 'task'` filters depend on the (task, worker) pair.
+ *   `scope: 'state'` filters depend on the task and the pool (frozen areas, area locks,
+ *   review budget), the same for every worker; `scope: 'task'` filters depend on the
+ *   (task, worker) pair.
  * - Order (published in docs/SCHEDULER.md): task-claimable, worker-known, skills, tier,
  *   capacity, max-concurrent, area-freeze, area-lock, review-budget, cooldown, daily-quota.
  */
@@ -40,7 +42,7 @@ export interface ClaimContext {
 
 export interface Filter {
   name: string;
-  scope: 'worker' | 'task';
+  scope: 'worker' | 'state' | 'task';
   test(ctx: ClaimContext): ErrorCode | null;
   explain(ctx: ClaimContext, code: ErrorCode): string;
   check(ctx: ClaimContext): Rejection | null;
@@ -147,7 +149,7 @@ function frozenBy(ctx: ClaimContext): string | undefined {
 
 export const areaFreeze = filter(
   'area-freeze',
-  'task',
+  'state',
   (ctx) => (ctx.area !== '' && ctx.policy.frozenAreas.length > 0 && frozenBy(ctx) !== undefined ? 'area-frozen' : null),
   (ctx) => `Task ${ctx.taskId} touches ${ctx.task?.area}, and a maintainer froze ${frozenBy(ctx)} in repo ${ctx.policy.repo}.`,
 );
@@ -169,7 +171,7 @@ function lockedBy(ctx: ClaimContext, first: boolean): [string, string] | undefin
 
 export const areaLock = filter(
   'area-lock',
-  'task',
+  'state',
   (ctx) => (lockedBy(ctx, true) ? 'area-locked' : null),
   (ctx) => {
     const [holder, held] = lockedBy(ctx, false)!;
@@ -179,7 +181,7 @@ export const areaLock = filter(
 
 export const reviewBudget = filter(
   'review-budget',
-  'task',
+  'state',
   ({ w, policy }) => ((w.active.get(policy.repo)?.count ?? 0) < policy.reviewBudget ? null : 'review-budget-full'),
   ({ w, policy, taskId }) =>
     `Repo ${policy.repo} has ${w.active.get(policy.repo)?.count ?? 0} task(s) leased or awaiting review and a review budget of ${policy.reviewBudget}; task ${taskId} waits until reviews free a slot.`,
@@ -220,7 +222,9 @@ export const FILTERS: readonly Filter[] = [
 ];
 
 export const WORKER_FILTERS: readonly Filter[] = FILTERS.filter((f) => f.scope === 'worker');
-export const TASK_FILTERS: readonly Filter[] = FILTERS.filter((f) => f.scope === 'task');
+export const STATE_FILTERS: readonly Filter[] = FILTERS.filter((f) => f.scope === 'state');
+/** Pair filters for a task already known to be claimable (claim-next's candidate pool). */
+export const PAIR_FILTERS: readonly Filter[] = FILTERS.filter((f) => f.scope === 'task' && f !== taskClaimable);
 
 /** Run `filters` in order; the first rejection wins (with its message). */
 export function runFilters(filters: readonly Filter[], ctx: ClaimContext): { filter: string; rejection: Rejection } | null {
@@ -232,7 +236,10 @@ export function runFilters(filters: readonly Filter[], ctx: ClaimContext): { fil
 }
 
 /** The first filter that says no, without building its message (the claim-next hot path). */
-export function firstFailing(filters: readonly Filter[], ctx: ClaimContext): Filter | null {
-  for (const f of filters) if (f.test(ctx) !== null) return f;
+export function firstFailing(filters: readonly Filter[], ctx: ClaimContext): { filter: Filter; code: ErrorCode } | null {
+  for (let i = 0; i < filters.length; i++) {
+    const code = filters[i]!.test(ctx);
+    if (code !== null) return { filter: filters[i]!, code };
+  }
   return null;
 }
