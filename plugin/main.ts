@@ -1,0 +1,187 @@
+/**
+ * OWP Pool for Obsidian: lifecycle and wiring only. The work happens in sync/ (documents,
+ * connection), mirror/ (notes), commands/ (intents), views/ and settings/.
+ *
+ * Invariants: everything registered here is cleaned up by Obsidian on unload
+ * (registerEvent / registerInterval / addCommand), and the session is closed.
+ */
+import { Notice, Plugin, requestUrl, TAbstractFile, TFile, type WorkspaceLeaf } from 'obsidian';
+import { normaliseSettings, type OwpSettings } from './settings/settings.js';
+import { openSession, type Session } from './sync/session.js';
+import type { ConnectionStatus } from './sync/client.js';
+import { VaultNotes } from './obsidian/vault-notes.js';
+import { OwpSettingTab } from './obsidian/settings-tab.js';
+import { PullRequestModal } from './obsidian/pr-modal.js';
+import { DashboardView, DASHBOARD_VIEW } from './views/dashboard-view.js';
+import { statusText } from './views/status.js';
+import { platform } from './sync/platform.js';
+import * as cmd from './commands/commands.js';
+
+export default class OwpPoolPlugin extends Plugin {
+  override settings: OwpSettings = normaliseSettings({});
+  session: Session | undefined;
+  notes!: VaultNotes;
+  private statusEl!: HTMLElement;
+  private status: ConnectionStatus = 'connecting';
+  /** Resolves when the current session has opened (or failed to). Tests wait on it. */
+  ready: Promise<void> = Promise.resolve();
+
+  override async onload(): Promise<void> {
+    this.settings = normaliseSettings(await this.loadData());
+    const now = () => platform().now();
+    this.notes = new VaultNotes(this.app, now);
+    this.statusEl = this.addStatusBarItem();
+    this.registerView(DASHBOARD_VIEW, (leaf) => new DashboardView(leaf, { client: () => this.session?.client, openTask: (id) => void this.openTask(id), now }));
+    this.addSettingTab(new OwpSettingTab(this.app, this, { settings: this.settings, saveSettings: () => this.saveSettings(), restartConnection: () => this.restart(), identity: () => this.identityText() }));
+    this.addRibbonIcon('layout-dashboard', 'Open OWP dashboard', () => void this.openDashboard());
+    this.registerCommands();
+    this.registerEvent(this.app.workspace.on('editor-change', (_e, info) => info.file && this.notes.edited(info.file.path)));
+    this.registerEvent(this.app.vault.on('modify', (f) => void this.noteChanged(f)));
+    this.registerEvent(this.app.vault.on('create', (f) => void this.noteChanged(f)));
+    this.registerEvent(this.app.vault.on('rename', (f, old) => this.session?.mirror.noteRenamed(old, f.path)));
+    this.registerEvent(this.app.vault.on('delete', (f) => this.noteDeleted(f)));
+    this.registerInterval(window.setInterval(() => this.tick(), 1000));
+    this.app.workspace.onLayoutReady(() => {
+      this.ready = this.restart();
+    });
+  }
+
+  override async onunload(): Promise<void> {
+    await this.session?.close();
+    this.session = undefined;
+  }
+
+  async saveSettings(): Promise<void> {
+    await this.saveData(this.settings);
+  }
+
+  /** Close the current session (if any) and open one with the current settings. */
+  async restart(): Promise<void> {
+    await this.session?.close();
+    this.session = undefined;
+    this.session = await openSession({
+      vaultId: (this.app as { appId?: string }).appId ?? this.app.vault.getName(),
+      settings: this.settings,
+      notes: this.notes,
+      host: {
+        tasksFolder: () => this.settings.tasksFolder,
+        canEditBoard: () => this.session?.client.canEditBoard ?? false,
+        notice: (m) => new Notice(m),
+        suppressed: () => new Set(this.settings.suppressed),
+        saveSuppressed: (ids) => {
+          this.settings.suppressed = [...ids].sort();
+          void this.saveSettings();
+        },
+      },
+      fetchMe: async (relayUrl, token) => {
+        const res = await requestUrl({ url: `${relayUrl}/api/me`, headers: { Authorization: `Bearer ${token}` }, throw: false });
+        let body: unknown;
+        try {
+          body = res.json as unknown;
+        } catch {
+          body = undefined;
+        }
+        return { status: res.status, body };
+      },
+      saveIdentity: async (identity) => {
+        this.settings.identity = identity;
+        await this.saveSettings();
+      },
+      notice: (m) => new Notice(m),
+      onStatus: (s) => {
+        this.status = s;
+        this.tick();
+      },
+    });
+    for (const leaf of this.app.workspace.getLeavesOfType(DASHBOARD_VIEW)) {
+      if (leaf.view instanceof DashboardView) {
+        leaf.view.attach();
+        leaf.view.render();
+      }
+    }
+    this.tick();
+  }
+
+  private identityText(): string {
+    const id = this.session?.identity ?? this.settings.identity;
+    return id ? `Signed in as ${id.role}${id.workerId ? ' ' + id.workerId : ''}.` : 'Not signed in yet.';
+  }
+
+  private tick(): void {
+    const s = this.session;
+    if (!s) {
+      this.statusEl.setText('OWP: not connected');
+      return;
+    }
+    void s.mirror.flush();
+    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now() }));
+  }
+
+  private async noteChanged(f: TAbstractFile): Promise<void> {
+    if (!(f instanceof TFile) || f.extension !== 'md' || !this.session) return;
+    await this.session.mirror.noteChanged(f.path, await this.app.vault.read(f));
+  }
+
+  private noteDeleted(f: TAbstractFile): void {
+    const id = this.session?.mirror.noteDeleted(f.path);
+    if (id) new Notice(`OWP: the note of ${id} was deleted. The task stays on the board; run "Restore task note" to get the note back.`);
+  }
+
+  private context(s: Session): cmd.CommandContext {
+    return {
+      client: s.client,
+      mirror: s.mirror,
+      watcher: s.watcher,
+      notice: (m) => new Notice(m),
+      now: () => platform().now(),
+      activeNote: async () => {
+        const f = this.app.workspace.getActiveFile();
+        return f ? { path: f.path, basename: f.basename, text: await this.app.vault.read(f) } : undefined;
+      },
+      replaceNote: (path, expected, next) => this.notes.replace(path, expected, next),
+    };
+  }
+
+  private withSession(run: (ctx: cmd.CommandContext, s: Session) => unknown): () => void {
+    return () => {
+      if (!this.session) new Notice('OWP: not connected. Check the relay address and token in the settings, then run "Reconnect".');
+      else void run(this.context(this.session), this.session);
+    };
+  }
+
+  private registerCommands(): void {
+    this.addCommand({ id: 'claim-this-task', name: 'Claim this task', callback: this.withSession((c) => cmd.claimThisTask(c)) });
+    this.addCommand({ id: 'claim-next-task', name: 'Claim next matching task', callback: this.withSession((c) => cmd.claimNext(c)) });
+    this.addCommand({ id: 'release-task', name: 'Release task', callback: this.withSession((c) => cmd.releaseTask(c)) });
+    this.addCommand({
+      id: 'submit-pull-request',
+      name: 'Submit pull request link',
+      callback: this.withSession((c) => new PullRequestModal(this.app, (url) => void cmd.submitPullRequest(c, url)).open()),
+    });
+    this.addCommand({ id: 'open-dashboard', name: 'Open dashboard', callback: () => void this.openDashboard() });
+    this.addCommand({ id: 'create-task-from-note', name: 'Create task from this note', callback: this.withSession((c) => cmd.createTaskFromNote(c)) });
+    this.addCommand({ id: 'reconnect', name: 'Reconnect', callback: () => void (this.ready = this.restart()) });
+    this.addCommand({
+      id: 'restore-task-note',
+      name: 'Restore task note',
+      callback: this.withSession(async (_c, s) => {
+        const ids = await s.mirror.restore();
+        new Notice(ids.length ? `OWP: restored ${ids.length} task note${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}.` : 'OWP: no deleted task notes to restore.');
+      }),
+    });
+  }
+
+  async openDashboard(): Promise<WorkspaceLeaf> {
+    const existing = this.app.workspace.getLeavesOfType(DASHBOARD_VIEW)[0];
+    const leaf = existing ?? this.app.workspace.getLeaf('tab');
+    if (!existing) await leaf.setViewState({ type: DASHBOARD_VIEW, active: true });
+    await this.app.workspace.revealLeaf(leaf);
+    return leaf;
+  }
+
+  async openTask(taskId: string): Promise<void> {
+    const path = this.session?.mirror.pathOf(taskId);
+    if (path) await this.app.workspace.openLinkText(path, '', false);
+    else new Notice(`OWP: task ${taskId} has no note in this vault (deleted notes come back with "Restore task note").`);
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * The vault mirror: board + ledger -> one note per task; notes -> board edits.
+ *
+ * Invariants (the rules it protects):
+ * - The documents are the truth; notes are a projection and an editing surface.
+ * - A note is written only when a value the plugin owns differs, and only if the note
+ *   still holds the text that was read (else it is re-read later). Everything the plugin
+ *   does not own survives byte for byte (shared/notes codec).
+ * - A note is never rewritten while the user is typing in it: the task stays dirty and is
+ *   retried by `flush()` once the note is idle.
+ * - The echo of our own writes is ignored (`written` remembers what we wrote).
+ * - Deleting or renaming a note never deletes a task. A deleted note's task is remembered
+ *   as suppressed and gets a note again only through `restore()`.
+ * - Runtime keys come from the ledger alone: a hand edit is put back with a notice. Only
+ *   maintainers' edits of descriptive keys and the brief reach the board; a contributor's
+ *   are put back with a notice.
+ * - A note with malformed frontmatter is left untouched and nothing is pushed from it.
+ */
+import type * as Y from 'yjs';
+import { TaskSchema, type Task, type TaskRuntime } from '../../shared/model.js';
+import {
+  EDITABLE_KEYS,
+  OWNED_KEYS,
+  RUNTIME_KEYS,
+  differingKeys,
+  ownedValuesFor,
+  readTaskNote,
+  renderTaskNote,
+  taskNotePath,
+  updateTaskNote,
+  type OwnedValues,
+  type TaskNote,
+} from '../../shared/notes/task-note.js';
+import type { MirrorHost, NoteStore } from './ports.js';
+
+const FIELD_OF: Record<(typeof EDITABLE_KEYS)[number], keyof Task> = {
+  owp_title: 'title',
+  owp_points: 'points',
+  owp_skills: 'skills',
+  owp_tier: 'tier',
+  owp_area: 'area',
+  owp_priority: 'priority',
+};
+
+export const PLUGIN_ORIGIN = 'owp-plugin';
+
+export class Mirror {
+  /** task id -> note path */
+  private index = new Map<string, string>();
+  /** note path -> the text we last wrote there (to ignore our own echo). */
+  private written = new Map<string, string>();
+  /** task id -> canonical path when we last synced it (a change means: move the note). */
+  private canonical = new Map<string, string>();
+  private dirty = new Set<string>();
+  /** path -> text we already complained about (one notice per bad version). */
+  private complained = new Map<string, string>();
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private unobserve: (() => void)[] = [];
+  /** Counts for tests and the status bar. */
+  stats = { created: 0, updated: 0, moved: 0 };
+
+  constructor(
+    private board: Y.Doc,
+    private ledger: Y.Doc,
+    private notes: NoteStore,
+    private host: MirrorHost,
+  ) {}
+
+  /** Index the existing notes and watch the documents. */
+  async start(): Promise<void> {
+    await this.reindex();
+    const tasks = this.board.getMap('tasks');
+    const onBoard = (events: Y.YEvent<Y.AbstractType<unknown>>[]) => {
+      for (const e of events) {
+        if (e.target === tasks) for (const k of e.changes.keys.keys()) this.dirty.add(k);
+        else if (typeof e.path[0] === 'string') this.dirty.add(e.path[0]);
+      }
+      void this.flush();
+    };
+    tasks.observeDeep(onBoard);
+    const rt = this.ledger.getMap('tasks');
+    const onLedger = (e: Y.YMapEvent<unknown>) => {
+      for (const k of e.changes.keys.keys()) this.dirty.add(k);
+      void this.flush();
+    };
+    rt.observe(onLedger);
+    this.unobserve.push(() => tasks.unobserveDeep(onBoard), () => rt.unobserve(onLedger));
+    this.markAll();
+    await this.flush();
+  }
+
+  stop(): void {
+    for (const u of this.unobserve) u();
+    this.unobserve = [];
+  }
+
+  private async reindex(): Promise<void> {
+    this.index.clear();
+    for (const path of this.notes.list(this.host.tasksFolder())) {
+      const text = await this.notes.read(path);
+      if (text === undefined) continue;
+      try {
+        const id = readTaskNote(text).owned.owp_id;
+        if (typeof id === 'string' && !this.index.has(id)) this.index.set(id, path);
+      } catch {
+        // malformed notes are reported when they are edited or synced, not at startup
+      }
+    }
+  }
+
+  markAll(): void {
+    this.board.getMap('tasks').forEach((_v, id) => this.dirty.add(id));
+  }
+
+  pathOf(taskId: string): string | undefined {
+    return this.index.get(taskId);
+  }
+
+  task(id: string): Task | undefined {
+    const m = this.board.getMap('tasks').get(id) as Y.Map<unknown> | undefined;
+    if (!m || typeof m.toJSON !== 'function') return undefined;
+    const r = TaskSchema.safeParse({ id, ...m.toJSON() });
+    return r.success ? r.data : undefined;
+  }
+
+  private runtime(id: string): TaskRuntime | undefined {
+    return this.ledger.getMap('tasks').get(id) as TaskRuntime | undefined;
+  }
+
+  /** Sync every dirty task to its note; serialised, re-runs while new work arrives. */
+  flush(): Promise<void> {
+    if (this.running) {
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.rerun = false;
+        const ids = [...this.dirty];
+        this.dirty.clear();
+        for (const id of ids) {
+          try {
+            if (!(await this.syncTask(id))) this.dirty.add(id);
+          } catch (e) {
+            this.host.notice(`OWP: could not update the note of ${id}: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+      } while (this.rerun);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Tasks waiting (e.g. for the user to stop typing). */
+  pending(): number {
+    return this.dirty.size;
+  }
+
+  /** Returns false when the task must be retried later (note busy or changed under us). */
+  private async syncTask(id: string): Promise<boolean> {
+    const task = this.task(id);
+    if (!task) return true; // gone from the board (archived): its note stays as it is
+    const want = ownedValuesFor(task, this.runtime(id));
+    const canonical = taskNotePath(this.host.tasksFolder(), task);
+    let path = this.index.get(id);
+    if (path !== undefined && !this.notes.exists(path)) {
+      this.index.delete(id);
+      path = undefined;
+    }
+    if (path === undefined) {
+      if (this.host.suppressed().has(id)) return true;
+      const target = this.notes.exists(canonical) ? canonical.replace(/\.md$/, ` (${Date.now().toString(36)}).md`) : canonical;
+      const text = renderTaskNote(want, task.body);
+      this.written.set(target, text);
+      await this.notes.create(target, text);
+      this.index.set(id, target);
+      this.canonical.set(id, canonical);
+      this.stats.created++;
+      return true;
+    }
+    if (this.notes.isBusy(path)) return false;
+    const text = await this.notes.read(path);
+    if (text === undefined) return false;
+    let note: TaskNote;
+    try {
+      note = readTaskNote(text);
+    } catch (e) {
+      this.complain(path, text, e);
+      return true;
+    }
+    const keys = differingKeys(note.owned, want, OWNED_KEYS).concat(OWNED_KEYS.filter((k) => !(k in note.owned)));
+    const values: Partial<OwnedValues> = {};
+    for (const k of new Set(keys)) (values as Record<string, unknown>)[k] = want[k];
+    const next = updateTaskNote(text, values, note.brief !== task.body ? task.body : undefined);
+    if (next !== text) {
+      this.written.set(path, next);
+      if (!(await this.notes.replace(path, text, next))) return false;
+      this.stats.updated++;
+    }
+    const before = this.canonical.get(id);
+    this.canonical.set(id, canonical);
+    if (before !== undefined && before !== canonical && path !== canonical && !this.notes.exists(canonical)) {
+      await this.notes.rename(path, canonical);
+      this.index.set(id, canonical);
+      this.stats.moved++;
+    }
+    return true;
+  }
+
+  private complain(path: string, text: string, e: unknown): void {
+    if (this.complained.get(path) === text) return;
+    this.complained.set(path, text);
+    const why = e instanceof Error ? e.message : String(e);
+    this.host.notice(`OWP: "${path}" was left as it is and nothing was sent from it: ${why}`);
+  }
+
+  /** A note changed in the vault (modify or create event). */
+  async noteChanged(path: string, text: string): Promise<void> {
+    if (this.written.get(path) === text) return; // our own write coming back
+    this.written.delete(path);
+    let note: TaskNote;
+    try {
+      note = readTaskNote(text);
+    } catch (e) {
+      if (path.startsWith(this.host.tasksFolder() + '/') || /owp_id\s*:/.test(text)) this.complain(path, text, e);
+      return;
+    }
+    this.complained.delete(path);
+    const id = note.owned.owp_id;
+    if (typeof id !== 'string') return;
+    const task = this.task(id);
+    if (!task) return;
+    this.index.set(id, path);
+    const want = ownedValuesFor(task, this.runtime(id));
+    const edited = differingKeys(note.owned, want, EDITABLE_KEYS) as (typeof EDITABLE_KEYS)[number][];
+    const briefEdited = note.brief !== undefined && note.brief !== task.body;
+    let putBack = false;
+    if (edited.length > 0 || briefEdited) {
+      if (this.host.canEditBoard()) {
+        putBack = !this.pushEdits(task, note, edited, briefEdited, path);
+      } else {
+        this.host.notice(`OWP: only maintainers can change ${[...edited, ...(briefEdited ? ['the brief'] : [])].join(', ')} of a task; "${path}" was put back.`);
+        putBack = true;
+      }
+    }
+    const runtimeEdited = differingKeys(note.owned, want, RUNTIME_KEYS);
+    if (runtimeEdited.length > 0) {
+      this.host.notice(`OWP: ${runtimeEdited.join(', ')} in "${path}" ${runtimeEdited.length > 1 ? 'are' : 'is'} written by the relay from the ledger; put back.`);
+      putBack = true;
+    }
+    if (putBack) {
+      this.dirty.add(id);
+      await this.flush();
+    }
+  }
+
+  /** Push a maintainer's note edits to the board. Returns false (and tells why) when invalid. */
+  private pushEdits(task: Task, note: TaskNote, keys: (typeof EDITABLE_KEYS)[number][], brief: boolean, path: string): boolean {
+    const patch: Record<string, unknown> = {};
+    for (const k of keys) patch[FIELD_OF[k]] = note.owned[k];
+    if (brief) patch.body = note.brief;
+    const r = TaskSchema.safeParse({ ...task, ...patch });
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      this.host.notice(`OWP: "${path}" was not sent: ${issue.path.join('.')} ${issue.message}. The note is put back.`);
+      return false;
+    }
+    const map = this.board.getMap('tasks').get(task.id) as Y.Map<unknown>;
+    this.board.transact(() => {
+      for (const [field, value] of Object.entries(patch)) map.set(field, (r.data as Record<string, unknown>)[field] ?? value);
+    }, PLUGIN_ORIGIN);
+    return true;
+  }
+
+  /** Make an existing note the note of a task (before the task appears on the board). */
+  adopt(taskId: string, path: string, text: string): void {
+    this.index.set(taskId, path);
+    this.written.set(path, text);
+  }
+
+  noteRenamed(oldPath: string, newPath: string): void {
+    for (const [id, p] of this.index) if (p === oldPath) this.index.set(id, newPath);
+    const w = this.written.get(oldPath);
+    if (w !== undefined) {
+      this.written.delete(oldPath);
+      this.written.set(newPath, w);
+    }
+  }
+
+  /** A note was deleted: the task stays on the board; its note is suppressed. */
+  noteDeleted(path: string): string | undefined {
+    for (const [id, p] of this.index) {
+      if (p !== path) continue;
+      this.index.delete(id);
+      const s = this.host.suppressed();
+      s.add(id);
+      this.host.saveSuppressed(s);
+      return id;
+    }
+    return undefined;
+  }
+
+  /** Bring back deleted task notes (all, or the given ids). Returns the restored ids. */
+  async restore(ids?: string[]): Promise<string[]> {
+    const s = this.host.suppressed();
+    const chosen = (ids ?? [...s]).filter((id) => s.has(id));
+    for (const id of chosen) {
+      s.delete(id);
+      this.dirty.add(id);
+    }
+    this.host.saveSuppressed(s);
+    await this.flush();
+    return chosen;
+  }
+}

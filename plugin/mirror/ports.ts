@@ -1,0 +1,28 @@
+/**
+ * What the mirror needs from the vault and the UI. Implemented over the Obsidian API in
+ * plugin/obsidian/; any other implementation (a test fake) works the same.
+ */
+export interface NoteStore {
+  /** Paths of the markdown notes under a folder (recursively). */
+  list(folder: string): string[];
+  exists(path: string): boolean;
+  read(path: string): Promise<string | undefined>;
+  /** Create a note (and its folders). Fails if the path exists. */
+  create(path: string, text: string): Promise<void>;
+  /**
+   * Replace the note's text with `next` only if it still is `expected` (checked at write
+   * time); returns false and changes nothing otherwise.
+   */
+  replace(path: string, expected: string, next: string): Promise<boolean>;
+  rename(from: string, to: string): Promise<void>;
+  /** True while the user is typing in this note (open in the active editor, edited recently). */
+  isBusy(path: string): boolean;
+}
+
+export interface MirrorHost {
+  tasksFolder(): string;
+  canEditBoard(): boolean;
+  notice(message: string): void;
+  suppressed(): Set<string>;
+  saveSuppressed(ids: Set<string>): void;
+}

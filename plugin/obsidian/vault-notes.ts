@@ -1,0 +1,94 @@
+/**
+ * NoteStore over the Obsidian vault (Vault.process for compare-and-write) plus the
+ * "user is typing" signal from editor-change events.
+ *
+ * Invariant: `replace` writes only if the note still holds the text the caller read.
+ */
+import { normalizePath, TFile, TFolder, type App } from 'obsidian';
+import type { NoteStore } from '../mirror/ports.js';
+
+export const TYPING_IDLE_MS = 5000;
+
+export class VaultNotes implements NoteStore {
+  private lastEdit = new Map<string, number>();
+
+  constructor(
+    private app: App,
+    private now: () => number,
+    private idleMs = TYPING_IDLE_MS,
+  ) {}
+
+  /** Call from the workspace 'editor-change' event. */
+  edited(path: string): void {
+    this.lastEdit.set(path, this.now());
+  }
+
+  list(folder: string): string[] {
+    const root = this.app.vault.getAbstractFileByPath(normalizePath(folder));
+    if (!(root instanceof TFolder)) return [];
+    const out: string[] = [];
+    const walk = (f: TFolder) => {
+      for (const c of f.children) {
+        if (c instanceof TFolder) walk(c);
+        else if (c instanceof TFile && c.extension === 'md') out.push(c.path);
+      }
+    };
+    walk(root);
+    return out;
+  }
+
+  exists(path: string): boolean {
+    return this.app.vault.getAbstractFileByPath(normalizePath(path)) instanceof TFile;
+  }
+
+  private file(path: string): TFile | undefined {
+    const f = this.app.vault.getAbstractFileByPath(normalizePath(path));
+    return f instanceof TFile ? f : undefined;
+  }
+
+  async read(path: string): Promise<string | undefined> {
+    const f = this.file(path);
+    return f ? this.app.vault.read(f) : undefined;
+  }
+
+  private async ensureFolder(path: string): Promise<void> {
+    const parts = normalizePath(path).split('/').slice(0, -1);
+    let at = '';
+    for (const p of parts) {
+      at = at ? `${at}/${p}` : p;
+      const f = this.app.vault.getAbstractFileByPath(at);
+      if (!f) await this.app.vault.createFolder(at);
+    }
+  }
+
+  async create(path: string, text: string): Promise<void> {
+    await this.ensureFolder(path);
+    await this.app.vault.create(normalizePath(path), text);
+  }
+
+  async replace(path: string, expected: string, next: string): Promise<boolean> {
+    const f = this.file(path);
+    if (!f) return false;
+    let ok = false;
+    await this.app.vault.process(f, (current) => {
+      if (current !== expected) return current;
+      ok = true;
+      return next;
+    });
+    return ok;
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const f = this.file(from);
+    if (!f) return;
+    await this.ensureFolder(to);
+    await this.app.fileManager.renameFile(f, normalizePath(to));
+  }
+
+  isBusy(path: string): boolean {
+    const active = this.app.workspace.getActiveFile();
+    if (!active || active.path !== normalizePath(path)) return false;
+    const at = this.lastEdit.get(active.path);
+    return at !== undefined && this.now() - at < this.idleMs;
+  }
+}

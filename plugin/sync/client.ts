@@ -1,0 +1,187 @@
+/**
+ * The plugin's connection to the relay: the board, ledger and (for workers) inbox Yjs
+ * documents, each with a local cache and a y-websocket provider.
+ *
+ * Invariants:
+ * - The local cache is named per vault and per relay (`owp:<vaultId>:<relayUrl>:<doc>`):
+ *   Obsidian's IndexedDB is shared by every vault, so a shorter name would mix boards.
+ * - Intents are only ever appended to the inbox (never edited); offline they wait in the
+ *   cached inbox and reach the relay when the provider reconnects.
+ * - A close code 44xx stops reconnecting for good (until `reconnect()`); the reason is
+ *   reported once through `onFatal`.
+ * - The plugin never writes the ledger; the board only for maintainers and admins.
+ */
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import type { Intent, Outcome, TaskRuntime, WorkerProfile } from '../../shared/model.js';
+import { platform, type DocPersistence } from './platform.js';
+import { yjsServerUrl } from '../settings/settings.js';
+
+export type ConnectionStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'stopped';
+export type Role = 'admin' | 'maintainer' | 'worker' | 'viewer';
+
+export interface ClientOptions {
+  relayUrl: string;
+  token: string;
+  vaultId: string;
+  role: Role;
+  workerId?: string;
+  onStatus?: (status: ConnectionStatus) => void;
+  onFatal?: (code: number, reason: string) => void;
+}
+
+export const CLOSE_REASONS: Record<number, string> = {
+  4401: 'the relay does not accept this token. Check the token in the plugin settings.',
+  4403: 'this token may not write that document.',
+  4404: 'the relay does not know that document.',
+  4410: 'this token was revoked. Ask the pool admin for a new one.',
+  4413: 'a message was too large for the relay.',
+};
+
+export function cacheName(vaultId: string, relayUrl: string, doc: string): string {
+  return `owp:${vaultId}:${relayUrl}:${doc}`;
+}
+
+export class PoolClient {
+  readonly board = new Y.Doc();
+  readonly ledger = new Y.Doc();
+  readonly inbox?: Y.Doc;
+  private providers: WebsocketProvider[] = [];
+  private caches: DocPersistence[] = [];
+  private fatal: { code: number; reason: string } | undefined;
+  status: ConnectionStatus = 'connecting';
+
+  constructor(readonly opts: ClientOptions) {
+    if (opts.workerId && opts.role === 'worker') this.inbox = new Y.Doc();
+  }
+
+  get canEditBoard(): boolean {
+    return this.opts.role === 'maintainer' || this.opts.role === 'admin';
+  }
+
+  private docs(): [string, Y.Doc][] {
+    const list: [string, Y.Doc][] = [
+      ['owp/board', this.board],
+      ['owp/ledger', this.ledger],
+    ];
+    if (this.inbox) list.push([`owp/inbox/${this.opts.workerId}`, this.inbox]);
+    return list;
+  }
+
+  /** Load the local caches (the board reads offline), then connect. */
+  async start(): Promise<void> {
+    const p = platform();
+    for (const [name, doc] of this.docs()) {
+      const cache = p.createPersistence(cacheName(this.opts.vaultId, this.opts.relayUrl, name), doc);
+      this.caches.push(cache);
+    }
+    await Promise.all(this.caches.map((c) => c.whenSynced));
+    const server = yjsServerUrl(this.opts.relayUrl);
+    for (const [name, doc] of this.docs()) {
+      const provider = new WebsocketProvider(server, name, doc, {
+        params: { token: this.opts.token },
+        disableBc: p.disableBc,
+        maxBackoffTime: 5000,
+        ...(p.WebSocket ? { WebSocketPolyfill: p.WebSocket as typeof WebSocket } : {}),
+      });
+      provider.on('status', () => this.updateStatus());
+      provider.on('sync', () => this.updateStatus());
+      provider.on('connection-close', (event: CloseEvent | null) => {
+        if (event && event.code >= 4400 && event.code < 4500) this.stopFor(event.code, event.reason);
+        this.updateStatus();
+      });
+      this.providers.push(provider);
+    }
+    this.updateStatus();
+  }
+
+  private stopFor(code: number, reason: string): void {
+    if (this.fatal) return;
+    this.fatal = { code, reason };
+    for (const p of this.providers) p.shouldConnect = false;
+    this.opts.onFatal?.(code, reason);
+  }
+
+  private updateStatus(): void {
+    let next: ConnectionStatus;
+    if (this.fatal) next = 'stopped';
+    else if (this.providers.length === 0) next = 'connecting';
+    else if (this.providers.every((p) => p.wsconnected && p.synced)) next = 'connected';
+    else if (this.providers.some((p) => p.wsconnected)) next = 'syncing';
+    else next = 'offline';
+    if (next !== this.status) {
+      this.status = next;
+      this.opts.onStatus?.(next);
+    }
+  }
+
+  /** Close the sockets (keep the documents and caches), as when the network goes away. */
+  disconnect(): void {
+    for (const p of this.providers) p.disconnect();
+    this.updateStatus();
+  }
+
+  /** Reconnect every provider, also after a 44xx close. */
+  reconnect(): void {
+    this.fatal = undefined;
+    for (const p of this.providers) p.connect();
+    this.updateStatus();
+  }
+
+  /** Heartbeats: the relay reads awareness `{ workerId, leases: { taskId: fencingToken } }`. */
+  setLeases(leases: Record<string, number>): void {
+    const inboxProvider = this.providers[2];
+    if (!inboxProvider || !this.opts.workerId) return;
+    inboxProvider.awareness.setLocalState({ workerId: this.opts.workerId, leases });
+  }
+
+  writeProfile(profile: Omit<WorkerProfile, 'id'>): void {
+    if (!this.inbox) return;
+    const map = this.inbox.getMap('profile');
+    this.inbox.transact(() => {
+      for (const [k, v] of Object.entries(profile)) {
+        if (JSON.stringify(map.get(k)) !== JSON.stringify(v)) map.set(k, v);
+      }
+    }, 'owp-plugin');
+  }
+
+  appendIntent(intent: Intent): void {
+    if (!this.inbox) throw new Error('Only a worker token can send intents.');
+    this.inbox.getArray('intents').push([intent]);
+  }
+
+  outcome(intentId: string): Outcome | undefined {
+    return this.ledger.getMap('outcomes').get(intentId) as Outcome | undefined;
+  }
+
+  runtime(taskId: string): TaskRuntime | undefined {
+    return this.ledger.getMap('tasks').get(taskId) as TaskRuntime | undefined;
+  }
+
+  /** Inbox intents the ledger has no outcome for yet. */
+  pendingIntents(): Intent[] {
+    if (!this.inbox) return [];
+    const outcomes = this.ledger.getMap('outcomes');
+    return (this.inbox.getArray('intents').toArray() as Intent[]).filter((i) => i && !outcomes.has(i.id));
+  }
+
+  /** This worker's active leases from the ledger. */
+  myLeases(): TaskRuntime[] {
+    const me = this.opts.workerId;
+    if (!me) return [];
+    const out: TaskRuntime[] = [];
+    this.ledger.getMap('tasks').forEach((v) => {
+      const rt = v as TaskRuntime;
+      if (rt.lease && rt.lease.workerId === me) out.push(rt);
+    });
+    return out.sort((a, b) => a.lease!.expiresAt - b.lease!.expiresAt);
+  }
+
+  async destroy(): Promise<void> {
+    for (const p of this.providers) p.destroy();
+    this.providers = [];
+    await Promise.all(this.caches.map((c) => c.destroy()));
+    this.caches = [];
+    for (const [, doc] of this.docs()) doc.destroy();
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * One connected session: who we are, the documents, the mirror and the outcome watcher.
+ * The plugin opens one on load and a new one when the relay or token changes.
+ *
+ * Invariants:
+ * - The identity (role, worker id) comes from the relay (`GET /api/me`); the last answer is
+ *   remembered per relay and token so the vault opens offline with the cached documents.
+ * - Workers publish their profile to their inbox and their leases as awareness heartbeats.
+ * - `close()` detaches everything it attached.
+ */
+import type { Identity, OwpSettings } from '../settings/settings.js';
+import { PoolClient, type ConnectionStatus } from './client.js';
+import { Mirror } from '../mirror/mirror.js';
+import type { MirrorHost, NoteStore } from '../mirror/ports.js';
+import { OutcomeWatcher } from '../commands/intents.js';
+
+export interface MeAnswer {
+  role: Identity['role'];
+  workerId?: string;
+  name?: string;
+}
+
+export interface SessionDeps {
+  vaultId: string;
+  settings: OwpSettings;
+  notes: NoteStore;
+  host: MirrorHost;
+  /** GET /api/me; throws when the relay cannot be reached, returns status and body otherwise. */
+  fetchMe(relayUrl: string, token: string): Promise<{ status: number; body: unknown }>;
+  saveIdentity(identity: Identity): Promise<void>;
+  notice(msg: string): void;
+  onStatus(status: ConnectionStatus): void;
+}
+
+export class Session {
+  private cleanups: (() => void)[] = [];
+
+  constructor(
+    readonly identity: Identity,
+    readonly client: PoolClient,
+    readonly mirror: Mirror,
+    readonly watcher: OutcomeWatcher,
+  ) {}
+
+  add(cleanup: () => void): void {
+    this.cleanups.push(cleanup);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.cleanups.splice(0)) c();
+    this.mirror.stop();
+    this.watcher.stop();
+    await this.client.destroy();
+  }
+}
+
+async function resolveIdentity(deps: SessionDeps): Promise<Identity | undefined> {
+  const { relayUrl, token } = deps.settings;
+  if (!token) {
+    deps.notice('OWP: no token yet. Add the token from your pool admin in the plugin settings.');
+    return undefined;
+  }
+  try {
+    const res = await deps.fetchMe(relayUrl, token);
+    if (res.status === 200) {
+      const me = res.body as MeAnswer;
+      const identity: Identity = { relayUrl, token, role: me.role, ...(me.workerId ? { workerId: me.workerId } : {}), ...(me.name ? { name: me.name } : {}) };
+      await deps.saveIdentity(identity);
+      return identity;
+    }
+    const err = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+    deps.notice(`OWP: the relay refused the token (${err?.code ?? res.status}): ${err?.message ?? 'check the token in the settings.'}`);
+    return undefined;
+  } catch {
+    const cached = deps.settings.identity;
+    if (cached && cached.relayUrl === relayUrl && cached.token === token) {
+      deps.notice('OWP: the relay cannot be reached; working offline from the local copy.');
+      return cached;
+    }
+    deps.notice(`OWP: cannot reach the relay at ${relayUrl}. Check that it runs and the address is right, then run "Reconnect".`);
+    return undefined;
+  }
+}
+
+export async function openSession(deps: SessionDeps): Promise<Session | undefined> {
+  const identity = await resolveIdentity(deps);
+  if (!identity) return undefined;
+  const client = new PoolClient({
+    relayUrl: identity.relayUrl,
+    token: identity.token,
+    vaultId: deps.vaultId,
+    role: identity.role,
+    ...(identity.workerId ? { workerId: identity.workerId } : {}),
+    onStatus: (s) => deps.onStatus(s),
+    onFatal: (code, reason) => {
+      const why = reason || `close code ${code}`;
+      deps.notice(`OWP: stopped connecting to the relay: ${why}. Fix the settings and run "Reconnect".`);
+    },
+  });
+  await client.start();
+  const s = deps.settings;
+  if (client.inbox) {
+    client.writeProfile({
+      name: s.name || identity.name || identity.workerId!,
+      skills: s.skills,
+      capacity: s.capacity,
+      maxConcurrent: s.maxConcurrent,
+      available: true,
+    });
+  }
+  const mirror = new Mirror(client.board, client.ledger, deps.notes, deps.host);
+  const watcher = new OutcomeWatcher(client, deps.notice);
+  const session = new Session(identity, client, mirror, watcher);
+  const beat = () => {
+    const leases: Record<string, number> = {};
+    for (const rt of client.myLeases()) leases[rt.taskId] = rt.lease!.fencingToken;
+    client.setLeases(leases);
+  };
+  client.ledger.getMap('tasks').observe(beat);
+  session.add(() => client.ledger.getMap('tasks').unobserve(beat));
+  beat();
+  await mirror.start();
+  return session;
+}

@@ -1,0 +1,26 @@
+/**
+ * The status bar line: connection state, intents waiting for an outcome, and the time left
+ * on the active lease. Pure: the plugin calls it on every change and once a second.
+ */
+import type { TaskRuntime } from '../../shared/model.js';
+import { formatCountdown } from '../../shared/dashboard/format.js';
+import type { ConnectionStatus } from '../sync/client.js';
+
+const LABEL: Record<ConnectionStatus, string> = {
+  connecting: 'connecting',
+  syncing: 'syncing',
+  connected: 'connected',
+  offline: 'offline',
+  stopped: 'stopped',
+};
+
+export function statusText(input: { status: ConnectionStatus; pending: number; leases: TaskRuntime[]; now: number }): string {
+  const parts = [`OWP: ${LABEL[input.status]}`];
+  if (input.pending > 0) parts.push(`${input.pending} pending`);
+  const lease = input.leases[0]?.lease;
+  if (lease) {
+    const more = input.leases.length > 1 ? ` (+${input.leases.length - 1})` : '';
+    parts.push(`${lease.taskId} ${formatCountdown(lease.expiresAt - input.now)}${more}`);
+  }
+  return parts.join(' · ');
+}
