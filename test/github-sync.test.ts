@@ -82,6 +82,8 @@ describe('github import', () => {
     expect(e.gh.requests.every((r) => typeof r.headers['if-none-match'] === 'string')).toBe(true);
     expect(e.gh.rateRemaining).toBe(before);
     expect(s.requests).toBe(e.gh.requests.length);
+    // A 304 is the cache working, not something to log.
+    expect(e.port.logs.filter((l) => /304/.test(l.msg))).toEqual([]);
   });
 
   it('maps labels to task fields and reports invalid values with their default', async () => {

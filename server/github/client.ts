@@ -66,7 +66,13 @@ export class GithubClient {
         debug: () => undefined,
         info: () => undefined,
         warn: (m: unknown) => this.log.warn(`github: ${quiet(m)}`),
-        error: (m: unknown) => this.log.error(`github: ${quiet(m)}`),
+        // Octokit's request log reports every non-2xx answer here, 304s included; a 304 is
+        // the cache working, and real failures are reported by the sync with their context.
+        error: (m: unknown) => {
+          const text = quiet(m);
+          if (/ - 304 with id /.test(text)) return;
+          this.log.warn(`github: ${text}`);
+        },
       },
       throttle: {
         retryAfterBaseValue: base,
