@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
+import { encodeAwarenessEntries } from '../server/sync/awareness.js';
+import { MAX_AWARENESS_CLIENTS_PER_SOCKET } from '../server/sync/server.js';
 import { type Harness, removeDir, startHarness, tempDir, waitFor } from './sync-harness.js';
 
 let dir: string;
@@ -247,6 +249,25 @@ describe('awareness', () => {
     expect(h.awarenessSeen.some((a) => a.state.name === 'impostor')).toBe(false);
     fake.destroy();
     s.ws.close();
+  });
+});
+
+describe('awareness limits', () => {
+  it('one socket owns at most a few awareness clients', async () => {
+    const viewer = (await h.tokens.create({ role: 'viewer' })).token;
+    const s = rawSocket(`${h.url}/owp/board?token=${viewer}`);
+    await s.opened;
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 1);
+    const entries = Array.from({ length: 50 }, (_, i) => ({ clientID: 1000 + i, clock: 1, state: { i } }));
+    encoding.writeVarUint8Array(e, encodeAwarenessEntries(entries));
+    s.ws.send(encoding.toUint8Array(e));
+    await waitFor(() => h.awarenessSeen.length > 0, 10_000, 'the accepted states');
+    await waitFor(() => (h.sync.awareness('owp/board')?.getStates().size ?? 0) > 0, 10_000, 'states applied');
+    expect(h.sync.awareness('owp/board')!.getStates().size).toBe(MAX_AWARENESS_CLIENTS_PER_SOCKET);
+    expect(h.awarenessSeen).toHaveLength(MAX_AWARENESS_CLIENTS_PER_SOCKET);
+    s.ws.close();
+    await waitFor(() => h.sync.awareness('owp/board')!.getStates().size === 0, 10_000, 'states removed on close');
   });
 });
 

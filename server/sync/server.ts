@@ -38,6 +38,9 @@ export const MESSAGE_AWARENESS = 1;
 export const MESSAGE_AUTH = 2;
 export const MESSAGE_QUERY_AWARENESS = 3;
 
+/** Awareness client ids one socket may own; more are ignored. */
+export const MAX_AWARENESS_CLIENTS_PER_SOCKET = 8;
+
 export const CLOSE = {
   malformed: 4400,
   unauthorized: 4401,
@@ -68,7 +71,7 @@ export interface SyncServer {
   closeTokenSockets(tokenId: string, code?: number, reason?: string): number;
   /** Open sockets, of one doc or all. */
   connectionCount(docName?: string): number;
-  /** The relay's awareness instance of a doc, if any socket opened it. */
+  /** The relay's awareness instance of a doc, once a socket has opened that doc. */
   awareness(docName: string): awarenessProtocol.Awareness | undefined;
   /** Close every socket with 1001 and stop accepting. Does not close the DocStore. */
   close(): Promise<void>;
@@ -107,6 +110,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
   // ws' own hard cap (it closes with 1009) sits well above ours so that we answer with 4413.
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(maxBytes * 4, 16 * 1024 * 1024) });
   const rooms = new Map<string, Promise<Room>>();
+  const openRooms = new Map<string, Room>();
   const byToken = new Map<string, Set<Conn>>();
   const all = new Set<Conn>();
   let closing = false;
@@ -165,6 +169,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
           });
           for (const c of room.conns) send(c, msg);
         });
+        openRooms.set(name, room);
         return room;
       });
       rooms.set(name, p);
@@ -206,15 +211,17 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
     const kept = entries.filter((x) => {
       const owner = room.owners.get(x.clientID);
       if (owner !== undefined && owner !== conn) return false;
+      if (owner === undefined && x.state !== null) {
+        // A socket is one client (a few after reloads); a flood of ids is dropped.
+        if (conn.clientIds.size >= MAX_AWARENESS_CLIENTS_PER_SOCKET) return false;
+        if (!awarenessStateAllowed(conn.principal, x.state)) return false;
+        room.owners.set(x.clientID, conn);
+        conn.clientIds.add(x.clientID);
+        return true;
+      }
       return awarenessStateAllowed(conn.principal, x.state);
     });
     if (kept.length === 0) return;
-    for (const x of kept) {
-      if (x.state !== null) {
-        room.owners.set(x.clientID, conn);
-        conn.clientIds.add(x.clientID);
-      }
-    }
     awarenessProtocol.applyAwarenessUpdate(room.awareness, kept.length === entries.length ? raw : encodeAwarenessEntries(kept), conn);
     if (opts.onAwareness) {
       for (const x of kept) {
@@ -388,8 +395,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
       return n;
     },
     awareness(docName) {
-      for (const c of all) if (c.docName === docName && c.room) return c.room.awareness;
-      return undefined;
+      return openRooms.get(docName)?.awareness;
     },
     async close() {
       if (closing) return;
@@ -414,6 +420,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
         }
       }
       rooms.clear();
+      openRooms.clear();
       await new Promise<void>((r) => wss.close(() => r()));
     },
   };
