@@ -153,6 +153,20 @@ describe('github import', () => {
     expect(ok).toMatchObject({ added: 1, updated: 1, cancelled: 1 });
   });
 
+  it('an exhausted rate limit fails the sync at once, changes nothing, and the next sync recovers', async () => {
+    const e = await setup();
+    e.gh.addIssue(REPO, { title: 'One', labels: ['owp'] });
+    e.gh.setRateLimitRemaining(0);
+    const s = await syncOne(e);
+    expect(s.error).toMatchObject({ code: 'upstream-error', message: expect.stringMatching(/rate limit/i) });
+    expect(s.rateLimitRemaining).toBe(0);
+    expect(e.port.board().tasks).toEqual({});
+    expect(e.port.logs.some((l) => /giving up until the next sync/.test(l.msg))).toBe(true);
+    e.gh.setRateLimitRemaining(100);
+    const ok = await syncOne(e);
+    expect(ok).toMatchObject({ added: 1 });
+  });
+
   it('backs off on a secondary rate limit (403 + Retry-After) and then succeeds', async () => {
     const e = await setup();
     e.gh.addIssue(REPO, { title: 'One', labels: ['owp'] });

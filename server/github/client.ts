@@ -31,6 +31,12 @@ export interface GithubClientOptions {
   writeMinTimeMs?: number;
   /** How many rate-limit waits a request may sit through before it fails. Default 2. */
   maxRateLimitRetries?: number;
+  /**
+   * Longest wait (seconds) for a primary rate-limit reset inside one sync. A longer wait
+   * fails the sync (nothing applied) and the next interval tries again, so one exhausted
+   * token does not hold the relay's GitHub queue for up to an hour. Default 60.
+   */
+  maxRateLimitWaitSeconds?: number;
 }
 
 export interface CachedPage<T> {
@@ -82,8 +88,11 @@ export class GithubClient {
         // Comments trigger notifications: GitHub asks for more room between those.
         notifications: new Bottleneck.Group({ maxConcurrent: 1, minTime: opts.writeMinTimeMs ?? 3000 }),
         onRateLimit: (retryAfter: number, options: { method?: string; url?: string }, _o: unknown, retryCount: number) => {
-          this.log.warn('github: rate limit reached', { method: options.method, url: options.url, retryAfter, retryCount });
-          return retryCount < maxRl;
+          const wait = retryAfter <= (opts.maxRateLimitWaitSeconds ?? 60) && retryCount < maxRl;
+          this.log.warn(wait ? 'github: rate limit reached; waiting for the reset' : 'github: rate limit reached; giving up until the next sync', {
+            method: options.method, url: options.url, retryAfter, retryCount,
+          });
+          return wait;
         },
         onSecondaryRateLimit: (retryAfter: number, options: { method?: string; url?: string }, _o: unknown, retryCount: number) => {
           this.log.warn('github: secondary rate limit', { method: options.method, url: options.url, retryAfter, retryCount });

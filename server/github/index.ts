@@ -38,6 +38,8 @@ export interface GithubFeatureOptions {
   retries?: number;
   writeMinTimeMs?: number;
   maxRateLimitRetries?: number;
+  /** Longest wait (s) for a rate-limit reset within one sync. Default 60. */
+  maxRateLimitWaitSeconds?: number;
   /** Delay (ms) before a failed write-back job is tried again, doubling each time. Default 5000. */
   writeBackRetryMs?: number;
   /** Attempts per write-back job. Default 5. */
@@ -85,6 +87,7 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     retries: opts.retries,
     writeMinTimeMs: opts.writeMinTimeMs,
     maxRateLimitRetries: opts.maxRateLimitRetries,
+    maxRateLimitWaitSeconds: opts.maxRateLimitWaitSeconds,
   });
   const ctx: GithubContext = { port, client, kv, log };
   const intervalMs = opts.intervalMs ?? 5 * 60 * 1000;

@@ -229,7 +229,7 @@ export class FakeGithub {
   // ---- HTTP ----
 
   private answer(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}, reqBody?: string): void {
-    if (status !== 304) this.rateRemaining = Math.max(0, this.rateRemaining - 1);
+    if (status !== 304 && this.rateRemaining > 0) this.rateRemaining -= 1;
     const headers: Record<string, string> = {
       'x-ratelimit-limit': String(this.rateLimit),
       'x-ratelimit-remaining': String(this.rateRemaining),
@@ -255,6 +255,10 @@ export class FakeGithub {
     const auth = req.headers.authorization ?? '';
     if (auth !== `token ${this.token}` && auth !== `Bearer ${this.token}`) {
       this.answer(req, res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+      return;
+    }
+    if (this.rateRemaining <= 0) {
+      this.answer(req, res, 403, { message: 'API rate limit exceeded for user ID 1. (But here\'s the good news: Authenticated requests get a higher rate limit.)' }, {}, reqBody);
       return;
     }
     const rule = this.failRules.find((r) => r.remaining > 0 && (!r.match || r.match(method, url.pathname + url.search)));
