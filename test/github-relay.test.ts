@@ -181,4 +181,43 @@ describe('github feature in the relay', () => {
       expect((await readFile(f)).includes(Buffer.from(e.gh.token)), f).toBe(false);
     }
   });
+
+  it('a pull_request_review webhook with changes requested hands the task back to its holder', async () => {
+    const e = await setup();
+    e.gh.addIssue(REPO, { title: 'Review me', labels: ['owp'] });
+    await e.relay.api(e.maint, 'POST', '/api/github/sync', {});
+    const taskId = `${REPO}#1`;
+    const worker = await e.relay.token('worker', 'w1');
+    await e.relay.api(worker, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 2 });
+    const claim = await waitFor(async () => {
+      const r = await e.relay.api(worker, 'POST', '/api/claim', { taskId, intentId: 'claim-1' });
+      return r.status === 200 ? r.body : undefined;
+    });
+    const pr = e.gh.openPr(REPO, { title: 'attempt' });
+    const prUrl = `https://github.com/${REPO}/pull/${pr}`;
+    await e.relay.api(worker, 'POST', `/api/tasks/${encodeURIComponent(taskId)}/submit`, { fencingToken: claim.outcome.fencingToken, prUrl });
+    e.gh.addReview(REPO, pr, 'maintainer', 'CHANGES_REQUESTED');
+    const res = await hook(e, 'pull_request_review', { action: 'submitted', repository: { full_name: REPO }, pull_request: { number: pr } });
+    expect(res.status).toBe(202);
+    const back = await waitFor(async () => {
+      const r = await e.relay.api(e.maint, 'GET', `/api/tasks/${encodeURIComponent(taskId)}`);
+      return r.body?.runtime?.state === 'leased' ? r.body.runtime : undefined;
+    });
+    expect(back.lease).toMatchObject({ workerId: 'w1', fencingToken: claim.outcome.fencingToken });
+  });
+
+  it('an expired lease (relay sweeper) removes the label and says so on the issue', async () => {
+    const e = await setup();
+    const put = await e.relay.api(e.maint, 'PUT', `/api/repos/${REPO}`, { repo: REPO, leaseTtlMs: 1000, github: { enabled: true, writeBack: true } });
+    expect(put.status).toBe(200);
+    e.gh.addIssue(REPO, { title: 'Will lapse', labels: ['owp'] });
+    await e.relay.api(e.maint, 'POST', '/api/github/sync', {});
+    const worker = await e.relay.token('worker', 'w1');
+    await e.relay.api(worker, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 2 });
+    await waitFor(async () => (await e.relay.api(worker, 'POST', '/api/claim', { taskId: `${REPO}#1`, intentId: 'claim-1' })).status === 200);
+    await waitFor(() => e.gh.issue(REPO, 1).labels.includes('owp:claimed'), 10_000, 'claimed label');
+    await waitFor(() => e.gh.comments(REPO, 1).length === 2 && !e.gh.issue(REPO, 1).labels.includes('owp:claimed'), 15_000, 'expiry write-back');
+    expect(e.gh.comments(REPO, 1)[1]!.body).toMatch(/expired/);
+    expect(e.gh.comments(REPO, 1)[1]!.body).toContain(`<!-- owp:release:${REPO}#1:1 -->`);
+  });
 });
