@@ -1,0 +1,377 @@
+/**
+ * Test double, app part: App, Plugin, Notice, Modal, Setting, PluginSettingTab,
+ * requestUrl, and `createTestApp` which builds an app over a real temp vault folder.
+ *
+ * Invariants:
+ * - loadData/saveData read and write `<vault>/.obsidian/plugins/<id>/data.json` for real.
+ * - Notice records every message (globally and per app via `notices`), so tests assert on
+ *   what the user was told.
+ * - requestUrl does real HTTP (fetch) and, like Obsidian, throws on status >= 400 unless
+ *   `throw: false`.
+ */
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { createElement } from './dom.js';
+import { FileManager, MetadataCache, Vault, Events } from './vault.js';
+import { Component, Workspace, type ViewCreator } from './workspace.js';
+
+export interface Command {
+  id: string;
+  name: string;
+  callback?: () => unknown;
+  checkCallback?: (checking: boolean) => boolean | void;
+  editorCallback?: (...args: unknown[]) => unknown;
+}
+
+export interface PluginManifest {
+  id: string;
+  name: string;
+  version: string;
+  minAppVersion: string;
+  description: string;
+  author: string;
+  dir?: string;
+  isDesktopOnly?: boolean;
+}
+
+export const noticeLog: { at: number; message: string }[] = [];
+let currentApp: App | undefined;
+
+export class App {
+  vault: Vault;
+  workspace: Workspace;
+  metadataCache: MetadataCache;
+  fileManager: FileManager;
+  appId: string;
+  notices: string[] = [];
+  commands = {
+    commands: new Map<string, Command>(),
+    executeCommandById: (id: string): boolean => {
+      const c = this.commands.commands.get(id);
+      if (!c) return false;
+      currentApp = this;
+      try {
+        if (c.callback) c.callback();
+        else if (c.checkCallback) c.checkCallback(false);
+      } finally {
+        currentApp = undefined;
+      }
+      return true;
+    },
+  };
+  setting = { tabs: [] as PluginSettingTab[] };
+  statusBar = createElement('div');
+  ribbon: { icon: string; title: string; el: HTMLElement; cb: (e: MouseEvent) => unknown }[] = [];
+
+  constructor(basePath: string, appId: string) {
+    this.vault = new Vault(basePath);
+    this.workspace = new Workspace(this);
+    this.metadataCache = new MetadataCache(this.vault);
+    this.fileManager = new FileManager(this.vault);
+    this.appId = appId;
+  }
+}
+
+/** Build an app over a real vault folder (created if missing). */
+export function createTestApp(basePath: string, appId = nodePath.basename(basePath)): App {
+  fs.mkdirSync(basePath, { recursive: true });
+  return new App(basePath, appId);
+}
+
+export class Notice {
+  noticeEl = createElement('div');
+  constructor(
+    public message: string | DocumentFragment,
+    public duration?: number,
+  ) {
+    const text = typeof message === 'string' ? message : (message.textContent ?? '');
+    this.noticeEl.textContent = text;
+    noticeLog.push({ at: Date.now(), message: text });
+    currentApp?.notices.push(text);
+    Notice.listeners.forEach((l) => l(text));
+  }
+  static listeners = new Set<(m: string) => void>();
+  setMessage(m: string): this {
+    this.noticeEl.textContent = m;
+    return this;
+  }
+  hide(): void {}
+}
+
+export abstract class Plugin extends Component {
+  settings?: unknown;
+  constructor(
+    public app: App,
+    public manifest: PluginManifest,
+  ) {
+    super();
+  }
+  private dataPath(): string {
+    return nodePath.join(this.app.vault.basePath, this.app.vault.configDir, 'plugins', this.manifest.id, 'data.json');
+  }
+  async loadData(): Promise<unknown> {
+    try {
+      return JSON.parse(await fs.promises.readFile(this.dataPath(), 'utf8')) as unknown;
+    } catch {
+      return null;
+    }
+  }
+  async saveData(data: unknown): Promise<void> {
+    await fs.promises.mkdir(nodePath.dirname(this.dataPath()), { recursive: true });
+    await fs.promises.writeFile(this.dataPath(), JSON.stringify(data, null, 2));
+  }
+  addCommand(c: Command): Command {
+    const full = { ...c, id: `${this.manifest.id}:${c.id}` };
+    const wrapped: Command = {
+      ...full,
+      callback: c.callback && (() => withApp(this.app, c.callback!)),
+    };
+    this.app.commands.commands.set(full.id, wrapped);
+    this.register(() => this.app.commands.commands.delete(full.id));
+    return full;
+  }
+  removeCommand(id: string): void {
+    this.app.commands.commands.delete(`${this.manifest.id}:${id}`);
+  }
+  addSettingTab(tab: PluginSettingTab): void {
+    this.app.setting.tabs.push(tab);
+    this.register(() => (this.app.setting.tabs = this.app.setting.tabs.filter((t) => t !== tab)));
+  }
+  addStatusBarItem(): HTMLElement {
+    const el = this.app.statusBar.appendChild(createElement('div'));
+    el.classList.add('status-bar-item');
+    this.register(() => el.remove());
+    return el;
+  }
+  addRibbonIcon(icon: string, title: string, cb: (e: MouseEvent) => unknown): HTMLElement {
+    const el = createElement('div');
+    el.setAttribute('aria-label', title);
+    const entry = { icon, title, el, cb };
+    this.app.ribbon.push(entry);
+    this.register(() => (this.app.ribbon = this.app.ribbon.filter((r) => r !== entry)));
+    return el;
+  }
+  registerView(type: string, creator: ViewCreator): void {
+    this.app.workspace.viewRegistry.set(type, creator);
+    this.register(() => {
+      this.app.workspace.detachLeavesOfType(type);
+      this.app.workspace.viewRegistry.delete(type);
+    });
+  }
+}
+
+function withApp<T>(app: App, fn: () => T): T {
+  const before = currentApp;
+  currentApp = app;
+  try {
+    return fn();
+  } finally {
+    currentApp = before;
+  }
+}
+
+/** Tests: attribute the notices of async work to an app (Notice has no app reference). */
+export function routeNoticesTo(app: App | undefined): void {
+  currentApp = app;
+}
+
+export class Modal extends Events {
+  static opened: Modal[] = [];
+  containerEl = createElement('div');
+  modalEl = this.containerEl.appendChild(createElement('div'));
+  titleEl = this.modalEl.appendChild(createElement('div'));
+  contentEl = this.modalEl.appendChild(createElement('div'));
+  isOpen = false;
+  constructor(public app: App) {
+    super();
+  }
+  setTitle(t: string): this {
+    this.titleEl.textContent = t;
+    return this;
+  }
+  open(): void {
+    this.isOpen = true;
+    Modal.opened.push(this);
+    this.onOpen();
+  }
+  close(): void {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    Modal.opened = Modal.opened.filter((m) => m !== this);
+    this.onClose();
+  }
+  onOpen(): void {}
+  onClose(): void {}
+}
+
+export class TextComponent {
+  inputEl: HTMLInputElement;
+  private handlers: ((v: string) => unknown)[] = [];
+  constructor(containerEl: HTMLElement) {
+    this.inputEl = containerEl.appendChild(createElement('input')) as HTMLInputElement;
+    this.inputEl.type = 'text';
+    this.inputEl.addEventListener('input', () => this.handlers.forEach((h) => h(this.inputEl.value)));
+  }
+  getValue(): string {
+    return this.inputEl.value;
+  }
+  setValue(v: string): this {
+    this.inputEl.value = v;
+    return this;
+  }
+  setPlaceholder(p: string): this {
+    this.inputEl.placeholder = p;
+    return this;
+  }
+  onChange(cb: (v: string) => unknown): this {
+    this.handlers.push(cb);
+    return this;
+  }
+  /** Test helper: type a value as the user would. */
+  simulateInput(v: string): void {
+    this.inputEl.value = v;
+    this.handlers.forEach((h) => h(v));
+  }
+}
+
+export class ButtonComponent {
+  buttonEl: HTMLButtonElement;
+  constructor(containerEl: HTMLElement) {
+    this.buttonEl = containerEl.appendChild(createElement('button')) as HTMLButtonElement;
+  }
+  setButtonText(t: string): this {
+    this.buttonEl.textContent = t;
+    return this;
+  }
+  setCta(): this {
+    this.buttonEl.classList.add('mod-cta');
+    return this;
+  }
+  setWarning(): this {
+    this.buttonEl.classList.add('mod-warning');
+    return this;
+  }
+  onClick(cb: (e: MouseEvent) => unknown): this {
+    this.buttonEl.addEventListener('click', (e) => void cb(e as MouseEvent));
+    return this;
+  }
+}
+
+export class ToggleComponent {
+  toggleEl = createElement('div');
+  private value = false;
+  private handlers: ((v: boolean) => unknown)[] = [];
+  constructor(containerEl: HTMLElement) {
+    containerEl.appendChild(this.toggleEl);
+  }
+  getValue(): boolean {
+    return this.value;
+  }
+  setValue(v: boolean): this {
+    this.value = v;
+    return this;
+  }
+  onChange(cb: (v: boolean) => unknown): this {
+    this.handlers.push(cb);
+    return this;
+  }
+}
+
+export class Setting {
+  settingEl: HTMLElement;
+  infoEl: HTMLElement;
+  nameEl: HTMLElement;
+  descEl: HTMLElement;
+  controlEl: HTMLElement;
+  components: (TextComponent | ButtonComponent | ToggleComponent)[] = [];
+  constructor(containerEl: HTMLElement) {
+    this.settingEl = containerEl.appendChild(createElement('div'));
+    this.settingEl.classList.add('setting-item');
+    this.infoEl = this.settingEl.appendChild(createElement('div'));
+    this.nameEl = this.infoEl.appendChild(createElement('div'));
+    this.nameEl.classList.add('setting-item-name');
+    this.descEl = this.infoEl.appendChild(createElement('div'));
+    this.controlEl = this.settingEl.appendChild(createElement('div'));
+  }
+  setName(n: string): this {
+    this.nameEl.textContent = n;
+    return this;
+  }
+  setDesc(d: string): this {
+    this.descEl.textContent = d;
+    return this;
+  }
+  setHeading(): this {
+    this.settingEl.classList.add('setting-item-heading');
+    return this;
+  }
+  addText(cb: (t: TextComponent) => unknown): this {
+    const t = new TextComponent(this.controlEl);
+    this.components.push(t);
+    cb(t);
+    return this;
+  }
+  addButton(cb: (b: ButtonComponent) => unknown): this {
+    const b = new ButtonComponent(this.controlEl);
+    this.components.push(b);
+    cb(b);
+    return this;
+  }
+  addToggle(cb: (t: ToggleComponent) => unknown): this {
+    const t = new ToggleComponent(this.controlEl);
+    this.components.push(t);
+    cb(t);
+    return this;
+  }
+}
+
+export abstract class PluginSettingTab {
+  containerEl = createElement('div');
+  constructor(
+    public app: App,
+    public plugin: Plugin,
+  ) {}
+  abstract display(): void;
+  hide(): void {
+    this.containerEl.replaceChildren();
+  }
+}
+
+export interface RequestUrlParam {
+  url: string;
+  method?: string;
+  contentType?: string;
+  body?: string | ArrayBuffer;
+  headers?: Record<string, string>;
+  throw?: boolean;
+}
+
+export interface RequestUrlResponse {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+  json: unknown;
+  arrayBuffer: ArrayBuffer;
+}
+
+export async function requestUrl(req: RequestUrlParam | string): Promise<RequestUrlResponse> {
+  const r = typeof req === 'string' ? { url: req } : req;
+  const headers: Record<string, string> = { ...(r.headers ?? {}) };
+  if (r.contentType) headers['content-type'] = r.contentType;
+  const res = await fetch(r.url, { method: r.method ?? 'GET', headers, body: r.body ?? null });
+  const buf = await res.arrayBuffer();
+  const text = new TextDecoder().decode(buf);
+  const out: RequestUrlResponse = {
+    status: res.status,
+    headers: Object.fromEntries(res.headers.entries()),
+    text,
+    get json() {
+      return JSON.parse(text) as unknown;
+    },
+    arrayBuffer: buf,
+  };
+  if (res.status >= 400 && r.throw !== false) {
+    throw Object.assign(new Error(`Request failed, status ${res.status}`), { status: res.status, headers: out.headers });
+  }
+  return out;
+}
