@@ -39,6 +39,11 @@ const TEMPLATES: { title: string; repo: string; skills: string[]; area: string; 
   { title: 'Rewrite the rate limiter in Rust', repo: 'demo/app', skills: ['rust'], area: 'src/limits/', tier: 2 },
 ];
 
+/** Tasks no demo worker can ever take: a skill nobody has, or an area under a freeze. */
+export function isBlocked(task: { skills?: string[]; area?: string }): boolean {
+  return (task.skills ?? []).includes('rust') || (task.area ?? '').startsWith('src/billing/');
+}
+
 /** `count` tasks numbered from `start`, drawn from the templates with the given PRNG. */
 export function demoTasks(rand: () => number, now: number, count: number, start: number): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];

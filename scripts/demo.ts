@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelay } from '../server/relay.js';
 import { createDashboardFeature } from '../server/web/index.js';
-import { demoTasks, DEMO_REPOS, DEMO_WORKERS } from './demo-data.js';
+import { demoTasks, isBlocked, DEMO_REPOS, DEMO_WORKERS } from './demo-data.js';
 
 interface Options {
   port: number;
@@ -165,7 +165,7 @@ async function workerLoop(call: Api, id: string, rand: () => number, ttlMs: numb
       continue;
     }
     if (r.status !== 200 || !r.body?.lease) {
-      await sleep(1500 + rand() * 2500);
+      await sleep(3000 + rand() * 3000);
       continue;
     }
     const taskId: string = r.body.lease.taskId;
@@ -220,8 +220,10 @@ async function maintainerLoop(call: Api, rand: () => number, log: (s: string) =>
         }
       }
       // Keep the queue from running dry in long demos.
-      const queued = must(await call('GET', '/api/tasks?state=queued'), 'list queue').tasks as unknown[];
-      if (queued.length < 6) {
+      // Count only tasks someone can take (no worker knows rust; src/billing/ is frozen).
+      const queued = must(await call('GET', '/api/tasks?state=queued'), 'list queue').tasks as { task: { skills: string[]; area: string } }[];
+      const takeable = queued.filter(({ task }) => !isBlocked(task));
+      if (takeable.length < 6) {
         const more = demoTasks(rand, Date.now(), 8, next);
         next += 8;
         must(await call('POST', '/api/tasks', { tasks: more }), 'add tasks');

@@ -60,6 +60,22 @@ describe('buildDashboardModel', () => {
     expect(m.recent[1]!.taskId).toBe('acme/app#3');
   });
 
+  it('caps cards per column and says how many more there are', () => {
+    const m = buildDashboardModel({ ...f, now: NOW, maxCardsPerColumn: 1 });
+    const queued = m.repos.find((r) => r.repo === 'acme/app')!.columns.find((c) => c.key === 'queued')!;
+    expect(queued.tasks.map((t) => t.id)).toEqual(['acme/app#3']);
+    expect(queued.total).toBe(2);
+  });
+
+  it('leaves routine claim refusals out of the event list unless asked', () => {
+    const refused = { kind: 'claim-rejected' as const, at: NOW - 1000, batch: 41, actor: 'carol', workerId: 'carol', code: 'no-matching-task' as const };
+    const m = buildDashboardModel({ ...f, recent: [...f.recent, refused], now: NOW });
+    expect(m.recent.map((e) => e.kind)).not.toContain('claim-rejected');
+    expect(m.recent).toHaveLength(5);
+    const all = buildDashboardModel({ ...f, recent: [...f.recent, refused], now: NOW, hiddenEventKinds: [] });
+    expect(all.recent[0]!.kind).toBe('claim-rejected');
+  });
+
   it('does not mutate its input', () => {
     const g = fixture();
     const before = JSON.stringify(g);

@@ -129,6 +129,16 @@ describe('renderDashboard', () => {
     expect(opened).toEqual(['acme/app#3', 'acme/app#3']);
   });
 
+  it('shows "and N more" when a column is capped', () => {
+    const f = fixture();
+    const root = document.createElement('div');
+    renderDashboard(root, buildDashboardModel({ ...f, now: NOW, maxCardsPerColumn: 1 }), { now: NOW, doc: document });
+    const queued = root.querySelector('.owp-repo-board[data-repo="acme/app"] [data-column="queued"]')!;
+    expect(queued.querySelectorAll('.owp-task')).toHaveLength(1);
+    expect(queued.querySelector('h4')!.textContent).toBe('Queued (2)');
+    expect(queued.querySelector('.owp-more')!.textContent).toBe('and 1 more');
+  });
+
   it('says so when there is nothing yet', () => {
     const root = document.createElement('div');
     renderDashboard(

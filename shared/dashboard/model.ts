@@ -54,7 +54,10 @@ export interface TaskCard {
 export interface RepoColumn {
   key: ColumnKey;
   label: string;
+  /** The cards shown (at most `maxCardsPerColumn`, in display order). */
   tasks: TaskCard[];
+  /** How many tasks are in the column in all (shown + not shown). */
+  total: number;
 }
 
 export interface RepoView {
@@ -125,6 +128,13 @@ export interface DashboardInput {
   recentDoneMs?: number;
   /** How many audit events to list (newest first). Default 30. */
   recentLimit?: number;
+  /**
+   * Event kinds left out of the "Recent events" list (they still feed the charts).
+   * Default: `claim-rejected`, because idle workers poll and each refusal is an event.
+   */
+  hiddenEventKinds?: readonly string[];
+  /** Cards shown per column before "and N more". Default 15. */
+  maxCardsPerColumn?: number;
   /** Chart window in minutes. Default 60. */
   chartMinutes?: number;
 }
@@ -174,6 +184,7 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
   const { board, ledger, now } = input;
   const recentDoneMs = input.recentDoneMs ?? 24 * 3600 * 1000;
   const profiles = input.profiles ?? {};
+  const maxCards = Math.max(1, input.maxCardsPerColumn ?? 15);
 
   // Cards for every task known to the board or the ledger.
   const ids = new Set<string>([...Object.keys(board.tasks), ...Object.keys(ledger.tasks)]);
@@ -201,7 +212,10 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
       allowedTiers: policy ? [...policy.allowedTiers].sort() : [],
       frozenAreas: policy ? [...policy.frozenAreas].sort(cmpStr) : [],
       counts,
-      columns: COLUMNS.map((c) => ({ key: c.key, label: c.label, tasks: sortCards(c.key, cols.get(c.key)!) })),
+      columns: COLUMNS.map((c) => {
+        const all = sortCards(c.key, cols.get(c.key)!);
+        return { key: c.key, label: c.label, tasks: all.slice(0, maxCards), total: all.length };
+      }),
     };
   });
 
@@ -237,8 +251,10 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
   };
 
   const limit = input.recentLimit ?? 30;
+  const hidden = new Set<string>(input.hiddenEventKinds ?? ['claim-rejected']);
   const recent: EventView[] = input.recent
     .map((event, i) => ({ event, i }))
+    .filter(({ event }) => !hidden.has(event.kind))
     .sort((a, b) => b.event.at - a.event.at || (b.event.batch ?? 0) - (a.event.batch ?? 0) || b.i - a.i)
     .slice(0, limit)
     .map(({ event, i }) => ({

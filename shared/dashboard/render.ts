@@ -156,10 +156,11 @@ function repoBoard(b: Builder, r: RepoView, opts: RenderOptions): HTMLElement {
         b.el(
           'div',
           { class: `owp-column owp-column-${col.key}`, 'data-column': col.key },
-          b.el('h4', { class: 'owp-column-title' }, `${col.label} `, b.el('span', { class: 'owp-count' }, `(${col.tasks.length})`)),
+          b.el('h4', { class: 'owp-column-title' }, `${col.label} `, b.el('span', { class: 'owp-count' }, `(${col.total})`)),
           col.tasks.length
             ? b.el('ul', { class: 'owp-task-list', 'aria-label': `${r.repo}: ${col.label}` }, ...col.tasks.map((t) => taskCard(b, t, opts)))
             : b.el('p', { class: 'owp-empty' }, 'None'),
+          col.total > col.tasks.length ? b.el('p', { class: 'owp-more' }, `and ${col.total - col.tasks.length} more`) : null,
         ),
       ),
     ),
