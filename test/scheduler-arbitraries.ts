@@ -82,7 +82,7 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
   tasks: fc.array(taskArb, { minLength: 2, maxLength: 7 }),
   workers: fc.array(
     fc.record({
-      skills: fc.oneof({ weight: 3, arbitrary: fc.constant(['ts', 'py']) }, { weight: 1, arbitrary: fc.subarray(SKILLS) }),
+      skills: fc.oneof({ weight: 3, arbitrary: fc.constant(['ts', 'py']).map((s) => [...s]) }, { weight: 1, arbitrary: fc.subarray(SKILLS) }),
       capacity: fc.integer({ min: 1, max: 4 }),
       maxConcurrent: fc.integer({ min: 1, max: 3 }),
       available: fc.integer({ min: 0, max: 7 }).map((n) => n !== 0),
