@@ -11,6 +11,9 @@
  *   that batch succeeded. A batch that failed leaves the head where it was.
  * - `verify` reads every entry in key order and reports the first seq where the chain breaks
  *   (edited, removed, inserted or reordered entries).
+ * - Index keys `audit-idx/task|worker/<id>/<seq>` are written in the same batch so queries by
+ *   task or worker do not scan the log; they are a lookup aid, never trusted: every entry found
+ *   through them is read from `audit/` and filtered again.
  */
 import { createHash } from 'node:crypto';
 import type { AuditEvent } from '../../shared/model.js';
@@ -46,9 +49,16 @@ export interface AuditVerifyResult {
   reason?: string;
 }
 
+const pad = (seq: number) => String(seq).padStart(SEQ_WIDTH, '0');
+
 export function auditKey(seq: number): string {
-  return AUDIT_PREFIX + String(seq).padStart(SEQ_WIDTH, '0');
+  return AUDIT_PREFIX + pad(seq);
 }
+
+/** Index keys (not part of the chain; value = seq): `audit-idx/task/<enc id>/<seq>`, `audit-idx/worker/<enc id>/<seq>`. */
+export const AUDIT_INDEX_PREFIX = 'audit-idx/';
+const taskIndexPrefix = (taskId: string) => `${AUDIT_INDEX_PREFIX}task/${encodeURIComponent(taskId)}/`;
+const workerIndexPrefix = (workerId: string) => `${AUDIT_INDEX_PREFIX}worker/${encodeURIComponent(workerId)}/`;
 
 /** JSON with object keys sorted and undefined fields dropped: the same entry always hashes the same. */
 export function canonicalJson(value: unknown): string {
@@ -111,7 +121,12 @@ export class AuditLog {
       entries.push(entry);
       prevHash = entry.hash;
     }
-    const ops: StoreOp[] = entries.map((e) => ({ type: 'put', key: auditKey(e.seq), value: e }));
+    const ops: StoreOp[] = [];
+    for (const e of entries) {
+      ops.push({ type: 'put', key: auditKey(e.seq), value: e });
+      if (e.taskId !== undefined) ops.push({ type: 'put', key: taskIndexPrefix(e.taskId) + pad(e.seq), value: e.seq });
+      if (e.workerId !== undefined) ops.push({ type: 'put', key: workerIndexPrefix(e.workerId) + pad(e.seq), value: e.seq });
+    }
     if (entries.length > 0) ops.push({ type: 'put', key: AUDIT_HEAD_KEY, value: { seq, hash: prevHash } });
     return { ops, entries };
   }
@@ -146,20 +161,23 @@ export class AuditLog {
       (q.task === undefined || e.taskId === q.task) &&
       (q.worker === undefined || e.workerId === q.worker) &&
       (q.sinceAt === undefined || e.at >= q.sinceAt);
-    const filtered = q.task !== undefined || q.worker !== undefined || q.sinceAt !== undefined;
-    if (q.since !== undefined) {
-      const gte = auditKey(Math.max(0, Math.floor(q.since)) + 1);
-      const all = await this.store.entries<AuditEntry>(AUDIT_PREFIX, { gte, limit: filtered ? undefined : limit });
-      return all.map(([, e]) => e).filter(match).slice(0, limit);
-    }
-    // Newest first from the end of the log, then returned oldest first.
-    const all = await this.store.entries<AuditEntry>(AUDIT_PREFIX, { reverse: true, limit: filtered ? undefined : limit });
+    const since = q.since === undefined ? undefined : Math.max(0, Math.floor(q.since));
+    // Walk the task or worker index when there is one, else the log itself. With `since`,
+    // forwards from there (oldest first); without, backwards from the end (newest window).
+    const prefix = q.task !== undefined ? taskIndexPrefix(q.task) : q.worker !== undefined ? workerIndexPrefix(q.worker) : AUDIT_PREFIX;
+    const viaIndex = prefix !== AUDIT_PREFIX;
+    const range = {
+      gte: since === undefined ? prefix : prefix + pad(since + 1),
+      lt: prefixEnd(prefix),
+      reverse: since === undefined,
+    };
     const out: AuditEntry[] = [];
-    for (const [, e] of all) {
-      if (match(e)) out.push(e);
+    for await (const [, v] of this.store.db.iterator<string, unknown>(range as never)) {
+      const e = viaIndex ? await this.store.get<AuditEntry>(auditKey(v as number)) : (v as AuditEntry);
+      if (e && match(e)) out.push(e);
       if (out.length >= limit) break;
     }
-    return out.reverse();
+    return since === undefined ? out.reverse() : out;
   }
 
   async verify(): Promise<AuditVerifyResult> {

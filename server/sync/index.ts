@@ -3,7 +3,8 @@
  * ACL (attachSyncServer) and the ACL itself (pure). See docs/ARCHITECTURE-relay-sync.md.
  */
 export { DocStore, docKeyPrefix, docSnapKey, docUpdateKey, type DocStoreOptions } from './docstore.js';
-export { attachSyncServer, CLOSE, type SyncServer, type SyncServerOptions } from './server.js';
+export { attachSyncServer, MAX_AWARENESS_CLIENTS_PER_SOCKET, type SyncServer, type SyncServerOptions } from './server.js';
+export { CLOSE, MESSAGE_SYNC, MESSAGE_AWARENESS, MESSAGE_AUTH, MESSAGE_QUERY_AWARENESS } from './messages.js';
 export {
   BOARD_DOC,
   LEDGER_DOC,

@@ -22,7 +22,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as decoding from 'lib0/decoding';
-import * as encoding from 'lib0/encoding';
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
@@ -31,26 +30,22 @@ import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal } from '../ports.js';
 import { canRead, canWrite, clampReason, parseDocName, readDeniedReason, writeDeniedReason } from './acl.js';
 import { awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries } from './awareness.js';
-import type { DocStore } from './docstore.js';
+import {
+  awarenessMessage,
+  CLOSE,
+  MESSAGE_AWARENESS,
+  MESSAGE_QUERY_AWARENESS,
+  MESSAGE_SYNC,
+  syncStep1Message,
+  syncStep2Message,
+  updateMessage,
+} from './messages.js';
 
-export const MESSAGE_SYNC = 0;
-export const MESSAGE_AWARENESS = 1;
-export const MESSAGE_AUTH = 2;
-export const MESSAGE_QUERY_AWARENESS = 3;
+export { CLOSE } from './messages.js';
+import type { DocStore } from './docstore.js';
 
 /** Awareness client ids one socket may own; more are ignored. */
 export const MAX_AWARENESS_CLIENTS_PER_SOCKET = 8;
-
-export const CLOSE = {
-  malformed: 4400,
-  unauthorized: 4401,
-  forbidden: 4403,
-  unknownDoc: 4404,
-  revoked: 4410,
-  tooLarge: 4413,
-  shuttingDown: 1001,
-  internal: 1011,
-} as const;
 
 export interface SyncServerOptions {
   docs: DocStore;
@@ -95,12 +90,6 @@ interface Conn {
   closed: boolean;
   alive: boolean;
   queue: Promise<void>;
-}
-
-function frame(write: (e: encoding.Encoder) => void): Uint8Array {
-  const e = encoding.createEncoder();
-  write(e);
-  return encoding.toUint8Array(e);
 }
 
 export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncServer {
@@ -152,10 +141,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
         awareness.setLocalState(null);
         const room: Room = { name, doc, awareness, conns: new Set(), owners: new Map() };
         doc.on('update', (update: Uint8Array, origin: unknown) => {
-          const msg = frame((e) => {
-            encoding.writeVarUint(e, MESSAGE_SYNC);
-            syncProtocol.writeUpdate(e, update);
-          });
+          const msg = updateMessage(update);
           // Registered after DocStore's own listener, so this update is in the chain already.
           void opts.docs.whenPersisted(name).then(() => {
             for (const c of room.conns) if (c !== origin) send(c, msg);
@@ -163,10 +149,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
         });
         awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }) => {
           const changed = added.concat(updated, removed);
-          const msg = frame((e) => {
-            encoding.writeVarUint(e, MESSAGE_AWARENESS);
-            encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(awareness, changed));
-          });
+          const msg = awarenessMessage(awareness, changed);
           for (const c of room.conns) send(c, msg);
         });
         openRooms.set(name, room);
@@ -182,13 +165,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
     const type = decoding.readVarUint(d);
     if (type === syncProtocol.messageYjsSyncStep1) {
       const sv = decoding.readVarUint8Array(d);
-      send(
-        conn,
-        frame((e) => {
-          encoding.writeVarUint(e, MESSAGE_SYNC);
-          syncProtocol.writeSyncStep2(e, room.doc, sv);
-        }),
-      );
+      send(conn, syncStep2Message(room.doc, sv));
       return;
     }
     if (type !== syncProtocol.messageYjsSyncStep2 && type !== syncProtocol.messageYjsUpdate) {
@@ -245,13 +222,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
       if (type === MESSAGE_SYNC) handleSync(conn, room, d);
       else if (type === MESSAGE_AWARENESS) handleAwareness(conn, room, d);
       else if (type === MESSAGE_QUERY_AWARENESS) {
-        send(
-          conn,
-          frame((e) => {
-            encoding.writeVarUint(e, MESSAGE_AWARENESS);
-            encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(room.awareness, [...room.awareness.getStates().keys()]));
-          }),
-        );
+        send(conn, awarenessMessage(room.awareness, [...room.awareness.getStates().keys()]));
       }
       // MESSAGE_AUTH and unknown types from clients: nothing to do.
     } catch (err) {
@@ -310,22 +281,10 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
         if (conn.closed) return;
         conn.room = room;
         room.conns.add(conn);
-        send(
-          conn,
-          frame((e) => {
-            encoding.writeVarUint(e, MESSAGE_SYNC);
-            syncProtocol.writeSyncStep1(e, room.doc);
-          }),
-        );
+        send(conn, syncStep1Message(room.doc));
         const states = room.awareness.getStates();
         if (states.size > 0) {
-          send(
-            conn,
-            frame((e) => {
-              encoding.writeVarUint(e, MESSAGE_AWARENESS);
-              encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(room.awareness, [...states.keys()]));
-            }),
-          );
+          send(conn, awarenessMessage(room.awareness, [...states.keys()]));
         }
       },
       (err) => {
