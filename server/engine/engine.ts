@@ -79,7 +79,7 @@ export class Engine {
   readonly tickMs: number;
   readonly retentionMs: number;
   /** Batches run and their timings, for /api/status and the benchmark. */
-  readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0 };
+  readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0, scheduleMs: 0, persistMs: 0, applyMs: 0 };
 
   private constructor(
     private readonly o: EngineOptions,
@@ -224,6 +224,8 @@ export class Engine {
       for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
       return;
     }
+    const scheduled = performance.now();
+    this.stats.scheduleMs += scheduled - started;
     const next = result.ledger;
     const batch = next.batch;
     const ephemeralIds = new Set<string>();
@@ -265,6 +267,8 @@ export class Engine {
       for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
       return;
     }
+    const persisted = performance.now();
+    this.stats.persistMs += persisted - scheduled;
     this.o.audit.commit(entries);
     this.ledgerState = next;
     this.recomputeExpiry();
@@ -275,6 +279,7 @@ export class Engine {
       this.o.board.removeTasks(archived);
       this.o.log.info('archived finished tasks', { count: archived.length });
     }
+    this.stats.applyMs += performance.now() - persisted;
     for (const b of batchEntries) {
       const out = byId.get(b.intent.id);
       for (const w of b.waiters) {

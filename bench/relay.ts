@@ -1,0 +1,251 @@
+/**
+ * Relay benchmark: claim-to-lease latency (p50/p99) and grants per second with 100 and
+ * 500 concurrent workers over 10,000 queued tasks.
+ *
+ * The relay runs as a child process exactly as `npm start` runs it (real LevelDB in a temp
+ * folder, default tick); the workers are HTTP clients in this process, each with its own
+ * worker token, all claiming at once (`POST /api/claim`, claim-next). Latency is measured
+ * from sending the claim to receiving the answer, which the relay sends only after the
+ * grant is persisted and broadcast.
+ *
+ * Standalone: `node --import tsx bench/relay.ts [--write]` (--write updates docs/BENCHMARKS.md).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem, tmpdir, type as osType, release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Agent } from 'node:http';
+import { request } from 'node:http';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const ADMIN = 'owp_bench_admin_token_0123456789abcdef';
+const TASKS = 10_000;
+const CLAIMS_PER_WORKER = 8;
+const REPOS = 10;
+
+export interface ScenarioResult {
+  workers: number;
+  claims: number;
+  granted: number;
+  rejected: number;
+  errors: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  grantsPerSec: number;
+  wallMs: number;
+  batches: number;
+  maxBatchMs: number;
+  /** Where the relay's batch time went (ms summed over the measured batches). */
+  scheduleMs: number;
+  persistMs: number;
+  applyMs: number;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+
+/** Setup calls: wait out 429s (the admin token creates hundreds of tokens in a row). */
+async function setup(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  for (;;) {
+    const r = await call(base, token, method, path, body);
+    if (r.status !== 429) return r;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
+function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const u = new URL(path, base);
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { agent, host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: { authorization: `Bearer ${token}`, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function startRelay(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const proc = spawn(process.execPath, [...(process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : []), '--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += String(d)));
+  proc.stderr.on('data', (d) => (out += String(d)));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearInterval(t);
+        resolve(m[1]);
+      }
+    }, 20);
+    void exited.then((c) => {
+      clearInterval(t);
+      reject(new Error(`relay exited (${c}): ${out}`));
+    });
+  });
+  return {
+    url,
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export async function runScenario(workers: number): Promise<ScenarioResult> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'owp-bench-'));
+  const relay = await startRelay(dataDir);
+  try {
+    const base = relay.url;
+    const maint = (await call(base, ADMIN, 'POST', '/api/tokens', { role: 'maintainer' })).body.token as string;
+    // Ten repos so review budgets (at most 1000 each) never bind: this measures arbitration.
+    for (let r = 0; r < REPOS; r++) await call(base, maint, 'PUT', `/api/repos/bench/pool${r}`, { reviewBudget: 1000, dailyQuota: 10_000 });
+    for (let start = 0; start < TASKS; start += 2500) {
+      const tasks = Array.from({ length: 2500 }, (_, i) => {
+        const n = start + i + 1;
+        return { id: `bench/pool${n % REPOS}#${n}`, repo: `bench/pool${n % REPOS}`, title: `Task ${n}`, skills: ['ts'], priority: n % 7 };
+      });
+      const r = await call(base, maint, 'POST', '/api/tasks', { tasks });
+      if (r.status !== 200) throw new Error(`seeding failed: ${JSON.stringify(r.body)}`);
+    }
+    const tokens: string[] = [];
+    for (let i = 0; i < workers; i++) {
+      const t = (await setup(base, ADMIN, 'POST', '/api/tokens', { role: 'worker', workerId: `bw${i}` })).body.token as string;
+      const reg = await setup(base, t, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 100, maxConcurrent: 50 });
+      if (reg.status !== 200) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
+      tokens.push(t);
+    }
+    // Warm-up: one claim per worker, not measured (JIT, first batch reconciles 10,000 tasks).
+    await Promise.all(tokens.map((t) => call(base, t, 'POST', '/api/claim', {})));
+    const before = (await call(base, maint, 'GET', '/api/status')).body.engine;
+
+    const latencies: number[] = [];
+    let granted = 0;
+    let rejected = 0;
+    let errors = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      tokens.map(async (t) => {
+        for (let i = 0; i < CLAIMS_PER_WORKER; i++) {
+          const s = performance.now();
+          try {
+            const r = await call(base, t, 'POST', '/api/claim', {});
+            latencies.push(performance.now() - s);
+            if (r.status === 200) granted++;
+            else rejected++;
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    const wallMs = performance.now() - t0;
+    const after = (await call(base, maint, 'GET', '/api/status')).body.engine;
+    latencies.sort((a, b) => a - b);
+    return {
+      workers,
+      claims: latencies.length,
+      granted,
+      rejected,
+      errors,
+      p50: pct(latencies, 50),
+      p90: pct(latencies, 90),
+      p99: pct(latencies, 99),
+      max: latencies[latencies.length - 1],
+      grantsPerSec: (granted / wallMs) * 1000,
+      wallMs,
+      batches: after.batches - before.batches,
+      maxBatchMs: after.maxBatchMs,
+      scheduleMs: after.scheduleMs - before.scheduleMs,
+      persistMs: after.persistMs - before.persistMs,
+      applyMs: after.applyMs - before.applyMs,
+    };
+  } finally {
+    await relay.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+const f1 = (n: number) => n.toFixed(1);
+
+export function machineInfo(): string {
+  const c = cpus();
+  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${osType()} ${release()}, Node ${process.version}`;
+}
+
+export function markdownTable(results: ScenarioResult[]): string {
+  const rows = results.map(
+    (r) =>
+      `| ${r.workers} | ${r.claims} | ${r.granted} | ${r.rejected + r.errors} | ${f1(r.p50)} | ${f1(r.p90)} | ${f1(r.p99)} | ${f1(r.max)} | ${Math.round(r.grantsPerSec)} | ${r.batches} | ${f1(r.claims / Math.max(1, r.batches))} | ${f1(r.maxBatchMs)} | ${Math.round(r.scheduleMs)} / ${Math.round(r.persistMs)} / ${Math.round(r.applyMs)} |`,
+  );
+  return [
+    '| workers | claims | granted | refused/errors | p50 ms | p90 ms | p99 ms | max ms | grants/s | batches | claims/batch | slowest batch ms | schedule / persist / apply ms |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
+
+export async function runRelayBench(write: boolean): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  for (const n of (process.env.OWP_BENCH_WORKERS ?? '100,500').split(',').map(Number)) {
+    console.log(`relay bench: ${n} concurrent workers, ${TASKS} queued tasks, ${CLAIMS_PER_WORKER} claims each...`);
+    const r = await runScenario(n);
+    console.log(
+      `  p50 ${f1(r.p50)} ms  p99 ${f1(r.p99)} ms  max ${f1(r.max)} ms  ${Math.round(r.grantsPerSec)} grants/s  (${r.granted} granted, ${r.rejected} refused, ${r.errors} errors, ${r.batches} batches; relay time: schedule ${Math.round(r.scheduleMs)} ms, persist ${Math.round(r.persistMs)} ms, apply ${Math.round(r.applyMs)} ms)`,
+    );
+    results.push(r);
+  }
+  const table = markdownTable(results);
+  console.log('\n' + table);
+  if (write) await writeBenchmarks(table);
+  return results;
+}
+
+const START = '<!-- relay-bench:start -->';
+const END = '<!-- relay-bench:end -->';
+
+async function writeBenchmarks(table: string): Promise<void> {
+  const file = join(ROOT, 'docs', 'BENCHMARKS.md');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    text = `# Benchmarks\n\n${START}\n${END}\n`;
+  }
+  const block = [
+    START,
+    `Measured ${new Date().toISOString()} on ${machineInfo()}.`,
+    '',
+    table,
+    END,
+  ].join('\n');
+  text = text.includes(START) && text.includes(END) ? text.slice(0, text.indexOf(START)) + block + text.slice(text.indexOf(END) + END.length) : text + '\n' + block + '\n';
+  await writeFile(file, text);
+  console.log(`wrote ${file}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runRelayBench(process.argv.includes('--write'));
+  agent.destroy();
+}
