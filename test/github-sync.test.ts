@@ -109,6 +109,20 @@ describe('github import', () => {
     expect(e.port.board().tasks[`${REPO}#1`]!.points).toBe(5);
   });
 
+  it('keeps a maintainer edit on the board until the issue itself changes', async () => {
+    const e = await setup();
+    e.gh.addIssue(REPO, { title: 'From GitHub', labels: ['owp', 'points:2'] });
+    await syncOne(e);
+    e.port.patchTask(`${REPO}#1`, { points: 8, held: true }, 'maintainer');
+    const s = await syncOne(e);
+    expect(s).toMatchObject({ updated: 0, unchanged: 1 });
+    expect(e.port.board().tasks[`${REPO}#1`]).toMatchObject({ points: 8, held: true, title: 'From GitHub' });
+    e.gh.editIssue(REPO, 1, { title: 'Edited on GitHub' });
+    await syncOne(e);
+    // The issue wins for the fields it carries; `held` stays the maintainer's.
+    expect(e.port.board().tasks[`${REPO}#1`]).toMatchObject({ points: 2, held: true, title: 'Edited on GitHub' });
+  });
+
   it('closed or unlabelled issue: cancels the queued task, flags the leased one', async () => {
     const e = await setup();
     e.gh.addIssue(REPO, { title: 'queued one', labels: ['owp'] });

@@ -11,7 +11,9 @@
  *   true). The scheduler ends queued ones; a leased one keeps its lease until it ends and is
  *   reported as `flagged` so a maintainer can decide. Finished tasks are never touched.
  * - Board fields a maintainer owns (held, and a cancellation the importer did not make)
- *   are kept as they are.
+ *   are kept as they are. A task is rewritten from its issue only when the issue changed
+ *   (its updated_at differs from the one last applied, kv `seen/<taskId>`), so a
+ *   maintainer's edit on the board stands until someone edits the issue.
  */
 import { TaskSchema, listProblems, type RepoPolicy, type TaskInput } from '../../shared/model.js';
 import { taskFromIssue, type GithubIssueLike } from '../../shared/github-labels.js';
@@ -37,6 +39,7 @@ export interface ImportResult {
 }
 
 interface IssueItem extends GithubIssueLike {
+  updated_at?: string;
   pull_request?: unknown;
 }
 
@@ -57,6 +60,8 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
   const upserts: TaskInput[] = [];
   const open = new Set<string>();
   const uncancel: string[] = [];
+  const seen: [string, string][] = [];
+  let skipped = 0;
   for (const issue of items) {
     if (issue.pull_request) continue;
     const { task, problems: labelProblems } = taskFromIssue(repo, issue, now);
@@ -67,6 +72,9 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
     if (cancelled && (await ctx.kv.get(cancelMark(task.id)))) {
       cancelled = false; // reopened (or labelled again) after the importer cancelled it
       uncancel.push(task.id);
+    } else if (existing && issue.updated_at && (await ctx.kv.get<string>(`seen/${task.id}`)) === issue.updated_at) {
+      skipped++;
+      continue;
     }
     const merged: TaskInput = { ...task, held: existing?.held ?? false, cancelled, createdAt: existing?.createdAt ?? task.createdAt };
     const bad = listProblems(TaskSchema, merged);
@@ -75,6 +83,7 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
       continue;
     }
     upserts.push(merged);
+    if (issue.updated_at) seen.push([`seen/${task.id}`, issue.updated_at]);
   }
   const cancelledTasks: string[] = [];
   const flaggedTasks: string[] = [];
@@ -91,6 +100,7 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
   const result = upserts.length > 0 ? ctx.port.upsertTasks(upserts, GITHUB_ACTOR) : { added: [], updated: [], unchanged: [] };
   for (const id of [...cancelledTasks, ...flaggedTasks]) await ctx.kv.put(cancelMark(id), true);
   for (const id of uncancel) await ctx.kv.del(cancelMark(id));
+  for (const [key, at] of seen) await ctx.kv.put(key, at);
   for (const id of flaggedTasks) {
     ctx.log.warn('github: issue closed or unlabelled while a lease holds its task; cancellation is pending', { taskId: id, repo });
   }
@@ -100,7 +110,7 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
     updated: result.updated.filter((id) => !touched.has(id)).length,
     cancelled: cancelledTasks.length,
     flagged: flaggedTasks.length,
-    unchanged: result.unchanged.length,
+    unchanged: result.unchanged.length + skipped,
     flaggedTasks,
     cancelledTasks,
     problems,
