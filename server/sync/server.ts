@@ -11,7 +11,8 @@
  *   it is ignored; otherwise the socket is closed with 4403 and a reason naming the rule, and
  *   nothing it sends afterwards is read.
  * - Write before broadcast: an applied update is relayed to the other sockets of the doc only
- *   after DocStore has it on disk (`whenPersisted`), in the order updates happened.
+ *   after DocStore has it on disk (`whenPersisted`), in the order updates happened; the answer
+ *   to a sync step 1 also waits for the updates emitted so far to be on disk.
  * - Messages are handled one at a time per socket, in arrival order. A message over
  *   `maxMessageBytes` (1 MiB) closes the socket with 4413.
  * - Awareness is relayed but never persisted. A clientID belongs to the first socket that
@@ -165,7 +166,8 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
     const type = decoding.readVarUint(d);
     if (type === syncProtocol.messageYjsSyncStep1) {
       const sv = decoding.readVarUint8Array(d);
-      send(conn, syncStep2Message(room.doc, sv));
+      // Answer once what the doc holds is on disk: nobody reads what a crash could take back.
+      void opts.docs.whenPersisted(conn.docName).then(() => send(conn, syncStep2Message(room.doc, sv)));
       return;
     }
     if (type !== syncProtocol.messageYjsSyncStep2 && type !== syncProtocol.messageYjsUpdate) {
