@@ -82,7 +82,7 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
   tasks: fc.array(taskArb, { minLength: 2, maxLength: 7 }),
   workers: fc.array(
     fc.record({
-      skills: fc.oneof({ weight: 3, arbitrary: fc.constant(['ts', 'py']).map((s) => [...s]) }, { weight: 1, arbitrary: fc.subarray(SKILLS) }),
+      skills: fc.oneof({ weight: 3, arbitrary: fc.constant(['ts', 'py']) }, { weight: 1, arbitrary: fc.subarray(SKILLS) }) as fc.Arbitrary<string[]>,
       capacity: fc.integer({ min: 1, max: 4 }),
       maxConcurrent: fc.integer({ min: 1, max: 3 }),
       available: fc.integer({ min: 0, max: 7 }).map((n) => n !== 0),
@@ -97,7 +97,7 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
     leaseTtlMs: fc.integer({ min: 1000, max: 6000 }),
     dailyQuota: fc.integer({ min: 1, max: 6 }),
     frozen: fc.subarray(['docs/', 'src/a/'], { maxLength: 1 }),
-    tiers: fc.oneof({ weight: 3, arbitrary: fc.constant([0, 1]) }, { weight: 1, arbitrary: fc.subarray([0, 1, 2], { minLength: 1 }) }),
+    tiers: fc.oneof({ weight: 3, arbitrary: fc.constant([0, 1]) }, { weight: 1, arbitrary: fc.subarray([0, 1, 2], { minLength: 1 }) }) as fc.Arbitrary<number[]>,
   }),
 });
 
