@@ -126,6 +126,7 @@ export function parseRepoArg(text: string | undefined, cmd: string): { owner: st
 
 export function formatDuration(ms: number): string {
   const neg = ms < 0;
+  if (Math.abs(ms) < 1000 && ms !== 0) return `${Math.round(ms)}ms`;
   let s = Math.round(Math.abs(ms) / 1000);
   const d = Math.floor(s / 86400);
   s -= d * 86400;

@@ -13,6 +13,8 @@ export const SECRET_ENV = ['OWP_TOKEN', 'OWP_ADMIN_TOKEN', 'OWP_GITHUB_TOKEN', '
 
 export interface ToolRun {
   child: ChildProcess;
+  /** Signal the tool and everything it started (its own process group when not on a TTY). */
+  kill(signal: NodeJS.Signals): void;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; lastLine: string; error?: string }>;
 }
 
@@ -31,7 +33,19 @@ export function runTool(
     cwd: opts.cwd,
     env: opts.env,
     stdio: [opts.stdinTty ? 'inherit' : 'ignore', 'pipe', 'inherit'],
+    // Off a TTY the tool gets its own process group, so stopping it also stops what the
+    // shell started (a shell killed alone leaves its children holding our stdout pipe).
+    // On a TTY it stays in the foreground group: it may read the terminal, and Ctrl-C reaches it.
+    detached: !opts.stdinTty,
   });
+  const kill = (signal: NodeJS.Signals): void => {
+    try {
+      if (!opts.stdinTty && child.pid) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
   let lastLine = '';
   let buf = '';
   const take = (line: string): void => {
@@ -52,12 +66,19 @@ export function runTool(
     child.on('error', (e) => {
       error = e.message;
     });
-    child.on('close', (code, signal) => {
+    let settled = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (settled) return;
+      settled = true;
       if (buf) take(buf);
+      buf = '';
       resolve({ code: error && code === null ? 127 : code, signal, lastLine, ...(error ? { error } : {}) });
-    });
+    };
+    child.on('close', finish);
+    // If something the tool left behind keeps stdout open, do not wait for it forever.
+    child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 2000).unref());
   });
-  return { child, done };
+  return { child, kill, done };
 }
 
 /** `PR: https://...` on the last line -> the URL. */

@@ -43,7 +43,7 @@ interface Held {
 
 type TaskEnd = 'submitted' | 'failed' | 'lost' | 'released' | 'stopped';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class WorkerLoop {
   private stopping?: NodeJS.Signals;
@@ -268,7 +268,6 @@ export class WorkerLoop {
         this.scheduleHeartbeat(held, backoff, Math.min(backoff * 2, 30_000));
       }
     }, delay);
-    held.timer.unref?.();
   }
 
   private stopHeartbeat(held: Held): void {
@@ -279,8 +278,8 @@ export class WorkerLoop {
   private async killTool(held: Held): Promise<void> {
     const tool = held.tool;
     if (!tool || tool.child.exitCode !== null) return;
-    tool.child.kill('SIGTERM');
-    const t = setTimeout(() => tool.child.kill('SIGKILL'), 5000);
+    tool.kill('SIGTERM');
+    const t = setTimeout(() => tool.kill('SIGKILL'), 5000);
     await tool.done;
     clearTimeout(t);
   }
