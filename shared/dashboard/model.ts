@@ -133,7 +133,7 @@ export interface DashboardInput {
    * Default: `claim-rejected`, because idle workers poll and each refusal is an event.
    */
   hiddenEventKinds?: readonly string[];
-  /** Cards shown per column before "and N more". Default 15. */
+  /** Cards shown per column before "and N more". Default 8. */
   maxCardsPerColumn?: number;
   /** Chart window in minutes. Default 60. */
   chartMinutes?: number;
@@ -184,7 +184,7 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
   const { board, ledger, now } = input;
   const recentDoneMs = input.recentDoneMs ?? 24 * 3600 * 1000;
   const profiles = input.profiles ?? {};
-  const maxCards = Math.max(1, input.maxCardsPerColumn ?? 15);
+  const maxCards = Math.max(1, input.maxCardsPerColumn ?? 8);
 
   // Cards for every task known to the board or the ledger.
   const ids = new Set<string>([...Object.keys(board.tasks), ...Object.keys(ledger.tasks)]);
