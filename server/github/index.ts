@@ -44,6 +44,8 @@ export interface GithubFeatureOptions {
   writeBackRetryMs?: number;
   /** Attempts per write-back job. Default 5. */
   writeBackAttempts?: number;
+  /** How long stop() waits for the GitHub job in flight. Default 5000. */
+  stopTimeoutMs?: number;
 }
 
 export interface RepoSyncSummary {
@@ -313,7 +315,11 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
       for (const t of timers) clearTimeout(t);
       timers.clear();
       debounced.clear();
-      await queue.catch(() => undefined);
+      // Let the job in flight finish, but do not hold the relay's shutdown hostage to a
+      // GitHub rate-limit wait: every job is idempotent and the next start redoes it.
+      let limit: NodeJS.Timeout | undefined;
+      await Promise.race([queue.catch(() => undefined), new Promise<void>((r) => { limit = setTimeout(r, opts.stopTimeoutMs ?? 5000); })]);
+      if (limit) clearTimeout(limit);
     },
   };
 }
