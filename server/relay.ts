@@ -118,6 +118,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       tokens,
       audit,
       inbox: (workerId) => docs.get(INBOX_PREFIX + workerId),
+      persisted: (name) => docs.whenPersisted(name),
       now,
       version: await packageVersion(),
       startedAt: now(),

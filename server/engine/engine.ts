@@ -256,7 +256,7 @@ export class Engine {
         }
       }
     }
-    const diff = diffLedger(prev, next);
+    const diff = diffLedger(prev, next, [...intents.map((i) => i.id), ...rejected.map((r) => r.id)]);
     const { ops: auditOps, entries } = this.o.audit.prepare(events);
     const ops: StoreOp[] = [...(ledgerOps(diff, batch, now) as StoreOp[]), ...auditOps, ...archiveOps];
     try {
@@ -293,17 +293,17 @@ export class Engine {
     this.stats.lastBatchMs = ms;
     if (ms > this.stats.maxBatchMs) this.stats.maxBatchMs = ms;
     const br: BatchResult = { batch, outcomes: result.outcomes.filter((o) => !ephemeralIds.has(o.intentId)), events, ledger: next };
-    this.lastDiff = diff;
+    this.lastDiff = docDiff;
     for (const l of this.listeners) {
       try {
-        l(br, diff);
+        l(br, docDiff);
       } catch (e) {
         this.o.log.warn('onBatch listener failed', { error: String(e) });
       }
     }
   }
 
-  /** The diff of the last batch (for SSE deltas). */
+  /** What the last batch changed as clients see it (heartbeat-only expiry moves left out). */
   lastDiff: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
 
   /** Drop task changes that only move a lease's expiry by less than a quarter of its TTL. */

@@ -38,11 +38,21 @@ function diffRecord<T>(prev: Record<string, T>, next: Record<string, T>, out: Re
   for (const k in prev) if (!(k in next)) out[k] = null;
 }
 
-export function diffLedger(prev: Ledger, next: Ledger): LedgerDiff {
+/**
+ * What changed between two ledgers. Outcomes are only ever added, and only for the intents
+ * of the batch, so when `outcomeIds` (the batch's intent ids) is given only those are
+ * compared: the outcome map grows with history, a batch must not cost more because of it.
+ */
+export function diffLedger(prev: Ledger, next: Ledger, outcomeIds?: Iterable<string>): LedgerDiff {
   const d: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
   diffRecord(prev.tasks, next.tasks, d.tasks);
   diffRecord(prev.workers, next.workers, d.workers);
-  diffRecord(prev.outcomes, next.outcomes, d.outcomes);
+  if (outcomeIds) {
+    for (const id of outcomeIds) {
+      const b = next.outcomes[id];
+      if (b !== undefined && b !== prev.outcomes[id]) d.outcomes[id] = b;
+    }
+  } else diffRecord(prev.outcomes, next.outcomes, d.outcomes);
   return d;
 }
 

@@ -30,6 +30,11 @@ export function adminRoutes(deps: ApiDeps): Route[] {
     if (!r) throw new OwpError('unknown-repo', `No policy for ${name}; create it with PUT /api/repos/${name}.`);
     return r;
   };
+  /** Answer a board write only once it is on disk. */
+  const saved = async <T>(v: T): Promise<T> => {
+    await deps.persisted('owp/board');
+    return v;
+  };
   const areaOf = (b: Record<string, unknown>): string => {
     if (typeof b.area !== 'string' || b.area.length === 0) throw new OwpError('invalid-field', 'area must be a relative path such as docs/.', 'area');
     return b.area;
@@ -68,6 +73,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
             if (JSON.stringify(m.get(k)) !== JSON.stringify(v)) m.set(k, v);
           }
         }, 'relay');
+        await deps.persisted(`owp/inbox/${workerId}`);
         ctx.send(200, { worker: profile });
       },
     },
@@ -103,7 +109,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       auth: [...MAINTAINER],
       async handler(ctx) {
         const b = body(await ctx.json());
-        ctx.send(200, { repo: deps.board.putRepo({ ...b, repo: repoName(ctx.params) }, true) });
+        ctx.send(200, { repo: await saved(deps.board.putRepo({ ...b, repo: repoName(ctx.params) }, true)) });
       },
     },
     {
@@ -114,7 +120,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
         const b = body(await ctx.json());
         const name = repoName(ctx.params);
         repoOr404(name);
-        ctx.send(200, { repo: deps.board.putRepo({ ...b, repo: name }, false) });
+        ctx.send(200, { repo: await saved(deps.board.putRepo({ ...b, repo: name }, false)) });
       },
     },
     {
@@ -127,7 +133,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
         const r = deps.board.board().repos[name];
         const frozen = [...(r?.frozenAreas ?? [])];
         if (!frozen.includes(area)) frozen.push(area);
-        ctx.send(200, { repo: deps.board.putRepo({ repo: name, frozenAreas: frozen }, false) });
+        ctx.send(200, { repo: await saved(deps.board.putRepo({ repo: name, frozenAreas: frozen }, false)) });
       },
     },
     {
@@ -138,7 +144,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
         const area = areaOf(body(await ctx.json()));
         const name = repoName(ctx.params);
         const r = repoOr404(name);
-        ctx.send(200, { repo: deps.board.putRepo({ repo: name, frozenAreas: r.frozenAreas.filter((a) => a !== area) }, false) });
+        ctx.send(200, { repo: await saved(deps.board.putRepo({ repo: name, frozenAreas: r.frozenAreas.filter((a) => a !== area) }, false)) });
       },
     },
     {
@@ -153,6 +159,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
           throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ -.', 'workerId');
         }
         deps.board.setTrust(ctx.params.workerId, tier as RiskTier);
+        await deps.persisted('owp/board');
         ctx.send(200, { workerId: ctx.params.workerId, tier });
       },
     },

@@ -128,7 +128,9 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const list = Array.isArray(raw) ? raw : (body(raw).tasks as unknown);
       if (!Array.isArray(list)) throw new OwpError('invalid-field', 'Send { "tasks": [ ... ] } with one object per task.', 'tasks');
       if (list.length > 5000) throw new OwpError('invalid-field', 'At most 5000 tasks per request; split the import.', 'tasks');
-      ctx.send(200, deps.board.upsertTasks(list as TaskInput[], deps.now()));
+      const result = deps.board.upsertTasks(list as TaskInput[], deps.now());
+      await deps.persisted('owp/board');
+      ctx.send(200, result);
     },
   };
 
@@ -138,7 +140,9 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     auth: [...MAINTAINER],
     async handler(ctx) {
       const b = body(await ctx.json());
-      ctx.send(200, { task: deps.board.patchTask(ctx.params.id, b as Partial<Task>) });
+      const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>);
+      await deps.persisted('owp/board');
+      ctx.send(200, { task });
     },
   };
 

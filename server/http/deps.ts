@@ -22,6 +22,8 @@ export interface ApiDeps {
   audit: AuditLog;
   /** Open (and start watching) a worker's inbox document. */
   inbox(workerId: string): Promise<Y.Doc>;
+  /** Resolves once every update of that document so far is on disk (answer after it). */
+  persisted(docName: string): Promise<void>;
   now(): number;
   version: string;
   startedAt: number;
