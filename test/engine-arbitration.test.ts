@@ -15,7 +15,7 @@ let clients: YClient[] = [];
 afterEach(async () => {
   for (const c of clients) c.destroy();
   clients = [];
-  for (const r of relays) await r.close();
+  for (const r of relays.reverse()) await r.close();
   relays = [];
 });
 
@@ -154,6 +154,58 @@ describe('engine', () => {
     // and the lease really was extended (LevelDB and memory have the exact expiry)
     const rt = (await r.api(maint, 'GET', `/api/tasks/${enc('o/r#1')}`)).body.runtime as TaskRuntime;
     expect(rt.lease!.expiresAt).toBeGreaterThan(c.body.lease.expiresAt);
+  });
+
+  it('awareness on the inbox socket is a heartbeat: it extends the lease without an audit entry', async () => {
+    const r = await relay({ tickMs: 1 });
+    const maint = await r.token('maintainer');
+    const w = await r.token('worker', 'w1');
+    await seed(r, maint, [{ id: 'o/r#1' }]);
+    await r.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 3, maxConcurrent: 1 });
+    const c = await r.api(w, 'POST', '/api/claim', { taskId: 'o/r#1' });
+    expect(c.status).toBe(200);
+    const auditBefore = (await r.api(maint, 'GET', '/api/audit/verify')).body.entries;
+    const inbox = await client(r, 'owp/inbox/w1', w);
+    // a wrong token in the awareness state is ignored; the right one extends the lease
+    inbox.provider.awareness.setLocalState({ workerId: 'w1', leases: { 'o/r#1': 99 } });
+    inbox.provider.awareness.setLocalState({ workerId: 'w1', leases: { 'o/r#1': 1 } });
+    await waitFor(async () => {
+      const rt = (await r.api(maint, 'GET', `/api/tasks/${enc('o/r#1')}`)).body.runtime as TaskRuntime;
+      return rt.lease!.expiresAt > c.body.lease.expiresAt;
+    }, 10_000, 'lease extended by awareness');
+    expect((await r.api(maint, 'GET', '/api/audit/verify')).body.entries).toBe(auditBefore);
+    const workers = (await r.api(maint, 'GET', '/api/workers')).body.workers;
+    expect(workers.find((x: { profile: { id: string } | null }) => x.profile?.id === 'w1').online).toBe(true);
+  });
+
+  it('an inbox intent is arbitrated once, also across a restart', async () => {
+    const r = await relay();
+    const maint = await r.token('maintainer');
+    const w = await r.token('worker', 'w1');
+    await seed(r, maint, [{ id: 'o/r#1' }, { id: 'o/r#2' }]);
+    await r.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 3, maxConcurrent: 3 });
+    const inbox = await client(r, 'owp/inbox/w1', w);
+    inbox.doc.getArray('intents').push([{ kind: 'claim-next', id: 'once', workerId: 'w1' }]);
+    const ledger = await client(r, 'owp/ledger', w);
+    const first = await waitFor(() => ledger.doc.getMap('outcomes').get('once') as Outcome | undefined);
+    expect(first.status).toBe('granted');
+    for (const c of clients) c.destroy();
+    clients = [];
+    await r.relay.close();
+    const again = await startTestRelay({ dataDir: r.dataDir, rateLimit: false });
+    relays.push(again);
+    const ledger2 = await client(again, 'owp/ledger', w);
+    expect(ledger2.doc.getMap('outcomes').get('once')).toEqual(first);
+    // the inbox still holds the intent; it is not arbitrated a second time
+    const inbox2 = await client(again, 'owp/inbox/w1', w);
+    expect(inbox2.doc.getArray('intents').length).toBe(1);
+    inbox2.doc.getArray('intents').push([{ kind: 'claim-next', id: 'twice', workerId: 'w1' }]);
+    const second = await waitFor(() => ledger2.doc.getMap('outcomes').get('twice') as Outcome | undefined);
+    expect(second.status).toBe('granted');
+    expect(second.taskId).not.toBe(first.taskId);
+    expect((ledger2.doc.getMap('outcomes').get('once') as Outcome).batch).toBe(first.batch);
+    const status = (await again.api(maint, 'GET', '/api/status')).body;
+    expect(status.leases).toHaveLength(2);
   });
 
   it('archives finished tasks after the retention window, out of the board and ledger docs', async () => {
