@@ -28,7 +28,7 @@ import { candidatePool, claimNamed, claimNext, type CandidatePool } from './clai
 import { applyLeaseIntent, applyMaintainerIntent, type Decision } from './leases.js';
 import { expireLeases, reconcileBoard } from './reconcile.js';
 import { fairness } from './scores.js';
-import { clean, createWork, emit, toLedger, workerRuntime, type Work } from './state.js';
+import { clean, createWork, emit, putOutcome, toLedger, workerRuntime, type Work } from './state.js';
 
 export interface ScheduleResult {
   ledger: Ledger;
@@ -123,7 +123,7 @@ export function schedule(state: PoolState, intents: Intent[], now: number): Sche
     outcomes[i] = outcome;
     decided.set(intent.id, outcome);
     if (intent.kind !== 'heartbeat') {
-      w.outcomes[intent.id] = outcome;
+      putOutcome(w, outcome);
       if (d.status === 'rejected') {
         const claim = intent.kind === 'claim' || intent.kind === 'claim-next';
         emit(w, {

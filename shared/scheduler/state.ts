@@ -3,8 +3,8 @@
  * indexes the filters need (active leases per repo and their areas).
  *
  * Invariants:
- * - Never mutates the input PoolState: `tasks`, `workers` and `outcomes` are fresh records
- *   whose values are the input objects until changed; a changed task or worker is replaced
+ * - Never mutates the input PoolState: `tasks` and `workers` are fresh records whose values
+ *   are the input objects until changed (`outcomes` is copied on its first new entry); a changed task or worker is replaced
  *   by a new object (setTask / setWorker), never edited in place.
  * - The repo index (`active`) always describes exactly the tasks in state leased or pr_open:
  *   every lease start and end goes through startLease / endLease below.
@@ -59,7 +59,9 @@ export interface Work {
   readonly day: string;
   tasks: Record<string, TaskRuntime>;
   workers: Record<string, WorkerRuntime>;
+  /** The input's outcomes until the first new one is stored (see putOutcome): it grows forever. */
   outcomes: Record<string, Outcome>;
+  outcomesCopied: boolean;
   events: AuditEvent[];
   active: Map<string, RepoLoad>;
   policies: Map<string, RepoPolicy>;
@@ -120,7 +122,8 @@ export function createWork(state: PoolState, now: number): Work {
     day: utcDay(now),
     tasks: { ...ledger.tasks },
     workers: { ...ledger.workers },
-    outcomes: { ...ledger.outcomes },
+    outcomes: ledger.outcomes,
+    outcomesCopied: false,
     events: [],
     active: new Map(),
     policies: new Map(),
@@ -156,6 +159,14 @@ function unindexLease(w: Work, repo: string, taskId: string): void {
 
 export function setTask(w: Work, rt: TaskRuntime): void {
   w.tasks[rt.taskId] = rt;
+}
+
+export function putOutcome(w: Work, o: Outcome): void {
+  if (!w.outcomesCopied) {
+    w.outcomes = { ...w.outcomes };
+    w.outcomesCopied = true;
+  }
+  w.outcomes[o.intentId] = o;
 }
 
 export function setWorker(w: Work, wr: WorkerRuntime): void {
@@ -238,6 +249,7 @@ export function emit(w: Work, e: Omit<AuditEvent, 'at' | 'batch'>): void {
   w.events.push(clean({ kind, at: w.now, batch: w.batch, ...rest }) as AuditEvent);
 }
 
+/** The next ledger. Its records are always fresh objects, so a caller may edit them. */
 export function toLedger(w: Work): Ledger {
-  return { batch: w.batch, tasks: w.tasks, workers: w.workers, outcomes: w.outcomes };
+  return { batch: w.batch, tasks: w.tasks, workers: w.workers, outcomes: w.outcomesCopied ? w.outcomes : { ...w.outcomes } };
 }
