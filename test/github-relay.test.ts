@@ -95,6 +95,13 @@ describe('github feature in the relay', () => {
     expect(unknown.body.error.code).toBe('unknown-repo');
     const bad = await e.relay.api(e.maint, 'POST', '/api/github/sync', '{nope');
     expect(bad.status).toBe(400);
+
+    // The latest summary stays readable, e.g. for flagged tasks found by a background sync.
+    const viewer = await e.relay.token('viewer');
+    const status = await e.relay.api(viewer, 'GET', '/api/github/status');
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({ webhooks: true, intervalMs: 0, repos: [expect.objectContaining({ repo: REPO, added: 2, trigger: 'request', at: expect.any(Number) })] });
+    expect((await e.relay.api(worker, 'GET', '/api/github/status')).status).toBe(403);
   });
 
   it('webhook: a good signature triggers a sync, a bad or missing one gets 401 and changes nothing', async () => {

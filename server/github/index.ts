@@ -65,8 +65,8 @@ export interface RepoSyncSummary {
 }
 
 export interface GithubFeature extends RelayFeature {
-  /** Sync one repo (or every enabled repo). Never throws. */
-  sync(repo?: string): Promise<RepoSyncSummary[]>;
+  /** Sync one repo (or every enabled repo). Never throws. `trigger` is shown in the status. */
+  sync(repo?: string, trigger?: string): Promise<RepoSyncSummary[]>;
   /** Resolves when every queued GitHub job (syncs, write-back) has finished. */
   idle(): Promise<void>;
   start(): void;
@@ -103,6 +103,8 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
   const timers = new Set<NodeJS.Timeout>();
   const debounced = new Map<string, NodeJS.Timeout>();
   let interval: NodeJS.Timeout | undefined;
+  /** The latest summary per repo, whoever asked for the sync (route, poll, webhook). */
+  const last = new Map<string, RepoSyncSummary & { at: number; trigger: string }>();
   let unsubscribe: (() => void) | undefined;
 
   /** Run `fn` after every job queued before it. */
@@ -131,7 +133,7 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     return { code: err.code, message: client.redact(err.message) };
   }
 
-  async function syncOne(policy: RepoPolicy, what: 'all' | 'prs'): Promise<RepoSyncSummary> {
+  async function syncOne(policy: RepoPolicy, what: 'all' | 'prs', trigger: string): Promise<RepoSyncSummary> {
     const before = client.requests;
     const summary: RepoSyncSummary = {
       repo: policy.repo, added: 0, updated: 0, cancelled: 0, flagged: 0, unchanged: 0, requests: 0,
@@ -155,16 +157,17 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     }
     summary.requests = client.requests - before;
     summary.rateLimitRemaining = client.rateLimitRemaining ?? null;
+    if (what === 'all' || summary.error) last.set(policy.repo, { ...summary, at: port.now(), trigger });
     return summary;
   }
 
-  function sync(repo?: string): Promise<RepoSyncSummary[]> {
+  function sync(repo?: string, trigger = 'request'): Promise<RepoSyncSummary[]> {
     return enqueue(async () => {
       const repos = enabledRepos(port).filter((r) => !repo || r.repo.toLowerCase() === repo.toLowerCase());
       const out: RepoSyncSummary[] = [];
       for (const policy of repos) {
         if (stopped) break;
-        out.push(await syncOne(policy, 'all'));
+        out.push(await syncOne(policy, 'all', trigger));
       }
       return out;
     });
@@ -184,7 +187,7 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
       if (stopped) return;
       const policy = enabledRepos(port).find((r) => r.repo.toLowerCase() === repo.toLowerCase());
       if (!policy) return;
-      void enqueue(() => syncOne(policy, what));
+      void enqueue(() => syncOne(policy, what, what === 'all' ? 'webhook' : 'pull-request'));
     }, debounceMs);
     t.unref?.();
     timers.add(t);
@@ -285,9 +288,19 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     },
   };
 
+  const statusRoute: Route = {
+    method: 'GET',
+    path: '/api/github/status',
+    auth: ['admin', 'maintainer', 'viewer'],
+    handler(c) {
+      const repos = enabledRepos(port).map((p) => last.get(p.repo) ?? { repo: p.repo, at: null });
+      c.send(200, { repos, intervalMs, webhooks: !!opts.webhookSecret, rateLimitRemaining: client.rateLimitRemaining ?? null });
+    },
+  };
+
   return {
     name: 'github',
-    routes: [syncRoute, webhookRoute],
+    routes: [syncRoute, webhookRoute, statusRoute],
     sync,
     async idle() {
       // Jobs may queue more jobs (retries, debounced syncs); wait until nothing is queued,
@@ -302,10 +315,10 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
       stopped = false;
       unsubscribe = port.onBatch(onBatch);
       if (intervalMs > 0) {
-        interval = setInterval(() => void sync(), intervalMs);
+        interval = setInterval(() => void sync(undefined, 'poll'), intervalMs);
         interval.unref?.();
       }
-      if (opts.syncOnStart ?? true) void sync();
+      if (opts.syncOnStart ?? true) void sync(undefined, 'start');
       log.info('github: sync on', { apiUrl: opts.apiUrl ?? 'https://api.github.com', intervalMs, webhooks: !!opts.webhookSecret });
     },
     async stop() {
