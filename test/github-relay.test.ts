@@ -180,7 +180,7 @@ describe('github feature in the relay', () => {
 
     // The token never left the relay: not in logs, API answers, documents or LevelDB files.
     await e.feature.idle();
-    const answers = await Promise.all(['/api/tasks', '/api/repos', '/api/status', '/api/audit', '/api/workers'].map((p) => e.relay.api(e.maint, 'GET', p)));
+    const answers = await Promise.all(['/api/tasks', '/api/repos', '/api/status', '/api/audit', '/api/workers', '/api/github/status'].map((p) => e.relay.api(e.maint, 'GET', p)));
     const text = JSON.stringify([e.logs, answers.map((a) => a.body), again.body, e.relay.relay.relay.board(), e.relay.relay.relay.ledger()]);
     expect(text).not.toContain(e.gh.token);
     expect(e.logs.length).toBeGreaterThan(0);
