@@ -30,19 +30,19 @@ export class RelayClient {
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
-  get<T = any>(path: string): Promise<T> {
+  get<T = unknown>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }
-  post<T = any>(path: string, body: unknown = {}): Promise<T> {
+  post<T = unknown>(path: string, body: unknown = {}): Promise<T> {
     return this.request<T>('POST', path, body);
   }
-  put<T = any>(path: string, body: unknown): Promise<T> {
+  put<T = unknown>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PUT', path, body);
   }
-  patch<T = any>(path: string, body: unknown): Promise<T> {
+  patch<T = unknown>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PATCH', path, body);
   }
-  del<T = any>(path: string): Promise<T> {
+  del<T = unknown>(path: string): Promise<T> {
     return this.request<T>('DELETE', path);
   }
 
