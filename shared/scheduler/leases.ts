@@ -210,7 +210,9 @@ export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' |
     if (active) {
       endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, resetAttempts: true });
     } else {
-      setTask(w, clean({ ...prev, state: 'queued', attempt: 0, queuedAt: w.now, updatedAt: w.now, note: undefined }));
+      // A queued task keeps its place (age in queue); a stuck one re-enters the queue now.
+      const queuedAt = prev.state === 'queued' ? prev.queuedAt : w.now;
+      setTask(w, clean({ ...prev, state: 'queued', attempt: 0, queuedAt, updatedAt: w.now, note: undefined }));
       emit(w, { kind: 'task-requeued', ...base, from: prev.state, to: 'queued' });
     }
     return { status: 'applied' };
