@@ -119,7 +119,8 @@ export default class OwpPoolPlugin extends Plugin {
 
   private async noteChanged(f: TAbstractFile): Promise<void> {
     if (!(f instanceof TFile) || f.extension !== 'md' || !this.session) return;
-    await this.session.mirror.noteChanged(f.path, await this.app.vault.read(f));
+    const text = await this.app.vault.read(f);
+    await this.session?.mirror.noteChanged(f.path, text);
   }
 
   private noteDeleted(f: TAbstractFile): void {

@@ -65,7 +65,7 @@ export async function openVault(dir: string, settings: Record<string, unknown>):
     const app = createTestApp(dir, `vault-${path.basename(dir)}`);
     const plugin = new OwpPoolPlugin(app as never, MANIFEST);
     plugin.load();
-    await plugin.loading;
+    await (plugin as unknown as { loading: Promise<void> }).loading;
     await waitFor(() => plugin.session, 15_000, 'plugin session');
     await plugin.ready;
     return { app, plugin };
@@ -85,12 +85,12 @@ export async function openVault(dir: string, settings: Record<string, unknown>):
     },
     async restart() {
       cur.plugin.unload();
-      await cur.plugin.unloading;
+      await (cur.plugin as unknown as { unloading: Promise<void> }).unloading;
       cur = await start();
     },
     async close() {
       cur.plugin.unload();
-      await cur.plugin.unloading;
+      await (cur.plugin as unknown as { unloading: Promise<void> }).unloading;
       await fs.promises.rm(dir, { recursive: true, force: true });
     },
   };

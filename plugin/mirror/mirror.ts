@@ -52,6 +52,8 @@ export class Mirror {
   /** task id -> canonical path when we last synced it (a change means: move the note). */
   private canonical = new Map<string, string>();
   private dirty = new Set<string>();
+  /** task id -> what the note said when we last synced it (the base of a three-way compare). */
+  private base = new Map<string, { values: OwnedValues; brief: string }>();
   /** path -> text we already complained about (one notice per bad version). */
   private complained = new Map<string, string>();
   private running: Promise<void> | undefined;
@@ -177,6 +179,7 @@ export class Mirror {
       await this.notes.create(target, text);
       this.index.set(id, target);
       this.canonical.set(id, canonical);
+      this.base.set(id, { values: want, brief: task.body });
       this.stats.created++;
       return true;
     }
@@ -199,6 +202,7 @@ export class Mirror {
       if (!(await this.notes.replace(path, text, next))) return false;
       this.stats.updated++;
     }
+    this.base.set(id, { values: want, brief: task.body });
     const before = this.canonical.get(id);
     this.canonical.set(id, canonical);
     if (before !== undefined && before !== canonical && path !== canonical && !this.notes.exists(canonical)) {
@@ -219,6 +223,7 @@ export class Mirror {
   /** A note changed in the vault (modify or create event). */
   async noteChanged(path: string, text: string): Promise<void> {
     if (this.written.get(path) === text) return; // our own write coming back
+    if (!this.notes.exists(path)) return; // moved or deleted since: a later event covers it
     this.written.delete(path);
     let note: TaskNote;
     try {
@@ -234,8 +239,11 @@ export class Mirror {
     if (!task) return;
     this.index.set(id, path);
     const want = ownedValuesFor(task, this.runtime(id));
-    const edited = differingKeys(note.owned, want, EDITABLE_KEYS) as (typeof EDITABLE_KEYS)[number][];
-    const briefEdited = note.brief !== undefined && note.brief !== task.body;
+    // An edit is a change from what we last put in the note, not from the board now: a
+    // stale note (e.g. written while the user typed) must not undo others' changes.
+    const base = this.base.get(id) ?? { values: want, brief: task.body };
+    const edited = differingKeys(note.owned, base.values, EDITABLE_KEYS) as (typeof EDITABLE_KEYS)[number][];
+    const briefEdited = note.brief !== undefined && note.brief !== base.brief && note.brief !== task.body;
     let putBack = false;
     if (edited.length > 0 || briefEdited) {
       if (this.host.canEditBoard()) {
@@ -250,7 +258,8 @@ export class Mirror {
       this.host.notice(`OWP: ${runtimeEdited.join(', ')} in "${path}" ${runtimeEdited.length > 1 ? 'are' : 'is'} written by the relay from the ledger; put back.`);
       putBack = true;
     }
-    if (putBack) {
+    const stale = differingKeys(note.owned, want, OWNED_KEYS).length > 0 || (note.brief !== undefined && note.brief !== task.body);
+    if (putBack || stale) {
       this.dirty.add(id);
       await this.flush();
     }
@@ -278,6 +287,12 @@ export class Mirror {
   adopt(taskId: string, path: string, text: string): void {
     this.index.set(taskId, path);
     this.written.set(path, text);
+    try {
+      const n = readTaskNote(text);
+      this.base.set(taskId, { values: n.owned as OwnedValues, brief: n.brief ?? '' });
+    } catch {
+      // the caller just wrote this text; it parses
+    }
   }
 
   noteRenamed(oldPath: string, newPath: string): void {
