@@ -248,3 +248,64 @@ describe('purity and helpers', () => {
     expect(checkInvariants(state)).toEqual([]);
   });
 });
+
+describe('checkInvariants', () => {
+  it('reports a corrupted ledger, rule by rule', () => {
+    const s0 = makeState({
+      tasks: [task('a', { area: 'src/', points: 2 }), task('b', { area: 'src/x/' }), task('c')],
+      workers: [profile('ann', { capacity: 5, maxConcurrent: 3 }), profile('bob')],
+      repos: [policy(REPO, { reviewBudget: 2 })],
+    });
+    const s = step(s0, [claim('ann', 'a'), claim('bob', 'c')], T0).state;
+    expect(checkInvariants(s)).toEqual([]);
+    const lease = { ...s.ledger.tasks.a!.lease!, taskId: 'b', fencingToken: 1, area: 'src/x/' };
+    const broken = {
+      ...s,
+      ledger: {
+        ...s.ledger,
+        tasks: {
+          ...s.ledger.tasks,
+          b: { ...s.ledger.tasks.b!, state: 'leased' as const, fencingToken: 1, attempt: 1, lease },
+          c: { ...s.ledger.tasks.c!, state: 'queued' as const },
+        },
+        workers: { ...s.ledger.workers, ann: { ...s.ledger.workers.ann!, pointsInUse: 9 } },
+      },
+    };
+    const problems = checkInvariants(broken).join('\n');
+    expect(problems).toContain('task c: state queued but has lease');
+    expect(problems).toContain('worker ann: activeLeases ["a"] but leases say ["a","b"]');
+    expect(problems).toContain('worker ann: pointsInUse 9');
+    expect(problems).toContain('limit: repo acme/app has 3 active leases, review budget 2');
+    expect(problems).toContain('overlapping areas');
+  });
+});
+
+describe('edge cases', () => {
+  it('a worker claiming a task it already holds is told so', () => {
+    const s0 = makeState({ tasks: [task('a')], workers: [profile('ann')] });
+    const s = step(s0, [claim('ann', 'a')], T0).state;
+    const o = step(s, [claim('ann', 'a')], T0 + 1).result.outcomes[0]!;
+    expect(o).toMatchObject({ code: 'already-leased' });
+    expect(o.message).toMatch(/You already hold task a \(fencing token 1\)/);
+  });
+
+  it('lifting a board cancellation clears cancelPending', () => {
+    const s0 = makeState({ tasks: [task('a')], workers: [profile('ann')] });
+    const s1 = step(s0, [claim('ann', 'a')], T0).state;
+    const flagged = { ...s1, board: { ...s1.board, tasks: { a: { ...s1.board.tasks.a!, cancelled: true } } } };
+    const s2 = step(flagged, [], T0 + 1).state;
+    expect(s2.ledger.tasks.a!.cancelPending).toBe(true);
+    const s3 = step({ ...s2, board: s1.board }, [release('ann', 'a', 1)], T0 + 2).state;
+    expect(s3.ledger.tasks.a!.state).toBe('queued');
+  });
+
+  it('a second review "open" with the same PR changes nothing and emits nothing', () => {
+    const s0 = makeState({ tasks: [task('a')], workers: [profile('ann')] });
+    let s = step(s0, [claim('ann', 'a')], T0).state;
+    s = step(s, [submit('ann', 'a', 1)], T0 + 1).state;
+    const { state, result } = step(s, [{ kind: 'review', id: 'ro', workerId: 'gh', taskId: 'a', result: 'open' }], T0 + 2);
+    expect(result.outcomes[0]!.status).toBe('applied');
+    expect(result.events).toEqual([]);
+    expect(state.ledger.tasks.a).toEqual(s.ledger.tasks.a);
+  });
+});
