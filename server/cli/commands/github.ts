@@ -1,32 +1,50 @@
-/** `owp github sync [OWNER/NAME]`: ask the relay to import from GitHub now. */
-import { parseRepoArg } from '../args.js';
+/**
+ * `owp github sync [OWNER/NAME]`: ask the relay to import from GitHub now. The GitHub token
+ * stays in the relay; the CLI only sees the summary. A repo whose sync failed makes the
+ * command exit 1 with that repo's error code (the others' summaries are still printed).
+ */
+import { RefusedError, parseRepoArg } from '../args.js';
 import type { Command } from '../command.js';
+import { table } from '../output.js';
 
-interface SyncSummary {
-  added?: number | string[];
-  updated?: number | string[];
-  cancelled?: number | string[];
-  unchanged?: number | string[];
-  requestsUsed?: number;
-  rateLimitRemaining?: number;
-  [k: string]: unknown;
+export interface RepoSyncSummary {
+  repo: string;
+  added: number;
+  updated: number;
+  cancelled: number;
+  unchanged: number;
+  flagged?: number;
+  requests: number;
+  rateLimitRemaining: number | null;
+  problems?: { message?: string; issue?: number }[];
+  error?: { code: string; message: string };
 }
-
-const count = (v: number | string[] | undefined): number => (Array.isArray(v) ? v.length : (v ?? 0));
 
 export const githubSync: Command = {
   name: 'github sync',
   args: '[OWNER/NAME]',
   summary: 'import labelled issues and PR states from GitHub now (the relay holds the GitHub token)',
+  details: 'Without OWNER/NAME every repo with GitHub enabled (`owp repo add ... --github`) is synced.',
   async run(ctx) {
     const repo = ctx.p.positionals[0];
     if (repo !== undefined) parseRepoArg(repo, 'github sync');
     ctx.noMorePositionals(1);
-    const r = await ctx.client().post<SyncSummary>('/api/github/sync', repo ? { repo } : {});
-    const left = r.rateLimitRemaining ?? (r as { rateLimitLeft?: number }).rateLimitLeft ?? (r as { rateLimit?: { remaining?: number } }).rateLimit?.remaining;
-    ctx.out.result(r, () =>
-      `GitHub sync${repo ? ` of ${repo}` : ''}: ${count(r.added)} added, ${count(r.updated)} updated, ${count(r.cancelled)} cancelled, ${count(r.unchanged)} unchanged; ${r.requestsUsed ?? '?'} request(s) used, rate limit left ${left ?? '?'}.`,
-    );
+    const r = await ctx.client().post<{ repos: RepoSyncSummary[] }>('/api/github/sync', repo ? { repo } : {});
+    const repos = r.repos ?? [];
+    const failed = repos.find((x) => x.error);
+    if (!ctx.out.json || !failed)
+      ctx.out.result(r, () =>
+        repos.length
+          ? [
+              ...table(
+                ['REPO', 'ADDED', 'UPDATED', 'CANCELLED', 'UNCHANGED', 'REQUESTS', 'RATE LIMIT LEFT', 'RESULT'],
+                repos.map((x) => [x.repo, x.added, x.updated, x.cancelled, x.unchanged, x.requests, x.rateLimitRemaining ?? '?', x.error ? `${x.error.code}: ${x.error.message}` : 'ok']),
+              ),
+              ...repos.flatMap((x) => (x.problems ?? []).map((p) => `  ${x.repo}${p.issue ? `#${p.issue}` : ''}: ${p.message ?? JSON.stringify(p)}`)),
+            ]
+          : 'No repository has GitHub sync enabled: `owp repo set OWNER/NAME --github`.',
+      );
+    if (failed) throw new RefusedError(failed.error!.code, `GitHub sync of ${failed.repo} failed: ${failed.error!.message}`, 502, r);
     return 0;
   },
 };
