@@ -56,6 +56,8 @@ export interface EngineOptions {
 interface Pending {
   intent: Intent;
   ephemeral: boolean;
+  /** performance.now() when it was queued (for the relay-side latency figures). */
+  queuedAt: number;
   waiters: { resolve: (o: Outcome) => void; reject: (e: unknown) => void }[];
 }
 
@@ -161,7 +163,7 @@ export class Engine {
     return new Promise<Outcome>((resolve, reject) => {
       const p = this.pending.get(intent.id);
       if (p) p.waiters.push({ resolve, reject });
-      else this.pending.set(intent.id, { intent, ephemeral, waiters: [{ resolve, reject }] });
+      else this.pending.set(intent.id, { intent, ephemeral, queuedAt: performance.now(), waiters: [{ resolve, reject }] });
       this.kick();
     });
   }
@@ -279,9 +281,11 @@ export class Engine {
       this.o.board.removeTasks(archived);
       this.o.log.info('archived finished tasks', { count: archived.length });
     }
-    this.stats.applyMs += performance.now() - persisted;
+    const answered = performance.now();
+    this.stats.applyMs += answered - persisted;
     for (const b of batchEntries) {
       const out = byId.get(b.intent.id);
+      if (!b.ephemeral) this.recordLatency(answered - b.queuedAt);
       for (const w of b.waiters) {
         if (out) w.resolve(out);
         else w.reject(new OwpError('internal', `The scheduler gave no outcome for intent ${b.intent.id}; retry with the same id.`));
@@ -301,6 +305,31 @@ export class Engine {
         this.o.log.warn('onBatch listener failed', { error: String(e) });
       }
     }
+  }
+
+  private readonly latencies = new Float64Array(8192);
+  private latencyCount = 0;
+
+  private recordLatency(ms: number): void {
+    this.latencies[this.latencyCount % this.latencies.length] = ms;
+    this.latencyCount += 1;
+  }
+
+  /**
+   * Queue-to-answer time (ms) of the non-heartbeat intents answered after the `since`-th one
+   * (`total` counts them all; only the last 8192 are kept).
+   */
+  latency(since = 0): { total: number; count: number; p50: number; p99: number; max: number } {
+    const total = this.latencyCount;
+    const size = this.latencies.length;
+    const from = Math.max(since, total - size, 0);
+    const xs: number[] = [];
+    for (let i = from; i < total; i++) xs.push(this.latencies[i % size]);
+    const n = xs.length;
+    if (n === 0) return { total, count: 0, p50: 0, p99: 0, max: 0 };
+    xs.sort((a, b) => a - b);
+    const at = (p: number) => xs[Math.min(n - 1, Math.floor(p * n))];
+    return { total, count: n, p50: at(0.5), p99: at(0.99), max: xs[n - 1] };
   }
 
   /** What the last batch changed as clients see it (heartbeat-only expiry moves left out). */

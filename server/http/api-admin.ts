@@ -213,12 +213,12 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       method: 'GET',
       path: '/api/status',
       auth: [...ANY],
-      handler: (ctx) => ctx.send(200, status(deps)),
+      handler: (ctx) => ctx.send(200, status(deps, intParam(ctx.url, 'latencySince'))),
     },
   ];
 }
 
-export function status(deps: ApiDeps): Record<string, unknown> {
+export function status(deps: ApiDeps, latencySince?: number): Record<string, unknown> {
   const board = deps.board.board();
   const ledger = deps.engine.ledger();
   const queue: Record<string, Partial<Record<TaskState, number>>> = {};
@@ -249,6 +249,6 @@ export function status(deps: ApiDeps): Record<string, unknown> {
     budgets,
     invalidTasks: deps.board.invalidTasks(),
     invalidProfiles: [...deps.engine.inboxes.invalidProfiles].map(([workerId, message]) => ({ workerId, message })),
-    engine: { ...deps.engine.stats, tickMs: deps.engine.tickMs },
+    engine: { ...deps.engine.stats, tickMs: deps.engine.tickMs, latency: deps.engine.latency(latencySince) },
   };
 }
