@@ -70,3 +70,28 @@ describe('worker loop pieces', () => {
     expect(env).toMatchObject({ PATH: '/bin', OWP_TASK_ID: 't' });
   });
 });
+
+describe('owp status rendering', () => {
+  it('shows queue by repo with review budget, leases with countdown, capacity', async () => {
+    const { renderStatus } = await import('../server/cli/commands/tasks.js');
+    const now = Date.parse('2026-01-31T12:00:00Z');
+    const lines = renderStatus(
+      {
+        batch: 7,
+        queue: { 'acme/w': { queued: 2, leased: 1 } },
+        budgets: { 'acme/w': { reviewBudget: 5, inUse: 1 } },
+        leases: [{ taskId: 'acme/w:t1', repo: 'acme/w', state: 'leased', workerId: 'alice', fencingToken: 3, expiresAt: now + 90_000 }],
+        capacity: { workers: 2, points: 6, pointsInUse: 2 },
+        invalidTasks: [],
+      },
+      'http://relay',
+      now,
+    );
+    const text = lines.join('\n');
+    expect(text).toContain('Relay http://relay (batch 7)');
+    expect(text).toMatch(/acme\/w\s+2\s+1\s+0\s+0\s+0\s+0\s+1\/5/);
+    expect(text).toMatch(/acme\/w:t1\s+leased\s+alice\s+3\s+in 1m30s/);
+    expect(text).toContain('Capacity: 2/6 points in use across 2 worker(s)');
+    expect(text).not.toContain('Invalid tasks');
+  });
+});

@@ -67,13 +67,57 @@ export function renderTree(value: unknown, indent = ''): string[] {
   return lines;
 }
 
+interface StatusAnswer {
+  batch?: number;
+  queue?: Record<string, Partial<Record<TaskState, number>>>;
+  leases?: { taskId: string; repo: string; state: string; workerId: string; fencingToken: number; expiresAt: number }[];
+  capacity?: { workers: number; points: number; pointsInUse: number };
+  budgets?: Record<string, { reviewBudget: number; inUse: number }>;
+  invalidTasks?: unknown[];
+  invalidProfiles?: unknown[];
+  [k: string]: unknown;
+}
+
+/** The one-screen view of `GET /api/status`; unknown extra fields are shown as a tree. */
+export function renderStatus(r: StatusAnswer, url: string, now: number): string[] {
+  const lines = [`Relay ${url} (batch ${r.batch ?? '?'})`, ''];
+  const repos = [...new Set([...Object.keys(r.queue ?? {}), ...Object.keys(r.budgets ?? {})])].sort();
+  lines.push('Queue by repo:');
+  lines.push(
+    ...(repos.length
+      ? table(
+          ['  REPO', ...TASK_STATES.map((s) => s.toUpperCase()), 'REVIEW BUDGET'],
+          repos.map((repo) => [
+            `  ${repo}`,
+            ...TASK_STATES.map((s) => r.queue?.[repo]?.[s] ?? 0),
+            r.budgets?.[repo] ? `${r.budgets[repo].inUse}/${r.budgets[repo].reviewBudget}` : '',
+          ]),
+        )
+      : ['  (no tasks)']),
+  );
+  lines.push('', 'Leases:');
+  const leases = r.leases ?? [];
+  lines.push(
+    ...(leases.length
+      ? table(
+          ['  TASK', 'STATE', 'WORKER', 'TOKEN', 'EXPIRES'],
+          leases.map((l) => [`  ${l.taskId}`, l.state, l.workerId, l.fencingToken, l.expiresAt - now > 0 ? `in ${formatDuration(l.expiresAt - now)}` : 'lapsed']),
+        )
+      : ['  (none)']),
+  );
+  if (r.capacity) lines.push('', `Capacity: ${r.capacity.pointsInUse}/${r.capacity.points} points in use across ${r.capacity.workers} worker(s)`);
+  if (r.invalidTasks?.length) lines.push('', `Invalid tasks (ignored by the scheduler): ${r.invalidTasks.length}`, ...renderTree(r.invalidTasks, '  '));
+  if (r.invalidProfiles?.length) lines.push('', `Invalid worker profiles: ${r.invalidProfiles.length}`, ...renderTree(r.invalidProfiles, '  '));
+  return lines;
+}
+
 export const status: Command = {
   name: 'status',
   summary: 'one screen: queue by repo, leases, capacity, review budgets',
   async run(ctx) {
     ctx.noMorePositionals(0);
-    const r = await ctx.client().get<Record<string, unknown>>('/api/status');
-    ctx.out.result(r, () => [`Relay ${ctx.url}`, ...renderTree(r)]);
+    const r = await ctx.client().get<StatusAnswer>('/api/status');
+    ctx.out.result(r, () => renderStatus(r, ctx.url, ctx.now()));
     return 0;
   },
 };
