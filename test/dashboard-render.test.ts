@@ -13,6 +13,24 @@ function setup(mutate?: (f: ReturnType<typeof fixture>) => void, onOpenTask?: (i
   return root;
 }
 
+/** Readable serialisation of a DOM tree for the approval file (tag, sorted attributes, text). */
+function serialise(node: Node, depth = 0): string {
+  const pad = '  '.repeat(depth);
+  if (node.nodeType === 3) {
+    const t = (node.textContent ?? '').trim();
+    return t ? `${pad}"${t}"\n` : '';
+  }
+  if (node.nodeType !== 1) return '';
+  const el = node as Element;
+  const attrs = [...el.attributes]
+    .map((a) => `${a.name}="${a.value}"`)
+    .sort()
+    .join(' ');
+  let out = `${pad}<${el.tagName.toLowerCase()}${attrs ? ' ' + attrs : ''}>\n`;
+  for (const c of el.childNodes) out += serialise(c, depth + 1);
+  return out;
+}
+
 describe('renderDashboard', () => {
   beforeEach(() => {
     document.body.replaceChildren();
@@ -137,6 +155,13 @@ describe('renderDashboard', () => {
     expect(queued.querySelectorAll('.owp-task')).toHaveLength(1);
     expect(queued.querySelector('h4')!.textContent).toBe('Queued (2)');
     expect(queued.querySelector('.owp-more')!.textContent).toBe('and 1 more');
+  });
+
+  it('renders the fixture exactly as approved (review test/dashboard-render.approved.txt)', async () => {
+    const root = setup();
+    // Charts are long lists of SVG nodes; the approval keeps their summaries, not every bar.
+    for (const svg of root.querySelectorAll('svg.owp-chart-svg')) svg.replaceChildren();
+    await expect(serialise(root)).toMatchFileSnapshot('./dashboard-render.approved.txt');
   });
 
   it('says so when there is nothing yet', () => {
