@@ -46,8 +46,11 @@ export default class OwpPoolPlugin extends Plugin {
     });
   }
 
-  override async onunload(): Promise<void> {
-    await this.session?.close();
+  /** Resolves when the last session has closed after unload. Tests wait on it. */
+  closing: Promise<void> = Promise.resolve();
+
+  override onunload(): void {
+    this.closing = this.session?.close() ?? Promise.resolve();
     this.session = undefined;
   }
 
@@ -176,7 +179,7 @@ export default class OwpPoolPlugin extends Plugin {
     const existing = this.app.workspace.getLeavesOfType(DASHBOARD_VIEW)[0];
     const leaf = existing ?? this.app.workspace.getLeaf('tab');
     if (!existing) await leaf.setViewState({ type: DASHBOARD_VIEW, active: true });
-    await this.app.workspace.revealLeaf(leaf);
+    this.app.workspace.setActiveLeaf(leaf, { focus: true });
     return leaf;
   }
 

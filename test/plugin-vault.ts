@@ -85,12 +85,12 @@ export async function openVault(dir: string, settings: Record<string, unknown>):
     },
     async restart() {
       cur.plugin.unload();
-      await (cur.plugin as unknown as { unloading: Promise<void> }).unloading;
+      await cur.plugin.closing;
       cur = await start();
     },
     async close() {
       cur.plugin.unload();
-      await (cur.plugin as unknown as { unloading: Promise<void> }).unloading;
+      await cur.plugin.closing;
       await fs.promises.rm(dir, { recursive: true, force: true });
     },
   };

@@ -145,7 +145,7 @@ export async function createTaskFromNote(ctx: CommandContext): Promise<string | 
     ...(o.owp_priority !== undefined && o.owp_priority !== null ? { priority: o.owp_priority } : {}),
   });
   if (!r.success) {
-    const issue = r.error.issues[0]!;
+    const issue = r.error.issues[0];
     const field = issue.path.join('.') === 'repo' ? 'owp_repo (owner/name)' : issue.path.join('.');
     ctx.notice(`OWP: the task was not created: ${field} ${issue.message}.`);
     return undefined;

@@ -22,7 +22,7 @@ const VERB: Record<string, string> = {
 };
 
 export function newIntentId(): string {
-  return `obs-${globalThis.crypto.randomUUID()}`;
+  return `obs-${window.crypto.randomUUID()}`;
 }
 
 export function describeOutcome(o: Outcome): string {

@@ -272,7 +272,7 @@ export class Mirror {
     if (brief) patch.body = note.brief;
     const r = TaskSchema.safeParse({ ...task, ...patch });
     if (!r.success) {
-      const issue = r.error.issues[0]!;
+      const issue = r.error.issues[0];
       this.host.notice(`OWP: "${path}" was not sent: ${issue.path.join('.')} ${issue.message}. The note is put back.`);
       return false;
     }

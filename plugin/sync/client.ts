@@ -180,7 +180,7 @@ export class PoolClient {
   async destroy(): Promise<void> {
     for (const p of this.providers) p.destroy();
     this.providers = [];
-    await Promise.all(this.caches.map((c) => c.destroy()));
+    await Promise.all(this.caches.map((c) => Promise.resolve(c.destroy())));
     this.caches = [];
     for (const [, doc] of this.docs()) doc.destroy();
   }

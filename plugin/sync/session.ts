@@ -109,7 +109,7 @@ export async function openSession(deps: SessionDeps): Promise<Session | undefine
     });
   }
   const mirror = new Mirror(client.board, client.ledger, deps.notes, deps.host);
-  const watcher = new OutcomeWatcher(client, deps.notice);
+  const watcher = new OutcomeWatcher(client, (m) => deps.notice(m));
   const session = new Session(identity, client, mirror, watcher);
   const beat = () => {
     const leases: Record<string, number> = {};

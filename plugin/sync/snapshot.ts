@@ -28,8 +28,8 @@ export function ledgerFromDoc(doc: Y.Doc): Ledger {
   const ledger = emptyLedger();
   const meta = doc.getMap('meta');
   ledger.batch = typeof meta.get('batch') === 'number' ? (meta.get('batch') as number) : 0;
-  ledger.tasks = doc.getMap('tasks').toJSON() as Ledger['tasks'];
-  ledger.workers = doc.getMap('workers').toJSON() as Ledger['workers'];
+  ledger.tasks = doc.getMap('tasks').toJSON();
+  ledger.workers = doc.getMap('workers').toJSON();
   ledger.outcomes = {};
   return ledger;
 }

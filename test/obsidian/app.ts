@@ -49,6 +49,7 @@ export class App {
     executeCommandById: (id: string): boolean => {
       const c = this.commands.commands.get(id);
       if (!c) return false;
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- notices are attributed to the app running the command
       currentApp = this;
       try {
         if (c.callback) c.callback();

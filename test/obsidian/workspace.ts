@@ -16,10 +16,13 @@ export class Component {
   private cleanups: (() => void)[] = [];
   private children: Component[] = [];
   _loaded = false;
+  /** Test helpers: the promises of the last onload / onunload (Obsidian does not await them). */
+  loading: Promise<void> = Promise.resolve();
+  unloading: Promise<void> = Promise.resolve();
   load(): void {
     if (this._loaded) return;
     this._loaded = true;
-    void this.onload();
+    this.loading = Promise.resolve(this.onload());
   }
   onload(): void | Promise<void> {}
   unload(): void {
@@ -27,7 +30,7 @@ export class Component {
     this._loaded = false;
     for (const c of this.children.splice(0)) c.unload();
     for (const c of this.cleanups.splice(0).reverse()) c();
-    void this.onunload();
+    this.unloading = Promise.resolve(this.onunload());
   }
   onunload(): void | Promise<void> {}
   addChild<T extends Component>(c: T): T {
@@ -179,7 +182,7 @@ export class Workspace extends Events {
   onLayoutReady(cb: () => unknown): void {
     queueMicrotask(() => void cb());
   }
-  setActiveLeaf(leaf: WorkspaceLeaf): void {
+  setActiveLeaf(leaf: WorkspaceLeaf, _params?: { focus?: boolean }): void {
     this.activeLeaf = leaf;
     this.trigger('active-leaf-change', leaf);
   }

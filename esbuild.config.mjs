@@ -1,0 +1,67 @@
+// Builds the Obsidian plugin: main.js (CommonJS, one file, one copy of yjs) at the repo root,
+// plus styles.css (plugin styles + the shared dashboard styles).
+//
+//   node esbuild.config.mjs             watch mode, inline source maps
+//   node esbuild.config.mjs production  one minified build
+//   node esbuild.config.mjs production vault   also copy the release trio into vault-template/
+//
+// The plugin must run on Obsidian mobile: the build targets the browser and FAILS if any
+// module pulls a Node built-in (the only exception is gray-matter's unused `fs` import,
+// replaced by an empty module; see plugin/build/empty-fs.js).
+import esbuild from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+
+const root = path.dirname(new URL(import.meta.url).pathname);
+const prod = process.argv.includes('production');
+const vault = process.argv.includes('vault');
+
+const BANNER = '/* OWP Pool for Obsidian. Built with esbuild; sources: https://github.com/ (see repository). */';
+const { noNodeBuiltins, oneYjs } = await import('./plugin/build/esbuild-plugins.mjs');
+
+function writeStyles(dest) {
+  const parts = [fs.readFileSync(path.join(root, 'plugin/styles.css'), 'utf8')];
+  const dash = path.join(root, 'shared/dashboard/dashboard.css');
+  if (fs.existsSync(dash)) parts.push(fs.readFileSync(dash, 'utf8'));
+  fs.writeFileSync(dest, parts.join('\n'));
+}
+
+const context = await esbuild.context({
+  banner: { js: BANNER },
+  entryPoints: [path.join(root, 'plugin/main.ts')],
+  bundle: true,
+  external: ['obsidian', 'electron', '@codemirror/*', '@lezer/*'],
+  format: 'cjs',
+  platform: 'browser',
+  target: 'es2021',
+  inject: [path.join(root, 'plugin/build/buffer-shim.js')],
+  logLevel: 'info',
+  sourcemap: prod ? false : 'inline',
+  treeShaking: true,
+  minify: prod,
+  outfile: path.join(root, 'main.js'),
+  plugins: [noNodeBuiltins, oneYjs],
+});
+
+if (prod) {
+  try {
+    await context.rebuild();
+  } catch {
+    await context.dispose();
+    process.exit(1);
+  }
+  writeStyles(path.join(root, 'styles.css'));
+  if (vault) {
+    const dir = path.join(root, 'vault-template/.obsidian/plugins/owp-pool');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(path.join(root, 'main.js'), path.join(dir, 'main.js'));
+    fs.copyFileSync(path.join(root, 'manifest.json'), path.join(dir, 'manifest.json'));
+    fs.copyFileSync(path.join(root, 'styles.css'), path.join(dir, 'styles.css'));
+    console.log(`vault template ready: ${path.relative(root, dir)}`);
+  }
+  await context.dispose();
+} else {
+  writeStyles(path.join(root, 'styles.css'));
+  await context.watch();
+}
