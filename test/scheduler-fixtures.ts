@@ -42,12 +42,10 @@ export interface StateSpec {
 }
 
 export function makeState(spec: StateSpec): PoolState {
-  const tasks: Record<string, Task> = {};
-  for (const t of spec.tasks ?? []) tasks[t.id] = t;
-  const repos: Record<string, RepoPolicy> = {};
-  for (const r of spec.repos ?? [policy()]) repos[r.repo] = r;
-  const profiles: Record<string, WorkerProfile> = {};
-  for (const p of spec.workers ?? []) profiles[p.id] = p;
+  // Object.fromEntries makes own properties even for ids such as "__proto__".
+  const tasks: Record<string, Task> = Object.fromEntries((spec.tasks ?? []).map((t) => [t.id, t]));
+  const repos: Record<string, RepoPolicy> = Object.fromEntries((spec.repos ?? [policy()]).map((r) => [r.repo, r]));
+  const profiles: Record<string, WorkerProfile> = Object.fromEntries((spec.workers ?? []).map((p) => [p.id, p]));
   return { board: { tasks, repos, trust: spec.trust ?? {} }, profiles, ledger: emptyLedger() };
 }
 

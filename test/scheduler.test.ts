@@ -309,3 +309,21 @@ describe('edge cases', () => {
     expect(state.ledger.tasks.a).toEqual(s.ledger.tasks.a);
   });
 });
+
+describe('ids that name Object.prototype members', () => {
+  it('treats "constructor", "toString" and "__proto__" as ordinary ids', () => {
+    const s0 = makeState({ tasks: [task('constructor'), task('__proto__')], workers: [profile('toString'), profile('constructor')] });
+    let { state, result } = step(s0, [claim('toString', '__proto__', 'constructor'), claim('constructor', 'constructor', '__proto__')], T0);
+    expect(result.outcomes.map((o) => o.status)).toEqual(['granted', 'granted']);
+    expect(Object.keys(state.ledger.tasks).sort()).toEqual(['__proto__', 'constructor']);
+    expect(Object.getPrototypeOf(state.ledger.tasks)).toBe(Object.prototype);
+    expect(state.ledger.outcomes.constructor).toMatchObject({ intentId: 'constructor', status: 'granted' });
+    ({ state, result } = step(state, [release('toString', '__proto__', 1, 'r1'), claimNext('constructor', 'hasOwnProperty')], T0 + 1));
+    expect(result.outcomes[0]!.status).toBe('applied');
+    expect(state.ledger.workers.toString!.cooldowns).toHaveProperty('__proto__');
+    expect(checkInvariants(state)).toEqual([]);
+    // an unknown intent id that names a prototype member is decided, not mistaken for a stored outcome
+    const r = step(state, [claim('toString', 'nope', 'valueOf')], T0 + 2).result;
+    expect(r.outcomes[0]).toMatchObject({ intentId: 'valueOf', code: 'unknown-task' });
+  });
+});

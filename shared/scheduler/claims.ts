@@ -19,7 +19,7 @@ import { DEFAULTS, type Intent, type RepoPolicy, type Task, type TaskRuntime, ty
 import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext, type Filter } from './filters.js';
 import { grant, type Decision } from './leases.js';
 import { SCORES, beats, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
-import { areaKey, compareStrings, defaultPolicy, newWorkerRuntime, policyFor, workerRuntime, type Work } from './state.js';
+import { areaKey, compareStrings, own, defaultPolicy, newWorkerRuntime, policyFor, workerRuntime, type Work } from './state.js';
 
 interface PoolEntry {
   id: string;
@@ -57,14 +57,14 @@ function count(c: Counts, filter: string, code: ErrorCode): void {
 }
 
 function context(w: Work, workerId: string): ClaimContext {
-  const profile = w.profiles[workerId];
+  const profile = own(w.profiles, workerId);
   return {
     w,
     workerId,
     profile,
     skills: new Set(profile?.skills ?? []),
     wr: workerRuntime(w, workerId),
-    trust: w.board.trust[workerId] ?? DEFAULTS.workerTrust,
+    trust: own(w.board.trust, workerId) ?? DEFAULTS.workerTrust,
     taskId: '',
     task: undefined,
     rt: undefined,
@@ -122,8 +122,8 @@ export function candidatePool(w: Work): CandidatePool {
 
 export function claimNamed(w: Work, intent: Extract<Intent, { kind: 'claim' }>): Decision & { taskId: string } {
   const ctx = context(w, intent.workerId);
-  const task = w.board.tasks[intent.taskId];
-  const rt = w.tasks[intent.taskId];
+  const task = own(w.board.tasks, intent.taskId);
+  const rt = own(w.tasks, intent.taskId);
   ctx.taskId = intent.taskId;
   ctx.task = task;
   ctx.rt = rt;

@@ -17,7 +17,7 @@
 import { DEFAULTS } from '../model.js';
 import type { RepoPolicy, RiskTier, Task, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
 import type { ErrorCode } from '../errors.js';
-import { areaKey, claimsToday, compareStrings, keysOverlap, type Work } from './state.js';
+import { areaKey, claimsToday, compareStrings, keysOverlap, own, type Work } from './state.js';
 
 export interface Rejection {
   code: ErrorCode;
@@ -191,7 +191,7 @@ export const cooldown = filter(
   'cooldown',
   'task',
   ({ w, wr, taskId }) => {
-    const until = wr.cooldowns[taskId];
+    const until = own(wr.cooldowns, taskId);
     return until === undefined || until <= w.now ? null : 'cooldown';
   },
   ({ wr, taskId, workerId }) =>

@@ -28,7 +28,7 @@ import { candidatePool, claimNamed, claimNext, type CandidatePool } from './clai
 import { applyLeaseIntent, applyMaintainerIntent, type Decision } from './leases.js';
 import { expireLeases, reconcileBoard } from './reconcile.js';
 import { fairness } from './scores.js';
-import { clean, createWork, emit, putOutcome, toLedger, workerRuntime, type Work } from './state.js';
+import { clean, createWork, emit, own, putOutcome, toLedger, workerRuntime, type Work } from './state.js';
 
 export interface ScheduleResult {
   ledger: Ledger;
@@ -100,7 +100,7 @@ export function schedule(state: PoolState, intents: Intent[], now: number): Sche
 
   const run = (i: number): void => {
     const intent = intents[i]!;
-    const known = w.outcomes[intent.id] ?? decided.get(intent.id);
+    const known = own(w.outcomes, intent.id) ?? decided.get(intent.id);
     if (known) {
       outcomes[i] = known;
       return;

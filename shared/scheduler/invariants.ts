@@ -13,7 +13,7 @@
  *   message says "limit".
  */
 import { TASK_STATES, areasOverlap, type PoolState } from '../model.js';
-import { compareStrings, defaultPolicy, leaseArea, leasePoints } from './state.js';
+import { compareStrings, defaultPolicy, leaseArea, leasePoints, own } from './state.js';
 
 export function checkInvariants(state: PoolState): string[] {
   const { ledger, board, profiles } = state;
@@ -41,7 +41,7 @@ export function checkInvariants(state: PoolState): string[] {
   }
   const workerIds = new Set([...Object.keys(ledger.workers), ...byWorker.keys()]);
   for (const wid of [...workerIds].sort(compareStrings)) {
-    const wr = ledger.workers[wid];
+    const wr = own(ledger.workers, wid);
     const held = byWorker.get(wid) ?? { ids: [], points: 0 };
     if (!wr) {
       out.push(`worker ${wid}: holds leases but has no runtime`);
@@ -51,12 +51,12 @@ export function checkInvariants(state: PoolState): string[] {
       out.push(`worker ${wid}: activeLeases ${JSON.stringify(wr.activeLeases)} but leases say ${JSON.stringify(held.ids)}`);
     }
     if (wr.pointsInUse !== held.points) out.push(`worker ${wid}: pointsInUse ${wr.pointsInUse} but its leases hold ${held.points}`);
-    const p = profiles[wid];
+    const p = own(profiles, wid);
     if (p && held.points > p.capacity) out.push(`limit: worker ${wid} holds ${held.points} points, capacity ${p.capacity}`);
     if (p && held.ids.length > p.maxConcurrent) out.push(`limit: worker ${wid} holds ${held.ids.length} leases, max concurrent ${p.maxConcurrent}`);
   }
   for (const [repo, list] of [...byRepo].sort((a, b) => compareStrings(a[0], b[0]))) {
-    const budget = (board.repos[repo] ?? defaultPolicy(repo)).reviewBudget;
+    const budget = (own(board.repos, repo) ?? defaultPolicy(repo)).reviewBudget;
     if (list.length > budget) out.push(`limit: repo ${repo} has ${list.length} active leases, review budget ${budget}`);
     for (let i = 0; i < list.length; i++) {
       for (let j = i + 1; j < list.length; j++) {

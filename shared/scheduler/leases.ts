@@ -23,7 +23,9 @@ import {
   endLease,
   isActive,
   leasePoints,
+  own,
   policyFor,
+  put,
   setTask,
   setWorker,
   startLease,
@@ -48,8 +50,8 @@ const rejected = (code: ErrorCode, message: string): Decision => ({ status: 'rej
 
 /** Grant `taskId` to `workerId`. The caller has run every filter. */
 export function grant(w: Work, taskId: string, workerId: string, intentId: string): Decision {
-  const task = w.board.tasks[taskId]!;
-  const prev = w.tasks[taskId]!;
+  const task = own(w.board.tasks, taskId)!;
+  const prev = own(w.tasks, taskId)!;
   const policy = policyFor(w, task.repo);
   const fencingToken = prev.fencingToken + 1;
   const lease: Lease = {
@@ -73,8 +75,8 @@ export function grant(w: Work, taskId: string, workerId: string, intentId: strin
 function addCooldown(w: Work, workerId: string, taskId: string, cooldownMs: number): void {
   const wr = workerRuntime(w, workerId);
   const cooldowns: Record<string, number> = {};
-  for (const id of Object.keys(wr.cooldowns).sort()) if (wr.cooldowns[id]! > w.now) cooldowns[id] = wr.cooldowns[id]!;
-  if (cooldownMs > 0) cooldowns[taskId] = w.now + cooldownMs;
+  for (const id of Object.keys(wr.cooldowns).sort()) if (wr.cooldowns[id]! > w.now) put(cooldowns, id, wr.cooldowns[id]!);
+  if (cooldownMs > 0) put(cooldowns, taskId, w.now + cooldownMs);
   setWorker(w, { ...wr, cooldowns });
 }
 
@@ -129,8 +131,8 @@ export function expire(w: Work, prev: TaskRuntime): void {
 }
 
 function leaseLost(w: Work, intent: LeaseIntent): Decision | null {
-  const rt = w.tasks[intent.taskId];
-  if (!rt && !w.board.tasks[intent.taskId]) return rejected('unknown-task', `There is no task ${intent.taskId}. Check the id with \`owp tasks\`.`);
+  const rt = own(w.tasks, intent.taskId);
+  if (!rt && !own(w.board.tasks, intent.taskId)) return rejected('unknown-task', `There is no task ${intent.taskId}. Check the id with \`owp tasks\`.`);
   const lease = rt && isActive(rt) ? rt.lease : undefined;
   if (lease && lease.workerId === intent.workerId && lease.fencingToken === intent.fencingToken) return null;
   const current = lease?.fencingToken ?? rt?.fencingToken ?? 0;
@@ -144,7 +146,7 @@ function leaseLost(w: Work, intent: LeaseIntent): Decision | null {
 export function applyLeaseIntent(w: Work, intent: LeaseIntent): Decision {
   const lost = leaseLost(w, intent);
   if (lost) return lost;
-  const prev = w.tasks[intent.taskId]!;
+  const prev = own(w.tasks, intent.taskId)!;
   const lease = prev.lease!;
   const policy = policyFor(w, prev.repo);
   const base = { actor: intent.workerId, taskId: prev.taskId, workerId: lease.workerId, intentId: intent.id, fencingToken: lease.fencingToken };
@@ -192,7 +194,7 @@ const invalid = (rt: TaskRuntime, what: string): Decision =>
 
 /** Maintainer / GitHub tracker intents. The relay checks the actor may send them. */
 export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' | 'cancel'>): Decision {
-  const prev = w.tasks[intent.taskId];
+  const prev = own(w.tasks, intent.taskId);
   if (!prev) return rejected('unknown-task', `There is no task ${intent.taskId} in the ledger. Check the id with \`owp tasks\`.`);
   const actor = intent.workerId;
   const holder = prev.lease?.workerId;

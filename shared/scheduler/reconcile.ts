@@ -13,13 +13,13 @@
  */
 import type { TaskRuntime } from '../model.js';
 import { expire } from './leases.js';
-import { SCHEDULER_ACTOR, clean, compareStrings, emit, isActive, newWorkerRuntime, setTask, setWorker, type Work } from './state.js';
+import { SCHEDULER_ACTOR, clean, compareStrings, emit, isActive, newWorkerRuntime, own, setTask, setWorker, type Work } from './state.js';
 
 export function reconcileBoard(w: Work): void {
   const todo: string[] = [];
   for (const id in w.board.tasks) {
     const task = w.board.tasks[id]!;
-    const rt = w.tasks[id];
+    const rt = own(w.tasks, id);
     if (
       !rt ||
       (task.cancelled && (rt.state === 'queued' || rt.state === 'stuck')) ||
@@ -32,7 +32,7 @@ export function reconcileBoard(w: Work): void {
   todo.sort(compareStrings);
   for (const id of todo) {
     const task = w.board.tasks[id]!;
-    const rt = w.tasks[id];
+    const rt = own(w.tasks, id);
     if (!rt) {
       const state = task.cancelled ? 'cancelled' : 'queued';
       const fresh: TaskRuntime = {
@@ -57,7 +57,7 @@ export function reconcileBoard(w: Work): void {
     }
   }
   for (const id in w.profiles) {
-    if (!w.workers[id]) setWorker(w, newWorkerRuntime(id, w.day));
+    if (!own(w.workers, id)) setWorker(w, newWorkerRuntime(id, w.day));
   }
 }
 

@@ -71,6 +71,20 @@ export function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+/**
+ * A record's own entry. Ids come from clients ("constructor", "__proto__" are valid intent
+ * ids), so a plain `rec[key]` could return something inherited from Object.prototype.
+ */
+export function own<T>(rec: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
+/** Set a record's own entry, even for the key "__proto__" (which `rec[key] =` would not). */
+export function put<T>(rec: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(rec, key, { value, enumerable: true, writable: true, configurable: true });
+  else rec[key] = value;
+}
+
 /** Plain code-unit comparison: the same everywhere, unlike localeCompare. */
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -93,7 +107,7 @@ export function defaultPolicy(repo: string): RepoPolicy {
 export function policyFor(w: Work, repo: string): RepoPolicy {
   let p = w.policies.get(repo);
   if (!p) {
-    p = w.board.repos[repo] ?? defaultPolicy(repo);
+    p = own(w.board.repos, repo) ?? defaultPolicy(repo);
     w.policies.set(repo, p);
   }
   return p;
@@ -105,11 +119,11 @@ export function isActive(rt: TaskRuntime | undefined): boolean {
 
 /** Points a lease holds: as granted, else the board task's, else 1. */
 export function leasePoints(board: Board, lease: Lease): number {
-  return lease.points ?? board.tasks[lease.taskId]?.points ?? DEFAULTS.points;
+  return lease.points ?? own(board.tasks, lease.taskId)?.points ?? DEFAULTS.points;
 }
 
 export function leaseArea(board: Board, lease: Lease): string {
-  return normaliseArea(lease.area ?? board.tasks[lease.taskId]?.area ?? DEFAULTS.area);
+  return normaliseArea(lease.area ?? own(board.tasks, lease.taskId)?.area ?? DEFAULTS.area);
 }
 
 export function createWork(state: PoolState, now: number): Work {
@@ -158,7 +172,7 @@ function unindexLease(w: Work, repo: string, taskId: string): void {
 }
 
 export function setTask(w: Work, rt: TaskRuntime): void {
-  w.tasks[rt.taskId] = rt;
+  put(w.tasks, rt.taskId, rt);
 }
 
 export function putOutcome(w: Work, o: Outcome): void {
@@ -166,11 +180,11 @@ export function putOutcome(w: Work, o: Outcome): void {
     w.outcomes = { ...w.outcomes };
     w.outcomesCopied = true;
   }
-  w.outcomes[o.intentId] = o;
+  put(w.outcomes, o.intentId, o);
 }
 
 export function setWorker(w: Work, wr: WorkerRuntime): void {
-  w.workers[wr.workerId] = wr;
+  put(w.workers, wr.workerId, wr);
 }
 
 export function newWorkerRuntime(workerId: string, day: string): WorkerRuntime {
@@ -189,7 +203,7 @@ export function newWorkerRuntime(workerId: string, day: string): WorkerRuntime {
 }
 
 export function workerRuntime(w: Work, workerId: string): WorkerRuntime {
-  return w.workers[workerId] ?? newWorkerRuntime(workerId, w.day);
+  return own(w.workers, workerId) ?? newWorkerRuntime(workerId, w.day);
 }
 
 /** Claims granted today as of `now` (0 when the stored day is another UTC day). */
@@ -201,7 +215,7 @@ export function claimsToday(w: Work, wr: WorkerRuntime): number {
 function withLeases(w: Work, wr: WorkerRuntime, activeLeases: string[]): WorkerRuntime {
   let points = 0;
   for (const id of activeLeases) {
-    const lease = w.tasks[id]?.lease;
+    const lease = own(w.tasks, id)?.lease;
     if (lease) points += leasePoints(w.board, lease);
   }
   return { ...wr, activeLeases, pointsInUse: points };
