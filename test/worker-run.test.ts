@@ -140,4 +140,22 @@ describe('owp worker run', () => {
     expect(events[1]).toMatchObject({ taskId: 'acme/eps:e1' });
     expect(events[2]).toMatchObject({ prUrl: 'https://github.com/o/r/pull/5' });
   }, 120_000);
+
+  it('without --exec and no TTY it heartbeats until `owp submit` from another shell moves the task on', async () => {
+    await importTasks('acme/zeta', [{ id: 'z1', title: 'Zeta one', skills: ['zeta'] }]);
+    const w = await worker('zoe');
+    const run = startOwp(['worker', 'run', '--skills', 'zeta', '--once', '--poll', '200ms', '--workdir', join(dir, 'work-zoe')], w);
+    await waitFor(() => run.out().stderr.includes('leased acme/zeta:z1'), 60_000);
+    const sub = await owp(['submit', 'acme/zeta:z1', '--pr', 'https://github.com/acme/zeta/pull/9'], w);
+    expect(sub.code, sub.stderr).toBe(0);
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('acme/zeta:z1 is now pr_open');
+    // changes requested: the same lease (same fencing token, still in the book) comes back
+    const rev = await owp(['review', 'acme/zeta:z1', '--changes-requested'], maint);
+    expect(rev.code, rev.stderr).toBe(0);
+    const hb = await owp(['heartbeat', 'acme/zeta:z1'], w);
+    expect(hb.code, hb.stderr).toBe(0);
+    expect((await runtimeOf('acme/zeta:z1')).state).toBe('leased');
+  }, 120_000);
 });
