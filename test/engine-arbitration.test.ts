@@ -72,8 +72,11 @@ describe('engine', () => {
     const rt = (await r.api(maint, 'GET', `/api/tasks/${enc('o/r#1')}`)).body.runtime as TaskRuntime;
     expect(rt.fencingToken).toBe(1);
     expect(rt.lease?.workerId).toBe(httpOutcome.status === 'granted' ? 'wa' : 'wb');
-    // the ledger doc shows the same lease
+    // the ledger doc shows the same lease, and the grant among its recent events
     await waitFor(() => (ledger.doc.getMap('tasks').get('o/r#1') as TaskRuntime | undefined)?.lease?.fencingToken === 1);
+    const recent = ledger.doc.getArray('recent').toArray() as { kind: string; taskId?: string }[];
+    expect(recent.some((e) => e.kind === 'lease-granted' && e.taskId === 'o/r#1')).toBe(true);
+    expect(recent.length).toBeLessThanOrEqual(100);
   });
 
   it('inbox intents for another worker or of a maintainer kind are rejected with not-authorized', async () => {

@@ -16,6 +16,7 @@
 import * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
 import {
+  TaskSchema,
   parseRepoPolicy,
   parseTask,
   type Board,
@@ -39,6 +40,15 @@ export interface BoardDelta {
 }
 
 const RELAY = 'relay';
+/** Task fields the schema knows; anything else a client left in a task map is not merged into an upsert. */
+const TASK_FIELDS = new Set(Object.keys(TaskSchema.shape));
+
+function knownFields(raw: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!raw) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) if (TASK_FIELDS.has(k)) out[k] = v;
+  return out;
+}
 
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -177,7 +187,7 @@ export class BoardView {
       if (typeof id !== 'string' || id.length === 0) {
         throw new OwpError('invalid-field', `Invalid task: tasks.${i}.id must be a non-empty string.`, `tasks.${i}.id`);
       }
-      const existing = mapToObject(this.tasksMap.get(id));
+      const existing = knownFields(mapToObject(this.tasksMap.get(id)));
       const merged = { ...(existing ?? {}), ...input, id, createdAt: existing?.createdAt ?? input.createdAt ?? now };
       let task: Task;
       try {
