@@ -235,4 +235,19 @@ describe.skipIf(!haveBrowser)(`dashboard in Chromium${haveBrowser ? '' : ' (skip
       await fresh.close();
     }
   });
+  it('stops and says so when its token is revoked while it is open', async () => {
+    const t = await r.relay.tokens.create({ role: 'viewer', name: 'to be revoked' });
+    const fresh = await browser.newPage();
+    try {
+      await fresh.goto(`${r.url}/#token=${t.token}`);
+      await fresh.waitForSelector('#owp-status[data-status="live"]', { timeout: 30_000 });
+      const del = await r.api(r.adminToken, 'DELETE', `/api/tokens/${t.id}`);
+      expect(del.status, JSON.stringify(del.body)).toBe(200);
+      await fresh.waitForSelector('#owp-status[data-status="locked"]', { timeout: 30_000 });
+      expect(await fresh.locator('#owp-status').textContent()).toMatch(/refused this token/);
+      expect(await fresh.locator('#owp-token-form').isVisible()).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
 });

@@ -38,6 +38,18 @@ let token: string | undefined;
 let conn: LiveConnection | undefined;
 let renderTimer: ReturnType<typeof setTimeout> | undefined;
 let haveData = false;
+/** Relay clock minus browser clock (ms), from the Date header; 0 until known or when small. */
+let clockOffset = 0;
+
+/** Lease expiries are relay times: read the relay's clock so countdowns are right on a skewed machine. */
+function noteServerDate(res: Response): void {
+  const at = Date.parse(res.headers.get('date') ?? '');
+  if (!Number.isFinite(at)) return;
+  const offset = at + 500 - Date.now(); // the header has whole seconds
+  clockOffset = Math.abs(offset) > 2000 ? offset : 0;
+}
+
+const relayNow = (): number => Date.now() + clockOffset;
 
 function setStatus(kind: string, text: string): void {
   statusEl.dataset.status = kind;
@@ -65,7 +77,7 @@ function showStatus(s: ConnectionStatus): void {
 function render(): void {
   renderTimer = undefined;
   if (!haveData) return;
-  const now = Date.now();
+  const now = relayNow();
   const model = buildDashboardModel({ board: state.board, ledger: state.ledger, recent: state.recent, online, profiles, now });
   renderDashboard(root, model, { now, onOpenTask: openTask });
 }
@@ -84,6 +96,7 @@ async function getJson<T>(path: string): Promise<T | undefined> {
   if (!token) return undefined;
   try {
     const res = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+    noteServerDate(res);
     if (!res.ok) return undefined;
     return (await res.json()) as T;
   } catch {
@@ -92,7 +105,7 @@ async function getJson<T>(path: string): Promise<T | undefined> {
 }
 
 async function loadAudit(): Promise<void> {
-  const since = Date.now() - HOUR_MS;
+  const since = relayNow() - HOUR_MS;
   const body = await getJson<{ entries?: AuditEvent[] }>(`/api/audit?sinceAt=${since}&limit=1000`);
   if (body?.entries?.length) {
     state = addEvents(state, body.entries);
@@ -181,7 +194,7 @@ forgetButton.addEventListener('click', () => {
   }
 });
 
-setInterval(() => updateCountdowns(root, Date.now()), 1000);
+setInterval(() => updateCountdowns(root, relayNow()), 1000);
 // Roll the chart window and "recently done" forward, refresh presence.
 setInterval(() => {
   scheduleRender();
