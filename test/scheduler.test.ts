@@ -320,7 +320,7 @@ describe('ids that name Object.prototype members', () => {
     expect(state.ledger.outcomes.constructor).toMatchObject({ intentId: 'constructor', status: 'granted' });
     ({ state, result } = step(state, [release('toString', '__proto__', 1, 'r1'), claimNext('constructor', 'hasOwnProperty')], T0 + 1));
     expect(result.outcomes[0]!.status).toBe('applied');
-    expect(state.ledger.workers['toString' as string]!.cooldowns).toHaveProperty('__proto__');
+    expect(Object.hasOwn(state.ledger.workers['toString' as string]!.cooldowns, '__proto__')).toBe(true);
     expect(checkInvariants(state)).toEqual([]);
     // an unknown intent id that names a prototype member is decided, not mistaken for a stored outcome
     const r = step(state, [claim('toString', 'nope', 'valueOf')], T0 + 2).result;
