@@ -29,7 +29,7 @@ async function dashboardOf(d: Demo): Promise<{ base: string; token: string; data
 
 describe('npm run demo', () => {
   it('prints a dashboard URL that answers, moves the board, and exits 0 after --duration', async () => {
-    const d = startDemo(['--port', '0', '--workers', '3', '--duration', '8s']);
+    const d = startDemo(['--port', '0', '--workers', '3', '--duration', '12s']);
     try {
       const { base, token, dataDir } = await dashboardOf(d);
       const page = await fetch(`${base}/`);
