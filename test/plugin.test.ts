@@ -84,6 +84,8 @@ describe('plugin against a real relay', () => {
     await waitFor(() => readTaskNote(B.read(p)).owned.owp_holder === 'bob', 15_000, 'holder in B');
     await waitFor(() => /octo\/app#1/.test(B.app.statusBar.textContent ?? ''), 15_000, 'status bar shows the lease');
     expect(B.app.statusBar.textContent).toMatch(/OWP: connected · octo\/app#1 \d+h \d\dm/);
+    // heartbeats ride on awareness: the relay extends the leases named here
+    await waitFor(() => JSON.stringify(B.plugin.session!.client.awarenessState()) === JSON.stringify({ workerId: 'bob', leases: { 'octo/app#1': 1 } }), 15_000, 'awareness');
 
     const leaf = await A.plugin.openDashboard();
     const view = leaf.view as unknown as DashboardView;
@@ -256,5 +258,23 @@ describe('plugin against a real relay', () => {
     const mark2 = noticeLog.length;
     B.run('create-task-from-note');
     await waitFor(() => noticesSince(mark2).some((m) => /only maintainers can create tasks/.test(m)), 15_000, 'refused');
+  });
+
+  it('stops reconnecting when the relay closes with 44xx (revoked token) and says why', async () => {
+    const created = await relay.api(relay.adminToken, 'POST', '/api/tokens', { role: 'worker', workerId: 'carol' });
+    expect(created.status).toBe(201);
+    const C = await openVault(await makeVaultDir('c'), { relayUrl: relay.url, token: created.body.token, skills: ['ts'] });
+    try {
+      const client = C.plugin.session!.client;
+      await waitFor(() => client.status === 'connected', 15_000, 'connected');
+      const mark = noticeLog.length;
+      expect((await relay.api(relay.adminToken, 'DELETE', `/api/tokens/${created.body.id}`)).status).toBe(200);
+      await waitFor(() => client.status === 'stopped', 15_000, 'stopped');
+      await waitFor(() => noticesSince(mark).some((m) => /stopped connecting to the relay: .*Fix the settings and run "Reconnect"/.test(m)), 15_000, 'notice');
+      expect(noticesSince(mark).filter((m) => /stopped connecting/.test(m)).length).toBe(1);
+      await waitFor(() => /OWP: stopped/.test(C.app.statusBar.textContent ?? ''), 15_000, 'status bar');
+    } finally {
+      await C.close();
+    }
   });
 });

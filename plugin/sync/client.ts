@@ -135,6 +135,11 @@ export class PoolClient {
     inboxProvider.awareness.setLocalState({ workerId: this.opts.workerId, leases });
   }
 
+  /** What this client currently announces as its awareness state (heartbeats). */
+  awarenessState(): unknown {
+    return this.providers[2]?.awareness.getLocalState() ?? null;
+  }
+
   writeProfile(profile: Omit<WorkerProfile, 'id'>): void {
     if (!this.inbox) return;
     const map = this.inbox.getMap('profile');
