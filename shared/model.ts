@@ -150,7 +150,10 @@ export const IntentSchema = z.discriminatedUnion('kind', [
     result: z.enum(['open', 'merged', 'closed', 'changes-requested']),
     prUrl: url.optional(),
   }),
-  /** Maintainer: put a stuck (or any non-terminal) task back in the queue, attempts reset. */
+  /**
+   * Maintainer: put a stuck (or any non-terminal) task back in the queue. Attempts are kept
+   * (attempt counts grants), so a task at maxAttempts gets one more try per requeue.
+   */
   z.strictObject({ kind: z.literal('requeue'), ...intentBase, taskId }),
   /** Maintainer: end a task now, whatever its state; an active lease ends with it. */
   z.strictObject({ kind: z.literal('cancel'), ...intentBase, taskId, reason: z.string().max(LIMITS.reasonLength).optional() }),

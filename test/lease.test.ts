@@ -205,11 +205,15 @@ describe('review (maintainer or GitHub tracker)', () => {
 });
 
 describe('requeue and cancel (maintainer)', () => {
-  it('requeue of a stuck task resets attempts and keeps the fencing token', () => {
+  it('requeue of a stuck task keeps attempts and the fencing token: one more try', () => {
     let s = leasedState({ maxAttempts: 1 });
     s = step(s, [fail('ann', 'a', 1)], T0 + 1).state;
     const { state } = step(s, [requeue('a')], T0 + 2);
-    expect(state.ledger.tasks.a).toMatchObject({ state: 'queued', attempt: 0, fencingToken: 1, queuedAt: T0 + 2 });
+    expect(state.ledger.tasks.a).toMatchObject({ state: 'queued', attempt: 1, fencingToken: 1, queuedAt: T0 + 2 });
+    let t = step(state, [claim('bob', 'a')], T0 + 3).state;
+    expect(t.ledger.tasks.a).toMatchObject({ state: 'leased', attempt: 2, fencingToken: 2 });
+    t = step(t, [], T0 + 3 + TTL).state;
+    expect(t.ledger.tasks.a!.state).toBe('stuck');
   });
 
   it('requeue of a leased task ends the lease', () => {

@@ -49,7 +49,11 @@ function checkStep(t: Transition): void {
   for (const id of Object.keys(after.ledger.tasks)) {
     const a = after.ledger.tasks[id]!;
     const b = before.ledger.tasks[id];
-    if (b) expect(a.fencingToken).toBeGreaterThanOrEqual(b.fencingToken);
+    if (b) {
+      expect(a.fencingToken).toBeGreaterThanOrEqual(b.fencingToken);
+      expect(a.attempt).toBeGreaterThanOrEqual(b.attempt);
+      expect(a.attempt).toBeLessThanOrEqual(a.fencingToken);
+    }
     const changed = !b || b.state !== a.state || b.lease?.fencingToken !== a.lease?.fencingToken || b.lease?.workerId !== a.lease?.workerId;
     const evs = result.events.filter((e) => e.taskId === id && e.to !== undefined);
     if (changed) {

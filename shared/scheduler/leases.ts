@@ -4,8 +4,8 @@
  *
  * Invariants:
  * - A task has a lease exactly when its state is leased or pr_open.
- * - fencingToken grows by one per grant and never decreases; attempt grows by one per grant
- *   (and is reset to 0 only by a maintainer's requeue).
+ * - fencingToken and attempt grow by one per grant and never decrease. A maintainer's
+ *   requeue keeps attempts, so a task at maxAttempts gets one more try per requeue.
  * - A lease intent (heartbeat, release, submit, complete, fail) changes nothing unless it
  *   names the current holder and the current fencing token; otherwise `lease-lost`.
  * - Every state change emits exactly one event for its cause (lease-granted, lease-released,
@@ -92,14 +92,12 @@ interface EndCause {
   reason?: string;
   /** Go to stuck instead of queued when attempt >= maxAttempts. */
   stuckAtMax: boolean;
-  /** Reset attempts (maintainer requeue). */
-  resetAttempts?: boolean;
 }
 
 /** End an active lease back towards the queue: queued, stuck or (cancel pending) cancelled. */
 function endToQueue(w: Work, prev: TaskRuntime, cause: EndCause): TaskRuntime {
   const policy = policyFor(w, prev.repo);
-  const attempt = cause.resetAttempts ? 0 : prev.attempt;
+  const attempt = prev.attempt;
   let to: TaskState = 'queued';
   let note = cause.reason;
   if (prev.cancelPending) {
@@ -210,11 +208,11 @@ export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' |
   if (intent.kind === 'requeue') {
     if (prev.state === 'done' || prev.state === 'cancelled') return invalid(prev, 'requeue');
     if (active) {
-      endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, resetAttempts: true });
+      endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false });
     } else {
       // A queued task keeps its place (age in queue); a stuck one re-enters the queue now.
       const queuedAt = prev.state === 'queued' ? prev.queuedAt : w.now;
-      setTask(w, clean({ ...prev, state: 'queued', attempt: 0, queuedAt, updatedAt: w.now, note: undefined }));
+      setTask(w, clean({ ...prev, state: 'queued', queuedAt, updatedAt: w.now, note: undefined }));
       emit(w, { kind: 'task-requeued', ...base, from: prev.state, to: 'queued' });
     }
     return { status: 'applied' };
