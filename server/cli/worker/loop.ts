@@ -181,7 +181,7 @@ export class WorkerLoop {
     return this.stopping ? 'stopped' : 'released';
   }
 
-  private async runExec(held: Held, file: string): Promise<{ prUrl?: string; failReason?: string }> {
+  private async runExec(held: Held, file: string): Promise<{ prUrl?: string; failReason?: string; release?: boolean }> {
     const env = childEnv(process.env, { OWP_TASK_FILE: file, OWP_TASK_ID: held.task.id, OWP_TASK_DIR: file.replace(/[/\\]TASK\.md$/, '') });
     const out = this.ctx.out.json ? process.stderr : process.stdout;
     held.tool = runTool(this.opts.exec!, {
@@ -198,8 +198,16 @@ export class WorkerLoop {
     if (held.lost || this.stopping) return {};
     if (r.error) return { failReason: `the tool could not start: ${r.error}` };
     if (r.code !== 0) return { failReason: r.signal ? `the tool was killed by ${r.signal}` : `the tool exited with code ${r.code}` };
-    const url = prUrlFrom(r.lastLine) ?? (this.stdinTty ? await this.ask('The tool finished. Pull request URL (empty to give the task back): ') : undefined);
-    if (url && /^https?:\/\/\S+$/.test(url)) return { prUrl: url };
+    const fromTool = prUrlFrom(r.lastLine);
+    if (fromTool) return { prUrl: fromTool };
+    if (this.stdinTty) {
+      for (;;) {
+        const url = await this.ask('The tool finished. Pull request URL (empty to give the task back): ');
+        if (!url) return { release: true };
+        if (/^https?:\/\/\S+$/.test(url)) return { prUrl: url };
+        process.stderr.write(`"${url}" is not an http(s) URL.\n`);
+      }
+    }
     return { failReason: 'the tool exited 0 but printed no `PR: <url>` line' };
   }
 
@@ -229,8 +237,10 @@ export class WorkerLoop {
     }
   }
 
+  private asking = false;
   private async ask(question: string, ...cancel: Promise<unknown>[]): Promise<string | undefined> {
     this.clearStatus();
+    this.asking = true;
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     const ac = new AbortController();
     for (const c of cancel) void c.then(() => ac.abort());
@@ -240,6 +250,7 @@ export class WorkerLoop {
       return undefined;
     } finally {
       rl.close();
+      this.asking = false;
     }
   }
 
@@ -316,12 +327,12 @@ export class WorkerLoop {
   }
 
   private drawStatus(): void {
-    if (!this.tty || this.held?.tool) return;
+    if (!this.tty || this.held?.tool || this.asking) return;
     const h = this.held;
     const text = h
       ? `[owp] ${h.task.id} · lease ${h.expiresAt > this.ctx.now() ? 'expires in ' + formatDuration(h.expiresAt - this.ctx.now()) : 'LAPSED'} · ${h.heartbeats} heartbeat(s)${h.relayDown ? ' · relay unreachable' : ''}`
       : '[owp] waiting for a task';
-    const cols = (process.stderr.columns ?? 100) - 1;
+    const cols = (process.stderr.columns || 100) - 1;
     process.stderr.write(`\r\x1b[K${text.slice(0, cols)}`);
     this.statusShown = true;
   }
