@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 vi.mock('obsidian', () => import('./obsidian/index.js'));
 import fs from 'node:fs';
 import path from 'node:path';
-import { createTestApp, noticeLog, type TextComponent, type Setting } from './obsidian/index.js';
+import { createTestApp, noticeLog } from './obsidian/index.js';
 import OwpPoolPlugin from '../plugin/main.js';
 import { DEFAULT_SETTINGS, normaliseSettings, yjsServerUrl } from '../plugin/settings/settings.js';
 import { statusText } from '../plugin/views/status.js';
