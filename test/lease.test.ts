@@ -250,3 +250,14 @@ describe('requeue and cancel (maintainer)', () => {
     expect(result.events[0]).toMatchObject({ kind: 'task-cancelled', actor: 'scheduler', from: 'queued' });
   });
 });
+
+describe('heartbeat while the PR waits', () => {
+  it('is accepted on a pr_open lease and keeps its expiry fresh', () => {
+    let s = leasedState();
+    s = step(s, [submit('ann', 'a', 1)], T0 + 1).state;
+    const { state, result } = step(s, [heartbeat('ann', 'a', 1)], T0 + 3 * TTL);
+    expect(result.outcomes[0]).toMatchObject({ status: 'applied', expiresAt: T0 + 4 * TTL });
+    expect(state.ledger.tasks.a).toMatchObject({ state: 'pr_open' });
+    expect(state.ledger.tasks.a!.lease!.expiresAt).toBe(T0 + 4 * TTL);
+  });
+});

@@ -150,8 +150,8 @@ export function applyLeaseIntent(w: Work, intent: LeaseIntent): Decision {
   const base = { actor: intent.workerId, taskId: prev.taskId, workerId: lease.workerId, intentId: intent.id, fencingToken: lease.fencingToken };
   switch (intent.kind) {
     case 'heartbeat': {
-      // pr_open leases do not expire: the heartbeat is accepted and changes nothing.
-      if (prev.state === 'pr_open') return { status: 'applied', fencingToken: lease.fencingToken, expiresAt: lease.expiresAt };
+      // Same rule in leased and pr_open (only leased leases expire, but a worker that keeps
+      // beating while its PR waits should not see its lease shown as lapsed).
       const expiresAt = w.now + lease.ttlMs;
       setTask(w, { ...prev, lease: { ...lease, expiresAt }, updatedAt: w.now });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
