@@ -1,6 +1,6 @@
 /**
  * Relay benchmark: claim-to-lease latency (p50/p99) and grants per second with 100 and
- * 500 concurrent workers over 10,000 queued tasks.
+ * 500 concurrent workers over 10,000 queued tasks, for claim-next and for named claims.
  *
  * The relay runs as a child process exactly as `npm start` runs it (real LevelDB in a temp
  * folder, default tick); the workers are HTTP clients in this process, each with its own
@@ -26,6 +26,7 @@ const REPOS = 10;
 
 export interface ScenarioResult {
   workers: number;
+  mode: Mode;
   claims: number;
   granted: number;
   rejected: number;
@@ -116,7 +117,10 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-export async function runScenario(workers: number): Promise<ScenarioResult> {
+/** `claim-next`: the relay picks the best task (scans the pool); `claim`: a named task id (what the plugin sends from a note). */
+export type Mode = 'claim-next' | 'claim';
+
+export async function runScenario(workers: number, mode: Mode = 'claim-next'): Promise<ScenarioResult> {
   const dataDir = await mkdtemp(join(tmpdir(), 'owp-bench-'));
   const relay = await startRelay(dataDir);
   try {
@@ -140,7 +144,14 @@ export async function runScenario(workers: number): Promise<ScenarioResult> {
       tokens.push(t);
     }
     // Warm-up: one claim per worker, not measured (JIT, first batch reconciles 10,000 tasks).
-    await Promise.all(tokens.map((t) => call(base, t, 'POST', '/api/claim', {})));
+    // Named claims: worker k claims its own distinct tasks, so every claim can be granted.
+    let nextTask = 1;
+    const body = (): Record<string, unknown> => {
+      if (mode === 'claim-next') return {};
+      const n = nextTask++;
+      return { taskId: `bench/pool${n % REPOS}#${n}` };
+    };
+    await Promise.all(tokens.map((t) => call(base, t, 'POST', '/api/claim', body())));
     const before = (await call(base, maint, 'GET', '/api/status')).body.engine;
 
     const latencies: number[] = [];
@@ -153,7 +164,7 @@ export async function runScenario(workers: number): Promise<ScenarioResult> {
         for (let i = 0; i < CLAIMS_PER_WORKER; i++) {
           const s = performance.now();
           try {
-            const r = await call(base, t, 'POST', '/api/claim', {});
+            const r = await call(base, t, 'POST', '/api/claim', body());
             latencies.push(performance.now() - s);
             if (r.status === 200) granted++;
             else rejected++;
@@ -169,6 +180,7 @@ export async function runScenario(workers: number): Promise<ScenarioResult> {
     latencies.sort((a, b) => a - b);
     return {
       workers,
+      mode,
       claims: latencies.length,
       granted,
       rejected,
@@ -205,11 +217,11 @@ export function machineInfo(): string {
 export function markdownTable(results: ScenarioResult[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.workers} | ${r.claims} | ${r.granted} | ${r.rejected + r.errors} | ${f1(r.p50)} | ${f1(r.p90)} | ${f1(r.p99)} | ${f1(r.max)} | ${Math.round(r.grantsPerSec)} | ${f1(r.relayP50)} / ${f1(r.relayP99)} | ${r.batches} | ${f1(r.claims / Math.max(1, r.batches))} | ${f1(r.maxBatchMs)} | ${Math.round(r.scheduleMs)} / ${Math.round(r.persistMs)} / ${Math.round(r.applyMs)} |`,
+      `| ${r.workers} | ${r.mode} | ${r.claims} | ${r.granted} | ${r.rejected + r.errors} | ${f1(r.p50)} | ${f1(r.p90)} | ${f1(r.p99)} | ${f1(r.max)} | ${Math.round(r.grantsPerSec)} | ${f1(r.relayP50)} / ${f1(r.relayP99)} | ${r.batches} | ${f1(r.claims / Math.max(1, r.batches))} | ${f1(r.maxBatchMs)} | ${Math.round(r.scheduleMs)} / ${Math.round(r.persistMs)} / ${Math.round(r.applyMs)} |`,
   );
   return [
-    '| workers | claims | granted | refused/errors | p50 ms | p90 ms | p99 ms | max ms | grants/s | in-relay p50 / p99 ms | batches | claims/batch | slowest batch ms | schedule / persist / apply ms |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workers | intent | claims | granted | refused/errors | p50 ms | p90 ms | p99 ms | max ms | grants/s | in-relay p50 / p99 ms | batches | claims/batch | slowest batch ms | schedule / persist / apply ms |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }
@@ -217,9 +229,13 @@ export function markdownTable(results: ScenarioResult[]): string {
 export async function runRelayBench(write: boolean): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   const machine = machineInfo();
-  for (const n of (process.env.OWP_BENCH_WORKERS ?? '100,500').split(',').map(Number)) {
-    console.log(`relay bench: ${n} concurrent workers, ${TASKS} queued tasks, ${CLAIMS_PER_WORKER} claims each...`);
-    const r = await runScenario(n);
+  const scenarios: [number, Mode][] = (process.env.OWP_BENCH_SCENARIOS ?? '100:claim-next,500:claim-next,500:claim').split(',').map((x) => {
+    const [n, m] = x.split(':');
+    return [Number(n), (m ?? 'claim-next') as Mode];
+  });
+  for (const [n, mode] of scenarios) {
+    console.log(`relay bench: ${n} concurrent workers, ${TASKS} queued tasks, ${CLAIMS_PER_WORKER} ${mode} each...`);
+    const r = await runScenario(n, mode);
     console.log(
       `  p50 ${f1(r.p50)} ms  p99 ${f1(r.p99)} ms (in relay ${f1(r.relayP50)} / ${f1(r.relayP99)})  max ${f1(r.max)} ms  ${Math.round(r.grantsPerSec)} grants/s  (${r.granted} granted, ${r.rejected} refused, ${r.errors} errors, ${r.batches} batches; relay time: schedule ${Math.round(r.scheduleMs)} ms, persist ${Math.round(r.persistMs)} ms, apply ${Math.round(r.applyMs)} ms)`,
     );

@@ -185,6 +185,8 @@ export class Engine {
         this.lastArchiveCheck = now;
         this.archiveDue = true;
       }
+      // earliestExpiry is a lower bound (kept cheaply per batch); check it exactly before a tick.
+      if (this.earliestExpiry <= now) this.recomputeExpiry();
       if (this.earliestExpiry <= now || this.archiveDue) void this.runTick();
     }, every);
     this.sweeper.unref?.();
@@ -273,7 +275,9 @@ export class Engine {
     this.stats.persistMs += persisted - scheduled;
     this.o.audit.commit(entries);
     this.ledgerState = next;
-    this.recomputeExpiry();
+    for (const rt of Object.values(diff.tasks)) {
+      if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < this.earliestExpiry) this.earliestExpiry = rt.lease.expiresAt;
+    }
     const docDiff = this.withoutHeartbeatNoise(diff);
     const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
     if (docChanged || events.length > 0) applyToLedgerDoc(this.o.ledgerDoc, docDiff, batch, now, events);
