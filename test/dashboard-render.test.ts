@@ -122,6 +122,49 @@ describe('renderDashboard', () => {
     expect(document.activeElement!.getAttribute('data-state')).toBe('leased');
   });
 
+  it('updates in place: unchanged cards keep their nodes, moved ones change column, stale ones go', () => {
+    const f = fixture();
+    const root = document.createElement('div');
+    document.body.appendChild(root);
+    root.append(document.createElement('blink'), 'loading…');
+    renderDashboard(root, buildDashboardModel({ ...f, now: NOW }), { now: NOW });
+    expect(root.querySelector('blink')).toBeNull();
+    expect(root.textContent).not.toContain('loading…');
+    const stuck = root.querySelector('.owp-task[data-task-id="acme/app#4"]');
+    const queued = root.querySelector('.owp-task[data-task-id="acme/app#3"]');
+    f.ledger.tasks['acme/app#3'] = { ...f.ledger.tasks['acme/app#3']!, state: 'leased' };
+    delete f.board.tasks['acme/app#7'];
+    f.board.tasks['acme/app#4'] = { ...f.board.tasks['acme/app#4']!, title: 'Renamed' };
+    renderDashboard(root, buildDashboardModel({ ...f, now: NOW }), { now: NOW });
+    expect(root.querySelector('.owp-task[data-task-id="acme/app#4"]')).toBe(stuck);
+    expect(stuck!.querySelector('.owp-task-title')!.textContent).toBe('Renamed');
+    const moved = root.querySelector('.owp-task[data-task-id="acme/app#3"]')!;
+    expect(moved).not.toBe(queued);
+    expect(moved.getAttribute('data-state')).toBe('leased');
+    expect(moved.closest('[data-column]')!.getAttribute('data-column')).toBe('leased');
+    expect(root.querySelector('[data-task-id="acme/app#7"]')).toBeNull();
+    // The result is exactly a fresh render.
+    const fresh = document.createElement('div');
+    renderDashboard(fresh, buildDashboardModel({ ...f, now: NOW }), { now: NOW });
+    expect(serialise(root)).toBe(serialise(fresh));
+  });
+
+  it('uses the latest onOpenTask after a re-render', () => {
+    const f = fixture();
+    const root = document.createElement('div');
+    document.body.appendChild(root);
+    const first: string[] = [];
+    const second: string[] = [];
+    renderDashboard(root, buildDashboardModel({ ...f, now: NOW }), { now: NOW, onOpenTask: (id) => first.push(id) });
+    renderDashboard(root, buildDashboardModel({ ...f, now: NOW }), { now: NOW, onOpenTask: (id) => second.push(id) });
+    (root.querySelector('.owp-task[data-task-id="acme/app#3"] .owp-task-title') as HTMLElement).click();
+    expect(first).toEqual([]);
+    expect(second).toEqual(['acme/app#3']);
+    renderDashboard(root, buildDashboardModel({ ...f, now: NOW }), { now: NOW });
+    (root.querySelector('.owp-task[data-task-id="acme/app#3"]') as HTMLElement).click();
+    expect(second).toEqual(['acme/app#3']);
+  });
+
   it('ticks countdowns in place without rebuilding', () => {
     const root = setup();
     const card = root.querySelector('.owp-task[data-task-id="acme/app#1"]')!;

@@ -4,14 +4,18 @@
  * Invariants:
  * - No HTML strings anywhere: nodes come from dom.ts, text goes through textContent, so a
  *   task title like `<img src=x onerror=...>` shows as text and creates no element.
- * - `renderDashboard(root, ...)` owns `root`'s content: re-rendering replaces it entirely,
- *   and keeps keyboard focus on the same task card / worker if it still exists.
+ * - `renderDashboard(root, ...)` owns `root`'s content: after a render it holds exactly the
+ *   new view (anything else there is removed). Updates are keyed (morph.ts): unchanged cards
+ *   keep their DOM nodes, and keyboard focus stays on the same task card / worker.
+ * - Opening a task is delegated on `root` (one click and one keydown listener per root,
+ *   reading the latest `onOpenTask`), so no card carries a listener of its own.
  * - Every task card has `data-task-id` and `data-state`; every worker `data-worker-id`;
  *   every lease countdown `data-expires-at`, so `updateCountdowns` can tick them in place.
  * - Links are only ever http(s) URLs; anything else is shown as text.
  * - CSS classes are prefixed `owp-`; no inline styles (the page runs under a strict CSP).
  */
-import { builder, clear, type Builder } from './dom.js';
+import { builder, type Builder } from './dom.js';
+import { morphChildren } from './morph.js';
 import { renderChart } from './charts.js';
 import { describeCountdown, describeEvent, formatClock, formatCountdown } from './format.js';
 import type { DashboardModel, RepoView, TaskCard, WorkerView } from './model.js';
@@ -126,20 +130,6 @@ function taskCard(b: Builder, c: TaskCard, opts: RenderOptions): HTMLElement {
   }
   if (c.note) li.appendChild(b.el('span', { class: 'owp-task-note' }, c.note));
   if (c.attempt > 1) li.appendChild(b.el('span', { class: 'owp-task-attempt' }, `attempt ${c.attempt}`));
-  if (opts.onOpenTask) {
-    const open = opts.onOpenTask;
-    li.addEventListener('click', (ev) => {
-      if ((ev.target as Element | null)?.closest?.('a')) return;
-      open(c.id);
-    });
-    li.addEventListener('keydown', (ev) => {
-      const key = (ev as KeyboardEvent).key;
-      if (key === 'Enter' || key === ' ') {
-        ev.preventDefault();
-        open(c.id);
-      }
-    });
-  }
   return li;
 }
 
@@ -303,9 +293,11 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
       : b.el('p', { class: 'owp-empty' }, 'No events yet.'),
   );
 
-  clear(root);
+  const fresh = doc.createElement('div');
+  fresh.append(summary, b.el('div', { class: 'owp-grid' }, board, workers, repos, charts, recent));
+  morphChildren(root, fresh);
   root.classList.add('owp-dashboard');
-  root.append(summary, b.el('div', { class: 'owp-grid' }, board, workers, repos, charts, recent));
+  delegate(root, opts.onOpenTask);
 
   const esc = (s: string): string => s.replace(/["\\]/g, '\\$&');
   const again = focusTask
@@ -313,7 +305,38 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
     : focusWorker
       ? root.querySelector<HTMLElement>(`[data-worker-id="${esc(focusWorker)}"]`)
       : null;
-  again?.focus();
+  if (again && doc.activeElement !== again) again.focus();
+}
+
+const openers = new WeakMap<HTMLElement, { open?: (taskId: string) => void }>();
+
+/** One click + keydown listener per root; each render only swaps the callback. */
+function delegate(root: HTMLElement, open: ((taskId: string) => void) | undefined): void {
+  const known = openers.get(root);
+  if (known) {
+    known.open = open;
+    return;
+  }
+  const slot: { open?: (taskId: string) => void } = { open };
+  openers.set(root, slot);
+  const cardOf = (target: EventTarget | null): HTMLElement | null => {
+    const el = target as Element | null;
+    const card = el?.closest?.('.owp-task') as HTMLElement | null;
+    return card && root.contains(card) ? card : null;
+  };
+  root.addEventListener('click', (ev) => {
+    const card = cardOf(ev.target);
+    if (!card || !slot.open || (ev.target as Element).closest('a')) return;
+    slot.open(card.getAttribute('data-task-id') ?? '');
+  });
+  root.addEventListener('keydown', (ev) => {
+    const key = (ev as KeyboardEvent).key;
+    if (key !== 'Enter' && key !== ' ') return;
+    const card = cardOf(ev.target);
+    if (!card || card !== ev.target || !slot.open) return;
+    ev.preventDefault();
+    slot.open(card.getAttribute('data-task-id') ?? '');
+  });
 }
 
 /** Tick every lease countdown under `root` to `now` without rebuilding anything else. */
