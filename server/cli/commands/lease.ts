@@ -75,8 +75,7 @@ export async function leaseAction(
     return r;
   } catch (e) {
     if (e instanceof RefusedError && e.code === 'lease-lost') {
-      const held = book.get(taskId);
-      if (held && held.fencingToken <= token) book.remove(taskId);
+      book.remove(taskId, token);
     }
     throw e;
   }
