@@ -33,6 +33,9 @@ export interface InvalidTask {
   message: string;
 }
 
+/** A task as an upsert takes it: `createdAt` may be left out (now, or the existing task's). */
+export type UpsertTaskInput = Omit<TaskInput, 'createdAt'> & { createdAt?: number };
+
 export interface BoardDelta {
   tasks: Record<string, Task | null>;
   repos: Record<string, RepoPolicy | null>;
@@ -177,7 +180,7 @@ export class BoardView {
    * Validate every input first (all or nothing), then write in one transaction.
    * Fields an input leaves out keep their current value on an existing task.
    */
-  upsertTasks(inputs: TaskInput[], now: number): UpsertResult {
+  upsertTasks(inputs: UpsertTaskInput[], now: number): UpsertResult {
     const planned: { id: string; task: Task; exists: boolean; explicit: Set<string> }[] = [];
     for (const [i, input] of inputs.entries()) {
       if (!input || typeof input !== 'object' || Array.isArray(input)) {

@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OwpError } from '../../shared/errors.js';
-import { parseIntent, TASK_STATES, type Intent, type Task, type TaskInput, type TaskState } from '../../shared/model.js';
+import { parseIntent, TASK_STATES, type Intent, type Task, type TaskState } from '../../shared/model.js';
+import type { UpsertTaskInput } from '../engine/board.js';
 import type { Route, RouteContext } from '../ports.js';
 import { actorOf, body, fencingTokenOf, optionalString, sendOutcome, workerOf, type ApiDeps } from './deps.js';
 
@@ -128,7 +129,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const list = Array.isArray(raw) ? raw : (body(raw).tasks as unknown);
       if (!Array.isArray(list)) throw new OwpError('invalid-field', 'Send { "tasks": [ ... ] } with one object per task.', 'tasks');
       if (list.length > 5000) throw new OwpError('invalid-field', 'At most 5000 tasks per request; split the import.', 'tasks');
-      const result = deps.board.upsertTasks(list as TaskInput[], deps.now());
+      const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now());
       await deps.persisted('owp/board');
       ctx.send(200, result);
     },
