@@ -119,9 +119,11 @@ describe.skipIf(!haveBrowser)(`dashboard in Chromium${haveBrowser ? '' : ' (skip
     });
     expect(cli.stdout + cli.stderr).toContain(`${REPO}#1`);
     await page.waitForSelector(card(`${REPO}#1`, 'leased'), { timeout: 30_000 });
+    // Exactly one element answers the selector the brief gives: the card itself.
+    expect(await page.locator(`[data-task-id="${REPO}#1"][data-state="leased"]`).count()).toBe(1);
     await waitFor(async () => (await aliceBar.getAttribute('aria-valuenow')) === '2', 30_000, 'alice capacity 2');
     expect(await aliceBar.getAttribute('aria-valuemax')).toBe('5');
-    expect(await page.locator(`[data-worker-id="alice"] .owp-lease[data-task-id="${REPO}#1"] .owp-countdown`).count()).toBe(1);
+    expect(await page.locator(`[data-worker-id="alice"] .owp-lease[data-lease-task-id="${REPO}#1"] .owp-countdown`).count()).toBe(1);
     expect(navigations).toEqual([]);
     await mkdir('test-output', { recursive: true });
     await page.screenshot({ path: 'test-output/dashboard.png', fullPage: true });

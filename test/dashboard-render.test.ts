@@ -44,6 +44,9 @@ describe('renderDashboard', () => {
     expect(root.querySelector('.owp-task[data-task-id="acme/app#2"]')!.getAttribute('data-state')).toBe('pr_open');
     expect(root.querySelector('.owp-task[data-task-id="acme/app#4"]')!.getAttribute('data-state')).toBe('stuck');
     expect(root.querySelector('.owp-task[data-task-id="acme/app#6"]')).toBeNull(); // old done task hidden
+    // Only cards carry data-task-id, so the pair of attributes finds exactly the card.
+    expect(root.querySelectorAll('[data-task-id="acme/app#1"]')).toHaveLength(1);
+    expect(root.querySelector('[data-worker-id="alice"] [data-lease-task-id="acme/app#1"]')!.getAttribute('data-lease-state')).toBe('leased');
     const workers = [...root.querySelectorAll('[data-worker-id]')].map((w) => w.getAttribute('data-worker-id'));
     expect(workers).toEqual(['alice', 'bob', 'carol']);
     expect(root.querySelector('[data-worker-id="alice"]')!.getAttribute('data-online')).toBe('online');

@@ -5,7 +5,7 @@
  * Invariants:
  * - After `morphChildren(from, to)`, `from` has exactly the structure, attributes and text
  *   of `to` (whatever it held before, including foreign nodes, is patched or removed).
- * - Element children with a key (`data-task-id`, `data-worker-id`, `data-repo`,
+ * - Element children with a key (`data-task-id`, `data-lease-task-id`, `data-worker-id`, `data-repo`,
  *   `data-column`, `data-chart`, or `id`) are matched by key among their siblings, others
  *   in order by tag; a node is reused at most once (a repeated key gets a new node).
  * - Nodes carry no per-node listeners in the dashboard (events are delegated on the root),
@@ -16,7 +16,7 @@
 function keyOf(n: Node): string | undefined {
   if (n.nodeType !== 1) return undefined;
   const e = n as Element;
-  for (const attr of ['data-task-id', 'data-worker-id', 'data-repo', 'data-column', 'data-chart']) {
+  for (const attr of ['data-task-id', 'data-lease-task-id', 'data-worker-id', 'data-repo', 'data-column', 'data-chart']) {
     const v = e.getAttribute(attr);
     if (v !== null) return `${e.nodeName}|${attr}|${v}`;
   }

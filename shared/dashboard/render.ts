@@ -9,8 +9,10 @@
  *   keep their DOM nodes, and keyboard focus stays on the same task card / worker.
  * - Opening a task is delegated on `root` (one click and one keydown listener per root,
  *   reading the latest `onOpenTask`), so no card carries a listener of its own.
- * - Every task card has `data-task-id` and `data-state`; every worker `data-worker-id`;
- *   every lease countdown `data-expires-at`, so `updateCountdowns` can tick them in place.
+ * - Only task cards carry `data-task-id` and `data-state` (so `[data-task-id=..][data-state=..]`
+ *   finds exactly one element); a worker's lease rows use `data-lease-task-id`, events
+ *   `data-event-task-id`. Every worker has `data-worker-id`; every lease countdown
+ *   `data-expires-at`, so `updateCountdowns` can tick them in place.
  * - Links are only ever http(s) URLs; anything else is shown as text.
  * - CSS classes are prefixed `owp-`; no inline styles (the page runs under a strict CSP).
  */
@@ -189,7 +191,7 @@ function workerCard(b: Builder, w: WorkerView, opts: RenderOptions): HTMLElement
           ...w.leases.map((l) =>
             b.el(
               'li',
-              { class: 'owp-lease', 'data-task-id': l.taskId, 'data-state': l.state },
+              { class: 'owp-lease', 'data-lease-task-id': l.taskId, 'data-lease-state': l.state },
               b.el('span', { class: 'owp-lease-title' }, l.title),
               ' ',
               l.state === 'leased' && l.expiresAt !== undefined
@@ -283,7 +285,7 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
           ...model.recent.map((e) =>
             b.el(
               'li',
-              { class: `owp-event owp-event-${e.kind}`, 'data-kind': e.kind, 'data-task-id': e.taskId },
+              { class: `owp-event owp-event-${e.kind}`, 'data-kind': e.kind, 'data-event-task-id': e.taskId },
               b.el('time', { class: 'owp-event-time', datetime: new Date(e.at).toISOString() }, formatClock(e.at)),
               ' ',
               b.el('span', { class: 'owp-event-text' }, describeEvent(e.event)),
