@@ -152,7 +152,7 @@ export function applyLeaseIntent(w: Work, intent: LeaseIntent): Decision {
     case 'heartbeat': {
       // Same rule in leased and pr_open (only leased leases expire, but a worker that keeps
       // beating while its PR waits should not see its lease shown as lapsed).
-      const expiresAt = w.now + lease.ttlMs;
+      const expiresAt = w.now + (lease.ttlMs || policy.leaseTtlMs);
       setTask(w, { ...prev, lease: { ...lease, expiresAt }, updatedAt: w.now });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
     }
@@ -236,7 +236,7 @@ export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' |
       return { status: 'applied' };
     case 'changes-requested': {
       const lease = prev.lease!;
-      const expiresAt = w.now + lease.ttlMs;
+      const expiresAt = w.now + (lease.ttlMs || policyFor(w, prev.repo).leaseTtlMs);
       setTask(w, { ...prev, state: 'leased', lease: { ...lease, expiresAt }, updatedAt: w.now });
       emit(w, { kind: 'review-changes-requested', ...base, from: prev.state, to: 'leased' });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
