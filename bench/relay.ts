@@ -48,7 +48,7 @@ export interface ScenarioResult {
   applyMs: number;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
 
 /** Setup calls: wait out 429s (the admin token creates hundreds of tokens in a row). */
 async function setup(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {

@@ -169,7 +169,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port ?? 8787, config.host ?? '127.0.0.1', () => {
+      // A deep accept queue: hundreds of workers reconnecting while a batch runs must not
+      // have their SYNs dropped (the kernel's retry waits 1 s, 3 s, 7 s...).
+      server.listen({ port: config.port ?? 8787, host: config.host ?? '127.0.0.1', backlog: 2048 }, () => {
         server.off('error', reject);
         resolve();
       });
