@@ -5,17 +5,18 @@
  * Invariants: everything registered here is cleaned up by Obsidian on unload
  * (registerEvent / registerInterval / addCommand), and the session is closed.
  */
-import { Notice, Plugin, requestUrl, TAbstractFile, TFile, type WorkspaceLeaf } from 'obsidian';
+import { Notice, Plugin, TAbstractFile, TFile, type WorkspaceLeaf } from 'obsidian';
 import { normaliseSettings, type OwpSettings } from './settings/settings.js';
 import { openSession, type Session } from './sync/session.js';
 import type { ConnectionStatus } from './sync/client.js';
 import { VaultNotes } from './obsidian/vault-notes.js';
 import { OwpSettingTab } from './obsidian/settings-tab.js';
-import { PullRequestModal } from './obsidian/pr-modal.js';
+import { PromptModal } from './obsidian/prompt-modal.js';
+import { relayRequest, sessionDeps } from './obsidian/session-deps.js';
 import { DashboardView, DASHBOARD_VIEW } from './views/dashboard-view.js';
 import { statusText } from './views/status.js';
 import { platform } from './sync/platform.js';
-import * as cmd from './commands/commands.js';
+import { commandList } from './commands/list.js';
 
 export default class OwpPoolPlugin extends Plugin {
   override settings: OwpSettings = normaliseSettings({});
@@ -62,40 +63,19 @@ export default class OwpPoolPlugin extends Plugin {
   async restart(): Promise<void> {
     await this.session?.close();
     this.session = undefined;
-    this.session = await openSession({
-      vaultId: (this.app as { appId?: string }).appId ?? this.app.vault.getName(),
-      settings: this.settings,
-      notes: this.notes,
-      host: {
-        tasksFolder: () => this.settings.tasksFolder,
-        canEditBoard: () => this.session?.client.canEditBoard ?? false,
-        notice: (m) => new Notice(m),
-        suppressed: () => new Set(this.settings.suppressed),
-        saveSuppressed: (ids) => {
-          this.settings.suppressed = [...ids].sort();
-          void this.saveSettings();
+    this.session = await openSession(
+      sessionDeps({
+        vaultId: (this.app as { appId?: string }).appId ?? this.app.vault.getName(),
+        settings: this.settings,
+        notes: this.notes,
+        client: () => this.session?.client,
+        save: () => this.saveSettings(),
+        onStatus: (s) => {
+          this.status = s;
+          this.tick();
         },
-      },
-      fetchMe: async (relayUrl, token) => {
-        const res = await requestUrl({ url: `${relayUrl}/api/me`, headers: { Authorization: `Bearer ${token}` }, throw: false });
-        let body: unknown;
-        try {
-          body = res.json as unknown;
-        } catch {
-          body = undefined;
-        }
-        return { status: res.status, body };
-      },
-      saveIdentity: async (identity) => {
-        this.settings.identity = identity;
-        await this.saveSettings();
-      },
-      notice: (m) => new Notice(m),
-      onStatus: (s) => {
-        this.status = s;
-        this.tick();
-      },
-    });
+      }),
+    );
     for (const leaf of this.app.workspace.getLeavesOfType(DASHBOARD_VIEW)) {
       if (leaf.view instanceof DashboardView) {
         leaf.view.attach();
@@ -131,48 +111,28 @@ export default class OwpPoolPlugin extends Plugin {
     if (id) new Notice(`OWP: the note of ${id} was deleted. The task stays on the board; run "Restore task note" to get the note back.`);
   }
 
-  private context(s: Session): cmd.CommandContext {
-    return {
-      client: s.client,
-      mirror: s.mirror,
-      watcher: s.watcher,
-      notice: (m) => new Notice(m),
-      now: () => platform().now(),
-      activeNote: async () => {
-        const f = this.app.workspace.getActiveFile();
-        return f ? { path: f.path, basename: f.basename, text: await this.app.vault.read(f) } : undefined;
-      },
-      replaceNote: (path, expected, next) => this.notes.replace(path, expected, next),
-    };
-  }
-
-  private withSession(run: (ctx: cmd.CommandContext, s: Session) => unknown): () => void {
-    return () => {
-      if (!this.session) new Notice('OWP: not connected. Check the relay address and token in the settings, then run "Reconnect".');
-      else void run(this.context(this.session), this.session);
-    };
-  }
-
   private registerCommands(): void {
-    this.addCommand({ id: 'claim-this-task', name: 'Claim this task', callback: this.withSession((c) => cmd.claimThisTask(c)) });
-    this.addCommand({ id: 'claim-next-task', name: 'Claim next matching task', callback: this.withSession((c) => cmd.claimNext(c)) });
-    this.addCommand({ id: 'release-task', name: 'Release task', callback: this.withSession((c) => cmd.releaseTask(c)) });
-    this.addCommand({
-      id: 'submit-pull-request',
-      name: 'Submit pull request link',
-      callback: this.withSession((c) => new PullRequestModal(this.app, (url) => void cmd.submitPullRequest(c, url)).open()),
-    });
-    this.addCommand({ id: 'open-dashboard', name: 'Open dashboard', callback: () => void this.openDashboard() });
-    this.addCommand({ id: 'create-task-from-note', name: 'Create task from this note', callback: this.withSession((c) => cmd.createTaskFromNote(c)) });
-    this.addCommand({ id: 'reconnect', name: 'Reconnect', callback: () => void (this.ready = this.restart()) });
-    this.addCommand({
-      id: 'restore-task-note',
-      name: 'Restore task note',
-      callback: this.withSession(async (_c, s) => {
-        const ids = await s.mirror.restore();
-        new Notice(ids.length ? `OWP: restored ${ids.length} task note${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}.` : 'OWP: no deleted task notes to restore.');
+    const list = commandList({
+      session: () => this.session,
+      context: (s) => ({
+        client: s.client,
+        mirror: s.mirror,
+        watcher: s.watcher,
+        notice: (m) => new Notice(m),
+        now: () => platform().now(),
+        activeNote: async () => {
+          const f = this.app.workspace.getActiveFile();
+          return f ? { path: f.path, basename: f.basename, text: await this.app.vault.read(f) } : undefined;
+        },
+        replaceNote: (path, expected, next) => this.notes.replace(path, expected, next),
+        api: (method, path, body) => relayRequest(s.identity.relayUrl, s.identity.token, method, path, body),
       }),
+      prompt: (opts, then) => new PromptModal(this.app, opts, then).open(),
+      notice: (m) => new Notice(m),
+      openDashboard: () => void this.openDashboard(),
+      reconnect: () => void (this.ready = this.restart()),
     });
+    for (const c of list) this.addCommand({ id: c.id, name: c.name, callback: c.run });
   }
 
   async openDashboard(): Promise<WorkspaceLeaf> {

@@ -55,7 +55,7 @@ describe('plugin build (npm run build)', () => {
       await plugin.loading;
       await waitFor(() => obsidianDouble.noticeLog.slice(mark).some((n) => /cannot reach the relay at http:\/\/127\.0\.0\.1:9/.test(n.message)), 15_000, 'notice');
       expect([...app.commands.commands.keys()].sort()).toEqual(
-        ['claim-next-task', 'claim-this-task', 'create-task-from-note', 'open-dashboard', 'reconnect', 'release-task', 'restore-task-note', 'submit-pull-request'].map((c) => `owp-pool:${c}`),
+        ['cancel-task', 'claim-next-task', 'claim-this-task', 'create-task-from-note', 'open-dashboard', 'reconnect', 'release-task', 'restore-task-note', 'submit-pull-request'].map((c) => `owp-pool:${c}`),
       );
       expect(app.statusBar.textContent).toBe('OWP: not connected');
       plugin.unload();

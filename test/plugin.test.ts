@@ -277,4 +277,21 @@ describe('plugin against a real relay', () => {
       await C.close();
     }
   });
+
+  it('cancels a task only through the explicit maintainer command; the note stays and shows it', async () => {
+    await addTasks([{ id: 'octo/app#4', title: 'Fourth task' }]);
+    const p = notePath('octo/app#4', 'Fourth task');
+    await waitFor(() => A.app.vault.getFileByPath(p), 15_000, 'note 4 in A');
+    await A.app.workspace.openLinkText(p, '', false);
+    const mark = noticeLog.length;
+    A.run('cancel-task');
+    const modal = Modal.opened[Modal.opened.length - 1]!;
+    const input = modal.contentEl.querySelector('input')!;
+    input.value = 'Duplicate of #2';
+    input.dispatchEvent(new happyWindow.Event('input') as unknown as Event);
+    modal.contentEl.querySelector('button')!.dispatchEvent(new happyWindow.MouseEvent('click') as unknown as Event);
+    await waitFor(() => noticesSince(mark).some((m) => /cancel done: octo\/app#4/.test(m)), 15_000, 'cancel notice');
+    await waitFor(() => readTaskNote(B.read(p)).owned.owp_status === 'cancelled', 15_000, 'B shows cancelled');
+    expect(A.app.vault.getFileByPath(p)).not.toBeNull();
+  });
 });

@@ -13,7 +13,7 @@ import { parseNote } from '../../shared/notes/frontmatter.js';
 import { readTaskNote, updateTaskNote, ownedValuesFor } from '../../shared/notes/task-note.js';
 import type { PoolClient } from '../sync/client.js';
 import { PLUGIN_ORIGIN, type Mirror } from '../mirror/mirror.js';
-import { newIntentId, type OutcomeWatcher } from './intents.js';
+import { describeOutcome, newIntentId, type OutcomeWatcher } from './intents.js';
 
 export interface CommandContext {
   client: PoolClient;
@@ -25,6 +25,8 @@ export interface CommandContext {
   /** Replace a note's text if it is still `expected`. */
   replaceNote(path: string, expected: string, next: string): Promise<boolean>;
   now(): number;
+  /** HTTP to the relay with this session's token. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
 }
 
 function workerId(ctx: CommandContext): string | undefined {
@@ -165,4 +167,29 @@ export async function createTaskFromNote(ctx: CommandContext): Promise<string | 
   }, PLUGIN_ORIGIN);
   ctx.notice(`OWP: task ${task.id} created from this note.`);
   return task.id;
+}
+
+/** Maintainers: cancel the open note's task (an explicit command; deleting a note never does). */
+export async function cancelTask(ctx: CommandContext, reason: string): Promise<Outcome | undefined> {
+  if (!ctx.client.canEditBoard) {
+    ctx.notice('OWP: only maintainers can cancel tasks.');
+    return undefined;
+  }
+  const taskId = await activeTaskId(ctx);
+  if (!taskId) return undefined;
+  const why = reason.trim();
+  let res: { status: number; body: unknown };
+  try {
+    res = await ctx.api('POST', `/api/tasks/${encodeURIComponent(taskId)}/cancel`, why ? { reason: why } : {});
+  } catch {
+    ctx.notice('OWP: the relay cannot be reached; the task was not cancelled. Try again when connected.');
+    return undefined;
+  }
+  const body = res.body as { outcome?: Outcome; error?: { code: string; message: string } } | undefined;
+  if (res.status === 200 && body?.outcome) {
+    ctx.notice(describeOutcome(body.outcome));
+    return body.outcome;
+  }
+  ctx.notice(`OWP: cancel refused for ${taskId} (${body?.error?.code ?? res.status}): ${body?.error?.message ?? 'no reason given'}`);
+  return body?.outcome;
 }

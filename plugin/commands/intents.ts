@@ -19,6 +19,7 @@ const VERB: Record<string, string> = {
   heartbeat: 'Heartbeat',
   complete: 'Complete',
   fail: 'Fail',
+  cancel: 'Cancel',
 };
 
 export function newIntentId(): string {

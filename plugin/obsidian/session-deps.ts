@@ -1,0 +1,60 @@
+/**
+ * The Obsidian side of a session: notices, data.json, requestUrl. Kept out of main.ts so
+ * main stays wiring only.
+ */
+import { Notice, requestUrl } from 'obsidian';
+import type { OwpSettings } from '../settings/settings.js';
+import type { SessionDeps } from '../sync/session.js';
+import type { NoteStore } from '../mirror/ports.js';
+import type { ConnectionStatus, PoolClient } from '../sync/client.js';
+
+/** HTTP to the relay with the plugin's token; never throws on an error status. */
+export async function relayRequest(relayUrl: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await requestUrl({
+    url: `${relayUrl}${path}`,
+    method,
+    headers: { Authorization: `Bearer ${token}` },
+    ...(body === undefined ? {} : { contentType: 'application/json', body: JSON.stringify(body) }),
+    throw: false,
+  });
+  let parsed: unknown;
+  try {
+    parsed = res.json as unknown;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed };
+}
+
+export function sessionDeps(input: {
+  vaultId: string;
+  settings: OwpSettings;
+  notes: NoteStore;
+  client: () => PoolClient | undefined;
+  save: () => Promise<void>;
+  onStatus: (s: ConnectionStatus) => void;
+}): SessionDeps {
+  const { settings } = input;
+  return {
+    vaultId: input.vaultId,
+    settings,
+    notes: input.notes,
+    host: {
+      tasksFolder: () => settings.tasksFolder,
+      canEditBoard: () => input.client()?.canEditBoard ?? false,
+      notice: (m) => new Notice(m),
+      suppressed: () => new Set(settings.suppressed),
+      saveSuppressed: (ids) => {
+        settings.suppressed = [...ids].sort();
+        void input.save();
+      },
+    },
+    fetchMe: (relayUrl, token) => relayRequest(relayUrl, token, 'GET', '/api/me'),
+    saveIdentity: async (identity) => {
+      settings.identity = identity;
+      await input.save();
+    },
+    notice: (m) => new Notice(m),
+    onStatus: input.onStatus,
+  };
+}
