@@ -45,6 +45,10 @@ describe('command resolution', () => {
     expect(c.command?.name).toBe('claim');
     expect(c.rest).toEqual(['acme/w:verify']);
     expect(resolveCommand(['token']).command).toBeUndefined();
+    // a command's own flag ends the name: `--task verify` is a value, not `audit verify`
+    const v = resolveCommand(['audit', '--task', 'verify']);
+    expect(v.command?.name).toBe('audit');
+    expect(v.rest).toEqual(['--task', 'verify']);
   });
 });
 

@@ -51,6 +51,7 @@ export const COMMANDS: Command[] = [
   githubSync,
 ];
 
+const GLOBAL_FLAGS = new Set([...Object.keys(GLOBAL_OPTIONS).map((n) => `--${n}`), '-h']);
 const GLOBAL_WITH_VALUE = new Set(Object.entries(GLOBAL_OPTIONS).filter(([, s]) => s.type === 'string').map(([n]) => `--${n}`));
 
 /** Find the command named by the leading words; returns it and argv without those words. */
@@ -61,6 +62,7 @@ export function resolveCommand(argv: string[]): { command?: Command; rest: strin
     if (a === '--') break;
     if (a.startsWith('-')) {
       if (GLOBAL_WITH_VALUE.has(a)) i++;
+      else if (words.length && !GLOBAL_FLAGS.has(a.replace(/=.*$/, ''))) break; // a command flag: the name is complete
       continue;
     }
     words.push({ word: a, index: i });
