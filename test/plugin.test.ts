@@ -294,4 +294,21 @@ describe('plugin against a real relay', () => {
     await waitFor(() => readTaskNote(B.read(p)).owned.owp_status === 'cancelled', 15_000, 'B shows cancelled');
     expect(A.app.vault.getFileByPath(p)).not.toBeNull();
   });
+
+  it('claims the next matching task, and reports a refused claim with its code and reason', async () => {
+    await addTasks([
+      { id: 'octo/app#5', title: 'Fifth task', skills: ['ts'], priority: 50 },
+      { id: 'octo/app#6', title: 'Rust task', skills: ['rust'] },
+    ]);
+    const p6 = notePath('octo/app#6', 'Rust task');
+    await waitFor(() => B.app.vault.getFileByPath(p6), 15_000, 'note 6 in B');
+    const mark = noticeLog.length;
+    B.run('claim-next-task');
+    await waitFor(() => noticesSince(mark).some((m) => /claim next granted: octo\/app#5/.test(m)), 15_000, 'claim next granted');
+    await waitFor(() => readTaskNote(A.read(notePath('octo/app#5', 'Fifth task'))).owned.owp_holder === 'bob', 15_000, 'A sees #5');
+    await B.app.workspace.openLinkText(p6, '', false);
+    B.run('claim-this-task');
+    await waitFor(() => noticesSince(mark).some((m) => /claim refused for octo\/app#6 \(skill-mismatch\): .+/.test(m)), 15_000, 'refusal notice');
+    expect(readTaskNote(B.read(p6)).owned.owp_holder).toBeNull();
+  });
 });
