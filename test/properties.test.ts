@@ -1,7 +1,7 @@
 /**
  * Property-based tests of the scheduler over random worlds and random intent sequences.
  * Replay a failure with FC_SEED=<seed> (fast-check prints the seed and path).
- * Runs: 3000 + 2500 + 2500 + 1000 + 1000 = 10,000 generated runs in this file.
+ * Runs: 3000 + 2500 + 2500 + 1000 + 1500 + 1000 = 11,500 generated runs in this file.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -182,6 +182,78 @@ describe('scheduler properties', () => {
         });
       }),
       fcOptions(1000),
+    );
+  });
+
+  it('a valid intent from the holder (or a maintainer) is applied with the specified effect', () => {
+    const kinds = ['heartbeat', 'release', 'submit', 'complete', 'fail', 'merged', 'closed', 'changes-requested', 'requeue', 'cancel'] as const;
+    fc.assert(
+      fc.property(worldArb, stepsArb(8), fc.constantFrom(...kinds), fc.nat(), (world, steps, kind, pick) => {
+        let last: Transition | undefined;
+        runWorld(world, steps, (tr) => (last = tr));
+        const now = last!.now;
+        let state = last!.after;
+        if (!Object.values(state.ledger.tasks).some((t) => t.lease)) {
+          // give the probe something to act on: every worker asks for work once
+          const asks: Intent[] = world.workers.map((_, i) => ({ kind: 'claim-next', id: `ask${i}`, workerId: workerId(i) }));
+          state = { ...state, ledger: schedule(state, asks, now).ledger };
+        }
+        const active = Object.keys(state.ledger.tasks)
+          .filter((id) => state.ledger.tasks[id]!.lease)
+          .sort();
+        if (active.length === 0) return;
+        const id = active[pick % active.length]!;
+        const rt = state.ledger.tasks[id]!;
+        const lease = rt.lease!;
+        const holder = { id: 'probe', workerId: lease.workerId, taskId: id, fencingToken: lease.fencingToken };
+        const maint = { id: 'probe', workerId: 'maint', taskId: id };
+        const intent: Intent =
+          kind === 'submit'
+            ? { ...holder, kind, prUrl: 'https://example.test/pr/9' }
+            : kind === 'fail'
+              ? { ...holder, kind, reason: 'nope' }
+              : kind === 'heartbeat' || kind === 'release' || kind === 'complete'
+                ? { ...holder, kind }
+                : kind === 'requeue' || kind === 'cancel'
+                  ? { ...maint, kind }
+                  : { ...maint, kind: 'review', result: kind };
+        const r = schedule(state, [intent], now);
+        const after = r.ledger.tasks[id]!;
+        const o = r.outcomes[0]!;
+        expect(checkInvariants({ ...state, ledger: r.ledger })).toEqual([]);
+        const maxAttempts = state.board.repos[rt.repo]?.maxAttempts ?? DEFAULTS.maxAttempts;
+        const ended = rt.cancelPending ? 'cancelled' : 'queued';
+        if (kind === 'complete' && rt.state === 'pr_open') {
+          expect(o.code).toBe('invalid-transition');
+          return;
+        }
+        if (kind === 'changes-requested' && rt.state === 'leased') {
+          expect(after.lease!.expiresAt).toBe(now + lease.ttlMs);
+        }
+        expect(o.status).toBe('applied');
+        const expected: Record<(typeof kinds)[number], string> = {
+          heartbeat: rt.state,
+          release: ended,
+          submit: 'pr_open',
+          complete: 'done',
+          fail: rt.cancelPending ? 'cancelled' : rt.attempt >= maxAttempts ? 'stuck' : 'queued',
+          merged: 'done',
+          closed: ended,
+          'changes-requested': 'leased',
+          requeue: ended,
+          cancel: 'cancelled',
+        };
+        expect(after.state).toBe(expected[kind]);
+        expect(after.fencingToken).toBe(rt.fencingToken);
+        if (after.state === 'done') {
+          expect(r.ledger.workers[lease.workerId]!.credit).toBe(state.ledger.workers[lease.workerId]!.credit + lease.points!);
+          expect(after.creditedTo).toBe(lease.workerId);
+        }
+        if (kind === 'heartbeat') expect(after.lease!.expiresAt).toBe(now + lease.ttlMs);
+        if (['heartbeat', 'submit', 'changes-requested'].includes(kind)) expect(after.lease).toMatchObject({ workerId: lease.workerId, fencingToken: lease.fencingToken });
+        else if (after.state !== 'leased' && after.state !== 'pr_open') expect(r.ledger.workers[lease.workerId]!.activeLeases).not.toContain(id);
+      }),
+      fcOptions(1500),
     );
   });
 
