@@ -18,17 +18,22 @@ const rt = (id: string, state: TaskRuntime['state'] = 'queued'): TaskRuntime => 
 });
 
 describe('ledger sync', () => {
-  it('diffs by value, persists as ops, and reads back the same ledger', () => {
-    const a: Ledger = { batch: 1, tasks: { t1: rt('t1'), t2: rt('t2') }, workers: {}, outcomes: {} };
-    const b: Ledger = { batch: 2, tasks: { t1: { ...rt('t1') }, t3: rt('t3', 'leased') }, workers: {}, outcomes: {} };
+  it('diffs by reference (copy-on-write), persists as ops, and reads back the same ledger', () => {
+    const t0 = rt('t0');
+    const a: Ledger = { batch: 1, tasks: { t0, t1: rt('t1'), t2: rt('t2') }, workers: {}, outcomes: {} };
+    const b: Ledger = { batch: 2, tasks: { t0, t1: { ...rt('t1'), attempt: 1 }, t3: rt('t3', 'leased') }, workers: {}, outcomes: {} };
     const d = diffLedger(a, b);
-    expect(d.tasks).toEqual({ t2: null, t3: b.tasks.t3 });
+    expect(d.tasks).toEqual({ t1: b.tasks.t1, t2: null, t3: b.tasks.t3 });
     const ops = ledgerOps(d, 2, 99);
-    expect(ops.map((o) => `${o.type} ${o.key}`).sort()).toEqual(['del ledger/task/t2', 'put ledger/meta', 'put ledger/task/t3']);
-    const stored = new Map<string, unknown>([['ledger/task/t1', a.tasks.t1]]);
+    expect(ops.map((o) => `${o.type} ${o.key}`).sort()).toEqual(['del ledger/task/t2', 'put ledger/meta', 'put ledger/task/t1', 'put ledger/task/t3']);
+    const stored = new Map<string, unknown>([
+      ['ledger/task/t0', t0],
+      ['ledger/task/t1', a.tasks.t1],
+      ['ledger/task/t2', a.tasks.t2],
+    ]);
     for (const o of ops) if (o.type === 'put') stored.set(o.key, o.value);
     else stored.delete(o.key);
-    expect(ledgerFromEntries(stored)).toEqual({ batch: 2, tasks: { t1: a.tasks.t1, t3: b.tasks.t3 }, workers: {}, outcomes: {} });
+    expect(ledgerFromEntries(stored)).toEqual({ batch: 2, tasks: b.tasks, workers: {}, outcomes: {} });
   });
 
   it('applies a batch in one transaction and keeps only the last 100 recent events', () => {

@@ -29,13 +29,23 @@ export interface DbOp {
   value?: unknown;
 }
 
+/**
+ * The scheduler replaces a changed entry by a new object and keeps unchanged ones (its
+ * copy-on-write invariant), so a reference compare finds every change; an entry replaced
+ * by an equal object is merely written again. The second pass (removals) runs only when
+ * the key counts say something was removed.
+ */
 function diffRecord<T>(prev: Record<string, T>, next: Record<string, T>, out: Record<string, T | null>): void {
+  let common = 0;
   for (const k in next) {
     const a = prev[k];
     const b = next[k];
-    if (a !== b && (a === undefined || JSON.stringify(a) !== JSON.stringify(b))) out[k] = b;
+    if (a !== undefined) common++;
+    if (a !== b) out[k] = b;
   }
-  for (const k in prev) if (!(k in next)) out[k] = null;
+  let prevCount = 0;
+  for (const _ in prev) prevCount++;
+  if (prevCount !== common) for (const k in prev) if (!(k in next)) out[k] = null;
 }
 
 /**

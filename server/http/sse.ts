@@ -8,6 +8,8 @@
  *   replay buffer resumes exactly after that event; anything else gets a fresh snapshot.
  * - Token by bearer header or `?token=`; with `publicDashboard` no token is needed. A
  *   revoked token's streams are closed at once.
+ * - Buffered deltas hold the batch's own objects (never mutated after the batch) and are
+ *   serialised once, when first sent.
  * - A client that does not read (over MAX_BUFFERED bytes pending) is dropped, never
  *   allowed to grow the relay's memory.
  */
@@ -28,7 +30,14 @@ interface Client {
 
 interface Buffered {
   seq: number;
-  text: string;
+  event: string;
+  data: unknown;
+  /** Serialised on first use: with nobody listening, a batch costs no JSON. */
+  text?: string;
+}
+
+function render(b: Buffered, id: string): string {
+  return (b.text ??= `id: ${id}\nevent: ${b.event}\ndata: ${JSON.stringify(b.data)}\n\n`);
 }
 
 export interface EventHubOptions {
@@ -82,9 +91,11 @@ export class EventHub {
 
   private publish(event: string, data: unknown): void {
     this.seq += 1;
-    const text = `id: ${this.id(this.seq)}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    this.buffer.push({ seq: this.seq, text });
+    const b: Buffered = { seq: this.seq, event, data };
+    this.buffer.push(b);
     if (this.buffer.length > (this.o.bufferSize ?? 1000)) this.buffer.shift();
+    if (this.clients.size === 0) return;
+    const text = render(b, this.id(b.seq));
     for (const c of [...this.clients]) this.write(c, text);
   }
 
@@ -135,7 +146,7 @@ export class EventHub {
           const oldest = this.buffer.length ? this.buffer[0].seq : this.seq + 1;
           if (Number.isFinite(seq) && seq <= this.seq && seq >= oldest - 1) {
             res.write('retry: 2000\n\n');
-            for (const b of this.buffer) if (b.seq > seq) res.write(b.text);
+            for (const b of this.buffer) if (b.seq > seq) res.write(render(b, this.id(b.seq)));
             resumed = true;
           }
         }
