@@ -28,8 +28,6 @@ export interface Command {
   options?: OptionSpecs;
   /** Extra help text (examples, notes). */
   details?: string;
-  /** Hand argv through unparsed (serve). */
-  raw?: boolean;
   run(ctx: Context): Promise<number>;
 }
 

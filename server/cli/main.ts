@@ -144,10 +144,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   try {
-    if (command.raw) {
-      const ctx = new Context({ values: {}, positionals: [] }, out, env, rest);
-      return await command.run(ctx);
-    }
     const p = parseCommandArgs(rest, command.options ?? {});
     const ctx = new Context(p, out, env, rest);
     return await command.run(ctx);
