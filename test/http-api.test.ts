@@ -70,6 +70,25 @@ describe('HTTP API', () => {
     expect(res.body.error.code).toBe('payload-too-large');
   });
 
+  it('413 also when a chunked body without Content-Length grows over the limit', async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ < 20) c.enqueue(chunk);
+        else c.close();
+      },
+    });
+    const res = await fetch(`${r.url}/api/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${maint}`, 'content-type': 'application/json' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.code).toBe('payload-too-large');
+  });
+
   it('upsert is idempotent: the same import twice changes nothing', async () => {
     const tasks = [
       { id: 'o/r#1', repo: 'o/r', title: 'One', skills: ['ts'], points: 1 },
