@@ -216,11 +216,20 @@ describe('engine', () => {
     const r = await relay({ now: () => now, retentionMs: 60_000, archiveEveryMs: 10, sweepMs: 20 });
     const maint = await r.token('maintainer');
     await seed(r, maint, [{ id: 'o/r#1' }, { id: 'o/r#2' }]);
-    const c = await r.api(maint, 'POST', `/api/tasks/${enc('o/r#1')}/cancel`, { reason: 'not needed' });
+    const c = await r.api(maint, 'POST', `/api/tasks/${enc('o/r#1')}/cancel`, { reason: 'not needed', intentId: 'cancel-1' });
     expect(c.status).toBe(200);
     expect(c.body.runtime.state).toBe('cancelled');
+    const viewer = await r.token('viewer');
+    const ledger = await client(r, 'owp/ledger', viewer);
+    const board = await client(r, 'owp/board', viewer);
+    await waitFor(() => ledger.doc.getMap('outcomes').has('cancel-1'));
     now += 61_000;
     await waitFor(async () => (await r.api(maint, 'GET', `/api/tasks/${enc('o/r#1')}`)).status === 404, 10_000, 'archive');
+    // out of both live documents; the old outcome leaves the doc but still answers its id
+    await waitFor(() => !ledger.doc.getMap('tasks').has('o/r#1') && !board.doc.getMap('tasks').has('o/r#1') && !ledger.doc.getMap('outcomes').has('cancel-1'));
+    expect(ledger.doc.getMap('tasks').has('o/r#2')).toBe(true);
+    const again = await r.api(maint, 'POST', `/api/tasks/${enc('o/r#1')}/cancel`, { reason: 'not needed', intentId: 'cancel-1' });
+    expect(again.body.outcome).toEqual(c.body.outcome);
     const left = (await r.api(maint, 'GET', '/api/tasks')).body.tasks.map((t: { task: { id: string } }) => t.task.id);
     expect(left).toEqual(['o/r#2']);
     expect((await r.api(maint, 'GET', '/api/audit/verify')).body.ok).toBe(true);

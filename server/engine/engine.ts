@@ -16,6 +16,8 @@
  * - Heartbeats are liveness, not history: their outcomes are not stored, they write no
  *   audit entries, and a lease's new expiry reaches the ledger doc only when it moved by a
  *   quarter of the TTL or more (LevelDB always has the exact expiry).
+ * - Finished tasks past `retentionMs` move to `archive/task/<id>` (same atomic batch) and
+ *   leave both documents; outcomes past it leave the ledger doc (kept in LevelDB).
  * - A failed write leaves memory, audit head and documents as they were; the waiters of
  *   that batch get `internal`.
  */
@@ -105,7 +107,7 @@ export class Engine {
   static async open(o: EngineOptions): Promise<Engine> {
     const ledger = ledgerFromEntries(await o.store.entries<unknown>(LEDGER_PREFIX));
     const engine = new Engine(o, ledger);
-    resetLedgerDoc(o.ledgerDoc, ledger, o.now());
+    resetLedgerDoc(o.ledgerDoc, ledger, o.now(), o.now() - (o.retentionMs ?? 7 * DAY));
     // A crash between archiving and removing from the board must not resurrect the task.
     const stale: string[] = [];
     for (const id of Object.keys(o.board.board().tasks)) {
@@ -250,8 +252,11 @@ export class Engine {
     // Archive finished tasks past the retention window.
     const archiveOps: StoreOp[] = [];
     const archived: string[] = [];
+    const pruned: string[] = [];
     if (this.archiveDue) {
       this.archiveDue = false;
+      const shown = this.o.ledgerDoc.getMap<Outcome>('outcomes');
+      for (const [id, o] of shown.entries()) if (o && typeof o.at === 'number' && o.at <= now - this.retentionMs) pruned.push(id);
       for (const [id, rt] of Object.entries(next.tasks)) {
         if (TERMINAL_STATES.includes(rt.state) && rt.updatedAt <= now - this.retentionMs) {
           archiveOps.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: this.o.board.rawTask(id) ?? null, runtime: rt, archivedAt: now } });
@@ -280,7 +285,7 @@ export class Engine {
     }
     const docDiff = this.withoutHeartbeatNoise(diff);
     const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
-    if (docChanged || events.length > 0) applyToLedgerDoc(this.o.ledgerDoc, docDiff, batch, now, events);
+    if (docChanged || events.length > 0 || pruned.length > 0) applyToLedgerDoc(this.o.ledgerDoc, docDiff, batch, now, events, pruned);
     if (archived.length > 0) {
       this.o.board.removeTasks(archived);
       this.o.log.info('archived finished tasks', { count: archived.length });

@@ -10,6 +10,8 @@
  *   an entry is replaced only when its JSON changed, so an idle or heartbeat-only batch
  *   adds nothing to the document's history.
  * - `recent` holds at most RECENT_MAX audit events, newest last.
+ * - Outcomes older than the retention window leave the doc (clients load it whole); they
+ *   stay in LevelDB and memory, so an old intent id still gets its stored outcome.
  */
 import * as Y from 'yjs';
 import type { AuditEvent, Ledger, Outcome, TaskRuntime, WorkerRuntime } from '../../shared/model.js';
@@ -107,7 +109,7 @@ function setIfChanged(m: Y.Map<unknown>, k: string, v: unknown): void {
 }
 
 /** Apply one batch to the ledger doc, in one transaction. */
-export function applyToLedgerDoc(doc: Y.Doc, d: LedgerDiff, batch: number, at: number, events: AuditEvent[]): void {
+export function applyToLedgerDoc(doc: Y.Doc, d: LedgerDiff, batch: number, at: number, events: AuditEvent[], pruneOutcomes: string[] = []): void {
   const tasks = doc.getMap<unknown>('tasks');
   const workers = doc.getMap<unknown>('workers');
   const outcomes = doc.getMap<unknown>('outcomes');
@@ -124,6 +126,7 @@ export function applyToLedgerDoc(doc: Y.Doc, d: LedgerDiff, batch: number, at: n
     apply(tasks, d.tasks);
     apply(workers, d.workers);
     apply(outcomes, d.outcomes);
+    for (const id of pruneOutcomes) outcomes.delete(id);
     if (meta.get('batch') !== batch) {
       meta.set('batch', batch);
       meta.set('updatedAt', at);
@@ -137,8 +140,11 @@ export function applyToLedgerDoc(doc: Y.Doc, d: LedgerDiff, batch: number, at: n
   }, 'relay');
 }
 
-/** Make the doc match the ledger exactly (start-up: LevelDB is the authority). */
-export function resetLedgerDoc(doc: Y.Doc, ledger: Ledger, at: number): void {
+/**
+ * Make the doc match the ledger exactly (start-up: LevelDB is the authority), except that
+ * outcomes older than `outcomeCutoff` stay out of the doc (they remain in LevelDB).
+ */
+export function resetLedgerDoc(doc: Y.Doc, ledger: Ledger, at: number, outcomeCutoff = -Infinity): void {
   const sync = (m: Y.Map<unknown>, rec: Record<string, unknown>) => {
     for (const k of [...m.keys()]) if (!(k in rec)) m.delete(k);
     for (const [k, v] of Object.entries(rec)) setIfChanged(m, k, v);
@@ -146,7 +152,9 @@ export function resetLedgerDoc(doc: Y.Doc, ledger: Ledger, at: number): void {
   doc.transact(() => {
     sync(doc.getMap('tasks'), ledger.tasks);
     sync(doc.getMap('workers'), ledger.workers);
-    sync(doc.getMap('outcomes'), ledger.outcomes);
+    const shown: Record<string, Outcome> = {};
+    for (const [id, o] of Object.entries(ledger.outcomes)) if (o.at > outcomeCutoff) shown[id] = o;
+    sync(doc.getMap('outcomes'), shown);
     const meta = doc.getMap<unknown>('meta');
     if (meta.get('batch') !== ledger.batch) {
       meta.set('batch', ledger.batch);
