@@ -50,13 +50,21 @@ export default class OwpPoolPlugin extends Plugin {
   /** Resolves when the last session has closed after unload. Tests wait on it. */
   closing: Promise<void> = Promise.resolve();
 
+  private saving: Promise<void> = Promise.resolve();
+
   override onunload(): void {
-    this.closing = this.session?.close() ?? Promise.resolve();
+    const session = this.session;
     this.session = undefined;
+    this.closing = (async () => {
+      await session?.close();
+      await this.saving;
+    })();
   }
 
-  async saveSettings(): Promise<void> {
-    await this.saveData(this.settings);
+  /** Saves run one after another, so an older copy never overwrites a newer one. */
+  saveSettings(): Promise<void> {
+    this.saving = this.saving.then(() => this.saveData(this.settings)).catch(() => undefined);
+    return this.saving;
   }
 
   /** Close the current session (if any) and open one with the current settings. */

@@ -91,7 +91,7 @@ export async function openVault(dir: string, settings: Record<string, unknown>):
     async close() {
       cur.plugin.unload();
       await cur.plugin.closing;
-      await fs.promises.rm(dir, { recursive: true, force: true });
+      await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
   return v;

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 vi.mock('obsidian', () => import('./obsidian/index.js'));
+import fs from 'node:fs';
+import path from 'node:path';
 import { startTestRelay, waitFor, type TestRelay } from './helpers/relay.js';
 import { makeVaultDir, mirrorIdle, openVault, usePlatform, type TestVault } from './plugin-vault.js';
 import { readTaskNote } from '../shared/notes/task-note.js';
@@ -310,5 +312,26 @@ describe('plugin against a real relay', () => {
     B.run('claim-this-task');
     await waitFor(() => noticesSince(mark).some((m) => /claim refused for octo\/app#6 \(skill-mismatch\): .+/.test(m)), 15_000, 'refusal notice');
     expect(readTaskNote(B.read(p6)).owned.owp_holder).toBeNull();
+  });
+
+  it('does not bring back notes deleted while Obsidian was closed, and finds notes moved out of the tasks folder', async () => {
+    const p5 = notePath('octo/app#5', 'Fifth task');
+    const p6 = notePath('octo/app#6', 'Rust task');
+    await waitFor(() => B.app.vault.getFileByPath(p5) && B.app.vault.getFileByPath(p6), 15_000, 'notes 5 and 6');
+    B.plugin.unload();
+    await B.plugin.closing;
+    fs.rmSync(path.join(B.dir, p5));
+    fs.mkdirSync(path.join(B.dir, 'Elsewhere'), { recursive: true });
+    fs.renameSync(path.join(B.dir, p6), path.join(B.dir, 'Elsewhere/rust.md'));
+    const mark = noticeLog.length;
+    await B.restart();
+    await mirrorIdle(B);
+    expect(noticesSince(mark).some((m) => /1 task note was deleted while Obsidian was closed \(octo\/app#5\)/.test(m))).toBe(true);
+    expect(B.app.vault.getFileByPath(p5)).toBeNull();
+    expect(B.app.vault.getFileByPath(p6)).toBeNull(); // no duplicate: the moved note is still the task's note
+    await relay.api(maint, 'PATCH', `/api/tasks/${encodeURIComponent('octo/app#6')}`, { priority: 11 });
+    await waitFor(() => readTaskNote(B.read('Elsewhere/rust.md')).owned.owp_priority === 11, 15_000, 'moved note updated');
+    B.run('restore-task-note');
+    await waitFor(() => B.app.vault.getFileByPath(p5), 15_000, 'restored note 5');
   });
 });

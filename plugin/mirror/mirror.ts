@@ -10,7 +10,9 @@
  *   retried by `flush()` once the note is idle.
  * - The echo of our own writes is ignored (`written` remembers what we wrote).
  * - Deleting or renaming a note never deletes a task. A deleted note's task is remembered
- *   as suppressed and gets a note again only through `restore()`.
+ *   as suppressed and gets a note again only through `restore()`. A task that had a note in
+ *   this vault ('noted') whose note is gone was deleted while the plugin was not running:
+ *   it is suppressed too, never silently recreated.
  * - Runtime keys come from the ledger alone: a hand edit is put back with a notice. Only
  *   maintainers' edits of descriptive keys and the brief reach the board; a contributor's
  *   are put back with a notice.
@@ -31,7 +33,7 @@ import {
   type OwnedValues,
   type TaskNote,
 } from '../../shared/notes/task-note.js';
-import type { MirrorHost, NoteStore } from './ports.js';
+import type { IdSetKind, MirrorHost, NoteStore } from './ports.js';
 
 const FIELD_OF: Record<(typeof EDITABLE_KEYS)[number], keyof Task> = {
   owp_title: 'title',
@@ -59,6 +61,11 @@ export class Mirror {
   private running: Promise<void> | undefined;
   private rerun = false;
   private unobserve: (() => void)[] = [];
+  private suppressed: Set<string>;
+  private noted: Set<string>;
+  private unsaved = new Set<IdSetKind>();
+  /** Tasks found without their note at this sync (deleted while the plugin was not running). */
+  private missing: string[] = [];
   /** Counts for tests and the status bar. */
   stats = { created: 0, updated: 0, moved: 0 };
 
@@ -67,7 +74,19 @@ export class Mirror {
     private ledger: Y.Doc,
     private notes: NoteStore,
     private host: MirrorHost,
-  ) {}
+  ) {
+    this.suppressed = new Set(host.loadIds('suppressed'));
+    this.noted = new Set(host.loadIds('noted'));
+  }
+
+  private save(): void {
+    for (const kind of this.unsaved) this.host.saveIds(kind, [...(kind === 'noted' ? this.noted : this.suppressed)].sort());
+    this.unsaved.clear();
+  }
+
+  isSuppressed(taskId: string): boolean {
+    return this.suppressed.has(taskId);
+  }
 
   /** Index the existing notes and watch the documents. */
   async start(): Promise<void> {
@@ -99,12 +118,13 @@ export class Mirror {
 
   private async reindex(): Promise<void> {
     this.index.clear();
+    for (const [id, path] of this.notes.findElsewhere?.(this.host.tasksFolder()) ?? []) this.index.set(id, path);
     for (const path of this.notes.list(this.host.tasksFolder())) {
       const text = await this.notes.read(path);
       if (text === undefined) continue;
       try {
         const id = readTaskNote(text).owned.owp_id;
-        if (typeof id === 'string' && !this.index.has(id)) this.index.set(id, path);
+        if (typeof id === 'string') this.index.set(id, path); // the tasks folder wins
       } catch {
         // malformed notes are reported when they are edited or synced, not at startup
       }
@@ -149,6 +169,14 @@ export class Mirror {
           }
         }
       } while (this.rerun);
+      if (this.missing.length > 0) {
+        const n = this.missing.length;
+        this.host.notice(
+          `OWP: ${n} task note${n > 1 ? 's were' : ' was'} deleted while Obsidian was closed (${this.missing.slice(0, 3).join(', ')}${n > 3 ? ', ...' : ''}). The tasks stay on the board; run "Restore task note" to get the notes back.`,
+        );
+        this.missing = [];
+      }
+      this.save();
     })().finally(() => {
       this.running = undefined;
     });
@@ -172,7 +200,13 @@ export class Mirror {
       path = undefined;
     }
     if (path === undefined) {
-      if (this.host.suppressed().has(id)) return true;
+      if (this.suppressed.has(id)) return true;
+      if (this.noted.has(id)) {
+        this.suppressed.add(id);
+        this.unsaved.add('suppressed');
+        this.missing.push(id);
+        return true;
+      }
       const target = this.notes.exists(canonical) ? canonical.replace(/\.md$/, ` (${Date.now().toString(36)}).md`) : canonical;
       const text = renderTaskNote(want, task.body);
       this.written.set(target, text);
@@ -180,6 +214,8 @@ export class Mirror {
       this.index.set(id, target);
       this.canonical.set(id, canonical);
       this.base.set(id, { values: want, brief: task.body });
+      this.noted.add(id);
+      this.unsaved.add('noted');
       this.stats.created++;
       return true;
     }
@@ -287,6 +323,8 @@ export class Mirror {
   adopt(taskId: string, path: string, text: string): void {
     this.index.set(taskId, path);
     this.written.set(path, text);
+    this.noted.add(taskId);
+    this.unsaved.add('noted');
     try {
       const n = readTaskNote(text);
       this.base.set(taskId, { values: n.owned as OwnedValues, brief: n.brief ?? '' });
@@ -309,9 +347,9 @@ export class Mirror {
     for (const [id, p] of this.index) {
       if (p !== path) continue;
       this.index.delete(id);
-      const s = this.host.suppressed();
-      s.add(id);
-      this.host.saveSuppressed(s);
+      this.suppressed.add(id);
+      this.unsaved.add('suppressed');
+      this.save();
       return id;
     }
     return undefined;
@@ -319,13 +357,13 @@ export class Mirror {
 
   /** Bring back deleted task notes (all, or the given ids). Returns the restored ids. */
   async restore(ids?: string[]): Promise<string[]> {
-    const s = this.host.suppressed();
-    const chosen = (ids ?? [...s]).filter((id) => s.has(id));
+    const chosen = (ids ?? [...this.suppressed]).filter((id) => this.suppressed.has(id));
     for (const id of chosen) {
-      s.delete(id);
+      this.suppressed.delete(id);
+      this.noted.delete(id); // so the missing note is made again, not taken for deleted
       this.dirty.add(id);
     }
-    this.host.saveSuppressed(s);
+    this.unsaved.add('suppressed');
     await this.flush();
     return chosen;
   }

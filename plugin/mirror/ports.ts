@@ -15,14 +15,22 @@ export interface NoteStore {
    */
   replace(path: string, expected: string, next: string): Promise<boolean>;
   rename(from: string, to: string): Promise<void>;
+  /** Task notes outside `folder`, found cheaply (e.g. the metadata cache): task id -> path. */
+  findElsewhere?(folder: string): Map<string, string>;
   /** True while the user is typing in this note (open in the active editor, edited recently). */
   isBusy(path: string): boolean;
 }
+
+export type IdSetKind = 'suppressed' | 'noted';
 
 export interface MirrorHost {
   tasksFolder(): string;
   canEditBoard(): boolean;
   notice(message: string): void;
-  suppressed(): Set<string>;
-  saveSuppressed(ids: Set<string>): void;
+  /**
+   * Persisted task id sets: 'suppressed' (the user deleted the note) and 'noted' (the task
+   * has had a note in this vault, so a missing note means it was deleted, not never made).
+   */
+  loadIds(kind: IdSetKind): string[];
+  saveIds(kind: IdSetKind, ids: string[]): void;
 }

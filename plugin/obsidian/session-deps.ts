@@ -43,9 +43,9 @@ export function sessionDeps(input: {
       tasksFolder: () => settings.tasksFolder,
       canEditBoard: () => input.client()?.canEditBoard ?? false,
       notice: (m) => new Notice(m),
-      suppressed: () => new Set(settings.suppressed),
-      saveSuppressed: (ids) => {
-        settings.suppressed = [...ids].sort();
+      loadIds: (kind) => settings[kind],
+      saveIds: (kind, ids) => {
+        settings[kind] = ids;
         void input.save();
       },
     },

@@ -37,6 +37,17 @@ export class VaultNotes implements NoteStore {
     return out;
   }
 
+  findElsewhere(folder: string): Map<string, string> {
+    const prefix = normalizePath(folder) + '/';
+    const out = new Map<string, string>();
+    for (const f of this.app.vault.getMarkdownFiles()) {
+      if (f.path.startsWith(prefix)) continue;
+      const id = this.app.metadataCache.getFileCache(f)?.frontmatter?.owp_id as unknown;
+      if (typeof id === 'string' && id !== '') out.set(id, f.path);
+    }
+    return out;
+  }
+
   exists(path: string): boolean {
     return this.app.vault.getAbstractFileByPath(normalizePath(path)) instanceof TFile;
   }

@@ -20,6 +20,8 @@ export interface OwpSettings {
   maxConcurrent: number;
   /** Task ids whose note the user deleted: not recreated until "Restore task note". */
   suppressed: string[];
+  /** Task ids that have had a note in this vault (a missing one was deleted, not never made). */
+  noted: string[];
   /** Who the relay said this token is (GET /api/me), kept so the plugin starts offline. */
   identity?: Identity;
 }
@@ -41,6 +43,7 @@ export const DEFAULT_SETTINGS: OwpSettings = {
   capacity: DEFAULTS.capacity,
   maxConcurrent: DEFAULTS.maxConcurrent,
   suppressed: [],
+  noted: [],
 };
 
 function int(v: unknown, min: number, max: number, fallback: number): number {
@@ -67,7 +70,8 @@ export function normaliseSettings(raw: unknown): OwpSettings {
     capacity: int(r.capacity, 1, LIMITS.capacity, DEFAULT_SETTINGS.capacity),
     maxConcurrent: int(r.maxConcurrent, 1, LIMITS.maxConcurrent, DEFAULT_SETTINGS.maxConcurrent),
     identity: parseIdentity(r.identity),
-    suppressed: Array.isArray(r.suppressed) ? [...new Set(r.suppressed.filter((s): s is string => typeof s === 'string'))] : [],
+    suppressed: idList(r.suppressed),
+    noted: idList(r.noted),
   };
 }
 
@@ -88,4 +92,8 @@ function parseIdentity(v: unknown): Identity | undefined {
     ...(typeof r.workerId === 'string' ? { workerId: r.workerId } : {}),
     ...(typeof r.name === 'string' ? { name: r.name } : {}),
   };
+}
+
+function idList(v: unknown): string[] {
+  return Array.isArray(v) ? [...new Set(v.filter((s): s is string => typeof s === 'string'))] : [];
 }

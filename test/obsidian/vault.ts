@@ -256,11 +256,15 @@ export class MetadataCache extends Events {
       if (c) this.cache.set(f.path, c);
     });
     vault.on('delete', (f: TAbstractFile) => this.cache.delete(f.path));
-    for (const f of vault.getMarkdownFiles()) void this.index(f);
+    // Like Obsidian at layout-ready: the cache of existing notes is already built.
+    for (const f of vault.getMarkdownFiles()) this.store(f, fs.readFileSync(vault.abs(f.path), 'utf8'), false);
   }
 
   private async index(f: TFile): Promise<void> {
-    const text = await this.vault.read(f);
+    this.store(f, await this.vault.read(f), true);
+  }
+
+  private store(f: TFile, text: string, announce: boolean): void {
     const m = FM_RE.exec(text);
     let frontmatter: Record<string, unknown> | undefined;
     if (m) {
@@ -273,7 +277,7 @@ export class MetadataCache extends Events {
     }
     const meta: CachedMetadata = frontmatter ? { frontmatter } : {};
     this.cache.set(f.path, meta);
-    this.trigger('changed', f, text, meta);
+    if (announce) this.trigger('changed', f, text, meta);
   }
 
   getFileCache(file: TFile): CachedMetadata | null {
