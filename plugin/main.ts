@@ -63,6 +63,7 @@ export default class OwpPoolPlugin extends Plugin {
 
   /** Saves run one after another, so an older copy never overwrites a newer one. */
   saveSettings(): Promise<void> {
+    this.session?.publishProfile(this.settings);
     this.saving = this.saving.then(() => this.saveData(this.settings)).catch(() => undefined);
     return this.saving;
   }

@@ -56,6 +56,12 @@ describe('plugin against a real relay', () => {
     }
     expect(A.plugin.session!.identity.role).toBe('maintainer');
     expect(B.plugin.session!.identity.workerId).toBe('bob');
+    // the contributor profile from the settings is published to the inbox, and follows edits
+    const workers = async () => (await relay.api(maint, 'GET', '/api/workers')).body.workers as { profile: { id: string; skills: string[]; capacity: number } }[];
+    await waitFor(async () => (await workers()).find((w) => w.profile?.id === 'bob')?.profile.capacity === 5, 15_000, 'profile on relay');
+    B.plugin.settings.skills = ['ts', 'docs'];
+    await B.plugin.saveSettings();
+    await waitFor(async () => (await workers()).find((w) => w.profile?.id === 'bob')?.profile.skills.join() === 'ts,docs', 15_000, 'profile updated');
   });
 
   it("carries a maintainer's edit of a task note (points, brief) to the board and the other vault", async () => {

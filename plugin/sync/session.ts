@@ -42,6 +42,18 @@ export class Session {
     readonly watcher: OutcomeWatcher,
   ) {}
 
+  /** Publish the contributor profile to the worker's inbox (only changed fields are written). */
+  publishProfile(s: OwpSettings): void {
+    if (!this.client.inbox) return;
+    this.client.writeProfile({
+      name: s.name || this.identity.name || this.identity.workerId!,
+      skills: s.skills,
+      capacity: s.capacity,
+      maxConcurrent: s.maxConcurrent,
+      available: true,
+    });
+  }
+
   add(cleanup: () => void): void {
     this.cleanups.push(cleanup);
   }
@@ -98,19 +110,10 @@ export async function openSession(deps: SessionDeps): Promise<Session | undefine
     },
   });
   await client.start();
-  const s = deps.settings;
-  if (client.inbox) {
-    client.writeProfile({
-      name: s.name || identity.name || identity.workerId!,
-      skills: s.skills,
-      capacity: s.capacity,
-      maxConcurrent: s.maxConcurrent,
-      available: true,
-    });
-  }
   const mirror = new Mirror(client.board, client.ledger, deps.notes, deps.host);
   const watcher = new OutcomeWatcher(client, (m) => deps.notice(m));
   const session = new Session(identity, client, mirror, watcher);
+  session.publishProfile(deps.settings);
   const beat = () => {
     const leases: Record<string, number> = {};
     for (const rt of client.myLeases()) leases[rt.taskId] = rt.lease!.fencingToken;
