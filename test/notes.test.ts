@@ -13,10 +13,23 @@ import {
   updateTaskNote,
 } from '../shared/notes/task-note.js';
 import { parseTask } from '../shared/model.js';
+import fs from 'node:fs';
 
 const task = parseTask({ id: 'octo/app#12', repo: 'octo/app', title: 'Fix: the "parser"', createdAt: 1, skills: ['ts'], points: 3, tier: 1, area: 'src/' });
 
 describe('task note codec', () => {
+  it('renders a leased task note exactly as approved (test/notes-task.approved.md)', () => {
+    const t = parseTask({ id: 'octo/app#12', repo: 'octo/app', title: 'Name the line in parser errors', body: 'Parser errors say "unexpected token".\n\nInclude the 1-based line and column.', createdAt: 1, skills: ['typescript', 'parsers'], points: 3, tier: 1, area: 'src/parser/', priority: 2 });
+    const note = renderTaskNote(
+      ownedValuesFor(t, {
+        taskId: t.id, repo: t.repo, state: 'leased', attempt: 2, fencingToken: 5, queuedAt: 0, updatedAt: 0,
+        lease: { taskId: t.id, workerId: 'alice', fencingToken: 5, grantedAt: 0, expiresAt: Date.UTC(2026, 10, 24, 10, 0, 0), ttlMs: 7_200_000 },
+      }),
+      t.body,
+    );
+    expect(note).toBe(fs.readFileSync(new URL('./notes-task.approved.md', import.meta.url), 'utf8'));
+  });
+
   it('renders a note whose owned values read back equal to the task and runtime', () => {
     const values = ownedValuesFor(task, {
       taskId: task.id, repo: task.repo, state: 'leased', attempt: 1, fencingToken: 4, queuedAt: 0, updatedAt: 0,
