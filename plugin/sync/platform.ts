@@ -3,6 +3,9 @@
  *
  * Invariants:
  * - In Obsidian the defaults are used: the browser WebSocket and a y-indexeddb cache.
+ * - Cross-tab BroadcastChannel sync is always off: every vault of the app shares one origin,
+ *   so two vaults on one relay with different tokens (say a maintainer's and a worker's)
+ *   would pass each other's edits around and the relay would see forbidden writes.
  * - Tests (Node) replace them with `ws` and an in-memory cache that outlives a plugin
  *   "restart", and always set `disableBc` (Node 20 has a global BroadcastChannel that
  *   would let two providers in one process sync without the relay).
@@ -25,7 +28,7 @@ export interface PlatformDeps {
 
 const defaults: PlatformDeps = {
   createPersistence: (name, doc) => new IndexeddbPersistence(name, doc),
-  disableBc: false,
+  disableBc: true,
   now: () => Date.now(),
 };
 
