@@ -158,4 +158,14 @@ describe('owp worker run', () => {
     expect(hb.code, hb.stderr).toBe(0);
     expect((await runtimeOf('acme/zeta:z1')).state).toBe('leased');
   }, 120_000);
+
+  it('SIGTERM while waiting for a task exits 143 at once, holding nothing', async () => {
+    const w = await worker('ivy');
+    const run = startOwp(['worker', 'run', '--skills', 'nothing-matches', '--poll', '10m', '--workdir', join(dir, 'work-ivy')], w);
+    await waitFor(() => run.out().stderr.includes('no task for now'), 60_000);
+    run.child.kill('SIGTERM');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toContain('SIGTERM: exiting');
+  }, 120_000);
 });

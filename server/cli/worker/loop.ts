@@ -43,8 +43,6 @@ interface Held {
 
 type TaskEnd = 'submitted' | 'failed' | 'lost' | 'released' | 'stopped';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export class WorkerLoop {
   private stopping?: NodeJS.Signals;
   private stopWaiters: (() => void)[] = [];
@@ -126,7 +124,8 @@ export class WorkerLoop {
       brief: file,
     });
     this.scheduleHeartbeat(held, Math.max(250, ttlMs / 4));
-    const stopP = new Promise<'stopped'>((r) => this.stopWaiters.push(() => r('stopped')));
+    let onStop!: () => void;
+    const stopP = new Promise<'stopped'>((r) => this.stopWaiters.push((onStop = () => r('stopped'))));
     try {
       if (this.stopping) return await this.release(held);
       let outcome: { prUrl?: string; failReason?: string; complete?: boolean; release?: boolean; movedOn?: string } | 'lost' | 'stopped';
@@ -148,6 +147,7 @@ export class WorkerLoop {
       if (outcome.prUrl) return await this.finish(held, 'submit', { prUrl: outcome.prUrl });
       return await this.finish(held, 'fail', { reason: outcome.failReason ?? 'failed' });
     } finally {
+      this.stopWaiters = this.stopWaiters.filter((w) => w !== onStop);
       this.stopHeartbeat(held);
       this.held = undefined;
       this.clearStatus();
@@ -306,8 +306,19 @@ export class WorkerLoop {
     return this.stopping === 'SIGTERM' ? 143 : 130;
   }
 
+  /** Sleep, cut short by a stop signal; the timer never outlives the wait (it would keep the process up). */
   private sleepOrStop(ms: number): Promise<void> {
-    return Promise.race([sleep(ms), new Promise<void>((r) => this.stopWaiters.push(r))]);
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        const i = this.stopWaiters.indexOf(done);
+        if (i >= 0) this.stopWaiters.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      if (this.stopping) done();
+      else this.stopWaiters.push(done);
+    });
   }
 
   private log(event: string, text: string, fields: Record<string, unknown> = {}): void {
