@@ -18,6 +18,8 @@
  *   quarter of the TTL or more (LevelDB always has the exact expiry).
  * - Finished tasks past `retentionMs` move to `archive/task/<id>` (same atomic batch) and
  *   leave both documents; outcomes past it leave the ledger doc (kept in LevelDB).
+ * - A batch the scheduler throws on is retried one intent per batch; an intent that fails
+ *   alone gets a stored `internal` outcome, so one bad intent never blocks the others.
  * - A failed write leaves memory, audit head and documents as they were; the waiters of
  *   that batch get `internal`.
  */
@@ -71,6 +73,9 @@ export class Engine {
   private ledgerState: Ledger;
   private readonly pending = new Map<string, Pending>();
   private readonly rejectedQueue: RejectedIntent[] = [];
+  /** Intents of a batch the scheduler threw on, retried one per batch to isolate the cause. */
+  private readonly solo: Pending[] = [];
+  private backoffMs = 0;
   private readonly listeners = new Set<(r: BatchResult, diff: LedgerDiff) => void>();
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
@@ -93,7 +98,8 @@ export class Engine {
     this.tickMs = o.tickMs ?? 5;
     this.retentionMs = o.retentionMs ?? 7 * DAY;
     this.inboxes = new InboxWatcher({
-      known: (id) => id in this.ledgerState.outcomes || this.pending.has(id) || this.rejectedQueue.some((r) => r.id === id),
+      known: (id) =>
+        id in this.ledgerState.outcomes || this.pending.has(id) || this.rejectedQueue.some((r) => r.id === id) || this.solo.some((p) => p.intent.id === id),
       intent: (intent) => {
         void this.enqueue(intent, false).catch(() => undefined);
       },
@@ -162,6 +168,9 @@ export class Engine {
 
   private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
     if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
+    // A repeated id: its stored (persisted) outcome, without waiting for a batch.
+    const stored = ephemeral ? undefined : this.ledgerState.outcomes[intent.id];
+    if (stored) return Promise.resolve(stored);
     return new Promise<Outcome>((resolve, reject) => {
       const p = this.pending.get(intent.id);
       if (p) p.waiters.push({ resolve, reject });
@@ -175,7 +184,7 @@ export class Engine {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.runTick();
-    }, this.tickMs);
+    }, this.tickMs + this.backoffMs);
   }
 
   private startSweeper(): void {
@@ -207,7 +216,7 @@ export class Engine {
     if (this.inFlight) return this.inFlight;
     const p = this.tick().finally(() => {
       this.inFlight = undefined;
-      if (this.pending.size > 0 || this.rejectedQueue.length > 0) this.kick();
+      if (this.pending.size > 0 || this.rejectedQueue.length > 0 || this.solo.length > 0) this.kick();
     });
     this.inFlight = p;
     return p;
@@ -215,8 +224,12 @@ export class Engine {
 
   private async tick(): Promise<void> {
     const started = performance.now();
-    const batchEntries = [...this.pending.values()];
-    this.pending.clear();
+    let batchEntries: Pending[];
+    if (this.solo.length > 0) batchEntries = [this.solo.shift()!];
+    else {
+      batchEntries = [...this.pending.values()];
+      this.pending.clear();
+    }
     const rejected = this.rejectedQueue.splice(0);
     const now = this.o.now();
     const prev = this.ledgerState;
@@ -225,11 +238,26 @@ export class Engine {
     try {
       result = this.o.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles, ledger: prev }, intents, now);
     } catch (e) {
-      this.o.log.error('scheduler failed; batch refused', { error: String((e as Error)?.stack ?? e) });
-      const err = new OwpError('internal', 'The scheduler failed on this batch; the relay log has details. Retry.');
-      for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
+      this.o.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
+      this.rejectedQueue.unshift(...rejected);
+      if (batchEntries.length > 1) {
+        // One bad intent must not block the others: retry them one per batch.
+        this.solo.push(...batchEntries);
+        return;
+      }
+      const b = batchEntries[0];
+      if (b) {
+        const message = `The scheduler failed on intent ${b.intent.id}; it was not applied. The relay log has details; report it.`;
+        for (const w of b.waiters) w.reject(new OwpError('internal', message));
+        // Stored as its outcome, so an inbox intent is not retried forever.
+        if (!b.ephemeral) this.rejectedQueue.push({ id: b.intent.id, workerId: b.intent.workerId, kind: b.intent.kind, code: 'internal', message });
+      } else {
+        // Nothing to isolate: the state itself trips the scheduler. Back off, keep the relay up.
+        this.backoffMs = Math.min(5000, Math.max(100, this.backoffMs * 2));
+      }
       return;
     }
+    this.backoffMs = 0;
     const scheduled = performance.now();
     this.stats.scheduleMs += scheduled - started;
     const next = result.ledger;
@@ -272,6 +300,8 @@ export class Engine {
       await this.o.store.batch(ops);
     } catch (e) {
       this.o.log.error('ledger write failed; batch dropped', { error: String(e) });
+      this.rejectedQueue.unshift(...rejected);
+      this.backoffMs = Math.min(5000, Math.max(100, this.backoffMs * 2));
       const err = new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.');
       for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
       return;
