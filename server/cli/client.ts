@@ -33,8 +33,8 @@ export class RelayClient {
   get<T = unknown>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }
-  post<T = unknown>(path: string, body: unknown = {}): Promise<T> {
-    return this.request<T>('POST', path, body);
+  post<T = unknown>(path: string, body: unknown = {}, timeoutMs?: number): Promise<T> {
+    return this.request<T>('POST', path, body, timeoutMs);
   }
   put<T = unknown>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PUT', path, body);
@@ -46,7 +46,8 @@ export class RelayClient {
     return this.request<T>('DELETE', path);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `timeoutMs` (default 60 s): a relay that accepts the connection but never answers is unreachable too. */
+  async request<T>(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
@@ -58,8 +59,11 @@ export class RelayClient {
             ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
           },
           body: body !== undefined ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (e) {
+        if ((e as Error).name === 'TimeoutError')
+          throw new RefusedError('upstream-error', `the relay at ${this.url} did not answer ${method} ${path} within ${Math.round(timeoutMs / 1000)} s`);
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
         throw new RefusedError(
           'upstream-error',

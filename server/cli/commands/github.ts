@@ -29,7 +29,7 @@ export const githubSync: Command = {
     const repo = ctx.p.positionals[0];
     if (repo !== undefined) parseRepoArg(repo, 'github sync');
     ctx.noMorePositionals(1);
-    const r = await ctx.client().post<{ repos: RepoSyncSummary[] }>('/api/github/sync', repo ? { repo } : {});
+    const r = await ctx.client().post<{ repos: RepoSyncSummary[] }>('/api/github/sync', repo ? { repo } : {}, 10 * 60_000);
     const repos = r.repos ?? [];
     const failed = repos.find((x) => x.error);
     if (!ctx.out.json || !failed)
