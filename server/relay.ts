@@ -196,7 +196,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         await engine.stop();
         hub.close();
         await sync.close();
+        // Let answers already written reach their clients, then cut what is left.
         server.closeIdleConnections();
+        const grace = new Promise<void>((r) => setTimeout(r, 1000).unref());
+        await Promise.race([stopped, grace]);
         for (const s of sockets) s.destroy();
         await stopped;
         await docs.close();
