@@ -34,7 +34,7 @@ export default class OwpPoolPlugin extends Plugin {
     this.statusEl = this.addStatusBarItem();
     this.registerView(DASHBOARD_VIEW, (leaf) => new DashboardView(leaf, { client: () => this.session?.client, openTask: (id) => void this.openTask(id), now }));
     this.addSettingTab(new OwpSettingTab(this.app, this, { settings: this.settings, saveSettings: () => this.saveSettings(), restartConnection: () => this.restart(), identity: () => this.identityText() }));
-    this.addRibbonIcon('layout-dashboard', 'Open OWP dashboard', () => void this.openDashboard());
+    this.addRibbonIcon('layout-dashboard', 'Open pool dashboard', () => void this.openDashboard());
     this.registerCommands();
     this.registerEvent(this.app.workspace.on('editor-change', (_e, info) => info.file && this.notes.edited(info.file.path)));
     this.registerEvent(this.app.vault.on('modify', (f) => void this.noteChanged(f)));

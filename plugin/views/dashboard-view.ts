@@ -38,7 +38,7 @@ export class DashboardView extends ItemView {
   }
 
   getDisplayText(): string {
-    return 'OWP dashboard';
+    return 'Pool dashboard';
   }
 
   override getIcon(): string {
