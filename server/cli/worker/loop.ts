@@ -101,9 +101,12 @@ export class WorkerLoop {
   }
 
   private async ensureRegistered(workerId: string): Promise<WorkerProfile> {
-    if (this.opts.register.skills) return register(this.ctx, this.opts.register);
+    const f = this.opts.register;
+    if (f.skills) return register(this.ctx, f);
     const r = await this.ctx.client().get<{ workers: { profile?: WorkerProfile }[] }>('/api/workers');
     const mine = r.workers.find((w) => w.profile?.id === workerId)?.profile;
+    if (mine && (f.name !== undefined || f.capacity !== undefined || f.maxConcurrent !== undefined))
+      return register(this.ctx, { name: f.name ?? mine.name, skills: mine.skills, capacity: f.capacity ?? mine.capacity, maxConcurrent: f.maxConcurrent ?? mine.maxConcurrent });
     if (mine) return mine;
     throw new RefusedError('unknown-worker', `worker ${workerId} has no profile yet: pass --skills a,b (and --capacity, --max-concurrent) to register`);
   }
