@@ -168,4 +168,17 @@ describe('owp worker run', () => {
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr).toContain('SIGTERM: exiting');
   }, 120_000);
+
+  it('without --skills it keeps the registered skills and applies --capacity', async () => {
+    await importTasks('acme/kappa', [{ id: 'k1', title: 'Kappa one', skills: ['kappa'] }]);
+    const w = await worker('kim');
+    await owpJson(['worker', 'register', '--skills', 'kappa', '--capacity', '3'], w);
+    const r = await owp(
+      ['worker', 'run', '--json', '--once', '--capacity', '5', '--workdir', join(dir, 'work-kim'), '--exec', `${node} -e "console.log('PR: https://github.com/o/r/pull/8')"`],
+      w,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const first = JSON.parse(r.stdout.split('\n')[0]!);
+    expect(first).toMatchObject({ event: 'registered', worker: { id: 'kim', skills: ['kappa'], capacity: 5 } });
+  }, 120_000);
 });
