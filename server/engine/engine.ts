@@ -25,13 +25,14 @@
  */
 import * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
-import { TERMINAL_STATES, type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState, type TaskRuntime } from '../../shared/model.js';
+import { TERMINAL_STATES, type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState } from '../../shared/model.js';
 import type { AuditLog } from '../audit/index.js';
 import type { BatchResult, Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
 import type { BoardView } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
-import { applyToLedgerDoc, diffLedger, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, type LedgerDiff } from './ledger-sync.js';
+import { LatencyRecorder, type LatencySummary } from './latency.js';
+import { applyToLedgerDoc, diffLedger, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, withoutHeartbeatNoise, type LedgerDiff } from './ledger-sync.js';
 
 export type ScheduleFn = (
   state: PoolState,
@@ -313,7 +314,7 @@ export class Engine {
     for (const rt of Object.values(diff.tasks)) {
       if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < this.earliestExpiry) this.earliestExpiry = rt.lease.expiresAt;
     }
-    const docDiff = this.withoutHeartbeatNoise(diff);
+    const docDiff = withoutHeartbeatNoise(diff, this.o.ledgerDoc.getMap<unknown>('tasks'));
     const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
     if (docChanged || events.length > 0 || pruned.length > 0) applyToLedgerDoc(this.o.ledgerDoc, docDiff, batch, now, events, pruned);
     if (archived.length > 0) {
@@ -324,7 +325,7 @@ export class Engine {
     this.stats.applyMs += answered - persisted;
     for (const b of batchEntries) {
       const out = byId.get(b.intent.id);
-      if (!b.ephemeral) this.recordLatency(answered - b.queuedAt);
+      if (!b.ephemeral) this.latencies.record(answered - b.queuedAt);
       for (const w of b.waiters) {
         if (out) w.resolve(out);
         else w.reject(new OwpError('internal', `The scheduler gave no outcome for intent ${b.intent.id}; retry with the same id.`));
@@ -346,52 +347,16 @@ export class Engine {
     }
   }
 
-  private readonly latencies = new Float64Array(8192);
-  private latencyCount = 0;
+  private readonly latencies = new LatencyRecorder();
 
-  private recordLatency(ms: number): void {
-    this.latencies[this.latencyCount % this.latencies.length] = ms;
-    this.latencyCount += 1;
-  }
-
-  /**
-   * Queue-to-answer time (ms) of the non-heartbeat intents answered after the `since`-th one
-   * (`total` counts them all; only the last 8192 are kept).
-   */
-  latency(since = 0): { total: number; count: number; p50: number; p99: number; max: number } {
-    const total = this.latencyCount;
-    const size = this.latencies.length;
-    const from = Math.max(since, total - size, 0);
-    const xs: number[] = [];
-    for (let i = from; i < total; i++) xs.push(this.latencies[i % size]);
-    const n = xs.length;
-    if (n === 0) return { total, count: 0, p50: 0, p99: 0, max: 0 };
-    xs.sort((a, b) => a - b);
-    const at = (p: number) => xs[Math.min(n - 1, Math.floor(p * n))];
-    return { total, count: n, p50: at(0.5), p99: at(0.99), max: xs[n - 1] };
+  /** Queue-to-answer time (ms) of non-heartbeat intents answered after the `since`-th one. */
+  latency(since = 0): LatencySummary {
+    return this.latencies.summary(since);
   }
 
   /** What the last batch changed as clients see it (heartbeat-only expiry moves left out). */
   lastDiff: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
 
-  /** Drop task changes that only move a lease's expiry by less than a quarter of its TTL. */
-  private withoutHeartbeatNoise(d: LedgerDiff): LedgerDiff {
-    const tasksMap = this.o.ledgerDoc.getMap<unknown>('tasks');
-    let tasks: Record<string, TaskRuntime | null> | undefined;
-    for (const [id, rt] of Object.entries(d.tasks)) {
-      if (!rt?.lease) continue;
-      const shown = tasksMap.get(id) as TaskRuntime | undefined;
-      if (!shown?.lease) continue;
-      const moved = Math.abs(rt.lease.expiresAt - shown.lease.expiresAt);
-      if (moved >= rt.lease.ttlMs / 4) continue;
-      const a = JSON.stringify({ ...rt, updatedAt: 0, lease: { ...rt.lease, expiresAt: 0 } });
-      const b = JSON.stringify({ ...shown, updatedAt: 0, lease: { ...shown.lease, expiresAt: 0 } });
-      if (a !== b) continue;
-      tasks ??= { ...d.tasks };
-      delete tasks[id];
-    }
-    return tasks ? { ...d, tasks } : d;
-  }
 
   /** Run a batch now (tests, shutdown); resolves when it is persisted and shown. */
   async flush(): Promise<void> {

@@ -103,6 +103,26 @@ export function ledgerFromEntries(entries: Iterable<[string, unknown]>): Ledger 
   return l;
 }
 
+/**
+ * Heartbeats are not history: drop task changes that only move a lease's expiry (and
+ * `updatedAt`) by less than a quarter of its TTL from what the doc shows (`shown`).
+ */
+export function withoutHeartbeatNoise(d: LedgerDiff, shown: Y.Map<unknown>): LedgerDiff {
+  let tasks: Record<string, TaskRuntime | null> | undefined;
+  for (const [id, rt] of Object.entries(d.tasks)) {
+    if (!rt?.lease) continue;
+    const cur = shown.get(id) as TaskRuntime | undefined;
+    if (!cur?.lease) continue;
+    if (Math.abs(rt.lease.expiresAt - cur.lease.expiresAt) >= rt.lease.ttlMs / 4) continue;
+    const a = JSON.stringify({ ...rt, updatedAt: 0, lease: { ...rt.lease, expiresAt: 0 } });
+    const b = JSON.stringify({ ...cur, updatedAt: 0, lease: { ...cur.lease, expiresAt: 0 } });
+    if (a !== b) continue;
+    tasks ??= { ...d.tasks };
+    delete tasks[id];
+  }
+  return tasks ? { ...d, tasks } : d;
+}
+
 function setIfChanged(m: Y.Map<unknown>, k: string, v: unknown): void {
   const cur = m.get(k);
   if (cur === undefined || JSON.stringify(cur) !== JSON.stringify(v)) m.set(k, v);
