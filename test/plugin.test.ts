@@ -100,6 +100,16 @@ describe('plugin against a real relay', () => {
     expect(view).toBeInstanceOf(DashboardView);
     const card = await waitFor(() => view.contentEl.querySelector<HTMLElement>('.owp-task[data-task-id="octo/app#1"]'), 15_000, 'card');
     await waitFor(() => /bob/.test(view.contentEl.querySelector('.owp-task[data-task-id="octo/app#1"] .owp-task-holder')?.textContent ?? ''), 15_000, 'holder on dashboard');
+    // countdowns tick once a second (registerInterval) as the clock moves
+    const countdownText = () => view.contentEl.querySelector('.owp-task[data-task-id="octo/app#1"] [data-expires-at]')?.textContent;
+    const before = countdownText();
+    expect(before).toMatch(/^\d+h \d\dm$/);
+    clock.offset += 30 * 60_000;
+    try {
+      await waitFor(() => countdownText() !== before, 15_000, 'countdown ticks');
+    } finally {
+      clock.offset = 0;
+    }
     card.dispatchEvent(new happyWindow.MouseEvent('click', { bubbles: true }) as unknown as Event);
     await waitFor(() => A.app.workspace.getActiveFile()?.path === p, 15_000, 'note opened from dashboard');
   });
