@@ -79,7 +79,7 @@ describe('engine', () => {
     expect(recent.length).toBeLessThanOrEqual(100);
   });
 
-  it('inbox intents for another worker or of a maintainer kind are rejected with not-authorized', async () => {
+  it('inbox intents for another worker, of a maintainer kind, invalid, or heartbeats get one rejected outcome each', async () => {
     const r = await relay();
     const maint = await r.token('maintainer');
     const wb = await r.token('worker', 'wb');
@@ -89,10 +89,12 @@ describe('engine', () => {
       { kind: 'claim', id: 'spoof', workerId: 'someone-else', taskId: 'o/r#1' },
       { kind: 'cancel', id: 'sneaky', workerId: 'wb', taskId: 'o/r#1' },
       { kind: 'claim', id: 'garbage', workerId: 'wb' },
+      { kind: 'heartbeat', id: 'beat', workerId: 'wb', taskId: 'o/r#1', fencingToken: 1 },
     ]);
     const ledger = await client(r, 'owp/ledger', wb);
     const outcomes = ledger.doc.getMap('outcomes');
-    await waitFor(() => outcomes.has('spoof') && outcomes.has('sneaky') && outcomes.has('garbage'));
+    await waitFor(() => outcomes.has('spoof') && outcomes.has('sneaky') && outcomes.has('garbage') && outcomes.has('beat'));
+    expect((outcomes.get('beat') as Outcome).code).toBe('invalid-intent');
     expect((outcomes.get('spoof') as Outcome).code).toBe('not-authorized');
     expect((outcomes.get('sneaky') as Outcome).code).toBe('not-authorized');
     expect((outcomes.get('garbage') as Outcome).code).toBe('invalid-intent');

@@ -9,6 +9,8 @@
  * - An intent whose workerId is not the inbox's worker, or that fails validation, is not
  *   arbitrated: it is reported with `not-authorized` / `invalid-intent` so its sender still
  *   gets exactly one outcome (when it carries a usable id).
+ * - A heartbeat intent in an inbox is refused (`invalid-intent`): heartbeats travel on
+ *   awareness or HTTP, never in a persisted document.
  * - A profile that fails validation is dropped from the pool (the worker gets no tasks)
  *   and its problem is kept for `GET /api/status`; the document is never rewritten.
  */
@@ -116,6 +118,18 @@ export class InboxWatcher {
         kind,
         code: 'not-authorized',
         message: `Intent ${id} names worker ${intent.workerId} but sits in the inbox of ${workerId}; a worker may only act for itself.`,
+      });
+      return;
+    }
+    if (intent.kind === 'heartbeat') {
+      // Heartbeats must not enter a persisted document (it would grow with every beat, and
+      // replay on every restart): they go over awareness or HTTP.
+      this.sink.rejected({
+        id,
+        workerId,
+        kind,
+        code: 'invalid-intent',
+        message: 'Heartbeats do not go in the inbox; set your awareness state { workerId, leases } or POST /api/tasks/:id/heartbeat.',
       });
       return;
     }
