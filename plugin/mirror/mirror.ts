@@ -258,7 +258,10 @@ export class Mirror {
 
   /** A note changed in the vault (modify or create event). */
   async noteChanged(path: string, text: string): Promise<void> {
-    if (this.written.get(path) === text) return; // our own write coming back
+    if (this.written.get(path) === text) {
+      this.written.delete(path); // our own write coming back (once)
+      return;
+    }
     if (!this.notes.exists(path)) return; // moved or deleted since: a later event covers it
     this.written.delete(path);
     let note: TaskNote;
