@@ -118,6 +118,7 @@ describe('SSE /api/events', () => {
     streams.push(s3);
     const snap3 = await waitFor(() => s3.events.find((e) => e.event === 'snapshot'));
     expect(snap3.data.ledger.tasks['o/r#2'].state).toBe('leased');
+    expect(snap3.data.recent.map((e: { kind: string }) => e.kind)).toContain('lease-granted');
   });
 
   it('refuses a stream without a token, and closes it when the token is revoked', async () => {

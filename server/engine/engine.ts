@@ -132,6 +132,19 @@ export class Engine {
     return this.ledgerState;
   }
 
+  /** The ledger as clients are shown it: outcomes past the retention window left out. */
+  visibleLedger(): Ledger {
+    const cutoff = this.o.now() - this.retentionMs;
+    const outcomes: Ledger['outcomes'] = {};
+    for (const [id, o] of Object.entries(this.ledgerState.outcomes)) if (o.at > cutoff) outcomes[id] = o;
+    return { ...this.ledgerState, outcomes };
+  }
+
+  /** The latest audit events (at most 100, newest last), as in the ledger doc's `recent`. */
+  recent(): AuditEvent[] {
+    return this.o.ledgerDoc.getArray<AuditEvent>('recent').toArray();
+  }
+
   onBatch(listener: (r: BatchResult, diff: LedgerDiff) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

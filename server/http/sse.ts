@@ -113,7 +113,7 @@ export class EventHub {
   }
 
   private snapshot(): string {
-    return `id: ${this.id(this.seq)}\nevent: snapshot\ndata: ${JSON.stringify({ board: this.o.board.board(), ledger: this.o.engine.ledger() })}\n\n`;
+    return `id: ${this.id(this.seq)}\nevent: snapshot\ndata: ${JSON.stringify({ board: this.o.board.board(), ledger: this.o.engine.visibleLedger(), recent: this.o.engine.recent() })}\n\n`;
   }
 
   route(): Route {
