@@ -53,7 +53,17 @@ export async function api(
 
 export async function startTestRelay(opts: Partial<RelayConfig> = {}): Promise<TestRelay> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'owp-relay-')));
-  const relay = await startRelay({ host: '127.0.0.1', port: 0, adminToken: TEST_ADMIN_TOKEN, log: quietLogger, ...opts, dataDir });
+  // A generous rate limit by default (tests drive many requests with one token); pass
+  // `rateLimit` to test the limit itself.
+  const relay = await startRelay({
+    host: '127.0.0.1',
+    port: 0,
+    adminToken: TEST_ADMIN_TOKEN,
+    log: quietLogger,
+    rateLimit: { ratePerSec: 1000, burst: 2000 },
+    ...opts,
+    dataDir,
+  });
   const adminToken = opts.adminToken ?? TEST_ADMIN_TOKEN;
   return {
     url: relay.url,
