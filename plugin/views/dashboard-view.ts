@@ -5,7 +5,7 @@
  * Invariants:
  * - Re-renders when either document changes (coalesced to one render per animation-ish
  *   tick); countdowns tick every second through registerInterval, without a re-render.
- * - Builds DOM only through shared/dashboard's builder (no innerHTML).
+ * - Builds DOM only through shared/dashboard's builder (DOM nodes only, never HTML strings).
  */
 import { ItemView, type WorkspaceLeaf } from 'obsidian';
 import { buildDashboardModel, renderDashboard, updateCountdowns } from '../../shared/dashboard/index.js';
