@@ -94,6 +94,10 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     console.error(`owp serve: could not start the relay: ${(e as Error).message}`);
     return 1;
   }
+  // A stray rejected promise (a feature's background job, a client gone mid-answer) is
+  // logged, not fatal: the arbiter's own state is only changed after its writes succeed.
+  const onRejection = (reason: unknown) => consoleLogger.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
+  process.on('unhandledRejection', onRejection);
   console.log(`OWP relay listening on ${relay.url} (data in ${opts.dataDir})`);
   console.log(dashboard ? `Dashboard: ${relay.url}/` : 'Dashboard: not included in this build');
   if (relay.createdAdminToken) {
@@ -114,6 +118,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   });
   try {
     await relay.close();
+    process.off('unhandledRejection', onRejection);
   } catch (e) {
     console.error(`owp serve: error while shutting down: ${(e as Error).message}`);
     return 1;
