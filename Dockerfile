@@ -8,7 +8,8 @@ ENV NODE_ENV=production \
     OWP_PORT=8787 \
     OWP_DATA=/data
 
-COPY package.json package-lock.json ./
+# .npmrc holds legacy-peer-deps=true, which the lockfile was made with (obsidian peer deps).
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY tsconfig.json ./
