@@ -69,8 +69,11 @@ describe('board view', () => {
     const r1 = board.upsertTasks([{ id: 'o/r#1', repo: 'o/r', title: 'One', createdAt: 5 }], 10);
     expect(r1.added).toEqual(['o/r#1']);
     board.patchTask('o/r#1', { held: true, priority: 3 });
+    let updates = 0;
+    doc.on('update', () => updates++);
     const r2 = board.upsertTasks([{ id: 'o/r#1', repo: 'o/r', title: 'One' }], 20);
     expect(r2.unchanged).toEqual(['o/r#1']);
+    expect(updates).toBe(0); // a re-import writes and broadcasts nothing
     expect(board.board().tasks['o/r#1']).toMatchObject({ held: true, priority: 3, createdAt: 5 });
     // a client writes a broken field: the task leaves the board view, the map stays
     (doc.getMap('tasks').get('o/r#1') as Y.Map<unknown>).set('points', -4);
