@@ -74,3 +74,23 @@ describe('engine isolation of a failing intent', () => {
     expect(errors).toContain('scheduler failed on a batch');
   });
 });
+
+describe('engine cost does not grow with history', () => {
+  it('hands the scheduler only the stored outcomes of the batch, and keeps every outcome', async () => {
+    const seen: number[] = [];
+    const spy: ScheduleFn = (state, intents, now) => {
+      seen.push(Object.keys(state.ledger.outcomes).length);
+      return schedule(state, intents, now);
+    };
+    const { engine, store } = await setup(spy);
+    for (let i = 0; i < 5; i++) await engine.submit({ kind: 'claim', id: `c${i}`, workerId: 'w1', taskId: 'nope#1' });
+    await engine.submit({ kind: 'claim', id: 'c5', workerId: 'w1', taskId: 'o/r#1' });
+    expect(seen.every((n) => n === 0)).toBe(true);
+    expect(Object.keys(engine.ledger().outcomes).sort()).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
+    expect(await store.get('ledger/outcome/c3')).toMatchObject({ status: 'rejected' });
+    // a repeat is answered from the ledger without a batch
+    const before = seen.length;
+    await expect(engine.submit({ kind: 'claim', id: 'c5', workerId: 'w1', taskId: 'o/r#1' })).resolves.toMatchObject({ status: 'granted' });
+    expect(seen.length).toBe(before);
+  });
+});

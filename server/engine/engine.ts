@@ -250,7 +250,14 @@ export class Engine {
     const intents = batchEntries.map((e) => e.intent);
     let result: ReturnType<ScheduleFn>;
     try {
-      result = this.o.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles, ledger: prev }, intents, now);
+      // The scheduler sees only the stored outcomes of this batch's ids (what it needs to
+      // answer a repeat): the full map grows with history and must not be copied per batch.
+      const known: Ledger['outcomes'] = {};
+      for (const i of intents) {
+        const o = prev.outcomes[i.id];
+        if (o) known[i.id] = o;
+      }
+      result = this.o.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles, ledger: { ...prev, outcomes: known } }, intents, now);
     } catch (e) {
       this.o.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
       this.rejectedQueue.unshift(...rejected);
@@ -286,7 +293,7 @@ export class Engine {
     // Inbox intents refused before arbitration still get exactly one stored outcome.
     const extra: AuditEvent[] = [];
     for (const r of rejected) {
-      if (r.id in next.outcomes) continue;
+      if (r.id in next.outcomes || r.id in prev.outcomes) continue;
       next.outcomes[r.id] = { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: r.code, message: r.message, batch, at: now };
       extra.push({ kind: 'intent-rejected', at: now, batch, actor: r.workerId, workerId: r.workerId, intentId: r.id, code: r.code, reason: r.message });
     }
@@ -323,6 +330,11 @@ export class Engine {
     const persisted = performance.now();
     this.stats.persistMs += persisted - scheduled;
     this.o.audit.commit(entries);
+    // `next.outcomes` holds this batch's outcomes only; fold them into the one growing map
+    // (after the write succeeded: a failed batch leaves memory as it was).
+    const all = prev.outcomes;
+    for (const id in next.outcomes) all[id] = next.outcomes[id];
+    next.outcomes = all;
     this.ledgerState = next;
     for (const rt of Object.values(diff.tasks)) {
       if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < this.earliestExpiry) this.earliestExpiry = rt.lease.expiresAt;
