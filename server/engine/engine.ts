@@ -86,6 +86,10 @@ export class Engine {
   private lastArchiveCheck = 0;
   private earliestExpiry = Infinity;
   private hbSeq = 0;
+  /** The board changed since the last tick: run one (even without intents) so new or
+   * cancelled tasks get their runtime at once, not at the next unrelated intent. */
+  private boardDirty = false;
+  private unsubscribeBoard: (() => void) | undefined;
   readonly tickMs: number;
   readonly retentionMs: number;
   /** Batches run and their timings, for /api/status and the benchmark. */
@@ -125,6 +129,11 @@ export class Engine {
     engine.lastArchiveCheck = o.now();
     engine.archiveDue = true;
     engine.startSweeper();
+    engine.unsubscribeBoard = o.board.onChange(() => {
+      if (engine.stopping) return;
+      engine.boardDirty = true;
+      engine.kick();
+    });
     return engine;
   }
 
@@ -230,7 +239,7 @@ export class Engine {
     if (this.inFlight) return this.inFlight;
     const p = this.tick().finally(() => {
       this.inFlight = undefined;
-      if (this.pending.size > 0 || this.rejectedQueue.length > 0 || this.solo.length > 0) this.kick();
+      if (this.pending.size > 0 || this.rejectedQueue.length > 0 || this.solo.length > 0 || this.boardDirty) this.kick();
     });
     this.inFlight = p;
     return p;
@@ -238,6 +247,7 @@ export class Engine {
 
   private async tick(): Promise<void> {
     const started = performance.now();
+    this.boardDirty = false;
     let batchEntries: Pending[];
     if (this.solo.length > 0) batchEntries = [this.solo.shift()!];
     else {
@@ -406,6 +416,7 @@ export class Engine {
     this.sweeper = undefined;
     await this.flush();
     this.stopping = true;
+    this.unsubscribeBoard?.();
     await this.flush();
     this.inboxes.close();
   }
