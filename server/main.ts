@@ -99,7 +99,12 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   const onRejection = (reason: unknown) => consoleLogger.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
   process.on('unhandledRejection', onRejection);
   console.log(`OWP relay listening on ${relay.url} (data in ${opts.dataDir})`);
-  console.log(dashboard ? `Dashboard: ${relay.url}/` : 'Dashboard: not included in this build');
+  if (!dashboard) console.log('Dashboard: not included in this build');
+  else if (opts.publicDashboard) console.log(`Dashboard: ${relay.url}/ (public: no token needed)`);
+  else {
+    console.log(`Dashboard: ${relay.url}/#token=<token>`);
+    console.log('  (any token opens it; make a read-only one with: owp token create --role viewer)');
+  }
   if (relay.createdAdminToken) {
     console.log('Created an admin token. It is shown only this once; store it now:');
     console.log(`  OWP_ADMIN_TOKEN=${relay.createdAdminToken}`);
