@@ -15,24 +15,12 @@
  *   filters) at worst, and usually stops early (see the bound in claimNext).
  */
 import type { ErrorCode } from '../errors.js';
-import { DEFAULTS, type Intent, type RepoPolicy, type Task, type TaskRuntime, type WorkerProfile } from '../model.js';
+import { DEFAULTS, type Intent, type RepoPolicy, type Task, type WorkerProfile } from '../model.js';
 import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext, type Filter } from './filters.js';
 import { grant, type Decision } from './leases.js';
 import { SCORES, beats, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
-import { areaKey, compareStrings, own, defaultPolicy, newWorkerRuntime, policyFor, workerRuntime, type Work } from './state.js';
-
-interface PoolEntry {
-  id: string;
-  task: Task;
-  rt: TaskRuntime;
-  policy: RepoPolicy;
-  area: string;
-  /** Weighted sum of the task-only scores (priority, age). */
-  taskPart: number;
-  taken: boolean;
-  /** The state filter that blocks it for everyone, once one does. */
-  blocked?: { filter: Filter; code: ErrorCode };
-}
+import { areaKey, compareStrings, own, defaultPolicy, newWorkerRuntime, policyFor, syncDirty, workerRuntime, type RepoLoad, type Work } from './state.js';
+import type { PoolEntry } from './carry.js';
 
 type Counts = Map<string, Map<ErrorCode, number>>;
 
@@ -81,34 +69,61 @@ function focus(ctx: ClaimContext, e: PoolEntry): void {
   ctx.area = e.area;
 }
 
-/** Mark entries of one repo that a state filter now blocks; rebuild the open list. */
-function refreshBlocks(w: Work, pool: CandidatePool, entries: PoolEntry[]): void {
+/**
+ * True when a state filter may block some task of this repo: a frozen area, an active
+ * lease with an area, or a full review budget. When false no state filter can say no
+ * (area-freeze and area-lock need an area on both sides, review-budget a full budget).
+ */
+function mayBlock(load: RepoLoad | undefined, policy: RepoPolicy): boolean {
+  return policy.frozenAreas.length > 0 || (load !== undefined && (load.areas.size > 0 || load.count >= policy.reviewBudget)) || 0 >= policy.reviewBudget;
+}
+
+/** Mark entries of one repo that a state filter now blocks; drop them from the open list. */
+function refreshBlocks(w: Work, pool: CandidatePool, repo: string, entries: PoolEntry[]): void {
+  if (entries.length === 0 || !mayBlock(w.active.get(repo), entries[0]!.policy)) return;
   const ctx = context(w, '-');
+  let blocked = false;
   for (const e of entries) {
     if (e.taken || e.blocked) continue;
     focus(ctx, e);
     const no = firstFailing(STATE_FILTERS, ctx);
     if (no) {
       e.blocked = no;
+      blocked = true;
       count(pool.blockedCounts, no.filter.name, no.code);
     }
   }
-  pool.open = pool.open.filter((e) => !e.taken && !e.blocked);
+  if (blocked) pool.open = pool.open.filter((e) => !e.taken && !e.blocked);
 }
 
+/**
+ * Build this batch's pool from the candidates (carry.ts): the last sorted order, minus
+ * entries since replaced, plus the ones added, re-scored at `now` and re-sorted (nearly
+ * sorted already, so the sort is close to linear).
+ */
 export function candidatePool(w: Work): CandidatePool {
-  const entries: PoolEntry[] = [];
+  syncDirty(w);
   const wr = newWorkerRuntime('-', w.day);
   const none = new Set<string>();
-  for (const id in w.tasks) {
-    const rt = w.tasks[id]!;
-    const task = w.board.tasks[id];
-    if (rt.state !== 'queued' || !task || task.held || task.cancelled) continue;
-    const input: ScoreInput = { task, queuedAt: rt.queuedAt, now: w.now, profile: NO_WORKER, skills: none, wr };
-    const taskPart = partScore(input, 'task', SCORES);
-    entries.push({ id, task, rt, policy: policyFor(w, task.repo), area: areaKey(task.area), taskPart, taken: false });
-  }
+  const entries: PoolEntry[] = [];
+  const keep = (e: PoolEntry): void => {
+    if (w.candidates.get(e.id) !== e) return;
+    const input: ScoreInput = { task: e.task, queuedAt: e.rt.queuedAt, now: w.now, profile: NO_WORKER, skills: none, wr };
+    e.taskPart = partScore(input, 'task', SCORES);
+    e.policy = policyFor(w, e.task.repo);
+    e.taken = false;
+    e.blocked = undefined;
+    entries.push(e);
+  };
+  for (const e of w.order) keep(e);
+  for (const e of w.added) keep(e);
+  w.added = [];
+  // An entry can sit in both lists (re-added after a change): keep its first copy only.
   entries.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
+  let n = 0;
+  for (let i = 0; i < entries.length; i++) if (i === 0 || entries[i] !== entries[i - 1]) entries[n++] = entries[i]!;
+  entries.length = n;
+  w.order = entries;
   const byRepo = new Map<string, PoolEntry[]>();
   for (const e of entries) {
     const list = byRepo.get(e.policy.repo);
@@ -116,7 +131,7 @@ export function candidatePool(w: Work): CandidatePool {
     else byRepo.set(e.policy.repo, [e]);
   }
   const pool: CandidatePool = { entries, open: entries, byRepo, blockedCounts: new Map() };
-  refreshBlocks(w, pool, entries);
+  for (const [repo, list] of byRepo) refreshBlocks(w, pool, repo, list);
   return pool;
 }
 
@@ -165,6 +180,7 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
   const counts: Counts = new Map();
   let best: (Scored & { entry: PoolEntry }) | undefined;
   for (const e of pool.open) {
+    if (e.taken || e.blocked) continue;
     // Entries come in taskPart order, so every later total is <= this bound (float addition
     // is monotone): once it is below the best total, nothing later can win or even tie.
     if (best && e.taskPart + workerPart + pairMax < best.total) break;
@@ -182,6 +198,6 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
   if (!best) return { status: 'rejected', code: 'no-matching-task', message: summary(w, intent.workerId, pool, counts), filter: 'claim-next' };
   best.entry.taken = true;
   const d = grant(w, best.taskId, intent.workerId, intent.id);
-  refreshBlocks(w, pool, pool.byRepo.get(best.entry.policy.repo) ?? []);
+  refreshBlocks(w, pool, best.entry.policy.repo, pool.byRepo.get(best.entry.policy.repo) ?? []);
   return { ...d, taskId: best.taskId };
 }

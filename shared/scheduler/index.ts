@@ -13,6 +13,10 @@
  *      An intent whose id is already in ledger.outcomes, or was decided earlier in this
  *      batch, gets that outcome back unchanged, with no new event.
  *
+ * `hints` (optional, see carry.ts ScheduleHints) only make a batch cheaper: given the board
+ * task ids that changed since the call that returned this ledger, a batch reuses that
+ * call's indexes instead of scanning every task. The result is the same with or without.
+ *
  * Invariants:
  * - Pure: no clock, no I/O, no randomness; the input state is never mutated.
  * - Same (state, intents, now) -> the same result, byte for byte under JSON.stringify of
@@ -28,7 +32,8 @@ import { candidatePool, claimNamed, claimNext, type CandidatePool } from './clai
 import { applyLeaseIntent, applyMaintainerIntent, type Decision } from './leases.js';
 import { expireLeases, reconcileBoard } from './reconcile.js';
 import { fairness } from './scores.js';
-import { clean, createWork, emit, own, putOutcome, toLedger, workerRuntime, type Work } from './state.js';
+import { clean, createWork, emit, own, putOutcome, syncDirty, toLedger, workerRuntime, type Work } from './state.js';
+import { putCarry, takeCarry, type ScheduleHints } from './carry.js';
 
 export interface ScheduleResult {
   ledger: Ledger;
@@ -84,9 +89,19 @@ function decide(w: Work, intent: Intent, pool: () => CandidatePool): Decision & 
   }
 }
 
-export function schedule(state: PoolState, intents: Intent[], now: number): ScheduleResult {
-  const w = createWork(state, now);
-  reconcileBoard(w);
+export function schedule(state: PoolState, intents: Intent[], now: number, hints?: ScheduleHints): ScheduleResult {
+  // Taken even without hints, so a Carry is never used twice.
+  const taken = takeCarry(state.ledger.tasks);
+  const carry = hints?.changedTasks ? taken : undefined;
+  const w = createWork(state, now, carry);
+  if (carry) {
+    const only = new Set<string>(carry.touched);
+    for (const id of hints!.changedTasks!) {
+      only.add(id);
+      w.dirty.push(id);
+    }
+    reconcileBoard(w, only);
+  } else reconcileBoard(w);
   expireLeases(w);
 
   const decided = new Map<string, Outcome>();
@@ -146,10 +161,16 @@ export function schedule(state: PoolState, intents: Intent[], now: number): Sche
     const restIntents = rest.map((i) => intents[i]!);
     for (const j of intentOrder(restIntents, fairnessOf)) run(rest[j]!);
   }
-  return { ledger: toLedger(w), outcomes, events: w.events };
+  const ledger = toLedger(w);
+  syncDirty(w);
+  let sorted = w.added.length > 0 ? w.order.concat(w.added) : w.order;
+  if (sorted.length > 2 * w.candidates.size + 1024) sorted = sorted.filter((e) => w.candidates.get(e.id) === e);
+  putCarry(ledger.tasks, { active: w.active, leased: w.leased, candidates: w.candidates, order: sorted, touched: w.touched, workersTouched: w.workersTouched });
+  return { ledger, outcomes, events: w.events };
 }
 
 export { checkInvariants } from './invariants.js';
+export { batchChanges, type ScheduleHints } from './carry.js';
 export { activeLeaseCount, reviewLoad, pointsInUse } from './views.js';
 export { FILTERS, type Filter, type Rejection } from './filters.js';
 export { SCORES, fairness, type Score } from './scores.js';

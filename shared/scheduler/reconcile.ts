@@ -13,21 +13,30 @@
  */
 import type { TaskRuntime } from '../model.js';
 import { expire } from './leases.js';
-import { SCHEDULER_ACTOR, clean, compareStrings, emit, isActive, newWorkerRuntime, own, setTask, setWorker, type Work } from './state.js';
+import { SCHEDULER_ACTOR, clean, compareStrings, emit, isActive, newWorkerRuntime, own, setTask, setWorker, syncDirty, type Work } from './state.js';
 
-export function reconcileBoard(w: Work): void {
+/**
+ * `only`: when given, the ids that can need work (board tasks the hints name plus tasks the
+ * previous batch set; see carry.ts); any other task was reconciled by an earlier batch and
+ * nothing changed it since. Absent: every board task is looked at.
+ */
+export function reconcileBoard(w: Work, only?: Iterable<string>): void {
   const todo: string[] = [];
-  for (const id in w.board.tasks) {
-    const task = w.board.tasks[id]!;
+  const needs = (id: string): boolean => {
+    const task = own(w.board.tasks, id);
+    if (!task) return false;
     const rt = own(w.tasks, id);
-    if (
+    return (
       !rt ||
       (task.cancelled && (rt.state === 'queued' || rt.state === 'stuck')) ||
       (isActive(rt) && !!rt.cancelPending !== task.cancelled) ||
       (rt.state === 'queued' && rt.repo !== task.repo)
-    ) {
-      todo.push(id);
-    }
+    );
+  };
+  if (only) {
+    for (const id of only) if (needs(id)) todo.push(id);
+  } else {
+    for (const id in w.board.tasks) if (needs(id)) todo.push(id);
   }
   todo.sort(compareStrings);
   for (const id of todo) {
@@ -63,9 +72,10 @@ export function reconcileBoard(w: Work): void {
 
 export function expireLeases(w: Work): void {
   const due: TaskRuntime[] = [];
-  for (const id in w.tasks) {
-    const rt = w.tasks[id]!;
-    if (rt.state === 'leased' && rt.lease && rt.lease.expiresAt <= w.now) due.push(rt);
+  syncDirty(w);
+  for (const id of w.leased) {
+    const rt = own(w.tasks, id);
+    if (rt && rt.state === 'leased' && rt.lease && rt.lease.expiresAt <= w.now) due.push(rt);
   }
   due.sort((a, b) => a.lease!.expiresAt - b.lease!.expiresAt || compareStrings(a.taskId, b.taskId));
   for (const rt of due) expire(w, w.tasks[rt.taskId]!);

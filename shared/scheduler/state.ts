@@ -12,6 +12,8 @@
  *   worker's tasks whenever they change, never adjusted by +/- arithmetic.
  * - Iteration order never depends on object key insertion order: callers sort what they
  *   act on (task ids, worker ids) before acting.
+ * - `leased` and `candidates` (carry.ts) describe `tasks` once `syncDirty` ran: every
+ *   setTask records the id in `touched` and `dirty`.
  */
 import {
   DEFAULTS,
@@ -27,6 +29,7 @@ import {
   type WorkerProfile,
   type WorkerRuntime,
 } from '../model.js';
+import { syncTask, type Carry, type PoolEntry } from './carry.js';
 
 /** The actor recorded on events the scheduler causes by itself (reconcile, expiry). */
 export const SCHEDULER_ACTOR = 'scheduler';
@@ -65,6 +68,19 @@ export interface Work {
   events: AuditEvent[];
   active: Map<string, RepoLoad>;
   policies: Map<string, RepoPolicy>;
+  /** Task ids in state leased (expiry looks only at these). */
+  leased: Set<string>;
+  /** Claim-next candidates (see carry.ts) and the order the last pool was sorted in. */
+  candidates: Map<string, PoolEntry>;
+  order: PoolEntry[];
+  /** Candidates added since the last pool build (not yet in `order`). */
+  added: PoolEntry[];
+  /** Task ids set in this batch; `dirty` those not yet synced into leased/candidates. */
+  touched: Set<string>;
+  dirty: string[];
+  workersTouched: Set<string>;
+  /** The ids set by the batch that made the input ledger, when a Carry was taken over. */
+  prevTouched: Set<string> | undefined;
 }
 
 export function utcDay(ms: number): string {
@@ -126,7 +142,21 @@ export function leaseArea(board: Board, lease: Lease): string {
   return normaliseArea(lease.area ?? own(board.tasks, lease.taskId)?.area ?? DEFAULTS.area);
 }
 
-export function createWork(state: PoolState, now: number): Work {
+/** A copy of a record (own enumerable keys), "__proto__" included. */
+function copyRecord<T>(rec: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k in rec) {
+    if (k === '__proto__') put(out, k, rec[k]!);
+    else out[k] = rec[k]!;
+  }
+  return out;
+}
+
+/**
+ * The working state of a batch. With a Carry (the previous batch's indexes for exactly this
+ * ledger) nothing scans the tasks; without one, one pass over the tasks builds them.
+ */
+export function createWork(state: PoolState, now: number, carry?: Carry): Work {
   const { ledger } = state;
   const w: Work = {
     board: state.board,
@@ -134,19 +164,36 @@ export function createWork(state: PoolState, now: number): Work {
     now,
     batch: ledger.batch + 1,
     day: utcDay(now),
-    tasks: { ...ledger.tasks },
+    tasks: copyRecord(ledger.tasks),
     workers: { ...ledger.workers },
     outcomes: ledger.outcomes,
     outcomesCopied: false,
     events: [],
-    active: new Map(),
+    active: carry?.active ?? new Map(),
     policies: new Map(),
+    leased: carry?.leased ?? new Set(),
+    candidates: carry?.candidates ?? new Map(),
+    order: carry?.order ?? [],
+    added: [],
+    touched: new Set(),
+    dirty: [],
+    workersTouched: new Set(),
+    prevTouched: carry?.touched,
   };
-  for (const id in ledger.tasks) {
-    const rt = ledger.tasks[id]!;
-    if (isActive(rt) && rt.lease) indexLease(w, rt.repo, rt.lease);
+  if (!carry) {
+    for (const id in ledger.tasks) {
+      const rt = ledger.tasks[id]!;
+      if (isActive(rt) && rt.lease) indexLease(w, rt.repo, rt.lease);
+      if (rt.state === 'leased' || rt.state === 'queued') syncTask(w, w.added, w.tasks, w.board, id);
+    }
   }
   return w;
+}
+
+/** Sync the ids set since the last call into `leased` and `candidates`. */
+export function syncDirty(w: Work): void {
+  for (const id of w.dirty) syncTask(w, w.added, w.tasks, w.board, id);
+  w.dirty.length = 0;
 }
 
 export function repoLoad(w: Work, repo: string): RepoLoad {
@@ -173,6 +220,8 @@ function unindexLease(w: Work, repo: string, taskId: string): void {
 
 export function setTask(w: Work, rt: TaskRuntime): void {
   put(w.tasks, rt.taskId, rt);
+  w.touched.add(rt.taskId);
+  w.dirty.push(rt.taskId);
 }
 
 export function putOutcome(w: Work, o: Outcome): void {
@@ -185,6 +234,7 @@ export function putOutcome(w: Work, o: Outcome): void {
 
 export function setWorker(w: Work, wr: WorkerRuntime): void {
   put(w.workers, wr.workerId, wr);
+  w.workersTouched.add(wr.workerId);
 }
 
 export function newWorkerRuntime(workerId: string, day: string): WorkerRuntime {

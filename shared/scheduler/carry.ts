@@ -1,0 +1,100 @@
+/**
+ * Carry: what one batch hands to the next so a batch costs what changed, not the pool size.
+ *
+ * A batch's result ledger gets a Carry (kept in a WeakMap keyed by its `tasks` record, so it
+ * is a cache, never part of the result): the active-lease index per repo, the ids of
+ * 'leased' tasks (for expiry), the claim-next candidates (queued tasks the board offers) in
+ * the last sorted order, and the task / worker ids the batch set. The next schedule() call
+ * whose input ledger has that very `tasks` record, and which is told which board tasks
+ * changed (ScheduleHints), takes the Carry over instead of scanning every task.
+ *
+ * Invariants:
+ * - Only an optimisation: for the same input, schedule() returns the same result with or
+ *   without a Carry (the scheduler tests compare both paths).
+ * - A Carry is used at most once: taking it removes it, so a second call with the same
+ *   ledger (a replay, a retried batch) takes the full path. Its structures are then moved
+ *   on to the next ledger, never shared by two ledgers.
+ * - A Carry is only valid for the exact `tasks` record it was made for: whoever changes
+ *   that record after schedule() returned (adds or deletes keys, replaces values) must give
+ *   the next call a new record (a copy), which simply misses the cache.
+ * - `candidates` holds exactly the ids whose runtime is queued and whose board task exists
+ *   and is neither held nor cancelled, as of the board the batch saw; `leased` exactly the
+ *   ids in state leased with a lease. Both are synced for every id a batch sets (`dirty`)
+ *   and every board task the hints name.
+ */
+import type { ErrorCode } from '../errors.js';
+import type { Board, RepoPolicy, Task, TaskRuntime } from '../model.js';
+import type { Filter } from './filters.js';
+import { areaKey, own, type RepoLoad } from './state.js';
+
+/** A claim-next candidate. The per-batch fields are reset when a batch builds its pool. */
+export interface PoolEntry {
+  id: string;
+  task: Task;
+  rt: TaskRuntime;
+  area: string;
+  /** Per batch: the repo's policy, the weighted task-only score (priority, age). */
+  policy: RepoPolicy;
+  taskPart: number;
+  taken: boolean;
+  /** The state filter that blocks it for everyone, once one does (per batch). */
+  blocked?: { filter: Filter; code: ErrorCode };
+}
+
+export interface Carry {
+  active: Map<string, RepoLoad>;
+  leased: Set<string>;
+  candidates: Map<string, PoolEntry>;
+  /** The candidates in the last batch's sorted order (may hold entries since replaced). */
+  order: PoolEntry[];
+  /** Task ids and worker ids set by the batch that made the ledger. */
+  touched: Set<string>;
+  workersTouched: Set<string>;
+}
+
+/** What the caller knows changed on the board since the call that produced its ledger. */
+export interface ScheduleHints {
+  /**
+   * Every board task id whose value may differ (added, changed, removed) from the board the
+   * previous schedule() call saw, the one that returned this input ledger. Without hints,
+   * every batch reconciles the whole board (always correct).
+   */
+  changedTasks?: Iterable<string>;
+}
+
+const carries = new WeakMap<object, Carry>();
+
+export function takeCarry(tasks: Record<string, TaskRuntime>): Carry | undefined {
+  const c = carries.get(tasks);
+  if (c) carries.delete(tasks);
+  return c;
+}
+
+export function putCarry(tasks: Record<string, TaskRuntime>, c: Carry): void {
+  carries.set(tasks, c);
+}
+
+/** The task and worker ids the batch that returned this `tasks` record set, if known. */
+export function batchChanges(tasks: Record<string, TaskRuntime>): { tasks: ReadonlySet<string>; workers: ReadonlySet<string> } | undefined {
+  const c = carries.get(tasks);
+  return c ? { tasks: c.touched, workers: c.workersTouched } : undefined;
+}
+
+function offered(rt: TaskRuntime | undefined, task: Task | undefined): task is Task {
+  return !!rt && !!task && rt.state === 'queued' && !task.held && !task.cancelled;
+}
+
+/** Bring `candidates` and `leased` in line with the task `id` in `tasks` and `board`. */
+export function syncTask(c: Pick<Carry, 'candidates' | 'leased'>, added: PoolEntry[], tasks: Record<string, TaskRuntime>, board: Board, id: string): void {
+  const rt = own(tasks, id);
+  if (rt && rt.state === 'leased' && rt.lease) c.leased.add(id);
+  else c.leased.delete(id);
+  const task = own(board.tasks, id);
+  if (offered(rt, task)) {
+    const cur = c.candidates.get(id);
+    if (cur && cur.rt === rt && cur.task === task) return;
+    const e: PoolEntry = { id, task, rt: rt!, area: areaKey(task.area), policy: undefined as unknown as RepoPolicy, taskPart: 0, taken: false };
+    c.candidates.set(id, e);
+    added.push(e);
+  } else c.candidates.delete(id);
+}
