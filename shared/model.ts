@@ -65,16 +65,33 @@ const area = z
   .string()
   .max(LIMITS.areaLength)
   .refine((a) => !a.startsWith('/') && !a.includes('..') && !a.includes('\\'), 'must be a relative path such as docs/ or src/parser/');
+/**
+ * Names every plain JavaScript object already answers to (`__proto__`, `constructor`,
+ * `toString`, ...). Ids are keys of plain-object maps (board, ledger, dashboard), where such
+ * a name would read an inherited value or, for `__proto__`, be dropped on write: refused.
+ */
+const RESERVED_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+export const isReservedKey = (s: string): boolean => RESERVED_KEYS.has(s);
+const RESERVED_MESSAGE = 'must not be a name JavaScript objects reserve (__proto__, constructor, toString, ...)';
+
+/** Worker ids: letters, digits and _ . @ -, starting with a letter or digit, at most 100. */
+export const WORKER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
+export function isWorkerId(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= LIMITS.nameLength && WORKER_ID_PATTERN.test(v) && !isReservedKey(v);
+}
+
 const taskId = z
   .string()
   .min(1)
   .max(LIMITS.idLength)
-  .refine((s) => !/[\u0000-\u001f]/.test(s), 'must not contain control characters');
+  .refine((s) => !/[\u0000-\u001f]/.test(s), 'must not contain control characters')
+  .refine((s) => !isReservedKey(s), RESERVED_MESSAGE);
 const workerId = z
   .string()
   .min(1)
   .max(LIMITS.nameLength)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, 'must be letters, digits and _ . @ -');
+  .regex(WORKER_ID_PATTERN, 'must be letters, digits and _ . @ -')
+  .refine((s) => !isReservedKey(s), RESERVED_MESSAGE);
 const ms = z.number().int().nonnegative();
 const url = z.string().max(LIMITS.urlLength).regex(/^https?:\/\/\S+$/, 'must be an http(s) URL');
 

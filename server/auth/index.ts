@@ -14,11 +14,11 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { OwpError } from '../../shared/errors.js';
+import { isWorkerId } from '../../shared/model.js';
 import type { Principal, Role } from '../ports.js';
 import type { Store } from '../store/index.js';
 
 export const ROLES: readonly Role[] = ['admin', 'maintainer', 'worker', 'viewer'];
-const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
 const AUTH_PREFIX = 'auth/';
 const ID_PREFIX = 'auth-id/';
 /** An operator-chosen admin token (OWP_ADMIN_TOKEN) must be at least this long. */
@@ -228,7 +228,7 @@ function validateInput(input: { role: Role; workerId?: string; name?: string }):
   }
   let workerId: string | undefined;
   if (input.role === 'worker') {
-    if (typeof input.workerId !== 'string' || input.workerId.length > 100 || !WORKER_ID.test(input.workerId)) {
+    if (!isWorkerId(input.workerId)) {
       throw new OwpError('invalid-field', 'a worker token needs a workerId of letters, digits and _ . @ - (at most 100)', 'workerId');
     }
     workerId = input.workerId;

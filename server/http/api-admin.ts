@@ -7,7 +7,7 @@
  * - `/api/status` is computed from the in-memory board and ledger (no I/O).
  */
 import { OwpError } from '../../shared/errors.js';
-import { DEFAULTS, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
+import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
 import type { Role, Route } from '../ports.js';
 import { body, ONLINE_WINDOW_MS, workerOf, type ApiDeps } from './deps.js';
 
@@ -155,8 +155,8 @@ export function adminRoutes(deps: ApiDeps): Route[] {
         const b = body(await ctx.json());
         const tier = b.tier;
         if (tier !== 0 && tier !== 1 && tier !== 2 && tier !== 3) throw new OwpError('invalid-field', 'tier must be 0, 1, 2 or 3.', 'tier');
-        if (!/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(ctx.params.workerId) || ctx.params.workerId.length > 100) {
-          throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ -.', 'workerId');
+        if (!isWorkerId(ctx.params.workerId)) {
+          throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ - (at most 100), not a reserved name such as constructor.', 'workerId');
         }
         deps.board.setTrust(ctx.params.workerId, tier as RiskTier);
         await deps.persisted('owp/board');

@@ -12,14 +12,14 @@ import { OwpError } from '../../shared/errors.js';
 import { parseIntent, TASK_STATES, type Intent, type Task, type TaskState } from '../../shared/model.js';
 import type { UpsertTaskInput } from '../engine/board.js';
 import type { Route, RouteContext } from '../ports.js';
-import { actorOf, body, fencingTokenOf, optionalString, sendOutcome, workerOf, type ApiDeps } from './deps.js';
+import { actorOf, body, own, fencingTokenOf, optionalString, sendOutcome, workerOf, type ApiDeps } from './deps.js';
 
 const WORKER = ['worker'] as const;
 const MAINTAINER = ['maintainer'] as const;
 const ANY = ['worker', 'maintainer', 'viewer'] as const;
 
 function taskView(deps: ApiDeps, id: string): { task: Task | null; runtime: unknown } {
-  return { task: deps.board.board().tasks[id] ?? null, runtime: deps.engine.ledger().tasks[id] ?? null };
+  return { task: own(deps.board.board().tasks, id) ?? null, runtime: own(deps.engine.ledger().tasks, id) ?? null };
 }
 
 export function leaseRoutes(deps: ApiDeps): Route[] {
@@ -36,8 +36,8 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const id = optionalString(b, 'intentId') ?? randomUUID();
       const o = await submit(taskId ? { kind: 'claim', id, workerId, taskId } : { kind: 'claim-next', id, workerId });
       const tid = o.taskId ?? taskId;
-      const rt = tid ? deps.engine.ledger().tasks[tid] : undefined;
-      sendOutcome(ctx, o, { task: tid ? (deps.board.board().tasks[tid] ?? null) : null, lease: rt?.lease ?? null });
+      const rt = tid ? own(deps.engine.ledger().tasks, tid) : undefined;
+      sendOutcome(ctx, o, { task: tid ? (own(deps.board.board().tasks, tid) ?? null) : null, lease: rt?.lease ?? null });
     },
   };
 
@@ -50,7 +50,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const workerId = workerOf(ctx.principal!, b, deps);
       const token = fencingTokenOf(b);
       const o = await deps.engine.heartbeat(workerId, ctx.params.id, token);
-      sendOutcome(ctx, o, { lease: deps.engine.ledger().tasks[ctx.params.id]?.lease ?? null });
+      sendOutcome(ctx, o, { lease: own(deps.engine.ledger().tasks, ctx.params.id)?.lease ?? null });
     },
   };
 
@@ -64,7 +64,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const fencingToken = fencingTokenOf(b);
       const id = optionalString(b, 'intentId') ?? randomUUID();
       const o = await submit({ kind, id, workerId, taskId: ctx.params.id, fencingToken, ...extra(b) });
-      sendOutcome(ctx, o, { runtime: deps.engine.ledger().tasks[ctx.params.id] ?? null });
+      sendOutcome(ctx, o, { runtime: own(deps.engine.ledger().tasks, ctx.params.id) ?? null });
     },
   });
 
@@ -76,7 +76,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const b = body(await ctx.json());
       const id = optionalString(b, 'intentId') ?? randomUUID();
       const o = await submit({ kind, id, workerId: actorOf(ctx.principal!), taskId: ctx.params.id, ...extra(b) });
-      sendOutcome(ctx, o, { runtime: deps.engine.ledger().tasks[ctx.params.id] ?? null });
+      sendOutcome(ctx, o, { runtime: own(deps.engine.ledger().tasks, ctx.params.id) ?? null });
     },
   });
 

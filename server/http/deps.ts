@@ -8,7 +8,7 @@
  */
 import type * as Y from 'yjs';
 import { OwpError, httpStatusFor } from '../../shared/errors.js';
-import type { Outcome } from '../../shared/model.js';
+import { isWorkerId, type Outcome } from '../../shared/model.js';
 import type { AuditLog } from '../audit/index.js';
 import type { TokenStore } from '../auth/index.js';
 import type { BoardView } from '../engine/board.js';
@@ -32,7 +32,11 @@ export interface ApiDeps {
 }
 
 export const ONLINE_WINDOW_MS = 60_000;
-const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
+
+/** `rec[key]` only if `rec` has it itself: an id like `constructor` must not read Object.prototype. */
+export function own<T>(rec: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
 
 export function body(v: unknown): Record<string, unknown> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new OwpError('invalid-field', 'The request body must be a JSON object.');
@@ -49,7 +53,7 @@ export function workerOf(p: Principal, b: Record<string, unknown>, deps: ApiDeps
     deps.lastSeen.set(p.workerId, deps.now());
     return p.workerId;
   }
-  if (p.role === 'admin' && typeof b.workerId === 'string' && WORKER_ID.test(b.workerId) && b.workerId.length <= 100) return b.workerId;
+  if (p.role === 'admin' && isWorkerId(b.workerId)) return b.workerId;
   throw new OwpError('not-authorized', `A ${p.role} token has no worker id; use a worker token (or, as admin, pass workerId).`);
 }
 

@@ -8,12 +8,12 @@
  * - Any other name is unknown: nobody reads or writes it (close 4404).
  * - A worker principal without a workerId can reach no inbox.
  */
+import { isWorkerId } from '../../shared/model.js';
 import type { Principal, Role } from '../ports.js';
 
 export const BOARD_DOC = 'owp/board';
 export const LEDGER_DOC = 'owp/ledger';
 export const INBOX_PREFIX = 'owp/inbox/';
-const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
 
 export type DocKind = { kind: 'board' } | { kind: 'ledger' } | { kind: 'inbox'; workerId: string };
 
@@ -27,7 +27,7 @@ export function parseDocName(name: string): DocKind | undefined {
   if (name === LEDGER_DOC) return { kind: 'ledger' };
   if (name.startsWith(INBOX_PREFIX)) {
     const workerId = name.slice(INBOX_PREFIX.length);
-    if (workerId.length > 0 && workerId.length <= 100 && WORKER_ID.test(workerId)) return { kind: 'inbox', workerId };
+    if (isWorkerId(workerId)) return { kind: 'inbox', workerId };
   }
   return undefined;
 }
