@@ -1,42 +1,48 @@
 /**
  * Test harness for the Obsidian plugin: a vault (real temp folder + the Obsidian double)
- * with the real plugin loaded, connected to a real relay over real WebSockets (ws), with an
- * in-memory stand-in for y-indexeddb that survives a plugin "restart".
+ * with the real plugin loaded, connected to a real relay over real WebSockets (ws), and its
+ * local cache in the real y-indexeddb `IndexeddbPersistence` (the plugin's default) over
+ * fake-indexeddb. One IndexedDB factory per test file plays the machine's browser storage:
+ * like Obsidian's, it is shared by every vault and survives a plugin "restart".
  *
  * Callers must `vi.mock('obsidian', () => import('./obsidian/index.js'))` first.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as Y from 'yjs';
 import WebSocket from 'ws';
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { App, createTestApp } from './obsidian/index.js';
 import OwpPoolPlugin from '../plugin/main.js';
-import { configurePlatform, type PersistenceFactory } from '../plugin/sync/platform.js';
+import { configurePlatform } from '../plugin/sync/platform.js';
 import { waitFor } from './helpers/relay.js';
 
 export const MANIFEST = JSON.parse(fs.readFileSync(new URL('../manifest.json', import.meta.url), 'utf8'));
 
-/** Stored updates per cache name: what IndexedDB would keep between sessions. */
-export const memoryCaches = new Map<string, Uint8Array[]>();
-
-export const memoryPersistence: PersistenceFactory = (name, doc) => {
-  const stored = memoryCaches.get(name) ?? [];
-  memoryCaches.set(name, stored);
-  const origin = { persistence: name };
-  Y.transact(doc, () => stored.forEach((u) => Y.applyUpdate(doc, u, origin)), origin);
-  const onUpdate = (u: Uint8Array, o: unknown) => {
-    if (o !== origin) stored.push(u);
-  };
-  doc.on('update', onUpdate);
-  return { whenSynced: Promise.resolve(), destroy: () => doc.off('update', onUpdate) };
-};
-
 /** A controllable clock offset (real time + offset), for the typing-idle rule. */
 export const clock = { offset: 0, now: () => Date.now() + clock.offset };
 
+/**
+ * The "machine": the global IndexedDB factory y-indexeddb opens its databases from (it uses
+ * the globals `indexedDB` and `IDBKeyRange`, as in Obsidian). `newMachine()` swaps in an
+ * empty one.
+ */
+export function newMachine(): IDBFactory {
+  const factory = new IDBFactory();
+  Object.assign(globalThis, { indexedDB: factory, IDBKeyRange });
+  return factory;
+}
+
+/** Names of the IndexedDB databases on the current machine (one per cached document). */
+export async function cachedDatabases(): Promise<string[]> {
+  const list = await (globalThis as unknown as { indexedDB: IDBFactory }).indexedDB.databases();
+  return list.map((d) => d.name ?? '').sort();
+}
+
+/** Real ws WebSockets, the real y-indexeddb cache (default persistence), a movable clock. */
 export function usePlatform(): void {
-  configurePlatform({ WebSocket, createPersistence: memoryPersistence, disableBc: true, now: clock.now });
+  newMachine();
+  configurePlatform({ WebSocket, disableBc: true, now: clock.now });
 }
 
 export interface TestVault {

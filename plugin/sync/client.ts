@@ -14,7 +14,7 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import type { Intent, Outcome, TaskRuntime, WorkerProfile } from '../../shared/model.js';
-import { platform, type DocPersistence } from './platform.js';
+import { openCache, platform, type DocCache } from './platform.js';
 import { yjsServerUrl } from '../settings/settings.js';
 
 export type ConnectionStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'stopped';
@@ -28,15 +28,25 @@ export interface ClientOptions {
   workerId?: string;
   onStatus?: (status: ConnectionStatus) => void;
   onFatal?: (code: number, reason: string) => void;
+  /** The local cache of a document could not be opened (the plugin then works online only). */
+  onCacheError?: (doc: string, error: string) => void;
 }
 
 export const CLOSE_REASONS: Record<number, string> = {
+  4400: 'the relay could not decode a message from this client.',
   4401: 'the relay does not accept this token. Check the token in the plugin settings.',
   4403: 'this token may not write that document.',
   4404: 'the relay does not know that document.',
   4410: 'this token was revoked. Ask the pool admin for a new one.',
   4413: 'a message was too large for the relay.',
 };
+
+/** The notice after a 44xx close: what the code means, what the relay said, what to do. */
+export function fatalMessage(code: number, reason: string): string {
+  const known = CLOSE_REASONS[code] ?? 'the relay refused the connection.';
+  const said = reason.trim() ? ` The relay said: "${reason.trim()}".` : '';
+  return `OWP: stopped connecting to the relay: ${known} (close code ${code}).${said} Fix the settings and run "Reconnect".`;
+}
 
 export function cacheName(vaultId: string, relayUrl: string, doc: string): string {
   return `owp:${vaultId}:${relayUrl}:${doc}`;
@@ -47,7 +57,7 @@ export class PoolClient {
   readonly ledger = new Y.Doc();
   readonly inbox?: Y.Doc;
   private providers: WebsocketProvider[] = [];
-  private caches: DocPersistence[] = [];
+  private caches: DocCache[] = [];
   private fatal: { code: number; reason: string } | undefined;
   status: ConnectionStatus = 'connecting';
 
@@ -71,11 +81,14 @@ export class PoolClient {
   /** Load the local caches (the board reads offline), then connect. */
   async start(): Promise<void> {
     const p = platform();
-    for (const [name, doc] of this.docs()) {
-      const cache = p.createPersistence(cacheName(this.opts.vaultId, this.opts.relayUrl, name), doc);
+    const opened = this.docs().map(([name, doc]) => {
+      const cache = openCache(cacheName(this.opts.vaultId, this.opts.relayUrl, name), doc);
       this.caches.push(cache);
-    }
-    await Promise.all(this.caches.map((c) => c.whenSynced));
+      return cache.ready.then((r) => {
+        if (!r.ok) this.opts.onCacheError?.(name, r.error ?? 'unknown error');
+      });
+    });
+    await Promise.all(opened);
     const server = yjsServerUrl(this.opts.relayUrl);
     for (const [name, doc] of this.docs()) {
       const provider = new WebsocketProvider(server, name, doc, {
@@ -185,7 +198,7 @@ export class PoolClient {
   async destroy(): Promise<void> {
     for (const p of this.providers) p.destroy();
     this.providers = [];
-    await Promise.all(this.caches.map((c) => Promise.resolve(c.destroy())));
+    await Promise.all(this.caches.map((c) => c.destroy()));
     this.caches = [];
     for (const [, doc] of this.docs()) doc.destroy();
   }

@@ -9,7 +9,7 @@
  * - `close()` detaches everything it attached.
  */
 import type { Identity, OwpSettings } from '../settings/settings.js';
-import { PoolClient, type ConnectionStatus } from './client.js';
+import { fatalMessage, PoolClient, type ConnectionStatus } from './client.js';
 import { Mirror } from '../mirror/mirror.js';
 import type { MirrorHost, NoteStore } from '../mirror/ports.js';
 import { OutcomeWatcher } from '../commands/intents.js';
@@ -104,10 +104,8 @@ export async function openSession(deps: SessionDeps): Promise<Session | undefine
     role: identity.role,
     ...(identity.workerId ? { workerId: identity.workerId } : {}),
     onStatus: (s) => deps.onStatus(s),
-    onFatal: (code, reason) => {
-      const why = reason || `close code ${code}`;
-      deps.notice(`OWP: stopped connecting to the relay: ${why}. Fix the settings and run "Reconnect".`);
-    },
+    onFatal: (code, reason) => deps.notice(fatalMessage(code, reason)),
+    onCacheError: (doc, error) => deps.notice(`OWP: the local copy of ${doc} could not be opened (${error}); it will not be readable offline.`),
   });
   await client.start();
   const mirror = new Mirror(client.board, client.ledger, deps.notes, deps.host);
