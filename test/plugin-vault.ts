@@ -39,10 +39,21 @@ export async function cachedDatabases(): Promise<string[]> {
   return list.map((d) => d.name ?? '').sort();
 }
 
+/** URLs of every WebSocket the plugins opened (the token is in the query), in order. */
+export const socketLog: string[] = [];
+
+/** The real `ws` WebSocket, counting connection attempts (to prove a stopped client stays stopped). */
+class LoggedWebSocket extends WebSocket {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(url, protocols);
+    socketLog.push(String(url));
+  }
+}
+
 /** Real ws WebSockets, the real y-indexeddb cache (default persistence), a movable clock. */
 export function usePlatform(): void {
   newMachine();
-  configurePlatform({ WebSocket, disableBc: true, now: clock.now });
+  configurePlatform({ WebSocket: LoggedWebSocket, disableBc: true, now: clock.now });
 }
 
 export interface TestVault {

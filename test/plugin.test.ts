@@ -3,7 +3,7 @@ vi.mock('obsidian', () => import('./obsidian/index.js'));
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestRelay, waitFor, type TestRelay } from './helpers/relay.js';
-import { makeVaultDir, mirrorIdle, openVault, usePlatform, type TestVault } from './plugin-vault.js';
+import { makeVaultDir, mirrorIdle, openVault, socketLog, usePlatform, type TestVault } from './plugin-vault.js';
 import { readTaskNote } from '../shared/notes/task-note.js';
 import { Modal, noticeLog, happyWindow, type TFile } from './obsidian/index.js';
 import { DashboardView } from '../plugin/views/dashboard-view.js';
@@ -289,8 +289,23 @@ describe('plugin against a real relay', () => {
       expect((await relay.api(relay.adminToken, 'DELETE', `/api/tokens/${created.body.id}`)).status).toBe(200);
       await waitFor(() => client.status === 'stopped', 15_000, 'stopped');
       await waitFor(() => noticesSince(mark).some((m) => /stopped connecting to the relay: .*Fix the settings and run "Reconnect"/.test(m)), 15_000, 'notice');
-      expect(noticesSince(mark).filter((m) => /stopped connecting/.test(m)).length).toBe(1);
+      const stopped = noticesSince(mark).filter((m) => /stopped connecting/.test(m));
+      expect(stopped).toEqual([
+        expect.stringMatching(/^OWP: stopped connecting to the relay: this token was revoked\. Ask the pool admin for a new one\. \(close code 4410\)\. The relay said: ".+"\. Fix the settings and run "Reconnect"\.$/),
+      ]);
       await waitFor(() => /OWP: stopped/.test(C.app.statusBar.textContent ?? ''), 15_000, 'status bar');
+      // No reconnect attempts: without the stop, y-websocket retries within 200 ms of a close.
+      const mine = () => socketLog.filter((u) => u.includes(encodeURIComponent(created.body.token))).length;
+      const attempts = mine();
+      expect(attempts).toBe(3); // board, ledger, inbox: once each
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(mine()).toBe(attempts);
+      expect(client.status).toBe('stopped');
+      // "Reconnect" tries again, is refused again, and says so again.
+      const mark2 = noticeLog.length;
+      C.plugin.session!.client.reconnect();
+      await waitFor(() => noticesSince(mark2).some((m) => /stopped connecting to the relay: .*close code 4410/.test(m)), 15_000, 'notice after Reconnect');
+      expect(mine()).toBeGreaterThan(attempts);
     } finally {
       await C.close();
     }
