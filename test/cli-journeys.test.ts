@@ -220,7 +220,7 @@ describe('maintainer journey', () => {
     expect(tasks.tasks).toEqual([]);
     const missing = await owp(['import', 'yaml', join(dir, 'nope.yaml')], maint);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('nope.yaml:0: (file): cannot read: ENOENT');
+    expect(missing.stderr).toContain('nope.yaml:0: (file): cannot read: ENOENT (no such file; check the path)');
   }, 120_000);
 });
 

@@ -8,6 +8,8 @@
  * - A 429 is retried after Retry-After (a few times, capped) — safe because every intent
  *   carries an id the relay treats as an idempotency key.
  * - The token goes only in the Authorization header, never in a URL or a log line.
+ * - A relay message that repeats its code (`unauthorized: ...`) loses that prefix, so the
+ *   CLI prints `owp: unauthorized: <sentence>` and not the code twice.
  */
 import { randomUUID } from 'node:crypto';
 import { RefusedError } from './args.js';
@@ -84,7 +86,7 @@ export class RelayClient {
       }
       if (!res.ok) {
         const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-        if (err?.code) throw new RefusedError(err.code, err.message ?? err.code, res.status, data);
+        if (err?.code) throw new RefusedError(err.code, withoutCodePrefix(err.code, err.message), res.status, data);
         throw new RefusedError(
           res.status === 401 ? 'unauthorized' : res.status === 404 ? 'not-found' : 'upstream-error',
           `the relay answered ${res.status} ${res.statusText} to ${method} ${path}`,
@@ -95,6 +97,13 @@ export class RelayClient {
       return data as T;
     }
   }
+}
+
+/** The relay's message without a leading `<code>: ` (some messages double as socket close reasons). */
+export function withoutCodePrefix(code: string, message: string | undefined): string {
+  if (!message) return code;
+  const m = message.startsWith(code + ': ') ? message.slice(code.length + 2) : message;
+  return m ? m[0]!.toUpperCase() + m.slice(1) : code;
 }
 
 export function newIntentId(): string {
@@ -108,6 +117,6 @@ export function taskPath(taskId: string, suffix = ''): string {
 /** An answer carrying an intent outcome: a rejected outcome is a refusal (exit 1). */
 export function ensureAccepted<T extends { outcome?: { status?: string; code?: string; message?: string } }>(r: T): T {
   const o = r.outcome;
-  if (o && o.status === 'rejected') throw new RefusedError(o.code ?? 'conflict', o.message ?? 'the relay refused this intent', 409, r);
+  if (o && o.status === 'rejected') throw new RefusedError(o.code ?? 'conflict', withoutCodePrefix(o.code ?? 'conflict', o.message ?? 'the relay refused this intent'), 409, r);
   return r;
 }

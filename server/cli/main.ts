@@ -4,6 +4,7 @@
  * Invariants:
  * - Exit codes: 0 success, 1 the request was refused (stderr `owp: <code>: <message>`),
  *   2 bad usage (stderr `owp: usage: ...` and where to get help). --help always exits 0.
+ *   A refusal may add a line `hint: <what to do>` (hints.ts).
  * - Every command accepts --json, --url, --token and --help.
  * - Nothing but `serve` loads the relay.
  */
@@ -21,6 +22,7 @@ import { review } from './commands/review.js';
 import { status, tasks } from './commands/tasks.js';
 import { audit, auditVerify } from './commands/audit.js';
 import { githubSync } from './commands/github.js';
+import { refusalHint } from './hints.js';
 
 export const COMMANDS: Command[] = [
   serve,
@@ -143,9 +145,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stdout.write(commandHelp(command));
     return 0;
   }
+  let ctx: Context | undefined;
   try {
     const p = parseCommandArgs(rest, command.options ?? {});
-    const ctx = new Context(p, out, env, rest);
+    ctx = new Context(p, out, env, rest);
     return await command.run(ctx);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -153,7 +156,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 2;
     }
     if (e instanceof RefusedError) {
-      out.refused(e.code, e.message, e.code === 'invalid-yaml' ? e.details : undefined);
+      out.refused(e.code, e.message, e.code === 'invalid-yaml' ? e.details : undefined, refusalHint(e.code, command.name, ctx?.url ?? ''));
       return 1;
     }
     out.refused('internal', `unexpected error: ${(e as Error).stack ?? String(e)}`);

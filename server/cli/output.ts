@@ -5,7 +5,8 @@
  * Invariants:
  * - With --json, stdout carries exactly one JSON document per command (errors too, as
  *   `{ "error": { code, message } }`); human text never mixes into it.
- * - Refusals always go to stderr as `owp: <code>: <message>` so scripts can grep the code.
+ * - Refusals always go to stderr as `owp: <code>: <message>` so scripts can grep the code;
+ *   an optional second line `hint: <what to do>` follows.
  * - Progress bars and status lines are drawn only when the stream is a TTY.
  */
 export interface Streams {
@@ -34,9 +35,10 @@ export class Output {
     (this.json ? this.streams.stderr : this.streams.stdout).write(text + '\n');
   }
 
-  refused(code: string, message: string, details?: unknown): void {
-    if (this.json) this.streams.stdout.write(JSON.stringify({ error: { code, message, ...(details ? { details } : {}) } }, null, 2) + '\n');
-    this.streams.stderr.write(`owp: ${code}: ${message}\n`);
+  /** `hint`: what to do next, printed on its own line after the refusal (and as `error.hint` in JSON). */
+  refused(code: string, message: string, details?: unknown, hint?: string): void {
+    if (this.json) this.streams.stdout.write(JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}), ...(details ? { details } : {}) } }, null, 2) + '\n');
+    this.streams.stderr.write(`owp: ${code}: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
   }
 
   usage(message: string, hint: string): void {

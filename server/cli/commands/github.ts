@@ -29,7 +29,19 @@ export const githubSync: Command = {
     const repo = ctx.p.positionals[0];
     if (repo !== undefined) parseRepoArg(repo, 'github sync');
     ctx.noMorePositionals(1);
-    const r = await ctx.client().post<{ repos: RepoSyncSummary[] }>('/api/github/sync', repo ? { repo } : {}, 10 * 60_000);
+    const r = await ctx
+      .client()
+      .post<{ repos: RepoSyncSummary[] }>('/api/github/sync', repo ? { repo } : {}, 10 * 60_000)
+      .catch((e: unknown) => {
+        // The relay mounts /api/github/* only when it was started with OWP_GITHUB_TOKEN.
+        if (e instanceof RefusedError && e.code === 'not-found' && e.status === 404)
+          throw new RefusedError(
+            'not-found',
+            `the relay at ${ctx.url} has no GitHub integration: restart it with OWP_GITHUB_TOKEN set (and OWP_GITHUB_API_URL for GitHub Enterprise or a local fake); see docs/GITHUB.md`,
+            404,
+          );
+        throw e;
+      });
     const repos = r.repos ?? [];
     const failed = repos.find((x) => x.error);
     if (!ctx.out.json || !failed)

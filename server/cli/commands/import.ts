@@ -37,7 +37,9 @@ export const importYaml: Command = {
       try {
         text = readFileSync(file, 'utf8');
       } catch (e) {
-        problems.push({ file, line: 0, field: '(file)', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        const code = (e as NodeJS.ErrnoException).code;
+        const why = code === 'ENOENT' ? 'no such file; check the path' : code === 'EISDIR' ? 'it is a folder; give the YAML file inside it' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+        problems.push({ file, line: 0, field: '(file)', message: `cannot read: ${code ?? 'error'} (${why})` });
         continue;
       }
       const r = parseYamlTasks(text, file);

@@ -1,0 +1,27 @@
+/**
+ * What to do next after a refusal: one sentence the CLI prints under `owp: <code>: <message>`
+ * for the refusals newcomers meet most (no profile yet, a token the relay does not know, no
+ * task that fits, a repository without a policy).
+ *
+ * Invariants:
+ * - Pure: the hint depends only on the code, the command name and the relay URL.
+ * - A hint never repeats or replaces the relay's message; it names an `owp` command to run.
+ * - No hint for a code means none is printed (most messages already say what to do).
+ */
+
+export function refusalHint(code: string, command: string, url: string): string | undefined {
+  switch (code) {
+    case 'unknown-worker':
+      return 'Register this worker first: `owp worker register --skills a,b` (with the same worker token), then claim again.';
+    case 'unauthorized':
+      return `Check --token / OWP_TOKEN: tokens belong to one relay and its data folder (this is ${url}; set --url or OWP_URL for another). An admin makes one with \`owp token create\`.`;
+    case 'unknown-repo':
+      return 'Add the repository and its policy first: `owp repo add OWNER/NAME` (`owp repo list` shows the known ones).';
+    case 'no-matching-task':
+      return command === 'claim'
+        ? 'See what is queued with `owp tasks --state queued`; declare more skills or capacity with `owp worker register`, or let `owp worker run` wait for a task.'
+        : undefined;
+    default:
+      return undefined;
+  }
+}
