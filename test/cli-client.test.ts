@@ -43,6 +43,15 @@ describe('RelayClient', () => {
     expect(seen.url).toBe('/api/claim');
   });
 
+  it('drops a code the relay repeats at the start of its message', async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'unauthorized: this token is not known to the relay' } }));
+    });
+    const e = await refusal(new RelayClient({ url, token: 't' }).get('/api/me'));
+    expect(e).toMatchObject({ code: 'unauthorized', message: 'This token is not known to the relay', status: 401 });
+  });
+
   it('retries a 429 after Retry-After, then succeeds', async () => {
     let calls = 0;
     const url = await serve((_req, res) => {

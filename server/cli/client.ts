@@ -102,8 +102,9 @@ export class RelayClient {
 /** The relay's message without a leading `<code>: ` (some messages double as socket close reasons). */
 export function withoutCodePrefix(code: string, message: string | undefined): string {
   if (!message) return code;
-  const m = message.startsWith(code + ': ') ? message.slice(code.length + 2) : message;
-  return m ? m[0]!.toUpperCase() + m.slice(1) : code;
+  if (!message.startsWith(code + ': ') || message.length === code.length + 2) return message;
+  const m = message.slice(code.length + 2);
+  return m[0]!.toUpperCase() + m.slice(1);
 }
 
 export function newIntentId(): string {
