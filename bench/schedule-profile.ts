@@ -46,7 +46,7 @@ function run(label: string, state: PoolState, batchSize: number, batches: number
       else { const n = named++; intents.push({ kind: 'claim', id: `i${seq}`, workerId, taskId: `bench/pool${n % 10}#${n}` } as Intent); }
     }
     const t = performance.now();
-    const r = schedule({ ...s, ledger: { ...r0(s.ledger), outcomes: {} } }, intents, now);
+    const r = schedule({ ...s, ledger: { ...s.ledger, outcomes: {} } }, intents, now, hints);
     times.push(performance.now() - t);
     s = { ...s, ledger: r.ledger };
   }
@@ -54,9 +54,10 @@ function run(label: string, state: PoolState, batchSize: number, batches: number
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
   console.log(`${label.padEnd(28)} batch ${String(batchSize).padStart(3)}: mean ${mean.toFixed(2)} ms  p50 ${times[Math.floor(times.length / 2)]!.toFixed(2)}  max ${times[times.length - 1]!.toFixed(2)}`);
 }
-const r0 = (l: Ledger): Ledger => l;
+const hints = process.env.NO_HINTS ? undefined : { changedTasks: [] as string[] };
 
-for (const mode of ['same', 'rare'] as const) {
+if (process.env.ONLY) { run("claim-next same (only)", build("same"), 1, 200, "claim-next"); process.exit(0); }
+for (const mode of ["same", "rare"] as const) {
   for (const n of [1, 10, 100]) run(`claim-next skills=${mode}`, build(mode), n, n === 100 ? 10 : 30, 'claim-next');
 }
 for (const n of [1, 10, 100]) run('claim (named)', build('same'), n, n === 100 ? 10 : 30, 'claim');

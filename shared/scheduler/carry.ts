@@ -37,6 +37,8 @@ export interface PoolEntry {
   policy: RepoPolicy;
   taskPart: number;
   taken: boolean;
+  /** tieBreakHash's task part (hash.ts taskPrefixHash), computed on first need. */
+  hashPrefix?: number;
   /** The state filter that blocks it for everyone, once one does (per batch). */
   blocked?: { filter: Filter; code: ErrorCode };
 }

@@ -16,11 +16,12 @@
  */
 import type { ErrorCode } from '../errors.js';
 import { DEFAULTS, type Intent, type RepoPolicy, type Task, type WorkerProfile } from '../model.js';
-import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext, type Filter } from './filters.js';
+import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext } from './filters.js';
 import { grant, type Decision } from './leases.js';
-import { SCORES, beats, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
+import { SCORES, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
 import { areaKey, compareStrings, own, defaultPolicy, newWorkerRuntime, policyFor, syncDirty, workerRuntime, type RepoLoad, type Work } from './state.js';
 import type { PoolEntry } from './carry.js';
+import { fnv1a32From, taskPrefixHash } from './hash.js';
 
 type Counts = Map<string, Map<ErrorCode, number>>;
 
@@ -32,6 +33,7 @@ type Counts = Map<string, Map<ErrorCode, number>>;
 export interface CandidatePool {
   entries: PoolEntry[];
   open: PoolEntry[];
+  /** Entries by repo, built for a repo only once a state filter may block some of its tasks. */
   byRepo: Map<string, PoolEntry[]>;
   blockedCounts: Counts;
 }
@@ -79,8 +81,14 @@ function mayBlock(load: RepoLoad | undefined, policy: RepoPolicy): boolean {
 }
 
 /** Mark entries of one repo that a state filter now blocks; drop them from the open list. */
-function refreshBlocks(w: Work, pool: CandidatePool, repo: string, entries: PoolEntry[]): void {
-  if (entries.length === 0 || !mayBlock(w.active.get(repo), entries[0]!.policy)) return;
+function refreshBlocks(w: Work, pool: CandidatePool, repo: string): void {
+  // Entries are grouped by policy.repo; every policy the batch uses with that name counts.
+  const load = w.active.get(repo);
+  let may = false;
+  for (const p of w.policies.values()) if (p.repo === repo && mayBlock(load, p)) may = true;
+  if (!may) return;
+  let entries = pool.byRepo.get(repo);
+  if (!entries) pool.byRepo.set(repo, (entries = pool.entries.filter((e) => e.policy.repo === repo)));
   const ctx = context(w, '-');
   let blocked = false;
   for (const e of entries) {
@@ -103,20 +111,24 @@ function refreshBlocks(w: Work, pool: CandidatePool, repo: string, entries: Pool
  */
 export function candidatePool(w: Work): CandidatePool {
   syncDirty(w);
-  const wr = newWorkerRuntime('-', w.day);
-  const none = new Set<string>();
+  const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: w.now, profile: NO_WORKER, skills: new Set(), wr: newWorkerRuntime('-', w.day) };
   const entries: PoolEntry[] = [];
-  const keep = (e: PoolEntry): void => {
-    if (w.candidates.get(e.id) !== e) return;
-    const input: ScoreInput = { task: e.task, queuedAt: e.rt.queuedAt, now: w.now, profile: NO_WORKER, skills: none, wr };
-    e.taskPart = partScore(input, 'task', SCORES);
-    e.policy = policyFor(w, e.task.repo);
-    e.taken = false;
-    e.blocked = undefined;
-    entries.push(e);
-  };
-  for (const e of w.order) keep(e);
-  for (const e of w.added) keep(e);
+  let repo = '';
+  let policy: RepoPolicy | undefined;
+  for (const list of [w.order, w.added]) {
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      if (w.candidates.get(e.id) !== e) continue;
+      input.task = e.task;
+      input.queuedAt = e.rt.queuedAt;
+      e.taskPart = partScore(input, 'task', SCORES);
+      if (policy === undefined || e.task.repo !== repo) policy = policyFor(w, (repo = e.task.repo));
+      e.policy = policy;
+      e.taken = false;
+      e.blocked = undefined;
+      entries.push(e);
+    }
+  }
   w.added = [];
   // An entry can sit in both lists (re-added after a change): keep its first copy only.
   entries.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
@@ -124,14 +136,8 @@ export function candidatePool(w: Work): CandidatePool {
   for (let i = 0; i < entries.length; i++) if (i === 0 || entries[i] !== entries[i - 1]) entries[n++] = entries[i]!;
   entries.length = n;
   w.order = entries;
-  const byRepo = new Map<string, PoolEntry[]>();
-  for (const e of entries) {
-    const list = byRepo.get(e.policy.repo);
-    if (list) list.push(e);
-    else byRepo.set(e.policy.repo, [e]);
-  }
-  const pool: CandidatePool = { entries, open: entries, byRepo, blockedCounts: new Map() };
-  for (const [repo, list] of byRepo) refreshBlocks(w, pool, repo, list);
+  const pool: CandidatePool = { entries, open: entries, byRepo: new Map(), blockedCounts: new Map() };
+  for (const repo of new Set([...w.policies.values()].map((p) => p.repo))) refreshBlocks(w, pool, repo);
   return pool;
 }
 
@@ -178,7 +184,12 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
   const workerPart = partScore(input, 'worker', SCORES);
   const pairMax = pairBound(SCORES);
   const counts: Counts = new Map();
+  // The order of scores.ts `beats` (total desc, tieBreakHash asc, id asc), with the best
+  // candidate's hash kept and each task's hash prefix cached: a hash only for exact ties.
+  const suffix = `${intent.workerId}|${w.batch}`;
+  const hashOf = (e: PoolEntry): number => fnv1a32From((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
   let best: (Scored & { entry: PoolEntry }) | undefined;
+  let bestHash = -1;
   for (const e of pool.open) {
     if (e.taken || e.blocked) continue;
     // Entries come in taskPart order, so every later total is <= this bound (float addition
@@ -192,12 +203,22 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
     }
     input.task = e.task;
     input.queuedAt = e.rt.queuedAt;
-    const cand = { taskId: e.id, total: e.taskPart + workerPart + partScore(input, 'pair', SCORES), entry: e };
-    if (!best || beats(cand, best, intent.workerId, w.batch)) best = cand;
+    const total = e.taskPart + workerPart + partScore(input, 'pair', SCORES);
+    if (!best || total > best.total) {
+      best = { taskId: e.id, total, entry: e };
+      bestHash = -1;
+    } else if (total === best.total) {
+      if (bestHash < 0) bestHash = hashOf(best.entry);
+      const h = hashOf(e);
+      if (h < bestHash || (h === bestHash && compareStrings(e.id, best.taskId) < 0)) {
+        best = { taskId: e.id, total, entry: e };
+        bestHash = h;
+      }
+    }
   }
   if (!best) return { status: 'rejected', code: 'no-matching-task', message: summary(w, intent.workerId, pool, counts), filter: 'claim-next' };
   best.entry.taken = true;
   const d = grant(w, best.taskId, intent.workerId, intent.id);
-  refreshBlocks(w, pool, best.entry.policy.repo, pool.byRepo.get(best.entry.policy.repo) ?? []);
+  refreshBlocks(w, pool, best.entry.policy.repo);
   return { ...d, taskId: best.taskId };
 }

@@ -16,7 +16,15 @@ function mix(h: number, byte: number): number {
 
 /** FNV-1a 32-bit of the UTF-8 encoding of `s` (lone surrogates encode as U+FFFD). */
 export function fnv1a32(s: string): number {
-  let h = FNV_OFFSET;
+  return fnv1a32From(FNV_OFFSET, s);
+}
+
+/**
+ * Continue an FNV-1a hash `h` (of some prefix) over `s`: fnv1a32From(fnv1a32(a), b) equals
+ * fnv1a32(a + b) whenever `a` does not end inside a surrogate pair (a prefix ending in an
+ * ASCII separator, as in tieBreakHash, never does).
+ */
+export function fnv1a32From(h: number, s: string): number {
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
@@ -47,4 +55,13 @@ export function fnv1a32(s: string): number {
 /** The tie-break key of a (task, worker) pair in a batch: lower wins. */
 export function tieBreakHash(taskId: string, workerId: string, batch: number): number {
   return fnv1a32(`${taskId}|${workerId}|${batch}`);
+}
+
+/** tieBreakHash in two parts: taskPrefixHash(taskId) once per task, then per (worker, batch). */
+export function taskPrefixHash(taskId: string): number {
+  return fnv1a32(`${taskId}|`);
+}
+
+export function tieBreakHashFrom(prefix: number, workerId: string, batch: number): number {
+  return fnv1a32From(prefix, `${workerId}|${batch}`);
 }
