@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { schedule } from '../shared/scheduler/index.js';
 import { openAuditLog } from './audit/index.js';
+import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
 import { openTokenStore, type TokenStore } from './auth/index.js';
 import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
@@ -45,6 +46,13 @@ export interface RelayConfig {
   now?: () => number;
   /** Per-token rate limit (default 50/s, burst 100); false turns it off. */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * Refused tokens per address, shared by HTTP, SSE and sockets (default 1/s, burst 30;
+   * off when rateLimit is false). Past it, that address gets 429 / close 4429 for any token.
+   */
+  authFailureLimit?: RateLimitOptions | false;
+  /** Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token). */
+  limits?: { sseClients?: number; ssePerToken?: number; socketsPerToken?: number };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
@@ -138,8 +146,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     };
 
     let shuttingDown = false;
-    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown });
-    const hub = new EventHub({ engine, board, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs });
+    const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
+    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard });
+    const hub = new EventHub({ engine, board, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
     router.add([hub.route()]);
@@ -156,6 +165,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       docs,
       tokens,
       log,
+      guard,
+      maxConnectionsPerToken: config.limits?.socketsPerToken,
       onAwareness: (principal, docName, state) => {
         if (principal.role !== 'worker' || !principal.workerId) return;
         lastSeen.set(principal.workerId, now());

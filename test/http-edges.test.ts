@@ -4,7 +4,8 @@
  * code and a sentence, never a 500 or a crash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRelay, type TestRelay } from './helpers/relay.js';
+import { RateLimiter } from '../server/http/ratelimit.js';
+import { startTestRelay, waitFor, type TestRelay } from './helpers/relay.js';
 
 describe('reserved object keys as ids', () => {
   let r: TestRelay;
@@ -41,5 +42,95 @@ describe('reserved object keys as ids', () => {
     expect(trust.body.error.code).toBe('invalid-field');
     const claim = await r.api(r.adminToken, 'POST', '/api/claim', { workerId: 'valueOf' });
     expect(claim.status).toBe(403);
+  });
+});
+
+describe('brake on guessing tokens, caps on streams and sockets', () => {
+  let r: TestRelay;
+  beforeAll(async () => {
+    // A bucket that does not refill within a test: no timing in the assertions.
+    r = await startTestRelay({ authFailureLimit: { ratePerSec: 0.0001, burst: 5 } });
+  });
+  afterAll(async () => r?.close());
+
+  it('refused tokens are braked per address: then 429 for every token, on HTTP, SSE and sockets', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 7; i++) codes.push((await r.api(`owp_guess_${i}`, 'GET', '/api/me')).status);
+    expect(codes.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(codes.slice(5)).toEqual([429, 429]);
+    // The right token does not get through either: a guesser learns nothing from a hit.
+    const good = await r.api(r.adminToken, 'GET', '/api/me');
+    expect(good.status).toBe(429);
+    expect(good.body.error.code).toBe('rate-limited');
+    expect(Number(good.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const sse = await fetch(`${r.url}/api/events`, { headers: { authorization: 'Bearer owp_guess_x' } });
+    expect(sse.status).toBe(429);
+    expect(((await sse.json()) as { error: { code: string } }).error.code).toBe('rate-limited');
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(`${r.wsUrl}/owp/board?token=owp_guess_y`);
+    const [code, reason] = await new Promise<[number, string]>((res) => ws.on('close', (c, why) => res([c, String(why)])));
+    expect(code).toBe(4429);
+    expect(reason).toMatch(/^rate-limited: /);
+    // Health stays open (no token).
+    expect((await r.api(undefined, 'GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('caps per token', () => {
+  let r: TestRelay;
+  beforeAll(async () => {
+    r = await startTestRelay({ limits: { ssePerToken: 2, socketsPerToken: 2 } });
+  });
+  afterAll(async () => r?.close());
+
+  it('a token holds at most ssePerToken event streams; closing one frees a place', async () => {
+    const viewer = await r.token('viewer');
+    const open = () => {
+      const ac = new AbortController();
+      return fetch(`${r.url}/api/events`, { headers: { authorization: `Bearer ${viewer}` }, signal: ac.signal }).then((res) => ({ res, ac }));
+    };
+    const a = await open();
+    const b = await open();
+    expect([a.res.status, b.res.status]).toEqual([200, 200]);
+    const c = await open();
+    expect(c.res.status).toBe(429);
+    expect(((await c.res.json()) as { error: { code: string } }).error.code).toBe('rate-limited');
+    a.ac.abort();
+    const d = await waitFor(async () => {
+      const x = await open();
+      if (x.res.status === 200) return x;
+      await x.res.body?.cancel();
+      return undefined;
+    }, 10_000, 'a freed event stream place');
+    expect(d.res.status).toBe(200);
+    b.ac.abort();
+    d.ac.abort();
+  });
+
+  it('a token holds at most socketsPerToken sockets; one more closes with 4429', async () => {
+    const { default: WebSocket } = await import('ws');
+    const viewer = await r.token('viewer');
+    const connect = () => new WebSocket(`${r.wsUrl}/owp/board?token=${viewer}`);
+    const opened = [connect(), connect()];
+    await Promise.all(opened.map((ws) => new Promise((res) => ws.on('message', res))));
+    const third = connect();
+    const [code, reason] = await new Promise<[number, string]>((res) => third.on('close', (c, why) => res([c, String(why)])));
+    expect(code).toBe(4429);
+    expect(reason).toMatch(/^rate-limited: /);
+    for (const ws of opened) ws.close();
+  });
+});
+
+describe('RateLimiter memory', () => {
+  it('holds at most maxKeys buckets however many keys call', () => {
+    let t = 0;
+    const rl = new RateLimiter({ ratePerSec: 1, burst: 1, maxKeys: 100 }, () => t);
+    for (let i = 0; i < 1000; i++) rl.take(`a:${i}`);
+    expect(rl.size).toBeLessThanOrEqual(100);
+    // A key still held keeps its state: an empty bucket waits.
+    rl.take('k');
+    expect(rl.take('k')).toBeGreaterThan(0);
+    t += 1000;
+    expect(rl.take('k')).toBe(0);
   });
 });

@@ -5,11 +5,15 @@
  * - A bucket holds at most `burst` requests and refills at `ratePerSec`; `take` returns 0
  *   when the request may go, else the milliseconds until one more is allowed.
  * - Time comes from the injected clock; a clock going backwards never adds requests.
- * - Idle buckets are forgotten (they would be full anyway), so memory stays bounded.
+ * - Idle buckets are forgotten (they would be full anyway), and at most `maxKeys` (default
+ *   10 000) are kept: past that the oldest are dropped (a dropped bucket starts full again,
+ *   so only a caller cycling through that many keys gains anything). Memory stays bounded.
  */
 export interface RateLimitOptions {
   ratePerSec?: number;
   burst?: number;
+  /** Most buckets kept at once (default 10 000). */
+  maxKeys?: number;
 }
 
 interface Bucket {
@@ -21,6 +25,7 @@ export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly rate: number;
   private readonly burst: number;
+  private readonly maxKeys: number;
   private lastPrune = 0;
 
   constructor(
@@ -29,25 +34,60 @@ export class RateLimiter {
   ) {
     this.rate = o.ratePerSec ?? 50;
     this.burst = o.burst ?? 100;
+    this.maxKeys = o.maxKeys ?? 10_000;
   }
 
+  /** Take one request: 0 if it may go, else the ms until one more is allowed. */
   take(key: string): number {
     const now = this.now();
     let b = this.buckets.get(key);
     if (!b) {
+      if (this.buckets.size >= this.maxKeys) this.makeRoom(now);
       b = { tokens: this.burst, at: now };
       this.buckets.set(key, b);
     } else {
-      const dt = Math.max(0, now - b.at);
-      b.tokens = Math.min(this.burst, b.tokens + (dt * this.rate) / 1000);
-      b.at = Math.max(b.at, now);
+      this.refill(b, now);
     }
     if (now - this.lastPrune > 60_000) this.prune(now);
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return 0;
     }
+    return this.waitFor(b);
+  }
+
+  /** Like `take`, but takes nothing: 0 if a request would go now, else the ms to wait. */
+  wait(key: string): number {
+    const b = this.buckets.get(key);
+    if (!b) return 0;
+    this.refill(b, this.now());
+    return b.tokens >= 1 ? 0 : this.waitFor(b);
+  }
+
+  /** How many keys are held (for tests and /api/status). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private refill(b: Bucket, now: number): void {
+    const dt = Math.max(0, now - b.at);
+    b.tokens = Math.min(this.burst, b.tokens + (dt * this.rate) / 1000);
+    b.at = Math.max(b.at, now);
+  }
+
+  private waitFor(b: Bucket): number {
     return Math.ceil(((1 - b.tokens) * 1000) / this.rate);
+  }
+
+  private makeRoom(now: number): void {
+    this.prune(now);
+    // Still full: drop the oldest tenth (Map keeps insertion order).
+    if (this.buckets.size < this.maxKeys) return;
+    let n = Math.max(1, Math.floor(this.maxKeys / 10));
+    for (const k of this.buckets.keys()) {
+      if (n-- <= 0) break;
+      this.buckets.delete(k);
+    }
   }
 
   private prune(now: number): void {

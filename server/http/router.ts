@@ -6,7 +6,9 @@
  *   (shared/errors.ts); an unexpected exception is logged and answered 500 `internal`,
  *   never crashes the process and never leaks a stack trace.
  * - Auth happens before the handler runs: no token / unknown token -> 401, revoked -> 401
- *   `token-revoked`, role not allowed -> 403. `admin` may call every route.
+ *   `token-revoked`, role not allowed -> 403. `admin` may call every route. Refused tokens
+ *   are braked per address (../auth/guard.ts): past the brake, 429 for every token.
+ * - Only the path of a URL is ever logged, never its query (it may hold `?token=`).
  * - Bodies are capped (default 1 MiB) -> 413 before they are buffered whole.
  * - Rate limit per token (or per address without one): a token bucket -> 429 with
  *   Retry-After (seconds).
@@ -14,7 +16,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
-import type { TokenStore } from '../auth/index.js';
+import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
+import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal, Route, RouteContext } from '../ports.js';
 import { RateLimiter, type RateLimitOptions } from './ratelimit.js';
 
@@ -28,6 +31,8 @@ export interface RouterOptions {
   rateLimit?: RateLimitOptions | false;
   now?: () => number;
   shuttingDown?: () => boolean;
+  /** Shared with the event stream and sockets; default: a guard of its own. */
+  guard?: AuthGuard;
 }
 
 interface Compiled {
@@ -68,9 +73,11 @@ export class Router {
   private readonly routes: Compiled[] = [];
   private readonly limiter: RateLimiter | undefined;
   private readonly bodyLimit: number;
+  private readonly guard: AuthGuard;
 
   constructor(private readonly o: RouterOptions) {
     this.bodyLimit = o.bodyLimit ?? DEFAULT_BODY_LIMIT;
+    this.guard = o.guard ?? new AuthGuard(o.tokens, DEFAULT_AUTH_FAILURE_LIMIT, o.now ?? Date.now);
     this.limiter = o.rateLimit === false ? undefined : new RateLimiter(o.rateLimit ?? {}, o.now ?? Date.now);
   }
 
@@ -107,7 +114,9 @@ export class Router {
     try {
       await this.dispatch(req, res);
     } catch (e) {
-      if (isOwpError(e)) {
+      if (e instanceof RetryLater) {
+        sendError(res, e, { 'retry-after': String(e.retryAfterSec) });
+      } else if (isOwpError(e)) {
         sendError(res, e, e.code === 'payload-too-large' ? { connection: 'close' } : {});
       } else {
         this.o.log.error('request failed', { method: req.method, url: req.url?.split('?')[0], error: String((e as Error)?.stack ?? e) });
@@ -132,9 +141,8 @@ export class Router {
     }
     let principal: Principal | undefined;
     if (route.auth !== 'none') {
-      const token = tokenOf(req, url);
-      const check = this.o.tokens.check(token);
-      if (!check.ok) throw new OwpError(check.code, check.message);
+      const check = this.guard.check(tokenFromRequest(req), req.socket.remoteAddress);
+      if (!check.ok) throw check.code === 'rate-limited' ? new RetryLater(check.message, check.retryAfterSec) : new OwpError(check.code, check.message);
       principal = check.principal;
       if (principal.role !== 'admin' && !route.auth.includes(principal.role)) {
         throw new OwpError('not-authorized', `not-authorized: a ${principal.role} token may not call ${route.method} ${route.path}; it needs ${route.auth.join(' or ')}.`);
@@ -145,8 +153,7 @@ export class Router {
       const wait = this.limiter.take(key);
       if (wait > 0) {
         const secs = Math.max(1, Math.ceil(wait / 1000));
-        sendError(res, new OwpError('rate-limited', `Too many requests; wait ${secs} s (see Retry-After) and slow down.`), { 'retry-after': String(secs) });
-        return;
+        throw new RetryLater(`Too many requests; wait ${secs} s (see Retry-After) and slow down.`, secs);
       }
     }
     let body: Promise<Buffer> | undefined;
@@ -173,14 +180,14 @@ export class Router {
   }
 }
 
-/** The token of a request: bearer header first, else `?token=`. */
-export function tokenOf(req: IncomingMessage, url: URL): string | undefined {
-  const h = req.headers.authorization;
-  if (typeof h === 'string') {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-    if (m) return m[1];
+/** A `rate-limited` refusal that carries its Retry-After (seconds). */
+export class RetryLater extends OwpError {
+  constructor(
+    message: string,
+    readonly retryAfterSec: number,
+  ) {
+    super('rate-limited', message);
   }
-  return url.searchParams.get('token') ?? undefined;
 }
 
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

@@ -12,20 +12,27 @@
  *   serialised once, when first sent.
  * - A client that does not read (over MAX_BUFFERED bytes pending) is dropped, never
  *   allowed to grow the relay's memory.
+ * - Bounded: at most `maxClients` streams (default 1000) and `maxPerCaller` (default 32) per
+ *   token (per address without one); past that 429 `rate-limited`. The replay buffer holds
+ *   at most `bufferSize` (default 1000) deltas. Refused tokens are braked per address by
+ *   the relay's AuthGuard, like every other route.
  */
 import type { ServerResponse } from 'node:http';
 import { OwpError } from '../../shared/errors.js';
-import type { TokenStore } from '../auth/index.js';
+import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
+import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { BoardDelta, BoardView } from '../engine/board.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger, Route } from '../ports.js';
-import { tokenOf } from './router.js';
+import { RetryLater } from './router.js';
 
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
 interface Client {
   res: ServerResponse;
   tokenId?: string;
+  /** Token id, or address for an anonymous (public dashboard) stream. */
+  caller: string;
 }
 
 interface Buffered {
@@ -48,6 +55,10 @@ export interface EventHubOptions {
   publicDashboard: boolean;
   pingMs?: number;
   bufferSize?: number;
+  maxClients?: number;
+  maxPerCaller?: number;
+  /** The relay's shared brake on refused tokens; default: one of its own. */
+  guard?: AuthGuard;
 }
 
 export class EventHub {
@@ -57,8 +68,11 @@ export class EventHub {
   private readonly clients = new Set<Client>();
   private readonly ping: NodeJS.Timeout;
   private readonly offs: (() => void)[] = [];
+  private readonly perCaller = new Map<string, number>();
+  private readonly guard: AuthGuard;
 
   constructor(private readonly o: EventHubOptions) {
+    this.guard = o.guard ?? new AuthGuard(o.tokens, DEFAULT_AUTH_FAILURE_LIMIT);
     this.offs.push(
       o.engine.onBatch((br, diff) => {
         const data: Record<string, unknown> = { batch: br.batch };
@@ -108,8 +122,15 @@ export class EventHub {
   }
 
   private drop(c: Client): void {
-    this.clients.delete(c);
+    this.forget(c);
     c.res.end();
+  }
+
+  private forget(c: Client): void {
+    if (!this.clients.delete(c)) return;
+    const n = (this.perCaller.get(c.caller) ?? 1) - 1;
+    if (n > 0) this.perCaller.set(c.caller, n);
+    else this.perCaller.delete(c.caller);
   }
 
   private snapshot(): string {
@@ -122,12 +143,19 @@ export class EventHub {
       path: '/api/events',
       auth: 'none',
       handler: (ctx) => {
-        const token = tokenOf(ctx.req, ctx.url);
+        const token = tokenFromRequest(ctx.req);
         let tokenId: string | undefined;
         if (token !== undefined || !this.o.publicDashboard) {
-          const check = this.o.tokens.check(token);
-          if (!check.ok) throw new OwpError(check.code, check.message);
+          const check = this.guard.check(token, ctx.req.socket.remoteAddress);
+          if (!check.ok) throw check.code === 'rate-limited' ? new RetryLater(check.message, check.retryAfterSec) : new OwpError(check.code, check.message);
           tokenId = check.principal.tokenId;
+        }
+        const caller = tokenId !== undefined ? `t:${tokenId}` : `a:${ctx.req.socket.remoteAddress ?? '?'}`;
+        if (this.clients.size >= (this.o.maxClients ?? 1000)) {
+          throw new RetryLater('The relay has as many event streams open as it allows; retry in a minute, or close other dashboards.', 60);
+        }
+        if ((this.perCaller.get(caller) ?? 0) >= (this.o.maxPerCaller ?? 32)) {
+          throw new RetryLater('This token has too many event streams open; close other tabs or dashboards that use it, then retry.', 10);
         }
         const res = ctx.res;
         res.writeHead(200, {
@@ -137,7 +165,7 @@ export class EventHub {
           'x-accel-buffering': 'no',
         });
         res.flushHeaders();
-        const c: Client = { res, tokenId };
+        const c: Client = { res, tokenId, caller };
         const last = (ctx.req.headers['last-event-id'] as string | undefined) ?? ctx.url.searchParams.get('lastEventId') ?? undefined;
         let resumed = false;
         if (last) {
@@ -152,7 +180,8 @@ export class EventHub {
         }
         if (!resumed) res.write('retry: 2000\n\n' + this.snapshot());
         this.clients.add(c);
-        ctx.req.on('close', () => this.clients.delete(c));
+        this.perCaller.set(caller, (this.perCaller.get(caller) ?? 0) + 1);
+        ctx.req.on('close', () => this.forget(c));
       },
     };
   }

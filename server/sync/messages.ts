@@ -21,6 +21,8 @@ export const CLOSE = {
   unknownDoc: 4404,
   revoked: 4410,
   tooLarge: 4413,
+  /** Too many sockets for one token, or too many refused tokens from one address. */
+  tooMany: 4429,
   shuttingDown: 1001,
   internal: 1011,
 } as const;

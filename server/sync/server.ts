@@ -19,6 +19,9 @@
  *   announced it; others cannot overwrite it. A state naming a `workerId` other than the
  *   worker's own is dropped. When a socket closes, its awareness clients are removed.
  * - Revoking a token closes its sockets at once (4410). `close()` closes every socket (1001).
+ * - Bounded: at most `maxConnectionsPerToken` (default 64) open sockets per token; one more
+ *   is closed with 4429. Refused tokens are braked per address by the relay's AuthGuard
+ *   (shared with HTTP): past the brake every upgrade from that address is closed with 4429.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -27,6 +30,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
+import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal } from '../ports.js';
 import { canRead, canWrite, clampReason, parseDocName, readDeniedReason, writeDeniedReason } from './acl.js';
@@ -60,6 +64,10 @@ export interface SyncServerOptions {
   log?: Logger;
   /** Ping interval to drop dead sockets (default 30 s). */
   pingIntervalMs?: number;
+  /** Open sockets one token may hold (default 64); one more is closed with 4429. */
+  maxConnectionsPerToken?: number;
+  /** The relay's shared brake on refused tokens; default: one of its own. */
+  guard?: AuthGuard;
 }
 
 export interface SyncServer {
@@ -97,6 +105,8 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
   const prefix = (opts.path ?? '/yjs').replace(/\/+$/, '');
   const maxBytes = opts.maxMessageBytes ?? 1024 * 1024;
   const log = opts.log;
+  const guard = opts.guard ?? new AuthGuard(opts.tokens, DEFAULT_AUTH_FAILURE_LIMIT);
+  const maxPerToken = opts.maxConnectionsPerToken ?? 64;
   // ws' own hard cap (it closes with 1009) sits well above ours so that we answer with 4413.
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(maxBytes * 4, 16 * 1024 * 1024) });
   const rooms = new Map<string, Promise<Room>>();
@@ -126,7 +136,8 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
 
   function detach(conn: Conn): void {
     all.delete(conn);
-    byToken.get(conn.principal.tokenId)?.delete(conn);
+    const mine = byToken.get(conn.principal.tokenId);
+    if (mine?.delete(conn) && mine.size === 0) byToken.delete(conn.principal.tokenId);
     const room = conn.room;
     if (!room || !room.conns.delete(conn)) return;
     const ids = [...conn.clientIds].filter((id) => room.owners.get(id) === conn);
@@ -235,13 +246,19 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
 
   function onConnection(ws: WebSocket, req: IncomingMessage, docName: string | undefined): void {
     if (closing) return ws.close(CLOSE.shuttingDown, 'shutting-down: the relay is stopping');
-    const check = opts.tokens.check(tokenFromRequest(req));
-    if (!check.ok) return ws.close(check.code === 'token-revoked' ? CLOSE.revoked : CLOSE.unauthorized, clampReason(check.message));
+    const check = guard.check(tokenFromRequest(req), req.socket.remoteAddress);
+    if (!check.ok) {
+      const code = check.code === 'token-revoked' ? CLOSE.revoked : check.code === 'rate-limited' ? CLOSE.tooMany : CLOSE.unauthorized;
+      return ws.close(code, clampReason(check.message));
+    }
     const principal = check.principal;
     if (docName === undefined || !parseDocName(docName)) {
       return ws.close(CLOSE.unknownDoc, clampReason(`not-found: no document ${docName ?? ''}; use owp/board, owp/ledger or owp/inbox/<workerId>`));
     }
     if (!canRead(principal, docName)) return ws.close(CLOSE.forbidden, readDeniedReason(principal, docName));
+    if ((byToken.get(principal.tokenId)?.size ?? 0) >= maxPerToken) {
+      return ws.close(CLOSE.tooMany, clampReason(`rate-limited: this token has ${maxPerToken} sockets open; close other clients that use it`));
+    }
 
     const conn: Conn = {
       ws,
