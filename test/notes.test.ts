@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { NoteFormatError, parseNote, setFrontmatterKeys } from '../shared/notes/frontmatter.js';
+import { MAX_FRONTMATTER_CHARS, NoteFormatError, parseNote, setFrontmatterKeys } from '../shared/notes/frontmatter.js';
 import {
   OWNED_KEYS,
   type OwnedValues,
@@ -79,6 +79,34 @@ describe('task note codec', () => {
     expect(bad).toThrow(NoteFormatError);
     try { bad(); } catch (e) { expect((e as NoteFormatError).code).toBe('invalid-yaml'); }
     expect(() => parseNote('---\nowp_points: 1\nno end')).toThrow(/not closed/);
+  });
+
+  it('reads and edits pathological frontmatter in linear time: 10,000 keys, a long line without a colon', () => {
+    const base = renderTaskNote(ownedValuesFor(task, undefined), 'b');
+    let keys = '';
+    for (let i = 0; i < 10_000; i++) keys += `k${i}: value ${i}\n`;
+    const many = base.replace('owp_pr:\n', `owp_pr:\n${keys}`);
+    expect(Object.keys(readTaskNote(many).data).length).toBe(10_000 + OWNED_KEYS.length);
+    const edited = updateTaskNote(many, { owp_priority: 4 });
+    expect(edited).toBe(many.replace('owp_priority: 0\n', 'owp_priority: 4\n'));
+    // Before: a backtracking key pattern took seconds on such a line (quadratic).
+    const spaces = base.replace('owp_pr:\n', `owp_pr:\nx${' '.repeat(200_000)}y\n`);
+    expect(() => readTaskNote(spaces)).toThrow(NoteFormatError); // not YAML: a plain scalar at top level
+    expect(updateTaskNote(spaces, { owp_priority: 4 })).toBe(spaces.replace('owp_priority: 0\n', 'owp_priority: 4\n'));
+  });
+
+  it('refuses duplicate top-level keys and frontmatter over the size limit, with invalid-yaml', () => {
+    expect(() => parseNote('---\nowp_id: a\nx: 1\nowp_id: b\n---\n')).toThrow(/"owp_id" appears more than once/);
+    const big = `---\nlong: ${'y'.repeat(MAX_FRONTMATTER_CHARS)}\n---\nbody`;
+    expect(() => parseNote(big)).toThrow(/larger than 1 MB/);
+    try {
+      parseNote(big);
+    } catch (e) {
+      expect((e as NoteFormatError).code).toBe('invalid-yaml');
+    }
+    // a huge body is fine: only the frontmatter is parsed
+    const hugeBody = renderTaskNote(ownedValuesFor(task, undefined), 'b') + 'z'.repeat(5_000_000);
+    expect(readTaskNote(hugeBody).owned.owp_id).toBe(task.id);
   });
 
   it('does not share parse results between calls (no gray-matter cache)', () => {

@@ -1,6 +1,7 @@
 /** The settings tab: relay, token, tasks folder, contributor profile. */
 import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
 import { parseSkills, type OwpSettings } from '../settings/settings.js';
+import { safeFolder } from '../../shared/notes/note-path.js';
 
 export interface SettingsHost {
   settings: OwpSettings;
@@ -52,7 +53,7 @@ export class OwpSettingTab extends PluginSettingTab {
       .setDesc('Task notes are kept under this folder.')
       .addText((t) =>
         t.setValue(s.tasksFolder).onChange(async (v) => {
-          s.tasksFolder = v.trim().replace(/^\/+|\/+$/g, '') || 'OWP/Tasks';
+          s.tasksFolder = safeFolder(v);
           await this.host.saveSettings();
         }),
       );

@@ -6,8 +6,10 @@
  *   capacity, maxConcurrent, suppressed }`) so a vault's data.json can be written by hand.
  * - `normaliseSettings` accepts anything (a hand-written or old file) and returns valid
  *   settings: unknown keys are dropped, bad values fall back to the defaults.
+ * - `tasksFolder` is always a safe vault path (`safeFolder`: no `..`, no leading slash).
  */
 import { DEFAULTS, LIMITS } from '../../shared/model.js';
+import { safeFolder } from '../../shared/notes/note-path.js';
 
 export interface OwpSettings {
   relayUrl: string;
@@ -60,11 +62,10 @@ export function parseSkills(v: unknown): string[] {
 export function normaliseSettings(raw: unknown): OwpSettings {
   const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
   const str = (v: unknown, d: string) => (typeof v === 'string' ? v.trim() : d);
-  const folder = str(r.tasksFolder, DEFAULT_SETTINGS.tasksFolder).replace(/^\/+|\/+$/g, '');
   return {
     relayUrl: str(r.relayUrl, DEFAULT_SETTINGS.relayUrl).replace(/\/+$/, '') || DEFAULT_SETTINGS.relayUrl,
     token: str(r.token, ''),
-    tasksFolder: folder || DEFAULT_SETTINGS.tasksFolder,
+    tasksFolder: safeFolder(str(r.tasksFolder, DEFAULT_SETTINGS.tasksFolder)),
     name: str(r.name, ''),
     skills: parseSkills(r.skills),
     capacity: int(r.capacity, 1, LIMITS.capacity, DEFAULT_SETTINGS.capacity),

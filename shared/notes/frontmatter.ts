@@ -10,10 +10,13 @@
  *   every other byte of the note (other keys, comments, blank lines, the body) is kept
  *   exactly as it was.
  * - Bad input never throws anything but NoteFormatError (code 'invalid-yaml').
+ * - Linear time in the size of the note: no quadratic duplicate-key check (ours is a Set over
+ *   top-level keys), no backtracking regex; a frontmatter block over MAX_FRONTMATTER_CHARS is
+ *   refused rather than parsed.
  * - No Node or Obsidian imports: the plugin bundles this for mobile.
  */
 import matter from 'gray-matter';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { isMap, isScalar, parseDocument, stringify as stringifyYaml } from 'yaml';
 import { OwpError } from '../errors.js';
 
 export class NoteFormatError extends OwpError {
@@ -27,9 +30,30 @@ function refuseJs(): never {
   throw new NoteFormatError('JavaScript frontmatter (---js) is not allowed; use YAML between --- lines.');
 }
 
+/** Larger frontmatter is refused (a task note's is a few hundred bytes). */
+export const MAX_FRONTMATTER_CHARS = 1_000_000;
+
+/**
+ * YAML to data. yaml's own `uniqueKeys` check compares every pair of keys (10,000 keys take
+ * seconds), so it is off and duplicate top-level keys are found with a Set instead.
+ */
+function parseYamlBlock(s: string): object {
+  const doc = parseDocument(s, { prettyErrors: true, uniqueKeys: false });
+  if (doc.errors.length > 0) throw doc.errors[0];
+  if (isMap(doc.contents)) {
+    const seen = new Set<string>();
+    for (const pair of doc.contents.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      if (seen.has(key)) throw new NoteFormatError(`The key "${key.slice(0, 80)}" appears more than once in the frontmatter; keep one.`);
+      seen.add(key);
+    }
+  }
+  return (doc.toJS() ?? {}) as object;
+}
+
 const MATTER_OPTIONS = {
   engines: {
-    yaml: { parse: (s: string): object => (parseYaml(s, { prettyErrors: true }) ?? {}) as object, stringify: refuseJs },
+    yaml: { parse: parseYamlBlock, stringify: refuseJs },
     js: { parse: refuseJs, stringify: refuseJs },
     javascript: { parse: refuseJs, stringify: refuseJs },
   },
@@ -61,6 +85,9 @@ export function findFrontmatter(text: string): FrontmatterBlock | undefined {
   closeRe.lastIndex = start;
   const close = closeRe.exec(text);
   if (!close) throw new NoteFormatError('The frontmatter is not closed: add a line with --- after it.');
+  if (close.index - start > MAX_FRONTMATTER_CHARS) {
+    throw new NoteFormatError(`The frontmatter is larger than ${MAX_FRONTMATTER_CHARS / 1_000_000} MB; move the long content below the --- line.`);
+  }
   return { yaml: text.slice(start, close.index), start, end: close.index };
 }
 
@@ -107,7 +134,8 @@ interface Segment {
   text: string;
 }
 
-const KEY_RE = /^(?:"([^"]*)"|'([^']*)'|([^\s#'"\-?:,[\]{}&*!|>%@`][^:#]*?))[ \t]*:(?:[ \t]|$)/;
+// No nested quantifiers that can trade characters: a long line without a colon is linear.
+const KEY_RE = /^(?:"([^"]*)"[ \t]*|'([^']*)'[ \t]*|([^\s#'"\-?:,[\]{}&*!|>%@`][^:#]*)):(?:[ \t]|$)/;
 
 /** Split a YAML block into top-level entries (key line + its indented continuation) and other lines. */
 function segments(yaml: string): Segment[] {

@@ -184,20 +184,6 @@ export function updateTaskNote(text: string, values: Partial<OwnedValues>, brief
   return out;
 }
 
-const UNSAFE = /[\\/:*?"<>|#^[\]\u0000-\u001f]+/g;
-
-/** A file-name-safe form of a string: no path separators or characters Obsidian links dislike. */
-export function safeName(s: string, max: number): string {
-  const cleaned = s.replace(UNSAFE, '-').replace(/\s+/g, ' ').replace(/^[\s.-]+|[\s.]+$/g, '');
-  return cleaned.slice(0, max).trim() || 'untitled';
-}
-
-/** `<tasksFolder>/<owner>/<repo>/<safe id> <safe title>.md` */
-export function taskNotePath(tasksFolder: string, task: Pick<Task, 'id' | 'repo' | 'title'>): string {
-  const [owner, repo] = task.repo.split('/');
-  const folder = tasksFolder.replace(/^\/+|\/+$/g, '');
-  const name = `${safeName(task.id, 100)} ${safeName(task.title, 80)}`;
-  return `${folder}/${safeName(owner ?? 'unknown', 100)}/${safeName(repo ?? 'unknown', 100)}/${name}.md`;
-}
+export { safeName, safeFolder, taskNotePath } from './note-path.js';
 
 export { NoteFormatError };
