@@ -45,8 +45,17 @@ describe('owp github sync', () => {
     expect(again.stdout).toMatch(/acme\/hub\s+0\s+0\s+0\s+1\s+\d+\s+\S+\s+ok/);
     expect(again.stdout).not.toContain(gh.token);
 
+    // a label with a bad value is reported under the task it belongs to
+    const bad = gh.addIssue('acme/hub', { title: 'Bad points', labels: ['owp', 'points:abc'] });
+    const withProblem = await owp(['github', 'sync', 'acme/hub'], m);
+    expect(withProblem.code, withProblem.stderr).toBe(0);
+    expect(withProblem.stdout).toMatch(new RegExp(`\\n  acme/hub#${bad}: .*points:abc`));
+
     const tasks = await owpJson<{ tasks: { task: { title: string; points: number; source: string } }[] }>(['tasks', '--repo', 'acme/hub'], m);
-    expect(tasks.tasks.map((t) => t.task)).toEqual([expect.objectContaining({ title: 'Imported from GitHub', points: 2, source: 'github' })]);
+    expect(tasks.tasks.map((t) => t.task)).toEqual([
+      expect.objectContaining({ title: 'Imported from GitHub', points: 2, source: 'github' }),
+      expect.objectContaining({ title: 'Bad points', points: 1, source: 'github' }),
+    ]);
 
     await owpJson(['repo', 'add', 'acme/plain'], m);
     const off = await owp(['github', 'sync', 'acme/plain'], m);

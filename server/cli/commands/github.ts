@@ -16,7 +16,7 @@ export interface RepoSyncSummary {
   flagged?: number;
   requests: number;
   rateLimitRemaining: number | null;
-  problems?: { message?: string; issue?: number }[];
+  problems?: { message?: string; taskId?: string; label?: string; issue?: number }[];
   error?: { code: string; message: string };
 }
 
@@ -52,7 +52,7 @@ export const githubSync: Command = {
                 ['REPO', 'ADDED', 'UPDATED', 'CANCELLED', 'UNCHANGED', 'REQUESTS', 'RATE LIMIT LEFT', 'RESULT'],
                 repos.map((x) => [x.repo, x.added, x.updated, x.cancelled, x.unchanged, x.requests, x.rateLimitRemaining ?? '?', x.error ? `${x.error.code}: ${x.error.message}` : 'ok']),
               ),
-              ...repos.flatMap((x) => (x.problems ?? []).map((p) => `  ${x.repo}${p.issue ? `#${p.issue}` : ''}: ${p.message ?? JSON.stringify(p)}`)),
+              ...repos.flatMap((x) => (x.problems ?? []).map((p) => `  ${p.taskId ?? `${x.repo}${p.issue ? `#${p.issue}` : ''}`}: ${p.message ?? JSON.stringify(p)}`)),
             ]
           : 'No repository has GitHub sync enabled: `owp repo set OWNER/NAME --github`.',
       );
