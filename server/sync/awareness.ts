@@ -5,10 +5,31 @@
  * Invariants: the wire format is y-protocols' `encodeAwarenessUpdate` byte for byte:
  * varUint count, then per client varUint clientID, varUint clock, varString JSON state
  * (`null` = the client left). A malformed message throws; the caller closes the socket.
+ * - A state over MAX_AWARENESS_STATE_BYTES throws AwarenessStateTooLarge, one nested deeper
+ *   than MAX_AWARENESS_DEPTH throws a plain Error: neither is ever applied or relayed (every
+ *   peer would get a copy on every change; a very deep one breaks JSON.stringify later).
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import type { Principal } from '../ports.js';
+
+/** Largest awareness state (its JSON text, in UTF-16 units) a client may publish. */
+export const MAX_AWARENESS_STATE_BYTES = 64 * 1024;
+export const MAX_AWARENESS_DEPTH = 32;
+
+export class AwarenessStateTooLarge extends Error {}
+
+/** Is `v` nested at most `max` levels deep (objects and arrays)? Iterative: no stack to blow. */
+function shallowEnough(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (d >= max) return false;
+    for (const child of Object.values(x)) stack.push([child, d + 1]);
+  }
+  return true;
+}
 
 export interface AwarenessEntry {
   clientID: number;
@@ -23,7 +44,10 @@ export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
   for (let i = 0; i < n; i++) {
     const clientID = decoding.readVarUint(d);
     const clock = decoding.readVarUint(d);
-    const state: unknown = JSON.parse(decoding.readVarString(d));
+    const text = decoding.readVarString(d);
+    if (text.length > MAX_AWARENESS_STATE_BYTES) throw new AwarenessStateTooLarge(`awareness state of ${text.length} characters`);
+    const state: unknown = JSON.parse(text);
+    if (!shallowEnough(state, MAX_AWARENESS_DEPTH)) throw new Error(`awareness state nested deeper than ${MAX_AWARENESS_DEPTH}`);
     out.push({ clientID, clock, state });
   }
   return out;

@@ -34,7 +34,7 @@ import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal } from '../ports.js';
 import { canRead, canWrite, clampReason, parseDocName, readDeniedReason, writeDeniedReason } from './acl.js';
-import { awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries } from './awareness.js';
+import { AwarenessStateTooLarge, awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries, MAX_AWARENESS_STATE_BYTES } from './awareness.js';
 import {
   awarenessMessage,
   CLOSE,
@@ -239,6 +239,10 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
       }
       // MESSAGE_AUTH and unknown types from clients: nothing to do.
     } catch (err) {
+      if (err instanceof AwarenessStateTooLarge) {
+        closeConn(conn, CLOSE.tooLarge, `payload-too-large: an awareness state over ${MAX_AWARENESS_STATE_BYTES / 1024} KiB; publish less`);
+        return;
+      }
       log?.warn('malformed sync message', { doc: conn.docName, err: String(err) });
       closeConn(conn, CLOSE.malformed, 'invalid-field: malformed y-websocket message; update your client');
     }

@@ -1,0 +1,75 @@
+/**
+ * The socket endpoint's edges against a real relay: awareness states that are too big or
+ * too deep are refused (never applied, never relayed), with a close code and a reason.
+ */
+import * as encoding from 'lib0/encoding';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { connectDoc, type YClient } from './helpers/yclient.js';
+import { startTestRelay, waitFor, type TestRelay } from './helpers/relay.js';
+
+function awarenessFrame(clientID: number, stateJson: string): Uint8Array {
+  const inner = encoding.createEncoder();
+  encoding.writeVarUint(inner, 1);
+  encoding.writeVarUint(inner, clientID);
+  encoding.writeVarUint(inner, 1);
+  encoding.writeVarString(inner, stateJson);
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1); // awareness message
+  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
+  return encoding.toUint8Array(e);
+}
+
+async function sendAndClose(url: string, frame: Uint8Array): Promise<[number, string]> {
+  const ws = new WebSocket(url);
+  const closed = new Promise<[number, string]>((res) => ws.on('close', (c, why) => res([c, String(why)])));
+  await new Promise((res) => ws.on('message', res)); // the relay's sync step 1: the room is open
+  ws.send(frame);
+  return closed;
+}
+
+describe('awareness limits', () => {
+  let r: TestRelay;
+  let observer: YClient;
+  const seen = new Set<number>();
+  beforeAll(async () => {
+    r = await startTestRelay();
+    observer = await connectDoc(r.wsUrl, 'owp/board', r.adminToken);
+    observer.provider.awareness.on('change', ({ added, updated }: { added: number[]; updated: number[] }) => {
+      for (const id of [...added, ...updated]) seen.add(id);
+    });
+  });
+  afterAll(async () => {
+    observer?.destroy();
+    await r?.close();
+  });
+
+  it('a state over 64 KiB closes the socket with 4413 and reaches nobody', async () => {
+    const big = JSON.stringify({ name: 'x'.repeat(100 * 1024) });
+    const [code, reason] = await sendAndClose(`${r.wsUrl}/owp/board?token=${r.adminToken}`, awarenessFrame(424242, big));
+    expect(code).toBe(4413);
+    expect(reason).toMatch(/^payload-too-large: .*awareness/);
+    // A good state sent afterwards arrives; the big one never did.
+    const [ok] = await Promise.all([
+      waitFor(() => seen.has(777), 10_000, 'the good state'),
+      (async () => {
+        const ws = new WebSocket(`${r.wsUrl}/owp/board?token=${r.adminToken}`);
+        await new Promise((res) => ws.on('message', res));
+        ws.send(awarenessFrame(777, JSON.stringify({ name: 'fine' })));
+        await waitFor(() => seen.has(777), 10_000, 'the good state');
+        ws.close();
+      })(),
+    ]);
+    expect(ok).toBe(true);
+    expect(seen.has(424242)).toBe(false);
+  });
+
+  it('a state nested deeper than 32 levels closes the socket with 4400', async () => {
+    const deep = '['.repeat(200) + ']'.repeat(200);
+    const [code, reason] = await sendAndClose(`${r.wsUrl}/owp/board?token=${r.adminToken}`, awarenessFrame(515151, deep));
+    expect(code).toBe(4400);
+    expect(reason).toMatch(/^invalid-field: /);
+    expect(seen.has(515151)).toBe(false);
+    expect((await r.api(undefined, 'GET', '/healthz')).status).toBe(200);
+  });
+});
