@@ -68,6 +68,12 @@ describe('newcomer mistakes', () => {
     expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'unknown-worker', hint: expect.stringContaining('owp worker register') } });
   }, 60_000);
 
+  it('skills typed with capitals are registered lower case (as skills are compared)', async () => {
+    const erin = { url: relay.url, token: await relay.token('worker', 'erin'), home: join(dir, 'erin') };
+    const r = await owpJson<{ worker: { skills: string[] } }>(['worker', 'register', '--skills', 'Docs,TypeScript,docs'], erin);
+    expect(r.worker.skills).toEqual(['docs', 'typescript']);
+  }, 60_000);
+
   it('a token this relay does not know: unauthorized, said once, with where to look', async () => {
     const r = await owp(['tasks'], { url: relay.url, token: 'owp_not_a_real_token', home: join(dir, 'x') });
     expect(r.code).toBe(1);

@@ -70,6 +70,7 @@ describe('owp usage', () => {
       [['import', 'yaml'], /give at least one YAML FILE/],
       [['audit', '--since', 'yesterday-ish'], /--since "yesterday-ish" is neither an ISO time/],
       [['worker', 'run', '--poll', '10 parsecs'], /--poll "10 parsecs" is not a duration/],
+      [['worker', 'register', '--skills', 'c plus'], /--skills: "c plus" is not a skill name/],
     ];
     const results = await pool(cases, 2, ([args]) => owp(args, o));
     results.forEach((r, i) => {

@@ -2,7 +2,9 @@
 import { UsageError, parseIntArg, parseList, str } from '../args.js';
 import type { Command, Context } from '../command.js';
 import { table, when } from '../output.js';
-import type { WorkerProfile, WorkerRuntime } from '../../../shared/model.js';
+import { WorkerProfileSchema, type WorkerProfile, type WorkerRuntime } from '../../../shared/model.js';
+
+const SKILL = WorkerProfileSchema.shape.skills.element;
 
 export interface RegisterFlags {
   name?: string;
@@ -14,10 +16,21 @@ export interface RegisterFlags {
 export function registerFlags(ctx: Context): RegisterFlags {
   const f: RegisterFlags = {};
   if (str(ctx.p, 'name') !== undefined) f.name = str(ctx.p, 'name');
-  if (str(ctx.p, 'skills') !== undefined) f.skills = parseList(str(ctx.p, 'skills')!);
+  if (str(ctx.p, 'skills') !== undefined) f.skills = parseSkills(str(ctx.p, 'skills')!);
   if (str(ctx.p, 'capacity') !== undefined) f.capacity = parseIntArg(str(ctx.p, 'capacity')!, '--capacity', 1, 1000);
   if (str(ctx.p, 'max-concurrent') !== undefined) f.maxConcurrent = parseIntArg(str(ctx.p, 'max-concurrent')!, '--max-concurrent', 1, 100);
   return f;
+}
+
+/**
+ * `--skills`: comma separated, lower-cased for you (skills are compared as lower case, as
+ * GitHub `skill:X` labels are); anything else that is not a skill is bad usage.
+ */
+export function parseSkills(text: string): string[] {
+  const skills = [...new Set(parseList(text).map((s) => s.toLowerCase()))];
+  for (const s of skills)
+    if (!SKILL.safeParse(s).success) throw new UsageError(`--skills: "${s}" is not a skill name: use letters, digits and + # . _ - (e.g. --skills typescript,c++,docs)`);
+  return skills;
 }
 
 export const REGISTER_OPTIONS = {
