@@ -166,6 +166,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       tokens,
       log,
       guard,
+      knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
       onAwareness: (principal, docName, state) => {
         if (principal.role !== 'worker' || !principal.workerId) return;

@@ -73,3 +73,33 @@ describe('awareness limits', () => {
     expect((await r.api(undefined, 'GET', '/healthz')).status).toBe(200);
   });
 });
+
+describe('inbox documents', () => {
+  let r: TestRelay;
+  beforeAll(async () => {
+    r = await startTestRelay();
+  });
+  afterAll(async () => r?.close());
+
+  const closeOf = (url: string) =>
+    new Promise<[number, string]>((res) => {
+      const ws = new WebSocket(url);
+      ws.on('message', () => ws.close(1000, 'done'));
+      ws.on('close', (c, why) => res([c, String(why)]));
+    });
+
+  it('a maintainer cannot make the relay load inboxes of workers that do not exist', async () => {
+    const m = await r.token('maintainer');
+    for (let i = 0; i < 3; i++) {
+      const [code, reason] = await closeOf(`${r.wsUrl}/owp/inbox/nobody-${i}?token=${m}`);
+      expect(code).toBe(4404);
+      expect(reason).toMatch(/^unknown-worker: /);
+    }
+    await r.token('worker', 'real-1');
+    const [code] = await closeOf(`${r.wsUrl}/owp/inbox/real-1?token=${m}`);
+    expect(code).toBe(1000);
+    // Admin may still prepare an inbox before its worker exists.
+    const [adminCode] = await closeOf(`${r.wsUrl}/owp/inbox/later-1?token=${r.adminToken}`);
+    expect(adminCode).toBe(1000);
+  });
+});

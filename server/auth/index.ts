@@ -10,6 +10,7 @@
  *   through on every change), so the socket upgrade path and every HTTP request can use it.
  * - A worker token is bound to exactly one worker id; other roles carry none.
  * - Revocation is permanent and notifies `onRevoke` listeners at once (sockets, SSE streams).
+ * - `hasWorker(id)`: some token (live or revoked) was ever bound to that worker id.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -99,6 +100,7 @@ function principalOf(r: TokenRecord): Principal {
 export class TokenStore {
   private readonly byHash = new Map<string, TokenRecord>();
   private readonly byId = new Map<string, TokenRecord>();
+  private readonly workers = new Set<string>();
   private readonly revokeListeners = new Set<(tokenId: string) => void>();
 
   private constructor(
@@ -111,6 +113,7 @@ export class TokenStore {
     for (const [, rec] of await store.entries<TokenRecord>(AUTH_PREFIX)) {
       ts.byHash.set(rec.hash, rec);
       ts.byId.set(rec.id, rec);
+      if (rec.workerId !== undefined) ts.workers.add(rec.workerId);
     }
     return ts;
   }
@@ -148,6 +151,11 @@ export class TokenStore {
       return { ok: false, code: 'token-revoked', message: 'token-revoked: this token was revoked; ask an admin for a new one' };
     }
     return { ok: true, principal: principalOf(rec) };
+  }
+
+  /** Was a token ever bound to this worker id? */
+  hasWorker(workerId: string): boolean {
+    return this.workers.has(workerId);
   }
 
   get(id: string): TokenInfo | undefined {
@@ -215,6 +223,7 @@ export class TokenStore {
     ]);
     this.byHash.set(rec.hash, rec);
     this.byId.set(rec.id, rec);
+    if (rec.workerId !== undefined) this.workers.add(rec.workerId);
   }
 }
 

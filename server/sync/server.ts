@@ -19,6 +19,8 @@
  *   announced it; others cannot overwrite it. A state naming a `workerId` other than the
  *   worker's own is dropped. When a socket closes, its awareness clients are removed.
  * - Revoking a token closes its sockets at once (4410). `close()` closes every socket (1001).
+ * - With `knownWorker`, an inbox of a worker id no token was ever bound to is opened only by
+ *   admin; others get 4404 (a maintainer cannot make the relay load documents without end).
  * - Bounded: at most `maxConnectionsPerToken` (default 64) open sockets per token; one more
  *   is closed with 4429. Refused tokens are braked per address by the relay's AuthGuard
  *   (shared with HTTP): past the brake every upgrade from that address is closed with 4429.
@@ -68,6 +70,8 @@ export interface SyncServerOptions {
   maxConnectionsPerToken?: number;
   /** The relay's shared brake on refused tokens; default: one of its own. */
   guard?: AuthGuard;
+  /** Does this worker id exist (a token was bound to it)? Default: every id does. */
+  knownWorker?: (workerId: string) => boolean;
 }
 
 export interface SyncServer {
@@ -256,8 +260,12 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
       return ws.close(code, clampReason(check.message));
     }
     const principal = check.principal;
-    if (docName === undefined || !parseDocName(docName)) {
+    const kind = docName === undefined ? undefined : parseDocName(docName);
+    if (docName === undefined || !kind) {
       return ws.close(CLOSE.unknownDoc, clampReason(`not-found: no document ${docName ?? ''}; use owp/board, owp/ledger or owp/inbox/<workerId>`));
+    }
+    if (kind.kind === 'inbox' && principal.role !== 'admin' && opts.knownWorker && !opts.knownWorker(kind.workerId)) {
+      return ws.close(CLOSE.unknownDoc, clampReason(`unknown-worker: no worker ${kind.workerId}; an admin creates its token first`));
     }
     if (!canRead(principal, docName)) return ws.close(CLOSE.forbidden, readDeniedReason(principal, docName));
     if ((byToken.get(principal.tokenId)?.size ?? 0) >= maxPerToken) {
