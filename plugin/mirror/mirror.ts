@@ -9,6 +9,9 @@
  * - A note is never rewritten while the user is typing in it: the task stays dirty and is
  *   retried by `flush()` once the note is idle.
  * - The echo of our own writes is ignored (`written` remembers what we wrote).
+ * - The tasks folder is fixed for the life of a mirror (a session). Notes are moved only when
+ *   their task's title changes and the note still sits where the mirror put it; a note the
+ *   user moved, or one in a previous tasks folder, stays where it is.
  * - Deleting or renaming a note never deletes a task. A deleted note's task is remembered
  *   as suppressed and gets a note again only through `restore()`. A task that had a note in
  *   this vault ('noted') whose note is gone was deleted while the plugin was not running:
@@ -45,6 +48,13 @@ const FIELD_OF: Record<(typeof EDITABLE_KEYS)[number], keyof Task> = {
 };
 
 export const PLUGIN_ORIGIN = 'owp-plugin';
+
+/** FNV-1a, base 36: a short stable tag for a task id. */
+function shortHash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(36);
+}
 
 export class Mirror {
   /** task id -> note path */
@@ -135,6 +145,12 @@ export class Mirror {
     this.board.getMap('tasks').forEach((_v, id) => this.dirty.add(id));
   }
 
+  /** Task notes (by path) that are not under the tasks folder (moved by the user, or an old folder). */
+  notesOutside(folder = this.host.tasksFolder()): string[] {
+    const prefix = folder + '/';
+    return [...this.index.values()].filter((p) => !p.startsWith(prefix)).sort();
+  }
+
   pathOf(taskId: string): string | undefined {
     return this.index.get(taskId);
   }
@@ -207,7 +223,9 @@ export class Mirror {
         this.missing.push(id);
         return true;
       }
-      const target = this.notes.exists(canonical) ? canonical.replace(/\.md$/, ` (${Date.now().toString(36)}).md`) : canonical;
+      // Two ids can make the same safe name (`a/b#1`, `a/b:1`): the second note gets a suffix
+      // derived from its id, so its path is stable too.
+      const target = this.notes.exists(canonical) ? canonical.replace(/\.md$/, ` (${shortHash(id)}).md`) : canonical;
       const text = renderTaskNote(want, task.body);
       this.written.set(target, text);
       await this.notes.create(target, text);
@@ -241,7 +259,9 @@ export class Mirror {
     this.base.set(id, { values: want, brief: task.body });
     const before = this.canonical.get(id);
     this.canonical.set(id, canonical);
-    if (before !== undefined && before !== canonical && path !== canonical && !this.notes.exists(canonical)) {
+    // Move only a note that sits where we last put it: one the user moved (or one in a
+    // previous tasks folder) stays where it is.
+    if (before !== undefined && before !== canonical && path === before && !this.notes.exists(canonical)) {
       await this.notes.rename(path, canonical);
       this.index.set(id, canonical);
       this.stats.moved++;

@@ -35,12 +35,15 @@ export function sessionDeps(input: {
   onStatus: (s: ConnectionStatus) => void;
 }): SessionDeps {
   const { settings } = input;
+  // Fixed for the session: a new tasks folder takes effect at the next (re)connect, never
+  // while the mirror is running (typing a folder name would scatter notes otherwise).
+  const tasksFolder = settings.tasksFolder;
   return {
     vaultId: input.vaultId,
     settings,
     notes: input.notes,
     host: {
-      tasksFolder: () => settings.tasksFolder,
+      tasksFolder: () => tasksFolder,
       canEditBoard: () => input.client()?.canEditBoard ?? false,
       notice: (m) => new Notice(m),
       loadIds: (kind) => settings[kind],
@@ -52,6 +55,10 @@ export function sessionDeps(input: {
     fetchMe: (relayUrl, token) => relayRequest(relayUrl, token, 'GET', '/api/me'),
     saveIdentity: async (identity) => {
       settings.identity = identity;
+      await input.save();
+    },
+    saveNotesFolder: async (folder) => {
+      settings.notesFolder = folder;
       await input.save();
     },
     notice: (m) => new Notice(m),

@@ -50,7 +50,7 @@ export class OwpSettingTab extends PluginSettingTab {
       .addButton((b) => b.setButtonText('Reconnect').onClick(() => void this.host.restartConnection().then(() => this.display())));
     new Setting(containerEl)
       .setName('Tasks folder')
-      .setDesc('Task notes are kept under this folder.')
+      .setDesc('New task notes are made under this folder after you reconnect. Existing notes are not moved: they keep syncing where they are.')
       .addText((t) =>
         t.setValue(s.tasksFolder).onChange(async (v) => {
           s.tasksFolder = safeFolder(v);

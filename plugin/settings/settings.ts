@@ -24,6 +24,8 @@ export interface OwpSettings {
   suppressed: string[];
   /** Task ids that have had a note in this vault (a missing one was deleted, not never made). */
   noted: string[];
+  /** Written by the plugin: the tasks folder its notes were made in (to notice a change). */
+  notesFolder?: string;
   /** Who the relay said this token is (GET /api/me), kept so the plugin starts offline. */
   identity?: Identity;
 }
@@ -71,6 +73,7 @@ export function normaliseSettings(raw: unknown): OwpSettings {
     capacity: int(r.capacity, 1, LIMITS.capacity, DEFAULT_SETTINGS.capacity),
     maxConcurrent: int(r.maxConcurrent, 1, LIMITS.maxConcurrent, DEFAULT_SETTINGS.maxConcurrent),
     identity: parseIdentity(r.identity),
+    ...(typeof r.notesFolder === 'string' ? { notesFolder: safeFolder(r.notesFolder) } : {}),
     suppressed: idList(r.suppressed),
     noted: idList(r.noted),
   };

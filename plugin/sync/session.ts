@@ -7,6 +7,8 @@
  *   remembered per relay and token so the vault opens offline with the cached documents.
  * - Workers publish their profile to their inbox and their leases as awareness heartbeats.
  * - `close()` detaches everything it attached.
+ * - A changed tasks folder moves no note: existing notes stay where they are (found by
+ *   owp_id), new notes go to the new folder, and a notice says so once.
  */
 import type { Identity, OwpSettings } from '../settings/settings.js';
 import { fatalMessage, PoolClient, type ConnectionStatus } from './client.js';
@@ -28,6 +30,8 @@ export interface SessionDeps {
   /** GET /api/me; throws when the relay cannot be reached, returns status and body otherwise. */
   fetchMe(relayUrl: string, token: string): Promise<{ status: number; body: unknown }>;
   saveIdentity(identity: Identity): Promise<void>;
+  /** Remember the tasks folder this vault's notes were made in (`notesFolder`). */
+  saveNotesFolder(folder: string): Promise<void>;
   notice(msg: string): void;
   onStatus(status: ConnectionStatus): void;
 }
@@ -121,5 +125,21 @@ export async function openSession(deps: SessionDeps): Promise<Session | undefine
   session.add(() => client.ledger.getMap('tasks').unobserve(beat));
   beat();
   await mirror.start();
+  await noteFolderChange(deps, mirror);
   return session;
+}
+
+async function noteFolderChange(deps: SessionDeps, mirror: Mirror): Promise<void> {
+  const now = deps.settings.tasksFolder;
+  const before = deps.settings.notesFolder;
+  if (before === now) return;
+  if (before !== undefined) {
+    const stay = mirror.notesOutside(now).filter((p) => p.startsWith(before + '/'));
+    if (stay.length > 0) {
+      deps.notice(
+        `OWP: the tasks folder is now "${now}". The ${stay.length} existing task note${stay.length > 1 ? 's stay' : ' stays'} in "${before}" and keep${stay.length > 1 ? '' : 's'} syncing; new task notes go to "${now}". Move them yourself if you like: the plugin finds them by owp_id.`,
+      );
+    }
+  }
+  await deps.saveNotesFolder(now);
 }

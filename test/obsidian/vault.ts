@@ -269,7 +269,8 @@ export class MetadataCache extends Events {
     let frontmatter: Record<string, unknown> | undefined;
     if (m) {
       try {
-        const v = parseYaml(m[1]!) as unknown;
+        // uniqueKeys off: yaml's pairwise check takes seconds on 10,000 keys; Obsidian's reader does not.
+        const v = parseYaml(m[1]!, { uniqueKeys: false }) as unknown;
         if (v && typeof v === 'object' && !Array.isArray(v)) frontmatter = v as Record<string, unknown>;
       } catch {
         frontmatter = undefined; // Obsidian shows no properties for broken YAML
