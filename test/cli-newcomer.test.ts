@@ -66,6 +66,10 @@ describe('newcomer mistakes', () => {
     expect(r.stderr).toContain('hint: Register this worker first: `owp worker register --skills a,b`');
     const j = await owp(['claim', '--json'], bob);
     expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'unknown-worker', hint: expect.stringContaining('owp worker register') } });
+    const run = await owp(['worker', 'run', '--once'], bob);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^owp: unknown-worker: /);
+    expect(run.stderr).toContain('hint: Give your skills the first time: `owp worker run --skills a,b`');
   }, 60_000);
 
   it('skills typed with capitals are registered lower case (as skills are compared)', async () => {

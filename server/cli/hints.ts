@@ -12,7 +12,9 @@
 export function refusalHint(code: string, command: string, url: string): string | undefined {
   switch (code) {
     case 'unknown-worker':
-      return 'Register this worker first: `owp worker register --skills a,b` (with the same worker token), then claim again.';
+      return command === 'worker run'
+        ? 'Give your skills the first time: `owp worker run --skills a,b` (later runs reuse them), or run `owp worker register --skills a,b` once.'
+        : 'Register this worker first: `owp worker register --skills a,b` (with the same worker token), then claim again.';
     case 'unauthorized':
       return `Check --token / OWP_TOKEN: tokens belong to one relay and its data folder (this is ${url}; set --url or OWP_URL for another). An admin makes one with \`owp token create\`.`;
     case 'unknown-repo':
