@@ -134,3 +134,25 @@ describe('RateLimiter memory', () => {
     expect(rl.take('k')).toBe(0);
   });
 });
+
+describe('request bodies', () => {
+  let r: TestRelay;
+  beforeAll(async () => {
+    r = await startTestRelay();
+  });
+  afterAll(async () => r?.close());
+
+  it('a body that is not valid UTF-8 is refused, not stored with replacement characters', async () => {
+    const prefix = Buffer.from('{"tasks":[{"id":"u1","repo":"a/b","title":"caf');
+    const body = Buffer.concat([prefix, Buffer.from([0xe9]), Buffer.from('"}]}')]); // Latin-1 é
+    const res = await fetch(`${r.url}/api/tasks`, { method: 'POST', headers: { authorization: `Bearer ${r.adminToken}`, 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    const err = ((await res.json()) as { error: { code: string; message: string } }).error;
+    expect(err.code).toBe('invalid-json');
+    expect(err.message).toMatch(/UTF-8/);
+    expect((await r.api(r.adminToken, 'GET', '/api/tasks/u1')).status).toBe(404);
+    // Valid UTF-8 (with a BOM-free é) goes through.
+    const ok = await r.api(r.adminToken, 'POST', '/api/tasks', { tasks: [{ id: 'u1', repo: 'a/b', title: 'café' }] });
+    expect(ok.status).toBe(200);
+  });
+});

@@ -9,7 +9,8 @@
  *   `token-revoked`, role not allowed -> 403. `admin` may call every route. Refused tokens
  *   are braked per address (../auth/guard.ts): past the brake, 429 for every token.
  * - Only the path of a URL is ever logged, never its query (it may hold `?token=`).
- * - Bodies are capped (default 1 MiB) -> 413 before they are buffered whole.
+ * - Bodies are capped (default 1 MiB) -> 413 before they are buffered whole. A JSON body
+ *   must be valid UTF-8 (else 400 `invalid-json`): bytes are never silently replaced by U+FFFD.
  * - Rate limit per token (or per address without one): a token bucket -> 429 with
  *   Retry-After (seconds).
  * - Path segments are percent-decoded one by one, so task ids may contain `/` as `%2F`.
@@ -22,6 +23,7 @@ import type { Logger, Principal, Route, RouteContext } from '../ports.js';
 import { RateLimiter, type RateLimitOptions } from './ratelimit.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface RouterOptions {
   tokens: TokenStore;
@@ -168,8 +170,14 @@ export class Router {
       async json<T>() {
         const buf = await rawBody();
         if (buf.length === 0) return {} as T;
+        let text: string;
         try {
-          return JSON.parse(buf.toString('utf8')) as T;
+          text = strictUtf8.decode(buf);
+        } catch {
+          throw new OwpError('invalid-json', 'The request body is not valid UTF-8; send JSON encoded as UTF-8.');
+        }
+        try {
+          return JSON.parse(text) as T;
         } catch {
           throw new OwpError('invalid-json', 'The request body is not valid JSON; send a JSON object with Content-Type: application/json.');
         }
