@@ -25,6 +25,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { Board, RepoPolicy, Task, TaskRuntime } from '../model.js';
 import type { Filter } from './filters.js';
+import type { Bucket } from './pool.js';
 import { areaKey, own, type RepoLoad } from './state.js';
 
 /** A claim-next candidate. The per-batch fields are reset when a batch builds its pool. */
@@ -37,6 +38,9 @@ export interface PoolEntry {
   policy: RepoPolicy;
   taskPart: number;
   taken: boolean;
+  /** In its priority bucket (pool.ts); the batch that last prepared it. */
+  bucketed?: boolean;
+  seen?: number;
   /** tieBreakHash's task part (hash.ts taskPrefixHash), computed on first need. */
   hashPrefix?: number;
   /** The state filter that blocks it for everyone, once one does (per batch). */
@@ -47,8 +51,10 @@ export interface Carry {
   active: Map<string, RepoLoad>;
   leased: Set<string>;
   candidates: Map<string, PoolEntry>;
-  /** The candidates in the last batch's sorted order (may hold entries since replaced). */
-  order: PoolEntry[];
+  /** The candidates by task priority, each sorted by (queuedAt, id); see pool.ts. */
+  buckets: Map<number, Bucket>;
+  /** Some candidate has a non-integer queuedAt: the pool sorts instead of merging. */
+  unordered: boolean;
   /** Task ids and worker ids set by the batch that made the ledger. */
   touched: Set<string>;
   workersTouched: Set<string>;
@@ -87,7 +93,21 @@ function offered(rt: TaskRuntime | undefined, task: Task | undefined): task is T
 }
 
 /** Bring `candidates` and `leased` in line with the task `id` in `tasks` and `board`. */
-export function syncTask(c: Pick<Carry, 'candidates' | 'leased'>, added: PoolEntry[], tasks: Record<string, TaskRuntime>, board: Board, id: string): void {
+export interface SyncTarget {
+  candidates: Map<string, PoolEntry>;
+  leased: Set<string>;
+  buckets: Map<number, Bucket>;
+  /** New candidates not yet in a bucket. */
+  added: PoolEntry[];
+}
+
+function forget(c: SyncTarget, e: PoolEntry | undefined): void {
+  if (!e?.bucketed) return;
+  const b = c.buckets.get(e.task.priority);
+  if (b) b.stale++;
+}
+
+export function syncTask(c: SyncTarget, tasks: Record<string, TaskRuntime>, board: Board, id: string): void {
   const rt = own(tasks, id);
   if (rt && rt.state === 'leased' && rt.lease) c.leased.add(id);
   else c.leased.delete(id);
@@ -95,8 +115,15 @@ export function syncTask(c: Pick<Carry, 'candidates' | 'leased'>, added: PoolEnt
   if (offered(rt, task)) {
     const cur = c.candidates.get(id);
     if (cur && cur.rt === rt && cur.task === task) return;
+    forget(c, cur);
     const e: PoolEntry = { id, task, rt: rt!, area: areaKey(task.area), policy: undefined as unknown as RepoPolicy, taskPart: 0, taken: false };
     c.candidates.set(id, e);
-    added.push(e);
-  } else c.candidates.delete(id);
+    c.added.push(e);
+  } else {
+    const cur = c.candidates.get(id);
+    if (cur) {
+      forget(c, cur);
+      c.candidates.delete(id);
+    }
+  }
 }

@@ -19,22 +19,16 @@ import { DEFAULTS, type Intent, type RepoPolicy, type Task, type WorkerProfile }
 import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext } from './filters.js';
 import { grant, type Decision } from './leases.js';
 import { SCORES, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
-import { areaKey, compareStrings, own, defaultPolicy, newWorkerRuntime, policyFor, syncDirty, workerRuntime, type RepoLoad, type Work } from './state.js';
+import { areaKey, compareStrings, own, defaultPolicy, policyFor, workerRuntime, type RepoLoad, type Work } from './state.js';
 import type { PoolEntry } from './carry.js';
+import { buildPool, type CandidatePool as Pool } from './pool.js';
 import { fnv1a32From, taskPrefixHash } from './hash.js';
 
 type Counts = Map<string, Map<ErrorCode, number>>;
 
-/**
- * The claim-next candidates of this batch: tasks queued, on the board, not held or
- * cancelled, sorted by task-only score (desc) then id. `open` holds those neither taken
- * in this batch nor blocked by a state filter.
- */
+/** The batch's candidates (pool.ts) and the state-filter blocks counted so far. */
 export interface CandidatePool {
-  entries: PoolEntry[];
-  open: PoolEntry[];
-  /** Entries by repo, built for a repo only once a state filter may block some of its tasks. */
-  byRepo: Map<string, PoolEntry[]>;
+  pool: Pool;
   blockedCounts: Counts;
 }
 
@@ -80,65 +74,29 @@ function mayBlock(load: RepoLoad | undefined, policy: RepoPolicy): boolean {
   return policy.frozenAreas.length > 0 || (load !== undefined && (load.areas.size > 0 || load.count >= policy.reviewBudget)) || 0 >= policy.reviewBudget;
 }
 
-/** Mark entries of one repo that a state filter now blocks; drop them from the open list. */
-function refreshBlocks(w: Work, pool: CandidatePool, repo: string): void {
+/** Mark entries of one repo that a state filter now blocks (claim-next skips them). */
+function refreshBlocks(w: Work, cp: CandidatePool, repo: string): void {
   // Entries are grouped by policy.repo; every policy the batch uses with that name counts.
   const load = w.active.get(repo);
   let may = false;
   for (const p of w.policies.values()) if (p.repo === repo && mayBlock(load, p)) may = true;
   if (!may) return;
-  let entries = pool.byRepo.get(repo);
-  if (!entries) pool.byRepo.set(repo, (entries = pool.entries.filter((e) => e.policy.repo === repo)));
   const ctx = context(w, '-');
-  let blocked = false;
-  for (const e of entries) {
+  for (const e of cp.pool.ofRepo(repo)) {
     if (e.taken || e.blocked) continue;
     focus(ctx, e);
     const no = firstFailing(STATE_FILTERS, ctx);
     if (no) {
       e.blocked = no;
-      blocked = true;
-      count(pool.blockedCounts, no.filter.name, no.code);
+      count(cp.blockedCounts, no.filter.name, no.code);
     }
   }
-  if (blocked) pool.open = pool.open.filter((e) => !e.taken && !e.blocked);
 }
 
-/**
- * Build this batch's pool from the candidates (carry.ts): the last sorted order, minus
- * entries since replaced, plus the ones added, re-scored at `now` and re-sorted (nearly
- * sorted already, so the sort is close to linear).
- */
 export function candidatePool(w: Work): CandidatePool {
-  syncDirty(w);
-  const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: w.now, profile: NO_WORKER, skills: new Set(), wr: newWorkerRuntime('-', w.day) };
-  const entries: PoolEntry[] = [];
-  let repo = '';
-  let policy: RepoPolicy | undefined;
-  for (const list of [w.order, w.added]) {
-    for (let i = 0; i < list.length; i++) {
-      const e = list[i]!;
-      if (w.candidates.get(e.id) !== e) continue;
-      input.task = e.task;
-      input.queuedAt = e.rt.queuedAt;
-      e.taskPart = partScore(input, 'task', SCORES);
-      if (policy === undefined || e.task.repo !== repo) policy = policyFor(w, (repo = e.task.repo));
-      e.policy = policy;
-      e.taken = false;
-      e.blocked = undefined;
-      entries.push(e);
-    }
-  }
-  w.added = [];
-  // An entry can sit in both lists (re-added after a change): keep its first copy only.
-  entries.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
-  let n = 0;
-  for (let i = 0; i < entries.length; i++) if (i === 0 || entries[i] !== entries[i - 1]) entries[n++] = entries[i]!;
-  entries.length = n;
-  w.order = entries;
-  const pool: CandidatePool = { entries, open: entries, byRepo: new Map(), blockedCounts: new Map() };
-  for (const repo of new Set([...w.policies.values()].map((p) => p.repo))) refreshBlocks(w, pool, repo);
-  return pool;
+  const cp: CandidatePool = { pool: undefined as unknown as Pool, blockedCounts: new Map() };
+  cp.pool = buildPool(w, (repo) => refreshBlocks(w, cp, repo));
+  return cp;
 }
 
 export function claimNamed(w: Work, intent: Extract<Intent, { kind: 'claim' }>): Decision & { taskId: string } {
@@ -190,7 +148,9 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
   const hashOf = (e: PoolEntry): number => fnv1a32From((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
   let best: (Scored & { entry: PoolEntry }) | undefined;
   let bestHash = -1;
-  for (const e of pool.open) {
+  for (let i = 0; ; i++) {
+    const e = pool.pool.at(i);
+    if (!e) break;
     if (e.taken || e.blocked) continue;
     // Entries come in taskPart order, so every later total is <= this bound (float addition
     // is monotone): once it is below the best total, nothing later can win or even tie.

@@ -32,8 +32,9 @@ import { candidatePool, claimNamed, claimNext, type CandidatePool } from './clai
 import { applyLeaseIntent, applyMaintainerIntent, type Decision } from './leases.js';
 import { expireLeases, reconcileBoard } from './reconcile.js';
 import { fairness } from './scores.js';
-import { clean, createWork, emit, own, putOutcome, syncDirty, toLedger, workerRuntime, type Work } from './state.js';
+import { clean, createWork, emit, own, putOutcome, toLedger, workerRuntime, type Work } from './state.js';
 import { putCarry, takeCarry, type ScheduleHints } from './carry.js';
+import { compactBuckets, flushAdded } from './pool.js';
 
 export interface ScheduleResult {
   ledger: Ledger;
@@ -162,10 +163,9 @@ export function schedule(state: PoolState, intents: Intent[], now: number, hints
     for (const j of intentOrder(restIntents, fairnessOf)) run(rest[j]!);
   }
   const ledger = toLedger(w);
-  syncDirty(w);
-  let sorted = w.added.length > 0 ? w.order.concat(w.added) : w.order;
-  if (sorted.length > 2 * w.candidates.size + 1024) sorted = sorted.filter((e) => w.candidates.get(e.id) === e);
-  putCarry(ledger.tasks, { active: w.active, leased: w.leased, candidates: w.candidates, order: sorted, touched: w.touched, workersTouched: w.workersTouched });
+  flushAdded(w);
+  compactBuckets(w);
+  putCarry(ledger.tasks, { active: w.active, leased: w.leased, candidates: w.candidates, buckets: w.buckets, unordered: w.unordered, touched: w.touched, workersTouched: w.workersTouched });
   return { ledger, outcomes, events: w.events };
 }
 

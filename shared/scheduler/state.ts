@@ -30,6 +30,7 @@ import {
   type WorkerRuntime,
 } from '../model.js';
 import { syncTask, type Carry, type PoolEntry } from './carry.js';
+import type { Bucket } from './pool.js';
 
 /** The actor recorded on events the scheduler causes by itself (reconcile, expiry). */
 export const SCHEDULER_ACTOR = 'scheduler';
@@ -70,10 +71,11 @@ export interface Work {
   policies: Map<string, RepoPolicy>;
   /** Task ids in state leased (expiry looks only at these). */
   leased: Set<string>;
-  /** Claim-next candidates (see carry.ts) and the order the last pool was sorted in. */
+  /** Claim-next candidates (see carry.ts) and their priority buckets (pool.ts). */
   candidates: Map<string, PoolEntry>;
-  order: PoolEntry[];
-  /** Candidates added since the last pool build (not yet in `order`). */
+  buckets: Map<number, Bucket>;
+  unordered: boolean;
+  /** Candidates not yet in a bucket. */
   added: PoolEntry[];
   /** Task ids set in this batch; `dirty` those not yet synced into leased/candidates. */
   touched: Set<string>;
@@ -173,7 +175,8 @@ export function createWork(state: PoolState, now: number, carry?: Carry): Work {
     policies: new Map(),
     leased: carry?.leased ?? new Set(),
     candidates: carry?.candidates ?? new Map(),
-    order: carry?.order ?? [],
+    buckets: carry?.buckets ?? new Map(),
+    unordered: carry?.unordered ?? false,
     added: [],
     touched: new Set(),
     dirty: [],
@@ -184,7 +187,7 @@ export function createWork(state: PoolState, now: number, carry?: Carry): Work {
     for (const id in ledger.tasks) {
       const rt = ledger.tasks[id]!;
       if (isActive(rt) && rt.lease) indexLease(w, rt.repo, rt.lease);
-      if (rt.state === 'leased' || rt.state === 'queued') syncTask(w, w.added, w.tasks, w.board, id);
+      if (rt.state === 'leased' || rt.state === 'queued') syncTask(w, w.tasks, w.board, id);
     }
   }
   return w;
@@ -192,7 +195,7 @@ export function createWork(state: PoolState, now: number, carry?: Carry): Work {
 
 /** Sync the ids set since the last call into `leased` and `candidates`. */
 export function syncDirty(w: Work): void {
-  for (const id of w.dirty) syncTask(w, w.added, w.tasks, w.board, id);
+  for (const id of w.dirty) syncTask(w, w.tasks, w.board, id);
   w.dirty.length = 0;
 }
 

@@ -1,0 +1,167 @@
+/**
+ * The claim-next candidate pool of a batch, built from the carried candidates (carry.ts)
+ * without re-scoring or re-sorting all of them.
+ *
+ * Candidates live in buckets by task priority, each kept sorted by (queuedAt asc, id asc).
+ * The task-only score is priority (weight 4) + age (weight 2), so within a bucket it never
+ * increases along that order: age/(age + H) is one correctly rounded division of two exact
+ * integers (when `now` and queuedAt are safe integers), and rounding is monotone. A lazy
+ * k-way merge of the buckets by head score therefore yields the candidates in non-increasing
+ * task score, which is all claim-next needs: its choice is a strict total order, and its
+ * early stop only needs every later score to be <= the current one. Whatever this cannot
+ * vouch for (a non-integer time, a change to SCORES) takes the plain path: score every
+ * candidate and sort.
+ *
+ * Invariants:
+ * - `at(i)` returns the i-th candidate of the batch's order (prepared: score, policy and the
+ *   per-batch flags set for this batch), or undefined past the last.
+ * - A candidate is prepared once per batch (stamp `seen`); its repo's state-filter blocks
+ *   are computed before any entry of that repo is returned (refreshBlocks in claims.ts).
+ * - Buckets may hold stale entries (no longer the candidate for their id); they are
+ *   skipped, and compacted when they are more than half of a bucket.
+ */
+import type { RepoPolicy, Task, WorkerProfile } from '../model.js';
+import type { PoolEntry } from './carry.js';
+import { SCORES, ageScore, partScore, priorityScore, type ScoreInput } from './scores.js';
+import { compareStrings, newWorkerRuntime, policyFor, syncDirty, type Work } from './state.js';
+
+export interface Bucket {
+  list: PoolEntry[];
+  stale: number;
+}
+
+const TASK_SCORES = SCORES.filter((s) => s.dependsOn === 'task');
+/** The merge is exact only for the published task scores (see above). */
+const MERGE_OK = TASK_SCORES.length === 2 && TASK_SCORES[0] === priorityScore && TASK_SCORES[1] === ageScore;
+
+const NO_WORKER: WorkerProfile = { id: '-', name: '-', skills: [], capacity: 1, maxConcurrent: 1, available: false };
+
+function before(a: PoolEntry, b: PoolEntry): boolean {
+  return a.rt.queuedAt < b.rt.queuedAt || (a.rt.queuedAt === b.rt.queuedAt && compareStrings(a.id, b.id) < 0);
+}
+
+/** Put the candidates added since the last call into their buckets. */
+export function flushAdded(w: Work): void {
+  syncDirty(w);
+  for (const e of w.added) {
+    if (w.candidates.get(e.id) !== e || e.bucketed) continue;
+    if (!Number.isSafeInteger(e.rt.queuedAt)) w.unordered = true;
+    let b = w.buckets.get(e.task.priority);
+    if (!b) w.buckets.set(e.task.priority, (b = { list: [], stale: 0 }));
+    const list = b.list;
+    let lo = 0;
+    let hi = list.length;
+    if (hi > 0 && before(list[hi - 1]!, e)) lo = hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(list[mid]!, e)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === list.length) list.push(e);
+    else list.splice(lo, 0, e);
+    e.bucketed = true;
+  }
+  w.added = [];
+}
+
+/** Drop stale entries from buckets where they are the majority. */
+export function compactBuckets(w: Work): void {
+  for (const [p, b] of w.buckets) {
+    if (b.stale <= 64 || b.stale * 2 <= b.list.length) continue;
+    b.list = b.list.filter((e) => w.candidates.get(e.id) === e);
+    b.stale = 0;
+    if (b.list.length === 0) w.buckets.delete(p);
+  }
+}
+
+export interface CandidatePool {
+  at(i: number): PoolEntry | undefined;
+  /** Every current candidate whose policy is `repo`'s (prepared). */
+  ofRepo(repo: string): PoolEntry[];
+}
+
+/**
+ * `onRepo(repo)` is called the first time an entry of `repo` is prepared in this batch,
+ * before that entry is returned.
+ */
+export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePool {
+  flushAdded(w);
+  const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: w.now, profile: NO_WORKER, skills: new Set(), wr: newWorkerRuntime('-', w.day) };
+  const seenRepos = new Set<string>();
+  const byRepo = new Map<string, PoolEntry[]>();
+  const ready = (e: PoolEntry): void => {
+    if (e.seen === w.batch) return;
+    input.task = e.task;
+    input.queuedAt = e.rt.queuedAt;
+    e.taskPart = partScore(input, 'task', SCORES);
+    e.policy = policyFor(w, e.task.repo);
+    e.taken = false;
+    e.blocked = undefined;
+    e.seen = w.batch;
+  };
+  const prepare = (e: PoolEntry): PoolEntry => {
+    ready(e);
+    const repo = (e.policy as RepoPolicy).repo;
+    if (!seenRepos.has(repo)) {
+      seenRepos.add(repo);
+      onRepo(repo);
+    }
+    return e;
+  };
+  const ofRepo = (repo: string): PoolEntry[] => {
+    let list = byRepo.get(repo);
+    if (!list) {
+      list = [];
+      for (const e of w.candidates.values()) {
+        ready(e);
+        if (e.policy.repo === repo) list.push(e);
+      }
+      byRepo.set(repo, list);
+    }
+    return list;
+  };
+
+  if (!MERGE_OK || w.unordered || !Number.isSafeInteger(w.now)) {
+    const all = [...w.candidates.values()];
+    for (const e of all) ready(e);
+    all.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
+    return { at: (i) => (i < all.length ? prepare(all[i]!) : undefined), ofRepo };
+  }
+
+  // Lazy k-way merge of the buckets by head score.
+  const heads: { list: PoolEntry[]; i: number; b: Bucket }[] = [];
+  for (const p of [...w.buckets.keys()].sort((a, b) => b - a)) {
+    const b = w.buckets.get(p)!;
+    heads.push({ list: b.list, i: 0, b });
+  }
+  const merged: PoolEntry[] = [];
+  const headOf = (h: (typeof heads)[number]): PoolEntry | undefined => {
+    while (h.i < h.list.length) {
+      const e = h.list[h.i]!;
+      if (w.candidates.get(e.id) === e) {
+        ready(e);
+        return e;
+      }
+      h.i++;
+    }
+    return undefined;
+  };
+  const at = (i: number): PoolEntry | undefined => {
+    while (merged.length <= i) {
+      let best: (typeof heads)[number] | undefined;
+      let bestE: PoolEntry | undefined;
+      for (const h of heads) {
+        const e = headOf(h);
+        if (e && (!bestE || e.taskPart > bestE.taskPart)) {
+          best = h;
+          bestE = e;
+        }
+      }
+      if (!best || !bestE) return undefined;
+      best.i++;
+      merged.push(bestE);
+    }
+    return prepare(merged[i]!);
+  };
+  return { at, ofRepo };
+}
