@@ -48,7 +48,7 @@ async function fencingTokenFor(ctx: Context, taskId: string): Promise<number> {
   const book = await ctx.leaseBook();
   const held = book.get(taskId);
   if (!held)
-    throw new RefusedError('lease-lost', `no lease on ${taskId} is remembered in ${book.file}; claim it first (owp claim ${taskId}) or pass --fencing-token N`);
+    throw new RefusedError('lease-lost', `no lease on ${taskId} is remembered in ${book.file}; claim it first (owp claim ${taskId}) or, if you hold it from elsewhere, pass --fencing-token N (the TOKEN column of \`owp status\`)`);
   return held.fencingToken;
 }
 
