@@ -29,8 +29,8 @@ describe('owp serve', () => {
   it('starts the relay, prints the admin token once, serves the CLI, stops on SIGTERM with exit 0', async () => {
     const data = join(dir, 'data1');
     const { run, url } = await serve(['--port', '0', '--data', data]);
-    const token = /OWP_ADMIN_TOKEN=(owp_\S+)/.exec(run.out().stdout)?.[1];
-    expect(token).toBeDefined();
+    // the token line comes after the "listening" line, possibly in a later chunk
+    const token = await waitFor(() => /OWP_ADMIN_TOKEN=(owp_\S+)/.exec(run.out().stdout)?.[1], 30_000, 'the admin token line');
     const o: OwpOptions = { url, token, home };
     const me = await owpJson<{ tokens: { role: string }[] }>(['token', 'list'], o);
     expect(me.tokens.map((t) => t.role)).toContain('admin');
@@ -41,9 +41,11 @@ describe('owp serve', () => {
 
     // second start on the same data: no new admin token printed, the old one still works
     const again = await serve(['--port', '0', '--data', data]);
-    expect(again.run.out().stdout).not.toContain('OWP_ADMIN_TOKEN=');
     const list = await owp(['token', 'list'], { url: again.url, token, home });
     expect(list.code, list.stderr).toBe(0);
+    // the start-up lines are written in one go before the relay answers anything
+    expect(again.run.out().stdout).toContain('Dashboard: ');
+    expect(again.run.out().stdout).not.toContain('OWP_ADMIN_TOKEN=');
     again.run.child.kill('SIGTERM');
     expect((await again.run.done).code).toBe(0);
   }, 120_000);
