@@ -9,7 +9,7 @@
 import { OwpError } from '../../shared/errors.js';
 import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
 import type { Role, Route } from '../ports.js';
-import { body, ONLINE_WINDOW_MS, workerOf, type ApiDeps } from './deps.js';
+import { body, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
 
 const ANY = ['worker', 'maintainer', 'viewer'] as const;
 const MAINTAINER = ['maintainer'] as const;
@@ -26,7 +26,7 @@ function intParam(url: URL, key: string): number | undefined {
 export function adminRoutes(deps: ApiDeps): Route[] {
   const repoName = (p: Record<string, string>) => `${p.owner}/${p.name}`;
   const repoOr404 = (name: string): RepoPolicy => {
-    const r = deps.board.board().repos[name];
+    const r = own(deps.board.board().repos, name);
     if (!r) throw new OwpError('unknown-repo', `No policy for ${name}; create it with PUT /api/repos/${name}.`);
     return r;
   };
@@ -39,6 +39,19 @@ export function adminRoutes(deps: ApiDeps): Route[] {
     if (typeof b.area !== 'string' || b.area.length === 0) throw new OwpError('invalid-field', 'area must be a relative path such as docs/.', 'area');
     return b.area;
   };
+  /** Freeze an area (a repo without a policy gets one) or unfreeze it (404 without a policy). */
+  const freezeRoute = (verb: 'freeze' | 'unfreeze'): Route => ({
+    method: 'POST',
+    path: `/api/repos/:owner/:name/${verb}`,
+    auth: [...MAINTAINER],
+    async handler(ctx) {
+      const area = areaOf(body(await ctx.json()));
+      const name = repoName(ctx.params);
+      const was = verb === 'freeze' ? (own(deps.board.board().repos, name)?.frozenAreas ?? []) : repoOr404(name).frozenAreas;
+      const frozen = verb === 'unfreeze' ? was.filter((a) => a !== area) : was.includes(area) ? [...was] : [...was, area];
+      ctx.send(200, { repo: await saved(deps.board.putRepo({ repo: name, frozenAreas: frozen }, false)) });
+    },
+  });
 
   return [
     {
@@ -123,30 +136,8 @@ export function adminRoutes(deps: ApiDeps): Route[] {
         ctx.send(200, { repo: await saved(deps.board.putRepo({ ...b, repo: name }, false)) });
       },
     },
-    {
-      method: 'POST',
-      path: '/api/repos/:owner/:name/freeze',
-      auth: [...MAINTAINER],
-      async handler(ctx) {
-        const area = areaOf(body(await ctx.json()));
-        const name = repoName(ctx.params);
-        const r = deps.board.board().repos[name];
-        const frozen = [...(r?.frozenAreas ?? [])];
-        if (!frozen.includes(area)) frozen.push(area);
-        ctx.send(200, { repo: await saved(deps.board.putRepo({ repo: name, frozenAreas: frozen }, false)) });
-      },
-    },
-    {
-      method: 'POST',
-      path: '/api/repos/:owner/:name/unfreeze',
-      auth: [...MAINTAINER],
-      async handler(ctx) {
-        const area = areaOf(body(await ctx.json()));
-        const name = repoName(ctx.params);
-        const r = repoOr404(name);
-        ctx.send(200, { repo: await saved(deps.board.putRepo({ repo: name, frozenAreas: r.frozenAreas.filter((a) => a !== area) }, false)) });
-      },
-    },
+    freezeRoute('freeze'),
+    freezeRoute('unfreeze'),
     {
       method: 'PUT',
       path: '/api/trust/:workerId',

@@ -54,31 +54,26 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     },
   };
 
-  const leaseAction = (kind: 'release' | 'submit' | 'complete' | 'fail', extra: (b: Record<string, unknown>) => Record<string, unknown>): Route => ({
+  type Extra = (b: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * `POST /api/tasks/:id/<kind>` as one intent. A lease action acts for the token's worker
+   * and needs the lease's fencing token; a maintainer action acts as the token's actor id.
+   */
+  const intentRoute = (kind: Intent['kind'], by: 'worker' | 'maintainer', extra: Extra): Route => ({
     method: 'POST',
     path: `/api/tasks/:id/${kind}`,
-    auth: [...WORKER],
+    auth: by === 'worker' ? [...WORKER] : [...MAINTAINER],
     async handler(ctx) {
       const b = body(await ctx.json());
-      const workerId = workerOf(ctx.principal!, b, deps);
-      const fencingToken = fencingTokenOf(b);
+      const who =
+        by === 'worker' ? { workerId: workerOf(ctx.principal!, b, deps), fencingToken: fencingTokenOf(b) } : { workerId: actorOf(ctx.principal!) };
       const id = optionalString(b, 'intentId') ?? randomUUID();
-      const o = await submit({ kind, id, workerId, taskId: ctx.params.id, fencingToken, ...extra(b) });
+      const o = await submit({ kind, id, ...who, taskId: ctx.params.id, ...extra(b) });
       sendOutcome(ctx, o, { runtime: own(deps.engine.ledger().tasks, ctx.params.id) ?? null });
     },
   });
-
-  const maintainerAction = (kind: 'review' | 'requeue' | 'cancel', extra: (b: Record<string, unknown>) => Record<string, unknown>): Route => ({
-    method: 'POST',
-    path: `/api/tasks/:id/${kind}`,
-    auth: [...MAINTAINER],
-    async handler(ctx) {
-      const b = body(await ctx.json());
-      const id = optionalString(b, 'intentId') ?? randomUUID();
-      const o = await submit({ kind, id, workerId: actorOf(ctx.principal!), taskId: ctx.params.id, ...extra(b) });
-      sendOutcome(ctx, o, { runtime: own(deps.engine.ledger().tasks, ctx.params.id) ?? null });
-    },
-  });
+  const leaseAction = (kind: 'release' | 'submit' | 'complete' | 'fail', extra: Extra) => intentRoute(kind, 'worker', extra);
+  const maintainerAction = (kind: 'review' | 'requeue' | 'cancel', extra: Extra) => intentRoute(kind, 'maintainer', extra);
 
   const pick = (...keys: string[]) => (b: Record<string, unknown>) => {
     const out: Record<string, unknown> = {};

@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
-import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
+import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT, type GuardedCheck } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal, Route, RouteContext } from '../ports.js';
 import { RateLimiter, type RateLimitOptions } from './ratelimit.js';
@@ -144,7 +144,7 @@ export class Router {
     let principal: Principal | undefined;
     if (route.auth !== 'none') {
       const check = this.guard.check(tokenFromRequest(req), req.socket.remoteAddress);
-      if (!check.ok) throw check.code === 'rate-limited' ? new RetryLater(check.message, check.retryAfterSec) : new OwpError(check.code, check.message);
+      if (!check.ok) throw refusal(check);
       principal = check.principal;
       if (principal.role !== 'admin' && !route.auth.includes(principal.role)) {
         throw new OwpError('not-authorized', `not-authorized: a ${principal.role} token may not call ${route.method} ${route.path}; it needs ${route.auth.join(' or ')}.`);
@@ -186,6 +186,11 @@ export class Router {
     };
     await route.handler(ctx);
   }
+}
+
+/** The error for a refused token check (a braked address carries its Retry-After). */
+export function refusal(check: Exclude<GuardedCheck, { ok: true }>): OwpError {
+  return check.code === 'rate-limited' ? new RetryLater(check.message, check.retryAfterSec) : new OwpError(check.code, check.message);
 }
 
 /** A `rate-limited` refusal that carries its Retry-After (seconds). */

@@ -18,13 +18,12 @@
  *   the relay's AuthGuard, like every other route.
  */
 import type { ServerResponse } from 'node:http';
-import { OwpError } from '../../shared/errors.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { BoardDelta, BoardView } from '../engine/board.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger, Route } from '../ports.js';
-import { RetryLater } from './router.js';
+import { refusal, RetryLater } from './router.js';
 
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
@@ -147,7 +146,7 @@ export class EventHub {
         let tokenId: string | undefined;
         if (token !== undefined || !this.o.publicDashboard) {
           const check = this.guard.check(token, ctx.req.socket.remoteAddress);
-          if (!check.ok) throw check.code === 'rate-limited' ? new RetryLater(check.message, check.retryAfterSec) : new OwpError(check.code, check.message);
+          if (!check.ok) throw refusal(check);
           tokenId = check.principal.tokenId;
         }
         const caller = tokenId !== undefined ? `t:${tokenId}` : `a:${ctx.req.socket.remoteAddress ?? '?'}`;

@@ -10,16 +10,19 @@ import type { AuditEvent } from '../model.js';
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 
+/** Hours, minutes and seconds of a positive duration, seconds rounded up. */
+function hms(ms: number): { h: number; m: number; s: number } {
+  const total = Math.ceil(ms / 1000);
+  return { h: Math.floor(total / 3600), m: Math.floor((total % 3600) / 60), s: total % 60 };
+}
+
 /**
  * A lease countdown: `1h 02m`, `4m 05s`, `12s`, or `expired` when the time is up.
  * Seconds are rounded up, so a lease with 200 ms left still shows `1s`, never `0s`.
  */
 export function formatCountdown(msLeft: number): string {
   if (!Number.isFinite(msLeft) || msLeft <= 0) return 'expired';
-  const total = Math.ceil(msLeft / 1000);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
+  const { h, m, s } = hms(msLeft);
   if (h > 0) return `${h}h ${pad2(m)}m`;
   if (m > 0) return `${m}m ${pad2(s)}s`;
   return `${s}s`;
@@ -28,10 +31,7 @@ export function formatCountdown(msLeft: number): string {
 /** A spoken form of a countdown for screen readers: `4 minutes 5 seconds left`. */
 export function describeCountdown(msLeft: number): string {
   if (!Number.isFinite(msLeft) || msLeft <= 0) return 'lease expired';
-  const total = Math.ceil(msLeft / 1000);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
+  const { h, m, s } = hms(msLeft);
   const parts: string[] = [];
   if (h) parts.push(`${h} hour${h === 1 ? '' : 's'}`);
   if (m) parts.push(`${m} minute${m === 1 ? '' : 's'}`);
