@@ -10,19 +10,14 @@
  *
  * Standalone: `node --import tsx bench/relay.ts [--write]` (--write updates docs/BENCHMARKS.md).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Agent } from 'node:http';
-import { request } from 'node:http';
+import { REPOS, TASKS, agent, call, pct, seedPool, startRelay } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const ADMIN = 'owp_bench_admin_token_0123456789abcdef';
-const TASKS = 10_000;
 const CLAIMS_PER_WORKER = 8;
-const REPOS = 10;
 
 export interface ScenarioResult {
   workers: number;
@@ -48,75 +43,6 @@ export interface ScenarioResult {
   applyMs: number;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
-
-/** Setup calls: wait out 429s (the admin token creates hundreds of tokens in a row). */
-async function setup(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  for (;;) {
-    const r = await call(base, token, method, path, body);
-    if (r.status !== 429) return r;
-    await new Promise((res) => setTimeout(res, 250));
-  }
-}
-
-function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const u = new URL(path, base);
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { agent, host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: { authorization: `Bearer ${token}`, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
-async function startRelay(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const proc = spawn(process.execPath, [...(process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : []), '--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout.on('data', (d) => (out += String(d)));
-  proc.stderr.on('data', (d) => (out += String(d)));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearInterval(t);
-        resolve(m[1]);
-      }
-    }, 20);
-    void exited.then((c) => {
-      clearInterval(t);
-      reject(new Error(`relay exited (${c}): ${out}`));
-    });
-  });
-  return {
-    url,
-    async stop() {
-      proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 /** `claim-next`: the relay picks the best task (scans the pool); `claim`: a named task id (what the plugin sends from a note). */
 export type Mode = 'claim-next' | 'claim';
 
@@ -125,24 +51,7 @@ export async function runScenario(workers: number, mode: Mode = 'claim-next'): P
   const relay = await startRelay(dataDir);
   try {
     const base = relay.url;
-    const maint = (await call(base, ADMIN, 'POST', '/api/tokens', { role: 'maintainer' })).body.token as string;
-    // Ten repos so review budgets (at most 1000 each) never bind: this measures arbitration.
-    for (let r = 0; r < REPOS; r++) await call(base, maint, 'PUT', `/api/repos/bench/pool${r}`, { reviewBudget: 1000, dailyQuota: 10_000 });
-    for (let start = 0; start < TASKS; start += 2500) {
-      const tasks = Array.from({ length: 2500 }, (_, i) => {
-        const n = start + i + 1;
-        return { id: `bench/pool${n % REPOS}#${n}`, repo: `bench/pool${n % REPOS}`, title: `Task ${n}`, skills: ['ts'], priority: n % 7 };
-      });
-      const r = await call(base, maint, 'POST', '/api/tasks', { tasks });
-      if (r.status !== 200) throw new Error(`seeding failed: ${JSON.stringify(r.body)}`);
-    }
-    const tokens: string[] = [];
-    for (let i = 0; i < workers; i++) {
-      const t = (await setup(base, ADMIN, 'POST', '/api/tokens', { role: 'worker', workerId: `bw${i}` })).body.token as string;
-      const reg = await setup(base, t, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 100, maxConcurrent: 50 });
-      if (reg.status !== 200) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
-      tokens.push(t);
-    }
+    const { maint, tokens } = await seedPool(base, workers);
     // Warm-up: one claim per worker, not measured (JIT, first batch reconciles 10,000 tasks).
     // Named claims: worker k claims its own distinct tasks, so every claim can be granted.
     let nextTask = 1;
@@ -227,9 +136,24 @@ export function markdownTable(results: ScenarioResult[]): string {
 }
 
 export async function runRelayBench(write: boolean): Promise<ScenarioResult[]> {
-  const results: ScenarioResult[] = [];
+  const { runSteady, steadyTable } = await import('./steady.js');
+  const steady = [];
   const machine = machineInfo();
-  const scenarios: [number, Mode][] = (process.env.OWP_BENCH_SCENARIOS ?? '100:claim-next,500:claim-next,500:claim').split(',').map((x) => {
+  const durationMs = Number(process.env.OWP_BENCH_STEADY_MS ?? 20_000);
+  for (const spec of (process.env.OWP_BENCH_STEADY ?? '100:300,500:300').split(',').filter(Boolean)) {
+    const [n, rate] = spec.split(':').map(Number);
+    console.log(`relay bench (steady state): ${n} connected workers, ${TASKS} queued tasks, about ${rate} claims/s for ${durationMs / 1000} s...`);
+    const r = await runSteady(n!, rate!, durationMs);
+    console.log(`  p50 ${f1(r.p50)} ms  p90 ${f1(r.p90)} ms  p99 ${f1(r.p99)} ms  max ${f1(r.max)} ms  ${Math.round(r.claimRate)} claims/s, ${Math.round(r.grantsPerSec)} grants/s (${r.refused} refused, ${r.errors} errors, ${r.batches} batches)`);
+    steady.push(r);
+  }
+  if (steady.length > 0) {
+    const t = steadyTable(steady);
+    console.log('\n' + t + '\n');
+    if (write) await writeBlock('relay-steady', t, machine);
+  }
+  const results: ScenarioResult[] = [];
+  const scenarios: [number, Mode][] = (process.env.OWP_BENCH_SCENARIOS ?? '100:claim-next,500:claim-next,500:claim').split(',').filter(Boolean).map((x) => {
     const [n, m] = x.split(':');
     return [Number(n), (m ?? 'claim-next') as Mode];
   });
@@ -241,16 +165,18 @@ export async function runRelayBench(write: boolean): Promise<ScenarioResult[]> {
     );
     results.push(r);
   }
-  const table = markdownTable(results);
-  console.log('\n' + table);
-  if (write) await writeBenchmarks(table, machine);
+  if (results.length > 0) {
+    const table = markdownTable(results);
+    console.log('\n' + table);
+    if (write) await writeBlock('relay-bench', table, machine);
+  }
   return results;
 }
 
-const START = '<!-- relay-bench:start -->';
-const END = '<!-- relay-bench:end -->';
-
-async function writeBenchmarks(table: string, machine: string): Promise<void> {
+/** Replace the block between `<!-- name:start -->` and `<!-- name:end -->` in docs/BENCHMARKS.md. */
+async function writeBlock(name: string, table: string, machine: string): Promise<void> {
+  const START = `<!-- ${name}:start -->`;
+  const END = `<!-- ${name}:end -->`;
   const file = join(ROOT, 'docs', 'BENCHMARKS.md');
   let text: string;
   try {

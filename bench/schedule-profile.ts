@@ -56,7 +56,7 @@ function run(label: string, state: PoolState, batchSize: number, batches: number
 }
 const hints = process.env.NO_HINTS ? undefined : { changedTasks: [] as string[] };
 
-if (process.env.ONLY) { run("claim-next same (only)", build("same"), 1, 200, "claim-next"); process.exit(0); }
+if (process.env.ONLY) { run(`claim-next ${process.env.ONLY} (only)`, build(process.env.ONLY === "rare" ? "rare" : "same"), Number(process.env.BATCH ?? 1), 100, "claim-next"); process.exit(0); }
 for (const mode of ["same", "rare"] as const) {
   for (const n of [1, 10, 100]) run(`claim-next skills=${mode}`, build(mode), n, n === 100 ? 10 : 30, 'claim-next');
 }

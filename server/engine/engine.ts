@@ -26,18 +26,20 @@
 import * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
 import { TERMINAL_STATES, type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState } from '../../shared/model.js';
+import { batchChanges, type ScheduleHints } from '../../shared/scheduler/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { BatchResult, Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
 import type { BoardView } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
 import { LatencyRecorder, type LatencySummary } from './latency.js';
-import { applyToLedgerDoc, diffLedger, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, withoutHeartbeatNoise, type LedgerDiff } from './ledger-sync.js';
+import { applyToLedgerDoc, diffLedger, diffLedgerIds, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, withoutHeartbeatNoise, type LedgerDiff } from './ledger-sync.js';
 
 export type ScheduleFn = (
   state: PoolState,
   intents: Intent[],
   now: number,
+  hints?: ScheduleHints,
 ) => { ledger: Ledger; outcomes: Outcome[]; events: AuditEvent[] };
 
 export interface EngineOptions {
@@ -89,6 +91,9 @@ export class Engine {
   /** The board changed since the last tick: run one (even without intents) so new or
    * cancelled tasks get their runtime at once, not at the next unrelated intent. */
   private boardDirty = false;
+  /** Board task ids changed since the ledger in memory was made (the scheduler's hints);
+   * null when unknown (start-up, a failed batch): the next batch reconciles everything. */
+  private boardChanged: Set<string> | null = null;
   private unsubscribeBoard: (() => void) | undefined;
   readonly tickMs: number;
   readonly retentionMs: number;
@@ -129,7 +134,8 @@ export class Engine {
     engine.lastArchiveCheck = o.now();
     engine.archiveDue = true;
     engine.startSweeper();
-    engine.unsubscribeBoard = o.board.onChange(() => {
+    engine.unsubscribeBoard = o.board.onChange((delta) => {
+      if (engine.boardChanged) for (const id in delta.tasks) engine.boardChanged.add(id);
       if (engine.stopping) return;
       engine.boardDirty = true;
       engine.kick();
@@ -259,6 +265,10 @@ export class Engine {
     const prev = this.ledgerState;
     const intents = batchEntries.map((e) => e.intent);
     let result: ReturnType<ScheduleFn>;
+    // Board changes from here on are the next batch's hints. A batch that fails sets
+    // boardChanged to null: unknown, so the next batch reconciles the whole board.
+    const changedTasks = this.boardChanged;
+    this.boardChanged = new Set();
     try {
       // The scheduler sees only the stored outcomes of this batch's ids (what it needs to
       // answer a repeat): the full map grows with history and must not be copied per batch.
@@ -267,8 +277,9 @@ export class Engine {
         const o = prev.outcomes[i.id];
         if (o) known[i.id] = o;
       }
-      result = this.o.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles, ledger: { ...prev, outcomes: known } }, intents, now);
+      result = this.o.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles, ledger: { ...prev, outcomes: known } }, intents, now, changedTasks ? { changedTasks } : undefined);
     } catch (e) {
+      this.boardChanged = null;
       this.o.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
       this.rejectedQueue.unshift(...rejected);
       if (batchEntries.length > 1) {
@@ -312,6 +323,8 @@ export class Engine {
     const archiveOps: StoreOp[] = [];
     const archived: string[] = [];
     const pruned: string[] = [];
+    // What the scheduler says it changed (before anything here edits next.tasks).
+    const changes = batchChanges(next.tasks);
     if (this.archiveDue) {
       this.archiveDue = false;
       const shown = this.o.ledgerDoc.getMap<Outcome>('outcomes');
@@ -320,16 +333,25 @@ export class Engine {
         if (TERMINAL_STATES.includes(rt.state) && rt.updatedAt <= now - this.retentionMs) {
           archiveOps.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: this.o.board.rawTask(id) ?? null, runtime: rt, archivedAt: now } });
           archived.push(id);
-          delete next.tasks[id];
         }
       }
+      // A new record (the scheduler's indexes belong to the one it returned, see carry.ts).
+      if (archived.length > 0) {
+        next.tasks = { ...next.tasks };
+        for (const id of archived) delete next.tasks[id];
+      }
     }
-    const diff = diffLedger(prev, next, [...intents.map((i) => i.id), ...rejected.map((r) => r.id)]);
+    const outcomeIds = [...intents.map((i) => i.id), ...rejected.map((r) => r.id)];
+    const diff =
+      changes && archived.length === 0
+        ? diffLedgerIds(prev, next, changes.tasks, changes.workers, outcomeIds)
+        : diffLedger(prev, next, outcomeIds);
     const { ops: auditOps, entries } = this.o.audit.prepare(events);
     const ops: StoreOp[] = [...(ledgerOps(diff, batch, now) as StoreOp[]), ...auditOps, ...archiveOps];
     try {
       await this.o.store.batch(ops);
     } catch (e) {
+      this.boardChanged = null;
       this.o.log.error('ledger write failed; batch dropped', { error: String(e) });
       this.rejectedQueue.unshift(...rejected);
       this.backoffMs = Math.min(5000, Math.max(100, this.backoffMs * 2));

@@ -68,6 +68,29 @@ export function diffLedger(prev: Ledger, next: Ledger, outcomeIds?: Iterable<str
   return d;
 }
 
+/**
+ * diffLedger restricted to the ids a batch set (the scheduler's batchChanges): the same
+ * result when every changed entry is among them, at a cost that does not grow with the pool.
+ */
+export function diffLedgerIds(prev: Ledger, next: Ledger, taskIds: Iterable<string>, workerIds: Iterable<string>, outcomeIds: Iterable<string>): LedgerDiff {
+  const d: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
+  const pick = <T>(a: Record<string, T>, b: Record<string, T>, ids: Iterable<string>, out: Record<string, T | null>): void => {
+    for (const id of ids) {
+      const has = Object.hasOwn(b, id);
+      const x = Object.hasOwn(a, id) ? a[id] : undefined;
+      const y = has ? b[id] : undefined;
+      if (x !== y) out[id] = has ? y! : null;
+    }
+  };
+  pick(prev.tasks, next.tasks, taskIds, d.tasks);
+  pick(prev.workers, next.workers, workerIds, d.workers);
+  for (const id of outcomeIds) {
+    const b = next.outcomes[id];
+    if (b !== undefined && b !== prev.outcomes[id]) d.outcomes[id] = b;
+  }
+  return d;
+}
+
 export function isEmptyDiff(d: LedgerDiff): boolean {
   for (const _ in d.tasks) return false;
   for (const _ in d.workers) return false;

@@ -1,0 +1,108 @@
+/**
+ * Benchmark harness: start the relay as `npm start` starts it, call its HTTP API with a
+ * keep-alive agent, seed the benchmark pool.
+ *
+ * Invariants: no benchmark logic here (bench/relay.ts: burst, bench/steady.ts: steady state);
+ * every relay runs in its own temp data folder the caller removes.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'node:http';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const ADMIN = 'owp_bench_admin_token_0123456789abcdef';
+export const TASKS = 10_000;
+export const REPOS = 10;
+
+export const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
+
+/** Setup calls: wait out 429s (the admin token creates hundreds of tokens in a row). */
+export async function setup(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  for (;;) {
+    const r = await call(base, token, method, path, body);
+    if (r.status !== 429) return r;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
+export function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const u = new URL(path, base);
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { agent, host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: { authorization: `Bearer ${token}`, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+export async function startRelay(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const proc = spawn(process.execPath, [...(process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : []), '--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += String(d)));
+  proc.stderr.on('data', (d) => (out += String(d)));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearInterval(t);
+        resolve(m[1]);
+      }
+    }, 20);
+    void exited.then((c) => {
+      clearInterval(t);
+      reject(new Error(`relay exited (${c}): ${out}`));
+    });
+  });
+  return {
+    url,
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** 10,000 queued tasks over ten repos (budgets that never bind) and `workers` registered workers. */
+export async function seedPool(base: string, workers: number): Promise<{ maint: string; tokens: string[] }> {
+  const maint = (await call(base, ADMIN, 'POST', '/api/tokens', { role: 'maintainer' })).body.token as string;
+  // Ten repos so review budgets (at most 1000 each) never bind: this measures arbitration.
+  for (let r = 0; r < REPOS; r++) await call(base, maint, 'PUT', `/api/repos/bench/pool${r}`, { reviewBudget: 1000, dailyQuota: 10_000 });
+  for (let start = 0; start < TASKS; start += 2500) {
+    const tasks = Array.from({ length: 2500 }, (_, i) => {
+      const n = start + i + 1;
+      return { id: `bench/pool${n % REPOS}#${n}`, repo: `bench/pool${n % REPOS}`, title: `Task ${n}`, skills: ['ts'], priority: n % 7 };
+    });
+    const r = await call(base, maint, 'POST', '/api/tasks', { tasks });
+    if (r.status !== 200) throw new Error(`seeding failed: ${JSON.stringify(r.body)}`);
+  }
+  const tokens: string[] = [];
+  for (let i = 0; i < workers; i++) {
+    const t = (await setup(base, ADMIN, 'POST', '/api/tokens', { role: 'worker', workerId: `bw${i}` })).body.token as string;
+    const reg = await setup(base, t, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 100, maxConcurrent: 50 });
+    if (reg.status !== 200) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
+    tokens.push(t);
+  }
+  return { maint, tokens };
+}
+
