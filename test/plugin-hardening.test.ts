@@ -66,9 +66,26 @@ describe('plugin hardening', () => {
     expect((await relay.api(maint, 'GET', '/api/tasks')).body.tasks.length).toBe(before);
     expect(g.owpJsEvaluated).toBeUndefined();
 
-    // fixed, the note catches up
+    // Obsidian restarted with the note still broken: it is not taken for deleted, no second
+    // note is made, the notice names it again, nothing runs.
+    const mark3 = noticeLog.length;
+    await A.restart();
+    await mirrorIdle(A);
+    const said = noticesSince(mark3);
+    expect(said.some((m) => m.includes(`"${p}" was left as it is and nothing was sent from it: JavaScript frontmatter`))).toBe(true);
+    expect(said.filter((m) => /deleted while Obsidian was closed/.test(m))).toEqual([]);
+    expect(A.plugin.settings.suppressed).toEqual([]);
+    expect(A.app.vault.getMarkdownFiles().filter((f) => f.path.includes('octo-hard-1')).map((f) => f.path)).toEqual([p]);
+    expect(A.read(p)).toBe(evil);
+    expect(g.owpJsEvaluated).toBeUndefined();
+
+    // fixed (with the old text, from before the board changed): the note catches up, and its
+    // stale priority is not taken for an edit that would undo the board's change
+    const mark4 = noticeLog.length;
     await A.app.vault.modify(A.app.vault.getFileByPath(p)!, good);
     await waitFor(() => readTaskNote(A.read(p)).owned.owp_priority === 4, 15_000, 'caught up');
+    expect(noticesSince(mark4)).toContain(`OWP: "${p}" could not be read before, so it was brought up to date from the board instead of being sent (owp_priority). Make your change again if you meant one.`);
+    expect((await getTask(1)).priority).toBe(4);
   });
 
   it('keeps syncing a note with 10,000 frontmatter keys and a 3 MB body, byte for byte', async () => {

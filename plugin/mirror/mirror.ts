@@ -19,7 +19,8 @@
  * - Runtime keys come from the ledger alone: a hand edit is put back with a notice. Only
  *   maintainers' edits of descriptive keys and the brief reach the board; a contributor's
  *   are put back with a notice.
- * - A note with malformed frontmatter is left untouched and nothing is pushed from it.
+ * - A note with malformed frontmatter is left untouched and nothing is pushed from it. Once
+ *   fixed, a note the mirror never synced is brought up to date from the board, not pushed.
  */
 import type * as Y from 'yjs';
 import { TaskSchema, type Task, type TaskRuntime } from '../../shared/model.js';
@@ -37,24 +38,9 @@ import {
   type TaskNote,
 } from '../../shared/notes/task-note.js';
 import type { IdSetKind, MirrorHost, NoteStore } from './ports.js';
+import { pushNoteEdits, shortHash } from './board-edits.js';
 
-const FIELD_OF: Record<(typeof EDITABLE_KEYS)[number], keyof Task> = {
-  owp_title: 'title',
-  owp_points: 'points',
-  owp_skills: 'skills',
-  owp_tier: 'tier',
-  owp_area: 'area',
-  owp_priority: 'priority',
-};
-
-export const PLUGIN_ORIGIN = 'owp-plugin';
-
-/** FNV-1a, base 36: a short stable tag for a task id. */
-function shortHash(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(36);
-}
+export { PLUGIN_ORIGIN } from './board-edits.js';
 
 export class Mirror {
   /** task id -> note path */
@@ -215,6 +201,23 @@ export class Mirror {
       this.index.delete(id);
       path = undefined;
     }
+    if (path === undefined && !this.suppressed.has(id) && this.notes.exists(canonical)) {
+      // A note sits where this task's note belongs but was not indexed: it is unreadable
+      // (say `---js` or bad YAML, at startup), or it is this task's note after all.
+      const text = await this.notes.read(canonical);
+      if (text === undefined) return false;
+      let other: TaskNote;
+      try {
+        other = readTaskNote(text);
+      } catch (e) {
+        this.complain(canonical, text, e); // neither "deleted" nor a duplicate: wait for a fix
+        return true;
+      }
+      if (other.owned.owp_id === id) {
+        path = canonical;
+        this.index.set(id, path);
+      }
+    }
     if (path === undefined) {
       if (this.suppressed.has(id)) return true;
       if (this.noted.has(id)) {
@@ -300,15 +303,22 @@ export class Mirror {
     const want = ownedValuesFor(task, this.runtime(id));
     // An edit is a change from what we last put in the note, not from the board now: a
     // stale note (e.g. written while the user typed) must not undo others' changes.
-    const base = this.base.get(id) ?? { values: want, brief: task.body };
+    const known = this.base.get(id);
+    const base = known ?? { values: want, brief: task.body };
     const edited = differingKeys(note.owned, base.values, EDITABLE_KEYS) as (typeof EDITABLE_KEYS)[number][];
     const briefEdited = note.brief !== undefined && note.brief !== base.brief && note.brief !== task.body;
     let putBack = false;
     if (edited.length > 0 || briefEdited) {
-      if (this.host.canEditBoard()) {
-        putBack = !this.pushEdits(task, note, edited, briefEdited, path);
+      const what = [...edited, ...(briefEdited ? ['the brief'] : [])].join(', ');
+      if (!known) {
+        // Never synced in this session (it could not be read until now): we cannot tell an
+        // edit from a stale copy, and a stale copy must not undo others' changes.
+        this.host.notice(`OWP: "${path}" could not be read before, so it was brought up to date from the board instead of being sent (${what}). Make your change again if you meant one.`);
+        putBack = true;
+      } else if (this.host.canEditBoard()) {
+        putBack = !pushNoteEdits(this.board, task, note, edited, briefEdited, path, (m) => this.host.notice(m));
       } else {
-        this.host.notice(`OWP: only maintainers can change ${[...edited, ...(briefEdited ? ['the brief'] : [])].join(', ')} of a task; "${path}" was put back.`);
+        this.host.notice(`OWP: only maintainers can change ${what} of a task; "${path}" was put back.`);
         putBack = true;
       }
     }
@@ -322,24 +332,6 @@ export class Mirror {
       this.dirty.add(id);
       await this.flush();
     }
-  }
-
-  /** Push a maintainer's note edits to the board. Returns false (and tells why) when invalid. */
-  private pushEdits(task: Task, note: TaskNote, keys: (typeof EDITABLE_KEYS)[number][], brief: boolean, path: string): boolean {
-    const patch: Record<string, unknown> = {};
-    for (const k of keys) patch[FIELD_OF[k]] = note.owned[k];
-    if (brief) patch.body = note.brief;
-    const r = TaskSchema.safeParse({ ...task, ...patch });
-    if (!r.success) {
-      const issue = r.error.issues[0];
-      this.host.notice(`OWP: "${path}" was not sent: ${issue.path.join('.')} ${issue.message}. The note is put back.`);
-      return false;
-    }
-    const map = this.board.getMap('tasks').get(task.id) as Y.Map<unknown>;
-    this.board.transact(() => {
-      for (const [field, value] of Object.entries(patch)) map.set(field, (r.data as Record<string, unknown>)[field] ?? value);
-    }, PLUGIN_ORIGIN);
-    return true;
   }
 
   /** Make an existing note the note of a task (before the task appears on the board). */
