@@ -1,6 +1,10 @@
 /**
  * Relay benchmark: claim-to-lease latency (p50/p99) and grants per second with 100 and
- * 500 concurrent workers over 10,000 queued tasks, for claim-next and for named claims.
+ * 500 workers over 10,000 queued tasks. Two scenarios:
+ * - steady state (bench/steady.ts): claims spread out at a few hundred per second, the
+ *   latency target's scenario;
+ * - burst (this file): every worker claims at once, eight times in a row, for claim-next
+ *   and for named claims: a throughput / stress figure.
  *
  * The relay runs as a child process exactly as `npm start` runs it (real LevelDB in a temp
  * folder, default tick); the workers are HTTP clients in this process, each with its own
@@ -15,6 +19,7 @@ import { cpus, loadavg, totalmem, tmpdir, type as osType, release } from 'node:o
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { REPOS, TASKS, agent, call, pct, seedPool, startRelay } from './harness.js';
+import { runSteady, steadyTable, type SteadyResult } from './steady.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLAIMS_PER_WORKER = 8;
@@ -136,8 +141,7 @@ export function markdownTable(results: ScenarioResult[]): string {
 }
 
 export async function runRelayBench(write: boolean): Promise<ScenarioResult[]> {
-  const { runSteady, steadyTable } = await import('./steady.js');
-  const steady = [];
+  const steady: SteadyResult[] = [];
   const machine = machineInfo();
   const durationMs = Number(process.env.OWP_BENCH_STEADY_MS ?? 20_000);
   for (const spec of (process.env.OWP_BENCH_STEADY ?? '100:300,500:300').split(',').filter(Boolean)) {
