@@ -56,9 +56,14 @@ describe('plugin with the relay stopped', () => {
     await waitFor(() => session.client.pendingIntents().length === 1, 15_000, 'pending claim');
     expect(session.client.status).toBe('offline');
 
+    // Obsidian restarted again, relay still down: the claim exists only in IndexedDB now.
+    await V.restart();
+    const again = V.plugin.session!;
+    expect(again.client.pendingIntents().map((i) => [i.kind, i.taskId])).toEqual([['claim', 'octo/off#1']]);
+
     relay = await startTestRelay({ dataDir, port }); // back on the same address
     await waitFor(() => readTaskNote(V!.read(p)).owned.owp_holder === 'dana', 30_000, 'claim arbitrated after the relay came back');
-    await waitFor(() => session.client.pendingIntents().length === 0, 15_000, 'no pending');
+    await waitFor(() => again.client.pendingIntents().length === 0, 15_000, 'no pending');
     expect(readTaskNote(V.read(p)).owned.owp_status).toBe('leased');
   });
 });
