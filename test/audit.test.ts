@@ -7,21 +7,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AUDIT_HEAD_KEY, AuditLog, auditKey, GENESIS_HASH, hashEntry, type AuditEntry } from '../server/audit/index.js';
 import { openStore, type Store } from '../server/store/index.js';
 import type { AuditEvent } from '../shared/model.js';
-import { removeDir, tempDir } from './sync-harness.js';
+import { closeTempStore, openTempStore } from './sync-harness.js';
 
 let dir: string;
 let store: Store;
 let log: AuditLog;
 
 beforeEach(async () => {
-  dir = await tempDir();
-  store = await openStore(join(dir, 'db'));
+  ({ dir, store } = await openTempStore());
   log = await AuditLog.open(store);
 });
-afterEach(async () => {
-  await store.close();
-  await removeDir(dir);
-});
+afterEach(() => closeTempStore(dir, store));
 
 const ev = (i: number, over: Partial<AuditEvent> = {}): AuditEvent => ({
   kind: 'lease-granted',

@@ -9,21 +9,17 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken, tokenFromRequest, TokenStore } from '../server/auth/index.js';
 import { openStore, type Store } from '../server/store/index.js';
-import { removeDir, tempDir } from './sync-harness.js';
+import { closeTempStore, openTempStore } from './sync-harness.js';
 
 let dir: string;
 let store: Store;
 let tokens: TokenStore;
 
 beforeEach(async () => {
-  dir = await tempDir();
-  store = await openStore(join(dir, 'db'));
+  ({ dir, store } = await openTempStore());
   tokens = await TokenStore.open(store, { now: () => 1_000 });
 });
-afterEach(async () => {
-  await store.close();
-  await removeDir(dir);
-});
+afterEach(() => closeTempStore(dir, store));
 
 async function reopen() {
   await store.close();

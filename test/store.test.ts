@@ -5,19 +5,15 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, prefixEnd, type Store } from '../server/store/index.js';
-import { removeDir, tempDir } from './sync-harness.js';
+import { closeTempStore, openTempStore } from './sync-harness.js';
 
 let dir: string;
 let store: Store;
 
 beforeEach(async () => {
-  dir = await tempDir();
-  store = await openStore(join(dir, 'db'));
+  ({ dir, store } = await openTempStore());
 });
-afterEach(async () => {
-  await store.close();
-  await removeDir(dir);
-});
+afterEach(() => closeTempStore(dir, store));
 
 describe('store', () => {
   it('keeps JSON values and binary values, and they survive a reopen', async () => {

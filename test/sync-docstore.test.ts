@@ -7,19 +7,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { openStore, type Store } from '../server/store/index.js';
 import { DocStore, docKeyPrefix, docSnapKey } from '../server/sync/docstore.js';
-import { removeDir, tempDir } from './sync-harness.js';
+import { closeTempStore, openTempStore } from './sync-harness.js';
 
 let dir: string;
 let store: Store;
 
 beforeEach(async () => {
-  dir = await tempDir();
-  store = await openStore(join(dir, 'db'));
+  ({ dir, store } = await openTempStore());
 });
-afterEach(async () => {
-  await store.close();
-  await removeDir(dir);
-});
+afterEach(() => closeTempStore(dir, store));
 
 async function reopenStore() {
   await store.close();

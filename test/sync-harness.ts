@@ -64,6 +64,18 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+/** A real LevelDB at `<fresh temp folder>/db` (for beforeEach). */
+export async function openTempStore(): Promise<{ dir: string; store: Store }> {
+  const dir = await tempDir();
+  return { dir, store: await openStore(join(dir, 'db')) };
+}
+
+/** Close a store from openTempStore and delete its folder (for afterEach). */
+export async function closeTempStore(dir: string, store: Store): Promise<void> {
+  await store.close();
+  await removeDir(dir);
+}
+
 export async function startHarness(dir: string, opts: { compactEvery?: number; maxMessageBytes?: number } = {}): Promise<Harness> {
   const store = await openStore(join(dir, 'db'));
   const tokens = await TokenStore.open(store);
