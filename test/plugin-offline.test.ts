@@ -59,7 +59,7 @@ describe('plugin with the relay stopped', () => {
     // Obsidian restarted again, relay still down: the claim exists only in IndexedDB now.
     await V.restart();
     const again = V.plugin.session!;
-    expect(again.client.pendingIntents().map((i) => [i.kind, i.taskId])).toEqual([['claim', 'octo/off#1']]);
+    expect(again.client.pendingIntents().map((i) => [i.kind, 'taskId' in i ? i.taskId : undefined])).toEqual([['claim', 'octo/off#1']]);
 
     relay = await startTestRelay({ dataDir, port }); // back on the same address
     await waitFor(() => readTaskNote(V!.read(p)).owned.owp_holder === 'dana', 30_000, 'claim arbitrated after the relay came back');
