@@ -71,6 +71,7 @@ describe('owp usage', () => {
       [['audit', '--since', 'yesterday-ish'], /--since "yesterday-ish" is neither an ISO time/],
       [['worker', 'run', '--poll', '10 parsecs'], /--poll "10 parsecs" is not a duration/],
       [['worker', 'register', '--skills', 'c plus'], /--skills: "c plus" is not a skill name/],
+      [['tasks', '--url', '127.0.0.1:8787'], /the relay URL must start with http:\/\/ or https:\/\/, e\.g\. http:\/\/127\.0\.0\.1:8787; got "127\.0\.0\.1:8787" \(from --url\)/],
     ];
     const results = await pool(cases, 2, ([args]) => owp(args, o));
     results.forEach((r, i) => {

@@ -61,6 +61,8 @@ export class Context {
   }
 
   client(): RelayClient {
+    if (!/^https?:\/\/[^/\s]/i.test(this.url))
+      throw new UsageError(`the relay URL must start with http:// or https://, e.g. ${DEFAULT_URL}; got "${this.url}" (from ${str(this.p, 'url') !== undefined ? '--url' : 'OWP_URL'})`);
     if (!this.token)
       throw new UsageError('no token: pass --token TOKEN or set OWP_TOKEN (an admin makes one with `owp token create`)');
     return (this.clientCache ??= new RelayClient({ url: this.url, token: this.token }));
