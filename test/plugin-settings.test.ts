@@ -18,6 +18,11 @@ describe('plugin settings', () => {
     const s = normaliseSettings({ relayUrl: 'http://relay:8787/', token: ' owp_x ', tasksFolder: '/Work/Tasks/', skills: 'TypeScript, docs, bad skill!, docs', capacity: '4', maxConcurrent: 0, extra: 1, suppressed: ['a', 'a', 3] });
     expect(s).toEqual({ ...DEFAULT_SETTINGS, relayUrl: 'http://relay:8787', token: 'owp_x', tasksFolder: 'Work/Tasks', skills: ['typescript', 'docs'], capacity: 4, maxConcurrent: 1, suppressed: ['a'] });
     expect(yjsServerUrl('https://pool.example.org')).toBe('wss://pool.example.org/yjs');
+    // the tasks folder never leaves the vault
+    expect(normaliseSettings({ tasksFolder: '../../etc' }).tasksFolder).toBe('etc');
+    expect(normaliseSettings({ tasksFolder: './a//..\\b/' }).tasksFolder).toBe('a/b');
+    expect(normaliseSettings({ tasksFolder: '..' }).tasksFolder).toBe(DEFAULT_SETTINGS.tasksFolder);
+    expect(normaliseSettings({ notesFolder: '/Old/' }).notesFolder).toBe('Old');
   });
 
   it('names the local cache per vault and per relay', () => {
