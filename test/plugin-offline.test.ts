@@ -135,3 +135,26 @@ describe('the local cache is y-indexeddb, one per vault and relay on a shared In
     expect(P.read(pNote)).toContain('owp_id: octo/one#1'); // the note of the first relay is kept
   });
 });
+
+describe('without IndexedDB', () => {
+  it('says once that there is no local copy and works while connected', async () => {
+    const r = await startTestRelay();
+    const saved = (globalThis as Record<string, unknown>).indexedDB;
+    delete (globalThis as Record<string, unknown>).indexedDB;
+    let W: TestVault | undefined;
+    try {
+      const m = await r.token('maintainer');
+      await r.api(m, 'PUT', '/api/repos/octo/nodb', { repo: 'octo/nodb' });
+      await r.api(m, 'POST', '/api/tasks', { tasks: [{ id: 'octo/nodb#1', repo: 'octo/nodb', title: 'No cache' }] });
+      const mark = noticeLog.length;
+      W = await openVault(await makeVaultDir('nodb'), { relayUrl: r.url, token: await r.token('worker', 'wes') });
+      await waitFor(() => W!.app.vault.getFileByPath('OWP/Tasks/octo/nodb/octo-nodb-1 No cache.md'), 15_000, 'note without a cache');
+      const said = noticeLog.slice(mark).map((n) => n.message).filter((n) => /local copy/.test(n));
+      expect(said).toEqual(['OWP: the local copy (owp/board, owp/ledger, owp/inbox/wes) could not be opened: this device has no IndexedDB. The plugin works while connected, but not offline.']);
+    } finally {
+      await W?.close();
+      (globalThis as Record<string, unknown>).indexedDB = saved;
+      await r.close();
+    }
+  });
+});

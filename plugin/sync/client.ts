@@ -28,8 +28,8 @@ export interface ClientOptions {
   workerId?: string;
   onStatus?: (status: ConnectionStatus) => void;
   onFatal?: (code: number, reason: string) => void;
-  /** The local cache of a document could not be opened (the plugin then works online only). */
-  onCacheError?: (doc: string, error: string) => void;
+  /** Some local caches could not be opened (named, comma separated); reported once per start. */
+  onCacheError?: (docs: string, error: string) => void;
 }
 
 export const CLOSE_REASONS: Record<number, string> = {
@@ -84,11 +84,10 @@ export class PoolClient {
     const opened = this.docs().map(([name, doc]) => {
       const cache = openCache(cacheName(this.opts.vaultId, this.opts.relayUrl, name), doc);
       this.caches.push(cache);
-      return cache.ready.then((r) => {
-        if (!r.ok) this.opts.onCacheError?.(name, r.error ?? 'unknown error');
-      });
+      return cache.ready.then((r) => ({ name, ...r }));
     });
-    await Promise.all(opened);
+    const failed = (await Promise.all(opened)).filter((r) => !r.ok);
+    if (failed.length > 0) this.opts.onCacheError?.(failed.map((f) => f.name).join(', '), failed[0]!.error ?? 'unknown error');
     const server = yjsServerUrl(this.opts.relayUrl);
     for (const [name, doc] of this.docs()) {
       const provider = new WebsocketProvider(server, name, doc, {

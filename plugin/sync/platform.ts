@@ -47,6 +47,9 @@ export function configurePlatform(deps?: Partial<PlatformDeps>): void {
 
 /** Open the IndexedDB cache `name` into `doc` (y-indexeddb). Never throws. */
 export function openCache(name: string, doc: Y.Doc): DocCache {
+  if (typeof indexedDB === 'undefined') {
+    return { ready: Promise.resolve({ ok: false, error: 'this device has no IndexedDB' }), destroy: async () => undefined };
+  }
   let persistence: IndexeddbPersistence;
   try {
     persistence = new IndexeddbPersistence(name, doc);

@@ -109,7 +109,7 @@ export async function openSession(deps: SessionDeps): Promise<Session | undefine
     ...(identity.workerId ? { workerId: identity.workerId } : {}),
     onStatus: (s) => deps.onStatus(s),
     onFatal: (code, reason) => deps.notice(fatalMessage(code, reason)),
-    onCacheError: (doc, error) => deps.notice(`OWP: the local copy of ${doc} could not be opened (${error}); it will not be readable offline.`),
+    onCacheError: (docs, error) => deps.notice(`OWP: the local copy (${docs}) could not be opened: ${error}. The plugin works while connected, but not offline.`),
   });
   await client.start();
   const mirror = new Mirror(client.board, client.ledger, deps.notes, deps.host);
