@@ -4,7 +4,7 @@
  * Each mistake must give exit 1, a stable code, a message said once, and a line saying
  * what to do.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,36 @@ describe('README first session', () => {
     expect(c.code, c.stderr).toBe(0);
     // the skills README registers match a template task, so the claim is granted
     expect(JSON.parse(c.stdout)).toMatchObject({ outcome: { status: 'granted' }, task: { repo: 'octo/hello' } });
+  }, 120_000);
+});
+
+describe('maintainer: requeue and cancel (the docs say "cancel them explicitly")', () => {
+  it('requeue ends a lease and queues the task; cancel ends it for good; requeue after cancel is refused', async () => {
+    const file = join(dir, 'rc.yaml');
+    writeFileSync(file, 'repo: acme/rc\ntasks:\n  - id: one\n    title: One\n');
+    expect((await owp(['import', 'yaml', file], admin)).code).toBe(0);
+    const fay = { url: relay.url, token: await relay.token('worker', 'fay'), home: join(dir, 'fay') };
+    expect((await owp(['worker', 'register', '--skills', 'docs'], fay)).code).toBe(0);
+    expect((await owp(['claim', 'acme/rc:one'], fay)).code).toBe(0);
+
+    const rq = await owp(['requeue', 'acme/rc:one'], admin);
+    expect(rq.code, rq.stderr).toBe(0);
+    expect(rq.stdout).toContain('Requeued acme/rc:one.');
+    const q = await owpJson<{ tasks: { runtime: { state: string } }[] }>(['tasks', '--repo', 'acme/rc'], admin);
+    expect(q.tasks[0]!.runtime.state).toBe('queued');
+
+    const c = await owp(['cancel', 'acme/rc:one', '--reason', 'duplicate of #2'], admin);
+    expect(c.code, c.stderr).toBe(0);
+    const audit = await owpJson<{ entries: { kind: string; reason?: string; to?: string }[] }>(['audit', '--task', 'acme/rc:one'], admin);
+    expect(audit.entries.at(-1)).toMatchObject({ to: 'cancelled' });
+    expect(JSON.stringify(audit.entries.at(-1))).toContain('duplicate of #2');
+
+    const again = await owp(['requeue', 'acme/rc:one'], admin);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^owp: invalid-transition: /);
+    const byWorker = await owp(['cancel', 'acme/rc:one'], fay);
+    expect(byWorker.code).toBe(1);
+    expect(byWorker.stderr).toMatch(/^owp: not-authorized: /);
   }, 120_000);
 });
 

@@ -18,7 +18,7 @@ import { importYaml } from './commands/import.js';
 import { workerRegister, workers } from './commands/workers.js';
 import { workerRun } from './commands/worker-run.js';
 import { claimCmd, completeCmd, failCmd, heartbeatCmd, releaseCmd, submitCmd } from './commands/lease.js';
-import { review } from './commands/review.js';
+import { cancel, requeue, review } from './commands/review.js';
 import { status, tasks } from './commands/tasks.js';
 import { audit, auditVerify } from './commands/audit.js';
 import { githubSync } from './commands/github.js';
@@ -45,6 +45,8 @@ export const COMMANDS: Command[] = [
   completeCmd,
   failCmd,
   review,
+  requeue,
+  cancel,
   tasks,
   workers,
   status,

@@ -1,4 +1,10 @@
-/** `owp review TASK_ID --merged|--closed|--changes-requested` (maintainer). */
+/**
+ * Maintainer decisions on one task: `owp review TASK_ID --merged|--closed|--changes-requested`,
+ * `owp requeue TASK_ID` (a stuck or live task back to the queue) and
+ * `owp cancel TASK_ID [--reason TEXT]` (the task ends; its lease, if any, ends too).
+ *
+ * Invariant: each is one intent over HTTP; a rejected outcome is a refusal (exit 1).
+ */
 import { UsageError, flag, str } from '../args.js';
 import { ensureAccepted, taskPath } from '../client.js';
 import type { Command } from '../command.js';
@@ -26,6 +32,36 @@ export const review: Command = {
       await ctx.client().post<{ outcome: Outcome }>(taskPath(taskId, '/review'), { result: chosen[0], ...(pr ? { prUrl: pr } : {}) }),
     );
     ctx.out.result(r, () => `Recorded review of ${taskId}: ${chosen[0]}.`);
+    return 0;
+  },
+};
+
+export const requeue: Command = {
+  name: 'requeue',
+  args: 'TASK_ID',
+  summary: 'put a stuck (or leased, or PR open) task back in the queue; attempts are kept',
+  async run(ctx) {
+    const taskId = ctx.positional(0, 'TASK_ID');
+    ctx.noMorePositionals(1);
+    const r = ensureAccepted(await ctx.client().post<{ outcome: Outcome }>(taskPath(taskId, '/requeue'), {}));
+    ctx.out.result(r, () => `Requeued ${taskId}.`);
+    return 0;
+  },
+};
+
+export const cancel: Command = {
+  name: 'cancel',
+  args: 'TASK_ID',
+  summary: 'cancel a task for good (a held lease ends; cancelled tasks are not offered again)',
+  options: {
+    reason: { type: 'string', arg: 'TEXT', help: 'why (shown on the dashboard and in the audit log)' },
+  },
+  async run(ctx) {
+    const taskId = ctx.positional(0, 'TASK_ID');
+    ctx.noMorePositionals(1);
+    const reason = str(ctx.p, 'reason');
+    const r = ensureAccepted(await ctx.client().post<{ outcome: Outcome }>(taskPath(taskId, '/cancel'), reason ? { reason } : {}));
+    ctx.out.result(r, () => `Cancelled ${taskId}.`);
     return 0;
   },
 };
