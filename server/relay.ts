@@ -51,8 +51,8 @@ export interface RelayConfig {
    * off when rateLimit is false). Past it, that address gets 429 / close 4429 for any token.
    */
   authFailureLimit?: RateLimitOptions | false;
-  /** Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token). */
-  limits?: { sseClients?: number; ssePerToken?: number; socketsPerToken?: number };
+  /** Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000). */
+  limits?: { sseClients?: number; ssePerToken?: number; socketsPerToken?: number; socketMessages?: RateLimitOptions };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
@@ -168,6 +168,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       guard,
       knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
+      messageRate: config.limits?.socketMessages,
       onAwareness: (principal, docName, state) => {
         if (principal.role !== 'worker' || !principal.workerId) return;
         lastSeen.set(principal.workerId, now());

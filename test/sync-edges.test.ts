@@ -8,11 +8,11 @@ import WebSocket from 'ws';
 import { connectDoc, type YClient } from './helpers/yclient.js';
 import { startTestRelay, waitFor, type TestRelay } from './helpers/relay.js';
 
-function awarenessFrame(clientID: number, stateJson: string): Uint8Array {
+function awarenessFrame(clientID: number, stateJson: string, clock = 1): Uint8Array {
   const inner = encoding.createEncoder();
   encoding.writeVarUint(inner, 1);
   encoding.writeVarUint(inner, clientID);
-  encoding.writeVarUint(inner, 1);
+  encoding.writeVarUint(inner, clock);
   encoding.writeVarString(inner, stateJson);
   const e = encoding.createEncoder();
   encoding.writeVarUint(e, 1); // awareness message
@@ -101,5 +101,39 @@ describe('inbox documents', () => {
     // Admin may still prepare an inbox before its worker exists.
     const [adminCode] = await closeOf(`${r.wsUrl}/owp/inbox/later-1?token=${r.adminToken}`);
     expect(adminCode).toBe(1000);
+  });
+});
+
+describe('socket message rate', () => {
+  let r: TestRelay;
+  let observer: YClient;
+  const last = new Map<number, unknown>();
+  beforeAll(async () => {
+    // Three messages, then (practically) never more: the bucket does not refill within a test.
+    r = await startTestRelay({ limits: { socketMessages: { ratePerSec: 0.0001, burst: 3 } } });
+    observer = await connectDoc(r.wsUrl, 'owp/board', r.adminToken);
+    observer.provider.awareness.on('change', () => {
+      for (const [id, state] of observer.provider.awareness.getStates()) last.set(id, (state as { n?: unknown }).n);
+    });
+  });
+  afterAll(async () => {
+    observer?.destroy();
+    await r?.close();
+  });
+
+  it('a token over its message rate is paused, not served: later messages wait', async () => {
+    const flooder = await r.token('viewer');
+    const ws = new WebSocket(`${r.wsUrl}/owp/board?token=${flooder}`);
+    await new Promise((res) => ws.on('message', res));
+    for (let n = 1; n <= 6; n++) ws.send(awarenessFrame(9000, JSON.stringify({ n }), n));
+    await waitFor(() => last.get(9000) === 3, 10_000, 'the third state');
+    // Another token is not slowed down; by the time its state arrives the flood's rest would have.
+    const other = new WebSocket(`${r.wsUrl}/owp/board?token=${await r.token('viewer')}`);
+    await new Promise((res) => other.on('message', res));
+    other.send(awarenessFrame(9001, JSON.stringify({ n: 'marker' })));
+    await waitFor(() => last.get(9001) === 'marker', 10_000, 'the marker');
+    expect(last.get(9000)).toBe(3);
+    ws.terminate();
+    other.close();
   });
 });

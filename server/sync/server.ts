@@ -22,7 +22,9 @@
  * - With `knownWorker`, an inbox of a worker id no token was ever bound to is opened only by
  *   admin; others get 4404 (a maintainer cannot make the relay load documents without end).
  * - Bounded: at most `maxConnectionsPerToken` (default 64) open sockets per token; one more
- *   is closed with 4429. Refused tokens are braked per address by the relay's AuthGuard
+ *   is closed with 4429. Messages per token are throttled (default 200/s, burst 2000): past
+ *   that, the token's sockets that send are paused (TCP backpressure) until the bucket refills,
+ *   nothing is dropped. Refused tokens are braked per address by the relay's AuthGuard
  *   (shared with HTTP): past the brake every upgrade from that address is closed with 4429.
  */
 import type { IncomingMessage, Server } from 'node:http';
@@ -33,6 +35,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
+import { RateLimiter, type RateLimitOptions } from '../http/ratelimit.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal } from '../ports.js';
 import { canRead, canWrite, clampReason, parseDocName, readDeniedReason, writeDeniedReason } from './acl.js';
@@ -70,6 +73,8 @@ export interface SyncServerOptions {
   maxConnectionsPerToken?: number;
   /** The relay's shared brake on refused tokens; default: one of its own. */
   guard?: AuthGuard;
+  /** Messages per token over all its sockets (default 200/s, burst 2000); past it, reading pauses. */
+  messageRate?: RateLimitOptions;
   /** Does this worker id exist (a token was bound to it)? Default: every id does. */
   knownWorker?: (workerId: string) => boolean;
 }
@@ -111,6 +116,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
   const log = opts.log;
   const guard = opts.guard ?? new AuthGuard(opts.tokens, DEFAULT_AUTH_FAILURE_LIMIT);
   const maxPerToken = opts.maxConnectionsPerToken ?? 64;
+  const messages = new RateLimiter({ ratePerSec: 200, burst: 2000, ...opts.messageRate }, Date.now);
   // ws' own hard cap (it closes with 1009) sits well above ours so that we answer with 4413.
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(maxBytes * 4, 16 * 1024 * 1024) });
   const rooms = new Map<string, Promise<Room>>();
@@ -296,6 +302,17 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
       }
       if (!isBinary) return; // y-websocket speaks binary only
       const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      const wait = messages.take(principal.tokenId);
+      if (wait > 0) {
+        // Over the token's rate: this message waits, and the socket is not read meanwhile.
+        const delay = Math.min(wait, 60_000);
+        ws.pause();
+        const later = new Promise<void>((r) => setTimeout(r, delay).unref());
+        conn.queue = conn.queue.then(() => later);
+        void later.then(() => {
+          if (!conn.closed) ws.resume();
+        });
+      }
       conn.queue = conn.queue.then(() => handleMessage(conn, bytes));
     });
     ws.on('pong', () => {
