@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { batchChanges, schedule } from '../shared/scheduler/index.js';
+import { batchChanges, prepareNextBatch, schedule } from '../shared/scheduler/index.js';
 import { DEFAULTS, emptyLedger, parseRepoPolicy, parseTask, parseWorkerProfile, type Board, type Intent, type Ledger, type PoolState, type Task } from '../shared/model.js';
 import { FILTERS, runFilters, type ClaimContext } from '../shared/scheduler/filters.js';
 import { beats, totalScore, type Scored } from '../shared/scheduler/scores.js';
@@ -105,6 +105,7 @@ describe('scheduler carry (incremental batches)', () => {
             const held = Object.values(state.ledger.tasks).find((rt) => rt.state === 'leased' && rt.lease);
             if (st.release && held) intents.unshift({ kind: 'release', id: `r${n++}`, workerId: held.lease!.workerId, taskId: held.taskId, fencingToken: held.lease!.fencingToken });
             expect(batchChanges(state.ledger.tasks)).toBeDefined(); // the carried path runs
+            if (n % 3 === 0) prepareNextBatch(state.ledger.tasks);
             const r = schedule(state, intents, now, { changedTasks: [] });
             const o = r.outcomes[intents.length - 1]!;
             if (!(st.release && held)) {
@@ -151,6 +152,8 @@ describe('scheduler carry (incremental batches)', () => {
           for (const id of new Set([...Object.keys(before.ledger.workers), ...Object.keys(r.ledger.workers)])) {
             if (before.ledger.workers[id] !== r.ledger.workers[id]) expect(ch!.workers.has(id)).toBe(true);
           }
+          // Every other batch, the next batch's copy of the tasks is made ahead of time.
+          if (index % 2 === 1) prepareNextBatch(r.ledger.tasks);
           hinted = { ...before, ledger: r.ledger };
           prevBoard = board;
         });

@@ -26,7 +26,7 @@
 import * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
 import { TERMINAL_STATES, type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState } from '../../shared/model.js';
-import { batchChanges, type ScheduleHints } from '../../shared/scheduler/index.js';
+import { batchChanges, prepareNextBatch, type ScheduleHints } from '../../shared/scheduler/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { BatchResult, Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
@@ -394,6 +394,10 @@ export class Engine {
     this.stats.lastBatchMs = ms;
     if (ms > this.stats.maxBatchMs) this.stats.maxBatchMs = ms;
     const br: BatchResult = { batch, outcomes: result.outcomes.filter((o) => !ephemeralIds.has(o.intentId)), events, ledger: next };
+    // The next batch's copy of the task record, made while waiting for its intents.
+    setImmediate(() => {
+      if (this.ledgerState === next && !this.inFlight) prepareNextBatch(next.tasks);
+    });
     this.lastDiff = docDiff;
     for (const l of this.listeners) {
       try {

@@ -26,7 +26,7 @@ import type { ErrorCode } from '../errors.js';
 import type { Board, RepoPolicy, Task, TaskRuntime } from '../model.js';
 import type { Filter } from './filters.js';
 import type { Bucket } from './pool.js';
-import { areaKey, own, type RepoLoad } from './state.js';
+import { areaKey, copyRecord, own, type RepoLoad } from './state.js';
 
 /** A claim-next candidate. The per-batch fields are reset when a batch builds its pool. */
 export interface PoolEntry {
@@ -55,6 +55,8 @@ export interface Carry {
   buckets: Map<number, Bucket>;
   /** Some candidate has a non-integer queuedAt: the pool sorts instead of merging. */
   unordered: boolean;
+  /** A copy of the ledger's `tasks` record made ahead of time (prepareNextBatch). */
+  spare?: Record<string, TaskRuntime>;
   /** Task ids and worker ids set by the batch that made the ledger. */
   touched: Set<string>;
   workersTouched: Set<string>;
@@ -80,6 +82,16 @@ export function takeCarry(tasks: Record<string, TaskRuntime>): Carry | undefined
 
 export function putCarry(tasks: Record<string, TaskRuntime>, c: Carry): void {
   carries.set(tasks, c);
+}
+
+/**
+ * Copy the `tasks` record for the next batch now (while the caller is idle), so that batch
+ * does not: the one O(tasks) step left in a carried batch. A no-op without a Carry or when
+ * already done. Changes no result: the copy is what the next batch would make itself.
+ */
+export function prepareNextBatch(tasks: Record<string, TaskRuntime>): void {
+  const c = carries.get(tasks);
+  if (c && !c.spare) c.spare = copyRecord(tasks);
 }
 
 /** The task and worker ids the batch that returned this `tasks` record set, if known. */

@@ -170,7 +170,7 @@ export function schedule(state: PoolState, intents: Intent[], now: number, hints
 }
 
 export { checkInvariants } from './invariants.js';
-export { batchChanges, type ScheduleHints } from './carry.js';
+export { batchChanges, prepareNextBatch, type ScheduleHints } from './carry.js';
 export { activeLeaseCount, reviewLoad, pointsInUse } from './views.js';
 export { FILTERS, type Filter, type Rejection } from './filters.js';
 export { SCORES, fairness, type Score } from './scores.js';

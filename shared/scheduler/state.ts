@@ -145,7 +145,7 @@ export function leaseArea(board: Board, lease: Lease): string {
 }
 
 /** A copy of a record (own enumerable keys), "__proto__" included. */
-function copyRecord<T>(rec: Record<string, T>): Record<string, T> {
+export function copyRecord<T>(rec: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const k in rec) {
     if (k === '__proto__') put(out, k, rec[k]!);
@@ -166,7 +166,7 @@ export function createWork(state: PoolState, now: number, carry?: Carry): Work {
     now,
     batch: ledger.batch + 1,
     day: utcDay(now),
-    tasks: copyRecord(ledger.tasks),
+    tasks: carry?.spare ?? copyRecord(ledger.tasks),
     workers: { ...ledger.workers },
     outcomes: ledger.outcomes,
     outcomesCopied: false,
