@@ -87,7 +87,7 @@ export class PoolClient {
       return cache.ready.then((r) => ({ name, ...r }));
     });
     const failed = (await Promise.all(opened)).filter((r) => !r.ok);
-    if (failed.length > 0) this.opts.onCacheError?.(failed.map((f) => f.name).join(', '), failed[0]!.error ?? 'unknown error');
+    if (failed.length > 0) this.opts.onCacheError?.(failed.map((f) => f.name).join(', '), failed[0].error ?? 'unknown error');
     const server = yjsServerUrl(this.opts.relayUrl);
     for (const [name, doc] of this.docs()) {
       const provider = new WebsocketProvider(server, name, doc, {
