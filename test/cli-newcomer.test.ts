@@ -81,6 +81,10 @@ describe('maintainer: requeue and cancel (the docs say "cancel them explicitly")
     const again = await owp(['requeue', 'acme/rc:one'], admin);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^owp: invalid-transition: /);
+    expect(again.stderr).toContain("hint: `owp tasks` shows the task's state");
+    const revoke = await owp(['token', 'revoke', 'no-such-id'], admin);
+    expect(revoke.code).toBe(1);
+    expect(revoke.stderr).toContain('hint: `owp token list` shows the token ids.');
     const byWorker = await owp(['cancel', 'acme/rc:one'], fay);
     expect(byWorker.code).toBe(1);
     expect(byWorker.stderr).toMatch(/^owp: not-authorized: /);

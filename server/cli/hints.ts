@@ -23,6 +23,12 @@ export function refusalHint(code: string, command: string, url: string): string 
       return command === 'claim'
         ? 'See what is queued with `owp tasks --state queued`; declare more skills or capacity with `owp worker register`, or let `owp worker run` wait for a task.'
         : undefined;
+    case 'not-found':
+      return command === 'token revoke' ? '`owp token list` shows the token ids.' : undefined;
+    case 'invalid-transition':
+      return command === 'review' || command === 'requeue'
+        ? '`owp tasks` shows the task\'s state; a review applies to a task with a PR open, `owp requeue` to a stuck or live task.'
+        : undefined;
     default:
       return undefined;
   }
