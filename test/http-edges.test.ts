@@ -156,3 +156,43 @@ describe('request bodies', () => {
     expect(ok.status).toBe(200);
   });
 });
+
+describe('event stream replay buffer', () => {
+  let r: TestRelay;
+  beforeAll(async () => {
+    r = await startTestRelay({ limits: { sseBufferBytes: 64 * 1024 } });
+  });
+  afterAll(async () => r?.close());
+
+  /** Open a stream, read until `until` matches the text so far, then close it. */
+  async function readStream(headers: Record<string, string>, until: RegExp): Promise<string> {
+    const ac = new AbortController();
+    const res = await fetch(`${r.url}/api/events`, { headers: { authorization: `Bearer ${r.adminToken}`, ...headers }, signal: ac.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    while (!until.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value, { stream: true });
+    }
+    ac.abort();
+    return text;
+  }
+
+  it('holds at most sseBufferBytes of deltas: a resume from a dropped id gets a fresh snapshot', async () => {
+    const first = await readStream({}, /event: snapshot[\s\S]*\n\n/);
+    const startId = /id: (\S+)\nevent: snapshot/.exec(first)![1];
+    const up = (i: number) => r.api(r.adminToken, 'POST', '/api/tasks', { tasks: [{ id: `big-${i}`, repo: 'a/b', title: 't', body: 'x'.repeat(30_000) }] });
+    expect((await up(1)).status).toBe(200);
+    // Just after one delta, the resume replays it (no snapshot).
+    const resumed = await readStream({ 'last-event-id': startId }, /event: board[\s\S]*\n\n/);
+    expect(resumed).not.toMatch(/event: snapshot/);
+    for (let i = 2; i <= 6; i++) expect((await up(i)).status).toBe(200);
+    // 6 x 30 KB is over the 64 KiB cap: the first delta was dropped, so a snapshot comes instead.
+    const late = await readStream({ 'last-event-id': startId }, /event: (snapshot|board)[\s\S]*?\n\n/);
+    expect(late).toMatch(/event: snapshot/);
+    expect(late).toMatch(/big-6/);
+  });
+});

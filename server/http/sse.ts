@@ -14,7 +14,10 @@
  *   allowed to grow the relay's memory.
  * - Bounded: at most `maxClients` streams (default 1000) and `maxPerCaller` (default 32) per
  *   token (per address without one); past that 429 `rate-limited`. The replay buffer holds
- *   at most `bufferSize` (default 1000) deltas. Refused tokens are braked per address by
+ *   at most `bufferSize` (default 1000) deltas and `bufferBytes` (default 64 MiB) of rendered
+ *   text; board deltas (human-paced, up to a request body each) are rendered when published so
+ *   they count at once. Older deltas are dropped first; a resume from a dropped id gets a
+ *   fresh snapshot. Refused tokens are braked per address by
  *   the relay's AuthGuard, like every other route.
  */
 import type { ServerResponse } from 'node:http';
@@ -42,9 +45,6 @@ interface Buffered {
   text?: string;
 }
 
-function render(b: Buffered, id: string): string {
-  return (b.text ??= `id: ${id}\nevent: ${b.event}\ndata: ${JSON.stringify(b.data)}\n\n`);
-}
 
 export interface EventHubOptions {
   engine: Engine;
@@ -54,6 +54,8 @@ export interface EventHubOptions {
   publicDashboard: boolean;
   pingMs?: number;
   bufferSize?: number;
+  /** Rendered bytes the replay buffer may hold (default 64 MiB). */
+  bufferBytes?: number;
   maxClients?: number;
   maxPerCaller?: number;
   /** The relay's shared brake on refused tokens; default: one of its own. */
@@ -64,6 +66,8 @@ export class EventHub {
   private readonly epoch = Date.now().toString(36);
   private seq = 0;
   private readonly buffer: Buffered[] = [];
+  /** Characters of rendered text held by `buffer`. */
+  private bufferedChars = 0;
   private readonly clients = new Set<Client>();
   private readonly ping: NodeJS.Timeout;
   private readonly offs: (() => void)[] = [];
@@ -102,13 +106,30 @@ export class EventHub {
     return `${this.epoch}-${seq}`;
   }
 
+  private render(b: Buffered): string {
+    if (b.text === undefined) {
+      b.text = `id: ${this.id(b.seq)}\nevent: ${b.event}\ndata: ${JSON.stringify(b.data)}\n\n`;
+      if (this.buffer.includes(b)) this.bufferedChars += b.text.length;
+    }
+    return b.text;
+  }
+
+  private trim(): void {
+    const maxChars = this.o.bufferBytes ?? 64 * 1024 * 1024;
+    while (this.buffer.length > (this.o.bufferSize ?? 1000) || (this.bufferedChars > maxChars && this.buffer.length > 0)) {
+      const gone = this.buffer.shift()!;
+      if (gone.text !== undefined) this.bufferedChars -= gone.text.length;
+    }
+  }
+
   private publish(event: string, data: unknown): void {
     this.seq += 1;
     const b: Buffered = { seq: this.seq, event, data };
     this.buffer.push(b);
-    if (this.buffer.length > (this.o.bufferSize ?? 1000)) this.buffer.shift();
+    if (event === 'board') this.render(b);
+    this.trim();
     if (this.clients.size === 0) return;
-    const text = render(b, this.id(b.seq));
+    const text = this.render(b);
     for (const c of [...this.clients]) this.write(c, text);
   }
 
@@ -173,7 +194,8 @@ export class EventHub {
           const oldest = this.buffer.length ? this.buffer[0].seq : this.seq + 1;
           if (Number.isFinite(seq) && seq <= this.seq && seq >= oldest - 1) {
             res.write('retry: 2000\n\n');
-            for (const b of this.buffer) if (b.seq > seq) res.write(render(b, this.id(b.seq)));
+            for (const b of this.buffer) if (b.seq > seq) res.write(this.render(b));
+            this.trim();
             resumed = true;
           }
         }
