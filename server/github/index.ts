@@ -234,15 +234,7 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     path: '/api/github/sync',
     auth: ['admin', 'maintainer'],
     async handler(c) {
-      const raw = (await c.rawBody()).toString('utf8').trim();
-      let body: { repo?: unknown } = {};
-      if (raw) {
-        try {
-          body = JSON.parse(raw) as { repo?: unknown };
-        } catch {
-          return fail(c, new OwpError('invalid-json', 'The body is not valid JSON; send {} or { "repo": "owner/name" }.'));
-        }
-      }
+      const body = await c.json<{ repo?: unknown } | null>();
       if (body === null || typeof body !== 'object') return fail(c, new OwpError('invalid-json', 'The body must be a JSON object such as { "repo": "owner/name" }.'));
       const repo = body.repo;
       if (repo !== undefined) {
