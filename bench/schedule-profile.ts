@@ -1,9 +1,15 @@
 /**
  * Micro-benchmark of `schedule()` alone: 10,000 queued tasks, 500 worker profiles, batches of
- * 1, 10 and 100 claim-nexts (and the same with named claims). Prints ms per batch.
- * Run: `node --import tsx bench/schedule-profile.ts` (add `--cpu-prof` to node for a profile).
+ * 1, 10 and 100 claim-nexts (and named claims), each on the previous batch's ledger, with
+ * and without the hints the relay passes. Prints ms per batch as a table.
+ * Run: `node --import tsx bench/schedule-profile.ts [--write]` (--write updates
+ * docs/BENCHMARKS.md; add `--cpu-prof` to node for a profile).
+ *
+ * Invariants: deterministic input (no randomness); only `schedule()` is timed.
  */
 import { schedule } from '../shared/scheduler/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import type { Intent, Ledger, PoolState, Task, WorkerProfile } from '../shared/model.js';
 
 const TASKS = Number(process.env.TASKS ?? 10_000);
@@ -28,11 +34,16 @@ function build(skillsMode: 'same' | 'rare'): PoolState {
   return { board: { tasks, repos, trust: {} }, ledger, profiles };
 }
 
-function run(label: string, state: PoolState, batchSize: number, batches: number, kind: 'claim-next' | 'claim'): void {
+interface Timing {
+  mean: number;
+  p50: number;
+  max: number;
+}
+
+function run(state: PoolState, batchSize: number, batches: number, kind: 'claim-next' | 'claim', hinted: boolean): Timing {
   let now = 1_700_000_100_000;
-  let s = state;
-  // warm-up batch: reconcile creates the runtimes
-  s = { ...s, ledger: schedule(s, [], now).ledger };
+  // First batch: reconcile creates the runtimes (not measured).
+  let s: PoolState = { ...state, ledger: schedule(state, [], now).ledger };
   let seq = 0;
   let named = 1;
   const times: number[] = [];
@@ -40,24 +51,53 @@ function run(label: string, state: PoolState, batchSize: number, batches: number
     now += 10;
     const intents: Intent[] = [];
     for (let i = 0; i < batchSize; i++) {
-      const workerId = `bw${(seq) % WORKERS}`;
+      const workerId = `bw${seq % WORKERS}`;
       seq++;
-      if (kind === 'claim-next') intents.push({ kind: 'claim-next', id: `i${seq}`, workerId } as Intent);
-      else { const n = named++; intents.push({ kind: 'claim', id: `i${seq}`, workerId, taskId: `bench/pool${n % 10}#${n}` } as Intent); }
+      if (kind === 'claim-next') intents.push({ kind: 'claim-next', id: `i${seq}`, workerId });
+      else {
+        const n = named++;
+        intents.push({ kind: 'claim', id: `i${seq}`, workerId, taskId: `bench/pool${n % 10}#${n}` });
+      }
     }
     const t = performance.now();
-    const r = schedule({ ...s, ledger: { ...s.ledger, outcomes: {} } }, intents, now, hints);
+    const r = schedule({ ...s, ledger: { ...s.ledger, outcomes: {} } }, intents, now, hinted ? { changedTasks: [] } : undefined);
     times.push(performance.now() - t);
     s = { ...s, ledger: r.ledger };
   }
   times.sort((a, b) => a - b);
-  const mean = times.reduce((a, b) => a + b, 0) / times.length;
-  console.log(`${label.padEnd(28)} batch ${String(batchSize).padStart(3)}: mean ${mean.toFixed(2)} ms  p50 ${times[Math.floor(times.length / 2)]!.toFixed(2)}  max ${times[times.length - 1]!.toFixed(2)}`);
+  return { mean: times.reduce((a, b) => a + b, 0) / times.length, p50: times[Math.floor(times.length / 2)]!, max: times[times.length - 1]! };
 }
-const hints = process.env.NO_HINTS ? undefined : { changedTasks: [] as string[] };
 
-if (process.env.ONLY) { run(`claim-next ${process.env.ONLY} (only)`, build(process.env.ONLY === "rare" ? "rare" : "same"), Number(process.env.BATCH ?? 1), 100, "claim-next"); process.exit(0); }
-for (const mode of ["same", "rare"] as const) {
-  for (const n of [1, 10, 100]) run(`claim-next skills=${mode}`, build(mode), n, n === 100 ? 10 : 30, 'claim-next');
+const f2 = (n: number) => n.toFixed(1);
+const rows: string[] = [];
+const cases: [string, 'same' | 'rare', 'claim-next' | 'claim'][] = [
+  ['claim-next, every worker fits every task', 'same', 'claim-next'],
+  ['claim-next, a worker fits one task in six', 'rare', 'claim-next'],
+  ['named claim', 'same', 'claim'],
+];
+for (const [label, mode, kind] of cases) {
+  for (const n of [1, 10, 100]) {
+    const batches = n === 100 ? 10 : 30;
+    const full = run(build(mode), n, batches, kind, false);
+    const carried = run(build(mode), n, batches, kind, true);
+    const row = `| ${label} | ${n} | ${f2(full.p50)} / ${f2(full.max)} | ${f2(carried.p50)} / ${f2(carried.max)} |`;
+    console.log(row);
+    rows.push(row);
+  }
 }
-for (const n of [1, 10, 100]) run('claim (named)', build('same'), n, n === 100 ? 10 : 30, 'claim');
+const table = [
+  '| batch of | claims | full scan (no hints): p50 / max ms | carried (relay path): p50 / max ms |',
+  '|---|---:|---:|---:|',
+  ...rows,
+].join('\n');
+console.log('\n' + table);
+if (process.argv.includes('--write')) {
+  const file = new URL('../docs/BENCHMARKS.md', import.meta.url);
+  const text = readFileSync(file, 'utf8');
+  const START = '<!-- schedule-profile:start -->';
+  const END = '<!-- schedule-profile:end -->';
+  const c = cpus();
+  const block = `${START}\nMeasured ${new Date().toISOString()} on ${c.length} x ${c[0]?.model ?? 'CPU'}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')}.\n\n${table}\n${END}`;
+  writeFileSync(file, text.slice(0, text.indexOf(START)) + block + text.slice(text.indexOf(END) + END.length));
+  console.log('wrote docs/BENCHMARKS.md');
+}
