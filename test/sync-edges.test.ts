@@ -137,3 +137,22 @@ describe('socket message rate', () => {
     other.close();
   });
 });
+
+describe('message size', () => {
+  let r: TestRelay;
+  beforeAll(async () => {
+    r = await startTestRelay();
+  });
+  afterAll(async () => r?.close());
+
+  it('a message over twice the limit is cut off while it arrives (1009); the relay keeps serving', async () => {
+    const ws = new WebSocket(`${r.wsUrl}/owp/board?token=${r.adminToken}`);
+    const closed = new Promise<number>((res) => ws.on('close', (c) => res(c)));
+    ws.on('error', () => undefined);
+    await new Promise((res) => ws.on('message', res));
+    ws.send(new Uint8Array(3 * 1024 * 1024));
+    expect(await closed).toBe(1009);
+    const c = await connectDoc(r.wsUrl, 'owp/board', r.adminToken);
+    c.destroy();
+  });
+});

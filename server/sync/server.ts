@@ -14,7 +14,8 @@
  *   after DocStore has it on disk (`whenPersisted`), in the order updates happened; the answer
  *   to a sync step 1 also waits for the updates emitted so far to be on disk.
  * - Messages are handled one at a time per socket, in arrival order. A message over
- *   `maxMessageBytes` (1 MiB) closes the socket with 4413.
+ *   `maxMessageBytes` (1 MiB) closes the socket with 4413; one over twice that is cut off by
+ *   ws while it arrives (close 1009), so it is never buffered whole.
  * - Awareness is relayed but never persisted. A clientID belongs to the first socket that
  *   announced it; others cannot overwrite it. A state naming a `workerId` other than the
  *   worker's own is dropped. When a socket closes, its awareness clients are removed.
@@ -117,8 +118,10 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
   const guard = opts.guard ?? new AuthGuard(opts.tokens, DEFAULT_AUTH_FAILURE_LIMIT);
   const maxPerToken = opts.maxConnectionsPerToken ?? 64;
   const messages = new RateLimiter({ ratePerSec: 200, burst: 2000, ...opts.messageRate }, Date.now);
-  // ws' own hard cap (it closes with 1009) sits well above ours so that we answer with 4413.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(maxBytes * 4, 16 * 1024 * 1024) });
+  // ws' own hard cap (it closes with 1009 without buffering the rest) sits at twice ours, so a
+  // message a little over the limit gets our 4413 and a sentence, and no socket makes the relay
+  // buffer more than 2 x maxBytes for one message.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxBytes * 2 });
   const rooms = new Map<string, Promise<Room>>();
   const openRooms = new Map<string, Room>();
   const byToken = new Map<string, Set<Conn>>();
