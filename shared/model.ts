@@ -74,6 +74,16 @@ const RESERVED_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyName
 export const isReservedKey = (s: string): boolean => RESERVED_KEYS.has(s);
 const RESERVED_MESSAGE = 'must not be a name JavaScript objects reserve (__proto__, constructor, toString, ...)';
 
+/**
+ * A lone UTF-16 surrogate (JSON allows `"\ud800"`): it cannot be stored as UTF-8 (Yjs and
+ * LevelDB would turn it into U+FFFD) nor percent-encoded (encodeURIComponent throws).
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const isWellFormedText = (s: string): boolean => !LONE_SURROGATE.test(s);
+const WELL_FORMED_MESSAGE = 'must be valid Unicode text (it holds a lone surrogate such as \\ud800)';
+/** A string schema that refuses lone surrogates. */
+const text = () => z.string().refine(isWellFormedText, WELL_FORMED_MESSAGE);
+
 /** Worker ids: letters, digits and _ . @ -, starting with a letter or digit, at most 100. */
 export const WORKER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
 export function isWorkerId(v: unknown): v is string {
@@ -85,7 +95,8 @@ const taskId = z
   .min(1)
   .max(LIMITS.idLength)
   .refine((s) => !/[\u0000-\u001f]/.test(s), 'must not contain control characters')
-  .refine((s) => !isReservedKey(s), RESERVED_MESSAGE);
+  .refine((s) => !isReservedKey(s), RESERVED_MESSAGE)
+  .refine(isWellFormedText, WELL_FORMED_MESSAGE);
 const workerId = z
   .string()
   .min(1)
@@ -100,8 +111,8 @@ export const TaskSchema = z.strictObject({
   repo: repoName,
   issueNumber: z.number().int().positive().optional(),
   issueUrl: url.optional(),
-  title: z.string().min(1, 'must not be empty').max(LIMITS.titleLength),
-  body: z.string().max(LIMITS.bodyLength).default(''),
+  title: text().min(1, 'must not be empty').max(LIMITS.titleLength),
+  body: text().max(LIMITS.bodyLength).default(''),
   points: z.number().int().min(1).max(LIMITS.points).default(DEFAULTS.points),
   skills: z.array(skill).max(LIMITS.skills).default([]),
   tier: tier.default(DEFAULTS.tier),
@@ -119,7 +130,7 @@ export type TaskInput = z.input<typeof TaskSchema>;
 
 export const WorkerProfileSchema = z.strictObject({
   id: workerId,
-  name: z.string().min(1).max(LIMITS.nameLength),
+  name: text().min(1).max(LIMITS.nameLength),
   skills: z.array(skill).max(LIMITS.skills),
   capacity: z.number().int().min(1).max(LIMITS.capacity),
   maxConcurrent: z.number().int().min(1).max(LIMITS.maxConcurrent),
@@ -147,7 +158,8 @@ export const RepoPolicySchema = z.strictObject({
 export type RepoPolicy = z.output<typeof RepoPolicySchema>;
 export type RepoPolicyInput = z.input<typeof RepoPolicySchema>;
 
-const intentBase = { id: z.string().min(1).max(LIMITS.idLength), workerId };
+/** Intent ids key the ledger's outcomes map: the same rules as task ids. */
+const intentBase = { id: taskId, workerId };
 const leased = { ...intentBase, taskId, fencingToken: z.number().int().positive() };
 
 /** What a worker (or a maintainer, or the relay's GitHub tracker) asks the scheduler to do. */
@@ -158,7 +170,7 @@ export const IntentSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('release'), ...leased }),
   z.strictObject({ kind: z.literal('submit'), ...leased, prUrl: url }),
   z.strictObject({ kind: z.literal('complete'), ...leased }),
-  z.strictObject({ kind: z.literal('fail'), ...leased, reason: z.string().min(1).max(LIMITS.reasonLength) }),
+  z.strictObject({ kind: z.literal('fail'), ...leased, reason: text().min(1).max(LIMITS.reasonLength) }),
   /** Maintainer / GitHub tracker: the PR's review state changed. workerId is the actor. */
   z.strictObject({
     kind: z.literal('review'),
@@ -173,7 +185,7 @@ export const IntentSchema = z.discriminatedUnion('kind', [
    */
   z.strictObject({ kind: z.literal('requeue'), ...intentBase, taskId }),
   /** Maintainer: end a task now, whatever its state; an active lease ends with it. */
-  z.strictObject({ kind: z.literal('cancel'), ...intentBase, taskId, reason: z.string().max(LIMITS.reasonLength).optional() }),
+  z.strictObject({ kind: z.literal('cancel'), ...intentBase, taskId, reason: text().max(LIMITS.reasonLength).optional() }),
 ]);
 export type Intent = z.output<typeof IntentSchema>;
 export type IntentKind = Intent['kind'];

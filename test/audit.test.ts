@@ -148,3 +148,12 @@ describe('audit indexes', () => {
     expect(await log.verify()).toEqual({ ok: true, entries: 6 });
   });
 });
+
+describe('audit index keys', () => {
+  it('a task id with a lone surrogate (refused by the model) cannot throw inside a batch', async () => {
+    const [e] = await log.append([ev(1, { taskId: 'bad\ud800' })]);
+    expect(e.seq).toBe(1);
+    expect((await log.query({ task: 'bad\ud800' })).map((x) => x.seq)).toEqual([1]);
+    expect((await log.verify()).ok).toBe(true);
+  });
+});

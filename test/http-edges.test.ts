@@ -196,3 +196,43 @@ describe('event stream replay buffer', () => {
     expect(late).toMatch(/big-6/);
   });
 });
+
+describe('ids and text the model must refuse', () => {
+  let r: TestRelay;
+  let w: string;
+  beforeAll(async () => {
+    r = await startTestRelay({ tickMs: 2 });
+    w = await r.token('worker', 'w1');
+    await r.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 3 });
+    await r.api(r.adminToken, 'POST', '/api/tasks', { tasks: [{ id: 't1', repo: 'a/b', title: 'x' }] });
+  });
+  afterAll(async () => r?.close());
+
+  const post = (token: string, path: string, json: string) =>
+    fetch(`${r.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: json }).then(async (res) => ({
+      status: res.status,
+      body: (await res.json()) as { error?: { code: string; message: string }; outcome?: { status: string } },
+    }));
+
+  it('a lone surrogate in a task id or title is refused, and the engine keeps answering', async () => {
+    const a = await post(r.adminToken, '/api/tasks', '{"tasks":[{"id":"bad\\ud800","repo":"a/b","title":"x"}]}');
+    expect(a.status).toBe(400);
+    expect(a.body.error!.message).toMatch(/lone surrogate/);
+    const b = await post(r.adminToken, '/api/tasks', '{"tasks":[{"id":"ok2","repo":"a/b","title":"x\\udfff"}]}');
+    expect(b.status).toBe(400);
+    // A well-formed pair (an emoji) is fine.
+    const c = await post(r.adminToken, '/api/tasks', '{"tasks":[{"id":"emoji-\\ud83d\\ude00","repo":"a/b","title":"\\ud83d\\ude00"}]}');
+    expect(c.status).toBe(200);
+    const claim = await r.api(w, 'POST', '/api/claim', { taskId: 't1' });
+    expect(claim.status).toBe(200);
+    expect(claim.body.outcome.status).toBe('granted');
+  });
+
+  it('an intent id that plain objects answer to is refused, not answered from Object.prototype', async () => {
+    for (const id of ['constructor', 'toString', '__proto__']) {
+      const res = await r.api(w, 'POST', '/api/claim', { intentId: id });
+      expect(res.status, id).toBe(400);
+      expect(res.body.error.code).toBe('invalid-intent');
+    }
+  });
+});

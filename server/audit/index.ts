@@ -57,8 +57,10 @@ export function auditKey(seq: number): string {
 
 /** Index keys (not part of the chain; value = seq): `audit-idx/task/<enc id>/<seq>`, `audit-idx/worker/<enc id>/<seq>`. */
 export const AUDIT_INDEX_PREFIX = 'audit-idx/';
-const taskIndexPrefix = (taskId: string) => `${AUDIT_INDEX_PREFIX}task/${encodeURIComponent(taskId)}/`;
-const workerIndexPrefix = (workerId: string) => `${AUDIT_INDEX_PREFIX}worker/${encodeURIComponent(workerId)}/`;
+/** Percent-encoded, never throwing: a lone surrogate (refused by the model) would become U+FFFD. */
+const keyPart = (s: string) => encodeURIComponent(s.replace(/[\uD800-\uDFFF]/g, (c, i: number) => (c <= '\uDBFF' ? (/[\uDC00-\uDFFF]/.test(s[i + 1] ?? '') ? c : '\uFFFD') : /[\uD800-\uDBFF]/.test(s[i - 1] ?? '') ? c : '\uFFFD')));
+const taskIndexPrefix = (taskId: string) => `${AUDIT_INDEX_PREFIX}task/${keyPart(taskId)}/`;
+const workerIndexPrefix = (workerId: string) => `${AUDIT_INDEX_PREFIX}worker/${keyPart(workerId)}/`;
 
 /** JSON with object keys sorted and undefined fields dropped: the same entry always hashes the same. */
 export function canonicalJson(value: unknown): string {
