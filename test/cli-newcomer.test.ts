@@ -53,7 +53,14 @@ describe('README first session', () => {
     const c = await owp([...claim, '--json'], alice);
     expect(c.code, c.stderr).toBe(0);
     // the skills README registers match a template task, so the claim is granted
-    expect(JSON.parse(c.stdout)).toMatchObject({ outcome: { status: 'granted' }, task: { repo: 'octo/hello' } });
+    const granted = JSON.parse(c.stdout) as { task: { id: string } };
+    expect(granted).toMatchObject({ outcome: { status: 'granted' }, task: { repo: 'octo/hello' } });
+    // handed in, the task still counts against --max-concurrent 1 until it is reviewed: the hint says so
+    expect((await owp(['submit', granted.task.id, '--pr', 'https://github.com/octo/hello/pull/1'], alice)).code).toBe(0);
+    const second = await owp(['claim'], alice);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/^owp: max-concurrent: /);
+    expect(second.stderr).toContain('hint: A task whose PR awaits review still counts until a maintainer reviews it.');
   }, 120_000);
 });
 

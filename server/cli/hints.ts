@@ -23,6 +23,11 @@ export function refusalHint(code: string, command: string, url: string): string 
       return command === 'claim'
         ? 'See what is queued with `owp tasks --state queued`; declare more skills or capacity with `owp worker register`, or let `owp worker run` wait for a task.'
         : undefined;
+    case 'max-concurrent':
+    case 'capacity-exceeded':
+      return command === 'claim'
+        ? 'A task whose PR awaits review still counts until a maintainer reviews it. `owp tasks --state leased` and `--state pr_open` show what you hold; `owp worker register` with a higher --max-concurrent or --capacity raises the limit.'
+        : undefined;
     case 'not-found':
       return command === 'token revoke' ? '`owp token list` shows the token ids.' : undefined;
     case 'invalid-transition':
