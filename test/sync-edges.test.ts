@@ -156,3 +156,21 @@ describe('message size', () => {
     c.destroy();
   });
 });
+
+describe('text frames', () => {
+  let r: TestRelay;
+  beforeAll(async () => {
+    r = await startTestRelay();
+  });
+  afterAll(async () => r?.close());
+
+  it('a text frame closes with 4400 and a sentence instead of being ignored', async () => {
+    const ws = new WebSocket(`${r.wsUrl}/owp/board?token=${r.adminToken}`);
+    const closed = new Promise<[number, string]>((res) => ws.on('close', (c, why) => res([c, String(why)])));
+    await new Promise((res) => ws.on('message', res));
+    ws.send('{"hello":"relay"}');
+    const [code, reason] = await closed;
+    expect(code).toBe(4400);
+    expect(reason).toMatch(/^invalid-field: .*binary/);
+  });
+});

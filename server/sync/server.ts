@@ -303,7 +303,11 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
         closeConn(conn, CLOSE.tooLarge, `payload-too-large: a message over ${maxBytes} bytes; split the change`);
         return;
       }
-      if (!isBinary) return; // y-websocket speaks binary only
+      if (!isBinary) {
+        // y-websocket speaks binary only: say so instead of ignoring the client.
+        closeConn(conn, CLOSE.malformed, 'invalid-field: a text frame; y-websocket messages are binary, use a y-websocket client');
+        return;
+      }
       const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
       const wait = messages.take(principal.tokenId);
       if (wait > 0) {
