@@ -1,7 +1,8 @@
 /**
  * What to do next after a refusal: one sentence the CLI prints under `owp: <code>: <message>`
  * for the refusals newcomers meet most (no profile yet, a token the relay does not know, no
- * task that fits, a repository without a policy).
+ * task that fits, limits still held by a submitted task, a repository without a policy, an
+ * unknown token id, a task in the wrong state for review or requeue).
  *
  * Invariants:
  * - Pure: the hint depends only on the code, the command name and the relay URL.
