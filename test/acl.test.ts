@@ -2,7 +2,8 @@
  * The per-document ACL as a pure function of role, workerId and doc name (docs/PROTOCOL.md).
  */
 import { describe, expect, it } from 'vitest';
-import { canRead, canWrite, parseDocName, readDeniedReason, writeDeniedReason } from '../server/sync/acl.js';
+import { canRead, canWrite, clampReason, parseDocName, readDeniedReason, writeDeniedReason } from '../server/sync/acl.js';
+import { isWellFormedText } from '../shared/model.js';
 import type { Role } from '../server/ports.js';
 
 const P = {
@@ -52,5 +53,17 @@ describe('acl', () => {
     expect(readDeniedReason(P.w1, 'owp/inbox/w2')).toBe('not-authorized: worker w1 may not read owp/inbox/w2 (only its worker, maintainers and admin read an inbox)');
     const long = 'owp/inbox/' + 'x'.repeat(100);
     expect(Buffer.byteLength(writeDeniedReason(P.w1, long))).toBeLessThanOrEqual(123);
+  });
+});
+
+describe('clampReason', () => {
+  it('keeps a reason within 123 UTF-8 bytes without splitting a surrogate pair', () => {
+    for (const reason of ['x' + '😀'.repeat(100), 'é'.repeat(200), 'y'.repeat(16_000)]) {
+      const r = clampReason(reason);
+      expect(Buffer.byteLength(r, 'utf8')).toBeLessThanOrEqual(123);
+      expect(r.endsWith('…')).toBe(true);
+      expect(isWellFormedText(r)).toBe(true);
+    }
+    expect(clampReason('short')).toBe('short');
   });
 });

@@ -71,11 +71,21 @@ function describe(role: Role, workerId?: string): string {
   return role === 'worker' && workerId ? `worker ${workerId}` : role;
 }
 
-/** WebSocket close reasons are at most 123 UTF-8 bytes. */
+/**
+ * WebSocket close reasons are at most 123 UTF-8 bytes: cut whole code points (never half a
+ * surrogate pair) and end with `…`. Linear in the reason's length (it may carry a long name).
+ */
 export function clampReason(reason: string): string {
-  let r = reason;
-  while (Buffer.byteLength(r, 'utf8') > 123) r = r.slice(0, -2) + '…';
-  return r;
+  if (Buffer.byteLength(reason, 'utf8') <= 123) return reason;
+  let out = '';
+  let bytes = 0;
+  for (const ch of reason) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > 120) break; // room for the 3 bytes of '…'
+    out += ch;
+    bytes += n;
+  }
+  return out + '…';
 }
 
 export function writeDeniedReason(p: Who, doc: string): string {
