@@ -47,7 +47,7 @@ export function call(base: string, token: string, method: string, path: string, 
 }
 
 export async function startRelay(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const proc = spawn(process.execPath, [...(process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : []), '--import', 'tsx', 'server/main.ts'], {
+  const proc = spawn(process.execPath, [...(process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : []), '--import', 'tsx', ...(process.env.OWP_BENCH_LOOPMON ? ['--import', './bench/loop-monitor.ts'] : []), 'server/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,6 +74,8 @@ export async function startRelay(dataDir: string): Promise<{ url: string; stop()
     async stop() {
       proc.kill('SIGTERM');
       await exited;
+      const mon = /loop-monitor: .*/.exec(out);
+      if (mon) console.log(`  relay ${mon[0]}`);
     },
   };
 }

@@ -148,7 +148,7 @@ export async function runRelayBench(write: boolean): Promise<ScenarioResult[]> {
     const [n, rate] = spec.split(':').map(Number);
     console.log(`relay bench (steady state): ${n} connected workers, ${TASKS} queued tasks, about ${rate} claims/s for ${durationMs / 1000} s...`);
     const r = await runSteady(n!, rate!, durationMs);
-    console.log(`  p50 ${f1(r.p50)} ms  p90 ${f1(r.p90)} ms  p99 ${f1(r.p99)} ms  max ${f1(r.max)} ms  ${Math.round(r.claimRate)} claims/s, ${Math.round(r.grantsPerSec)} grants/s (${r.refused} refused, ${r.errors} errors, ${r.batches} batches)`);
+    console.log(`  p50 ${f1(r.p50)} ms  p90 ${f1(r.p90)} ms  p99 ${f1(r.p99)} ms  max ${f1(r.max)} ms  ${Math.round(r.claimRate)} claims/s, ${Math.round(r.grantsPerSec)} grants/s (${r.refused} refused, ${r.errors} errors, ${r.batches} batches; load generator loop delay p99 ${f1(r.clientLoopP99)} ms, max ${f1(r.clientLoopMax)} ms)`);
     steady.push(r);
   }
   if (steady.length > 0) {

@@ -12,6 +12,7 @@
  * Deterministic load shape: a seeded PRNG (mulberry32) draws the think and hold times.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call, pct, seedPool, startRelay } from './harness.js';
@@ -37,6 +38,9 @@ export interface SteadyResult {
   persistMs: number;
   applyMs: number;
   maxBatchMs: number;
+  /** The load generator's own event-loop delay while measuring (p99 / max ms): its share of the latency. */
+  clientLoopP99: number;
+  clientLoopMax: number;
 }
 
 function mulberry32(seed: number): () => number {
@@ -107,10 +111,13 @@ export async function runSteady(workers: number, rate: number, durationMs: numbe
     });
     await sleep(warmupMs);
     const before = (await call(base, maint, 'GET', '/api/status')).body.engine as { latency: { total: number }; batches: number; scheduleMs: number; persistMs: number; applyMs: number };
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     measuring = true;
     const t0 = performance.now();
     await sleep(durationMs);
     measuring = false;
+    loop.disable();
     const wallMs = performance.now() - t0;
     const after = (await call(base, maint, 'GET', `/api/status?latencySince=${before.latency.total}`)).body.engine;
     stop = true;
@@ -136,6 +143,8 @@ export async function runSteady(workers: number, rate: number, durationMs: numbe
       persistMs: after.persistMs - before.persistMs,
       applyMs: after.applyMs - before.applyMs,
       maxBatchMs: after.maxBatchMs,
+      clientLoopP99: loop.percentile(99) / 1e6,
+      clientLoopMax: loop.max / 1e6,
     };
   } finally {
     await relay.stop();
@@ -148,11 +157,11 @@ const f1 = (n: number) => n.toFixed(1);
 export function steadyTable(results: SteadyResult[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.workers} | ${Math.round(r.targetRate)} / ${Math.round(r.claimRate)} | ${r.claims} | ${r.granted} | ${r.refused + r.errors} | ${f1(r.p50)} | ${f1(r.p90)} | ${f1(r.p99)} | ${f1(r.max)} | ${Math.round(r.grantsPerSec)} | ${f1(r.relayP50)} / ${f1(r.relayP99)} | ${r.batches} | ${f1(r.claims / Math.max(1, r.batches))} | ${Math.round(r.scheduleMs)} / ${Math.round(r.persistMs)} / ${Math.round(r.applyMs)} |`,
+      `| ${r.workers} | ${Math.round(r.targetRate)} / ${Math.round(r.claimRate)} | ${r.claims} | ${r.granted} | ${r.refused + r.errors} | ${f1(r.p50)} | ${f1(r.p90)} | ${f1(r.p99)} | ${f1(r.max)} | ${Math.round(r.grantsPerSec)} | ${f1(r.relayP50)} / ${f1(r.relayP99)} | ${r.batches} | ${f1(r.claims / Math.max(1, r.batches))} | ${Math.round(r.scheduleMs)} / ${Math.round(r.persistMs)} / ${Math.round(r.applyMs)} | ${f1(r.clientLoopP99)} / ${f1(r.clientLoopMax)} |`,
   );
   return [
-    '| workers | claims/s asked / measured | claims | granted | refused/errors | p50 ms | p90 ms | p99 ms | max ms | grants/s | in-relay p50 / p99 ms | batches | claims/batch | schedule / persist / apply ms |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workers | claims/s asked / measured | claims | granted | refused/errors | p50 ms | p90 ms | p99 ms | max ms | grants/s | in-relay p50 / p99 ms | batches | claims/batch | schedule / persist / apply ms | load generator loop delay p99 / max ms |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }
