@@ -51,8 +51,8 @@ export interface RelayConfig {
    * off when rateLimit is false). Past it, that address gets 429 / close 4429 for any token.
    */
   authFailureLimit?: RateLimitOptions | false;
-  /** Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000, 64 MiB of SSE replay). */
-  limits?: { sseClients?: number; ssePerToken?: number; socketsPerToken?: number; socketMessages?: RateLimitOptions; sseBufferBytes?: number };
+  /** Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000, 64 MiB of SSE replay, 30 s to send a whole request: a trickled body gets 408). */
+  limits?: { sseClients?: number; ssePerToken?: number; socketsPerToken?: number; socketMessages?: RateLimitOptions; sseBufferBytes?: number; requestTimeoutMs?: number };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
@@ -155,7 +155,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const features = config.features?.(port) ?? [];
     for (const f of features) if (f.routes) router.add(f.routes);
 
-    const server: Server = createServer((req, res) => void router.handle(req, res));
+    // A request (headers and body) must arrive within requestTimeoutMs: a client trickling a
+    // body cannot hold a socket for Node's default 5 minutes. Event streams are not affected
+    // (their request is complete at once; only the answer is long).
+    const requestTimeout = config.limits?.requestTimeoutMs ?? 30_000;
+    const server: Server = createServer(
+      { requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout, 5_000) },
+      (req, res) => void router.handle(req, res),
+    );
     const sockets = new Set<Socket>();
     server.on('connection', (s) => {
       sockets.add(s);

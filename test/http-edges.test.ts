@@ -236,3 +236,27 @@ describe('ids and text the model must refuse', () => {
     }
   });
 });
+
+describe('slow requests', () => {
+  let r: TestRelay;
+  beforeAll(async () => {
+    r = await startTestRelay({ limits: { requestTimeoutMs: 300 } });
+  });
+  afterAll(async () => r?.close());
+
+  it('a body that never finishes arriving gets 408 and the socket is closed', async () => {
+    const { connect } = await import('node:net');
+    const u = new URL(r.url);
+    const sock = connect(Number(u.port), u.hostname);
+    let got = '';
+    let ended = false;
+    sock.on('data', (d) => (got += String(d)));
+    sock.on('close', () => (ended = true));
+    sock.on('error', () => undefined);
+    await new Promise((res) => sock.on('connect', res));
+    sock.write(`POST /api/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${r.adminToken}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"tasks":`);
+    await waitFor(() => ended, 20_000, 'the relay to close the trickling socket');
+    expect(got).toMatch(/^HTTP\/1\.1 408/);
+    expect((await r.api(undefined, 'GET', '/healthz')).status).toBe(200);
+  });
+});

@@ -120,6 +120,9 @@ export class Router {
         sendError(res, e, { 'retry-after': String(e.retryAfterSec) });
       } else if (isOwpError(e)) {
         sendError(res, e, e.code === 'payload-too-large' ? { connection: 'close' } : {});
+      } else if (req.socket.destroyed) {
+        // The client went away mid-request (or was timed out): nobody to answer, nothing broke.
+        res.destroy();
       } else {
         this.o.log.error('request failed', { method: req.method, url: req.url?.split('?')[0], error: String((e as Error)?.stack ?? e) });
         sendError(res, new OwpError('internal', 'The relay hit an unexpected error; it is logged. Retry, and report it if it persists.'));
