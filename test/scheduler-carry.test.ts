@@ -106,7 +106,9 @@ describe('scheduler carry (incremental batches)', () => {
             if (st.release && held) intents.unshift({ kind: 'release', id: `r${n++}`, workerId: held.lease!.workerId, taskId: held.taskId, fencingToken: held.lease!.fencingToken });
             expect(batchChanges(state.ledger.tasks)).toBeDefined(); // the carried path runs
             if (n % 3 === 0) prepareNextBatch(state.ledger.tasks);
+            const input = state.ledger.tasks;
             const r = schedule(state, intents, now, { changedTasks: [] });
+            if (n % 3 === 1) prepareNextBatch(r.ledger.tasks, input);
             const o = r.outcomes[intents.length - 1]!;
             if (!(st.release && held)) {
               if (expected === undefined) expect(o.status).toBe('rejected');
@@ -152,8 +154,10 @@ describe('scheduler carry (incremental batches)', () => {
           for (const id of new Set([...Object.keys(before.ledger.workers), ...Object.keys(r.ledger.workers)])) {
             if (before.ledger.workers[id] !== r.ledger.workers[id]) expect(ch!.workers.has(id)).toBe(true);
           }
-          // Every other batch, the next batch's copy of the tasks is made ahead of time.
-          if (index % 2 === 1) prepareNextBatch(r.ledger.tasks);
+          // Every other batch, the next batch's copy of the tasks is made ahead of time: by a
+          // copy, or by recycling this batch's input record (never used again below).
+          if (index % 4 === 1) prepareNextBatch(r.ledger.tasks);
+          if (index % 4 === 3) prepareNextBatch(r.ledger.tasks, before.ledger.tasks);
           hinted = { ...before, ledger: r.ledger };
           prevBoard = board;
         });

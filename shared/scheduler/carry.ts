@@ -26,7 +26,7 @@ import type { ErrorCode } from '../errors.js';
 import type { Board, RepoPolicy, Task, TaskRuntime } from '../model.js';
 import type { Filter } from './filters.js';
 import type { Bucket } from './pool.js';
-import { areaKey, copyRecord, own, type RepoLoad } from './state.js';
+import { areaKey, copyRecord, own, put, type RepoLoad } from './state.js';
 
 /** A claim-next candidate. The per-batch fields are reset when a batch builds its pool. */
 export interface PoolEntry {
@@ -55,6 +55,8 @@ export interface Carry {
   buckets: Map<number, Bucket>;
   /** Some candidate has a non-integer queuedAt: the pool sorts instead of merging. */
   unordered: boolean;
+  /** The input ledger's `tasks` record of the batch that made this Carry. */
+  from: Record<string, TaskRuntime>;
   /** A copy of the ledger's `tasks` record made ahead of time (prepareNextBatch). */
   spare?: Record<string, TaskRuntime>;
   /** Task ids and worker ids set by the batch that made the ledger. */
@@ -85,13 +87,25 @@ export function putCarry(tasks: Record<string, TaskRuntime>, c: Carry): void {
 }
 
 /**
- * Copy the `tasks` record for the next batch now (while the caller is idle), so that batch
- * does not: the one O(tasks) step left in a carried batch. A no-op without a Carry or when
- * already done. Changes no result: the copy is what the next batch would make itself.
+ * Make the next batch's working copy of the `tasks` record now (while the caller is idle),
+ * so that batch does not: the one O(tasks) step left in a carried batch. A no-op without a
+ * Carry or when already done. Changes no result: the copy equals what the batch would make.
+ *
+ * `recycle`: the caller may hand over the `tasks` record it gave to the batch that returned
+ * `tasks` (and nothing else), which it will never use again and nobody else will read: it
+ * is then brought up to date in O(changed ids) instead of copying every entry. Anything
+ * else is ignored and a plain copy is made.
  */
-export function prepareNextBatch(tasks: Record<string, TaskRuntime>): void {
+export function prepareNextBatch(tasks: Record<string, TaskRuntime>, recycle?: Record<string, TaskRuntime>): void {
   const c = carries.get(tasks);
-  if (c && !c.spare) c.spare = copyRecord(tasks);
+  if (!c || c.spare) return;
+  if (recycle !== undefined && recycle === c.from && recycle !== tasks) {
+    for (const id of c.touched) {
+      if (Object.hasOwn(tasks, id)) put(recycle, id, tasks[id]!);
+      else delete recycle[id];
+    }
+    c.spare = recycle;
+  } else c.spare = copyRecord(tasks);
 }
 
 /** The task and worker ids the batch that returned this `tasks` record set, if known. */

@@ -165,7 +165,7 @@ export function schedule(state: PoolState, intents: Intent[], now: number, hints
   const ledger = toLedger(w);
   flushAdded(w);
   compactBuckets(w);
-  putCarry(ledger.tasks, { active: w.active, leased: w.leased, candidates: w.candidates, buckets: w.buckets, unordered: w.unordered, touched: w.touched, workersTouched: w.workersTouched });
+  putCarry(ledger.tasks, { from: state.ledger.tasks, active: w.active, leased: w.leased, candidates: w.candidates, buckets: w.buckets, unordered: w.unordered, touched: w.touched, workersTouched: w.workersTouched });
   return { ledger, outcomes, events: w.events };
 }
 
