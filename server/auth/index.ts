@@ -137,7 +137,11 @@ export class TokenStore {
     return c.ok ? c.principal : undefined;
   }
 
-  /** Like `verify`, but says why a token is refused (so sockets can close with 4401 or 4410). */
+  /**
+   * Like `verify`, but says why a token is refused (so sockets can close with 4401 or 4410).
+   * The message is worded as a socket close reason, `<code>: <sentence>` (docs/PROTOCOL.md);
+   * the HTTP router answers the plain sentence (router.ts `refusal`).
+   */
   check(token: string | undefined): TokenCheck {
     if (typeof token !== 'string' || token.length === 0 || token.length > 512) {
       return { ok: false, code: 'unauthorized', message: 'unauthorized: no token; pass one as ?token= or Authorization: Bearer' };
@@ -233,21 +237,21 @@ export async function openTokenStore(store: Store, opts: { now?: () => number } 
 
 function validateInput(input: { role: Role; workerId?: string; name?: string }): { role: Role; workerId?: string; name?: string } {
   if (!input || !ROLES.includes(input.role)) {
-    throw new OwpError('invalid-field', `role must be one of ${ROLES.join(', ')}`, 'role');
+    throw new OwpError('invalid-field', `role must be one of ${ROLES.join(', ')}.`, 'role');
   }
   let workerId: string | undefined;
   if (input.role === 'worker') {
     if (!isWorkerId(input.workerId)) {
-      throw new OwpError('invalid-field', 'a worker token needs a workerId of letters, digits and _ . @ - (at most 100)', 'workerId');
+      throw new OwpError('invalid-field', 'A worker token needs a workerId of letters, digits and _ . @ - (at most 100).', 'workerId');
     }
     workerId = input.workerId;
   } else if (input.workerId !== undefined) {
-    throw new OwpError('invalid-field', `only worker tokens are bound to a workerId; drop workerId for role ${input.role}`, 'workerId');
+    throw new OwpError('invalid-field', `Only worker tokens are bound to a workerId; drop workerId for role ${input.role}.`, 'workerId');
   }
   let name: string | undefined;
   if (input.name !== undefined) {
     if (typeof input.name !== 'string' || input.name.length > 100 || /[\u0000-\u001f]/.test(input.name)) {
-      throw new OwpError('invalid-field', 'name must be text of at most 100 characters', 'name');
+      throw new OwpError('invalid-field', 'name must be text of at most 100 characters.', 'name');
     }
     name = input.name;
   }

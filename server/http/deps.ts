@@ -14,6 +14,7 @@ import type { TokenStore } from '../auth/index.js';
 import type { BoardView } from '../engine/board.js';
 import type { Engine } from '../engine/engine.js';
 import type { Principal, RouteContext } from '../ports.js';
+import { aOrAn } from './router.js';
 
 export interface ApiDeps {
   engine: Engine;
@@ -54,7 +55,7 @@ export function workerOf(p: Principal, b: Record<string, unknown>, deps: ApiDeps
     return p.workerId;
   }
   if (p.role === 'admin' && isWorkerId(b.workerId)) return b.workerId;
-  throw new OwpError('not-authorized', `A ${p.role} token has no worker id; use a worker token (or, as admin, pass workerId).`);
+  throw new OwpError('not-authorized', `${aOrAn(p.role, true)} ${p.role} token has no worker id; use a worker token (or, as admin, pass workerId).`);
 }
 
 /** A valid intent workerId naming the maintainer/admin behind a token. */

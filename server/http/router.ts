@@ -14,6 +14,8 @@
  * - Rate limit per token (or per address without one): a token bucket -> 429 with
  *   Retry-After (seconds).
  * - Path segments are percent-decoded one by one, so task ids may contain `/` as `%2F`.
+ * - A JSON error message is a plain sentence: it never repeats its code in front (that is
+ *   only the form of socket close reasons).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
@@ -136,10 +138,9 @@ export class Router {
     if (!segs) throw new OwpError('invalid-field', 'The request path is not valid percent-encoding.');
     const { route, params, methodMismatch } = this.match(req.method ?? 'GET', segs);
     if (!route) {
-      throw new OwpError(
-        'not-found',
-        methodMismatch ? `${req.method} is not supported on ${url.pathname}; see docs/PROTOCOL.md.` : `No endpoint at ${url.pathname}; see docs/PROTOCOL.md.`,
-      );
+      if (methodMismatch) throw new OwpError('not-found', `${req.method} is not supported on ${url.pathname}; see docs/PROTOCOL.md.`);
+      if (segs.length > 3 && segs[0] === 'api' && segs[1] === 'tasks') throw new OwpError('not-found', unencodedTaskIdMessage(url.pathname));
+      throw new OwpError('not-found', `No endpoint at ${url.pathname}; see docs/PROTOCOL.md.`);
     }
     if (this.o.shuttingDown?.() && route.auth !== 'none') {
       throw new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.');
@@ -150,7 +151,7 @@ export class Router {
       if (!check.ok) throw refusal(check);
       principal = check.principal;
       if (principal.role !== 'admin' && !route.auth.includes(principal.role)) {
-        throw new OwpError('not-authorized', `not-authorized: a ${principal.role} token may not call ${route.method} ${route.path}; it needs ${route.auth.join(' or ')}.`);
+        throw new OwpError('not-authorized', `${aOrAn(principal.role, true)} ${principal.role} token may not call ${route.method} ${route.path}; it needs ${route.auth.join(' or ')}.`);
       }
     }
     if (this.limiter) {
@@ -191,9 +192,38 @@ export class Router {
   }
 }
 
-/** The error for a refused token check (a braked address carries its Retry-After). */
+/**
+ * The error for a refused token check (a braked address carries its Retry-After). Token
+ * checks word their message as a socket close reason (`unauthorized: no token; ...`); over
+ * HTTP the code is already in `code`, so the message is the plain sentence.
+ */
 export function refusal(check: Exclude<GuardedCheck, { ok: true }>): OwpError {
-  return check.code === 'rate-limited' ? new RetryLater(check.message, check.retryAfterSec) : new OwpError(check.code, check.message);
+  const message = plainSentence(check.code, check.message);
+  return check.code === 'rate-limited' ? new RetryLater(message, check.retryAfterSec) : new OwpError(check.code, message);
+}
+
+/** `code: some words` -> `Some words.`; a message without its code in front is kept as it is. */
+export function plainSentence(code: string, message: string): string {
+  if (!message.startsWith(code + ': ')) return message;
+  const rest = message.slice(code.length + 2).trim();
+  if (rest.length === 0) return message;
+  const sentence = rest[0].toUpperCase() + rest.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : sentence + '.';
+}
+
+/** `a` or `an` before a word, by its first letter (`an admin`, `a maintainer`). */
+export function aOrAn(word: string, capital = false): string {
+  const article = /^[aeiou]/i.test(word) ? 'an' : 'a';
+  return capital ? article[0].toUpperCase() + article.slice(1) : article;
+}
+
+/** A 404 under /api/tasks/ with more segments than any route: most likely a task id sent unencoded. */
+function unencodedTaskIdMessage(pathname: string): string {
+  return (
+    `No endpoint at ${pathname}. Task ids contain /, : and # (such as octo/app#12), so put them in the path ` +
+    `encoded with encodeURIComponent: /api/tasks/${encodeURIComponent('octo/app#12')}/heartbeat. ` +
+    'An unencoded # also cuts the path there. See docs/PROTOCOL.md.'
+  );
 }
 
 /** A `rate-limited` refusal that carries its Retry-After (seconds). */
