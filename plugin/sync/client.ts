@@ -8,7 +8,9 @@
  * - Intents are only ever appended to the inbox (never edited); offline they wait in the
  *   cached inbox and reach the relay when the provider reconnects.
  * - A close code 44xx stops reconnecting for good (until `reconnect()`); the reason is
- *   reported once through `onFatal`.
+ *   reported once through `onFatal`. Except 4429 (too many connections or refused tokens
+ *   from this address): it is temporary, so the client pauses and retries later, with a
+ *   delay that doubles up to a minute and resets once a document syncs.
  * - The plugin never writes the ledger; the board only for maintainers and admins.
  */
 import * as Y from 'yjs';
@@ -39,7 +41,13 @@ export const CLOSE_REASONS: Record<number, string> = {
   4404: 'the relay does not know that document.',
   4410: 'this token was revoked. Ask the pool admin for a new one.',
   4413: 'a message was too large for the relay.',
+  4429: 'the relay is refusing connections from here for a while (too many connections or refused tokens).',
 };
+
+/** Close codes that mean "not now" rather than "never": retried after a pause. */
+export const RETRY_LATER_CODES: ReadonlySet<number> = new Set([4429]);
+export const RETRY_FIRST_MS = 5_000;
+export const RETRY_MAX_MS = 60_000;
 
 /** The notice after a 44xx close: what the code means, what the relay said, what to do. */
 export function fatalMessage(code: number, reason: string): string {
@@ -59,6 +67,9 @@ export class PoolClient {
   private providers: WebsocketProvider[] = [];
   private caches: DocCache[] = [];
   private fatal: { code: number; reason: string } | undefined;
+  private retryTimer: number | undefined;
+  /** The pause before the next retry after a 4429; 0 when none is due. */
+  retryDelayMs = 0;
   status: ConnectionStatus = 'connecting';
 
   constructor(readonly opts: ClientOptions) {
@@ -97,9 +108,13 @@ export class PoolClient {
         ...(p.WebSocket ? { WebSocketPolyfill: p.WebSocket as typeof WebSocket } : {}),
       });
       provider.on('status', () => this.updateStatus());
-      provider.on('sync', () => this.updateStatus());
+      provider.on('sync', (synced: boolean) => {
+        if (synced) this.retryDelayMs = 0;
+        this.updateStatus();
+      });
       provider.on('connection-close', (event: CloseEvent | null) => {
-        if (event && event.code >= 4400 && event.code < 4500) this.stopFor(event.code, event.reason);
+        if (event && RETRY_LATER_CODES.has(event.code)) this.retryLater();
+        else if (event && event.code >= 4400 && event.code < 4500) this.stopFor(event.code, event.reason);
         this.updateStatus();
       });
       this.providers.push(provider);
@@ -107,9 +122,28 @@ export class PoolClient {
     this.updateStatus();
   }
 
+  /** Pause every provider, then reconnect after a delay that doubles up to RETRY_MAX_MS. */
+  private retryLater(): void {
+    if (this.fatal || this.retryTimer !== undefined) return;
+    this.retryDelayMs = this.retryDelayMs === 0 ? RETRY_FIRST_MS : Math.min(RETRY_MAX_MS, this.retryDelayMs * 2);
+    for (const p of this.providers) p.shouldConnect = false;
+    this.retryTimer = window.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.fatal || this.providers.length === 0) return;
+      for (const p of this.providers) p.connect();
+      this.updateStatus();
+    }, this.retryDelayMs);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) window.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
   private stopFor(code: number, reason: string): void {
     if (this.fatal) return;
     this.fatal = { code, reason };
+    this.clearRetry();
     for (const p of this.providers) p.shouldConnect = false;
     this.opts.onFatal?.(code, reason);
   }
@@ -136,6 +170,8 @@ export class PoolClient {
   /** Reconnect every provider, also after a 44xx close. */
   reconnect(): void {
     this.fatal = undefined;
+    this.clearRetry();
+    this.retryDelayMs = 0;
     for (const p of this.providers) p.connect();
     this.updateStatus();
   }
@@ -195,6 +231,7 @@ export class PoolClient {
   }
 
   async destroy(): Promise<void> {
+    this.clearRetry();
     for (const p of this.providers) p.destroy();
     this.providers = [];
     await Promise.all(this.caches.map((c) => c.destroy()));
