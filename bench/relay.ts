@@ -190,7 +190,9 @@ async function writeBlock(name: string, table: string, machine: string): Promise
   }
   const block = [
     START,
-    `Measured ${new Date().toISOString()} on ${machine}.`,
+    `Measured ${new Date().toISOString()} on ${machine}; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')} when this part ended.`,
     '',
     table,
     END,
