@@ -137,10 +137,15 @@ export function parseYamlTasks(text: string, file = '<input>'): YamlTaskFile {
       for (const k of YAML_TASK_KEYS) if (k !== 'id' && raw[k] !== undefined && raw[k] !== null) input[k] = raw[k];
       const r = YamlTaskSchema.safeParse({ ...input, id: `${repo || 'x/x'}:${localId || 'x'}`, repo: repo || 'x/x', source: 'yaml' });
       if (!r.success) {
+        // Each field's schema words its own sentence (shared/model.ts); a value that misses
+        // several checks of one field (0.5 points: not whole, under 1) is told once.
+        const told = new Set<string>();
         for (const issue of r.error.issues) {
           const top = String(issue.path[0] ?? '');
           const node = findNode(item, issue.path.map(String)) ?? item;
           const field = `${where}.${issue.path.map(String).join('.') || top}`;
+          if (told.has(`${field}\n${issue.message}`)) continue;
+          told.add(`${field}\n${issue.message}`);
           add(node, field, issue.message);
         }
         return;

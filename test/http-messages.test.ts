@@ -75,6 +75,17 @@ describe('HTTP error messages', () => {
     expect(half.body.error.message).toContain('encodeURIComponent');
   });
 
+  it('a bad task field over HTTP says what the field must be, not zod\'s wording', async () => {
+    const res = await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'octo/app#3', repo: 'octo/app', title: 'T', points: '3' }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid-field');
+    expect(res.body.error.message).toContain('points: must be a whole number from 1 to 100');
+    expect(res.body.error.message).not.toMatch(/expected number, received string/);
+    const reg = await r.api(w1, 'POST', '/api/workers/register', { skills: ['docs'], capacity: 'lots' });
+    expect(reg.status).toBe(400);
+    expect(reg.body.error.message).toContain('capacity: must be a whole number from 1 to 1000');
+  });
+
   it('other unknown paths keep the plain "No endpoint" message', async () => {
     const res = await r.api(viewer, 'GET', '/api/nothing-here');
     expect(res.status).toBe(404);

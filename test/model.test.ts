@@ -36,7 +36,7 @@ describe('model validation', () => {
     expect(e.field).toBe('repo');
     expect(e.message).toMatch(/repo: must look like owner\/name/);
     expect(thrown(() => parseTask({ id: 'x', repo: 'a/b', title: 'T', createdAt: 1, area: '../etc' })).field).toBe('area');
-    expect(thrown(() => parseTask({ id: 'x', repo: 'a/b', title: 'T', createdAt: 1, tier: 7 })).message).toMatch(/risk tier/);
+    expect(thrown(() => parseTask({ id: 'x', repo: 'a/b', title: 'T', createdAt: 1, tier: 7 })).message).toMatch(/tier: must be 0, 1, 2 or 3/);
   });
 
   it('rejects unknown keys (strict objects) and lists every problem', () => {
