@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildDashboardModel, renderDashboard, updateCountdowns } from '../shared/dashboard/index.js';
-import { parseTask } from '../shared/model.js';
+import { DEFAULTS, parseTask } from '../shared/model.js';
 import { fixture, NOW } from './dashboard-fixtures.js';
 
 function setup(mutate?: (f: ReturnType<typeof fixture>) => void, onOpenTask?: (id: string) => void): HTMLElement {
@@ -208,6 +208,15 @@ describe('renderDashboard', () => {
     // Charts are long lists of SVG nodes; the approval keeps their summaries, not every bar.
     for (const svg of root.querySelectorAll('svg.owp-chart-svg')) svg.replaceChildren();
     await expect(serialise(root)).toMatchFileSnapshot('./dashboard-render.approved.txt');
+  });
+
+  it('a repo without a policy says the defaults apply, as the scheduler does', () => {
+    const root = setup();
+    const other = root.querySelector('.owp-repo[data-repo="other/lib"] .owp-empty')!;
+    const tiers = DEFAULTS.allowedTiers.length > 1 ? `${DEFAULTS.allowedTiers.slice(0, -1).join(', ')} and ${DEFAULTS.allowedTiers.at(-1)}` : String(DEFAULTS.allowedTiers[0]);
+    expect(other.textContent).toBe(`No policy set for this repo: defaults apply (review budget ${DEFAULTS.reviewBudget}, tiers ${tiers})`);
+    expect(other.textContent).toContain('(review budget 5, tiers 0 and 1)');
+    expect(root.textContent).not.toContain('tasks are not offered');
   });
 
   it('says so when there is nothing yet', () => {

@@ -22,6 +22,18 @@ import { renderChart } from './charts.js';
 import { describeCountdown, describeEvent, formatClock, formatCountdown } from './format.js';
 import type { DashboardModel, RepoView, TaskCard, WorkerView } from './model.js';
 
+/**
+ * A repo without a policy is scheduled with DEFAULTS (shared/model.ts), not left out. The
+ * values are copied, not imported: importing model.ts would pull zod into the dashboard
+ * bundle. test/dashboard-render.test.ts checks the sentence against DEFAULTS.
+ */
+const DEFAULT_POLICY = { reviewBudget: 5, allowedTiers: [0, 1] } as const;
+const NO_POLICY_TEXT = `No policy set for this repo: defaults apply (review budget ${DEFAULT_POLICY.reviewBudget}, tiers ${andList(DEFAULT_POLICY.allowedTiers.map(String))})`;
+
+function andList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? 'none') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
 export interface RenderOptions {
   now: number;
   doc?: Document;
@@ -211,7 +223,7 @@ function repoPolicy(b: Builder, r: RepoView): HTMLElement {
     b.el('span', { class: 'owp-repo-name' }, r.repo),
     r.policy
       ? bar(b, r.budget.inUse, r.budget.size, `Review budget in use for ${r.repo}`, 'owp-budget')
-      : b.el('p', { class: 'owp-empty' }, 'No policy set for this repo (tasks are not offered)'),
+      : b.el('p', { class: 'owp-empty' }, NO_POLICY_TEXT),
     b.el(
       'dl',
       { class: 'owp-repo-facts' },
