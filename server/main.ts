@@ -6,11 +6,14 @@
  *   --data/OWP_DATA (./data). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_GITHUB_*.
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
- *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr.
+ *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
+ *   start that fails for a reason the operator can fix (port in use or not allowed, data
+ *   folder not writable or held by another relay) says which flag or variable to change
+ *   (`startFailureMessage`), never just `listen EADDRINUSE`.
  * - The GitHub and dashboard features are loaded only if their modules exist.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
 import { consoleLogger, startRelay } from './relay.js';
@@ -63,6 +66,45 @@ async function optionalModule<T>(rel: string): Promise<T | undefined> {
   return (await import(`./${rel}.js`)) as T;
 }
 
+/** A node or LevelDB error, as far as this file reads it. */
+interface StartError {
+  message?: string;
+  code?: string;
+  syscall?: string;
+  path?: string;
+  cause?: { message?: string; code?: string };
+}
+
+const FOLDER_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'ENOENT']);
+
+/** Why the relay did not start, as a sentence that says what to change. */
+export function startFailureMessage(error: unknown, opts: Pick<ServeOptions, 'host' | 'port' | 'dataDir'>): string {
+  const e = (error ?? {}) as StartError;
+  const detail = e.message ?? String(error);
+  if (e.syscall === 'listen' || e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL') {
+    if (e.code === 'EADDRINUSE') {
+      return `Port ${opts.port} on ${opts.host} is already in use: another relay may be running. Stop it, or pick another port with --port or OWP_PORT.`;
+    }
+    if (e.code === 'EACCES' || e.code === 'EPERM') {
+      return `This process may not listen on port ${opts.port} on ${opts.host} (ports below 1024 usually need extra privileges). Pick a port of 1024 or more with --port or OWP_PORT.`;
+    }
+    if (e.code === 'EADDRNOTAVAIL') {
+      return `${opts.host} is not an address of this machine. Listen on 127.0.0.1 (this machine only) or 0.0.0.0 (every interface) with --host or OWP_HOST.`;
+    }
+  }
+  if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || e.code?.startsWith('LEVEL_')) {
+    if (e.cause?.code === 'LEVEL_LOCKED' || e.code === 'LEVEL_LOCKED') {
+      return `The data folder ${opts.dataDir} is in use by another relay (its database is locked). Stop that relay, or give this one its own folder with --data or OWP_DATA.`;
+    }
+    return `The data folder ${opts.dataDir} could not be opened as the relay's database (${e.cause?.message ?? detail}). Check that this user can write it, or pick another folder with --data or OWP_DATA.`;
+  }
+  const inDataDir = typeof e.path === 'string' && (e.path === opts.dataDir || e.path.startsWith(opts.dataDir + sep));
+  if (e.code && FOLDER_ERRORS.has(e.code) && inDataDir) {
+    return `The data folder ${opts.dataDir} cannot be created or written (${detail}). Pick a folder this user can write with --data or OWP_DATA.`;
+  }
+  return `could not start the relay: ${detail}`;
+}
+
 export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let opts: ServeOptions;
   try {
@@ -91,7 +133,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       },
     });
   } catch (e) {
-    console.error(`owp serve: could not start the relay: ${(e as Error).message}`);
+    console.error(`owp serve: ${startFailureMessage(e, opts)}`);
     return 1;
   }
   // A stray rejected promise (a feature's background job, a client gone mid-answer) is
