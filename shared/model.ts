@@ -11,30 +11,14 @@
  *   field and every check of it carries its own sentence (`says`).
  * - No Node, Obsidian, server or plugin imports: the plugin bundles this for mobile.
  */
+import { DEFAULTS } from './defaults.js';
 import { z } from 'zod';
 import { OwpError, type ErrorCode } from './errors.js';
 
 export const RISK_TIERS = [0, 1, 2, 3] as const;
 export type RiskTier = 0 | 1 | 2 | 3;
 
-/** Defaults used wherever an input leaves a field out. Documented in docs/PROTOCOL.md. */
-export const DEFAULTS = {
-  points: 1,
-  tier: 0 as RiskTier,
-  area: '',
-  priority: 0,
-  reviewBudget: 5,
-  allowedTiers: [0, 1] as RiskTier[],
-  leaseTtlMs: 2 * 60 * 60 * 1000,
-  maxAttempts: 3,
-  cooldownMs: 10 * 60 * 1000,
-  dailyQuota: 20,
-  workerTrust: 1 as RiskTier,
-  capacity: 3,
-  maxConcurrent: 1,
-  /** Share (0..1) of scoring weight given to workers with no credit yet. */
-  newcomerBoost: 0.25,
-} as const;
+export { DEFAULTS };
 
 export const LIMITS = {
   idLength: 200,

@@ -5,6 +5,7 @@ import { countPerMinute, minuteStart, MINUTE_MS, utilisationPerMinute } from '..
 import { addEvents, applyDelta, applySnapshot, emptyLiveState } from '../shared/dashboard/live.js';
 import type { AuditEvent } from '../shared/model.js';
 import { fixture, NOW } from './dashboard-fixtures.js';
+import { DEFAULTS } from '../shared/defaults.js';
 
 describe('buildDashboardModel', () => {
   const f = fixture();
@@ -30,10 +31,11 @@ describe('buildDashboardModel', () => {
     expect(acme.columns.find((c) => c.key === 'queued')!.tasks[1]!.held).toBe(true);
   });
 
-  it('lists a repo known only from its tasks, without a budget', () => {
+  it('lists a repo known only from its tasks with the default policy the scheduler applies', () => {
     const other = model.repos.find((r) => r.repo === 'other/lib')!;
     expect(other.policy).toBeUndefined();
-    expect(other.budget).toEqual({ inUse: 0, size: 0 });
+    expect(other.budget).toEqual({ inUse: 0, size: DEFAULTS.reviewBudget });
+    expect(other.allowedTiers).toEqual([...DEFAULTS.allowedTiers]);
     expect(other.columns.find((c) => c.key === 'queued')!.tasks.map((t) => t.id)).toEqual(['other/lib#1']);
   });
 

@@ -13,6 +13,7 @@
  */
 import type { AuditEvent, Board, Ledger, RepoPolicy, RiskTier, Task, TaskRuntime, TaskState, WorkerProfile } from '../model.js';
 import { buildSeries, type ChartSeries } from './series.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** The task states in display order (a local copy: importing values from ../model.js would
  *  drag zod into the browser bundle). `satisfies` keeps it in step with TaskState. */
@@ -208,8 +209,8 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
     return {
       repo,
       policy,
-      budget: { inUse: counts.pr_open + counts.leased, size: policy?.reviewBudget ?? 0 },
-      allowedTiers: policy ? [...policy.allowedTiers].sort() : [],
+      budget: { inUse: counts.pr_open + counts.leased, size: policy?.reviewBudget ?? DEFAULTS.reviewBudget },
+      allowedTiers: [...(policy?.allowedTiers ?? DEFAULTS.allowedTiers)].sort(),
       frozenAreas: policy ? [...policy.frozenAreas].sort(cmpStr) : [],
       counts,
       columns: COLUMNS.map((c) => {

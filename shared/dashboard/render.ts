@@ -21,13 +21,10 @@ import { morphChildren } from './morph.js';
 import { renderChart } from './charts.js';
 import { describeCountdown, describeEvent, formatClock, formatCountdown } from './format.js';
 import type { DashboardModel, RepoView, TaskCard, WorkerView } from './model.js';
+import { DEFAULTS } from '../defaults.js';
 
-/**
- * A repo without a policy is scheduled with DEFAULTS (shared/model.ts), not left out. The
- * values are copied, not imported: importing model.ts would pull zod into the dashboard
- * bundle. test/dashboard-render.test.ts checks the sentence against DEFAULTS.
- */
-const DEFAULT_POLICY = { reviewBudget: 5, allowedTiers: [0, 1] } as const;
+/** A repo without a policy is scheduled with DEFAULTS, not left out (shared/defaults.ts has no zod). */
+const DEFAULT_POLICY = { reviewBudget: DEFAULTS.reviewBudget, allowedTiers: DEFAULTS.allowedTiers };
 const NO_POLICY_TEXT = `No policy set for this repo: defaults apply (review budget ${DEFAULT_POLICY.reviewBudget}, tiers ${andList(DEFAULT_POLICY.allowedTiers.map(String))})`;
 
 function andList(items: readonly string[]): string {
