@@ -54,7 +54,6 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
 
   // 2. Work out the new board, still without touching it.
   const board = ctx.port.board();
-  const ledger = ctx.port.ledger();
   const now = ctx.port.now();
   const problems: ImportProblem[] = [];
   const upserts: TaskInput[] = [];
@@ -87,6 +86,8 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
   }
   const cancelledTasks: string[] = [];
   const flaggedTasks: string[] = [];
+  // Read the ledger now, after the awaits above: the engine reuses old ledger records.
+  const ledger = ctx.port.ledger();
   for (const [id, task] of Object.entries(board.tasks)) {
     if (task.source !== 'github' || !sameRepo(task.repo, repo) || open.has(id) || task.cancelled) continue;
     const state = ledger.tasks[id]?.state;

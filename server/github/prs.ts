@@ -84,11 +84,12 @@ export async function trackPrs(ctx: GithubContext, policy: RepoPolicy, onlyPr?: 
   const repo = policy.repo;
   const linked = onlyPr === undefined ? await discoverKeywordLinks(ctx, repo) : 0;
   const board = ctx.port.board();
-  const ledger = ctx.port.ledger();
   const intents: Outcome[] = [];
   for (const [taskId, task] of Object.entries(board.tasks)) {
     if (!sameRepo(task.repo, repo)) continue;
-    const runtime = ledger.tasks[taskId];
+    // The current ledger at each step (never one held across an await: the engine reuses
+    // old ledger records); a runtime record itself is never changed once made.
+    const runtime = ctx.port.ledger().tasks[taskId];
     if (!runtime || (runtime.state !== 'leased' && runtime.state !== 'pr_open')) continue;
     const link = await linkedPr(ctx, taskId, repo, runtime.prUrl);
     if (!link || (onlyPr !== undefined && link.number !== onlyPr)) continue;
