@@ -94,3 +94,42 @@ describe('engine cost does not grow with history', () => {
     expect(seen.length).toBe(before);
   });
 });
+
+describe('engine when recording a batch throws', () => {
+  it('answers the batch with internal instead of hanging, writes nothing, and keeps arbitrating', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'owp-engine-'));
+    const store = await openStore(dir);
+    cleanup.push(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const audit = await openAuditLog(store);
+    const realPrepare = audit.prepare.bind(audit);
+    let failNext = true;
+    audit.prepare = (events) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('audit boom');
+      }
+      return realPrepare(events);
+    };
+    const board = new BoardView(new Y.Doc());
+    board.upsertTasks([{ id: 'o/r#1', repo: 'o/r', title: 'one' }], 1);
+    const ledgerDoc = new Y.Doc();
+    const engine = await Engine.open({ store, audit, board, ledgerDoc, schedule, now: Date.now, log, tickMs: 20 });
+    cleanup.push(() => engine.stop());
+    const inbox = new Y.Doc();
+    for (const [k, v] of Object.entries({ name: 'w1', skills: [], capacity: 5, maxConcurrent: 5 })) inbox.getMap('profile').set(k, v);
+    engine.attachInbox('w1', inbox);
+    await engine.flush();
+
+    await expect(engine.submit({ kind: 'claim', id: 'c1', workerId: 'w1', taskId: 'o/r#1' })).rejects.toMatchObject({ code: 'internal' });
+    expect(errors).toContain('batch failed after arbitration');
+    expect(await store.get('ledger/outcome/c1')).toBeUndefined();
+    expect(engine.ledger().tasks['o/r#1']?.lease).toBeUndefined();
+    // nothing was recorded, so the same id is arbitrated afresh and the engine still works
+    await expect(engine.submit({ kind: 'claim', id: 'c1', workerId: 'w1', taskId: 'o/r#1' })).resolves.toMatchObject({ status: 'granted', fencingToken: 1 });
+    expect((ledgerDoc.getMap('tasks').get('o/r#1') as { state: string }).state).toBe('leased');
+    expect((await audit.verify()).ok).toBe(true);
+  });
+});

@@ -264,6 +264,37 @@ export class Engine {
       this.pending.clear();
     }
     const rejected = this.rejectedQueue.splice(0);
+    try {
+      await this.arbitrate(started, batchEntries, rejected);
+    } catch (e) {
+      this.failBatch(e, batchEntries, rejected);
+    }
+  }
+
+  /**
+   * A throw anywhere after the batch was taken (a bug: diffing, audit, applying to the
+   * document) must not leave its callers waiting forever or stop the engine: every waiter
+   * gets `internal` (a waiter already answered keeps its answer), the next batch reconciles
+   * the whole board, and the ledger document is rebuilt from the in-memory ledger (which is
+   * what LevelDB holds: memory moves only after a successful write).
+   */
+  private failBatch(e: unknown, batchEntries: Pending[], rejected: RejectedIntent[]): void {
+    this.o.log.error('batch failed after arbitration', { error: String((e as Error)?.stack ?? e) });
+    this.boardChanged = null;
+    // Refused inbox intents get their stored outcome in a later batch (skipped if stored).
+    this.rejectedQueue.unshift(...rejected);
+    this.backoffMs = Math.min(5000, Math.max(100, this.backoffMs * 2));
+    const err = new OwpError('internal', 'The relay failed while recording this batch; retry with the same intent id. The relay log has details.');
+    for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
+    try {
+      const now = this.o.now();
+      resetLedgerDoc(this.o.ledgerDoc, this.ledgerState, now, now - this.retentionMs);
+    } catch (again) {
+      this.o.log.error('could not rebuild the ledger document', { error: String(again) });
+    }
+  }
+
+  private async arbitrate(started: number, batchEntries: Pending[], rejected: RejectedIntent[]): Promise<void> {
     const now = this.o.now();
     const prev = this.ledgerState;
     const intents = batchEntries.map((e) => e.intent);
