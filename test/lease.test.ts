@@ -65,7 +65,15 @@ describe('heartbeat', () => {
     const s = leasedState();
     const { state, result } = step(s, [heartbeat('ann', 'a', 7)], T0 + 10);
     expect(result.outcomes[0]).toMatchObject({ status: 'rejected', code: 'lease-lost' });
-    expect(result.outcomes[0]!.message).toBe('Your lease on a is no longer valid (token 7, current 1): it expired or was released. Claim again.');
+    expect(result.outcomes[0]!.message).toBe('Your lease on a is no longer valid (token 7, current 1): that token was never issued for this lease. Claim again.');
+    expect(state.ledger.tasks).toEqual(s.ledger.tasks);
+  });
+
+  it('from a worker that does not hold the lease says who holds it now', () => {
+    const s = leasedState();
+    const { state, result } = step(s, [heartbeat('bob', 'a', 1)], T0 + 10);
+    expect(result.outcomes[0]).toMatchObject({ status: 'rejected', code: 'lease-lost' });
+    expect(result.outcomes[0]!.message).toBe('Your lease on a is no longer valid (token 1, current 1): ann holds it now. Claim again.');
     expect(state.ledger.tasks).toEqual(s.ledger.tasks);
   });
 

@@ -91,7 +91,7 @@ export const workerKnown = filter(
   ({ profile }) => (!profile ? 'unknown-worker' : profile.available === false ? 'worker-unavailable' : null),
   ({ workerId }, code) =>
     code === 'unknown-worker'
-      ? `Worker ${workerId} has no profile yet: register skills and capacity (\`owp register\`) before claiming.`
+      ? `Worker ${workerId} has no profile yet: register skills and capacity (\`owp worker register --skills a,b --capacity N\`) before claiming.`
       : `Worker ${workerId} is marked unavailable; set available to true in its profile to claim work.`,
 );
 

@@ -134,9 +134,17 @@ function leaseLost(w: Work, intent: LeaseIntent): Decision | null {
   const lease = rt && isActive(rt) ? rt.lease : undefined;
   if (lease && lease.workerId === intent.workerId && lease.fencingToken === intent.fencingToken) return null;
   const current = lease?.fencingToken ?? rt?.fencingToken ?? 0;
+  const why =
+    lease && lease.workerId !== intent.workerId
+      ? `${lease.workerId} holds it now`
+      : lease && intent.fencingToken < lease.fencingToken
+        ? 'it was granted again since, under a newer token'
+        : lease
+          ? 'that token was never issued for this lease'
+          : 'it expired or was released';
   return rejected(
     'lease-lost',
-    `Your lease on ${intent.taskId} is no longer valid (token ${intent.fencingToken}, current ${current}): it expired or was released. Claim again.`,
+    `Your lease on ${intent.taskId} is no longer valid (token ${intent.fencingToken}, current ${current}): ${why}. Claim again.`,
   );
 }
 
