@@ -81,6 +81,8 @@ describe('HTTP error messages', () => {
     expect(res.body.error.code).toBe('invalid-field');
     expect(res.body.error.message).toContain('points: must be a whole number from 1 to 100');
     expect(res.body.error.message).not.toMatch(/expected number, received string/);
+    expect(res.body.error.message).toBe('Invalid task tasks.0 (octo/app#3): points: must be a whole number from 1 to 100.');
+    expect(res.body.error.field).toBe('tasks.0.points');
     const reg = await r.api(w1, 'POST', '/api/workers/register', { skills: ['docs'], capacity: 'lots' });
     expect(reg.status).toBe(400);
     expect(reg.body.error.message).toContain('capacity: must be a whole number from 1 to 1000');

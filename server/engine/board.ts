@@ -197,7 +197,9 @@ export class BoardView {
         task = parseTask(merged);
       } catch (e) {
         const err = e as OwpError;
-        throw new OwpError(err.code, `tasks.${i} (${id}): ${err.message}`, err.field);
+        // "Invalid task tasks.3 (octo/app:x): points: must be ..." (parseTask says "Invalid task: ...").
+        const detail = err.message.replace(/^Invalid task: /, '');
+        throw new OwpError(err.code, `Invalid task tasks.${i} (${id}): ${detail}`, err.field === undefined ? undefined : `tasks.${i}.${err.field}`);
       }
       const explicit = new Set(Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined));
       explicit.add('createdAt');
