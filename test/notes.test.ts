@@ -169,7 +169,8 @@ describe('codec round trip (property)', () => {
         expect(read.brief).toBe(briefA);
         // the user adds keys of their own and writes in their section
         const extraYaml = Object.entries(extra).map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`).join('');
-        const edited = created.replace(/\n---\n/, `\n${extraYaml}---\n`) + reader;
+        // a replacer function: a value such as "$`" must not be read as a replacement pattern
+        const edited = created.replace(/\n---\n/, () => `\n${extraYaml}---\n`) + reader;
         const updated = updateTaskNote(edited, b, briefB);
         const back = readTaskNote(updated);
         expect(back.owned).toEqual(b);
