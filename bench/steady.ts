@@ -74,6 +74,8 @@ export async function runSteady(workers: number, rate: number, durationMs: numbe
     let refused = 0;
     let errors = 0;
     let measuring = false;
+    /** OWP_BENCH_TAIL=1: when the slow claims (> 40 ms) started, to tell stalls from spread-out delays. */
+    const tail: [number, number][] | undefined = process.env.OWP_BENCH_TAIL ? [] : undefined;
     let stop = false;
     const loops = tokens.map(async (token, i) => {
       const rnd = mulberry32(1000 + i);
@@ -92,6 +94,7 @@ export async function runSteady(workers: number, rate: number, durationMs: numbe
         const ms = performance.now() - s;
         if (measuring) {
           latencies.push(ms);
+          if (tail && ms > 40) tail.push([Math.round(s), Math.round(ms)]);
           if (r.status === 200) granted++;
           else refused++;
         }
@@ -123,6 +126,7 @@ export async function runSteady(workers: number, rate: number, durationMs: numbe
     stop = true;
     await Promise.all(loops);
     latencies.sort((a, b) => a - b);
+    if (tail) console.log(`  slow claims (start ms, latency ms): ${tail.map(([a, b]) => `${a}:${b}`).join(' ')}`);
     return {
       workers,
       targetRate: rate,
