@@ -1,6 +1,6 @@
 /**
- * DocStore: every update is logged, the log is compacted into a snapshot every N updates and
- * on close, and a doc reads back the same after a reopen (with and without compaction).
+ * DocStore: every update is logged, the log is compacted into a snapshot after N updates (once
+ * it also outweighs the snapshot by a factor) and on close, and a doc reads back the same after a reopen (with and without compaction).
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -25,6 +25,29 @@ async function reopenStore() {
 const logKeys = (name: string) => store.keys(docKeyPrefix(name) + 'u/');
 
 describe('DocStore', () => {
+  it('compacts by size: small updates to a large doc wait until the log outweighs the snapshot', async () => {
+    const docs = new DocStore(store, { compactEvery: 5, compactSizeFactor: 8 });
+    const doc = await docs.get('owp/ledger');
+    doc.getMap('tasks').set('big', 'x'.repeat(20_000));
+    await docs.compact('owp/ledger');
+    const snap = (await store.getBinary(docSnapKey('owp/ledger')))!;
+    expect(snap.byteLength).toBeGreaterThan(20_000);
+    expect(await logKeys('owp/ledger')).toEqual([]);
+    // 50 small updates: far more than compactEvery, far less than 8x the snapshot.
+    for (let i = 0; i < 50; i++) doc.getMap('meta').set('batch', i);
+    await docs.flush();
+    expect(await logKeys('owp/ledger')).toHaveLength(50);
+    // Past 8x the snapshot's bytes, the log is folded.
+    for (let i = 0; i < 9; i++) doc.getMap('tasks').set(`t${i}`, 'y'.repeat(20_000));
+    await docs.flush();
+    expect((await logKeys('owp/ledger')).length).toBeLessThan(5);
+    await docs.close();
+    await reopenStore();
+    const back = await new DocStore(store).get('owp/ledger');
+    expect(back.getMap('meta').get('batch')).toBe(49);
+    expect((back.getMap('tasks').get('t8') as string).length).toBe(20_000);
+  });
+
   it('logs every update, and a reopen without compaction reads the same doc', async () => {
     const docs = new DocStore(store, { compactEvery: 1000 });
     const doc = await docs.get('owp/inbox/w1');

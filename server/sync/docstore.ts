@@ -7,8 +7,11 @@
  * - Every update a loaded doc emits (any origin: a client, the relay) is appended to its log, in
  *   order, through one promise chain per doc; `whenPersisted(name)` resolves once every update
  *   emitted so far is on disk, so callers can write before they broadcast.
- * - Compaction (every `compactEvery` updates, and on close) writes the snapshot and deletes the
- *   logged updates it covers in one atomic batch; a crash at any point loses nothing (the log is
+ * - Compaction (once at least `compactEvery` updates AND at least `compactSizeFactor` times the
+ *   snapshot's size in bytes were logged since the last one; and on close) writes the snapshot
+ *   and deletes the logged updates it covers in one atomic batch. By size, so the whole-doc
+ *   encode (~100 ms for a busy ledger) costs O(1) per logged byte instead of stalling the relay
+ *   every few seconds (docs/BENCHMARKS.md measured it as the steady-state p99 tail); a crash at any point loses nothing (the log is
  *   replayed over the snapshot, and Yjs updates are idempotent).
  * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
@@ -33,6 +36,8 @@ export function docUpdateKey(name: string, seq: number): string {
 export interface DocStoreOptions {
   /** Compact a doc's log into its snapshot after this many updates (default 200). */
   compactEvery?: number;
+  /** ...and only once the bytes logged since reach this many times the snapshot's size (default 8; 0: by count only). */
+  compactSizeFactor?: number;
   log?: Logger;
 }
 
@@ -40,6 +45,10 @@ interface Entry {
   doc: Y.Doc;
   nextSeq: number;
   sinceCompaction: number;
+  /** Bytes logged since the last compaction (or found in the log at load). */
+  bytesSinceCompaction: number;
+  /** Size of the last snapshot written (or read at load). */
+  snapBytes: number;
   chain: Promise<void>;
   onUpdate: (update: Uint8Array) => void;
 }
@@ -49,6 +58,7 @@ export class DocStore {
   private readonly loaded = new Map<string, Entry>();
   private readonly loadListeners = new Set<(name: string, doc: Y.Doc) => void>();
   private readonly compactEvery: number;
+  private readonly compactSizeFactor: number;
   private closed = false;
 
   constructor(
@@ -56,6 +66,7 @@ export class DocStore {
     private readonly opts: DocStoreOptions = {},
   ) {
     this.compactEvery = Math.max(1, opts.compactEvery ?? 200);
+    this.compactSizeFactor = Math.max(0, opts.compactSizeFactor ?? 8);
   }
 
   /** The doc of that name, loaded from LevelDB on first use (an empty doc if none is stored). */
@@ -133,6 +144,7 @@ export class DocStore {
     const snap = await this.store.getBinary(docSnapKey(name));
     let nextSeq = 1;
     let logged = 0;
+    let loggedBytes = 0;
     doc.transact(() => {
       if (snap) Y.applyUpdate(doc, snap, 'load');
     }, 'load');
@@ -142,11 +154,14 @@ export class DocStore {
       const lastKey = updates[updates.length - 1][0];
       nextSeq = Number(lastKey.slice(lastKey.lastIndexOf('/') + 1)) + 1;
       logged = updates.length;
+      for (const [, u] of updates) loggedBytes += u.byteLength;
     }
     const entry: Entry = {
       doc,
       nextSeq,
       sinceCompaction: logged,
+      bytesSinceCompaction: loggedBytes,
+      snapBytes: snap?.byteLength ?? 0,
       chain: Promise.resolve(),
       onUpdate: () => undefined,
     };
@@ -166,17 +181,19 @@ export class DocStore {
   private append(name: string, e: Entry, update: Uint8Array): void {
     const seq = e.nextSeq++;
     e.sinceCompaction += 1;
+    e.bytesSinceCompaction += update.byteLength;
     const key = docUpdateKey(name, seq);
     e.chain = e.chain
       .then(() => this.store.batch([{ type: 'put', key, value: update, encoding: 'binary' }]))
       .catch((err) => this.opts.log?.error('could not persist a document update', { doc: name, seq, err: String(err) }));
-    if (e.sinceCompaction >= this.compactEvery) this.scheduleCompaction(name, e);
+    if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
   }
 
   /** Queue a compaction covering every update logged so far (they are ahead of it in the chain). */
   private scheduleCompaction(name: string, e: Entry): void {
     const upTo = e.nextSeq - 1;
     e.sinceCompaction = 0;
+    e.bytesSinceCompaction = 0;
     e.chain = e.chain.then(() => this.compactNow(name, e, upTo));
   }
 
@@ -187,6 +204,7 @@ export class DocStore {
   private async compactNow(name: string, e: Entry, upTo: number): Promise<void> {
     try {
       const snap = Y.encodeStateAsUpdate(e.doc);
+      e.snapBytes = snap.byteLength;
       const ops: Parameters<Store['batch']>[0] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const k of await this.store.keys(docKeyPrefix(name) + 'u/')) {
         const seq = Number(k.slice(k.lastIndexOf('/') + 1));
