@@ -6,11 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkInvariants, schedule } from '../shared/scheduler/index.js';
-import { FILTERS, runFilters, type ClaimContext } from '../shared/scheduler/filters.js';
-import { beats, totalScore, type Scored } from '../shared/scheduler/scores.js';
-import { areaKey, createWork, keysOverlap, policyFor, workerRuntime } from '../shared/scheduler/state.js';
-import { DEFAULTS, areasOverlap, type Intent, type Ledger, type PoolState } from '../shared/model.js';
+import { areaKey, keysOverlap } from '../shared/scheduler/state.js';
+import { DEFAULTS, areasOverlap, type Intent, type Ledger } from '../shared/model.js';
 import { canonical } from './scheduler-fixtures.js';
+import { bruteForceClaimNext } from './scheduler-oracle.js';
 import { fcOptions, runWorld, stepsArb, taskId, worldArb, workerId, type Transition } from './scheduler-arbitraries.js';
 
 const CLAIMS = new Set(['claim', 'claim-next']);
@@ -70,34 +69,6 @@ function checkStep(t: Transition): void {
 /** The ledger apart from what every batch changes (batch number, stored outcomes). */
 const core = (l: Ledger): string => canonical({ tasks: l.tasks, workers: l.workers });
 
-/** Brute force: the task claim-next must pick, by running every filter and score on every task. */
-function oracleClaimNext(state: PoolState, worker: string, now: number): string | undefined {
-  const settled = schedule(state, [], now).ledger; // reconcile + expiry, as the real batch does first
-  const w = createWork({ ...state, ledger: { ...settled, batch: state.ledger.batch } }, now);
-  const profile = state.profiles[worker];
-  let best: Scored | undefined;
-  for (const id of Object.keys(w.tasks)) {
-    const task = state.board.tasks[id];
-    const ctx: ClaimContext = {
-      w,
-      workerId: worker,
-      profile,
-      skills: new Set(profile?.skills ?? []),
-      wr: workerRuntime(w, worker),
-      trust: state.board.trust[worker] ?? DEFAULTS.workerTrust,
-      taskId: id,
-      task,
-      rt: w.tasks[id],
-      policy: policyFor(w, task?.repo ?? w.tasks[id]!.repo),
-      area: areaKey(task?.area ?? ''),
-    };
-    if (runFilters(FILTERS, ctx)) continue;
-    const cand = { taskId: id, total: totalScore({ task: task!, queuedAt: w.tasks[id]!.queuedAt, now, profile: profile!, skills: ctx.skills, wr: ctx.wr }) };
-    if (!best || beats(cand, best, worker, w.batch)) best = cand;
-  }
-  return best?.taskId;
-}
-
 describe('scheduler properties', () => {
   it('every invariant holds after every batch of random intents, time jumps and board changes', () => {
     fc.assert(
@@ -155,7 +126,7 @@ describe('scheduler properties', () => {
         const state = last!.after;
         const worker = workerId(wi % world.workers.length);
         const now = last!.now + dt;
-        const expected = oracleClaimNext(state, worker, now);
+        const expected = bruteForceClaimNext(state, worker, now);
         const o = schedule(state, [{ kind: 'claim-next', id: 'cn', workerId: worker }], now).outcomes[0]!;
         if (expected === undefined) expect(o.status).toBe('rejected');
         else expect(o).toMatchObject({ status: 'granted', taskId: expected });

@@ -6,11 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { batchChanges, prepareNextBatch, schedule } from '../shared/scheduler/index.js';
-import { DEFAULTS, emptyLedger, parseRepoPolicy, parseTask, parseWorkerProfile, type Board, type Intent, type Ledger, type PoolState, type Task } from '../shared/model.js';
-import { FILTERS, runFilters, type ClaimContext } from '../shared/scheduler/filters.js';
-import { beats, totalScore, type Scored } from '../shared/scheduler/scores.js';
-import { areaKey, createWork, policyFor, workerRuntime } from '../shared/scheduler/state.js';
+import { emptyLedger, parseRepoPolicy, parseTask, parseWorkerProfile, type Board, type Intent, type Ledger, type PoolState, type Task } from '../shared/model.js';
 import { canonical } from './scheduler-fixtures.js';
+import { bruteForceClaimNext } from './scheduler-oracle.js';
 import { boardAt, fcOptions, profilesOf, resolveIntent, stepsArb, worldArb, WORLD_T0 } from './scheduler-arbitraries.js';
 
 /** Board task ids whose value differs between two boards (added, changed or removed). */
@@ -47,35 +45,6 @@ function edited(board: Board, edits: Edit[]): Board {
 /** A copy of the ledger with fresh records: never has a Carry, so schedule() scans everything. */
 const fresh = (l: Ledger): Ledger => JSON.parse(JSON.stringify(l)) as Ledger;
 
-/** Every task through every filter and the total score: what claim-next must grant. */
-function oracle(state: PoolState, worker: string, now: number): string | undefined {
-  // On a copy of the ledger: the Carry of state.ledger stays for the batch under test.
-  const settled = schedule({ ...state, ledger: JSON.parse(JSON.stringify(state.ledger)) as Ledger }, [], now).ledger;
-  const w = createWork({ ...state, ledger: { ...settled, batch: state.ledger.batch } }, now);
-  const profile = state.profiles[worker];
-  let best: Scored | undefined;
-  for (const id of Object.keys(w.tasks)) {
-    const task = state.board.tasks[id];
-    const ctx: ClaimContext = {
-      w,
-      workerId: worker,
-      profile,
-      skills: new Set(profile?.skills ?? []),
-      wr: workerRuntime(w, worker),
-      trust: state.board.trust[worker] ?? DEFAULTS.workerTrust,
-      taskId: id,
-      task,
-      rt: w.tasks[id],
-      policy: policyFor(w, task?.repo ?? w.tasks[id]!.repo),
-      area: areaKey(task?.area ?? ''),
-    };
-    if (runFilters(FILTERS, ctx)) continue;
-    const cand = { taskId: id, total: totalScore({ task: task!, queuedAt: w.tasks[id]!.queuedAt, now, profile: profile!, skills: ctx.skills, wr: ctx.wr }) };
-    if (!best || beats(cand, best, worker, w.batch)) best = cand;
-  }
-  return best?.taskId;
-}
-
 describe('scheduler carry (incremental batches)', () => {
   it('in a large pool with many ties and requeues, each carried claim-next equals a brute-force pick', () => {
     const T0 = Date.UTC(2026, 4, 1);
@@ -99,7 +68,7 @@ describe('scheduler carry (incremental batches)', () => {
           for (const st of steps) {
             now += st.dt;
             const worker = `w${st.w}`;
-            const expected = oracle(state, worker, now);
+            const expected = bruteForceClaimNext(state, worker, now);
             const intents: Intent[] = [{ kind: 'claim-next', id: `c${n++}`, workerId: worker }];
             // Give one held lease back first (it re-enters the queue at `now`).
             const held = Object.values(state.ledger.tasks).find((rt) => rt.state === 'leased' && rt.lease);
