@@ -16,6 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call, pct, seedPool, startRelay } from './harness.js';
+import { mulberry32 } from '../scripts/prng.js';
 
 export interface SteadyResult {
   workers: number;
@@ -41,17 +42,6 @@ export interface SteadyResult {
   /** The load generator's own event-loop delay while measuring (p99 / max ms): its share of the latency. */
   clientLoopP99: number;
   clientLoopMax: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { startRelay } from '../server/relay.js';
 import { createDashboardFeature } from '../server/web/index.js';
 import { demoTasks, isBlocked, DEMO_REPOS, DEMO_WORKERS } from './demo-data.js';
+import { mulberry32 as prng } from './prng.js';
 
 interface Options {
   port: number;
@@ -92,18 +93,6 @@ function parseArgs(argv: string[]): Options {
 function fail(msg: string): never {
   process.stderr.write(`demo: ${msg}\n`);
   process.exit(2);
-}
-
-/** mulberry32: a small seeded PRNG so a demo run makes the same choices each time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const stop = new AbortController();
