@@ -28,13 +28,14 @@
  */
 import * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
-import { TERMINAL_STATES, type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState } from '../../shared/model.js';
+import { type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState } from '../../shared/model.js';
 import { batchChanges, prepareNextBatch, type ScheduleHints } from '../../shared/scheduler/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { BatchResult, Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
 import type { BoardView } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
+import { ARCHIVE_PREFIX, planArchive, settleOutcomes } from './batch-steps.js';
 import { LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, diffLedger, diffLedgerIds, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, withoutHeartbeatNoise, type LedgerDiff } from './ledger-sync.js';
 
@@ -71,7 +72,6 @@ interface Pending {
   waiters: { resolve: (o: Outcome) => void; reject: (e: unknown) => void }[];
 }
 
-export const ARCHIVE_PREFIX = 'archive/task/';
 const DAY = 24 * 60 * 60 * 1000;
 
 export class Engine {
@@ -342,38 +342,17 @@ export class Engine {
     for (const b of batchEntries) if (b.ephemeral) ephemeralIds.add(b.intent.id);
     const byId = new Map<string, Outcome>();
     for (const o of result.outcomes) byId.set(o.intentId, o);
-    // Heartbeats are not history: drop their outcomes and their audit events.
-    for (const id of ephemeralIds) if (next.outcomes[id] && !(id in prev.outcomes)) delete next.outcomes[id];
-    let events = ephemeralIds.size > 0 ? result.events.filter((e) => !(e.intentId && ephemeralIds.has(e.intentId))) : result.events;
-    // Inbox intents refused before arbitration still get exactly one stored outcome.
-    const extra: AuditEvent[] = [];
-    for (const r of rejected) {
-      if (r.id in next.outcomes || r.id in prev.outcomes) continue;
-      next.outcomes[r.id] = { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: r.code, message: r.message, batch, at: now };
-      extra.push({ kind: 'intent-rejected', at: now, batch, actor: r.workerId, workerId: r.workerId, intentId: r.id, code: r.code, reason: r.message });
-    }
-    if (extra.length > 0) events = [...events, ...extra];
-    // Archive finished tasks past the retention window.
-    const archiveOps: StoreOp[] = [];
-    const archived: string[] = [];
-    const pruned: string[] = [];
+    const events = settleOutcomes(prev, next, result.events, ephemeralIds, rejected, now);
     // What the scheduler says it changed (before anything here edits next.tasks).
     const changes = batchChanges(next.tasks);
+    let archiveOps: StoreOp[] = [];
+    let archived: string[] = [];
+    let pruned: string[] = [];
     if (this.archiveDue) {
       this.archiveDue = false;
-      const shown = this.o.ledgerDoc.getMap<Outcome>('outcomes');
-      for (const [id, o] of shown.entries()) if (o && typeof o.at === 'number' && o.at <= now - this.retentionMs) pruned.push(id);
-      for (const [id, rt] of Object.entries(next.tasks)) {
-        if (TERMINAL_STATES.includes(rt.state) && rt.updatedAt <= now - this.retentionMs) {
-          archiveOps.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: this.o.board.rawTask(id) ?? null, runtime: rt, archivedAt: now } });
-          archived.push(id);
-        }
-      }
-      // A new record (the scheduler's indexes belong to the one it returned, see carry.ts).
-      if (archived.length > 0) {
-        next.tasks = { ...next.tasks };
-        for (const id of archived) delete next.tasks[id];
-      }
+      const plan = planArchive(next.tasks, this.o.ledgerDoc.getMap<Outcome>('outcomes').entries(), (id) => this.o.board.rawTask(id), now, this.retentionMs);
+      ({ ops: archiveOps, archived, pruned } = plan);
+      next.tasks = plan.tasks;
     }
     const outcomeIds = [...intents.map((i) => i.id), ...rejected.map((r) => r.id)];
     const diff =

@@ -1,0 +1,74 @@
+/**
+ * Pure steps of one engine batch, between the scheduler's answer and the LevelDB write.
+ *
+ * Invariants:
+ * - Heartbeats are not history: their outcomes are not stored and their audit events dropped.
+ * - An inbox intent refused before arbitration gets exactly one stored outcome (never a
+ *   second one if it already has one).
+ * - Archiving only plans: it returns the ops and ids, and a NEW tasks record without the
+ *   archived ids (the scheduler's carried indexes belong to the record it returned).
+ */
+import { TERMINAL_STATES, type AuditEvent, type Ledger, type Outcome, type TaskRuntime } from '../../shared/model.js';
+import type { StoreOp } from '../store/index.js';
+import type { RejectedIntent } from './inboxes.js';
+
+export const ARCHIVE_PREFIX = 'archive/task/';
+
+/**
+ * Drop heartbeat outcomes and events, and store the pre-arbitration refusals. Edits
+ * `next.outcomes` (this batch's own map); returns the events to audit.
+ */
+export function settleOutcomes(
+  prev: Ledger,
+  next: Ledger,
+  events: AuditEvent[],
+  ephemeralIds: ReadonlySet<string>,
+  rejected: readonly RejectedIntent[],
+  now: number,
+): AuditEvent[] {
+  const batch = next.batch;
+  for (const id of ephemeralIds) if (next.outcomes[id] && !(id in prev.outcomes)) delete next.outcomes[id];
+  let out = ephemeralIds.size > 0 ? events.filter((e) => !(e.intentId && ephemeralIds.has(e.intentId))) : events;
+  const extra: AuditEvent[] = [];
+  for (const r of rejected) {
+    if (r.id in next.outcomes || r.id in prev.outcomes) continue;
+    next.outcomes[r.id] = { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: r.code, message: r.message, batch, at: now };
+    extra.push({ kind: 'intent-rejected', at: now, batch, actor: r.workerId, workerId: r.workerId, intentId: r.id, code: r.code, reason: r.message });
+  }
+  if (extra.length > 0) out = [...out, ...extra];
+  return out;
+}
+
+export interface ArchivePlan {
+  ops: StoreOp[];
+  archived: string[];
+  /** Outcome ids to leave the ledger document. */
+  pruned: string[];
+  /** The tasks record without the archived ids (the input record when nothing is archived). */
+  tasks: Record<string, TaskRuntime>;
+}
+
+/** Finished tasks and shown outcomes older than the retention window leave the live state. */
+export function planArchive(
+  tasks: Record<string, TaskRuntime>,
+  shownOutcomes: Iterable<[string, Outcome]>,
+  rawTask: (id: string) => unknown,
+  now: number,
+  retentionMs: number,
+): ArchivePlan {
+  const cutoff = now - retentionMs;
+  const pruned: string[] = [];
+  for (const [id, o] of shownOutcomes) if (o && typeof o.at === 'number' && o.at <= cutoff) pruned.push(id);
+  const ops: StoreOp[] = [];
+  const archived: string[] = [];
+  for (const [id, rt] of Object.entries(tasks)) {
+    if (TERMINAL_STATES.includes(rt.state) && rt.updatedAt <= cutoff) {
+      ops.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: rawTask(id) ?? null, runtime: rt, archivedAt: now } });
+      archived.push(id);
+    }
+  }
+  if (archived.length === 0) return { ops, archived, pruned, tasks };
+  const kept = { ...tasks };
+  for (const id of archived) delete kept[id];
+  return { ops, archived, pruned, tasks: kept };
+}
