@@ -5,10 +5,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { explainTask, schedule } from '../shared/scheduler/index.js';
-import type { Intent, PoolState } from '../shared/model.js';
-import { REPO, T0, claim, makeState, policy, profile, step, submit, task } from './scheduler-fixtures.js';
-import { fcOptions, runWorld, stepsArb, worldArb } from './scheduler-arbitraries.js';
+import { explainTask, schedule } from '../../shared/scheduler/index.js';
+import type { Intent, PoolState } from '../../shared/model.js';
+import { REPO, T0, claim, makeState, policy, profile, step, submit, task } from '../helpers/scheduler-fixtures.js';
+import { fcOptions, runWorld, stepsArb, worldArb } from '../helpers/scheduler-arbitraries.js';
 
 describe('explainTask', () => {
   it('names a skill no available worker has', () => {

@@ -6,11 +6,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BOARD_DOC, CLOSE, inboxDoc, INTENT_KINDS, isRole, LEDGER_DOC, MAINTAINER_INTENT_KINDS, ROLES, WORKER_INTENT_KINDS } from '../shared/protocol.js';
-import { IntentSchema } from '../shared/model.js';
-import { parseDocName } from '../server/sync/acl.js';
+import { BOARD_DOC, CLOSE, inboxDoc, INTENT_KINDS, isRole, LEDGER_DOC, MAINTAINER_INTENT_KINDS, ROLES, WORKER_INTENT_KINDS } from '../../shared/protocol.js';
+import { IntentSchema } from '../../shared/model.js';
+import { parseDocName } from '../../server/sync/acl.js';
 
-const ROOT = join(import.meta.dirname, '..');
+const ROOT = join(import.meta.dirname, '../..');
 
 function sources(dir: string): string[] {
   const out: string[] = [];

@@ -8,9 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDoc } from './helpers/yclient.js';
-import { startTestRelay, waitFor, type TestRelay } from './helpers/relay.js';
-import { openSse, type SseStream } from './helpers/sse.js';
+import { connectDoc } from '../helpers/yclient.js';
+import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
+import { openSse, type SseStream } from '../helpers/sse.js';
 
 describe('public worker profiles', () => {
   let dataDir: string;
