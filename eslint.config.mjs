@@ -61,6 +61,19 @@ export default defineConfig([
     },
   },
   {
+    // Every property takes its seed and replay report from one helper (test/helpers/fc.ts).
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='fc'][callee.property.name=/^(assert|check)$/]:not([arguments.1.callee.name='fcOptions'])",
+          message: 'Pass fcOptions(numRuns) from test/helpers/fc.ts: a fixed seed in npm test, a replay command on failure.',
+        },
+      ],
+    },
+  },
+  {
     files: ['shared/**/*.ts'],
     rules: {
       'no-restricted-imports': [

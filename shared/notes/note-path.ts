@@ -11,6 +11,10 @@
  *   it unchanged.
  * - Bounded: the file name is at most MAX_NAME_BYTES bytes of UTF-8 (file systems allow 255)
  *   and is never cut inside a character (no lone surrogate halves).
+ * - Windows-safe: no segment's stem (the part before its first dot, trailing spaces dropped)
+ *   is a device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, also with superscript digits,
+ *   CONIN$, CONOUT$), which Windows reserves with any extension; `-` is put after the stem.
+ * - Idempotent: a safe folder made safe again is unchanged.
  * - Pure: no Node, no Obsidian.
  */
 import type { Task } from '../model.js';
@@ -24,7 +28,8 @@ export const MAX_SEGMENT_BYTES = 100;
 // Characters Obsidian refuses in names or links, C0/C1 controls, DEL, line and paragraph
 // separators, bidirectional controls (a name must not read differently from what it is).
 const UNSAFE = /[\\/:*?"<>|#^[\]\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/g;
-const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)$/i; // Windows device names
+// Windows device names, reserved whatever extension follows (`con.js`, `nul.tar.gz`, `com1 .x`).
+const DEVICE = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]|conin\$|conout\$)$/i;
 
 function utf8Length(cp: string): number {
   const c = cp.codePointAt(0)!;
@@ -66,10 +71,22 @@ export function safeName(s: string, max: number, maxBytes = MAX_SEGMENT_BYTES): 
   return out === '' ? 'untitled' : out;
 }
 
+/**
+ * A name Windows will not read as a device: when the stem (before the first dot, trailing
+ * spaces dropped, as Windows reads it) is a device name, `-` goes right after it, so
+ * `con.js` becomes `con-.js` and `nul` becomes `nul-`. The result's stem ends in `-`, so a
+ * second pass leaves it alone. Cut back to `maxBytes` from the end if the dash overflows.
+ */
+function notDevice(name: string, maxBytes: number): string {
+  const dot = name.indexOf('.');
+  const stem = (dot < 0 ? name : name.slice(0, dot)).trimEnd();
+  if (!DEVICE.test(stem)) return name;
+  return trimEnds(cut(`${stem}-${name.slice(stem.length)}`, Infinity, maxBytes));
+}
+
 /** A whole folder segment: a safe name that is not a Windows device name either. */
 function segment(s: string): string {
-  const out = safeName(s, MAX_SEGMENT_BYTES);
-  return RESERVED.test(out.split('.')[0]!) ? `${out}-` : out;
+  return notDevice(safeName(s, MAX_SEGMENT_BYTES), MAX_SEGMENT_BYTES);
 }
 
 /**
@@ -93,6 +110,6 @@ export function taskNotePath(tasksFolder: string, task: Pick<Task, 'id' | 'repo'
   const repo = slash < 0 ? 'unknown' : task.repo.slice(slash + 1);
   const id = safeName(task.id, 100, 100);
   const budget = MAX_NAME_BYTES - ' .md'.length - new TextEncoder().encode(id).length;
-  const name = `${id} ${safeName(task.title, 80, budget)}`;
+  const name = notDevice(`${id} ${safeName(task.title, 80, budget)}`, MAX_NAME_BYTES - '.md'.length);
   return `${safeFolder(tasksFolder)}/${segment(owner || 'unknown')}/${segment(repo || 'unknown')}/${name}.md`;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcOptions } from '../helpers/fc.js';
 import { mapIssueLabels, taskFromIssue } from '../../shared/github-labels.js';
 import { parseTask, DEFAULTS } from '../../shared/model.js';
 import { decidePrIntent, outstandingChangesRequest, parseClosingRefs, parsePrUrl } from '../../server/github/pr-state.js';
@@ -37,7 +38,7 @@ describe('github label mapping', () => {
         expect(t.id).toBe(`acme/widgets#${n}`);
         expect(t.source).toBe('github');
       }),
-      { numRuns: 200 },
+      fcOptions(200),
     );
   });
 });

@@ -20,8 +20,8 @@ import {
   type WorkerProfile,
 } from '../../shared/model.js';
 
-export const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
-export const fcOptions = (numRuns: number): fc.Parameters<unknown> => (SEED === undefined ? { numRuns } : { numRuns, seed: SEED });
+// The scheduler's properties import their options with their arbitraries; there is one helper.
+export { fcOptions, SEED } from './fc.js';
 
 const SKILLS = ['ts', 'py', 'docs'];
 const AREAS = ['', 'src/', 'src/a/', 'src/b/', 'docs/', 'lib/x.ts'];

@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcOptions } from '../helpers/fc.js';
 import path from 'node:path';
 import { MAX_NAME_BYTES, safeFolder, taskNotePath } from '../../shared/notes/note-path.js';
 import { normalizePath } from '../obsidian/vault.js';
 
-const nasty = fc.constantFrom('/', ':', '#', '..', '.', '\\', '^', '[', ']', '|', '?', '*', '"', '<', '>', ' ', '\u00a0', '\t', '\n', '\u0000', '\u202e', '😀', '👩‍💻', '🇫🇷', 'e\u0301', 'é', 'ß', '中', 'CON', '-', '%2e%2e');
+const nasty = fc.constantFrom('/', ':', '#', '..', '.', '\\', '^', '[', ']', '|', '?', '*', '"', '<', '>', ' ', '\u00a0', '\t', '\n', '\u0000', '\u202e', '😀', '👩‍💻', '🇫🇷', 'e\u0301', 'é', 'ß', '中', 'CON', '-', '%2e%2e', 'con', 'nul.', 'Aux', 'com1', 'LPT9', 'com\u00b9', 'conin$', '.js', '.tar.gz', ' ');
 /** Strings mixing ordinary text with the characters that break paths, up to 300 characters. */
 const messy = (maxLength: number) =>
   fc.array(fc.oneof(nasty, fc.string({ maxLength: 8 }), fc.string({ unit: 'grapheme', maxLength: 4 })), { maxLength }).map((parts) => parts.join(''));
@@ -24,6 +25,15 @@ const folderArb = fc.oneof(fc.constantFrom('OWP/Tasks', '', '/', '..', '../..', 
 const wellFormed = (s: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 const bytes = (s: string) => new TextEncoder().encode(s).length;
 const UNSAFE_CHAR = /[\\:*?"<>|#^[\]\u0000-\u001f\u007f\u202e]/;
+
+/**
+ * What Windows refuses, written apart from the code under test: a name whose stem (before the
+ * first dot, trailing spaces dropped) is a device name, or that ends in a dot or a space.
+ */
+function windowsRefuses(name: string): boolean {
+  const stem = name.split('.')[0]!.replace(/ +$/, '');
+  return /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]|conin\$|conout\$)$/i.test(stem) || /[. ]$/.test(name);
+}
 
 describe('task note paths (property)', () => {
   it('are stable, normalised, inside the tasks folder, free of unsafe characters and bounded', () => {
@@ -45,12 +55,13 @@ describe('task note paths (property)', () => {
           expect(s).not.toMatch(UNSAFE_CHAR);
           expect(bytes(s)).toBeLessThanOrEqual(MAX_NAME_BYTES);
         }
-        for (const s of segments.slice(0, -1)) expect(s).not.toMatch(/^(con|prn|aux|nul|com\d|lpt\d)(\.|$)/i);
+        for (const s of segments) expect(windowsRefuses(s), s).toBe(false);
+        expect(safeFolder(segments.slice(0, -1).join('/'))).toBe(segments.slice(0, -1).join('/')); // idempotent
         // resolved under a vault root it stays in the tasks folder
         const root = path.posix.resolve('/vault');
         expect(path.posix.resolve(root, p).startsWith(path.posix.join(root, base) + '/')).toBe(true);
       }),
-      { numRuns: 400 },
+      fcOptions(400),
     );
   });
 
@@ -61,7 +72,26 @@ describe('task note paths (property)', () => {
         expect(safeFolder(f)).toBe(f); // idempotent
         expect(f.split('/').every((s) => s !== '' && s !== '.' && s !== '..')).toBe(true);
         expect(normalizePath(f)).toBe(f);
+        for (const s of f.split('/')) expect(windowsRefuses(s), s).toBe(false);
       }),
+      fcOptions(1000),
+    );
+  });
+
+  it('gives a folder Windows accepts for a repo named like a device, and keeps it on a second pass', () => {
+    const device = fc.tuple(
+      fc.constantFrom('con', 'PRN', 'aux', 'Nul', 'com1', 'COM9', 'lpt1', 'lpt\u00b3', 'conout$'),
+      fc.constantFrom('', '.', '.js', '.tar.gz', ' .x', '  ', '-', '.js-', '. '),
+      fc.constantFrom('', '-', '--'),
+    );
+    fc.assert(
+      fc.property(device, ([name, ext, tail]) => {
+        const repo = name + ext + tail;
+        const folder = taskNotePath('OWP/Tasks', { id: 'o/r#1', repo: `o/${repo}`, title: 't' }).split('/')[3]!;
+        expect(windowsRefuses(folder), folder).toBe(false);
+        expect(safeFolder(folder)).toBe(folder);
+      }),
+      fcOptions(300),
     );
   });
 
@@ -74,5 +104,24 @@ describe('task note paths (property)', () => {
     const long = taskNotePath('OWP/Tasks', { id: 'o/r#3', repo: 'o/r', title: 'x'.repeat(300) });
     expect(long).toBe(`OWP/Tasks/o/r/o-r-3 ${'x'.repeat(80)}.md`);
     expect(taskNotePath('OWP/Tasks', { id: 'o/r#4', repo: 'o/con', title: 'nul' })).toBe('OWP/Tasks/o/con-/o-r-4 nul.md');
+  });
+
+  // Regressions: each was a counterexample of the properties above.
+  it('octo/con.js gets the folder con-.js: Windows reserves con.js- (any extension after CON)', () => {
+    expect(taskNotePath('OWP/Tasks', { id: 'octo/con.js#1', repo: 'octo/con.js', title: 'x' })).toBe('OWP/Tasks/octo/con-.js/octo-con.js-1 x.md');
+  });
+
+  it('makes con.js- safe once and then leaves it: the old fix-up gave con.js-- and was not idempotent', () => {
+    expect(safeFolder('con.js-')).toBe('con-.js-');
+    expect(safeFolder('con-.js-')).toBe('con-.js-');
+    expect(safeFolder(safeFolder('con.js'))).toBe('con-.js');
+  });
+
+  it('reads the stem the way Windows does: trailing spaces before the dot, superscript digits, CONIN$', () => {
+    expect(safeFolder('com1 .txt/LPT\u00b9/conin$/nul.tar.gz/aux.')).toBe('com1- .txt/LPT\u00b9-/conin$-/nul-.tar.gz/aux-');
+  });
+
+  it('keeps a note file name off a device name too (an id like "nul .x")', () => {
+    expect(taskNotePath('T', { id: 'nul .x', repo: 'o/r', title: 'y' })).toBe('T/o/r/nul- .x y.md');
   });
 });

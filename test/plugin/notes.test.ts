@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcOptions } from '../helpers/fc.js';
 import { MAX_FRONTMATTER_CHARS, NoteFormatError, parseNote, setFrontmatterKeys } from '../../shared/notes/frontmatter.js';
 import {
   OWNED_KEYS,
@@ -179,7 +180,7 @@ describe('codec round trip (property)', () => {
         expect(updated.includes(extraYaml)).toBe(true);
         expect(updated.endsWith('## My notes\n\n' + reader)).toBe(true);
       }),
-      { numRuns: 150 },
+      fcOptions(150),
     );
   });
 });
