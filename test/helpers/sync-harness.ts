@@ -18,20 +18,9 @@ import { openStore, type Store } from '../../server/store/index.js';
 import { attachSyncServer, type SyncServer } from '../../server/sync/server.js';
 import { DocStore } from '../../server/sync/docstore.js';
 
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const start = Date.now();
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 export interface Client {
   doc: Y.Doc;

@@ -97,6 +97,7 @@ describe('plugin hardening', () => {
     await A.app.vault.modify(A.app.vault.getFileByPath(p)!, big);
     await patch(2, { priority: 6 });
     await waitFor(() => A.read(p).includes('owp_priority: 6\n'), 30_000, 'big note updated');
+    await mirrorIdle(A); // the head of a 3 MB write shows before its tail: let the write finish
     expect(A.read(p)).toBe(big.replace('owp_priority: 0\n', 'owp_priority: 6\n'));
     // and an edit in it reaches the board
     await A.app.vault.modify(A.app.vault.getFileByPath(p)!, A.read(p).replace('owp_points: 1\n', 'owp_points: 5\n'));
