@@ -184,3 +184,4 @@ export { SCORES, fairness, type Score } from './scores.js';
 export { fnv1a32, tieBreakHash } from './hash.js';
 export { defaultPolicy } from './state.js';
 export { DEFAULT_GITHUB_HOST, parsePrUrl, prLinkProblem } from './pr-links.js';
+export { explainTask, type Explanation, type ExplainReason, type WorkerVerdict } from './explain.js';
