@@ -4,10 +4,10 @@
  * requests of the task's repo on the relay's GitHub host, one per active task.
  */
 import { describe, expect, it } from 'vitest';
-import { checkInvariants, schedule } from '../shared/scheduler/index.js';
-import { githubHostFrom, parsePrUrl, prLinkProblem } from '../shared/scheduler/pr-links.js';
-import { REPO, T0, claim, claimNext, makeState, policy, prUrlFor, profile, review, step, submit, task } from './scheduler-fixtures.js';
-import type { PoolState } from '../shared/model.js';
+import { checkInvariants, schedule } from '../../shared/scheduler/index.js';
+import { githubHostFrom, parsePrUrl, prLinkProblem } from '../../shared/scheduler/pr-links.js';
+import { REPO, T0, claim, claimNext, makeState, policy, prUrlFor, profile, review, step, submit, task } from '../helpers/scheduler-fixtures.js';
+import type { PoolState } from '../../shared/model.js';
 
 function grantAll(state: PoolState, worker: string, ids: string[]): PoolState {
   let s = state;
