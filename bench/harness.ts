@@ -87,6 +87,40 @@ export function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** Claim latency as the client saw it (ms), and the relay's own figures over the same span. */
+export interface ClaimFigures {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  batches: number;
+  maxBatchMs: number;
+  /** Queue-to-answer time inside the relay (no HTTP, no client), p50 / p99 ms. */
+  relayP50: number;
+  relayP99: number;
+  /** Where the relay's batch time went (ms summed over the measured batches). */
+  scheduleMs: number;
+  persistMs: number;
+  applyMs: number;
+}
+
+/** `latencies` sorted ascending; `before` / `after` are the engine part of `GET /api/status`. */
+export function claimFigures(latencies: number[], before: any, after: any): ClaimFigures {
+  return {
+    p50: pct(latencies, 50),
+    p90: pct(latencies, 90),
+    p99: pct(latencies, 99),
+    max: latencies[latencies.length - 1] ?? NaN,
+    batches: after.batches - before.batches,
+    maxBatchMs: after.maxBatchMs,
+    relayP50: after.latency.p50,
+    relayP99: after.latency.p99,
+    scheduleMs: after.scheduleMs - before.scheduleMs,
+    persistMs: after.persistMs - before.persistMs,
+    applyMs: after.applyMs - before.applyMs,
+  };
+}
+
 /** 10,000 queued tasks over ten repos (budgets that never bind) and `workers` registered workers. */
 export async function seedPool(base: string, workers: number): Promise<{ maint: string; tokens: string[] }> {
   const maint = (await call(base, ADMIN, 'POST', '/api/tokens', { role: 'maintainer' })).body.token as string;

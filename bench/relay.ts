@@ -18,34 +18,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { REPOS, TASKS, agent, call, pct, seedPool, startRelay } from './harness.js';
+import { REPOS, TASKS, agent, call, claimFigures, seedPool, startRelay, type ClaimFigures } from './harness.js';
 import { runSteady, steadyTable, type SteadyResult } from './steady.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLAIMS_PER_WORKER = 8;
 
-export interface ScenarioResult {
+export interface ScenarioResult extends ClaimFigures {
   workers: number;
   mode: Mode;
   claims: number;
   granted: number;
   rejected: number;
   errors: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
   grantsPerSec: number;
   wallMs: number;
-  batches: number;
-  maxBatchMs: number;
-  /** Queue-to-answer time inside the relay (no HTTP, no client), p50 / p99 ms. */
-  relayP50: number;
-  relayP99: number;
-  /** Where the relay's batch time went (ms summed over the measured batches). */
-  scheduleMs: number;
-  persistMs: number;
-  applyMs: number;
 }
 
 /** `claim-next`: the relay picks the best task (scans the pool); `claim`: a named task id (what the plugin sends from a note). */
@@ -90,7 +77,6 @@ export async function runScenario(workers: number, mode: Mode = 'claim-next'): P
     );
     const wallMs = performance.now() - t0;
     const after = (await call(base, maint, 'GET', `/api/status?latencySince=${before.latency.total}`)).body.engine;
-    const relaySide = after.latency as { p50: number; p99: number };
     latencies.sort((a, b) => a - b);
     return {
       workers,
@@ -99,19 +85,9 @@ export async function runScenario(workers: number, mode: Mode = 'claim-next'): P
       granted,
       rejected,
       errors,
-      p50: pct(latencies, 50),
-      p90: pct(latencies, 90),
-      p99: pct(latencies, 99),
-      max: latencies[latencies.length - 1],
       grantsPerSec: (granted / wallMs) * 1000,
       wallMs,
-      batches: after.batches - before.batches,
-      maxBatchMs: after.maxBatchMs,
-      relayP50: relaySide.p50,
-      relayP99: relaySide.p99,
-      scheduleMs: after.scheduleMs - before.scheduleMs,
-      persistMs: after.persistMs - before.persistMs,
-      applyMs: after.applyMs - before.applyMs,
+      ...claimFigures(latencies, before, after),
     };
   } finally {
     await relay.stop();

@@ -15,10 +15,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { call, pct, seedPool, startRelay } from './harness.js';
+import { call, claimFigures, seedPool, startRelay, type ClaimFigures } from './harness.js';
 import { mulberry32 } from '../scripts/prng.js';
 
-export interface SteadyResult {
+export interface SteadyResult extends ClaimFigures {
   workers: number;
   /** Claims per second asked for, and measured. */
   targetRate: number;
@@ -27,18 +27,7 @@ export interface SteadyResult {
   granted: number;
   refused: number;
   errors: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
   grantsPerSec: number;
-  batches: number;
-  relayP50: number;
-  relayP99: number;
-  scheduleMs: number;
-  persistMs: number;
-  applyMs: number;
-  maxBatchMs: number;
   /** The load generator's own event-loop delay while measuring (p99 / max ms): its share of the latency. */
   clientLoopP99: number;
   clientLoopMax: number;
@@ -125,18 +114,8 @@ export async function runSteady(workers: number, rate: number, durationMs: numbe
       granted,
       refused,
       errors,
-      p50: pct(latencies, 50),
-      p90: pct(latencies, 90),
-      p99: pct(latencies, 99),
-      max: latencies[latencies.length - 1] ?? NaN,
       grantsPerSec: (granted / wallMs) * 1000,
-      batches: after.batches - before.batches,
-      relayP50: after.latency.p50,
-      relayP99: after.latency.p99,
-      scheduleMs: after.scheduleMs - before.scheduleMs,
-      persistMs: after.persistMs - before.persistMs,
-      applyMs: after.applyMs - before.applyMs,
-      maxBatchMs: after.maxBatchMs,
+      ...claimFigures(latencies, before, after),
       clientLoopP99: loop.percentile(99) / 1e6,
       clientLoopMax: loop.max / 1e6,
     };
