@@ -24,7 +24,7 @@ beforeAll(async () => {
   expect(m.role).toBe('maintainer');
   expect(m.token).toMatch(/^owp_/);
   maint = { url: relay.url, token: m.token, home: join(dir, 'maint-home') };
-}, 60_000);
+});
 
 afterAll(async () => {
   await relay?.close();
@@ -142,7 +142,7 @@ describe('contributor journey', () => {
     const status = await owp(['status'], maint);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain('acme/widgets');
-  }, 180_000);
+  });
 });
 
 describe('maintainer journey', () => {
@@ -203,7 +203,7 @@ describe('maintainer journey', () => {
     const rel2 = await owp(['release', 'acme/docs:api-guide'], bob);
     expect(rel2.code).toBe(1);
     expect(rel2.stderr).toMatch(/^owp: lease-lost: no lease on acme\/docs:api-guide is remembered/);
-  }, 180_000);
+  });
 
   it('a malformed YAML file imports nothing (exit 1, invalid-yaml, file:line in the message)', async () => {
     const good = yamlFile('good.yaml', 'repo: acme/bad\ntasks:\n  - id: ok\n    title: Fine\n');
@@ -221,7 +221,7 @@ describe('maintainer journey', () => {
     const missing = await owp(['import', 'yaml', join(dir, 'nope.yaml')], maint);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('nope.yaml:0: (file): cannot read: ENOENT (no such file; check the path)');
-  }, 120_000);
+  });
 });
 
 describe('lease expiry', () => {
@@ -242,7 +242,7 @@ describe('lease expiry', () => {
     const sub = await owp(['submit', 'acme/fast:quick', '--pr', 'https://github.com/acme/fast/pull/1', '--fencing-token', String(c.lease.fencingToken)], carol);
     expect(sub.code).toBe(1);
     expect(sub.stderr).toMatch(/^owp: lease-lost: /);
-  }, 120_000);
+  });
 });
 
 function alice0(): OwpOptions {

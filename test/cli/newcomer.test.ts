@@ -19,7 +19,7 @@ beforeAll(async () => {
   relay = await startTestRelay();
   dir = mkdtempSync(join(tmpdir(), 'owp-cli-newcomer-'));
   admin = { url: relay.url, token: relay.adminToken, home: join(dir, 'admin') };
-}, 60_000);
+});
 
 afterAll(async () => {
   await relay?.close();
@@ -60,7 +60,7 @@ describe('README first session', () => {
     const second = await owp(['claim'], alice);
     expect(second.stderr).not.toMatch(/max-concurrent/);
     expect(second.code, second.stderr).toBe(0);
-  }, 120_000);
+  });
 });
 
 describe('maintainer: requeue and cancel (the docs say "cancel them explicitly")', () => {
@@ -94,7 +94,7 @@ describe('maintainer: requeue and cancel (the docs say "cancel them explicitly")
     const byWorker = await owp(['cancel', 'acme/rc:one'], fay);
     expect(byWorker.code).toBe(1);
     expect(byWorker.stderr).toMatch(/^owp: not-authorized: /);
-  }, 120_000);
+  });
 });
 
 describe('newcomer mistakes', () => {
@@ -110,13 +110,13 @@ describe('newcomer mistakes', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^owp: unknown-worker: /);
     expect(run.stderr).toContain('hint: Give your skills the first time: `owp worker run --skills a,b`');
-  }, 60_000);
+  });
 
   it('skills typed with capitals are registered lower case (as skills are compared)', async () => {
     const erin = { url: relay.url, token: await relay.token('worker', 'erin'), home: join(dir, 'erin') };
     const r = await owpJson<{ worker: { skills: string[] } }>(['worker', 'register', '--skills', 'Docs,TypeScript,docs'], erin);
     expect(r.worker.skills).toEqual(['docs', 'typescript']);
-  }, 60_000);
+  });
 
   it('a token this relay does not know: unauthorized, said once, with where to look', async () => {
     const r = await owp(['tasks'], { url: relay.url, token: 'owp_not_a_real_token', home: join(dir, 'x') });
@@ -125,7 +125,7 @@ describe('newcomer mistakes', () => {
     expect(r.stderr).not.toContain('unauthorized: unauthorized');
     expect(r.stderr).toContain(`hint: Check --token / OWP_TOKEN`);
     expect(r.stderr).toContain(relay.url);
-  }, 60_000);
+  });
 
   it('a worker token for a maintainer command: not-authorized, the code not repeated', async () => {
     const w = { url: relay.url, token: await relay.token('worker', 'carol'), home: join(dir, 'carol') };
@@ -133,7 +133,7 @@ describe('newcomer mistakes', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^owp: not-authorized: \S/);
     expect(r.stderr).not.toContain('not-authorized: not-authorized');
-  }, 60_000);
+  });
 
   it('`owp claim` with no task that fits: no-matching-task and where to look', async () => {
     const dave = { url: relay.url, token: await relay.token('worker', 'dave'), home: join(dir, 'dave') };
@@ -142,24 +142,24 @@ describe('newcomer mistakes', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^owp: no-matching-task: /);
     expect(r.stderr).toContain('hint: See what is queued with `owp tasks --state queued`');
-  }, 60_000);
+  });
 
   it('`owp repo set` on a repo never added: unknown-repo and `owp repo add`', async () => {
     const r = await owp(['repo', 'set', 'nobody/nothing', '--budget', '2'], admin);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^owp: unknown-repo: /);
     expect(r.stderr).toContain('hint: Add the repository and its policy first: `owp repo add OWNER/NAME`');
-  }, 60_000);
+  });
 
   it('`owp github sync` on a relay started without OWP_GITHUB_TOKEN says how to turn it on', async () => {
     const r = await owp(['github', 'sync'], admin);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^owp: not-found: the relay at .* has no GitHub integration: restart it with OWP_GITHUB_TOKEN/);
-  }, 60_000);
+  });
 
   it('a YAML file that does not exist: invalid-yaml naming the file and the reason', async () => {
     const r = await owp(['import', 'yaml', join(dir, 'taks.yaml')], admin);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${join(dir, 'taks.yaml')}:0: (file): cannot read: ENOENT (no such file; check the path)`);
-  }, 60_000);
+  });
 });

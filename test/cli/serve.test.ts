@@ -48,7 +48,7 @@ describe('owp serve', () => {
     expect(again.run.out().stdout).not.toContain('OWP_ADMIN_TOKEN=');
     again.run.child.kill('SIGTERM');
     expect((await again.run.done).code).toBe(0);
-  }, 120_000);
+  });
 
   it('worker run keeps heartbeating while the relay is away and reports lease-lost when the lease lapsed', async () => {
     const data = join(dir, 'data2');
@@ -84,5 +84,5 @@ describe('owp serve', () => {
     expect(t.tasks[0]!.runtime.state).toBe('queued');
     second.run.child.kill('SIGTERM');
     expect((await second.run.done).code).toBe(0);
-  }, 180_000);
+  });
 });

@@ -40,7 +40,7 @@ describe('owp usage', () => {
       expect(r.stdout).toContain('--json');
       for (const opt of Object.keys(c.options ?? {})) expect(r.stdout).toContain(`--${opt}`);
     });
-  }, 180_000);
+  });
 
   it('a group without subcommand shows its subcommands with --help (0) and is bad usage without (2)', async () => {
     const help = await owp(['repo', '--help'], o);
@@ -80,7 +80,7 @@ describe('owp usage', () => {
       expect(r.stderr).toMatch(/^owp: usage: /);
       expect(r.stderr).toMatch(re);
     });
-  }, 180_000);
+  });
 
   it('no token is bad usage (2); an unreachable relay is a refusal (1, upstream-error), also in --json', async () => {
     const noToken = await owp(['tasks'], { home, url: o.url });
@@ -90,5 +90,5 @@ describe('owp usage', () => {
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^owp: upstream-error: cannot reach the relay at http:\/\/127\.0\.0\.1:9/);
     expect(JSON.parse(down.stdout)).toMatchObject({ error: { code: 'upstream-error' } });
-  }, 60_000);
+  });
 });

@@ -19,7 +19,7 @@ beforeAll(async () => {
   relay = await startTestRelay();
   dir = mkdtempSync(join(tmpdir(), 'owp-worker-run-'));
   maint = { url: relay.url, token: await relay.token('maintainer'), home: join(dir, 'maint') };
-}, 60_000);
+});
 
 afterAll(async () => {
   await relay?.close();
@@ -84,7 +84,7 @@ describe('owp worker run', () => {
     const rt = await runtimeOf('acme/alpha:a1');
     expect(rt).toMatchObject({ state: 'pr_open', prUrl: 'https://github.com/acme/alpha/pull/1' });
     expect(rt.lease.workerId).toBe('ada');
-  }, 120_000);
+  });
 
   it('a tool exiting non-zero reports fail with the exit code (exit 1 with --once), the task goes back', async () => {
     await importTasks('acme/beta', [{ id: 'b1', title: 'Beta one', skills: ['beta'] }]);
@@ -96,7 +96,7 @@ describe('owp worker run', () => {
     expect(rt.state).toBe('queued');
     const audit = await relay.api(relay.adminToken, 'GET', `/api/audit?task=${encodeURIComponent('acme/beta:b1')}`);
     expect(audit.body.entries.map((e: { kind: string }) => e.kind)).toContain('task-failed');
-  }, 120_000);
+  });
 
   it('a tool exiting 0 without a PR line is a fail, not a silent submit', async () => {
     await importTasks('acme/delta', [{ id: 'd1', title: 'Delta one', skills: ['delta'] }]);
@@ -105,7 +105,7 @@ describe('owp worker run', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('printed no `PR: <url>` line');
     expect((await runtimeOf('acme/delta:d1')).state).toBe('queued');
-  }, 120_000);
+  });
 
   it('SIGINT releases the held lease before exiting (130)', async () => {
     await importTasks('acme/gamma', [{ id: 'g1', title: 'Gamma one', skills: ['gamma'] }]);
@@ -125,7 +125,7 @@ describe('owp worker run', () => {
     expect(existsSync(books)).toBe(true);
     const [file] = (await import('node:fs')).readdirSync(books);
     expect(JSON.parse(readFileSync(join(books, file!), 'utf8')).leases).toEqual({});
-  }, 120_000);
+  });
 
   it('--json prints one JSON event per line', async () => {
     await importTasks('acme/eps', [{ id: 'e1', title: 'Eps one', skills: ['eps'] }]);
@@ -139,7 +139,7 @@ describe('owp worker run', () => {
     expect(events.map((e) => e.event)).toEqual(['registered', 'leased', 'submitted']);
     expect(events[1]).toMatchObject({ taskId: 'acme/eps:e1' });
     expect(events[2]).toMatchObject({ prUrl: 'https://github.com/acme/eps/pull/5' });
-  }, 120_000);
+  });
 
   it('without --exec and no TTY it heartbeats until `owp submit` from another shell moves the task on', async () => {
     await importTasks('acme/zeta', [{ id: 'z1', title: 'Zeta one', skills: ['zeta'] }]);
@@ -157,7 +157,7 @@ describe('owp worker run', () => {
     const hb = await owp(['heartbeat', 'acme/zeta:z1'], w);
     expect(hb.code, hb.stderr).toBe(0);
     expect((await runtimeOf('acme/zeta:z1')).state).toBe('leased');
-  }, 120_000);
+  });
 
   it('SIGTERM while waiting for a task exits 143 at once, holding nothing', async () => {
     const w = await worker('ivy');
@@ -167,7 +167,7 @@ describe('owp worker run', () => {
     const r = await run.done;
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr).toContain('SIGTERM: exiting');
-  }, 120_000);
+  });
 
   it('without --skills it keeps the registered skills and applies --capacity', async () => {
     await importTasks('acme/kappa', [{ id: 'k1', title: 'Kappa one', skills: ['kappa'] }]);
@@ -180,5 +180,5 @@ describe('owp worker run', () => {
     expect(r.code, r.stderr).toBe(0);
     const first = JSON.parse(r.stdout.split('\n')[0]!);
     expect(first).toMatchObject({ event: 'registered', worker: { id: 'kim', skills: ['kappa'], capacity: 5 } });
-  }, 120_000);
+  });
 });

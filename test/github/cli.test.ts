@@ -22,7 +22,7 @@ beforeAll(async () => {
     features: (port) => [createGithubFeature(port, { token: gh.token, apiUrl: gh.url, intervalMs: 0, syncOnStart: false, writeMinTimeMs: 0 })],
   });
   m = { url: relay.url, token: await relay.token('maintainer'), home: mkdtempSync(join(tmpdir(), 'owp-cli-github-')) };
-}, 60_000);
+});
 
 afterAll(async () => {
   await relay?.close();
@@ -61,5 +61,5 @@ describe('owp github sync', () => {
     const off = await owp(['github', 'sync', 'acme/plain'], m);
     expect(off.code).toBe(1);
     expect(off.stderr).toMatch(/^owp: invalid-field: GitHub sync is off for acme\/plain/);
-  }, 120_000);
+  });
 });

@@ -30,7 +30,7 @@ beforeAll(async () => {
   });
   dir = mkdtempSync(join(tmpdir(), 'owp-cli-gh-walk-'));
   admin = { url: relay.url, token: relay.adminToken, home: join(dir, 'admin') };
-}, 90_000);
+});
 
 afterAll(async () => {
   await relay?.close();
@@ -79,5 +79,5 @@ describe('docs/GITHUB.md with scripts/fake-github.ts', () => {
     expect(await state('octo/hello#2')).toBe('cancelled');
 
     await say('frobnicate', /unknown command "frobnicate"; type help/);
-  }, 180_000);
+  });
 });

@@ -44,7 +44,7 @@ describe('crash safety', () => {
     for (let i = 0; i < WORKERS; i++) {
       const id = `w${i}`;
       const token = (await api(first.url, ADMIN, 'POST', '/api/tokens', { role: 'worker', workerId: id })).body.token as string;
-      expect((await api(first.url, token, 'POST', '/api/workers/register', { skills: [], capacity: 1000, maxConcurrent: 100 })).status).toBe(200);
+      expect((await api(first.url, token, 'POST', '/api/workers/register', { skills: [], capacity: 1000, maxConcurrent: 100, maxOpenPrs: 100 })).status).toBe(200);
       workers.push({ id, token });
     }
 
