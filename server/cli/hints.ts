@@ -29,6 +29,8 @@ export function refusalHint(code: string, command: string, url: string): string 
       return command === 'claim'
         ? 'A task whose PR awaits review still counts until a maintainer reviews it. `owp tasks --state leased` and `--state pr_open` show what you hold; `owp worker register` with a higher --max-concurrent or --capacity raises the limit.'
         : undefined;
+    case 'conflict':
+      return command === 'repo add' ? '`owp repo set OWNER/NAME --budget N ...` changes the fields you name and keeps the others; `owp repo list` shows the policy now.' : undefined;
     case 'not-found':
       return command === 'token revoke' ? '`owp token list` shows the token ids.' : undefined;
     case 'invalid-transition':
