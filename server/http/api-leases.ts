@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OwpError } from '../../shared/errors.js';
+import { BOARD_DOC } from '../../shared/protocol.js';
 import { parseIntent, TASK_STATES, type Intent, type Task, type TaskState } from '../../shared/model.js';
 import type { UpsertTaskInput } from '../engine/board.js';
 import type { Route, RouteContext } from '../ports.js';
@@ -152,7 +153,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       }
       const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now());
       const created = b.createRepo === true ? missing.map((repo) => deps.board.putRepo({ repo }, false).repo) : [];
-      await deps.persisted('owp/board');
+      await deps.persisted(BOARD_DOC);
       ctx.send(200, { ...result, ...(created.length ? { createdRepos: created } : {}), ...(b.createRepo === undefined && missing.length ? { reposWithoutPolicy: missing } : {}) });
     },
   };
@@ -164,7 +165,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     async handler(ctx) {
       const b = body(await ctx.json(), null);
       const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>);
-      await deps.persisted('owp/board');
+      await deps.persisted(BOARD_DOC);
       ctx.send(200, { task });
     },
   };
