@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { createDashboardFeature } from '../server/web/index.js';
-import { startTestRelay, waitFor, type TestRelay } from './helpers/relay.js';
+import { createDashboardFeature } from '../../server/web/index.js';
+import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);

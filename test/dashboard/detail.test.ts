@@ -6,11 +6,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildDashboardModel, buildTaskDetail, renderBrief, renderDashboard } from '../shared/dashboard/index.js';
-import { builder } from '../shared/dashboard/dom.js';
-import type { AuditEvent } from '../shared/model.js';
-import { fcOptions } from './scheduler-arbitraries.js';
-import { fixture, NOW } from './dashboard-fixtures.js';
+import { buildDashboardModel, buildTaskDetail, renderBrief, renderDashboard } from '../../shared/dashboard/index.js';
+import { builder } from '../../shared/dashboard/dom.js';
+import type { AuditEvent } from '../../shared/model.js';
+import { fcOptions } from '../helpers/scheduler-arbitraries.js';
+import { fixture, NOW } from '../helpers/dashboard-fixtures.js';
 
 const ALLOWED = new Set(['DIV', 'P', 'H4', 'H5', 'H6', 'UL', 'OL', 'LI', 'BLOCKQUOTE', 'PRE', 'CODE', 'STRONG', 'EM', 'A', 'BR']);
 const brief = (src: string): HTMLElement => renderBrief(builder(document), src);
