@@ -16,9 +16,10 @@
  */
 import * as Y from 'yjs';
 import { OwpError, type ErrorCode } from '../../shared/errors.js';
+import { INBOX_PREFIX } from '../../shared/protocol.js';
 import { LIMITS, WORKER_INTENT_KINDS, parseIntent, parseWorkerProfile, type Intent, type WorkerProfile } from '../../shared/model.js';
 
-export const INBOX_PREFIX = 'owp/inbox/';
+export { INBOX_PREFIX };
 
 export interface RejectedIntent {
   id: string;
@@ -45,6 +46,7 @@ export class InboxWatcher {
   readonly profiles: Record<string, WorkerProfile> = {};
   readonly invalidProfiles = new Map<string, string>();
   private readonly sink: InboxSink;
+  private readonly profileListeners = new Set<(workerId: string) => void>();
 
   constructor(sink: InboxSink) {
     this.sink = sink;
@@ -52,6 +54,12 @@ export class InboxWatcher {
 
   has(workerId: string): boolean {
     return this.watched.has(workerId);
+  }
+
+  /** Called after a worker's profile was read again (changed, removed or found invalid). */
+  onProfile(listener: (workerId: string) => void): () => void {
+    this.profileListeners.add(listener);
+    return () => this.profileListeners.delete(listener);
   }
 
   workerIds(): string[] {
@@ -84,6 +92,11 @@ export class InboxWatcher {
   }
 
   private readProfile(workerId: string, profile: Y.Map<unknown>): void {
+    this.parseProfile(workerId, profile);
+    for (const l of this.profileListeners) l(workerId);
+  }
+
+  private parseProfile(workerId: string, profile: Y.Map<unknown>): void {
     this.invalidProfiles.delete(workerId);
     if (profile.size === 0) {
       delete this.profiles[workerId];
