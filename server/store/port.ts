@@ -5,7 +5,7 @@
  * byte order of their UTF-8, which LevelDB and PostgreSQL's "C" collation use). Keys must be
  * well-formed Unicode without NUL; `checkKey` enforces it before any backend sees a key.
  * Values are opaque bytes: JSON and binary encodings live one layer up (./store.ts), so every
- * backend stores exactly the same bytes. The contract is pinned by test/store/contract.ts.
+ * backend stores exactly the same bytes. The contract is pinned by test/relay/store/contract.ts.
  */
 
 /** A key range: any bounds, forwards or backwards, at most `limit` entries (negative or absent: all). */

@@ -8,7 +8,7 @@ import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openFileStore } from '../../server/store/index.js';
+import { openFileStore } from '../../../server/store/index.js';
 
 let dir: string;
 let path: string;

@@ -4,8 +4,8 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, prefixEnd, type Store } from '../../server/store/index.js';
-import { closeTempStore, openTempStore } from '../helpers/sync-harness.js';
+import { openStore, prefixEnd, type Store } from '../../../server/store/index.js';
+import { closeTempStore, openTempStore } from '../../helpers/sync-harness.js';
 
 let dir: string;
 let store: Store;

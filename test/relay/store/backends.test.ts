@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryVolume, openFileStore, openMemoryStore, openStore } from '../../server/store/index.js';
+import { MemoryVolume, openFileStore, openMemoryStore, openStore } from '../../../server/store/index.js';
 import { storeContract } from './contract.js';
 
 async function tempDir(): Promise<string> {

@@ -5,8 +5,9 @@
  * atomicity, JSON and binary values, snapshot iteration while writing, reopen durability.
  */
 import fc from 'fast-check';
+import { fcOptions } from '../../helpers/fc.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { compareKeys, prefixEnd, StoreError, type KeyRange, type Store } from '../../server/store/index.js';
+import { compareKeys, prefixEnd, StoreError, type KeyRange, type Store } from '../../../server/store/index.js';
 
 export interface BackendUnderTest {
   /** Opens the same storage every time (the previous Store was closed first). */
@@ -99,7 +100,7 @@ export function storeContract(factory: BackendFactory): void {
         fc.asyncProperty(rangeArb, async (r) => {
           expect(await scan(store, r)).toEqual(expected(keys, r));
         }),
-        { seed: 11, numRuns: 150 },
+        fcOptions(150),
       );
     });
 
