@@ -14,7 +14,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
 import { schedule } from '../shared/scheduler/index.js';
 import { openAuditLog } from './audit/index.js';
@@ -31,11 +30,13 @@ import type { RateLimitOptions } from './http/ratelimit.js';
 import { Router } from './http/router.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
-import { openStore } from './store/index.js';
+import { openRelayStore } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
   dataDir: string;
+  /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
+  databaseUrl?: string;
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
@@ -94,7 +95,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? consoleLogger;
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const store = await openStore(join(config.dataDir, 'leveldb'));
+  const store = await openRelayStore(config);
   const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     const tokens = await openTokenStore(store, { now });
