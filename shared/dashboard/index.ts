@@ -20,3 +20,5 @@ export type { TaskFilter, ReviewItem } from './filters.js';
 export { renderBrief } from './brief.js';
 export type { DetailUi } from './render-detail.js';
 export type { DetailEvent, FiguresChoice } from './interact.js';
+export { figuresSection, figuresFrom, creditsFrom, WINDOWS } from './figures.js';
+export type { Figures, FiguresView, CreditRow, StatsWindow } from './figures.js';

@@ -48,7 +48,7 @@ export interface RenderOptions {
   /** Show the filter bar (the model's filter is its value) and report changes. */
   onFilter?: (f: TaskFilter) => void;
   /** Extra sections (e.g. success figures, credits), placed after the review queue. */
-  extra?: (b: Builder) => HTMLElement[];
+  extra?: (b: Builder, model: DashboardModel) => HTMLElement[];
   onFigures?: (c: FiguresChoice) => void;
 }
 
@@ -196,10 +196,10 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
   const fresh = doc.createElement('div');
   const detail = opts.detail ? renderTaskDetail(b, opts.detail, opts.now, opts.detailUi) : null;
   const review = reviewQueueSection(b, model, opts.now);
-  const extra = opts.extra?.(b) ?? [];
+  const extra = opts.extra?.(b, model) ?? [];
   fresh.append(summary);
   if (opts.onFilter) fresh.append(filterBar(b, model));
-  const grid = b.el('div', { class: 'owp-grid' }, detail, review, ...extra, board, workers, repos, charts, recent);
+  const grid = b.el('div', { class: 'owp-grid' }, detail, review, board, ...extra, workers, repos, charts, recent);
   fresh.append(grid);
   morphChildren(root, fresh);
   root.classList.add('owp-dashboard');

@@ -8,12 +8,13 @@
  * - The token goes only to this origin: as a Bearer header for fetch, and as `?token=` for
  *   EventSource (which cannot send headers).
  */
-import { buildDashboardModel, buildTaskDetail, renderDashboard, updateCountdowns, type TaskFilter } from '../../../shared/dashboard/index.js';
+import { buildDashboardModel, buildTaskDetail, figuresSection, renderDashboard, updateCountdowns, type TaskFilter } from '../../../shared/dashboard/index.js';
 import { addEvents, applyDelta, applySnapshot, emptyLiveState, type DeltaMessage, type LiveState } from '../../../shared/dashboard/live.js';
 import type { AuditEvent, WorkerProfile } from '../../../shared/model.js';
 import { EVENT, type DeltaEvent } from '../../../shared/protocol.js';
 import { LiveConnection, type ConnectionStatus } from './connection.js';
 import { DetailController, hashFor, type Answer } from './detail.js';
+import { FiguresController } from './figures.js';
 import { forgetToken, loadToken, saveToken, tokenFromFragment } from './token.js';
 
 const HOUR_MS = 3600_000;
@@ -46,6 +47,7 @@ let clockOffset = 0;
 let canAct = false;
 let filter: TaskFilter = {};
 const detail = new DetailController({ token: () => token, send }, () => scheduleRender());
+const figures = new FiguresController({ token: () => token, send }, () => scheduleRender());
 
 /** Lease expiries are relay times: read the relay's clock so countdowns are right on a skewed machine. */
 function noteServerDate(res: Response): void {
@@ -104,6 +106,8 @@ function render(): void {
       filter = f;
       scheduleRender();
     },
+    extra: (b, m) => [figuresSection(b, m, figures.view)],
+    onFigures: (c) => figures.choose(c),
   });
 }
 
@@ -203,6 +207,7 @@ function onSnapshot(data: unknown): void {
   void loadWorkers();
   void loadRole();
   void detail.load();
+  void figures.load();
 }
 
 function onDelta(event: DeltaEvent, data: unknown): void {
@@ -261,6 +266,7 @@ forgetButton.addEventListener('click', () => {
 });
 
 setInterval(() => updateCountdowns(root, relayNow()), 1000);
+setInterval(() => void figures.load(), 60_000);
 // Roll the chart window and "recently done" forward, refresh presence.
 setInterval(() => {
   scheduleRender();

@@ -17,7 +17,7 @@ import type { Explanation } from '../../../shared/scheduler/explain.js';
 
 export interface Answer {
   status: number;
-  body: { entries?: AuditEvent[]; explanation?: Explanation; error?: { message?: string } } | undefined;
+  body: { entries?: AuditEvent[]; explanation?: Explanation; error?: { message?: string }; [key: string]: unknown } | undefined;
 }
 
 export interface Api {
