@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createDashboardFeature } from '../../server/web/index.js';
 import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
+import { contrastRatios } from '../helpers/contrast.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);
@@ -212,6 +213,22 @@ describe.skipIf(!haveBrowser)(`maintainer dashboard in Chromium${haveBrowser ? '
       expect(stats.status).toBe(200);
       await waitFor(async () => /%$/.test((await page.locator('[data-figure="completion"] .owp-figure-value').textContent()) ?? ''), 30_000, 'completion rate');
     }
+  });
+
+  it('keeps the new parts at WCAG AA text contrast in light and dark', async () => {
+    await page.goto(`${r.url}/#task=${encodeURIComponent(id(1))}`);
+    await page.waitForSelector(`${detail(1)} [data-action="cancel"]`, { timeout: 30_000 });
+    await page.locator(`${detail(1)} [data-action="cancel"]`).click();
+    await page.waitForSelector(`${detail(1)} [data-confirm]`);
+    const selectors = ['.owp-detail-facts dt', '.owp-detail-facts dd', '.owp-why-summary', '.owp-brief code', '.owp-brief blockquote, .owp-brief p', '.owp-action', '.owp-action-danger', '.owp-confirm p', '.owp-review-meta', '.owp-review-age', '.owp-link-button', '.owp-filter label', '.owp-filter-count', '.owp-figure-label', '.owp-worker-limits', '.owp-task-pr'];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const ratios = await contrastRatios(page, selectors);
+      expect(Object.keys(ratios).length, scheme).toBeGreaterThan(12);
+      for (const [sel, ratio] of Object.entries(ratios)) expect(ratio, `${scheme} ${sel}`).toBeGreaterThanOrEqual(4.5);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.locator(`${detail(1)} [data-confirm-cancel]`).click();
   });
 
   it('shows a viewer the detail without any action; the relay refuses a viewer anyway', async () => {
