@@ -14,6 +14,7 @@
 import { DEFAULTS } from './defaults.js';
 import { z } from 'zod';
 import { OwpError, type ErrorCode } from './errors.js';
+import { didYouMean } from './did-you-mean.js';
 import { INTENT_KINDS, MAINTAINER_INTENT_KINDS, WORKER_INTENT_KINDS } from './protocol.js';
 
 export const RISK_TIERS = [0, 1, 2, 3] as const;
@@ -35,6 +36,7 @@ export const LIMITS = {
   nameLength: 100,
   capacity: 1000,
   maxConcurrent: 100,
+  maxOpenPrs: 100,
 } as const;
 
 /**
@@ -122,6 +124,16 @@ const workerId = z
 const ms = (what = 'a time') => wholeNumber(0, Number.MAX_SAFE_INTEGER, `must be ${what} in milliseconds (a whole number, 0 or more)`);
 const URL_MESSAGE = `must be an http(s) URL of at most ${LIMITS.urlLength} characters`;
 const url = z.string(says(URL_MESSAGE)).max(LIMITS.urlLength, says(URL_MESSAGE)).regex(/^https?:\/\/\S+$/, says(URL_MESSAGE));
+/**
+ * Where workers clone a repo from: https/http/ssh/git URLs or scp-like `git@host:owner/name.git`.
+ * Local paths and file:// are refused here (a policy is read by every worker, and a path on
+ * one machine means nothing on another); a worker can still pass one with --clone-url.
+ */
+const CLONE_URL_MESSAGE = `must be a git remote URL such as https://github.com/owner/name.git or git@github.com:owner/name.git (https, http, ssh or git; at most ${LIMITS.urlLength} characters)`;
+const cloneUrl = z
+  .string(says(CLONE_URL_MESSAGE))
+  .max(LIMITS.urlLength, says(CLONE_URL_MESSAGE))
+  .regex(/^(?:(?:https?|ssh|git):\/\/[^\s/]+\/\S+|[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^\s:]\S*)$/, says(CLONE_URL_MESSAGE));
 const fencingToken = wholeNumber(1, Number.MAX_SAFE_INTEGER, 'must be the fencing token you got with the lease (a whole number, 1 or more)');
 
 /**
@@ -133,7 +145,7 @@ function strictObject<S extends z.core.$ZodLooseShape>(shape: S, what: string) {
   return z.strictObject(shape, {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of ${what}; its fields are ${known}`
+        ? `${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of ${what}; its fields are ${known}${didYouMean(String(issue.keys[0]), Object.keys(shape))}`
         : issue.input === undefined
           ? `is required; it must be ${what} (an object)`
           : `must be ${what} (an object with ${known})`,
@@ -164,6 +176,8 @@ export const TaskSchema = strictObject(
     /** Maintainer flags. A held task is not offered; a cancelled one ends when no lease holds it. */
     held: bool().default(false),
     cancelled: bool().default(false),
+    /** Why the board cancelled it when it was not a maintainer (the GitHub importer: the issue closed); empty = by a maintainer. */
+    cancelReason: text(0, LIMITS.reasonLength).optional(),
     source: z.enum(TASK_SOURCES, says(`must be one of ${TASK_SOURCES.join(', ')}`)).default('api'),
   },
   'a task',
@@ -178,6 +192,12 @@ export const WorkerProfileSchema = strictObject(
     skills: skills(),
     capacity: wholeNumber(1, LIMITS.capacity),
     maxConcurrent: wholeNumber(1, LIMITS.maxConcurrent),
+    /**
+     * Active leases at most: pull requests awaiting review plus tasks in progress (each
+     * becomes one); absent means DEFAULTS.maxOpenPrs (see scheduler/open-prs.ts). Optional,
+     * not defaulted, so profiles written before it existed read back unchanged.
+     */
+    maxOpenPrs: wholeNumber(1, LIMITS.maxOpenPrs).optional(),
     available: bool().default(true),
   },
   'a worker profile',
@@ -199,6 +219,8 @@ export const RepoPolicySchema = strictObject(
     cooldownMs: ms('a wait').default(DEFAULTS.cooldownMs),
     dailyQuota: wholeNumber(0, 10_000).default(DEFAULTS.dailyQuota),
     frozenAreas: z.array(area, says(FROZEN_MESSAGE)).max(256, says(FROZEN_MESSAGE)).default([]),
+    /** Where `owp worker run` clones from; unset: https://github.com/OWNER/NAME.git. */
+    cloneUrl: cloneUrl.optional(),
     github: strictObject(
       {
         enabled: bool().default(false),

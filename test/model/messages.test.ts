@@ -78,7 +78,7 @@ describe('worker profile, repo policy and intent messages', () => {
     expect(messageOf(() => parseWorkerProfile({ ...profile, capacity: '5' })).message).toContain('capacity: must be a whole number from 1 to 1000');
     expect(messageOf(() => parseWorkerProfile({ ...profile, maxConcurrent: 500 })).message).toContain('maxConcurrent: must be a whole number from 1 to 100');
     expect(messageOf(() => parseWorkerProfile({ ...profile, skills: ['Type Script'] })).message).toContain('skills.0: must be a lower-case name such as docs or typescript');
-    expect(listProblems(WorkerProfileSchema, { ...profile, role: 'admin' })[0]!.message).toMatch(/^role: is not a field of a worker profile; its fields are id, name, skills, capacity, maxConcurrent, available$/);
+    expect(listProblems(WorkerProfileSchema, { ...profile, role: 'admin' })[0]!.message).toMatch(/^role: is not a field of a worker profile; its fields are id, name, skills, capacity, maxConcurrent, maxOpenPrs, available$/);
   });
 
   it('repo policy numbers, tiers and the GitHub settings', () => {
@@ -86,7 +86,7 @@ describe('worker profile, repo policy and intent messages', () => {
     expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', allowedTiers: [4] })).message).toContain('allowedTiers.0: must be 0, 1, 2 or 3');
     expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', allowedTiers: 1 })).message).toContain('allowedTiers: must be a list of risk tiers such as [0, 1]');
     expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', leaseTtlMs: 5 })).message).toContain('leaseTtlMs: must be a whole number of milliseconds from 1000 (1 s) to 2592000000 (30 days)');
-    expect(listProblems(RepoPolicySchema, { repo: 'a/b', github: { enabeld: true } })[0]!.message).toMatch(/^github\.enabeld: is not a field of the GitHub settings; its fields are enabled, label, writeBack$/);
+    expect(listProblems(RepoPolicySchema, { repo: 'a/b', github: { enabeld: true } })[0]!.message).toMatch(/^github\.enabeld: is not a field of the GitHub settings; its fields are enabled, label, writeBack \(did you mean enabled\?\)$/);
   });
 
   it('an intent of an unknown kind lists the kinds; a bad fencing token says where it comes from', () => {
