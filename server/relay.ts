@@ -26,7 +26,7 @@ import { adminRoutes } from './http/api-admin.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
 import type { ApiDeps } from './http/deps.js';
-import type { RateLimitOptions } from './http/ratelimit.js';
+import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
@@ -184,11 +184,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
       messageRate: config.limits?.socketMessages,
-      onAwareness: (principal, docName, state) => {
-        if (principal.role !== 'worker' || !principal.workerId) return;
-        lastSeen.set(principal.workerId, now());
-        if (docName === inboxDoc(principal.workerId) || state.workerId === principal.workerId) engine.awarenessHeartbeat(principal.workerId, state);
+      onAwareness: (principal) => {
+        if (principal.role === 'worker' && principal.workerId) lastSeen.set(principal.workerId, now());
       },
+      onHeartbeat: ({ workerId, leases }) => engine.awarenessHeartbeat(workerId, leases),
     });
     const started: RelayFeature[] = [];
     for (const f of features) {
