@@ -150,7 +150,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     leaseAction('submit', pick('prUrl')),
     leaseAction('complete', () => ({})),
     leaseAction('fail', pick('reason')),
-    maintainerAction('review', pick('result', 'prUrl')),
+    maintainerAction('review', pick('result', 'prUrl', 'note')),
     maintainerAction('requeue', () => ({})),
     maintainerAction('cancel', pick('reason')),
     listTasks,
