@@ -17,7 +17,7 @@ type TestRelay = Awaited<ReturnType<typeof startTestRelay>>;
 const CONTRIBUTOR_TOKEN = 'ghp_contributorOwnToken0123456789abcdefXYZ';
 let relay: TestRelay;
 let gh: FakeGithub;
-let dir: string;
+const dir = mkdtempSync(join(tmpdir(), 'owp-worker-pr-'));
 let maint: string;
 let maintCli: OwpOptions;
 const node = JSON.stringify(process.execPath);
@@ -69,7 +69,6 @@ const FAIL = tool('fail', `console.error('step 1 ok'); console.error('auth with 
 const HANG = tool('hang', "writeFileSync('WIP.md', 'half done\\n'); setInterval(() => {}, 1000);");
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'owp-worker-pr-'));
   relay = await startTestRelay();
   gh = await startFakeGithub();
   gh.addToken(CONTRIBUTOR_TOKEN, 'alice');
