@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createDashboardFeature } from '../../server/web/index.js';
 import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
+import { contrastRatios } from '../helpers/contrast.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);
@@ -118,6 +119,8 @@ describe.skipIf(!haveBrowser)(`maintainer dashboard in Chromium${haveBrowser ? '
     expect(await d.locator('.owp-detail-facts').textContent()).toContain('1 of 3');
     await waitFor(async () => /Lease 1: alice/.test((await d.locator('.owp-lease-timeline').textContent()) ?? ''), 30_000, 'lease timeline');
     expect(await d.locator('.owp-detail-events [data-kind="pr-submitted"]').count()).toBe(1);
+    await mkdir('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/dashboard-detail.png' });
     // The card's own PR link names the PR.
     expect(await page.locator(`${card(2, 'pr_open')} .owp-task-pr`).textContent()).toBe('PR #7 (open)');
     // Back closes it and reopens the previous one.
@@ -212,6 +215,22 @@ describe.skipIf(!haveBrowser)(`maintainer dashboard in Chromium${haveBrowser ? '
       expect(stats.status).toBe(200);
       await waitFor(async () => /%$/.test((await page.locator('[data-figure="completion"] .owp-figure-value').textContent()) ?? ''), 30_000, 'completion rate');
     }
+  });
+
+  it('keeps the new parts at WCAG AA text contrast in light and dark', async () => {
+    await page.goto(`${r.url}/#task=${encodeURIComponent(id(1))}`);
+    await page.waitForSelector(`${detail(1)} [data-action="cancel"]`, { timeout: 30_000 });
+    await page.locator(`${detail(1)} [data-action="cancel"]`).click();
+    await page.waitForSelector(`${detail(1)} [data-confirm]`);
+    const selectors = ['.owp-detail-facts dt', '.owp-detail-facts dd', '.owp-why-summary', '.owp-brief code', '.owp-brief blockquote, .owp-brief p', '.owp-action', '.owp-action-danger', '.owp-confirm p', '.owp-review-meta', '.owp-review-age', '.owp-link-button', '.owp-filter label', '.owp-filter-count', '.owp-figure-label', '.owp-worker-limits', '.owp-task-pr'];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const ratios = await contrastRatios(page, selectors);
+      expect(Object.keys(ratios).length, scheme).toBeGreaterThan(12);
+      for (const [sel, ratio] of Object.entries(ratios)) expect(ratio, `${scheme} ${sel}`).toBeGreaterThanOrEqual(4.5);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.locator(`${detail(1)} [data-confirm-cancel]`).click();
   });
 
   it('shows a viewer the detail without any action; the relay refuses a viewer anyway', async () => {
