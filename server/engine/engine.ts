@@ -192,17 +192,13 @@ export class Engine {
     return this.enqueue({ kind: 'heartbeat', id, workerId, taskId, fencingToken }, true);
   }
 
-  /** Awareness heartbeats: `{ workerId, leases: { taskId: fencingToken } }` from a worker's socket. */
-  awarenessHeartbeat(workerId: string, state: unknown): void {
-    if (this.stopping || !state || typeof state !== 'object') return;
-    const s = state as { workerId?: unknown; leases?: unknown };
-    if (s.workerId !== undefined && s.workerId !== workerId) return;
-    if (!s.leases || typeof s.leases !== 'object') return;
-    for (const [taskId, token] of Object.entries(s.leases as Record<string, unknown>)) {
-      if (typeof token !== 'number' || !Number.isInteger(token) || token < 1) continue;
+  /** Awareness heartbeats (parsed by the sync layer): each lease this worker still holds is renewed. */
+  awarenessHeartbeat(workerId: string, leases: readonly { taskId: string; fencingToken: number }[]): void {
+    if (this.stopping) return;
+    for (const { taskId, fencingToken } of leases) {
       const rt = this.ledgerState.tasks[taskId];
-      if (!rt?.lease || rt.lease.workerId !== workerId || rt.lease.fencingToken !== token) continue;
-      void this.heartbeat(workerId, taskId, token).catch(() => undefined);
+      if (!rt?.lease || rt.lease.workerId !== workerId || rt.lease.fencingToken !== fencingToken) continue;
+      void this.heartbeat(workerId, taskId, fencingToken).catch(() => undefined);
     }
   }
 
