@@ -22,6 +22,8 @@ import { cancel, requeue, review } from './commands/review.js';
 import { status, tasks } from './commands/tasks.js';
 import { audit, auditVerify } from './commands/audit.js';
 import { githubSync } from './commands/github.js';
+import { credits, stats } from './commands/stats.js';
+import { reviews, taskShow } from './commands/task-show.js';
 import { refusalHint } from './hints.js';
 
 export const COMMANDS: Command[] = [
@@ -49,8 +51,12 @@ export const COMMANDS: Command[] = [
   requeue,
   cancel,
   tasks,
+  taskShow,
+  reviews,
   workers,
   status,
+  stats,
+  credits,
   audit,
   auditVerify,
   githubSync,

@@ -97,6 +97,9 @@ interface EndCause {
   stuckAtMax: boolean;
 }
 
+/** The reason of the `task-requeued` event of a PR closed unmerged (the figures and the trust ladder read it). */
+export const PR_CLOSED_REASON = 'Pull request closed without merge.';
+
 /** End an active lease back towards the queue: queued, stuck or (cancel pending) cancelled. */
 function endToQueue(w: Work, prev: TaskRuntime, cause: EndCause): TaskRuntime {
   const policy = policyFor(w, prev.repo);
@@ -250,7 +253,7 @@ export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' |
       return { status: 'applied' };
     case 'closed':
       // Closed unmerged: back to the queue, no cooldown (the maintainer closed it, the worker did not give up).
-      endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, reason: 'Pull request closed without merge.' });
+      endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, reason: PR_CLOSED_REASON });
       return { status: 'applied' };
     case 'changes-requested': {
       const lease = prev.lease!;
