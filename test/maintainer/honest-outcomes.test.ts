@@ -23,7 +23,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'owp-honest-'));
   maint = await r.token('maintainer');
   maintCli = { url: r.url, token: maint, home: join(dir, 'maint') };
-}, 60_000);
+});
 
 afterAll(async () => {
   await r?.close();
@@ -196,7 +196,7 @@ describe('GitHub sync outcomes', () => {
     });
     gm = await g.token('maintainer');
     expect((await g.api(gm, 'PUT', `/api/repos/${REPO}`, { repo: REPO, github: { enabled: true } })).status).toBe(200);
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await g?.close();
