@@ -5,14 +5,13 @@
  * fast-check runs with a fixed seed (FC_SEED overrides it to replay).
  */
 import fc from 'fast-check';
+import { fcOptions } from '../helpers/fc.js';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, Board, RiskTier } from '../../shared/model.js';
 import { foldEvent, sliceStart, type Fact, type TaskInfo, type TaskMemory } from '../../shared/stats/facts.js';
 import { figuresOf, median, statsReport } from '../../shared/stats/figures.js';
 import { runWorld, stepsArb, worldArb } from '../helpers/scheduler-arbitraries.js';
 
-const SEED = Number(process.env.FC_SEED ?? 12012);
-const opts = (numRuns: number) => ({ numRuns, seed: SEED });
 
 function infoFrom(board: () => Board) {
   return (taskId: string): TaskInfo => {
@@ -37,7 +36,7 @@ describe('median', () => {
         expect(m).toBeLessThanOrEqual(Math.max(...xs));
         expect(median([...xs].reverse())).toBe(m);
       }),
-      opts(300),
+      fcOptions(300),
     );
   });
 });
@@ -89,7 +88,7 @@ describe('figures from the real scheduler events', () => {
           expect(figuresOf(facts.slice(0, start)).granted + figuresOf(facts.slice(start)).granted).toBe(fig.granted);
         }
       }),
-      opts(150),
+      fcOptions(150),
     );
   });
 
@@ -111,7 +110,7 @@ describe('figures from the real scheduler events', () => {
         });
         expect(runs[1]).toEqual(runs[0]);
       }),
-      opts(60),
+      fcOptions(60),
     );
   });
 });

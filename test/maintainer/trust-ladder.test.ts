@@ -3,12 +3,11 @@
  * overrides it), plus worked examples.
  */
 import fc from 'fast-check';
+import { fcOptions } from '../helpers/fc.js';
 import { describe, expect, it } from 'vitest';
 import type { RiskTier } from '../../shared/model.js';
 import { decideTrust, DEFAULT_TRUST_LADDER, type PrOutcome, type TrustLadder } from '../../shared/trust-ladder.js';
 
-const SEED = Number(process.env.FC_SEED ?? 12006);
-const opts = (numRuns: number) => ({ numRuns, seed: SEED });
 const tier = fc.constantFrom<RiskTier>(0, 1, 2, 3);
 const outcome: fc.Arbitrary<PrOutcome> = fc.record({ result: fc.constantFrom<'merged' | 'closed'>('merged', 'closed'), tier });
 const ladder: fc.Arbitrary<TrustLadder> = fc.record({
@@ -32,7 +31,7 @@ describe('trust ladder rules', () => {
         expect(c.reason).toContain('o/r');
         expect(c.reason).toMatch(c.to > c.from ? /^Promoted/ : /^Demoted/);
       }),
-      opts(2000),
+      fcOptions(2000),
     );
   });
 
@@ -45,7 +44,7 @@ describe('trust ladder rules', () => {
           current < 3 && history.filter((o) => o.result === 'merged' && o.tier === current).length >= l.promoteAfter && history.slice(-l.lookback).every((o) => o.result === 'merged');
         expect(c?.to ?? current).toBe(demote ? current - 1 : promote ? current + 1 : current);
       }),
-      opts(2000),
+      fcOptions(2000),
     );
   });
 
@@ -59,7 +58,7 @@ describe('trust ladder rules', () => {
         const c = decideTrust(withClosed, current, l, 3, 'o/r');
         expect(c === undefined || c.to < current).toBe(true);
       }),
-      opts(1000),
+      fcOptions(1000),
     );
   });
 
@@ -68,7 +67,7 @@ describe('trust ladder rules', () => {
       fc.property(fc.array(outcome, { maxLength: 30 }), tier, tier, (history, current, highest) => {
         expect(decideTrust(history, current, DEFAULT_TRUST_LADDER, highest, 'o/r')).toBeUndefined();
       }),
-      opts(300),
+      fcOptions(300),
     );
   });
 
