@@ -17,6 +17,7 @@ import { DashboardView, DASHBOARD_VIEW } from './views/dashboard-view.js';
 import { statusText } from './views/status.js';
 import { platform } from './sync/platform.js';
 import { commandList } from './commands/list.js';
+import { findSecretStore, loadToken, persisted, secretId, storeToken, type TokenPlace } from './settings/secret.js';
 
 export default class OwpPoolPlugin extends Plugin {
   override settings: OwpSettings = normaliseSettings({});
@@ -27,8 +28,12 @@ export default class OwpPoolPlugin extends Plugin {
   /** Resolves when the current session has opened (or failed to). Tests wait on it. */
   ready: Promise<void> = Promise.resolve();
 
+  private tokenPlace: TokenPlace = { store: undefined, id: '' };
+
   override async onload(): Promise<void> {
     this.settings = normaliseSettings(await this.loadData());
+    this.tokenPlace = { store: findSecretStore(this.app), id: secretId(this.vaultId()) };
+    if (loadToken(this.settings, this.tokenPlace)) await this.saveSettings();
     const now = () => platform().now();
     this.notes = new VaultNotes(this.app, now);
     this.statusEl = this.addStatusBarItem();
@@ -64,7 +69,9 @@ export default class OwpPoolPlugin extends Plugin {
   /** Saves run one after another, so an older copy never overwrites a newer one. */
   saveSettings(): Promise<void> {
     this.session?.publishProfile(this.settings);
-    this.saving = this.saving.then(() => this.saveData(this.settings)).catch(() => undefined);
+    storeToken(this.settings, this.tokenPlace);
+    const data = persisted(this.settings, this.tokenPlace);
+    this.saving = this.saving.then(() => this.saveData(data)).catch(() => undefined);
     return this.saving;
   }
 
@@ -74,7 +81,7 @@ export default class OwpPoolPlugin extends Plugin {
     this.session = undefined;
     this.session = await openSession(
       sessionDeps({
-        vaultId: (this.app as { appId?: string }).appId ?? this.app.vault.getName(),
+        vaultId: this.vaultId(),
         settings: this.settings,
         notes: this.notes,
         client: () => this.session?.client,
@@ -92,6 +99,10 @@ export default class OwpPoolPlugin extends Plugin {
       }
     }
     this.tick();
+  }
+
+  private vaultId(): string {
+    return (this.app as { appId?: string }).appId ?? this.app.vault.getName();
   }
 
   private identityText(): string {

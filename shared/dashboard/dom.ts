@@ -44,7 +44,7 @@ export function builder(doc: Document): Builder {
       return el;
     },
     svg(tag, attrs, ...children) {
-      const el = doc.createElementNS(SVG_NS, tag) as SVGElement;
+      const el: SVGElement = doc.createElementNS(SVG_NS, tag);
       setAttrs(el, attrs);
       append(doc, el, children);
       return el;

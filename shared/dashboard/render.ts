@@ -341,7 +341,7 @@ function delegate(root: HTMLElement, open: ((taskId: string) => void) | undefine
     slot.open(card.getAttribute('data-task-id') ?? '');
   });
   root.addEventListener('keydown', (ev) => {
-    const key = (ev as KeyboardEvent).key;
+    const key = ev.key;
     if (key !== 'Enter' && key !== ' ') return;
     const card = cardOf(ev.target);
     if (!card || card !== ev.target || !slot.open) return;

@@ -23,6 +23,7 @@ export const MAX_SEGMENT_BYTES = 100;
 
 // Characters Obsidian refuses in names or links, C0/C1 controls, DEL, line and paragraph
 // separators, bidirectional controls (a name must not read differently from what it is).
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
 const UNSAFE = /[\\/:*?"<>|#^[\]\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/g;
 const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)$/i; // Windows device names
 
@@ -69,7 +70,7 @@ export function safeName(s: string, max: number, maxBytes = MAX_SEGMENT_BYTES): 
 /** A whole folder segment: a safe name that is not a Windows device name either. */
 function segment(s: string): string {
   const out = safeName(s, MAX_SEGMENT_BYTES);
-  return RESERVED.test(out.split('.')[0]!) ? `${out}-` : out;
+  return RESERVED.test(out.split('.')[0]) ? `${out}-` : out;
 }
 
 /**

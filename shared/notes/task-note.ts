@@ -168,7 +168,7 @@ export function readTaskNote(text: string): TaskNote {
  * byte. Returns the same string when nothing changes.
  */
 export function updateTaskNote(text: string, values: Partial<OwnedValues>, brief?: string): string {
-  let out = Object.keys(values).length > 0 ? setFrontmatterKeys(text, values as Record<string, unknown>) : text;
+  let out = Object.keys(values).length > 0 ? setFrontmatterKeys(text, values) : text;
   if (brief !== undefined) {
     const s = out.indexOf(BRIEF_START);
     const e = s < 0 ? -1 : out.indexOf(BRIEF_END, s + BRIEF_START.length);
