@@ -14,6 +14,7 @@ import { OwpSettingTab } from './obsidian/settings-tab.js';
 import { PromptModal } from './obsidian/prompt-modal.js';
 import { relayRequest, sessionDeps } from './obsidian/session-deps.js';
 import { DashboardView, DASHBOARD_VIEW } from './views/dashboard-view.js';
+import { MyTasksView, MY_TASKS_VIEW } from './views/my-tasks-view.js';
 import { statusText } from './views/status.js';
 import { platform } from './sync/platform.js';
 import { commandList } from './commands/list.js';
@@ -24,6 +25,7 @@ export default class OwpPoolPlugin extends Plugin {
   session: Session | undefined;
   notes!: VaultNotes;
   private statusEl!: HTMLElement;
+  private ticks = 0;
   private status: ConnectionStatus = 'connecting';
   /** Resolves when the current session has opened (or failed to). Tests wait on it. */
   ready: Promise<void> = Promise.resolve();
@@ -38,8 +40,10 @@ export default class OwpPoolPlugin extends Plugin {
     this.notes = new VaultNotes(this.app, now);
     this.statusEl = this.addStatusBarItem();
     this.registerView(DASHBOARD_VIEW, (leaf) => new DashboardView(leaf, { client: () => this.session?.client, openTask: (id) => void this.openTask(id), now }));
+    this.registerView(MY_TASKS_VIEW, (leaf) => new MyTasksView(leaf, { client: () => this.session?.client, who: () => this.whoText(), openTask: (id) => void this.openTask(id), now }));
     this.addSettingTab(new OwpSettingTab(this.app, this, { settings: this.settings, saveSettings: () => this.saveSettings(), restartConnection: () => this.restart(), identity: () => this.identityText() }));
     this.addRibbonIcon('layout-dashboard', 'Open pool dashboard', () => void this.openDashboard());
+    this.addRibbonIcon('list-checks', 'Open my tasks', () => void this.openView(MY_TASKS_VIEW));
     this.registerCommands();
     this.registerEvent(this.app.workspace.on('editor-change', (_e, info) => info.file && this.notes.edited(info.file.path)));
     this.registerEvent(this.app.vault.on('modify', (f) => void this.noteChanged(f)));
@@ -92,8 +96,8 @@ export default class OwpPoolPlugin extends Plugin {
         },
       }),
     );
-    for (const leaf of this.app.workspace.getLeavesOfType(DASHBOARD_VIEW)) {
-      if (leaf.view instanceof DashboardView) {
+    for (const leaf of [...this.app.workspace.getLeavesOfType(DASHBOARD_VIEW), ...this.app.workspace.getLeavesOfType(MY_TASKS_VIEW)]) {
+      if (leaf.view instanceof DashboardView || leaf.view instanceof MyTasksView) {
         leaf.view.attach();
         leaf.view.render();
       }
@@ -103,6 +107,11 @@ export default class OwpPoolPlugin extends Plugin {
 
   private vaultId(): string {
     return (this.app as { appId?: string }).appId ?? this.app.vault.getName();
+  }
+
+  private whoText(): string {
+    const id = this.session?.identity;
+    return id?.workerId ?? id?.name ?? id?.role ?? 'Not signed in';
   }
 
   private identityText(): string {
@@ -117,6 +126,7 @@ export default class OwpPoolPlugin extends Plugin {
       return;
     }
     void s.mirror.flush();
+    if (++this.ticks % 3600 === 0) void s.mirror.archiveGone();
     this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now() }));
   }
 
@@ -149,16 +159,44 @@ export default class OwpPoolPlugin extends Plugin {
       }),
       prompt: (opts, then) => new PromptModal(this.app, opts, then).open(),
       notice: (m) => new Notice(m),
+      openNote: () => this.openNote(),
       openDashboard: () => void this.openDashboard(),
+      openMyTasks: () => void this.openView(MY_TASKS_VIEW),
       reconnect: () => void (this.ready = this.restart()),
     });
-    for (const c of list) this.addCommand({ id: c.id, name: c.name, callback: c.run });
+    for (const c of list) {
+      const when = c.when;
+      if (!when) this.addCommand({ id: c.id, name: c.name, callback: c.run });
+      else
+        this.addCommand({
+          id: c.id,
+          name: c.name,
+          checkCallback: (checking) => {
+            if (!when()) return false;
+            if (!checking) c.run();
+            return true;
+          },
+        });
+    }
   }
 
-  async openDashboard(): Promise<WorkspaceLeaf> {
-    const existing = this.app.workspace.getLeavesOfType(DASHBOARD_VIEW)[0];
+  /** The active note's task id from its properties (the metadata cache: synchronous). */
+  private openNote(): { taskId: string | undefined; noteOpen: boolean } {
+    const f = this.app.workspace.getActiveFile();
+    if (!f || f.extension !== 'md') return { taskId: undefined, noteOpen: false };
+    const fm = this.app.metadataCache.getFileCache(f)?.frontmatter as Record<string, unknown> | undefined;
+    const id = fm && typeof fm.task === 'string' && typeof fm.repo === 'string' ? fm.task : typeof fm?.owp_id === 'string' ? fm.owp_id : undefined;
+    return { taskId: id || undefined, noteOpen: true };
+  }
+
+  openDashboard(): Promise<WorkspaceLeaf> {
+    return this.openView(DASHBOARD_VIEW);
+  }
+
+  async openView(type: string): Promise<WorkspaceLeaf> {
+    const existing = this.app.workspace.getLeavesOfType(type)[0];
     const leaf = existing ?? this.app.workspace.getLeaf('tab');
-    if (!existing) await leaf.setViewState({ type: DASHBOARD_VIEW, active: true });
+    if (!existing) await leaf.setViewState({ type, active: true });
     this.app.workspace.setActiveLeaf(leaf, { focus: true });
     return leaf;
   }

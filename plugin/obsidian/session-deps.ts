@@ -44,6 +44,7 @@ export function sessionDeps(input: {
     notes: input.notes,
     host: {
       tasksFolder: () => tasksFolder,
+      archiveAfterDays: () => settings.archiveAfterDays,
       canEditBoard: () => input.client()?.canEditBoard ?? false,
       notice: (m) => new Notice(m),
       loadIds: (kind) => settings[kind],

@@ -174,3 +174,38 @@ export function setFrontmatterKeys(text: string, values: Record<string, unknown>
   }
   return text.slice(0, block.start) + yaml + text.slice(block.end);
 }
+
+/**
+ * Remove top-level keys (their whole entry, continuation lines included) and rename others,
+ * keeping every other byte. Renaming onto a key that exists is refused (NoteFormatError).
+ */
+export function editFrontmatterKeys(text: string, edits: { remove?: readonly string[]; rename?: Record<string, string>; insert?: Record<string, unknown> }): string {
+  const block = findFrontmatter(text);
+  if (!block) return text;
+  const remove = new Set(edits.remove ?? []);
+  const rename = edits.rename ?? {};
+  const segs = segments(block.yaml);
+  const present = new Set(segs.filter((s) => s.key !== undefined).map((s) => s.key!));
+  for (const to of Object.values(rename)) {
+    if (present.has(to)) throw new NoteFormatError(`The frontmatter already has a key "${to}".`);
+  }
+  const kept: Segment[] = [];
+  const inserted = Object.entries(edits.insert ?? {}).map(([k, v]) => renderEntry(k, v)).join('');
+  let pending = inserted !== '';
+  for (const s of segs) {
+    if (s.key !== undefined && remove.has(s.key)) {
+      // The new entries take the place of the first removed one.
+      if (pending) kept.push({ text: inserted });
+      pending = false;
+      continue;
+    }
+    if (s.key !== undefined && rename[s.key] !== undefined) {
+      const m = KEY_RE.exec(s.text.replace(/\r?\n[\s\S]*$/, ''))!;
+      const colon = m[0].lastIndexOf(':');
+      s.text = `${rename[s.key]}${s.text.slice(colon)}`;
+    }
+    kept.push(s);
+  }
+  if (pending) kept.unshift({ text: inserted });
+  return text.slice(0, block.start) + kept.map((s) => s.text).join('') + text.slice(block.end);
+}
