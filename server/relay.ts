@@ -15,13 +15,13 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
 import { schedule } from '../shared/scheduler/index.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
 import { openTokenStore, type TokenStore } from './auth/index.js';
 import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
-import { INBOX_PREFIX } from './engine/inboxes.js';
 import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
 import { leaseRoutes } from './http/api-leases.js';
@@ -100,8 +100,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const audit = await openAuditLog(store);
     const docs = new DocStore(store, { log });
     cleanup.unshift(() => docs.close());
-    const board = new BoardView(await docs.get('owp/board'));
-    const ledgerDoc = await docs.get('owp/ledger');
+    const board = new BoardView(await docs.get(BOARD_DOC));
+    const ledgerDoc = await docs.get(LEDGER_DOC);
     const engine = await Engine.open({
       store,
       audit,
@@ -129,7 +129,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       board,
       tokens,
       audit,
-      inbox: (workerId) => docs.get(INBOX_PREFIX + workerId),
+      inbox: (workerId) => docs.get(inboxDoc(workerId)),
       persisted: (name) => docs.whenPersisted(name),
       now,
       version: await packageVersion(),
@@ -184,7 +184,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       onAwareness: (principal, docName, state) => {
         if (principal.role !== 'worker' || !principal.workerId) return;
         lastSeen.set(principal.workerId, now());
-        if (docName === INBOX_PREFIX + principal.workerId || state.workerId === principal.workerId) engine.awarenessHeartbeat(principal.workerId, state);
+        if (docName === inboxDoc(principal.workerId) || state.workerId === principal.workerId) engine.awarenessHeartbeat(principal.workerId, state);
       },
     });
     const started: RelayFeature[] = [];

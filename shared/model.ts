@@ -14,6 +14,7 @@
 import { DEFAULTS } from './defaults.js';
 import * as z from 'zod';
 import { OwpError, type ErrorCode } from './errors.js';
+import { INTENT_KINDS, MAINTAINER_INTENT_KINDS, WORKER_INTENT_KINDS } from './protocol.js';
 
 export const RISK_TIERS = [0, 1, 2, 3] as const;
 export type RiskTier = 0 | 1 | 2 | 3;
@@ -218,8 +219,6 @@ const intentBase = { id: intentId, workerId };
 const leased = { ...intentBase, taskId, fencingToken };
 const REVIEW_RESULTS = ['open', 'merged', 'closed', 'changes-requested'] as const;
 
-const INTENT_KINDS = ['claim', 'claim-next', 'heartbeat', 'release', 'submit', 'complete', 'fail', 'review', 'requeue', 'cancel'] as const;
-
 /** What a worker (or a maintainer, or the relay's GitHub tracker) asks the scheduler to do. */
 export const IntentSchema = z.discriminatedUnion(
   'kind',
@@ -259,8 +258,7 @@ export const IntentSchema = z.discriminatedUnion(
 );
 export type Intent = z.output<typeof IntentSchema>;
 export type IntentKind = Intent['kind'];
-export const WORKER_INTENT_KINDS = ['claim', 'claim-next', 'heartbeat', 'release', 'submit', 'complete', 'fail'] as const;
-export const MAINTAINER_INTENT_KINDS = ['review', 'requeue', 'cancel'] as const;
+export { INTENT_KINDS, WORKER_INTENT_KINDS, MAINTAINER_INTENT_KINDS };
 
 // The runtime types (the ledger: written by the relay alone) live in ./ledger.ts.
 export * from './ledger.js';

@@ -2,7 +2,9 @@
  * Small shared pieces of the mirror: the transaction origin of the plugin's board writes,
  * and the stable suffix for colliding note names.
  */
-export const PLUGIN_ORIGIN = 'owp-plugin';
+import { ORIGIN } from '../../shared/protocol.js';
+
+export const PLUGIN_ORIGIN = ORIGIN.plugin;
 
 /** FNV-1a, base 36: a short stable tag for a task id (suffix of a colliding note name). */
 export function shortHash(s: string): string {

@@ -12,6 +12,7 @@
  */
 import { DEFAULTS, LIMITS } from '../../shared/model.js';
 import { safeFolder } from '../../shared/notes/note-path.js';
+import { isRole, YJS_PATH, type Role } from '../../shared/protocol.js';
 
 export interface OwpSettings {
   relayUrl: string;
@@ -47,7 +48,6 @@ export interface HostSettings {
 
 export const DEFAULT_HOST: HostSettings = { enabled: false, address: '127.0.0.1', port: 8787 };
 
-export type Role = 'admin' | 'maintainer' | 'worker' | 'viewer';
 
 /** Who we are for this session (the token is held in memory only). */
 export interface Identity {
@@ -132,7 +132,7 @@ function parseHost(v: unknown): HostSettings {
 
 /** `http://host:8787` -> `ws://host:8787/yjs`; `https` -> `wss`. */
 export function yjsServerUrl(relayUrl: string): string {
-  return relayUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + '/yjs';
+  return relayUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + YJS_PATH;
 }
 
 /** The cached identity; one written by an older version (with the token itself) is converted. */
@@ -141,11 +141,11 @@ function parseIdentity(v: unknown): CachedIdentity | undefined {
   const r = v as Record<string, unknown>;
   const tokenHash = typeof r.tokenHash === 'string' ? r.tokenHash : typeof r.token === 'string' ? tokenFingerprint(r.token) : undefined;
   if (typeof r.relayUrl !== 'string' || tokenHash === undefined) return undefined;
-  if (!['admin', 'maintainer', 'worker', 'viewer'].includes(r.role as string)) return undefined;
+  if (!isRole(r.role)) return undefined;
   return {
     relayUrl: r.relayUrl,
     tokenHash,
-    role: r.role as Role,
+    role: r.role,
     ...(typeof r.workerId === 'string' ? { workerId: r.workerId } : {}),
     ...(typeof r.name === 'string' ? { name: r.name } : {}),
   };

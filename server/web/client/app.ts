@@ -11,6 +11,7 @@
 import { buildDashboardModel, renderDashboard, updateCountdowns } from '../../../shared/dashboard/index.js';
 import { addEvents, applyDelta, applySnapshot, emptyLiveState, type DeltaMessage, type LiveState } from '../../../shared/dashboard/live.js';
 import type { AuditEvent, WorkerProfile } from '../../../shared/model.js';
+import { EVENT, type DeltaEvent } from '../../../shared/protocol.js';
 import { LiveConnection, type ConnectionStatus } from './connection.js';
 import { forgetToken, loadToken, saveToken, tokenFromFragment } from './token.js';
 
@@ -147,11 +148,11 @@ function onSnapshot(data: unknown): void {
   void loadWorkers();
 }
 
-function onDelta(event: 'ledger' | 'board', data: unknown): void {
+function onDelta(event: DeltaEvent, data: unknown): void {
   const d = data as DeltaMessage;
   state = applyDelta(state, event, d);
   // A worker we have no profile for (or whose capacity may have changed): ask again.
-  if (event === 'ledger' && d.workers && typeof d.workers === 'object') {
+  if (event === EVENT.ledger && d.workers && typeof d.workers === 'object') {
     if (Object.keys(d.workers).some((id) => !profiles[id] && !state.profiles[id])) void loadWorkers();
   }
   scheduleRender();
