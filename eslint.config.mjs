@@ -18,6 +18,7 @@ export const PLUGIN_FILES = [
   'shared/defaults.ts',
   'shared/errors.ts',
   'shared/ledger.ts',
+  'shared/protocol.ts',
   'shared/notes/**/*.ts',
   'shared/dashboard/**/*.ts',
 ];

@@ -41,7 +41,7 @@ export default class OwpPoolPlugin extends Plugin {
     this.statusEl = this.addStatusBarItem();
     this.registerView(DASHBOARD_VIEW, (leaf) => new DashboardView(leaf, { client: () => this.session?.client, openTask: (id) => void this.openTask(id), now }));
     this.registerView(MY_TASKS_VIEW, (leaf) => new MyTasksView(leaf, { client: () => this.session?.client, who: () => this.whoText(), openTask: (id) => void this.openTask(id), now }));
-    this.addSettingTab(new OwpSettingTab(this.app, this, { settings: this.settings, saveSettings: () => this.saveSettings(), restartConnection: () => this.restart(), identity: () => this.identityText() }));
+    this.addSettingTab(new OwpSettingTab(this.app, this, { settings: this.settings, saveSettings: () => this.saveSettings(), restartConnection: () => this.restart(), identity: () => this.identityText(), tokenPlace: () => (this.tokenPlace.store ? "Obsidian's secret storage (not in data.json)" : 'data.json') }));
     this.addRibbonIcon('layout-dashboard', 'Open pool dashboard', () => void this.openDashboard());
     this.addRibbonIcon('list-checks', 'Open my tasks', () => void this.openView(MY_TASKS_VIEW));
     this.registerCommands();
@@ -184,7 +184,7 @@ export default class OwpPoolPlugin extends Plugin {
   private openNote(): { taskId: string | undefined; noteOpen: boolean } {
     const f = this.app.workspace.getActiveFile();
     if (!f || f.extension !== 'md') return { taskId: undefined, noteOpen: false };
-    const fm = this.app.metadataCache.getFileCache(f)?.frontmatter as Record<string, unknown> | undefined;
+    const fm = this.app.metadataCache.getFileCache(f)?.frontmatter;
     const id = fm && typeof fm.task === 'string' && typeof fm.repo === 'string' ? fm.task : typeof fm?.owp_id === 'string' ? fm.owp_id : undefined;
     return { taskId: id || undefined, noteOpen: true };
   }

@@ -204,7 +204,7 @@ export async function setHeld(ctx: CommandContext, held: boolean): Promise<boole
   return true;
 }
 
-const str = (d: Record<string, unknown>, k: string) => (typeof d[k] === 'string' && d[k] !== '' ? (d[k] as string) : undefined);
+const str = (d: Record<string, unknown>, k: string) => (typeof d[k] === 'string' && d[k] !== '' ? (d[k]) : undefined);
 
 /**
  * Maintainers: turn the open note into a task on the board. The note needs a `repo`

@@ -246,7 +246,7 @@ export function planNoteChange(f: ChangeFacts): Effect[] {
       if (r.success) {
         const clean: Record<string, unknown> = {};
         for (const k of Object.keys(patch)) clean[k] = (r.data as Record<string, unknown>)[k];
-        out.push({ kind: 'board', taskId: id, patch: clean as Partial<Task> });
+        out.push({ kind: 'board', taskId: id, patch: clean });
       } else {
         const issue = r.error.issues[0];
         out.push({ kind: 'notice', message: `OWP: "${f.path}" was not sent: ${issue.path.join('.')} ${issue.message}. The note is put back.` });

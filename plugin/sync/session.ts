@@ -138,7 +138,7 @@ async function noteFolderChange(deps: SessionDeps, mirror: Mirror): Promise<void
     const stay = mirror.notesOutside(now).filter((p) => p.startsWith(before + '/'));
     if (stay.length > 0) {
       deps.notice(
-        `OWP: the tasks folder is now "${now}". The ${stay.length} existing task note${stay.length > 1 ? 's stay' : ' stays'} in "${before}" and keep${stay.length > 1 ? '' : 's'} syncing; new task notes go to "${now}". Move them yourself if you like: the plugin finds them by owp_id.`,
+        `OWP: the tasks folder is now "${now}". The ${stay.length} existing task note${stay.length > 1 ? 's stay' : ' stays'} in "${before}" and keep${stay.length > 1 ? '' : 's'} syncing; new task notes go to "${now}". Move them yourself if you like: the plugin finds them by their task property.`,
       );
     }
   }

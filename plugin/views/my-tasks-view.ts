@@ -120,7 +120,7 @@ export class MyTasksView extends ItemView {
       });
       li.createSpan({ cls: 'owp-my-id', text: ` ${r.taskId}` });
       if (r.expiresAt !== undefined) li.createSpan({ cls: 'owp-countdown', text: formatCountdown(r.expiresAt - now), attr: { 'data-expires-at': String(r.expiresAt) } });
-      if (r.prUrl) li.createEl('a', { cls: 'owp-my-pr', text: 'pull request', attr: { href: r.prUrl } });
+      if (r.prUrl) li.createEl('a', { cls: 'owp-my-pr', text: 'Pull request', attr: { href: r.prUrl } });
     }
   }
 }

@@ -38,6 +38,8 @@ export function builder(doc: Document): Builder {
   return {
     doc,
     el(tag, attrs, ...children) {
+      // prefer-create-el warning kept on purpose: this builder also runs in the web page,
+      // which has no Obsidian createEl; it never uses HTML strings.
       const el = doc.createElement(tag);
       setAttrs(el, attrs);
       append(doc, el, children);

@@ -309,6 +309,7 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
       : b.el('p', { class: 'owp-empty' }, 'No events yet.'),
   );
 
+  // prefer-create-el warning kept on purpose: shared with the web page (no Obsidian createDiv there).
   const fresh = doc.createElement('div');
   fresh.append(summary, b.el('div', { class: 'owp-grid' }, board, workers, repos, charts, recent));
   morphChildren(root, fresh);

@@ -41,7 +41,12 @@ export interface Migrated {
 }
 
 const num = (v: unknown, d: number): number => (typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : d);
-const str = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : v instanceof Date ? v.toISOString() : String(v));
+function str(v: unknown): string | null {
+  if (v === null || v === undefined || v === '') return null;
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
 
 /** A free name for a reader's key: my_<key>, my_<key>_2, ... */
 function freeName(key: string, taken: Set<string>): string {

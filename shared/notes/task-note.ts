@@ -256,7 +256,7 @@ export function sameLine(a: TaskLine | undefined, b: TaskLine): boolean {
  * every other byte. Returns the same string when nothing changes.
  */
 export function updateTaskNote(text: string, values: Partial<OwnedValues>, line?: TaskLine, brief?: string): string {
-  let out = Object.keys(values).length > 0 ? setFrontmatterKeys(text, values as Record<string, unknown>) : text;
+  let out = Object.keys(values).length > 0 ? setFrontmatterKeys(text, values) : text;
   if (line !== undefined) {
     const bodyStart = out.length - parseNote(out).content.length;
     const found = findLine(out, bodyStart);

@@ -52,13 +52,19 @@ export class App {
       // eslint-disable-next-line @typescript-eslint/no-this-alias -- notices are attributed to the app running the command
       currentApp = this;
       try {
+        // Like Obsidian: a checkCallback command runs only where its check passes.
         if (c.callback) c.callback();
-        else if (c.checkCallback) c.checkCallback(false);
+        else if (c.checkCallback) {
+          if (!c.checkCallback(true)) return false;
+          c.checkCallback(false);
+        }
       } finally {
         currentApp = undefined;
       }
       return true;
     },
+    /** What the command palette would list: commands whose check passes (or that have none). */
+    listCommands: (): Command[] => [...this.commands.commands.values()].filter((c) => !c.checkCallback || c.checkCallback(true) === true),
   };
   setting = { tabs: [] as PluginSettingTab[] };
   statusBar = createElement('div');

@@ -36,9 +36,9 @@ describe('vault template', () => {
     const dir = await makeVaultDir('template');
     fs.cpSync(t, dir, { recursive: true, filter: (src) => !src.endsWith('main.js') });
     V = await openVault(dir, { relayUrl: relay.url, token: await relay.token('worker', 'alice') });
-    const p = 'OWP/Tasks/octo/hello/octo-hello-readme-typo Fix the typos in the README.md';
+    const p = 'OWP/Tasks/octo/hello/readme-typo Fix the typos in the README.md';
     await waitFor(() => V!.app.vault.getFileByPath(p), 15_000, 'example task note');
-    expect(readTaskNote(V.read(p)).owned).toMatchObject({ owp_id: 'octo/hello:readme-typo', owp_skills: ['docs'], owp_status: 'queued' });
+    expect(readTaskNote(V.read(p)).owned).toMatchObject({ task: 'octo/hello:readme-typo', skills: ['docs'], status: 'queued', tags: ['owp', 'owp/queued'] });
     expect(V.read('OWP/Dashboard.md')).toBe(fs.readFileSync(path.join(t, 'OWP/Dashboard.md'), 'utf8'));
   });
 });
