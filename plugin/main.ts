@@ -126,7 +126,7 @@ export default class OwpPoolPlugin extends Plugin {
       return;
     }
     void s.mirror.flush();
-    if (++this.ticks % 3600 === 0) void s.mirror.archiveGone();
+    if (++this.ticks % 60 === 0) void s.mirror.archiveSweep();
     this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now() }));
   }
 

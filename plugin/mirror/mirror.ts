@@ -15,7 +15,7 @@ import { TaskSchema, type Task, type TaskRuntime } from '../../shared/model.js';
 import { DEFAULT_ARCHIVE_FOLDER } from '../../shared/notes/note-path.js';
 import { readTaskNote, type NoteClock } from '../../shared/notes/task-note.js';
 import type { IdSetKind, MirrorHost, NoteStore } from './ports.js';
-import { canonicalPath, planGone, planNoteChange, planSync, type Effect, type Memory, type NoteAt, type Place } from './rules.js';
+import { canonicalPath, dueForArchive, planGone, planNoteChange, planSync, type Effect, type Memory, type NoteAt, type Place } from './rules.js';
 import { PLUGIN_ORIGIN, shortHash } from './board-edits.js';
 
 export { PLUGIN_ORIGIN } from './board-edits.js';
@@ -83,7 +83,7 @@ export class Mirror {
     this.unobserve.push(() => tasks.unobserveDeep(onBoard), () => rt.unobserve(onLedger));
     this.markAll();
     await this.flush();
-    await this.archiveGone();
+    await this.archiveSweep();
   }
 
   stop(): void {
@@ -261,15 +261,25 @@ export class Mirror {
     }, PLUGIN_ORIGIN);
   }
 
-  /** Move notes of tasks the relay no longer has (archived there) once they are due. */
-  async archiveGone(): Promise<void> {
+  /**
+   * Archive what is due: finished tasks on the board whose time has come are synced again
+   * (the rules move their notes), and notes of tasks the relay no longer has are checked.
+   * The plugin calls this at start and once a minute.
+   */
+  async archiveSweep(): Promise<void> {
     const place = this.place();
     if (place.archiveAfterDays <= 0) return;
+    const prefix = DEFAULT_ARCHIVE_FOLDER + '/';
     for (const [id, path] of [...this.index]) {
-      if (this.task(id)) continue;
+      if (path.startsWith(prefix)) continue;
+      if (this.task(id)) {
+        if (dueForArchive(place, this.runtime(id))) this.dirty.add(id);
+        continue;
+      }
       const note = await this.noteAt(path);
       if (note) await this.apply(planGone(place, note));
     }
+    await this.flush();
   }
 
   /** A note changed in the vault (modify or create event). */
