@@ -61,6 +61,8 @@ export interface RelayConfig {
   archiveEveryMs?: number;
   /** SSE keep-alive comment period (default 15 s). */
   ssePingMs?: number;
+  /** The GitHub host submitted pull request links must be on (default github.com; see githubHostFrom). */
+  githubHost?: string;
 }
 
 export interface RunningRelay {
@@ -107,7 +109,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       audit,
       board,
       ledgerDoc,
-      schedule,
+      schedule: (state, intents, at, hints) => schedule(state, intents, at, hints, { githubHost: config.githubHost }),
       now,
       log,
       tickMs: config.tickMs,

@@ -86,7 +86,7 @@ export type IntentKindName = (typeof INTENT_KINDS)[number];
 // ---- event stream (GET /api/events) ----
 
 export const EVENT = {
-  /** The first event of every stream: `{ board, ledger, recent }`. */
+  /** The first event of every stream: `{ board, ledger, recent, profiles }`. */
   snapshot: 'snapshot',
   ledger: 'ledger',
   board: 'board',

@@ -12,12 +12,13 @@
  *   review budget), the same for every worker; `scope: 'task'` filters depend on the
  *   (task, worker) pair.
  * - Order (published in docs/SCHEDULER.md): task-claimable, worker-known, skills, tier,
- *   capacity, max-concurrent, area-freeze, area-lock, review-budget, cooldown, daily-quota.
+ *   capacity, max-concurrent, max-open-prs, area-freeze, area-lock, review-budget, cooldown, daily-quota.
  */
 import { DEFAULTS } from '../model.js';
 import type { RepoPolicy, RiskTier, Task, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
 import type { ErrorCode } from '../errors.js';
 import { areaKey, claimsToday, compareStrings, keysOverlap, own, type Work } from './state.js';
+import { leasesInProgress, maxOpenPrs, pointsInProgress } from './open-prs.js';
 
 export interface Rejection {
   code: ErrorCode;
@@ -126,20 +127,22 @@ export const tier = filter(
 export const capacity = filter(
   'capacity',
   'task',
-  ({ task, profile, wr }) => (wr.pointsInUse + (task?.points ?? DEFAULTS.points) <= (profile?.capacity ?? 0) ? null : 'capacity-exceeded'),
-  ({ task, profile, wr, taskId, workerId }) => {
+  ({ w, task, profile, wr }) => (pointsInProgress(w, wr) + (task?.points ?? DEFAULTS.points) <= (profile?.capacity ?? 0) ? null : 'capacity-exceeded'),
+  ({ w, task, profile, wr, taskId, workerId }) => {
     const points = task?.points ?? DEFAULTS.points;
     const cap = profile?.capacity ?? 0;
-    return `Task ${taskId} needs ${points} point(s); worker ${workerId} has ${Math.max(0, cap - wr.pointsInUse)} of ${cap} free (${wr.pointsInUse} in use).`;
+    const busy = pointsInProgress(w, wr);
+    return `Task ${taskId} needs ${points} point(s); worker ${workerId} has ${Math.max(0, cap - busy)} of ${cap} free (${busy} in use by tasks in progress).`;
   },
 );
 
+/** Leases in progress only: a pull request awaiting review counts in max-open-prs (open-prs.ts). */
 export const maxConcurrent = filter(
   'max-concurrent',
   'worker',
-  ({ profile, wr }) => (wr.activeLeases.length < (profile?.maxConcurrent ?? 0) ? null : 'max-concurrent'),
-  ({ profile, wr, workerId }) =>
-    `Worker ${workerId} already holds ${wr.activeLeases.length} lease(s), its maximum at once is ${profile?.maxConcurrent ?? 0}. Finish or release one first.`,
+  ({ w, profile, wr }) => (leasesInProgress(w, wr) < (profile?.maxConcurrent ?? 0) ? null : 'max-concurrent'),
+  ({ w, profile, wr, workerId }) =>
+    `Worker ${workerId} is working on ${leasesInProgress(w, wr)} task(s), its maximum at once is ${profile?.maxConcurrent ?? 0}. Finish (submit) or release one first.`,
 );
 
 function frozenBy(ctx: ClaimContext): string | undefined {
@@ -214,6 +217,7 @@ export const FILTERS: readonly Filter[] = [
   tier,
   capacity,
   maxConcurrent,
+  maxOpenPrs,
   areaFreeze,
   areaLock,
   reviewBudget,

@@ -90,11 +90,18 @@ function decide(w: Work, intent: Intent, pool: () => CandidatePool): Decision & 
   }
 }
 
-export function schedule(state: PoolState, intents: Intent[], now: number, hints?: ScheduleHints): ScheduleResult {
+/** Relay configuration the rules depend on (not state: the same for every batch of a relay). */
+export interface ScheduleRules {
+  /** The GitHub host submitted pull request links must be on (default github.com). */
+  githubHost?: string;
+}
+
+export function schedule(state: PoolState, intents: Intent[], now: number, hints?: ScheduleHints, rules?: ScheduleRules): ScheduleResult {
   // Taken even without hints, so a Carry is never used twice.
   const taken = takeCarry(state.ledger.tasks);
   const carry = hints?.changedTasks ? taken : undefined;
   const w = createWork(state, now, carry);
+  if (rules?.githubHost) w.githubHost = rules.githubHost;
   if (carry) {
     const only = new Set<string>(carry.touched);
     for (const id of hints!.changedTasks!) {
@@ -176,4 +183,5 @@ export { FILTERS, type Filter, type Rejection } from './filters.js';
 export { SCORES, fairness, type Score } from './scores.js';
 export { fnv1a32, tieBreakHash } from './hash.js';
 export { defaultPolicy } from './state.js';
+export { DEFAULT_GITHUB_HOST, parsePrUrl, prLinkProblem } from './pr-links.js';
 export { explainTask, type Explanation, type ExplainReason, type WorkerVerdict } from './explain.js';

@@ -83,6 +83,8 @@ export interface Work {
   workersTouched: Set<string>;
   /** The ids set by the batch that made the input ledger, when a Carry was taken over. */
   prevTouched: Set<string> | undefined;
+  /** The GitHub host pull request links must be on (pr-links.ts; ScheduleRules). */
+  githubHost: string;
 }
 
 export function utcDay(ms: number): string {
@@ -182,6 +184,7 @@ export function createWork(state: PoolState, now: number, carry?: Carry): Work {
     dirty: [],
     workersTouched: new Set(),
     prevTouched: carry?.touched,
+    githubHost: 'github.com',
   };
   if (!carry) {
     for (const id in ledger.tasks) {

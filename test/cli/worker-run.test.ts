@@ -54,7 +54,7 @@ describe('owp worker run', () => {
         "const brief = readFileSync(process.env.OWP_TASK_FILE, 'utf8');",
         "writeFileSync(process.env.OWP_TASK_FILE + '.seen.json', JSON.stringify({ id: process.env.OWP_TASK_ID, hasToken: 'OWP_TOKEN' in process.env, cwd: process.cwd(), firstLine: brief.split('\\n')[0] }));",
         "console.log('thinking hard...');",
-        "console.log('PR: https://github.com/o/r/pull/1');",
+        "console.log('PR: https://github.com/acme/alpha/pull/1');",
       ].join('\n'),
     );
     const w = await worker('ada');
@@ -70,7 +70,7 @@ describe('owp worker run', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('thinking hard...');
     expect(r.stderr).toContain('leased acme/alpha:a1');
-    expect(r.stderr).toContain('submitted acme/alpha:a1: https://github.com/o/r/pull/1');
+    expect(r.stderr).toContain('submitted acme/alpha:a1: https://github.com/acme/alpha/pull/1');
 
     const briefFile = join(workdir, 'acme_alpha_a1', 'TASK.md');
     const brief = readFileSync(briefFile, 'utf8');
@@ -82,7 +82,7 @@ describe('owp worker run', () => {
     expect(seen).toMatchObject({ id: 'acme/alpha:a1', hasToken: false, cwd: join(workdir, 'acme_alpha_a1'), firstLine: '# Alpha one' });
 
     const rt = await runtimeOf('acme/alpha:a1');
-    expect(rt).toMatchObject({ state: 'pr_open', prUrl: 'https://github.com/o/r/pull/1' });
+    expect(rt).toMatchObject({ state: 'pr_open', prUrl: 'https://github.com/acme/alpha/pull/1' });
     expect(rt.lease.workerId).toBe('ada');
   }, 120_000);
 
@@ -131,14 +131,14 @@ describe('owp worker run', () => {
     await importTasks('acme/eps', [{ id: 'e1', title: 'Eps one', skills: ['eps'] }]);
     const w = await worker('eve');
     const r = await owp(
-      ['worker', 'run', '--json', '--skills', 'eps', '--once', '--workdir', join(dir, 'work-eve'), '--exec', `${node} -e "console.log('PR: https://github.com/o/r/pull/5')"`],
+      ['worker', 'run', '--json', '--skills', 'eps', '--once', '--workdir', join(dir, 'work-eve'), '--exec', `${node} -e "console.log('PR: https://github.com/acme/eps/pull/5')"`],
       w,
     );
     expect(r.code, r.stderr).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(events.map((e) => e.event)).toEqual(['registered', 'leased', 'submitted']);
     expect(events[1]).toMatchObject({ taskId: 'acme/eps:e1' });
-    expect(events[2]).toMatchObject({ prUrl: 'https://github.com/o/r/pull/5' });
+    expect(events[2]).toMatchObject({ prUrl: 'https://github.com/acme/eps/pull/5' });
   }, 120_000);
 
   it('without --exec and no TTY it heartbeats until `owp submit` from another shell moves the task on', async () => {
@@ -174,7 +174,7 @@ describe('owp worker run', () => {
     const w = await worker('kim');
     await owpJson(['worker', 'register', '--skills', 'kappa', '--capacity', '3'], w);
     const r = await owp(
-      ['worker', 'run', '--json', '--once', '--capacity', '5', '--workdir', join(dir, 'work-kim'), '--exec', `${node} -e "console.log('PR: https://github.com/o/r/pull/8')"`],
+      ['worker', 'run', '--json', '--once', '--capacity', '5', '--workdir', join(dir, 'work-kim'), '--exec', `${node} -e "console.log('PR: https://github.com/acme/kappa/pull/8')"`],
       w,
     );
     expect(r.code, r.stderr).toBe(0);

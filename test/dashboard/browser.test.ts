@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createDashboardFeature } from '../../server/web/index.js';
 import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
+import { contrastRatios } from '../helpers/contrast.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);
@@ -161,29 +162,7 @@ describe.skipIf(!haveBrowser)(`dashboard in Chromium${haveBrowser ? '' : ' (skip
     const selectors = ['h1', 'h2', '.owp-status', '.owp-summary', '.owp-task-title', '.owp-task-id', '.owp-chip', '.owp-task-holder', '.owp-worker-stats', '.owp-repo-facts dt', '.owp-event-time', '.owp-event-text', '.owp-chart-summary', '.owp-empty', 'h4'];
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
-      const ratios = await page.evaluate((sels) => {
-        const rgb = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
-        const lum = ([r, g, b]: number[]): number => {
-          const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
-          return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
-        };
-        const background = (el: Element | null): number[] => {
-          for (let e = el; e; e = e.parentElement) {
-            const c = rgb(getComputedStyle(e).backgroundColor);
-            if (c.length >= 3 && (c.length === 3 || c[3]! > 0.5)) return c.slice(0, 3);
-          }
-          return [255, 255, 255]; // the canvas
-        };
-        const out: Record<string, number> = {};
-        for (const sel of sels) {
-          const el = document.querySelector(sel);
-          if (!el) continue;
-          const fg = lum(rgb(getComputedStyle(el).color));
-          const bg = lum(background(el));
-          out[sel] = Math.round(((Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)) * 100) / 100;
-        }
-        return out;
-      }, selectors);
+      const ratios = await contrastRatios(page, selectors);
       expect(Object.keys(ratios).length, scheme).toBeGreaterThan(10);
       if (process.env.OWP_DEBUG_CONTRAST) console.log(scheme, ratios);
       for (const [sel, ratio] of Object.entries(ratios)) expect(ratio, `${scheme} ${sel}`).toBeGreaterThanOrEqual(4.5);

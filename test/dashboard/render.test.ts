@@ -79,7 +79,7 @@ describe('renderDashboard', () => {
   it('has h2 section headings and labelled, focusable cards', () => {
     const root = setup();
     const h2 = [...root.querySelectorAll('h2')].map((h) => h.textContent);
-    expect(h2).toEqual(['Board', 'Workers', 'Review budgets', 'Last hour', 'Recent events']);
+    expect(h2).toEqual(['Awaiting review (1)', 'Board', 'Workers', 'Review budgets', 'Last hour', 'Recent events']);
     expect(root.querySelector('h3')!.textContent).toBe('acme/app');
     for (const card of root.querySelectorAll('.owp-task')) {
       expect(card.getAttribute('tabindex')).toBe('0');

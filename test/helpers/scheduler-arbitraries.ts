@@ -191,7 +191,7 @@ export function resolveIntent(spec: IntentSpec, state: PoolState, id: string, wo
     case 'claim-next':
       return { kind: 'claim-next', id, workerId: wid };
     case 'submit':
-      return { kind: 'submit', id, workerId: wid, taskId: tid, fencingToken, prUrl: `https://example.test/pr/${spec.t}` };
+      return { kind: 'submit', id, workerId: wid, taskId: tid, fencingToken, prUrl: `https://github.com/${rt?.repo ?? TIGHT}/pull/${spec.t + 1}` };
     case 'fail':
       return { kind: 'fail', id, workerId: wid, taskId: tid, fencingToken, reason: 'it broke' };
     case 'heartbeat':

@@ -74,13 +74,19 @@ export const release = (workerId: string, taskId: string, fencingToken: number, 
   taskId,
   fencingToken,
 });
-export const submit = (workerId: string, taskId: string, fencingToken: number, id = nextId()): Intent => ({
+/** One pull request number per task id, so two tasks never submit the same PR (pr-in-use). */
+const prNumbers = new Map<string, number>();
+export const prUrlFor = (taskId: string, repo = REPO): string => {
+  if (!prNumbers.has(taskId)) prNumbers.set(taskId, prNumbers.size + 1);
+  return `https://github.com/${repo}/pull/${prNumbers.get(taskId)}`;
+};
+export const submit = (workerId: string, taskId: string, fencingToken: number, id = nextId(), prUrl = prUrlFor(taskId)): Intent => ({
   kind: 'submit',
   id,
   workerId,
   taskId,
   fencingToken,
-  prUrl: `https://github.com/${REPO}/pull/1`,
+  prUrl,
 });
 export const complete = (workerId: string, taskId: string, fencingToken: number, id = nextId()): Intent => ({
   kind: 'complete',

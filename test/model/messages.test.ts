@@ -78,7 +78,7 @@ describe('worker profile, repo policy and intent messages', () => {
     expect(messageOf(() => parseWorkerProfile({ ...profile, capacity: '5' })).message).toContain('capacity: must be a whole number from 1 to 1000');
     expect(messageOf(() => parseWorkerProfile({ ...profile, maxConcurrent: 500 })).message).toContain('maxConcurrent: must be a whole number from 1 to 100');
     expect(messageOf(() => parseWorkerProfile({ ...profile, skills: ['Type Script'] })).message).toContain('skills.0: must be a lower-case name such as docs or typescript');
-    expect(listProblems(WorkerProfileSchema, { ...profile, role: 'admin' })[0]!.message).toMatch(/^role: is not a field of a worker profile; its fields are id, name, skills, capacity, maxConcurrent, available$/);
+    expect(listProblems(WorkerProfileSchema, { ...profile, role: 'admin' })[0]!.message).toMatch(/^role: is not a field of a worker profile; its fields are id, name, skills, capacity, maxConcurrent, maxOpenPrs, available$/);
   });
 
   it('repo policy numbers, tiers and the GitHub settings', () => {

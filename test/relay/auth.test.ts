@@ -27,10 +27,10 @@ async function reopen() {
   tokens = await TokenStore.open(store);
 }
 
-/** Every byte LevelDB holds for us, keys and values, as text. */
+/** Every byte the store holds for us, keys and values, as text. */
 async function everything(): Promise<string> {
   const parts: string[] = [];
-  for await (const [k, v] of store.db.iterator<string, string>({ valueEncoding: 'utf8' } as never)) parts.push(k, v);
+  for await (const [k, v] of store.iterate<Uint8Array>({}, 'binary')) parts.push(k, Buffer.from(v).toString('utf8'));
   return parts.join('\n');
 }
 

@@ -16,6 +16,7 @@ describe('filter pipeline', () => {
       'tier',
       'capacity',
       'max-concurrent',
+      'max-open-prs',
       'area-freeze',
       'area-lock',
       'review-budget',
@@ -83,7 +84,7 @@ describe('filter pipeline', () => {
     const { state } = step(s0, [claim('ann', 'a')], T0);
     const o = rejectedBy(state, 'ann', 'b');
     expect(o).toMatchObject({ code: 'capacity-exceeded', filter: 'capacity' });
-    expect(o.message).toMatch(/needs 2 point\(s\).*1 of 3 free \(2 in use\)/);
+    expect(o.message).toMatch(/needs 2 point\(s\).*1 of 3 free \(2 in use by tasks in progress\)/);
   });
 
   it('max-concurrent: one lease at a time when maxConcurrent is 1', () => {

@@ -18,6 +18,7 @@ import {
   review,
   step,
   submit,
+  prUrlFor,
   task,
 } from '../helpers/scheduler-fixtures.js';
 
@@ -136,7 +137,7 @@ describe('release, submit, complete, fail', () => {
   it('submit moves to pr_open and keeps the lease counting against capacity', () => {
     const s = leasedState();
     const { state } = step(s, [submit('ann', 'a', 1)], T0 + 1);
-    expect(state.ledger.tasks.a).toMatchObject({ state: 'pr_open', prUrl: `https://github.com/${REPO}/pull/1` });
+    expect(state.ledger.tasks.a).toMatchObject({ state: 'pr_open', prUrl: prUrlFor('a') });
     expect(state.ledger.workers.ann!.pointsInUse).toBe(2);
   });
 

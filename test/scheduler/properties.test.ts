@@ -180,7 +180,7 @@ describe('scheduler properties', () => {
         const maint = { id: 'probe', workerId: 'maint', taskId: id };
         const intent: Intent =
           kind === 'submit'
-            ? { ...holder, kind, prUrl: 'https://example.test/pr/9' }
+            ? { ...holder, kind, prUrl: `https://github.com/${rt.repo}/pull/9` }
             : kind === 'fail'
               ? { ...holder, kind, reason: 'nope' }
               : kind === 'heartbeat' || kind === 'release' || kind === 'complete'

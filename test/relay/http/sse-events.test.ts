@@ -4,61 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRelay, waitFor, type TestRelay } from '../../helpers/relay.js';
-
-interface SseEvent {
-  id?: string;
-  event: string;
-  data: any;
-}
-
-interface Stream {
-  events: SseEvent[];
-  status: number;
-  ended: boolean;
-  close(): void;
-}
-
-async function openStream(url: string, headers: Record<string, string>): Promise<Stream> {
-  const ac = new AbortController();
-  const res = await fetch(url, { headers, signal: ac.signal });
-  const s: Stream = { events: [], status: res.status, ended: false, close: () => ac.abort() };
-  if (res.status !== 200 || !res.body) {
-    s.ended = true;
-    return s;
-  }
-  const reader = res.body.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  void (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev: SseEvent = { event: 'message', data: undefined };
-          let data = '';
-          for (const line of block.split('\n')) {
-            if (line.startsWith('id: ')) ev.id = line.slice(4);
-            else if (line.startsWith('event: ')) ev.event = line.slice(7);
-            else if (line.startsWith('data: ')) data += line.slice(6);
-          }
-          if (data) {
-            ev.data = JSON.parse(data);
-            s.events.push(ev);
-          }
-        }
-      }
-    } catch {
-      // aborted
-    }
-    s.ended = true;
-  })();
-  return s;
-}
+import { openSse as openStream, type SseStream as Stream } from '../../helpers/sse.js';
 
 describe('SSE /api/events', () => {
   let r: TestRelay;
