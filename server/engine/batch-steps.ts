@@ -3,6 +3,7 @@
  *
  * Invariants:
  * - Heartbeats are not history: their outcomes are not stored and their audit events dropped.
+ * - Idle polls (claim-next refused with no-matching-task) are counted, not audited.
  * - An inbox intent refused before arbitration gets exactly one stored outcome (never a
  *   second one if it already has one).
  * - Archiving only plans: it returns the ops and ids, and a NEW tasks record without the
@@ -37,6 +38,21 @@ export function settleOutcomes(
   }
   if (extra.length > 0) out = [...out, ...extra];
   return out;
+}
+
+/**
+ * A claim-next refused because no task fits (an idle worker polling) is not history: it
+ * is counted, not chained into the audit log, so idle polling never grows the log.
+ * Returns the events to audit and how many idle refusals were left out.
+ */
+export function withoutIdlePolls(events: AuditEvent[]): { events: AuditEvent[]; idle: number } {
+  let idle = 0;
+  const kept = events.filter((e) => {
+    const isIdle = e.kind === 'claim-rejected' && e.code === 'no-matching-task' && e.taskId === undefined;
+    if (isIdle) idle += 1;
+    return !isIdle;
+  });
+  return { events: idle > 0 ? kept : events, idle };
 }
 
 export interface ArchivePlan {

@@ -12,7 +12,10 @@
  *   doc is made to match.
  * - Each intent gets exactly one outcome. The same id twice in one batch is arbitrated
  *   once (both callers get the same answer); an id already in the ledger gets its stored
- *   outcome (the scheduler's rule).
+ *   outcome (the scheduler's rule). Ids are scoped to their sender (workerId): an id
+ *   another sender used is refused with `conflict`, never answered with its outcome.
+ * - Idle polls (claim-next refused for lack of a fitting task) are counted in
+ *   `stats.idlePolls`, not chained into the audit log (batch-steps.ts).
  * - Heartbeats are liveness, not history: their outcomes are not stored, they write no
  *   audit entries, and a lease's new expiry reaches the ledger doc only when it moved by a
  *   quarter of the TTL or more (LevelDB always has the exact expiry).
@@ -35,7 +38,7 @@ import type { BatchResult, Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
 import type { BoardView } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
-import { ARCHIVE_PREFIX, planArchive, settleOutcomes } from './batch-steps.js';
+import { ARCHIVE_PREFIX, planArchive, settleOutcomes, withoutIdlePolls } from './batch-steps.js';
 import { LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, diffLedger, diffLedgerIds, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, withoutHeartbeatNoise, type LedgerDiff } from './ledger-sync.js';
 
@@ -74,6 +77,11 @@ interface Pending {
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/** The refusal for an intent id another sender already used (its outcome stays theirs). */
+function intentIdTaken(id: string): OwpError {
+  return new OwpError('conflict', `The intent id ${id} was already used by another sender; send this intent again with a fresh id (a new UUID).`, 'intentId');
+}
+
 export class Engine {
   readonly inboxes: InboxWatcher;
   private ledgerState: Ledger;
@@ -101,7 +109,7 @@ export class Engine {
   readonly tickMs: number;
   readonly retentionMs: number;
   /** Batches run and their timings, for /api/status and the benchmark. */
-  readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0, scheduleMs: 0, persistMs: 0, applyMs: 0 };
+  readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0, scheduleMs: 0, persistMs: 0, applyMs: 0, idlePolls: 0 };
 
   private constructor(
     private readonly o: EngineOptions,
@@ -184,28 +192,27 @@ export class Engine {
     return this.enqueue({ kind: 'heartbeat', id, workerId, taskId, fencingToken }, true);
   }
 
-  /** Awareness heartbeats: `{ workerId, leases: { taskId: fencingToken } }` from a worker's socket. */
-  awarenessHeartbeat(workerId: string, state: unknown): void {
-    if (this.stopping || !state || typeof state !== 'object') return;
-    const s = state as { workerId?: unknown; leases?: unknown };
-    if (s.workerId !== undefined && s.workerId !== workerId) return;
-    if (!s.leases || typeof s.leases !== 'object') return;
-    for (const [taskId, token] of Object.entries(s.leases as Record<string, unknown>)) {
-      if (typeof token !== 'number' || !Number.isInteger(token) || token < 1) continue;
+  /** Awareness heartbeats (parsed by the sync layer): each lease this worker still holds is renewed. */
+  awarenessHeartbeat(workerId: string, leases: readonly { taskId: string; fencingToken: number }[]): void {
+    if (this.stopping) return;
+    for (const { taskId, fencingToken } of leases) {
       const rt = this.ledgerState.tasks[taskId];
-      if (!rt?.lease || rt.lease.workerId !== workerId || rt.lease.fencingToken !== token) continue;
-      void this.heartbeat(workerId, taskId, token).catch(() => undefined);
+      if (!rt?.lease || rt.lease.workerId !== workerId || rt.lease.fencingToken !== fencingToken) continue;
+      void this.heartbeat(workerId, taskId, fencingToken).catch(() => undefined);
     }
   }
 
   private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
     if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
-    // A repeated id: its stored (persisted) outcome, without waiting for a batch.
+    // A repeated id: its stored (persisted) outcome, without waiting for a batch. Intent ids
+    // are scoped to their sender: another sender's id is refused, never answered with its outcome.
     const stored = ephemeral ? undefined : this.ledgerState.outcomes[intent.id];
+    if (stored && stored.workerId !== intent.workerId) return Promise.reject(intentIdTaken(intent.id));
     if (stored) return Promise.resolve(stored);
     return new Promise<Outcome>((resolve, reject) => {
       const p = this.pending.get(intent.id);
-      if (p) p.waiters.push({ resolve, reject });
+      if (p && p.intent.workerId !== intent.workerId) reject(intentIdTaken(intent.id));
+      else if (p) p.waiters.push({ resolve, reject });
       else this.pending.set(intent.id, { intent, ephemeral, queuedAt: performance.now(), waiters: [{ resolve, reject }] });
       this.kick();
     });
@@ -342,7 +349,8 @@ export class Engine {
     for (const b of batchEntries) if (b.ephemeral) ephemeralIds.add(b.intent.id);
     const byId = new Map<string, Outcome>();
     for (const o of result.outcomes) byId.set(o.intentId, o);
-    const events = settleOutcomes(prev, next, result.events, ephemeralIds, rejected, now);
+    const settled = withoutIdlePolls(settleOutcomes(prev, next, result.events, ephemeralIds, rejected, now));
+    const events = settled.events;
     // What the scheduler says it changed (before anything here edits next.tasks).
     const changes = batchChanges(next.tasks);
     let archiveOps: StoreOp[] = [];
@@ -375,6 +383,7 @@ export class Engine {
     const persisted = performance.now();
     this.stats.persistMs += persisted - scheduled;
     this.o.audit.commit(entries);
+    this.stats.idlePolls += settled.idle;
     // `next.outcomes` holds this batch's outcomes only; fold them into the one growing map
     // (after the write succeeded: a failed batch leaves memory as it was).
     const all = prev.outcomes;

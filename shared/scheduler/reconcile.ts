@@ -7,7 +7,8 @@
  *   attempt 0, fencingToken 0 and queuedAt = min(now, task.createdAt) (a createdAt in the
  *   future, e.g. from a skewed clock, counts as now).
  * - cancelPending mirrors the board's `cancelled` flag while a lease holds the task; a
- *   cancelled board task that is queued or stuck becomes cancelled at once.
+ *   cancelled board task that is queued or stuck becomes cancelled at once. Its note is the
+ *   board's cancelReason when one is given (the GitHub importer: the issue closed).
  * - Work is done in task id order (code-unit sort) so events never depend on key order.
  * - Only 'leased' leases expire; 'pr_open' ones wait for review however long it takes.
  */
@@ -53,12 +54,12 @@ export function reconcileBoard(w: Work, only?: Iterable<string>): void {
         queuedAt: Math.min(w.now, task.createdAt),
         updatedAt: w.now,
       };
-      if (task.cancelled) fresh.note = 'Cancelled on the board before it was ever queued.';
+      if (task.cancelled) fresh.note = task.cancelReason || 'Cancelled on the board before it was ever queued.';
       setTask(w, fresh);
-      emit(w, { kind: state === 'queued' ? 'task-queued' : 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, to: state });
+      emit(w, { kind: state === 'queued' ? 'task-queued' : 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, to: state, reason: task.cancelled ? task.cancelReason || undefined : undefined });
     } else if (task.cancelled && (rt.state === 'queued' || rt.state === 'stuck')) {
-      setTask(w, { ...rt, state: 'cancelled', note: 'Cancelled on the board by a maintainer.', updatedAt: w.now });
-      emit(w, { kind: 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, from: rt.state, to: 'cancelled' });
+      setTask(w, { ...rt, state: 'cancelled', note: task.cancelReason || 'Cancelled on the board by a maintainer.', updatedAt: w.now });
+      emit(w, { kind: 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, from: rt.state, to: 'cancelled', reason: task.cancelReason || undefined });
     } else if (isActive(rt)) {
       setTask(w, clean({ ...rt, cancelPending: task.cancelled ? true : undefined, updatedAt: w.now }));
     } else {
