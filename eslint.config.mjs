@@ -20,6 +20,7 @@ export const PLUGIN_FILES = [
   'shared/errors.ts',
   'shared/ledger.ts',
   'shared/protocol.ts',
+  'shared/did-you-mean.ts',
   'shared/notes/**/*.ts',
   'shared/dashboard/**/*.ts',
 ];
