@@ -260,6 +260,8 @@ export const IntentSchema = z.discriminatedUnion(
         taskId,
         result: z.enum(REVIEW_RESULTS, says(`must be one of ${REVIEW_RESULTS.join(', ')}`)),
         prUrl: url.optional(),
+        /** What the reviewer asks for (changes-requested): kept as the task's note for the worker. */
+        note: text(0, LIMITS.reasonLength).optional(),
       },
       'a review intent',
     ),
