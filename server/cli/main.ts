@@ -16,7 +16,7 @@ import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
 import { areaFreeze, areaUnfreeze, repoAdd, repoList, repoSet, trust } from './commands/repo.js';
 import { importYaml } from './commands/import.js';
 import { workerRegister, workers } from './commands/workers.js';
-import { workerRun } from './commands/worker-run.js';
+import { workerRun, workerTools } from './commands/worker-run.js';
 import { claimCmd, completeCmd, failCmd, heartbeatCmd, releaseCmd, submitCmd } from './commands/lease.js';
 import { cancel, requeue, review } from './commands/review.js';
 import { status, tasks } from './commands/tasks.js';
@@ -40,6 +40,7 @@ export const COMMANDS: Command[] = [
   importYaml,
   workerRegister,
   workerRun,
+  workerTools,
   claimCmd,
   heartbeatCmd,
   releaseCmd,

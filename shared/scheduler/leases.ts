@@ -172,8 +172,9 @@ export function applyLeaseIntent(w: Work, intent: LeaseIntent): Decision {
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
     }
     case 'release':
+      // No cooldown: the worker gave the task back itself (Ctrl-C, a wrong pick); locking it
+      // out of its own task would only punish honesty. Fail and expiry keep theirs.
       endToQueue(w, prev, { kind: 'lease-released', actor: intent.workerId, intentId: intent.id, stuckAtMax: false });
-      addCooldown(w, lease.workerId, prev.taskId, policy.cooldownMs);
       return { status: 'applied', fencingToken: lease.fencingToken };
     case 'submit': {
       const bad = checkPrLink(w, prev, intent.prUrl);
@@ -257,8 +258,8 @@ export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' |
     case 'changes-requested': {
       const lease = prev.lease!;
       const expiresAt = w.now + (lease.ttlMs || policyFor(w, prev.repo).leaseTtlMs);
-      setTask(w, { ...prev, state: 'leased', lease: { ...lease, expiresAt }, updatedAt: w.now });
-      emit(w, { kind: 'review-changes-requested', ...base, from: prev.state, to: 'leased' });
+      setTask(w, clean({ ...prev, state: 'leased', lease: { ...lease, expiresAt }, updatedAt: w.now, note: intent.note || undefined }));
+      emit(w, { kind: 'review-changes-requested', ...base, from: prev.state, to: 'leased', reason: intent.note || undefined });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
     }
   }
