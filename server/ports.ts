@@ -4,7 +4,7 @@
  * relay's internals, so each can be tested with a real relay or alone.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditEvent, Board, Intent, Ledger, Outcome, RepoPolicy, Task, TaskInput } from '../shared/model.js';
+import type { AuditEvent, Board, Intent, Ledger, Outcome, RepoPolicy, Task, TaskInput, TaskRuntime } from '../shared/model.js';
 
 export type Role = 'admin' | 'maintainer' | 'worker' | 'viewer';
 
@@ -33,7 +33,8 @@ export interface BatchResult {
   batch: number;
   outcomes: Outcome[];
   events: AuditEvent[];
-  ledger: Ledger;
+  /** Task runtimes as of this batch: at least every one it changed (null: removed). */
+  tasks: Record<string, TaskRuntime | null>;
 }
 
 export interface UpsertResult {

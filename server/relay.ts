@@ -15,7 +15,6 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { schedule } from '../shared/scheduler/index.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
 import { openTokenStore, type TokenStore } from './auth/index.js';
@@ -105,7 +104,6 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       audit,
       board,
       ledgerDoc,
-      schedule,
       now,
       log,
       tickMs: config.tickMs,

@@ -8,35 +8,36 @@
  * - Archiving only plans: it returns the ops and ids, and a NEW tasks record without the
  *   archived ids (the scheduler's carried indexes belong to the record it returned).
  */
-import { TERMINAL_STATES, type AuditEvent, type Ledger, type Outcome, type TaskRuntime } from '../../shared/model.js';
+import { TERMINAL_STATES, type AuditEvent, type Outcome, type TaskRuntime } from '../../shared/model.js';
 import type { StoreOp } from '../store/index.js';
 import type { RejectedIntent } from './inboxes.js';
 
 export const ARCHIVE_PREFIX = 'archive/task/';
 
 /**
- * Drop heartbeat outcomes and events, and store the pre-arbitration refusals. Edits
- * `next.outcomes` (this batch's own map); returns the events to audit.
+ * Drop heartbeat outcomes and events, and store the pre-arbitration refusals (an id already
+ * stored keeps its outcome). Returns the batch's outcomes to store and events to audit.
  */
 export function settleOutcomes(
-  prev: Ledger,
-  next: Ledger,
+  outcomes: Readonly<Record<string, Outcome>>,
   events: AuditEvent[],
   ephemeralIds: ReadonlySet<string>,
   rejected: readonly RejectedIntent[],
+  stored: (intentId: string) => boolean,
+  batch: number,
   now: number,
-): AuditEvent[] {
-  const batch = next.batch;
-  for (const id of ephemeralIds) if (next.outcomes[id] && !(id in prev.outcomes)) delete next.outcomes[id];
-  let out = ephemeralIds.size > 0 ? events.filter((e) => !(e.intentId && ephemeralIds.has(e.intentId))) : events;
+): { outcomes: Record<string, Outcome>; events: AuditEvent[] } {
+  const out = { ...outcomes };
+  for (const id of ephemeralIds) if (out[id] && !stored(id)) delete out[id];
+  let audited = ephemeralIds.size > 0 ? events.filter((e) => !(e.intentId && ephemeralIds.has(e.intentId))) : events;
   const extra: AuditEvent[] = [];
   for (const r of rejected) {
-    if (r.id in next.outcomes || r.id in prev.outcomes) continue;
-    next.outcomes[r.id] = { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: r.code, message: r.message, batch, at: now };
+    if (r.id in out || stored(r.id)) continue;
+    out[r.id] = { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: r.code, message: r.message, batch, at: now };
     extra.push({ kind: 'intent-rejected', at: now, batch, actor: r.workerId, workerId: r.workerId, intentId: r.id, code: r.code, reason: r.message });
   }
-  if (extra.length > 0) out = [...out, ...extra];
-  return out;
+  if (extra.length > 0) audited = [...audited, ...extra];
+  return { outcomes: out, events: audited };
 }
 
 export interface ArchivePlan {

@@ -22,14 +22,13 @@
  *   alone gets a stored `internal` outcome, so one bad intent never blocks the others.
  * - A failed write leaves memory, audit head and documents as they were; the waiters of
  *   that batch get `internal`.
- * - ledger() is the current ledger. Once a batch replaced it, its `tasks` record is reused
- *   as a later batch's working copy (prepareNextBatch recycling): read it synchronously,
- *   and call ledger() again after an await rather than keeping an old one.
+ * - ledger() is the current ledger, safe to keep across an await (the scheduler session's
+ *   rule: a ledger handed out never changes, except that its outcomes only grow).
  */
 import * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
-import { type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState } from '../../shared/model.js';
-import { batchChanges, prepareNextBatch, type ScheduleHints } from '../../shared/scheduler/index.js';
+import { type AuditEvent, type Intent, type Ledger, type Outcome, type TaskRuntime } from '../../shared/model.js';
+import { SchedulerSession, type ScheduleFn, type SessionBatch } from '../../shared/scheduler/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { BatchResult, Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
@@ -39,19 +38,13 @@ import { ARCHIVE_PREFIX, planArchive, settleOutcomes } from './batch-steps.js';
 import { LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, diffLedger, diffLedgerIds, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, withoutHeartbeatNoise, type LedgerDiff } from './ledger-sync.js';
 
-export type ScheduleFn = (
-  state: PoolState,
-  intents: Intent[],
-  now: number,
-  hints?: ScheduleHints,
-) => { ledger: Ledger; outcomes: Outcome[]; events: AuditEvent[] };
-
 export interface EngineOptions {
   store: Store;
   audit: AuditLog;
   board: BoardView;
   ledgerDoc: Y.Doc;
-  schedule: ScheduleFn;
+  /** A plain scheduler to use instead of the session's incremental one (tests inject faults). */
+  schedule?: ScheduleFn;
   now: () => number;
   log: Logger;
   /** Wait this long after the first intent of a batch before arbitrating (default 5 ms). */
@@ -76,7 +69,7 @@ const DAY = 24 * 60 * 60 * 1000;
 
 export class Engine {
   readonly inboxes: InboxWatcher;
-  private ledgerState: Ledger;
+  private readonly session: SchedulerSession;
   private readonly pending = new Map<string, Pending>();
   private readonly rejectedQueue: RejectedIntent[] = [];
   /** Intents of a batch the scheduler threw on, retried one per batch to isolate the cause. */
@@ -107,12 +100,12 @@ export class Engine {
     private readonly o: EngineOptions,
     ledger: Ledger,
   ) {
-    this.ledgerState = ledger;
+    this.session = new SchedulerSession(ledger, o.schedule);
     this.tickMs = o.tickMs ?? 5;
     this.retentionMs = o.retentionMs ?? 7 * DAY;
     this.inboxes = new InboxWatcher({
       known: (id) =>
-        id in this.ledgerState.outcomes || this.pending.has(id) || this.rejectedQueue.some((r) => r.id === id) || this.solo.some((p) => p.intent.id === id),
+        this.session.outcome(id) !== undefined || this.pending.has(id) || this.rejectedQueue.some((r) => r.id === id) || this.solo.some((p) => p.intent.id === id),
       intent: (intent) => {
         void this.enqueue(intent, false).catch(() => undefined);
       },
@@ -147,15 +140,21 @@ export class Engine {
   }
 
   ledger(): Ledger {
-    return this.ledgerState;
+    return this.session.ledger();
+  }
+
+  /** The current runtime of one task (no snapshot taken: for reads on the hot path). */
+  runtime(taskId: string): TaskRuntime | undefined {
+    return this.session.task(taskId);
   }
 
   /** The ledger as clients are shown it: outcomes past the retention window left out. */
   visibleLedger(): Ledger {
     const cutoff = this.o.now() - this.retentionMs;
     const outcomes: Ledger['outcomes'] = {};
-    for (const [id, o] of Object.entries(this.ledgerState.outcomes)) if (o.at > cutoff) outcomes[id] = o;
-    return { ...this.ledgerState, outcomes };
+    const ledger = this.session.ledger();
+    for (const [id, o] of Object.entries(ledger.outcomes)) if (o.at > cutoff) outcomes[id] = o;
+    return { ...ledger, outcomes };
   }
 
   /** The latest audit events (at most 100, newest last), as in the ledger doc's `recent`. */
@@ -192,7 +191,7 @@ export class Engine {
     if (!s.leases || typeof s.leases !== 'object') return;
     for (const [taskId, token] of Object.entries(s.leases as Record<string, unknown>)) {
       if (typeof token !== 'number' || !Number.isInteger(token) || token < 1) continue;
-      const rt = this.ledgerState.tasks[taskId];
+      const rt = this.session.task(taskId);
       if (!rt?.lease || rt.lease.workerId !== workerId || rt.lease.fencingToken !== token) continue;
       void this.heartbeat(workerId, taskId, token).catch(() => undefined);
     }
@@ -201,7 +200,7 @@ export class Engine {
   private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
     if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
     // A repeated id: its stored (persisted) outcome, without waiting for a batch.
-    const stored = ephemeral ? undefined : this.ledgerState.outcomes[intent.id];
+    const stored = ephemeral ? undefined : this.session.outcome(intent.id);
     if (stored) return Promise.resolve(stored);
     return new Promise<Outcome>((resolve, reject) => {
       const p = this.pending.get(intent.id);
@@ -236,12 +235,7 @@ export class Engine {
   }
 
   private recomputeExpiry(): void {
-    let min = Infinity;
-    for (const id in this.ledgerState.tasks) {
-      const l = this.ledgerState.tasks[id].lease;
-      if (l && this.ledgerState.tasks[id].state === 'leased' && l.expiresAt < min) min = l.expiresAt;
-    }
-    this.earliestExpiry = min;
+    this.earliestExpiry = this.session.earliestExpiry();
   }
 
   private runTick(): Promise<void> {
@@ -288,7 +282,7 @@ export class Engine {
     for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
     try {
       const now = this.o.now();
-      resetLedgerDoc(this.o.ledgerDoc, this.ledgerState, now, now - this.retentionMs);
+      resetLedgerDoc(this.o.ledgerDoc, this.session.ledger(), now, now - this.retentionMs);
     } catch (again) {
       this.o.log.error('could not rebuild the ledger document', { error: String(again) });
     }
@@ -296,22 +290,14 @@ export class Engine {
 
   private async arbitrate(started: number, batchEntries: Pending[], rejected: RejectedIntent[]): Promise<void> {
     const now = this.o.now();
-    const prev = this.ledgerState;
     const intents = batchEntries.map((e) => e.intent);
-    let result: ReturnType<ScheduleFn>;
+    let result: SessionBatch;
     // Board changes from here on are the next batch's hints. A batch that fails sets
     // boardChanged to null: unknown, so the next batch reconciles the whole board.
     const changedTasks = this.boardChanged;
     this.boardChanged = new Set();
     try {
-      // The scheduler sees only the stored outcomes of this batch's ids (what it needs to
-      // answer a repeat): the full map grows with history and must not be copied per batch.
-      const known: Ledger['outcomes'] = {};
-      for (const i of intents) {
-        const o = prev.outcomes[i.id];
-        if (o) known[i.id] = o;
-      }
-      result = this.o.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles, ledger: { ...prev, outcomes: known } }, intents, now, changedTasks ? { changedTasks } : undefined);
+      result = this.session.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles }, intents, now, changedTasks);
     } catch (e) {
       this.boardChanged = null;
       this.o.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
@@ -336,15 +322,17 @@ export class Engine {
     this.backoffMs = 0;
     const scheduled = performance.now();
     this.stats.scheduleMs += scheduled - started;
+    const prev = result.input;
     const next = result.ledger;
     const batch = next.batch;
     const ephemeralIds = new Set<string>();
     for (const b of batchEntries) if (b.ephemeral) ephemeralIds.add(b.intent.id);
     const byId = new Map<string, Outcome>();
     for (const o of result.outcomes) byId.set(o.intentId, o);
-    const events = settleOutcomes(prev, next, result.events, ephemeralIds, rejected, now);
-    // What the scheduler says it changed (before anything here edits next.tasks).
-    const changes = batchChanges(next.tasks);
+    const settled = settleOutcomes(next.outcomes, result.events, ephemeralIds, rejected, (id) => this.session.outcome(id) !== undefined, batch, now);
+    const events = settled.events;
+    const changes = result.changed;
+    let tasks = next.tasks;
     let archiveOps: StoreOp[] = [];
     let archived: string[] = [];
     let pruned: string[] = [];
@@ -352,13 +340,14 @@ export class Engine {
       this.archiveDue = false;
       const plan = planArchive(next.tasks, this.o.ledgerDoc.getMap<Outcome>('outcomes').entries(), (id) => this.o.board.rawTask(id), now, this.retentionMs);
       ({ ops: archiveOps, archived, pruned } = plan);
-      next.tasks = plan.tasks;
+      tasks = plan.tasks;
     }
     const outcomeIds = [...intents.map((i) => i.id), ...rejected.map((r) => r.id)];
+    const after: Ledger = { ...next, tasks, outcomes: settled.outcomes };
     const diff =
       changes && archived.length === 0
-        ? diffLedgerIds(prev, next, changes.tasks, changes.workers, outcomeIds)
-        : diffLedger(prev, next, outcomeIds);
+        ? diffLedgerIds(prev, after, changes.tasks, changes.workers, outcomeIds)
+        : diffLedger(prev, after, outcomeIds);
     const { ops: auditOps, entries } = this.o.audit.prepare(events);
     const ops: StoreOp[] = [...(ledgerOps(diff, batch, now) as StoreOp[]), ...auditOps, ...archiveOps];
     try {
@@ -375,12 +364,8 @@ export class Engine {
     const persisted = performance.now();
     this.stats.persistMs += persisted - scheduled;
     this.o.audit.commit(entries);
-    // `next.outcomes` holds this batch's outcomes only; fold them into the one growing map
-    // (after the write succeeded: a failed batch leaves memory as it was).
-    const all = prev.outcomes;
-    for (const id in next.outcomes) all[id] = next.outcomes[id];
-    next.outcomes = all;
-    this.ledgerState = next;
+    // Memory moves only after the write succeeded: a failed batch leaves it as it was.
+    this.session.commit(result, { outcomes: settled.outcomes, tasks });
     for (const rt of Object.values(diff.tasks)) {
       if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < this.earliestExpiry) this.earliestExpiry = rt.lease.expiresAt;
     }
@@ -406,14 +391,10 @@ export class Engine {
     this.stats.intents += intents.length;
     this.stats.lastBatchMs = ms;
     if (ms > this.stats.maxBatchMs) this.stats.maxBatchMs = ms;
-    const br: BatchResult = { batch, outcomes: result.outcomes.filter((o) => !ephemeralIds.has(o.intentId)), events, ledger: next };
-    // The next batch's working copy of the task record, made while waiting for its intents:
-    // the record this batch started from (prev.tasks) is no longer the ledger, so it is
-    // recycled (brought up to date in O(changes)) instead of copying 10,000 entries.
-    // Consequence: a reader still holding an older ledger() object sees its `tasks` move on.
-    const given = prev.tasks;
+    const br: BatchResult = { batch, outcomes: result.outcomes.filter((o) => !ephemeralIds.has(o.intentId)), events, tasks: diff.tasks };
+    // The next batch's working copy of the task record, made while waiting for its intents.
     setImmediate(() => {
-      if (this.ledgerState === next && !this.inFlight) prepareNextBatch(next.tasks, given);
+      if (!this.inFlight) this.session.prepare();
     });
     this.lastDiff = docDiff;
     for (const l of this.listeners) {

@@ -20,7 +20,7 @@ import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, run
 import { grant, type Decision } from './leases.js';
 import { SCORES, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
 import { areaKey, compareStrings, own, defaultPolicy, policyFor, workerRuntime, type RepoLoad, type Work } from './state.js';
-import type { PoolEntry } from './carry.js';
+import type { Candidate } from './indexes.js';
 import { buildPool, type CandidatePool as Pool } from './pool.js';
 import { fnv1a32From, taskPrefixHash } from './hash.js';
 
@@ -57,7 +57,7 @@ function context(w: Work, workerId: string): ClaimContext {
   };
 }
 
-function focus(ctx: ClaimContext, e: PoolEntry): void {
+function focus(ctx: ClaimContext, e: Candidate): void {
   ctx.taskId = e.id;
   ctx.task = e.task;
   ctx.rt = e.rt;
@@ -145,8 +145,8 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
   // The order of scores.ts `beats` (total desc, tieBreakHash asc, id asc), with the best
   // candidate's hash kept and each task's hash prefix cached: a hash only for exact ties.
   const suffix = `${intent.workerId}|${w.batch}`;
-  const hashOf = (e: PoolEntry): number => fnv1a32From((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
-  let best: (Scored & { entry: PoolEntry }) | undefined;
+  const hashOf = (e: Candidate): number => fnv1a32From((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
+  let best: (Scored & { entry: Candidate }) | undefined;
   let bestHash = -1;
   for (let i = 0; ; i++) {
     const e = pool.pool.at(i);

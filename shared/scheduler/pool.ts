@@ -1,5 +1,5 @@
 /**
- * The claim-next candidate pool of a batch, built from the carried candidates (carry.ts)
+ * The claim-next candidate pool of a batch, built from the session's candidates (indexes.ts)
  * without re-scoring or re-sorting all of them.
  *
  * Candidates live in buckets by task priority, each kept sorted by (queuedAt asc, id asc).
@@ -21,12 +21,12 @@
  *   skipped, and compacted when they are more than half of a bucket.
  */
 import type { RepoPolicy, Task, WorkerProfile } from '../model.js';
-import type { PoolEntry } from './carry.js';
+import type { Candidate } from './indexes.js';
 import { SCORES, ageScore, partScore, priorityScore, type ScoreInput } from './scores.js';
 import { compareStrings, newWorkerRuntime, policyFor, syncDirty, type Work } from './state.js';
 
 export interface Bucket {
-  list: PoolEntry[];
+  list: Candidate[];
   stale: number;
 }
 
@@ -36,7 +36,7 @@ const MERGE_OK = TASK_SCORES.length === 2 && TASK_SCORES[0] === priorityScore &&
 
 const NO_WORKER: WorkerProfile = { id: '-', name: '-', skills: [], capacity: 1, maxConcurrent: 1, available: false };
 
-function before(a: PoolEntry, b: PoolEntry): boolean {
+function before(a: Candidate, b: Candidate): boolean {
   return a.rt.queuedAt < b.rt.queuedAt || (a.rt.queuedAt === b.rt.queuedAt && compareStrings(a.id, b.id) < 0);
 }
 
@@ -75,9 +75,9 @@ export function compactBuckets(w: Work): void {
 }
 
 export interface CandidatePool {
-  at(i: number): PoolEntry | undefined;
+  at(i: number): Candidate | undefined;
   /** Every current candidate whose policy is `repo`'s (prepared). */
-  ofRepo(repo: string): PoolEntry[];
+  ofRepo(repo: string): Candidate[];
 }
 
 /**
@@ -88,8 +88,8 @@ export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePoo
   flushAdded(w);
   const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: w.now, profile: NO_WORKER, skills: new Set(), wr: newWorkerRuntime('-', w.day) };
   const seenRepos = new Set<string>();
-  const byRepo = new Map<string, PoolEntry[]>();
-  const ready = (e: PoolEntry): void => {
+  const byRepo = new Map<string, Candidate[]>();
+  const ready = (e: Candidate): void => {
     if (e.seen === w.batch) return;
     input.task = e.task;
     input.queuedAt = e.rt.queuedAt;
@@ -99,7 +99,7 @@ export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePoo
     e.blocked = undefined;
     e.seen = w.batch;
   };
-  const prepare = (e: PoolEntry): PoolEntry => {
+  const prepare = (e: Candidate): Candidate => {
     ready(e);
     const repo = (e.policy as RepoPolicy).repo;
     if (!seenRepos.has(repo)) {
@@ -108,7 +108,7 @@ export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePoo
     }
     return e;
   };
-  const ofRepo = (repo: string): PoolEntry[] => {
+  const ofRepo = (repo: string): Candidate[] => {
     let list = byRepo.get(repo);
     if (!list) {
       list = [];
@@ -129,13 +129,13 @@ export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePoo
   }
 
   // Lazy k-way merge of the buckets by head score.
-  const heads: { list: PoolEntry[]; i: number; b: Bucket }[] = [];
+  const heads: { list: Candidate[]; i: number; b: Bucket }[] = [];
   for (const p of [...w.buckets.keys()].sort((a, b) => b - a)) {
     const b = w.buckets.get(p)!;
     heads.push({ list: b.list, i: 0, b });
   }
-  const merged: PoolEntry[] = [];
-  const headOf = (h: (typeof heads)[number]): PoolEntry | undefined => {
+  const merged: Candidate[] = [];
+  const headOf = (h: (typeof heads)[number]): Candidate | undefined => {
     while (h.i < h.list.length) {
       const e = h.list[h.i]!;
       if (w.candidates.get(e.id) === e) {
@@ -146,10 +146,10 @@ export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePoo
     }
     return undefined;
   };
-  const at = (i: number): PoolEntry | undefined => {
+  const at = (i: number): Candidate | undefined => {
     while (merged.length <= i) {
       let best: (typeof heads)[number] | undefined;
-      let bestE: PoolEntry | undefined;
+      let bestE: Candidate | undefined;
       for (const h of heads) {
         const e = headOf(h);
         if (e && (!bestE || e.taskPart > bestE.taskPart)) {

@@ -17,7 +17,7 @@ import { SCHEDULER_ACTOR, clean, compareStrings, emit, isActive, newWorkerRuntim
 
 /**
  * `only`: when given, the ids that can need work (board tasks the hints name plus tasks the
- * previous batch set; see carry.ts); any other task was reconciled by an earlier batch and
+ * previous batch set; see session.ts); any other task was reconciled by an earlier batch and
  * nothing changed it since. Absent: every board task is looked at.
  */
 export function reconcileBoard(w: Work, only?: Iterable<string>): void {

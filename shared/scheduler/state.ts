@@ -12,7 +12,7 @@
  *   worker's tasks whenever they change, never adjusted by +/- arithmetic.
  * - Iteration order never depends on object key insertion order: callers sort what they
  *   act on (task ids, worker ids) before acting.
- * - `leased` and `candidates` (carry.ts) describe `tasks` once `syncDirty` ran: every
+ * - `leased` and `candidates` (indexes.ts) describe `tasks` once `syncDirty` ran: every
  *   setTask records the id in `touched` and `dirty`.
  */
 import {
@@ -29,7 +29,7 @@ import {
   type WorkerProfile,
   type WorkerRuntime,
 } from '../model.js';
-import { syncTask, type Carry, type PoolEntry } from './carry.js';
+import { syncCandidate, type Candidate, type PoolIndexes } from './indexes.js';
 import type { Bucket } from './pool.js';
 
 /** The actor recorded on events the scheduler causes by itself (reconcile, expiry). */
@@ -71,18 +71,16 @@ export interface Work {
   policies: Map<string, RepoPolicy>;
   /** Task ids in state leased (expiry looks only at these). */
   leased: Set<string>;
-  /** Claim-next candidates (see carry.ts) and their priority buckets (pool.ts). */
-  candidates: Map<string, PoolEntry>;
+  /** Claim-next candidates (see indexes.ts) and their priority buckets (pool.ts). */
+  candidates: Map<string, Candidate>;
   buckets: Map<number, Bucket>;
   unordered: boolean;
   /** Candidates not yet in a bucket. */
-  added: PoolEntry[];
+  added: Candidate[];
   /** Task ids set in this batch; `dirty` those not yet synced into leased/candidates. */
   touched: Set<string>;
   dirty: string[];
   workersTouched: Set<string>;
-  /** The ids set by the batch that made the input ledger, when a Carry was taken over. */
-  prevTouched: Set<string> | undefined;
 }
 
 export function utcDay(ms: number): string {
@@ -155,10 +153,11 @@ export function copyRecord<T>(rec: Record<string, T>): Record<string, T> {
 }
 
 /**
- * The working state of a batch. With a Carry (the previous batch's indexes for exactly this
- * ledger) nothing scans the tasks; without one, one pass over the tasks builds them.
+ * The working state of a batch. Given the indexes of exactly this ledger (a session's, which
+ * are then moved on in place) nothing scans the tasks; without them, one pass builds them.
+ * `tasksCopy`: a copy of `ledger.tasks` made ahead of time, used as the working record.
  */
-export function createWork(state: PoolState, now: number, carry?: Carry): Work {
+export function createWork(state: PoolState, now: number, indexes?: PoolIndexes, tasksCopy?: Record<string, TaskRuntime>): Work {
   const { ledger } = state;
   const w: Work = {
     board: state.board,
@@ -166,28 +165,27 @@ export function createWork(state: PoolState, now: number, carry?: Carry): Work {
     now,
     batch: ledger.batch + 1,
     day: utcDay(now),
-    tasks: carry?.spare ?? copyRecord(ledger.tasks),
+    tasks: tasksCopy ?? copyRecord(ledger.tasks),
     workers: { ...ledger.workers },
     outcomes: ledger.outcomes,
     outcomesCopied: false,
     events: [],
-    active: carry?.active ?? new Map(),
+    active: indexes?.active ?? new Map(),
     policies: new Map(),
-    leased: carry?.leased ?? new Set(),
-    candidates: carry?.candidates ?? new Map(),
-    buckets: carry?.buckets ?? new Map(),
-    unordered: carry?.unordered ?? false,
+    leased: indexes?.leased ?? new Set(),
+    candidates: indexes?.candidates ?? new Map(),
+    buckets: indexes?.buckets ?? new Map(),
+    unordered: indexes?.unordered ?? false,
     added: [],
     touched: new Set(),
     dirty: [],
     workersTouched: new Set(),
-    prevTouched: carry?.touched,
   };
-  if (!carry) {
+  if (!indexes) {
     for (const id in ledger.tasks) {
       const rt = ledger.tasks[id]!;
       if (isActive(rt) && rt.lease) indexLease(w, rt.repo, rt.lease);
-      if (rt.state === 'leased' || rt.state === 'queued') syncTask(w, w.tasks, w.board, id);
+      if (rt.state === 'leased' || rt.state === 'queued') syncCandidate(w, w.tasks, w.board, id);
     }
   }
   return w;
@@ -195,7 +193,7 @@ export function createWork(state: PoolState, now: number, carry?: Carry): Work {
 
 /** Sync the ids set since the last call into `leased` and `candidates`. */
 export function syncDirty(w: Work): void {
-  for (const id of w.dirty) syncTask(w, w.tasks, w.board, id);
+  for (const id of w.dirty) syncCandidate(w, w.tasks, w.board, id);
   w.dirty.length = 0;
 }
 

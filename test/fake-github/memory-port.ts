@@ -109,7 +109,7 @@ export class MemoryPort implements RelayPort {
     this.pending = [];
     const r = schedule({ board: this.boardState, profiles: this.profiles, ledger: this.ledgerState }, taken.map((p) => p.intent), this.clock);
     this.ledgerState = r.ledger;
-    const result: BatchResult = { batch: r.ledger.batch, outcomes: r.outcomes, events: r.events, ledger: r.ledger };
+    const result: BatchResult = { batch: r.ledger.batch, outcomes: r.outcomes, events: r.events, tasks: r.ledger.tasks };
     this.batches.push(result);
     taken.forEach((p, i) => p.resolve(r.outcomes[i]!));
     for (const l of this.listeners) l(result);
