@@ -21,8 +21,10 @@ import { openTokenStore, type TokenStore } from './auth/index.js';
 import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
 import { INBOX_PREFIX } from './engine/inboxes.js';
+import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
 import { leaseRoutes } from './http/api-leases.js';
+import { explainRoutes } from './http/api-explain.js';
 import type { ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './http/ratelimit.js';
 import { Router } from './http/router.js';
@@ -116,6 +118,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
     });
     for (const name of await docs.names()) if (name.startsWith(INBOX_PREFIX)) await docs.get(name);
+    const publicProfiles = new PublicProfiles(engine.inboxes, ledgerDoc);
+    cleanup.unshift(() => publicProfiles.close());
 
     const lastSeen = new Map<string, number>();
     const deps: ApiDeps = {
@@ -146,9 +150,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
     const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard });
-    const hub = new EventHub({ engine, board, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
+    const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
+    router.add(explainRoutes(deps));
     router.add([hub.route()]);
     const features = config.features?.(port) ?? [];
     for (const f of features) if (f.routes) router.add(f.routes);

@@ -100,6 +100,8 @@ describe('plugin against a real relay', () => {
     expect(view).toBeInstanceOf(DashboardView);
     const card = await waitFor(() => view.contentEl.querySelector<HTMLElement>('.owp-task[data-task-id="octo/app#1"]'), 15_000, 'card');
     await waitFor(() => /bob/.test(view.contentEl.querySelector('.owp-task[data-task-id="octo/app#1"] .owp-task-holder')?.textContent ?? ''), 15_000, 'holder on dashboard');
+    // The worker's real capacity (the relay's public projection), not "1 / 0 points".
+    await waitFor(() => view.contentEl.querySelector('[data-worker-id="bob"] .owp-capacity')?.getAttribute('aria-valuemax') === '5', 15_000, 'capacity on dashboard');
     // countdowns tick once a second (registerInterval) as the clock moves
     const countdownText = () => view.contentEl.querySelector('.owp-task[data-task-id="octo/app#1"] [data-expires-at]')?.textContent;
     const before = countdownText();

@@ -8,7 +8,7 @@
  * - Builds DOM only through shared/dashboard's builder (DOM nodes only, never HTML strings).
  */
 import { ItemView, type WorkspaceLeaf } from 'obsidian';
-import { buildDashboardModel, renderDashboard, updateCountdowns } from '../../shared/dashboard/index.js';
+import { buildDashboardModel, publicProfilesFrom, renderDashboard, updateCountdowns } from '../../shared/dashboard/index.js';
 import type { PoolClient } from '../sync/client.js';
 import { boardFromDoc, ledgerFromDoc, recentFromDoc } from '../sync/snapshot.js';
 
@@ -95,6 +95,8 @@ export class DashboardView extends ItemView {
       board: boardFromDoc(client.board),
       ledger: ledgerFromDoc(client.ledger),
       recent: recentFromDoc(client.ledger),
+      // The relay's public worker projection: real capacity for every role (inboxes are private).
+      profiles: publicProfilesFrom(client.ledger.getMap('profiles').toJSON()),
       now,
     });
     renderDashboard(this.root, model, { now, doc: this.root.ownerDocument, onOpenTask: (id) => this.deps.openTask(id) });

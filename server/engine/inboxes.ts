@@ -45,6 +45,7 @@ export class InboxWatcher {
   readonly profiles: Record<string, WorkerProfile> = {};
   readonly invalidProfiles = new Map<string, string>();
   private readonly sink: InboxSink;
+  private readonly profileListeners = new Set<(workerId: string) => void>();
 
   constructor(sink: InboxSink) {
     this.sink = sink;
@@ -52,6 +53,12 @@ export class InboxWatcher {
 
   has(workerId: string): boolean {
     return this.watched.has(workerId);
+  }
+
+  /** Called after a worker's profile was read again (changed, removed or found invalid). */
+  onProfile(listener: (workerId: string) => void): () => void {
+    this.profileListeners.add(listener);
+    return () => this.profileListeners.delete(listener);
   }
 
   workerIds(): string[] {
@@ -84,6 +91,11 @@ export class InboxWatcher {
   }
 
   private readProfile(workerId: string, profile: Y.Map<unknown>): void {
+    this.parseProfile(workerId, profile);
+    for (const l of this.profileListeners) l(workerId);
+  }
+
+  private parseProfile(workerId: string, profile: Y.Map<unknown>): void {
     this.invalidProfiles.delete(workerId);
     if (profile.size === 0) {
       delete this.profiles[workerId];

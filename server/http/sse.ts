@@ -2,7 +2,7 @@
  * `GET /api/events`: Server-Sent Events of the board and the ledger.
  *
  * Invariants:
- * - A stream starts with `event: snapshot` (`{ board, ledger }`), then `ledger` and `board`
+ * - A stream starts with `event: snapshot` (`{ board, ledger, recent, profiles }`), then `ledger` and `board`
  *   deltas in the order they happened, each with a growing `id: <epoch>-<seq>`.
  * - `Last-Event-ID` (header, or `?lastEventId=`) from this relay process and still in the
  *   replay buffer resumes exactly after that event; anything else gets a fresh snapshot.
@@ -25,6 +25,7 @@ import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { BoardDelta, BoardView } from '../engine/board.js';
 import type { Engine } from '../engine/engine.js';
+import type { PublicProfiles } from '../engine/public-profiles.js';
 import type { Logger, Route } from '../ports.js';
 import { refusal, RetryLater } from './router.js';
 
@@ -49,6 +50,8 @@ interface Buffered {
 export interface EventHubOptions {
   engine: Engine;
   board: BoardView;
+  /** The public worker projection (engine/public-profiles.ts): in the snapshot, and as `ledger` deltas `{ batch, profiles }`. */
+  profiles?: Pick<PublicProfiles, 'all' | 'onChange'>;
   tokens: TokenStore;
   log: Logger;
   publicDashboard: boolean;
@@ -87,6 +90,7 @@ export class EventHub {
       }),
     );
     this.offs.push(o.board.onChange((d: BoardDelta) => this.publish('board', d)));
+    if (o.profiles) this.offs.push(o.profiles.onChange((profiles) => this.publish('ledger', { batch: o.engine.ledger().batch, profiles })));
     this.offs.push(
       o.tokens.onRevoke((tokenId) => {
         for (const c of [...this.clients]) if (c.tokenId === tokenId) this.drop(c);
@@ -154,7 +158,7 @@ export class EventHub {
   }
 
   private snapshot(): string {
-    return `id: ${this.id(this.seq)}\nevent: snapshot\ndata: ${JSON.stringify({ board: this.o.board.board(), ledger: this.o.engine.visibleLedger(), recent: this.o.engine.recent() })}\n\n`;
+    return `id: ${this.id(this.seq)}\nevent: snapshot\ndata: ${JSON.stringify({ board: this.o.board.board(), ledger: this.o.engine.visibleLedger(), recent: this.o.engine.recent(), profiles: this.o.profiles?.all() ?? {} })}\n\n`;
   }
 
   route(): Route {

@@ -11,5 +11,5 @@ export type { RenderOptions } from './render.js';
 export { formatCountdown, describeCountdown, formatClock, describeEvent } from './format.js';
 export { buildSeries, countPerMinute, utilisationPerMinute, minuteStart, MINUTE_MS } from './series.js';
 export type { ChartSeries, SeriesPoint } from './series.js';
-export { applySnapshot, applyDelta, emptyLiveState } from './live.js';
+export { applySnapshot, applyDelta, emptyLiveState, publicProfilesFrom } from './live.js';
 export type { LiveState, SnapshotMessage, DeltaMessage } from './live.js';

@@ -1,7 +1,8 @@
 /**
  * Live dashboard state fed by the relay's event stream (`GET /api/events`, see
- * docs/PROTOCOL.md): a `snapshot` ({ board, ledger }) followed by `ledger` and `board`
- * deltas ({ batch, tasks?, workers?, repos?, trust?, events? }).
+ * docs/PROTOCOL.md): a `snapshot` ({ board, ledger, recent, profiles }) followed by `ledger`
+ * and `board` deltas ({ batch, tasks?, workers?, profiles?, repos?, trust?, events? }).
+ * `profiles` is the public worker projection (what the scheduler uses per worker).
  *
  * Invariants:
  * - Pure: each function returns a new state and never mutates its input state.
@@ -11,7 +12,7 @@
  *   (`taskId`, `workerId`, `id`, `repo`); unknown fields are ignored, never thrown on.
  * - `recent` keeps only events newer than `keepMs` before the newest, at most `maxEvents`.
  */
-import type { AuditEvent, Board, Ledger, RepoPolicy, RiskTier, Task, TaskRuntime, WorkerRuntime } from '../model.js';
+import type { AuditEvent, Board, Ledger, RepoPolicy, RiskTier, Task, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
 
 // Local copies (not imported from ../model.js) so the browser bundle does not pull in zod.
 const emptyBoard = (): Board => ({ tasks: {}, repos: {}, trust: {} });
@@ -21,6 +22,8 @@ export interface LiveState {
   board: Board;
   ledger: Ledger;
   recent: AuditEvent[];
+  /** Public worker profiles (skills, capacity, max concurrent, availability). */
+  profiles: Record<string, WorkerProfile>;
   /** Highest batch seen. */
   batch: number;
 }
@@ -30,6 +33,7 @@ export interface SnapshotMessage {
   ledger?: Partial<Ledger>;
   events?: AuditEvent[];
   recent?: AuditEvent[];
+  profiles?: unknown;
 }
 
 export interface DeltaMessage {
@@ -39,6 +43,7 @@ export interface DeltaMessage {
   repos?: unknown;
   trust?: unknown;
   events?: unknown;
+  profiles?: unknown;
   removed?: { tasks?: string[]; workers?: string[]; repos?: string[] };
 }
 
@@ -46,7 +51,36 @@ export const KEEP_MS = 60 * 60 * 1000;
 export const MAX_EVENTS = 5000;
 
 export function emptyLiveState(): LiveState {
-  return { board: emptyBoard(), ledger: emptyLedger(), recent: [], batch: 0 };
+  return { board: emptyBoard(), ledger: emptyLedger(), recent: [], profiles: {}, batch: 0 };
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/**
+ * Public profiles as published by the relay (the event stream's `profiles`, or the
+ * `owp/ledger` document's `profiles` map as JSON). An entry without a usable shape is left
+ * out rather than shown with made-up numbers.
+ */
+export function publicProfilesFrom(raw: unknown, base: Record<string, WorkerProfile> = {}): Record<string, WorkerProfile> {
+  if (!isObj(raw)) return base;
+  const out: Record<string, WorkerProfile> = { ...base };
+  for (const [id, v] of Object.entries(raw)) {
+    if (v === null || v === undefined) {
+      delete out[id];
+      continue;
+    }
+    if (!isObj(v) || !isStrings(v.skills) || !isCount(v.capacity) || !isCount(v.maxConcurrent)) continue;
+    out[id] = {
+      id,
+      name: typeof v.name === 'string' && v.name ? v.name : id,
+      skills: [...v.skills],
+      capacity: v.capacity,
+      maxConcurrent: v.maxConcurrent,
+      available: v.available !== false,
+    };
+  }
+  return out;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -98,7 +132,7 @@ export function addEvents(state: LiveState, events: readonly AuditEvent[], keepM
 export function applySnapshot(state: LiveState, snap: SnapshotMessage): LiveState {
   const board: Board = { ...emptyBoard(), ...(isObj(snap.board) ? (snap.board as Partial<Board>) : {}) };
   const ledger: Ledger = { ...emptyLedger(), ...(isObj(snap.ledger) ? (snap.ledger as Partial<Ledger>) : {}) };
-  const next: LiveState = { board, ledger, recent: state.recent, batch: Math.max(ledger.batch ?? 0, 0) };
+  const next: LiveState = { board, ledger, recent: state.recent, profiles: publicProfilesFrom(snap.profiles), batch: Math.max(ledger.batch ?? 0, 0) };
   const evs = Array.isArray(snap.events) ? snap.events : Array.isArray(snap.recent) ? snap.recent : [];
   return addEvents(next, evs);
 }
@@ -112,7 +146,8 @@ export function applyLedgerDelta(state: LiveState, d: DeltaMessage): LiveState {
     tasks: mergeMap<TaskRuntime>(state.ledger.tasks, d.tasks, ['taskId', 'id'], d.removed?.tasks),
     workers: mergeMap<WorkerRuntime>(state.ledger.workers, d.workers, ['workerId', 'id'], d.removed?.workers),
   };
-  const next = { ...state, ledger, batch: Math.max(state.batch, batch) };
+  const profiles = d.profiles === undefined ? state.profiles : publicProfilesFrom(d.profiles, state.profiles);
+  const next = { ...state, ledger, profiles, batch: Math.max(state.batch, batch) };
   return Array.isArray(d.events) ? addEvents(next, d.events as AuditEvent[]) : next;
 }
 

@@ -91,6 +91,8 @@ export interface WorkerView {
   pointsInUse: number;
   maxConcurrent?: number;
   available?: boolean;
+  /** Highest risk tier maintainers trust this worker with (board trust, else the default). */
+  trust: RiskTier;
   credit: number;
   completed: number;
   expired: number;
@@ -239,6 +241,7 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
       pointsInUse: rt?.pointsInUse ?? 0,
       maxConcurrent: p?.maxConcurrent,
       available: p?.available,
+      trust: board.trust[id] ?? DEFAULTS.workerTrust,
       credit: rt?.credit ?? 0,
       completed: rt?.completed ?? 0,
       expired: rt?.expired ?? 0,

@@ -170,6 +170,8 @@ function repoBoard(b: Builder, r: RepoView, opts: RenderOptions): HTMLElement {
 
 function workerCard(b: Builder, w: WorkerView, opts: RenderOptions): HTMLElement {
   const status = w.online === undefined ? 'unknown' : w.online ? 'online' : 'offline';
+  // Without presence (public page, plugin) the profile still says whether it takes work.
+  const shown = status === 'unknown' && w.available !== undefined ? (w.available ? 'available' : 'unavailable') : status;
   return b.el(
     'li',
     {
@@ -177,7 +179,7 @@ function workerCard(b: Builder, w: WorkerView, opts: RenderOptions): HTMLElement
       tabindex: 0,
       'data-worker-id': w.id,
       'data-online': status,
-      'aria-label': `${w.name}, ${status}, ${w.pointsInUse} of ${w.capacity} capacity points in use, ${w.leases.length} active lease${w.leases.length === 1 ? '' : 's'}`,
+      'aria-label': `${w.name}, ${shown}, ${w.pointsInUse} of ${w.capacity} capacity points in use, ${w.leases.length} active lease${w.leases.length === 1 ? '' : 's'}`,
     },
     b.el(
       'div',
@@ -185,13 +187,16 @@ function workerCard(b: Builder, w: WorkerView, opts: RenderOptions): HTMLElement
       b.el('span', { class: `owp-dot owp-dot-${status}`, 'aria-hidden': 'true' }),
       b.el('span', { class: 'owp-worker-name' }, w.name),
       w.name !== w.id ? b.el('span', { class: 'owp-worker-id' }, w.id) : null,
-      b.el('span', { class: 'owp-worker-status' }, status),
-      w.available === false ? b.el('span', { class: 'owp-chip owp-chip-held' }, 'unavailable') : null,
+      b.el('span', { class: 'owp-worker-status' }, shown),
+      w.available === false && shown !== 'unavailable' ? b.el('span', { class: 'owp-chip owp-chip-held' }, 'unavailable') : null,
     ),
     w.skills.length
       ? b.el('div', { class: 'owp-worker-skills' }, ...w.skills.map((s) => b.el('span', { class: 'owp-chip owp-chip-skill' }, s)))
       : null,
     bar(b, w.pointsInUse, w.capacity, `Capacity in use for ${w.name}`, 'owp-capacity'),
+    w.maxConcurrent !== undefined
+      ? b.el('p', { class: 'owp-worker-limits', 'data-capacity': w.capacity, 'data-max-concurrent': w.maxConcurrent, 'data-trust': w.trust }, `capacity ${w.capacity} · at most ${w.maxConcurrent} at once · trusted up to tier ${w.trust}`)
+      : b.el('p', { class: 'owp-worker-limits owp-empty' }, 'No profile published yet (owp worker register)'),
     b.el('p', { class: 'owp-worker-stats' }, `credit ${w.credit} · done ${w.completed} · expired ${w.expired}`),
     w.leases.length
       ? b.el(

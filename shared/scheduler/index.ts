@@ -41,3 +41,4 @@ export { FILTERS, type Filter, type Rejection } from './filters.js';
 export { SCORES, fairness, type Score } from './scores.js';
 export { fnv1a32, tieBreakHash } from './hash.js';
 export { defaultPolicy } from './state.js';
+export { explainTask, type Explanation, type ExplainReason, type WorkerVerdict } from './explain.js';

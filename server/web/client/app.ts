@@ -78,7 +78,8 @@ function render(): void {
   renderTimer = undefined;
   if (!haveData) return;
   const now = relayNow();
-  const model = buildDashboardModel({ board: state.board, ledger: state.ledger, recent: state.recent, online, profiles, now });
+  // The relay's public projection (every role) first; /api/workers (token holders) fills gaps.
+  const model = buildDashboardModel({ board: state.board, ledger: state.ledger, recent: state.recent, online, profiles: { ...profiles, ...state.profiles }, now });
   renderDashboard(root, model, { now, onOpenTask: openTask });
 }
 
@@ -151,7 +152,7 @@ function onDelta(event: 'ledger' | 'board', data: unknown): void {
   state = applyDelta(state, event, d);
   // A worker we have no profile for (or whose capacity may have changed): ask again.
   if (event === 'ledger' && d.workers && typeof d.workers === 'object') {
-    if (Object.keys(d.workers).some((id) => !profiles[id])) void loadWorkers();
+    if (Object.keys(d.workers).some((id) => !profiles[id] && !state.profiles[id])) void loadWorkers();
   }
   scheduleRender();
 }
