@@ -32,6 +32,7 @@ import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { openStore } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
+import { awarenessLeases } from './sync/awareness.js';
 
 export interface RelayConfig {
   dataDir: string;
@@ -182,7 +183,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       onAwareness: (principal, docName, state) => {
         if (principal.role !== 'worker' || !principal.workerId) return;
         lastSeen.set(principal.workerId, now());
-        if (docName === INBOX_PREFIX + principal.workerId || state.workerId === principal.workerId) engine.awarenessHeartbeat(principal.workerId, state);
+        if (docName === INBOX_PREFIX + principal.workerId || state.workerId === principal.workerId) engine.heartbeatLeases(principal.workerId, awarenessLeases(principal.workerId, state));
       },
     });
     const started: RelayFeature[] = [];

@@ -75,3 +75,19 @@ export function awarenessStateAllowed(p: Pick<Principal, 'role' | 'workerId'>, s
   if (p.role === 'admin') return true;
   return p.role === 'worker' && p.workerId !== undefined && wid === p.workerId;
 }
+
+/**
+ * The leases a worker's awareness state asks to extend: `{ workerId?, leases: { taskId:
+ * fencingToken } }`, with `workerId` (when given) equal to `workerId`. Entries whose token is
+ * not a whole number of 1 or more are skipped; anything else gives no heartbeat.
+ */
+export function awarenessLeases(workerId: string, state: Record<string, unknown>): [taskId: string, fencingToken: number][] {
+  if (state.workerId !== undefined && state.workerId !== workerId) return [];
+  const leases = state.leases;
+  if (!leases || typeof leases !== 'object') return [];
+  const out: [string, number][] = [];
+  for (const [taskId, token] of Object.entries(leases as Record<string, unknown>)) {
+    if (typeof token === 'number' && Number.isInteger(token) && token >= 1) out.push([taskId, token]);
+  }
+  return out;
+}
