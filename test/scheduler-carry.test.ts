@@ -137,7 +137,7 @@ describe('scheduler session (incremental batches)', () => {
           expect(Object.keys(held.ledger.outcomes).length).toBeGreaterThanOrEqual(held.tasks);
         }
       }),
-      { seed: 42, numRuns: 500 },
+      { seed: 42, numRuns: 200 },
     );
   });
 
