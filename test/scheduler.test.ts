@@ -30,14 +30,14 @@ describe('tie-break hash (FNV-1a 32-bit over UTF-8)', () => {
 
 describe('scores', () => {
   const p = profile('ann', { skills: ['ts', 'docs'] });
-  const wr = newWorkerRuntime('ann', '2026-01-10');
+  const workerState = newWorkerRuntime('ann', '2026-01-10');
   const input = (over: Partial<Parameters<typeof totalScore>[0]> = {}) => ({
     task: task('x', { skills: ['ts'] }),
     queuedAt: T0,
     now: T0,
     profile: p,
     skills: new Set(p.skills),
-    wr,
+    workerState,
     ...over,
   });
   const byName = (n: string) => SCORES.find((s) => s.name === n)!;

@@ -91,13 +91,6 @@ export function diffLedgerIds(prev: Ledger, next: Ledger, taskIds: Iterable<stri
   return d;
 }
 
-export function isEmptyDiff(d: LedgerDiff): boolean {
-  for (const _ in d.tasks) return false;
-  for (const _ in d.workers) return false;
-  for (const _ in d.outcomes) return false;
-  return true;
-}
-
 export function ledgerOps(d: LedgerDiff, batch: number, at: number): DbOp[] {
   const ops: DbOp[] = [];
   const put = (prefix: string, rec: Record<string, unknown>) => {

@@ -8,13 +8,13 @@
  * - The same input gives the same result with or without `carried`.
  */
 import type { AuditEvent, Intent, Ledger, Outcome, PoolState, TaskRuntime } from '../model.js';
-import { candidatePool, claimNamed, claimNext, type CandidatePool } from './claims.js';
+import { claimNextPool, claimNamed, claimNext, type ClaimNextPool } from './claims.js';
 import type { PoolIndexes } from './indexes.js';
 import { applyLeaseIntent, applyMaintainerIntent, type Decision } from './leases.js';
 import { compactBuckets, flushAdded } from './pool.js';
 import { expireLeases, reconcileBoard } from './reconcile.js';
 import { fairness } from './scores.js';
-import { clean, createWork, emit, own, putOutcome, toLedger, workerRuntime, type Work } from './state.js';
+import { clean, createDraft, emit, own, putOutcome, toLedger, workerRuntime, type Draft } from './state.js';
 
 export interface ScheduleResult {
   ledger: Ledger;
@@ -58,7 +58,7 @@ const CLASS: Record<Intent['kind'], number> = {
 
 /**
  * The published processing order: indexes into `intents`. Fairness for claim-next is read
- * from `w` after the non-claim intents ran (credit earned in this batch counts).
+ * from `draft` after the non-claim intents ran (credit earned in this batch counts).
  */
 export function intentOrder(intents: readonly Intent[], fairnessOf: (workerId: string) => number): number[] {
   const idx = intents.map((_, i) => i);
@@ -68,22 +68,22 @@ export function intentOrder(intents: readonly Intent[], fairnessOf: (workerId: s
   return idx.sort((a, b) => cls(a) - cls(b) || (cls(a) === 2 ? fair.get(b)! - fair.get(a)! : 0) || a - b);
 }
 
-function decide(w: Work, intent: Intent, pool: () => CandidatePool): Decision & { taskId?: string } {
+function decide(draft: Draft, intent: Intent, pool: () => ClaimNextPool): Decision & { taskId?: string } {
   switch (intent.kind) {
     case 'claim':
-      return claimNamed(w, intent);
+      return claimNamed(draft, intent);
     case 'claim-next':
-      return claimNext(w, intent, pool());
+      return claimNext(draft, intent, pool());
     case 'heartbeat':
     case 'release':
     case 'submit':
     case 'complete':
     case 'fail':
-      return { ...applyLeaseIntent(w, intent), taskId: intent.taskId };
+      return { ...applyLeaseIntent(draft, intent), taskId: intent.taskId };
     case 'review':
     case 'requeue':
     case 'cancel':
-      return { ...applyMaintainerIntent(w, intent), taskId: intent.taskId };
+      return { ...applyMaintainerIntent(draft, intent), taskId: intent.taskId };
     default: {
       const kind = (intent as { kind?: unknown }).kind;
       return { status: 'rejected', code: 'invalid-intent', message: `Unknown intent kind ${JSON.stringify(kind)}; see docs/PROTOCOL.md for the kinds.` };
@@ -92,16 +92,16 @@ function decide(w: Work, intent: Intent, pool: () => CandidatePool): Decision & 
 }
 
 export function runBatch(state: PoolState, intents: Intent[], now: number, carried?: Carried): BatchRun {
-  const w = createWork(state, now, carried?.indexes, carried?.tasksCopy);
+  const draft = createDraft(state, now, carried?.indexes, carried?.tasksCopy);
   if (carried) {
     const only = new Set<string>(carried.prevTouched);
     for (const id of carried.changedTasks) {
       only.add(id);
-      w.dirty.push(id);
+      draft.dirty.push(id);
     }
-    reconcileBoard(w, only);
-  } else reconcileBoard(w);
-  expireLeases(w);
+    reconcileBoard(draft, only);
+  } else reconcileBoard(draft);
+  expireLeases(draft);
 
   const decided = new Map<string, Outcome>();
   const outcomes: Outcome[] = new Array(intents.length);
@@ -109,17 +109,17 @@ export function runBatch(state: PoolState, intents: Intent[], now: number, carri
   const order = intentOrder(intents, () => 0);
   const firstClaim = order.findIndex((i) => CLASS[intents[i]!.kind] !== 0 && CLASS[intents[i]!.kind] !== undefined);
   const head = firstClaim < 0 ? order : order.slice(0, firstClaim);
-  let pool: CandidatePool | undefined;
-  const getPool = (): CandidatePool => (pool ??= candidatePool(w));
+  let pool: ClaimNextPool | undefined;
+  const getPool = (): ClaimNextPool => (pool ??= claimNextPool(draft));
 
   const run = (i: number): void => {
     const intent = intents[i]!;
-    const known = own(w.outcomes, intent.id) ?? decided.get(intent.id);
+    const known = own(draft.outcomes, intent.id) ?? decided.get(intent.id);
     if (known) {
       outcomes[i] = known;
       return;
     }
-    const d = decide(w, intent, getPool);
+    const d = decide(draft, intent, getPool);
     const outcome: Outcome = clean({
       intentId: intent.id,
       kind: intent.kind,
@@ -131,16 +131,16 @@ export function runBatch(state: PoolState, intents: Intent[], now: number, carri
       filter: d.filter,
       fencingToken: d.fencingToken,
       expiresAt: d.expiresAt,
-      batch: w.batch,
+      batch: draft.batch,
       at: now,
     });
     outcomes[i] = outcome;
     decided.set(intent.id, outcome);
     if (intent.kind !== 'heartbeat') {
-      putOutcome(w, outcome);
+      putOutcome(draft, outcome);
       if (d.status === 'rejected') {
         const claim = intent.kind === 'claim' || intent.kind === 'claim-next';
-        emit(w, {
+        emit(draft, {
           kind: claim ? 'claim-rejected' : 'intent-rejected',
           actor: intent.workerId,
           taskId: d.taskId,
@@ -156,13 +156,13 @@ export function runBatch(state: PoolState, intents: Intent[], now: number, carri
   for (const i of head) run(i);
   if (firstClaim >= 0) {
     const rest = order.slice(firstClaim);
-    const fairnessOf = (workerId: string): number => fairness(workerRuntime(w, workerId), now);
+    const fairnessOf = (workerId: string): number => fairness(workerRuntime(draft, workerId), now);
     const restIntents = rest.map((i) => intents[i]!);
     for (const j of intentOrder(restIntents, fairnessOf)) run(rest[j]!);
   }
-  const ledger = toLedger(w);
-  flushAdded(w);
-  compactBuckets(w);
-  const indexes: PoolIndexes = { active: w.active, leased: w.leased, candidates: w.candidates, buckets: w.buckets, unordered: w.unordered };
-  return { result: { ledger, outcomes, events: w.events }, indexes, touched: w.touched, workersTouched: w.workersTouched };
+  const ledger = toLedger(draft);
+  flushAdded(draft);
+  compactBuckets(draft);
+  const indexes: PoolIndexes = { active: draft.active, leased: draft.leased, candidates: draft.candidates, buckets: draft.buckets, unordered: draft.unordered };
+  return { result: { ledger, outcomes, events: draft.events }, indexes, touched: draft.touched, workersTouched: draft.workersTouched };
 }

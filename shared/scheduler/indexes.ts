@@ -21,7 +21,7 @@ import { areaKey, own, type RepoLoad } from './state.js';
 export interface Candidate {
   id: string;
   task: Task;
-  rt: TaskRuntime;
+  runtime: TaskRuntime;
   area: string;
   /** Per batch: the repo's policy, the weighted task-only score (priority, age). */
   policy: RepoPolicy;
@@ -36,8 +36,8 @@ export interface Candidate {
   blocked?: { filter: Filter; code: ErrorCode };
 }
 
-function offered(rt: TaskRuntime | undefined, task: Task | undefined): task is Task {
-  return !!rt && !!task && rt.state === 'queued' && !task.held && !task.cancelled;
+function offered(runtime: TaskRuntime | undefined, task: Task | undefined): task is Task {
+  return !!runtime && !!task && runtime.state === 'queued' && !task.held && !task.cancelled;
 }
 
 export interface PoolIndexes {
@@ -67,15 +67,15 @@ function forget(c: CandidateIndex, e: Candidate | undefined): void {
 
 /** Bring `candidates` and `leased` in line with the task `id` in `tasks` and `board`. */
 export function syncCandidate(c: CandidateIndex, tasks: Record<string, TaskRuntime>, board: Board, id: string): void {
-  const rt = own(tasks, id);
-  if (rt && rt.state === 'leased' && rt.lease) c.leased.add(id);
+  const runtime = own(tasks, id);
+  if (runtime && runtime.state === 'leased' && runtime.lease) c.leased.add(id);
   else c.leased.delete(id);
   const task = own(board.tasks, id);
-  if (offered(rt, task)) {
+  if (offered(runtime, task)) {
     const cur = c.candidates.get(id);
-    if (cur && cur.rt === rt && cur.task === task) return;
+    if (cur && cur.runtime === runtime && cur.task === task) return;
     forget(c, cur);
-    const e: Candidate = { id, task, rt: rt!, area: areaKey(task.area), policy: undefined as unknown as RepoPolicy, taskPart: 0, taken: false };
+    const e: Candidate = { id, task, runtime: runtime!, area: areaKey(task.area), policy: undefined as unknown as RepoPolicy, taskPart: 0, taken: false };
     c.candidates.set(id, e);
     c.added.push(e);
   } else {

@@ -116,8 +116,8 @@ export class SchedulerSession {
     // answer a repeat): the full map grows with history and must not be copied per batch.
     const known: Record<string, Outcome> = {};
     for (const i of intents) {
-      const o = own(this.outcomes, i.id);
-      if (o) put(known, i.id, o);
+      const stored = own(this.outcomes, i.id);
+      if (stored) put(known, i.id, stored);
     }
     const { board, profiles } = input;
     const state: PoolState = { board, profiles, ledger: { batch: this.current.batch, tasks: this.current.tasks, workers: this.current.workers, outcomes: known } };
