@@ -3,7 +3,8 @@
 //   plugin review expects.
 // - everything else: typescript-eslint's recommended rules, plus house rules: no HTML
 //   injection sinks anywhere, and shared/ imports nothing that needs Node, Obsidian, the
-//   server or the plugin (the plugin bundles shared/ for mobile).
+//   server or the plugin (the plugin bundles shared/ for mobile); only server/store/leveldb.ts
+//   imports LevelDB (everything else persists through the storage port).
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 import obsidianmd from 'eslint-plugin-obsidianmd';
@@ -71,6 +72,21 @@ export default defineConfig([
             { regex: '^(fs|path|os|crypto|http|https|net|child_process|stream|url|util|events)$', message: 'shared/ must not need Node.' },
             { regex: '^(ws|level|obsidian|@octokit/.*)$', message: 'shared/ must not need Node or Obsidian.' },
             { regex: '(^|/)(server|plugin)/', message: 'shared/ imports nothing from server/ or plugin/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The storage port (docs/STORAGE.md): only a backend module may load its database driver.
+    files: ['server/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'plugin/**/*.ts', '*.ts'],
+    ignores: ['server/store/leveldb.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(level|classic-level|abstract-level|memory-level)$', message: 'Persist through the Store (server/store/): only server/store/leveldb.ts imports LevelDB.' },
           ],
         },
       ],

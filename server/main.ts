@@ -3,7 +3,7 @@
  *
  * Invariants:
  * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
- *   --data/OWP_DATA (./data). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_GITHUB_*.
+ *   --data/OWP_DATA (./data). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -17,6 +17,7 @@ import { resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
 import { consoleLogger, startRelay } from './relay.js';
+import { githubHostFrom } from '../shared/scheduler/pr-links.js';
 
 export interface ServeOptions {
   host: string;
@@ -25,6 +26,8 @@ export interface ServeOptions {
   adminToken?: string;
   publicDashboard: boolean;
   github?: { token: string; apiUrl?: string; webhookSecret?: string };
+  /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
+  githubHost: string;
 }
 
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
@@ -50,6 +53,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
     dataDir: resolve(flags.data ?? env.OWP_DATA ?? './data'),
     adminToken: env.OWP_ADMIN_TOKEN || undefined,
     publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
+    githubHost: githubHostFrom(env),
   };
   if (env.OWP_GITHUB_TOKEN) {
     opts.github = { token: env.OWP_GITHUB_TOKEN, apiUrl: env.OWP_GITHUB_API_URL || undefined, webhookSecret: env.OWP_GITHUB_WEBHOOK_SECRET || undefined };
@@ -124,6 +128,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       port: opts.port,
       adminToken: opts.adminToken,
       publicDashboard: opts.publicDashboard,
+      githubHost: opts.githubHost,
       log: consoleLogger,
       features: (port) => {
         const fs: RelayFeature[] = [];

@@ -6,7 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditEvent, Board, Intent, Ledger, Outcome, RepoPolicy, Task, TaskInput, TaskRuntime } from '../shared/model.js';
 
-export type Role = 'admin' | 'maintainer' | 'worker' | 'viewer';
+import type { Role } from '../shared/protocol.js';
+
+export type { Role };
 
 export interface Principal {
   role: Role;

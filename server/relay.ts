@@ -15,12 +15,12 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
 import { openTokenStore, type TokenStore } from './auth/index.js';
 import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
-import { INBOX_PREFIX } from './engine/inboxes.js';
 import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
 import { leaseRoutes } from './http/api-leases.js';
@@ -61,6 +61,8 @@ export interface RelayConfig {
   archiveEveryMs?: number;
   /** SSE keep-alive comment period (default 15 s). */
   ssePingMs?: number;
+  /** The GitHub host submitted pull request links must be on (default github.com; see githubHostFrom). */
+  githubHost?: string;
 }
 
 export interface RunningRelay {
@@ -100,13 +102,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const audit = await openAuditLog(store);
     const docs = new DocStore(store, { log });
     cleanup.unshift(() => docs.close());
-    const board = new BoardView(await docs.get('owp/board'));
-    const ledgerDoc = await docs.get('owp/ledger');
+    const board = new BoardView(await docs.get(BOARD_DOC));
+    const ledgerDoc = await docs.get(LEDGER_DOC);
     const engine = await Engine.open({
       store,
       audit,
       board,
       ledgerDoc,
+      rules: { githubHost: config.githubHost },
       now,
       log,
       tickMs: config.tickMs,
@@ -128,7 +131,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       board,
       tokens,
       audit,
-      inbox: (workerId) => docs.get(INBOX_PREFIX + workerId),
+      inbox: (workerId) => docs.get(inboxDoc(workerId)),
       persisted: (name) => docs.whenPersisted(name),
       now,
       version: await packageVersion(),
@@ -183,7 +186,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       onAwareness: (principal, docName, state) => {
         if (principal.role !== 'worker' || !principal.workerId) return;
         lastSeen.set(principal.workerId, now());
-        if (docName === INBOX_PREFIX + principal.workerId || state.workerId === principal.workerId) engine.heartbeatLeases(principal.workerId, awarenessLeases(principal.workerId, state));
+        if (docName === inboxDoc(principal.workerId) || state.workerId === principal.workerId) engine.heartbeatLeases(principal.workerId, awarenessLeases(principal.workerId, state));
       },
     });
     const started: RelayFeature[] = [];

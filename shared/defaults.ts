@@ -21,6 +21,8 @@ export const DEFAULTS = {
   workerTrust: 1 as RiskTierValue,
   capacity: 3,
   maxConcurrent: 1,
+  /** Pull requests awaiting review (plus leases in progress) a worker may have at once. */
+  maxOpenPrs: 3,
   /** Share (0..1) of scoring weight given to workers with no credit yet. */
   newcomerBoost: 0.25,
 } as const;

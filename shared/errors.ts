@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   'tier-not-allowed': 409,
   'capacity-exceeded': 409,
   'max-concurrent': 409,
+  'max-open-prs': 409,
+  'pr-in-use': 409,
   'area-locked': 409,
   'area-frozen': 409,
   'review-budget-full': 409,

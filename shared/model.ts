@@ -14,6 +14,7 @@
 import { DEFAULTS } from './defaults.js';
 import { z } from 'zod';
 import { OwpError, type ErrorCode } from './errors.js';
+import { INTENT_KINDS, MAINTAINER_INTENT_KINDS, WORKER_INTENT_KINDS } from './protocol.js';
 
 export const RISK_TIERS = [0, 1, 2, 3] as const;
 export type RiskTier = 0 | 1 | 2 | 3;
@@ -34,6 +35,7 @@ export const LIMITS = {
   nameLength: 100,
   capacity: 1000,
   maxConcurrent: 100,
+  maxOpenPrs: 100,
 } as const;
 
 /**
@@ -121,6 +123,16 @@ const workerId = z
 const ms = (what = 'a time') => wholeNumber(0, Number.MAX_SAFE_INTEGER, `must be ${what} in milliseconds (a whole number, 0 or more)`);
 const URL_MESSAGE = `must be an http(s) URL of at most ${LIMITS.urlLength} characters`;
 const url = z.string(says(URL_MESSAGE)).max(LIMITS.urlLength, says(URL_MESSAGE)).regex(/^https?:\/\/\S+$/, says(URL_MESSAGE));
+/**
+ * Where workers clone a repo from: https/http/ssh/git URLs or scp-like `git@host:owner/name.git`.
+ * Local paths and file:// are refused here (a policy is read by every worker, and a path on
+ * one machine means nothing on another); a worker can still pass one with --clone-url.
+ */
+const CLONE_URL_MESSAGE = `must be a git remote URL such as https://github.com/owner/name.git or git@github.com:owner/name.git (https, http, ssh or git; at most ${LIMITS.urlLength} characters)`;
+const cloneUrl = z
+  .string(says(CLONE_URL_MESSAGE))
+  .max(LIMITS.urlLength, says(CLONE_URL_MESSAGE))
+  .regex(/^(?:(?:https?|ssh|git):\/\/[^\s/]+\/\S+|[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^\s:]\S*)$/, says(CLONE_URL_MESSAGE));
 const fencingToken = wholeNumber(1, Number.MAX_SAFE_INTEGER, 'must be the fencing token you got with the lease (a whole number, 1 or more)');
 
 /**
@@ -177,6 +189,12 @@ export const WorkerProfileSchema = strictObject(
     skills: skills(),
     capacity: wholeNumber(1, LIMITS.capacity),
     maxConcurrent: wholeNumber(1, LIMITS.maxConcurrent),
+    /**
+     * Active leases at most: pull requests awaiting review plus tasks in progress (each
+     * becomes one); absent means DEFAULTS.maxOpenPrs (see scheduler/open-prs.ts). Optional,
+     * not defaulted, so profiles written before it existed read back unchanged.
+     */
+    maxOpenPrs: wholeNumber(1, LIMITS.maxOpenPrs).optional(),
     available: bool().default(true),
   },
   'a worker profile',
@@ -198,6 +216,8 @@ export const RepoPolicySchema = strictObject(
     cooldownMs: ms('a wait').default(DEFAULTS.cooldownMs),
     dailyQuota: wholeNumber(0, 10_000).default(DEFAULTS.dailyQuota),
     frozenAreas: z.array(area, says(FROZEN_MESSAGE)).max(256, says(FROZEN_MESSAGE)).default([]),
+    /** Where `owp worker run` clones from; unset: https://github.com/OWNER/NAME.git. */
+    cloneUrl: cloneUrl.optional(),
     github: strictObject(
       {
         enabled: bool().default(false),
@@ -216,8 +236,6 @@ export type RepoPolicyInput = z.input<typeof RepoPolicySchema>;
 const intentBase = { id: intentId, workerId };
 const leased = { ...intentBase, taskId, fencingToken };
 const REVIEW_RESULTS = ['open', 'merged', 'closed', 'changes-requested'] as const;
-
-const INTENT_KINDS = ['claim', 'claim-next', 'heartbeat', 'release', 'submit', 'complete', 'fail', 'review', 'requeue', 'cancel'] as const;
 
 /** What a worker (or a maintainer, or the relay's GitHub tracker) asks the scheduler to do. */
 export const IntentSchema = z.discriminatedUnion(
@@ -258,8 +276,7 @@ export const IntentSchema = z.discriminatedUnion(
 );
 export type Intent = z.output<typeof IntentSchema>;
 export type IntentKind = Intent['kind'];
-export const WORKER_INTENT_KINDS = ['claim', 'claim-next', 'heartbeat', 'release', 'submit', 'complete', 'fail'] as const;
-export const MAINTAINER_INTENT_KINDS = ['review', 'requeue', 'cancel'] as const;
+export { INTENT_KINDS, WORKER_INTENT_KINDS, MAINTAINER_INTENT_KINDS };
 
 // The runtime types (the ledger: written by the relay alone) live in ./ledger.ts.
 export * from './ledger.js';

@@ -8,9 +8,10 @@
  */
 import type * as Y from 'yjs';
 import { TaskSchema, type Task } from '../../shared/model.js';
+import { ORIGIN } from '../../shared/protocol.js';
 import type { EDITABLE_KEYS, TaskNote } from '../../shared/notes/task-note.js';
 
-export const PLUGIN_ORIGIN = 'owp-plugin';
+export const PLUGIN_ORIGIN = ORIGIN.plugin;
 
 const FIELD_OF: Record<(typeof EDITABLE_KEYS)[number], keyof Task> = {
   owp_title: 'title',

@@ -10,6 +10,7 @@
  */
 import { DEFAULTS, LIMITS } from '../../shared/model.js';
 import { safeFolder } from '../../shared/notes/note-path.js';
+import { isRole, YJS_PATH, type Role } from '../../shared/protocol.js';
 
 export interface OwpSettings {
   relayUrl: string;
@@ -33,7 +34,7 @@ export interface OwpSettings {
 export interface Identity {
   relayUrl: string;
   token: string;
-  role: 'admin' | 'maintainer' | 'worker' | 'viewer';
+  role: Role;
   workerId?: string;
   name?: string;
 }
@@ -81,18 +82,18 @@ export function normaliseSettings(raw: unknown): OwpSettings {
 
 /** `http://host:8787` -> `ws://host:8787/yjs`; `https` -> `wss`. */
 export function yjsServerUrl(relayUrl: string): string {
-  return relayUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + '/yjs';
+  return relayUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + YJS_PATH;
 }
 
 function parseIdentity(v: unknown): Identity | undefined {
   if (!v || typeof v !== 'object') return undefined;
   const r = v as Record<string, unknown>;
   if (typeof r.relayUrl !== 'string' || typeof r.token !== 'string') return undefined;
-  if (!['admin', 'maintainer', 'worker', 'viewer'].includes(r.role as string)) return undefined;
+  if (!isRole(r.role)) return undefined;
   return {
     relayUrl: r.relayUrl,
     token: r.token,
-    role: r.role as Identity['role'],
+    role: r.role,
     ...(typeof r.workerId === 'string' ? { workerId: r.workerId } : {}),
     ...(typeof r.name === 'string' ? { name: r.name } : {}),
   };

@@ -16,11 +16,12 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import type { Intent, Outcome, TaskRuntime, WorkerProfile } from '../../shared/model.js';
+import { BOARD_DOC, CLOSE, inboxDoc, isRefusalCloseCode, LEDGER_DOC, ORIGIN, RETRY_LATER_CLOSE_CODES, type Role } from '../../shared/protocol.js';
 import { openCache, platform, type DocCache } from './platform.js';
 import { yjsServerUrl } from '../settings/settings.js';
 
 export type ConnectionStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'stopped';
-export type Role = 'admin' | 'maintainer' | 'worker' | 'viewer';
+export type { Role };
 
 export interface ClientOptions {
   relayUrl: string;
@@ -35,17 +36,17 @@ export interface ClientOptions {
 }
 
 export const CLOSE_REASONS: Record<number, string> = {
-  4400: 'the relay could not decode a message from this client.',
-  4401: 'the relay does not accept this token. Check the token in the plugin settings.',
-  4403: 'this token may not write that document.',
-  4404: 'the relay does not know that document.',
-  4410: 'this token was revoked. Ask the pool admin for a new one.',
-  4413: 'a message was too large for the relay.',
-  4429: 'the relay is refusing connections from here for a while (too many connections or refused tokens).',
+  [CLOSE.malformed]: 'the relay could not decode a message from this client.',
+  [CLOSE.unauthorized]: 'the relay does not accept this token. Check the token in the plugin settings.',
+  [CLOSE.forbidden]: 'this token may not write that document.',
+  [CLOSE.unknownDoc]: 'the relay does not know that document.',
+  [CLOSE.revoked]: 'this token was revoked. Ask the pool admin for a new one.',
+  [CLOSE.tooLarge]: 'a message was too large for the relay.',
+  [CLOSE.tooMany]: 'the relay is refusing connections from here for a while (too many connections or refused tokens).',
 };
 
 /** Close codes that mean "not now" rather than "never": retried after a pause. */
-export const RETRY_LATER_CODES: ReadonlySet<number> = new Set([4429]);
+export const RETRY_LATER_CODES: ReadonlySet<number> = new Set(RETRY_LATER_CLOSE_CODES);
 export const RETRY_FIRST_MS = 5_000;
 export const RETRY_MAX_MS = 60_000;
 
@@ -82,10 +83,10 @@ export class PoolClient {
 
   private docs(): [string, Y.Doc][] {
     const list: [string, Y.Doc][] = [
-      ['owp/board', this.board],
-      ['owp/ledger', this.ledger],
+      [BOARD_DOC, this.board],
+      [LEDGER_DOC, this.ledger],
     ];
-    if (this.inbox) list.push([`owp/inbox/${this.opts.workerId}`, this.inbox]);
+    if (this.inbox && this.opts.workerId) list.push([inboxDoc(this.opts.workerId), this.inbox]);
     return list;
   }
 
@@ -114,7 +115,7 @@ export class PoolClient {
       });
       provider.on('connection-close', (event: CloseEvent | null) => {
         if (event && RETRY_LATER_CODES.has(event.code)) this.retryLater();
-        else if (event && event.code >= 4400 && event.code < 4500) this.stopFor(event.code, event.reason);
+        else if (event && isRefusalCloseCode(event.code)) this.stopFor(event.code, event.reason);
         this.updateStatus();
       });
       this.providers.push(provider);
@@ -195,7 +196,7 @@ export class PoolClient {
       for (const [k, v] of Object.entries(profile)) {
         if (JSON.stringify(map.get(k)) !== JSON.stringify(v)) map.set(k, v);
       }
-    }, 'owp-plugin');
+    }, ORIGIN.plugin);
   }
 
   appendIntent(intent: Intent): void {

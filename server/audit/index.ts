@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AuditEvent } from '../../shared/model.js';
-import { prefixEnd, type Store, type StoreOp } from '../store/index.js';
+import { decodeJson, prefixRange, type Store, type StoreOp } from '../store/index.js';
 
 export const AUDIT_PREFIX = 'audit/';
 export const AUDIT_HEAD_KEY = 'meta/audit-head';
@@ -109,7 +109,7 @@ export class AuditLog {
     return { seq: this.headSeq, hash: this.headHash };
   }
 
-  /** The LevelDB ops and entries for these events, chained after the current head. No I/O. */
+  /** The store ops and entries for these events, chained after the current head. No I/O. */
   prepare(events: AuditEvent[]): { ops: StoreOp[]; entries: AuditEntry[] } {
     const entries: AuditEntry[] = [];
     let seq = this.headSeq;
@@ -168,13 +168,9 @@ export class AuditLog {
     // forwards from there (oldest first); without, backwards from the end (newest window).
     const prefix = q.task !== undefined ? taskIndexPrefix(q.task) : q.worker !== undefined ? workerIndexPrefix(q.worker) : AUDIT_PREFIX;
     const viaIndex = prefix !== AUDIT_PREFIX;
-    const range = {
-      gte: since === undefined ? prefix : prefix + pad(since + 1),
-      lt: prefixEnd(prefix),
-      reverse: since === undefined,
-    };
+    const range = prefixRange(prefix, { gte: since === undefined ? undefined : prefix + pad(since + 1), reverse: since === undefined });
     const out: AuditEntry[] = [];
-    for await (const [, v] of this.store.db.iterator<string, unknown>(range as never)) {
+    for await (const [, v] of this.store.iterate<unknown>(range)) {
       const e = viaIndex ? await this.store.get<AuditEntry>(auditKey(v as number)) : (v as AuditEntry);
       if (e && match(e)) out.push(e);
       if (out.length >= limit) break;
@@ -187,7 +183,13 @@ export class AuditLog {
     let prevHash = GENESIS_HASH;
     let count = 0;
     const broken = (brokenAt: number, reason: string): AuditVerifyResult => ({ ok: false, entries: count, brokenAt, reason });
-    for await (const [key, e] of this.store.db.iterator<string, AuditEntry>({ gte: AUDIT_PREFIX, lt: prefixEnd(AUDIT_PREFIX) } as never)) {
+    for await (const [key, bytes] of this.store.iterate<Uint8Array>(prefixRange(AUDIT_PREFIX), 'binary')) {
+      let e: AuditEntry;
+      try {
+        e = decodeJson<AuditEntry>(key, bytes);
+      } catch {
+        return broken(expectSeq, `${key} is not JSON`);
+      }
       if (!e || typeof e !== 'object') return broken(expectSeq, `${key} is not an audit entry`);
       if (key !== auditKey(expectSeq)) return broken(expectSeq, `expected ${auditKey(expectSeq)}, found ${key} (an entry was removed or inserted)`);
       if (e.seq !== expectSeq) return broken(expectSeq, `${key} holds seq ${e.seq} (entries were moved or reordered)`);

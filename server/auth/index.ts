@@ -16,10 +16,11 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import { OwpError } from '../../shared/errors.js';
 import { isWorkerId } from '../../shared/model.js';
+import { ROLES as PROTOCOL_ROLES } from '../../shared/protocol.js';
 import type { Principal, Role } from '../ports.js';
 import type { Store } from '../store/index.js';
 
-export const ROLES: readonly Role[] = ['admin', 'maintainer', 'worker', 'viewer'];
+export const ROLES: readonly Role[] = PROTOCOL_ROLES;
 const AUTH_PREFIX = 'auth/';
 const ID_PREFIX = 'auth-id/';
 /** An operator-chosen admin token (OWP_ADMIN_TOKEN) must be at least this long. */

@@ -11,9 +11,10 @@ import { RefusedError, UsageError, str, type OptionSpecs, type Parsed } from './
 import { RelayClient } from './client.js';
 import { LeaseBook, owpHome } from './lease-book.js';
 import type { Output } from './output.js';
+import type { Role } from '../../shared/protocol.js';
 
 export interface Me {
-  role: 'admin' | 'maintainer' | 'worker' | 'viewer';
+  role: Role;
   workerId?: string;
   tokenId?: string;
   name?: string;

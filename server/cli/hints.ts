@@ -27,8 +27,14 @@ export function refusalHint(code: string, command: string, url: string): string 
     case 'max-concurrent':
     case 'capacity-exceeded':
       return command === 'claim'
-        ? 'A task whose PR awaits review still counts until a maintainer reviews it. `owp tasks --state leased` and `--state pr_open` show what you hold; `owp worker register` with a higher --max-concurrent or --capacity raises the limit.'
+        ? 'Only tasks in progress count here (a PR awaiting review does not). `owp tasks --state leased` shows what you hold; `owp worker register` with a higher --max-concurrent or --capacity raises the limit.'
         : undefined;
+    case 'max-open-prs':
+      return command === 'claim'
+        ? 'Your pull requests awaiting review (`owp tasks --state pr_open`) and tasks in progress count here; claims resume when a maintainer merges or closes one, or raise the limit with `owp worker register --max-open-prs N`.'
+        : undefined;
+    case 'pr-in-use':
+      return 'Each task needs its own pull request; open a new one for this task (or ask a maintainer which task the existing one answers).';
     case 'not-found':
       return command === 'token revoke' ? '`owp token list` shows the token ids.' : undefined;
     case 'invalid-transition':

@@ -15,6 +15,7 @@
  */
 import * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
+import { ORIGIN } from '../../shared/protocol.js';
 import {
   TaskSchema,
   parseRepoPolicy,
@@ -42,7 +43,7 @@ export interface BoardDelta {
   trust: Record<string, RiskTier | null>;
 }
 
-const RELAY = 'relay';
+const RELAY = ORIGIN.relay;
 /** Task fields the schema knows; anything else a client left in a task map is not merged into an upsert. */
 const TASK_FIELDS = new Set(Object.keys(TaskSchema.shape));
 

@@ -17,7 +17,7 @@
 import type * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
 import type { AuditEvent, Intent, Ledger, Outcome, TaskRuntime } from '../../shared/model.js';
-import { SchedulerSession, type ScheduleFn, type SessionBatch } from '../../shared/scheduler/index.js';
+import { SchedulerSession, type ScheduleFn, type ScheduleRules, type SessionBatch } from '../../shared/scheduler/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { BatchResult, Logger } from '../ports.js';
 import type { Store } from '../store/index.js';
@@ -33,6 +33,8 @@ export interface EngineOptions {
   audit: AuditLog;
   board: BoardView;
   ledgerDoc: Y.Doc;
+  /** Relay configuration the scheduler's rules depend on (the GitHub host of PR links). */
+  rules?: ScheduleRules;
   /** A plain scheduler to use instead of the session's incremental one (tests inject faults). */
   schedule?: ScheduleFn;
   now: () => number;
@@ -82,7 +84,7 @@ export class Engine {
     private readonly opts: EngineOptions,
     ledger: Ledger,
   ) {
-    this.session = new SchedulerSession(ledger, opts.schedule);
+    this.session = new SchedulerSession(ledger, { rules: opts.rules, replace: opts.schedule });
     this.tickMs = opts.tickMs ?? 5;
     this.retentionMs = opts.retentionMs ?? 7 * DAY;
     this.inboxes = new InboxWatcher({

@@ -16,9 +16,10 @@
  */
 import * as Y from 'yjs';
 import { OwpError, type ErrorCode } from '../../shared/errors.js';
+import { INBOX_PREFIX } from '../../shared/protocol.js';
 import { LIMITS, WORKER_INTENT_KINDS, parseIntent, parseWorkerProfile, type Intent, type WorkerProfile } from '../../shared/model.js';
 
-export const INBOX_PREFIX = 'owp/inbox/';
+export { INBOX_PREFIX };
 
 export interface RejectedIntent {
   id: string;

@@ -14,6 +14,7 @@
  *   stay in LevelDB and memory, so an old intent id still gets its stored outcome.
  */
 import * as Y from 'yjs';
+import { ORIGIN } from '../../shared/protocol.js';
 import type { AuditEvent, Ledger, Outcome, TaskRuntime, WorkerRuntime } from '../../shared/model.js';
 
 export const RECENT_MAX = 100;
@@ -173,7 +174,7 @@ export function applyToLedgerDoc(doc: Y.Doc, d: LedgerDiff, batch: number, at: n
       const over = recent.length - RECENT_MAX;
       if (over > 0) recent.delete(0, over);
     }
-  }, 'relay');
+  }, ORIGIN.relay);
 }
 
 /**
@@ -198,5 +199,5 @@ export function resetLedgerDoc(doc: Y.Doc, ledger: Ledger, at: number, outcomeCu
     }
     const recent = doc.getArray<unknown>('recent');
     if (recent.length > RECENT_MAX) recent.delete(0, recent.length - RECENT_MAX);
-  }, 'relay');
+  }, ORIGIN.relay);
 }

@@ -13,6 +13,7 @@
 import type * as Y from 'yjs';
 import type { WorkerProfile } from '../../shared/model.js';
 import type { InboxWatcher } from './inboxes.js';
+import { ORIGIN } from '../../shared/protocol.js';
 
 export type PublicProfile = Pick<WorkerProfile, 'id' | 'name' | 'skills' | 'capacity' | 'maxConcurrent' | 'available'>;
 export type ProfilesDelta = Record<string, PublicProfile | null>;
@@ -63,7 +64,7 @@ export class PublicProfiles {
         this.map.set(id, next);
         delta[id] = next;
       }
-    }, 'relay');
+    }, ORIGIN.relay);
     if (Object.keys(delta).length) for (const l of this.listeners) l(delta);
   }
 

@@ -7,6 +7,7 @@
  * - `/api/status` is computed from the in-memory board and ledger (no I/O).
  */
 import { OwpError } from '../../shared/errors.js';
+import { BOARD_DOC, inboxDoc, ORIGIN } from '../../shared/protocol.js';
 import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
 import type { Role, Route } from '../ports.js';
 import { body, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
@@ -32,7 +33,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
   };
   /** Answer a board write only once it is on disk. */
   const saved = async <T>(v: T): Promise<T> => {
-    await deps.persisted('owp/board');
+    await deps.persisted(BOARD_DOC);
     return v;
   };
   const areaOf = (b: Record<string, unknown>): string => {
@@ -85,8 +86,8 @@ export function adminRoutes(deps: ApiDeps): Route[] {
             if (k === 'id') continue;
             if (JSON.stringify(m.get(k)) !== JSON.stringify(v)) m.set(k, v);
           }
-        }, 'relay');
-        await deps.persisted(`owp/inbox/${workerId}`);
+        }, ORIGIN.relay);
+        await deps.persisted(inboxDoc(workerId));
         ctx.send(200, { worker: profile });
       },
     },
@@ -150,7 +151,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
           throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ - (at most 100), not a reserved name such as constructor.', 'workerId');
         }
         deps.board.setTrust(ctx.params.workerId, tier as RiskTier);
-        await deps.persisted('owp/board');
+        await deps.persisted(BOARD_DOC);
         ctx.send(200, { workerId: ctx.params.workerId, tier });
       },
     },

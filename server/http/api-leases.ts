@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OwpError } from '../../shared/errors.js';
+import { BOARD_DOC } from '../../shared/protocol.js';
 import { parseIntent, TASK_STATES, type Intent, type Task, type TaskState } from '../../shared/model.js';
 import type { UpsertTaskInput } from '../engine/board.js';
 import type { Route, RouteContext } from '../ports.js';
@@ -125,7 +126,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       if (!Array.isArray(list)) throw new OwpError('invalid-field', 'Send { "tasks": [ ... ] } with one object per task.', 'tasks');
       if (list.length > 5000) throw new OwpError('invalid-field', 'At most 5000 tasks per request; split the import.', 'tasks');
       const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now());
-      await deps.persisted('owp/board');
+      await deps.persisted(BOARD_DOC);
       ctx.send(200, result);
     },
   };
@@ -137,7 +138,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     async handler(ctx) {
       const b = body(await ctx.json());
       const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>);
-      await deps.persisted('owp/board');
+      await deps.persisted(BOARD_DOC);
       ctx.send(200, { task });
     },
   };

@@ -21,6 +21,7 @@
  *   the relay's AuthGuard, like every other route.
  */
 import type { ServerResponse } from 'node:http';
+import { EVENT } from '../../shared/protocol.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { BoardDelta, BoardView } from '../engine/board.js';
@@ -86,11 +87,11 @@ export class EventHub {
         if (Object.keys(diff.workers).length) data.workers = diff.workers;
         if (Object.keys(diff.outcomes).length) data.outcomes = diff.outcomes;
         if (br.events.length) data.events = br.events;
-        if (Object.keys(data).length > 1) this.publish('ledger', data);
+        if (Object.keys(data).length > 1) this.publish(EVENT.ledger, data);
       }),
     );
-    this.offs.push(o.board.onChange((d: BoardDelta) => this.publish('board', d)));
-    if (o.profiles) this.offs.push(o.profiles.onChange((profiles) => this.publish('ledger', { batch: o.engine.ledger().batch, profiles })));
+    this.offs.push(o.board.onChange((d: BoardDelta) => this.publish(EVENT.board, d)));
+    if (o.profiles) this.offs.push(o.profiles.onChange((profiles) => this.publish(EVENT.ledger, { batch: o.engine.ledger().batch, profiles })));
     this.offs.push(
       o.tokens.onRevoke((tokenId) => {
         for (const c of [...this.clients]) if (c.tokenId === tokenId) this.drop(c);
@@ -130,7 +131,7 @@ export class EventHub {
     this.seq += 1;
     const b: Buffered = { seq: this.seq, event, data };
     this.buffer.push(b);
-    if (event === 'board') this.render(b);
+    if (event === EVENT.board) this.render(b);
     this.trim();
     if (this.clients.size === 0) return;
     const text = this.render(b);
@@ -158,7 +159,7 @@ export class EventHub {
   }
 
   private snapshot(): string {
-    return `id: ${this.id(this.seq)}\nevent: snapshot\ndata: ${JSON.stringify({ board: this.o.board.board(), ledger: this.o.engine.visibleLedger(), recent: this.o.engine.recent(), profiles: this.o.profiles?.all() ?? {} })}\n\n`;
+    return `id: ${this.id(this.seq)}\nevent: ${EVENT.snapshot}\ndata: ${JSON.stringify({ board: this.o.board.board(), ledger: this.o.engine.visibleLedger(), recent: this.o.engine.recent(), profiles: this.o.profiles?.all() ?? {} })}\n\n`;
   }
 
   route(): Route {

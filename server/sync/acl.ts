@@ -9,17 +9,12 @@
  * - A worker principal without a workerId can reach no inbox.
  */
 import { isWorkerId } from '../../shared/model.js';
-import type { Principal, Role } from '../ports.js';
+import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, type Role } from '../../shared/protocol.js';
+import type { Principal } from '../ports.js';
 
-export const BOARD_DOC = 'owp/board';
-export const LEDGER_DOC = 'owp/ledger';
-export const INBOX_PREFIX = 'owp/inbox/';
+export { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../../shared/protocol.js';
 
 export type DocKind = { kind: 'board' } | { kind: 'ledger' } | { kind: 'inbox'; workerId: string };
-
-export function inboxDoc(workerId: string): string {
-  return INBOX_PREFIX + workerId;
-}
 
 /** What a document name refers to, or undefined for a name the relay does not serve. */
 export function parseDocName(name: string): DocKind | undefined {

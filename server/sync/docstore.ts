@@ -1,5 +1,5 @@
 /**
- * Yjs documents persisted in LevelDB: a compacted snapshot plus a log of the updates since.
+ * Yjs documents persisted in the Store (any backend): a compacted snapshot plus a log of the updates since.
  *
  * Invariants:
  * - Keys: `doc/<encodeURIComponent(name)>/snap` (Yjs update of the whole doc) and
@@ -69,7 +69,7 @@ export class DocStore {
     this.compactSizeFactor = Math.max(0, opts.compactSizeFactor ?? 8);
   }
 
-  /** The doc of that name, loaded from LevelDB on first use (an empty doc if none is stored). */
+  /** The doc of that name, loaded from the store on first use (an empty doc if none is stored). */
   get(name: string): Promise<Y.Doc> {
     if (this.closed) return Promise.reject(new Error('DocStore is closed'));
     let p = this.loading.get(name);
@@ -86,7 +86,7 @@ export class DocStore {
     return this.loaded.get(name)?.doc;
   }
 
-  /** Names of every doc stored in LevelDB or loaded now. */
+  /** Names of every doc stored or loaded now. */
   async names(): Promise<string[]> {
     const out = new Set(this.loaded.keys());
     for (const k of await this.store.keys(DOC_PREFIX)) {

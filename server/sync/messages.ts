@@ -1,31 +1,18 @@
 /**
- * The y-websocket wire format the relay speaks, and its close codes (docs/PROTOCOL.md).
+ * The y-websocket wire format the relay speaks (docs/PROTOCOL.md); message types and close
+ * codes come from the protocol vocabulary (shared/protocol.ts).
  *
- * Invariants: messages are byte for byte what y-websocket and y-protocols produce
- * (varUint message type, then the y-protocols payload); close codes never change meaning.
+ * Invariant: messages are byte for byte what y-websocket and y-protocols produce
+ * (varUint message type, then the y-protocols payload).
  */
 import * as encoding from 'lib0/encoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
 
-export const MESSAGE_SYNC = 0;
-export const MESSAGE_AWARENESS = 1;
-export const MESSAGE_AUTH = 2;
-export const MESSAGE_QUERY_AWARENESS = 3;
+import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../../shared/protocol.js';
 
-export const CLOSE = {
-  malformed: 4400,
-  unauthorized: 4401,
-  forbidden: 4403,
-  unknownDoc: 4404,
-  revoked: 4410,
-  tooLarge: 4413,
-  /** Too many sockets for one token, or too many refused tokens from one address. */
-  tooMany: 4429,
-  shuttingDown: 1001,
-  internal: 1011,
-} as const;
+export { CLOSE, MESSAGE_AUTH, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../shared/protocol.js';
 
 function frame(type: number, write: (e: encoding.Encoder) => void): Uint8Array {
   const e = encoding.createEncoder();

@@ -35,6 +35,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
+import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, YJS_PATH } from '../../shared/protocol.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
 import { RateLimiter, type RateLimitOptions } from '../http/ratelimit.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
@@ -112,7 +113,7 @@ interface Conn {
 }
 
 export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncServer {
-  const prefix = (opts.path ?? '/yjs').replace(/\/+$/, '');
+  const prefix = (opts.path ?? YJS_PATH).replace(/\/+$/, '');
   const maxBytes = opts.maxMessageBytes ?? 1024 * 1024;
   const log = opts.log;
   const guard = opts.guard ?? new AuthGuard(opts.tokens, DEFAULT_AUTH_FAILURE_LIMIT);
@@ -271,7 +272,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
     const principal = check.principal;
     const kind = docName === undefined ? undefined : parseDocName(docName);
     if (docName === undefined || !kind) {
-      return ws.close(CLOSE.unknownDoc, clampReason(`not-found: no document ${docName ?? ''}; use owp/board, owp/ledger or owp/inbox/<workerId>`));
+      return ws.close(CLOSE.unknownDoc, clampReason(`not-found: no document ${docName ?? ''}; use ${BOARD_DOC}, ${LEDGER_DOC} or ${INBOX_PREFIX}<workerId>`));
     }
     if (kind.kind === 'inbox' && principal.role !== 'admin' && opts.knownWorker && !opts.knownWorker(kind.workerId)) {
       return ws.close(CLOSE.unknownDoc, clampReason(`unknown-worker: no worker ${kind.workerId}; an admin creates its token first`));

@@ -80,3 +80,22 @@ export function describeEvent(e: AuditEvent): string {
   if (e.reason) parts.push(` ${e.reason}`);
   return parts.join('');
 }
+
+/** `2026-11-24 12:30 UTC`: a point in time further back than a clock time can say. */
+export function formatStamp(at: number): string {
+  if (!Number.isFinite(at)) return '----------';
+  const d = new Date(at);
+  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())} UTC`;
+}
+
+/** An age or duration, coarse: `45s`, `12m`, `3h 05m`, `2d 4h`. */
+export function formatAge(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '0s';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${pad2(m % 60)}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}

@@ -12,6 +12,7 @@
  *   (`taskId`, `workerId`, `id`, `repo`); unknown fields are ignored, never thrown on.
  * - `recent` keeps only events newer than `keepMs` before the newest, at most `maxEvents`.
  */
+import { EVENT } from '../protocol.js';
 import type { AuditEvent, Board, Ledger, RepoPolicy, RiskTier, Task, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
 
 // Local copies (not imported from ../model.js) so the browser bundle does not pull in zod.
@@ -165,7 +166,7 @@ export function applyBoardDelta(state: LiveState, d: DeltaMessage): LiveState {
 /** Apply a delta by SSE event name (`ledger` or `board`); other names leave the state alone. */
 export function applyDelta(state: LiveState, event: string, d: DeltaMessage): LiveState {
   if (!isObj(d)) return state;
-  if (event === 'ledger') return applyLedgerDelta(state, d);
-  if (event === 'board') return applyBoardDelta(state, d);
+  if (event === EVENT.ledger) return applyLedgerDelta(state, d);
+  if (event === EVENT.board) return applyBoardDelta(state, d);
   return state;
 }

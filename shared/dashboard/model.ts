@@ -14,6 +14,8 @@
 import type { AuditEvent, Board, Ledger, RepoPolicy, RiskTier, Task, TaskRuntime, TaskState, WorkerProfile } from '../model.js';
 import { buildSeries, type ChartSeries } from './series.js';
 import { DEFAULTS } from '../defaults.js';
+import { issueUrlOf } from './detail.js';
+import { filterChoices, isEmptyFilter, matchesFilter, reviewQueue, type FilterChoices, type ReviewItem, type TaskFilter } from './filters.js';
 
 /** The task states in display order (a local copy: importing values from ../model.js would
  *  drag zod into the browser bundle). `satisfies` keeps it in step with TaskState. */
@@ -117,6 +119,12 @@ export interface DashboardModel {
   recent: EventView[];
   charts: ChartSeries[];
   capacity: { inUse: number; total: number };
+  /** PR-open tasks matching the filter, oldest first. */
+  awaitingReview: ReviewItem[];
+  filter: TaskFilter;
+  choices: FilterChoices;
+  /** Tasks matching the filter against all tasks (columns show only matching ones). */
+  matching: { shown: number; all: number };
 }
 
 export interface DashboardInput {
@@ -140,6 +148,8 @@ export interface DashboardInput {
   maxCardsPerColumn?: number;
   /** Chart window in minutes. Default 60. */
   chartMinutes?: number;
+  /** Board filter (columns and review queue); counts and budgets always cover every task. */
+  filter?: TaskFilter;
 }
 
 const zeroCounts = (): Record<TaskState, number> =>
@@ -169,7 +179,7 @@ function cardOf(id: string, task: Task | undefined, rt: TaskRuntime | undefined)
     holder: rt?.lease?.workerId,
     expiresAt: rt?.lease?.expiresAt,
     prUrl: rt?.prUrl,
-    issueUrl: task?.issueUrl,
+    issueUrl: task ? issueUrlOf(task.repo, task.issueUrl, task.issueNumber) : undefined,
     note: rt?.note,
     updatedAt: rt?.updatedAt ?? task?.createdAt ?? 0,
   };
@@ -193,6 +203,10 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
   const ids = new Set<string>([...Object.keys(board.tasks), ...Object.keys(ledger.tasks)]);
   const cards: TaskCard[] = [...ids].sort(cmpStr).map((id) => cardOf(id, board.tasks[id], ledger.tasks[id]));
 
+  const filter = input.filter ?? {};
+  const filtering = !isEmptyFilter(filter);
+  const matches = (c: TaskCard): boolean => !filtering || matchesFilter(c, filter, board);
+  const matching = cards.filter(matches);
   const repoNames = new Set<string>([...Object.keys(board.repos), ...cards.map((c) => c.repo)]);
   const totals = { ...zeroCounts(), all: 0 };
   const repos: RepoView[] = [...repoNames].sort(cmpStr).map((repo) => {
@@ -202,6 +216,7 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
     const cols = new Map<ColumnKey, TaskCard[]>(COLUMNS.map((c) => [c.key, []]));
     for (const c of mine) {
       counts[c.state] += 1;
+      if (!matches(c)) continue;
       const key = columnOf(c.state);
       if (key === 'done' && now - c.updatedAt > recentDoneMs) continue;
       cols.get(key)!.push(c);
@@ -272,5 +287,18 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
 
   const charts = buildSeries(input.recent, ledger, board, capacity.total, now, input.chartMinutes ?? 60);
 
-  return { now, batch: ledger.batch, totals, repos, workers, recent, charts, capacity };
+  return {
+    now,
+    batch: ledger.batch,
+    totals,
+    repos: filtering && filter.repo ? repos.filter((r) => r.repo === filter.repo) : repos,
+    workers,
+    recent,
+    charts,
+    capacity,
+    awaitingReview: reviewQueue(matching),
+    filter,
+    choices: filterChoices(cards, workers.map((w) => w.id)),
+    matching: { shown: matching.length, all: cards.length },
+  };
 }

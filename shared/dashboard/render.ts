@@ -20,7 +20,13 @@ import { builder, type Builder } from './dom.js';
 import { morphChildren } from './morph.js';
 import { renderChart } from './charts.js';
 import { describeCountdown, describeEvent, formatClock, formatCountdown } from './format.js';
-import type { DashboardModel, RepoView, TaskCard, WorkerView } from './model.js';
+import type { DashboardModel, RepoView, WorkerView } from './model.js';
+import { bar, countdown, repoBoard, STATE_TEXT, URGENT_MS } from './render-board.js';
+import { filterBar, reviewQueueSection } from './render-panels.js';
+import { renderTaskDetail, type DetailUi } from './render-detail.js';
+import type { TaskDetail } from './detail.js';
+import type { TaskFilter } from './filters.js';
+import { delegate, type DetailEvent, type FiguresChoice } from './interact.js';
 import { DEFAULTS } from '../defaults.js';
 
 /** A repo without a policy is scheduled with DEFAULTS, not left out (shared/defaults.ts has no zod). */
@@ -35,137 +41,15 @@ export interface RenderOptions {
   now: number;
   doc?: Document;
   onOpenTask?: (taskId: string) => void;
-}
-
-const STATE_TEXT: Record<string, string> = {
-  queued: 'queued',
-  leased: 'leased',
-  pr_open: 'PR open',
-  done: 'done',
-  stuck: 'stuck',
-  cancelled: 'cancelled',
-};
-
-const URGENT_MS = 60_000;
-
-function safeUrl(u: string | undefined): string | undefined {
-  return u && /^https?:\/\/[^\s]+$/i.test(u) ? u : undefined;
-}
-
-function countdown(b: Builder, expiresAt: number, now: number): HTMLElement {
-  const left = expiresAt - now;
-  return b.el(
-    'span',
-    {
-      class: left < URGENT_MS ? 'owp-countdown owp-countdown-urgent' : 'owp-countdown',
-      'data-expires-at': expiresAt,
-      title: describeCountdown(left),
-    },
-    formatCountdown(left),
-  );
-}
-
-/** A horizontal bar as SVG attributes (no inline style, CSP-safe), wrapped as a progressbar. */
-function bar(b: Builder, value: number, max: number, label: string, cls: string): HTMLElement {
-  const pct = max > 0 ? Math.max(0, Math.min(100, (value / max) * 100)) : 0;
-  const over = max > 0 && value > max;
-  return b.el(
-    'div',
-    {
-      class: `owp-bar ${cls}${over ? ' owp-bar-over' : ''}${pct >= 80 ? ' owp-bar-high' : ''}`,
-      role: 'progressbar',
-      'aria-label': label,
-      'aria-valuemin': 0,
-      'aria-valuemax': max,
-      'aria-valuenow': value,
-      'aria-valuetext': `${value} of ${max}`,
-      'data-value': value,
-      'data-max': max,
-    },
-    b.svg(
-      'svg',
-      { viewBox: '0 0 100 8', preserveAspectRatio: 'none', 'aria-hidden': 'true', focusable: 'false' },
-      b.svg('rect', { class: 'owp-bar-track', x: 0, y: 0, width: 100, height: 8, rx: 2 }),
-      b.svg('rect', { class: 'owp-bar-fill', x: 0, y: 0, width: Math.round(pct * 10) / 10, height: 8, rx: 2 }),
-    ),
-    b.el('span', { class: 'owp-bar-text' }, `${value} / ${max}`),
-  );
-}
-
-function taskLabel(c: TaskCard, now: number): string {
-  const parts = [`${c.title}`, `${STATE_TEXT[c.state] ?? c.state}`, `${c.points} point${c.points === 1 ? '' : 's'}`, `tier ${c.tier}`];
-  if (c.skills.length) parts.push(`skills ${c.skills.join(', ')}`);
-  if (c.area) parts.push(`area ${c.area}`);
-  if (c.holder) parts.push(`held by ${c.holder}`);
-  if (c.expiresAt !== undefined && c.state === 'leased') parts.push(describeCountdown(c.expiresAt - now));
-  if (c.held) parts.push('on hold');
-  return parts.join(', ');
-}
-
-function taskCard(b: Builder, c: TaskCard, opts: RenderOptions): HTMLElement {
-  const li = b.el(
-    'li',
-    {
-      class: `owp-task owp-task-${c.state}${c.held ? ' owp-task-held' : ''}`,
-      tabindex: 0,
-      'data-task-id': c.id,
-      'data-state': c.state,
-      'data-repo': c.repo,
-      'aria-label': taskLabel(c, opts.now),
-    },
-    b.el('span', { class: 'owp-task-title' }, c.title),
-    b.el(
-      'span',
-      { class: 'owp-task-meta' },
-      b.el('span', { class: 'owp-task-id' }, c.id),
-      b.el('span', { class: 'owp-chip owp-chip-points' }, `${c.points} pt`),
-      b.el('span', { class: `owp-chip owp-chip-tier owp-tier-${c.tier}` }, `T${c.tier}`),
-      c.area ? b.el('span', { class: 'owp-chip owp-chip-area' }, c.area) : null,
-      ...c.skills.map((s) => b.el('span', { class: 'owp-chip owp-chip-skill' }, s)),
-      c.held ? b.el('span', { class: 'owp-chip owp-chip-held' }, 'on hold') : null,
-      c.state === 'cancelled' ? b.el('span', { class: 'owp-chip owp-chip-cancelled' }, 'cancelled') : null,
-    ),
-  );
-  if (c.holder) {
-    const holder = b.el('span', { class: 'owp-task-holder' }, c.holder);
-    if (c.state === 'leased' && c.expiresAt !== undefined) holder.append(' · ', countdown(b, c.expiresAt, opts.now));
-    li.appendChild(holder);
-  }
-  const pr = safeUrl(c.prUrl);
-  if (c.prUrl) {
-    li.appendChild(
-      pr
-        ? b.el('a', { class: 'owp-task-pr', href: pr, rel: 'noopener noreferrer', target: '_blank' }, 'pull request')
-        : b.el('span', { class: 'owp-task-pr' }, c.prUrl),
-    );
-  }
-  if (c.note) li.appendChild(b.el('span', { class: 'owp-task-note' }, c.note));
-  if (c.attempt > 1) li.appendChild(b.el('span', { class: 'owp-task-attempt' }, `attempt ${c.attempt}`));
-  return li;
-}
-
-function repoBoard(b: Builder, r: RepoView, opts: RenderOptions): HTMLElement {
-  const headId = `owp-repo-${r.repo.replace(/[^A-Za-z0-9_-]/g, '-')}`;
-  return b.el(
-    'section',
-    { class: 'owp-repo-board', 'data-repo': r.repo, 'aria-labelledby': headId },
-    b.el('h3', { id: headId, class: 'owp-repo-name' }, r.repo),
-    b.el(
-      'div',
-      { class: 'owp-columns' },
-      ...r.columns.map((col) =>
-        b.el(
-          'div',
-          { class: `owp-column owp-column-${col.key}`, 'data-column': col.key },
-          b.el('h4', { class: 'owp-column-title' }, `${col.label} `, b.el('span', { class: 'owp-count' }, `(${col.total})`)),
-          col.tasks.length
-            ? b.el('ul', { class: 'owp-task-list', 'aria-label': `${r.repo}: ${col.label}` }, ...col.tasks.map((t) => taskCard(b, t, opts)))
-            : b.el('p', { class: 'owp-empty' }, 'None'),
-          col.total > col.tasks.length ? b.el('p', { class: 'owp-more' }, `and ${col.total - col.tasks.length} more`) : null,
-        ),
-      ),
-    ),
-  );
+  /** The open task's detail (web page), shown above the board, and its UI state. */
+  detail?: TaskDetail;
+  detailUi?: DetailUi;
+  onDetail?: (e: DetailEvent) => void;
+  /** Show the filter bar (the model's filter is its value) and report changes. */
+  onFilter?: (f: TaskFilter) => void;
+  /** Extra sections (e.g. success figures, credits), placed after the review queue. */
+  extra?: (b: Builder, model: DashboardModel) => HTMLElement[];
+  onFigures?: (c: FiguresChoice) => void;
 }
 
 function workerCard(b: Builder, w: WorkerView, opts: RenderOptions): HTMLElement {
@@ -269,7 +153,7 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
     b,
     'board',
     'Board',
-    ...(model.repos.length ? model.repos.map((r) => repoBoard(b, r, opts)) : [b.el('p', { class: 'owp-empty' }, 'No tasks yet.')]),
+    ...(model.repos.length ? model.repos.map((r) => repoBoard(b, r, opts.now)) : [b.el('p', { class: 'owp-empty' }, 'No tasks yet.')]),
   );
   const workers = section(
     b,
@@ -310,10 +194,16 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
   );
 
   const fresh = doc.createElement('div');
-  fresh.append(summary, b.el('div', { class: 'owp-grid' }, board, workers, repos, charts, recent));
+  const detail = opts.detail ? renderTaskDetail(b, opts.detail, opts.now, opts.detailUi) : null;
+  const review = reviewQueueSection(b, model, opts.now);
+  const extra = opts.extra?.(b, model) ?? [];
+  fresh.append(summary);
+  if (opts.onFilter) fresh.append(filterBar(b, model));
+  const grid = b.el('div', { class: 'owp-grid' }, detail, review, board, ...extra, workers, repos, charts, recent);
+  fresh.append(grid);
   morphChildren(root, fresh);
   root.classList.add('owp-dashboard');
-  delegate(root, opts.onOpenTask);
+  delegate(root, { open: opts.onOpenTask, detail: opts.onDetail, filter: opts.onFilter, figures: opts.onFigures });
 
   const esc = (s: string): string => s.replace(/["\\]/g, '\\$&');
   const again = focusTask
@@ -322,37 +212,6 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
       ? root.querySelector<HTMLElement>(`[data-worker-id="${esc(focusWorker)}"]`)
       : null;
   if (again && doc.activeElement !== again) again.focus();
-}
-
-const openers = new WeakMap<HTMLElement, { open?: (taskId: string) => void }>();
-
-/** One click + keydown listener per root; each render only swaps the callback. */
-function delegate(root: HTMLElement, open: ((taskId: string) => void) | undefined): void {
-  const known = openers.get(root);
-  if (known) {
-    known.open = open;
-    return;
-  }
-  const slot: { open?: (taskId: string) => void } = { open };
-  openers.set(root, slot);
-  const cardOf = (target: EventTarget | null): HTMLElement | null => {
-    const el = target as Element | null;
-    const card = el?.closest?.('.owp-task') as HTMLElement | null;
-    return card && root.contains(card) ? card : null;
-  };
-  root.addEventListener('click', (ev) => {
-    const card = cardOf(ev.target);
-    if (!card || !slot.open || (ev.target as Element).closest('a')) return;
-    slot.open(card.getAttribute('data-task-id') ?? '');
-  });
-  root.addEventListener('keydown', (ev) => {
-    const key = (ev as KeyboardEvent).key;
-    if (key !== 'Enter' && key !== ' ') return;
-    const card = cardOf(ev.target);
-    if (!card || card !== ev.target || !slot.open) return;
-    ev.preventDefault();
-    slot.open(card.getAttribute('data-task-id') ?? '');
-  });
 }
 
 /** Tick every lease countdown under `root` to `now` without rebuilding anything else. */

@@ -1,7 +1,7 @@
 /**
  * Where a task's note lives in the vault: `<tasksFolder>/<owner>/<repo>/<id> <title>.md`.
  *
- * Invariants (property-tested in test/notes-path.test.ts):
+ * Invariants (property-tested in test/plugin/note-path.test.ts):
  * - Stable: a pure function of the folder and the task's id, repo and title.
  * - Safe: every segment is non-empty, not `.` or `..`, has no path separator, no character
  *   Obsidian refuses in file names or links (`\ / : * ? " < > | # ^ [ ]`), no control or

@@ -33,6 +33,12 @@ export interface Carried {
   prevTouched: Iterable<string>;
 }
 
+/** Relay configuration the rules depend on (not state: the same for every batch of a relay). */
+export interface ScheduleRules {
+  /** The GitHub host submitted pull request links must be on (default github.com). */
+  githubHost?: string;
+}
+
 export interface BatchRun {
   result: ScheduleResult;
   /** The indexes of result.ledger. */
@@ -91,8 +97,8 @@ function decide(draft: Draft, intent: Intent, pool: () => ClaimNextPool): Decisi
   }
 }
 
-export function runBatch(state: PoolState, intents: Intent[], now: number, carried?: Carried): BatchRun {
-  const draft = createDraft(state, now, carried?.indexes, carried?.tasksCopy);
+export function runBatch(state: PoolState, intents: Intent[], now: number, carried?: Carried, rules?: ScheduleRules): BatchRun {
+  const draft = createDraft(state, now, carried?.indexes, carried?.tasksCopy, rules?.githubHost);
   if (carried) {
     const only = new Set<string>(carried.prevTouched);
     for (const id of carried.changedTasks) {

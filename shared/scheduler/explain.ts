@@ -84,6 +84,8 @@ function groupText(code: ErrorCode, ids: string[], ctx: ClaimContext, everyone: 
       return `${who} ${ids.length === 1 ? 'has' : 'have'} no room for ${plural(ctx.task?.points ?? DEFAULTS.points, 'point', 'points')}`;
     case 'max-concurrent':
       return `${who} already ${ids.length === 1 ? 'holds its' : 'hold their'} maximum of leases at once`;
+    case 'max-open-prs':
+      return `${who} already ${ids.length === 1 ? 'has its' : 'have their'} maximum of open pull requests`;
     case 'worker-unavailable':
       return everyone ? 'no worker is available' : `${who} ${ids.length === 1 ? 'is' : 'are'} unavailable`;
     case 'cooldown':

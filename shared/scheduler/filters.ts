@@ -12,12 +12,13 @@
  *   review budget), the same for every worker; `scope: 'task'` filters depend on the
  *   (task, worker) pair.
  * - Order (published in docs/SCHEDULER.md): task-claimable, worker-known, skills, tier,
- *   capacity, max-concurrent, area-freeze, area-lock, review-budget, cooldown, daily-quota.
+ *   capacity, max-concurrent, max-open-prs, area-freeze, area-lock, review-budget, cooldown, daily-quota.
  */
 import { DEFAULTS } from '../model.js';
 import type { RepoPolicy, RiskTier, Task, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
 import type { ErrorCode } from '../errors.js';
 import { areaKey, claimsToday, compareStrings, keysOverlap, own, type Draft } from './state.js';
+import { leasesInProgress, maxOpenPrs, pointsInProgress } from './open-prs.js';
 
 export interface Rejection {
   code: ErrorCode;
@@ -126,20 +127,22 @@ export const tier = filter(
 export const capacity = filter(
   'capacity',
   'task',
-  ({ task, profile, workerState }) => (workerState.pointsInUse + (task?.points ?? DEFAULTS.points) <= (profile?.capacity ?? 0) ? null : 'capacity-exceeded'),
-  ({ task, profile, workerState, taskId, workerId }) => {
+  ({ draft, task, profile, workerState }) => (pointsInProgress(draft, workerState) + (task?.points ?? DEFAULTS.points) <= (profile?.capacity ?? 0) ? null : 'capacity-exceeded'),
+  ({ draft, task, profile, workerState, taskId, workerId }) => {
     const points = task?.points ?? DEFAULTS.points;
     const cap = profile?.capacity ?? 0;
-    return `Task ${taskId} needs ${points} point(s); worker ${workerId} has ${Math.max(0, cap - workerState.pointsInUse)} of ${cap} free (${workerState.pointsInUse} in use).`;
+    const busy = pointsInProgress(draft, workerState);
+    return `Task ${taskId} needs ${points} point(s); worker ${workerId} has ${Math.max(0, cap - busy)} of ${cap} free (${busy} in use by tasks in progress).`;
   },
 );
 
+/** Leases in progress only: a pull request awaiting review counts in max-open-prs (open-prs.ts). */
 export const maxConcurrent = filter(
   'max-concurrent',
   'worker',
-  ({ profile, workerState }) => (workerState.activeLeases.length < (profile?.maxConcurrent ?? 0) ? null : 'max-concurrent'),
-  ({ profile, workerState, workerId }) =>
-    `Worker ${workerId} already holds ${workerState.activeLeases.length} lease(s), its maximum at once is ${profile?.maxConcurrent ?? 0}. Finish or release one first.`,
+  ({ draft, profile, workerState }) => (leasesInProgress(draft, workerState) < (profile?.maxConcurrent ?? 0) ? null : 'max-concurrent'),
+  ({ draft, profile, workerState, workerId }) =>
+    `Worker ${workerId} is working on ${leasesInProgress(draft, workerState)} task(s), its maximum at once is ${profile?.maxConcurrent ?? 0}. Finish (submit) or release one first.`,
 );
 
 function frozenBy(ctx: ClaimContext): string | undefined {
@@ -214,6 +217,7 @@ export const FILTERS: readonly Filter[] = [
   tier,
   capacity,
   maxConcurrent,
+  maxOpenPrs,
   areaFreeze,
   areaLock,
   reviewBudget,

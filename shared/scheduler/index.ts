@@ -27,13 +27,14 @@
  *   rejection (except heartbeats) emits an AuditEvent.
  */
 import type { Intent, PoolState } from '../model.js';
-import { runBatch, type ScheduleResult } from './batch.js';
+import { runBatch, type ScheduleResult, type ScheduleRules } from './batch.js';
 
-export function schedule(state: PoolState, intents: Intent[], now: number): ScheduleResult {
-  return runBatch(state, intents, now).result;
+export function schedule(state: PoolState, intents: Intent[], now: number, rules?: ScheduleRules): ScheduleResult {
+  return runBatch(state, intents, now, undefined, rules).result;
 }
 
-export { intentOrder, type ScheduleResult } from './batch.js';
+export { intentOrder, type ScheduleResult, type ScheduleRules } from './batch.js';
+export { DEFAULT_GITHUB_HOST, parsePrUrl, prLinkProblem } from './pr-links.js';
 export { SchedulerSession, type ScheduleFn, type SessionBatch, type SessionInput } from './session.js';
 export { checkInvariants } from './invariants.js';
 export { activeLeaseCount, reviewLoad, pointsInUse } from './views.js';

@@ -7,18 +7,20 @@
  * - each runtime's taskId matches its key, its state is a known one, and it has a lease
  *   exactly when it is leased or pr_open; the lease's task id and fencing token match;
  * - a worker's activeLeases (sorted) and pointsInUse equal what its leases add up to;
- * - limits: a worker within its capacity and max concurrent, a repo within its review
- *   budget, no two active leases of one repo on overlapping areas. These can also be
- *   broken by a maintainer lowering a limit while leases exist (not a scheduler bug); the
- *   message says "limit".
+ * - limits: a worker's fresh leases in progress (state leased, no pull request yet) within
+ *   its capacity and max concurrent, all its active leases within maxOpenPrs, a repo within
+ *   its review budget, no two active leases of one repo on overlapping areas. These can
+ *   also be broken by a maintainer lowering a limit while leases exist (not a scheduler
+ *   bug); the message says "limit". A pull request sent back with changes requested is in
+ *   progress again but was granted earlier, so it is not held against capacity here.
  */
-import { TASK_STATES, areasOverlap, type PoolState } from '../model.js';
+import { DEFAULTS, TASK_STATES, areasOverlap, type PoolState } from '../model.js';
 import { compareStrings, defaultPolicy, leaseArea, leasePoints, own } from './state.js';
 
 export function checkInvariants(state: PoolState): string[] {
   const { ledger, board, profiles } = state;
   const out: string[] = [];
-  const byWorker = new Map<string, { ids: string[]; points: number }>();
+  const byWorker = new Map<string, { ids: string[]; points: number; fresh: number; freshPoints: number }>();
   const byRepo = new Map<string, { id: string; area: string }[]>();
   for (const id of Object.keys(ledger.tasks).sort(compareStrings)) {
     const runtime = ledger.tasks[id]!;
@@ -31,9 +33,13 @@ export function checkInvariants(state: PoolState): string[] {
     if (lease.taskId !== id) out.push(`task ${id}: lease names task ${lease.taskId}`);
     if (lease.fencingToken !== runtime.fencingToken) out.push(`task ${id}: lease token ${lease.fencingToken} != task token ${runtime.fencingToken}`);
     if (runtime.attempt < 1) out.push(`task ${id}: leased with attempt ${runtime.attempt}`);
-    const wk = byWorker.get(lease.workerId) ?? { ids: [], points: 0 };
+    const wk = byWorker.get(lease.workerId) ?? { ids: [], points: 0, fresh: 0, freshPoints: 0 };
     wk.ids.push(id);
     wk.points += leasePoints(board, lease);
+    if (runtime.state === 'leased' && runtime.prUrl === undefined) {
+      wk.fresh++;
+      wk.freshPoints += leasePoints(board, lease);
+    }
     byWorker.set(lease.workerId, wk);
     const list = byRepo.get(runtime.repo) ?? [];
     list.push({ id, area: leaseArea(board, lease) });
@@ -42,7 +48,7 @@ export function checkInvariants(state: PoolState): string[] {
   const workerIds = new Set([...Object.keys(ledger.workers), ...byWorker.keys()]);
   for (const wid of [...workerIds].sort(compareStrings)) {
     const workerState = own(ledger.workers, wid);
-    const held = byWorker.get(wid) ?? { ids: [], points: 0 };
+    const held = byWorker.get(wid) ?? { ids: [], points: 0, fresh: 0, freshPoints: 0 };
     if (!workerState) {
       out.push(`worker ${wid}: holds leases but has no runtime`);
       continue;
@@ -52,8 +58,9 @@ export function checkInvariants(state: PoolState): string[] {
     }
     if (workerState.pointsInUse !== held.points) out.push(`worker ${wid}: pointsInUse ${workerState.pointsInUse} but its leases hold ${held.points}`);
     const p = own(profiles, wid);
-    if (p && held.points > p.capacity) out.push(`limit: worker ${wid} holds ${held.points} points, capacity ${p.capacity}`);
-    if (p && held.ids.length > p.maxConcurrent) out.push(`limit: worker ${wid} holds ${held.ids.length} leases, max concurrent ${p.maxConcurrent}`);
+    if (p && held.freshPoints > p.capacity) out.push(`limit: worker ${wid} works on ${held.freshPoints} points, capacity ${p.capacity}`);
+    if (p && held.fresh > p.maxConcurrent) out.push(`limit: worker ${wid} works on ${held.fresh} leases, max concurrent ${p.maxConcurrent}`);
+    if (p && held.ids.length > (p.maxOpenPrs ?? DEFAULTS.maxOpenPrs)) out.push(`limit: worker ${wid} holds ${held.ids.length} leases, max open PRs ${p.maxOpenPrs ?? DEFAULTS.maxOpenPrs}`);
   }
   for (const [repo, list] of [...byRepo].sort((a, b) => compareStrings(a[0], b[0]))) {
     const budget = (own(board.repos, repo) ?? defaultPolicy(repo)).reviewBudget;

@@ -13,9 +13,12 @@
  *   review-changes-requested), plus `task-stuck` / `task-cancelled` when the change ends in
  *   stuck / cancelled as a consequence (max attempts reached, cancellation pending).
  * - A lease that ends while cancelPending is set ends in cancelled, never in queued/stuck.
+ * - A submit's prUrl is a pull request of the task's repo on the relay's GitHub host, held
+ *   by no other active task (pr-links.ts); otherwise invalid-field / pr-in-use, nothing changes.
  */
 import { normaliseArea, type Intent, type Lease, type TaskRuntime, type TaskState } from '../model.js';
 import type { ErrorCode } from '../errors.js';
+import { checkPrLink, notePr } from './pr-links.js';
 import {
   SCHEDULER_ACTOR,
   clean,
@@ -168,10 +171,14 @@ export function applyLeaseIntent(draft: Draft, intent: LeaseIntent): Decision {
       endToQueue(draft, prev, { kind: 'lease-released', actor: intent.workerId, intentId: intent.id, stuckAtMax: false });
       addCooldown(draft, lease.workerId, prev.taskId, policy.cooldownMs);
       return { status: 'applied', fencingToken: lease.fencingToken };
-    case 'submit':
+    case 'submit': {
+      const bad = checkPrLink(draft, prev, intent.prUrl);
+      if (bad) return rejected(bad.code, bad.message);
       setTask(draft, { ...prev, state: 'pr_open', prUrl: intent.prUrl, updatedAt: draft.now });
+      notePr(draft, prev.taskId, intent.prUrl);
       emit(draft, { kind: 'pr-submitted', ...base, from: prev.state, to: 'pr_open', reason: intent.prUrl });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt: lease.expiresAt };
+    }
     case 'complete':
       if (prev.state !== 'leased') {
         return rejected('invalid-transition', `Task ${prev.taskId} has a pull request awaiting review; it is done when a maintainer merges it.`);
@@ -232,6 +239,7 @@ export function applyMaintainerIntent(draft: Draft, intent: Of<'review' | 'reque
       const prUrl = intent.prUrl ?? prev.prUrl;
       if (prev.state === 'pr_open' && prUrl === prev.prUrl) return { status: 'applied' };
       setTask(draft, clean({ ...prev, state: 'pr_open', prUrl, updatedAt: draft.now }));
+      if (prUrl) notePr(draft, prev.taskId, prUrl);
       emit(draft, { kind: 'pr-submitted', ...base, from: prev.state, to: 'pr_open', reason: prUrl });
       return { status: 'applied' };
     }

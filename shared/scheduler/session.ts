@@ -12,7 +12,7 @@
  *   committed leaves the session at its ledger, and the next batch scans every task once.
  */
 import type { Board, Intent, Ledger, Outcome, PoolState, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
-import { runBatch, type ScheduleResult } from './batch.js';
+import { runBatch, type ScheduleResult, type ScheduleRules } from './batch.js';
 import type { PoolIndexes } from './indexes.js';
 import { copyRecord, own, put } from './state.js';
 
@@ -58,11 +58,13 @@ export class SchedulerSession {
   private readonly handedOut = new WeakSet<object>();
   private planned: Planned | undefined;
 
+  private readonly replace: ScheduleFn | undefined;
+  private readonly rules: ScheduleRules | undefined;
+
   /** `replace`: decide every batch with this plain scheduler instead (tests inject faults). */
-  constructor(
-    ledger: Ledger,
-    private readonly replace?: ScheduleFn,
-  ) {
+  constructor(ledger: Ledger, options: { rules?: ScheduleRules; replace?: ScheduleFn } = {}) {
+    this.replace = options.replace;
+    this.rules = options.rules;
     this.outcomes = copyRecord(ledger.outcomes);
     this.current = { batch: ledger.batch, tasks: copyRecord(ledger.tasks), workers: { ...ledger.workers }, outcomes: this.outcomes };
   }
@@ -133,7 +135,7 @@ export class SchedulerSession {
       this.planned = { batch };
       return batch;
     }
-    const run = runBatch(state, intents, now, indexes ? { indexes, tasksCopy, changedTasks: changedTasks!, prevTouched: this.touched } : undefined);
+    const run = runBatch(state, intents, now, indexes ? { indexes, tasksCopy, changedTasks: changedTasks!, prevTouched: this.touched } : undefined, this.rules);
     const batch: SessionBatch = { ...run.result, input: state.ledger, changed: { tasks: run.touched, workers: run.workersTouched } };
     this.planned = { batch, indexes: run.indexes, touched: run.touched };
     return batch;

@@ -76,6 +76,10 @@ export interface Draft {
   touched: Set<string>;
   dirty: string[];
   workersTouched: Set<string>;
+  /** The GitHub host pull request links must be on (pr-links.ts; ScheduleRules). */
+  githubHost: string;
+  /** Pull request URL key -> the task holding it, built on first need (pr-links.ts). */
+  prHolders?: Map<string, string>;
 }
 
 export function utcDay(ms: number): string {
@@ -152,7 +156,7 @@ export function copyRecord<T>(rec: Record<string, T>): Record<string, T> {
  * are then moved on in place) nothing scans the tasks; without them, one pass builds them.
  * `tasksCopy`: a copy of `ledger.tasks` made ahead of time, used as the working record.
  */
-export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes, tasksCopy?: Record<string, TaskRuntime>): Draft {
+export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes, tasksCopy?: Record<string, TaskRuntime>, githubHost?: string): Draft {
   const { ledger } = state;
   const draft: Draft = {
     board: state.board,
@@ -175,6 +179,7 @@ export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes
     touched: new Set(),
     dirty: [],
     workersTouched: new Set(),
+    githubHost: githubHost ?? 'github.com',
   };
   if (!indexes) {
     for (const id in ledger.tasks) {

@@ -1,9 +1,9 @@
 /** `owp token create|list|revoke` (admin). */
+import { isRole, ROLES } from '../../../shared/protocol.js';
 import { UsageError, str } from '../args.js';
 import type { Command } from '../command.js';
 import { table, when } from '../output.js';
 
-const ROLES = ['admin', 'maintainer', 'worker', 'viewer'];
 
 interface TokenInfo {
   id: string;
@@ -25,7 +25,7 @@ export const tokenCreate: Command = {
   async run(ctx) {
     ctx.noMorePositionals(0);
     const role = str(ctx.p, 'role');
-    if (!role || !ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+    if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
     const workerId = str(ctx.p, 'worker');
     if (role === 'worker' && !workerId) throw new UsageError('--role worker needs --worker ID (the worker this token acts for)');
     if (role !== 'worker' && workerId) throw new UsageError('--worker is only for --role worker');

@@ -11,6 +11,7 @@ export interface RegisterFlags {
   skills?: string[];
   capacity?: number;
   maxConcurrent?: number;
+  maxOpenPrs?: number;
 }
 
 export function registerFlags(ctx: Context): RegisterFlags {
@@ -19,6 +20,7 @@ export function registerFlags(ctx: Context): RegisterFlags {
   if (str(ctx.p, 'skills') !== undefined) f.skills = parseSkills(str(ctx.p, 'skills')!);
   if (str(ctx.p, 'capacity') !== undefined) f.capacity = parseIntArg(str(ctx.p, 'capacity')!, '--capacity', 1, 1000);
   if (str(ctx.p, 'max-concurrent') !== undefined) f.maxConcurrent = parseIntArg(str(ctx.p, 'max-concurrent')!, '--max-concurrent', 1, 100);
+  if (str(ctx.p, 'max-open-prs') !== undefined) f.maxOpenPrs = parseIntArg(str(ctx.p, 'max-open-prs')!, '--max-open-prs', 1, 100);
   return f;
 }
 
@@ -37,7 +39,8 @@ export const REGISTER_OPTIONS = {
   name: { type: 'string', arg: 'TEXT', help: 'display name (default: the worker id)' },
   skills: { type: 'string', arg: 'LIST', help: 'comma separated skills, e.g. typescript,docs' },
   capacity: { type: 'string', arg: 'N', help: 'points you can hold at once (default 3)' },
-  'max-concurrent': { type: 'string', arg: 'N', help: 'leases you can hold at once (default 1)' },
+  'max-concurrent': { type: 'string', arg: 'N', help: 'tasks you work on at once (default 1; a PR awaiting review does not count)' },
+  'max-open-prs': { type: 'string', arg: 'N', help: 'PRs awaiting review plus tasks in progress at most (default 3)' },
 } as const;
 
 export async function register(ctx: Context, f: RegisterFlags): Promise<WorkerProfile> {
@@ -47,6 +50,7 @@ export async function register(ctx: Context, f: RegisterFlags): Promise<WorkerPr
     skills: f.skills,
     capacity: f.capacity ?? 3,
     maxConcurrent: f.maxConcurrent ?? 1,
+    ...(f.maxOpenPrs !== undefined ? { maxOpenPrs: f.maxOpenPrs } : {}),
   };
   const r = await ctx.client().post<{ worker: WorkerProfile }>('/api/workers/register', body);
   return r.worker;

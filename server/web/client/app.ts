@@ -8,10 +8,13 @@
  * - The token goes only to this origin: as a Bearer header for fetch, and as `?token=` for
  *   EventSource (which cannot send headers).
  */
-import { buildDashboardModel, renderDashboard, updateCountdowns } from '../../../shared/dashboard/index.js';
+import { buildDashboardModel, buildTaskDetail, figuresSection, renderDashboard, updateCountdowns, type TaskFilter } from '../../../shared/dashboard/index.js';
 import { addEvents, applyDelta, applySnapshot, emptyLiveState, type DeltaMessage, type LiveState } from '../../../shared/dashboard/live.js';
 import type { AuditEvent, WorkerProfile } from '../../../shared/model.js';
+import { EVENT, type DeltaEvent } from '../../../shared/protocol.js';
 import { LiveConnection, type ConnectionStatus } from './connection.js';
+import { DetailController, hashFor, type Answer } from './detail.js';
+import { FiguresController } from './figures.js';
 import { forgetToken, loadToken, saveToken, tokenFromFragment } from './token.js';
 
 const HOUR_MS = 3600_000;
@@ -40,6 +43,11 @@ let renderTimer: ReturnType<typeof setTimeout> | undefined;
 let haveData = false;
 /** Relay clock minus browser clock (ms), from the Date header; 0 until known or when small. */
 let clockOffset = 0;
+/** Maintainer actions are shown to maintainer and admin tokens only (from GET /api/me). */
+let canAct = false;
+let filter: TaskFilter = {};
+const detail = new DetailController({ token: () => token, send }, () => scheduleRender());
+const figures = new FiguresController({ token: () => token, send }, () => scheduleRender());
 
 /** Lease expiries are relay times: read the relay's clock so countdowns are right on a skewed machine. */
 function noteServerDate(res: Response): void {
@@ -74,13 +82,33 @@ function showStatus(s: ConnectionStatus): void {
   }
 }
 
+const eventKey = (e: AuditEvent): string => `${e.batch}|${e.at}|${e.kind}|${e.taskId ?? ''}|${e.intentId ?? ''}`;
+
 function render(): void {
   renderTimer = undefined;
   if (!haveData) return;
   const now = relayNow();
   // The relay's public projection (every role) first; /api/workers (token holders) fills gaps.
-  const model = buildDashboardModel({ board: state.board, ledger: state.ledger, recent: state.recent, online, profiles: { ...profiles, ...state.profiles }, now });
-  renderDashboard(root, model, { now, onOpenTask: openTask });
+  const model = buildDashboardModel({ board: state.board, ledger: state.ledger, recent: state.recent, online, profiles: { ...profiles, ...state.profiles }, now, filter });
+  let open;
+  if (detail.taskId) {
+    const seen = new Set(detail.events.map(eventKey));
+    const events = [...detail.events, ...state.recent.filter((e) => e.taskId === detail.taskId && !seen.has(eventKey(e)))];
+    open = buildTaskDetail({ board: state.board, ledger: state.ledger, taskId: detail.taskId, events, explanation: detail.explanation, canAct });
+  }
+  renderDashboard(root, model, {
+    now,
+    onOpenTask: openTask,
+    detail: open,
+    detailUi: detail.ui,
+    onDetail: (e) => void detail.handle(e, closeTask),
+    onFilter: (f) => {
+      filter = f;
+      scheduleRender();
+    },
+    extra: (b, m) => [figuresSection(b, m, figures.view)],
+    onFigures: (c) => figures.choose(c),
+  });
 }
 
 /** Coalesce bursts of deltas into one render. */
@@ -89,19 +117,51 @@ function scheduleRender(): void {
 }
 
 function openTask(taskId: string): void {
-  const url = state.board.tasks[taskId]?.issueUrl;
-  if (url && /^https?:\/\//i.test(url)) window.open(url, '_blank', 'noopener,noreferrer');
+  if (window.location.hash !== hashFor(taskId)) window.location.hash = hashFor(taskId);
+  else followHash();
+}
+
+function closeTask(): void {
+  window.history.pushState(null, '', window.location.pathname + window.location.search);
+  followHash();
+}
+
+function followHash(): void {
+  if (!detail.follow(window.location.hash)) return;
+  render();
+  if (detail.taskId) {
+    const head = root.querySelector<HTMLElement>('[data-task-detail] h2');
+    head?.scrollIntoView({ block: 'start' });
+    head?.focus({ preventScroll: true });
+  }
+}
+
+/** One API call with the token; never throws (a network failure is status 0). */
+async function send(method: string, path: string, body?: unknown): Promise<Answer> {
+  try {
+    const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(path, { method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
+    noteServerDate(res);
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : undefined };
+  } catch {
+    return { status: 0, body: { error: { message: 'The relay could not be reached; check the connection and retry.' } } };
+  }
 }
 
 async function getJson<T>(path: string): Promise<T | undefined> {
   if (!token) return undefined;
-  try {
-    const res = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
-    noteServerDate(res);
-    if (!res.ok) return undefined;
-    return (await res.json()) as T;
-  } catch {
-    return undefined;
+  const res = await send('GET', path);
+  return res.status === 200 ? (res.body as T) : undefined;
+}
+
+async function loadRole(): Promise<void> {
+  const me = await getJson<{ role?: string }>('/api/me');
+  const next = me?.role === 'maintainer' || me?.role === 'admin';
+  if (next !== canAct) {
+    canAct = next;
+    scheduleRender();
   }
 }
 
@@ -145,16 +205,25 @@ function onSnapshot(data: unknown): void {
   render();
   void loadAudit();
   void loadWorkers();
+  void loadRole();
+  void detail.load();
+  void figures.load();
 }
 
-function onDelta(event: 'ledger' | 'board', data: unknown): void {
+function onDelta(event: DeltaEvent, data: unknown): void {
   const d = data as DeltaMessage;
   state = applyDelta(state, event, d);
   // A worker we have no profile for (or whose capacity may have changed): ask again.
-  if (event === 'ledger' && d.workers && typeof d.workers === 'object') {
+  if (event === EVENT.ledger && d.workers && typeof d.workers === 'object') {
     if (Object.keys(d.workers).some((id) => !profiles[id] && !state.profiles[id])) void loadWorkers();
   }
+  if (detail.taskId && touches(d, detail.taskId)) detail.touched();
   scheduleRender();
+}
+
+function touches(d: DeltaMessage, taskId: string): boolean {
+  const has = (m: unknown): boolean => !!m && typeof m === 'object' && Object.hasOwn(m, taskId);
+  return has(d.tasks) || (Array.isArray(d.events) && d.events.some((e) => (e as AuditEvent)?.taskId === taskId));
 }
 
 function connect(): void {
@@ -186,6 +255,7 @@ form.addEventListener('submit', (ev) => {
 forgetButton.addEventListener('click', () => {
   forgetToken();
   token = undefined;
+  canAct = false;
   conn?.stop();
   forgetButton.hidden = true;
   if (publicDashboard) connect();
@@ -196,13 +266,18 @@ forgetButton.addEventListener('click', () => {
 });
 
 setInterval(() => updateCountdowns(root, relayNow()), 1000);
+setInterval(() => void figures.load(), 60_000);
 // Roll the chart window and "recently done" forward, refresh presence.
 setInterval(() => {
   scheduleRender();
   void loadWorkers();
 }, 15_000);
 
+window.addEventListener('hashchange', followHash);
+window.addEventListener('popstate', followHash);
+
 const fromFragment = tokenFromFragment(window.location, window.history);
+detail.follow(window.location.hash);
 if (fromFragment) saveToken(fromFragment, false);
 token = fromFragment ?? loadToken();
 

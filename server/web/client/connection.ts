@@ -9,6 +9,7 @@
  *   begins with a fresh `snapshot`.
  * - A refused token (401 from `/api/me`) stops retrying and reports `unauthorized`.
  */
+import { EVENT, type DeltaEvent } from '../../../shared/protocol.js';
 
 export type ConnectionStatus =
   | { kind: 'connecting' }
@@ -18,7 +19,7 @@ export type ConnectionStatus =
 
 export interface ConnectionHandlers {
   onSnapshot(data: unknown): void;
-  onDelta(event: 'ledger' | 'board', data: unknown): void;
+  onDelta(event: DeltaEvent, data: unknown): void;
   onStatus(status: ConnectionStatus): void;
 }
 
@@ -77,14 +78,14 @@ export class LiveConnection {
     if (this.stopped) return;
     const es = new EventSource(eventsUrl(this.token));
     this.es = es;
-    es.addEventListener('snapshot', (ev) => {
+    es.addEventListener(EVENT.snapshot, (ev) => {
       const data = this.parse(ev);
       if (data === undefined) return;
       this.attempt = 0;
       this.h.onSnapshot(data);
       this.h.onStatus({ kind: 'live', since: Date.now() });
     });
-    for (const name of ['ledger', 'board'] as const) {
+    for (const name of [EVENT.ledger, EVENT.board] as const) {
       es.addEventListener(name, (ev) => {
         const data = this.parse(ev);
         if (data !== undefined) this.h.onDelta(name, data);

@@ -1,0 +1,51 @@
+/**
+ * The embedded default backend: LevelDB (`level`) in one folder. The only module that imports
+ * `level` (eslint enforces it).
+ *
+ * - One instance per folder: LevelDB takes a lock, so a second open (this process or another)
+ *   fails with LEVEL_DATABASE_NOT_OPEN caused by LEVEL_LOCKED; main.ts turns that into advice.
+ * - Keys are UTF-8 (LevelDB orders their bytes: code point order), values raw bytes. Data
+ *   written before the storage port (JSON values through Level's json encoding) is the same bytes.
+ * - Iterators read LevelDB's implicit snapshot taken when they are created.
+ */
+import { Level } from 'level';
+import { StoreError, type KeyRange, type RawOp, type StoreBackend } from './port.js';
+
+type Db = Level<string, Uint8Array>;
+
+async function* levelIterate(db: Db, range: KeyRange): AsyncIterableIterator<[string, Uint8Array]> {
+  const it = db.iterator({ ...range, limit: range.limit ?? -1 });
+  try {
+    for await (const entry of it) yield entry;
+  } finally {
+    await it.close();
+  }
+}
+
+export async function openLevelBackend(dir: string): Promise<StoreBackend> {
+  const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  await db.open();
+  let closed = false;
+  const open = () => {
+    if (closed) throw new StoreError('closed', 'the store is closed');
+  };
+  return {
+    kind: 'leveldb',
+    async get(key) {
+      open();
+      return (await db.get(key)) ?? undefined;
+    },
+    async batch(ops: RawOp[]) {
+      open();
+      if (ops.length > 0) await db.batch(ops);
+    },
+    iterate(range) {
+      open();
+      return levelIterate(db, range);
+    },
+    async close() {
+      closed = true;
+      if (db.status === 'open' || db.status === 'opening') await db.close();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The Store every relay module uses, over any StoreBackend (./port.ts): typed reads, JSON and
+ * binary values, prefix scans, atomic batches and namespaced kv for feature modules.
+ *
+ * - JSON values are stored as the UTF-8 bytes of `JSON.stringify(value)`; binary values
+ *   (Yjs updates) as their bytes. A reader says which it wants (`get` vs `getBinary`,
+ *   `encoding: 'binary'`): the bytes carry no tag, so every backend holds the same bytes.
+ * - Prefix scans cover [prefix, prefixEnd(prefix)), so `a/b/` never sees `a/b0...`.
+ * - `kv(namespace)` keys are `kv/<namespace>/<key>`, apart from the relay's own prefixes.
+ * - Key layout of the whole relay: docs/STORAGE.md.
+ */
+import type { KvStore } from '../ports.js';
+import { checkKey, checkRange, prefixRange, StoreError, type KeyRange, type RawOp, type StoreBackend } from './port.js';
+
+export type ValueKind = 'json' | 'binary';
+
+export interface StoreOp {
+  type: 'put' | 'del';
+  key: string;
+  value?: unknown;
+  /** How `value` is written: JSON (default) or raw bytes (Uint8Array). */
+  encoding?: ValueKind;
+}
+
+export interface ScanOptions {
+  reverse?: boolean;
+  limit?: number;
+  /** Only keys >= this (inside the prefix). */
+  gte?: string;
+  encoding?: ValueKind;
+}
+
+/** A KvStore that can also list its keys (feature modules use it for small tables). */
+export interface NamespacedKv extends KvStore {
+  entries<T>(): Promise<Array<[string, T]>>;
+}
+
+export interface Store {
+  /** The backend underneath (`kind` says which). */
+  readonly backend: StoreBackend;
+  kv(namespace: string): NamespacedKv;
+  /** Atomic: all ops or none. */
+  batch(ops: StoreOp[]): Promise<void>;
+  get<T>(key: string): Promise<T | undefined>;
+  getBinary(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: unknown): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Entries whose key starts with `prefix`, in key order (or reverse). */
+  entries<T>(prefix: string, opts?: ScanOptions): Promise<Array<[string, T]>>;
+  keys(prefix: string, opts?: { reverse?: boolean; limit?: number }): Promise<string[]>;
+  /** Entries of any key range, lazily, from one snapshot (break out of the loop to stop early). */
+  iterate<T>(range: KeyRange, encoding?: ValueKind): AsyncIterableIterator<[string, T]>;
+  close(): Promise<void>;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeJson(key: string, value: unknown): Uint8Array {
+  if (value === undefined) throw new StoreError('bad-value', `put ${key} needs a value`);
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new StoreError('bad-value', `the value for ${key} cannot be written as JSON`);
+  return utf8.encode(text);
+}
+
+export function decodeJson<T>(key: string, bytes: Uint8Array): T {
+  try {
+    return JSON.parse(fromUtf8.decode(bytes)) as T;
+  } catch {
+    throw new StoreError('bad-value', `${key} does not hold a JSON value (read it with getBinary)`);
+  }
+}
+
+export function toRawOp(op: StoreOp): RawOp {
+  const key = checkKey(op.key);
+  if (op.type === 'del') return { type: 'del', key };
+  if (op.type !== 'put') throw new StoreError('bad-value', `unknown store op type ${JSON.stringify(op.type)}`);
+  if (op.encoding === 'binary') {
+    if (!(op.value instanceof Uint8Array)) throw new StoreError('bad-value', `binary value for ${key} must be a Uint8Array`);
+    return { type: 'put', key, value: op.value };
+  }
+  return { type: 'put', key, value: encodeJson(key, op.value) };
+}
+
+async function* decoded<T>(it: AsyncIterableIterator<[string, Uint8Array]>, encoding: ValueKind): AsyncIterableIterator<[string, T]> {
+  for await (const [k, v] of it) yield [k, (encoding === 'binary' ? v : decodeJson<T>(k, v)) as T];
+}
+
+/** The Store over `backend`. Closing the Store closes the backend. */
+export function createStore(backend: StoreBackend): Store {
+  const store: Store = {
+    backend,
+    kv(namespace: string): NamespacedKv {
+      if (!namespace || namespace.includes('/')) throw new TypeError('kv namespace must be a non-empty name without "/"');
+      const p = `kv/${namespace}/`;
+      return {
+        get: <T>(key: string) => store.get<T>(p + key),
+        put: (key: string, value: unknown) => store.put(p + key, value),
+        del: (key: string) => store.del(p + key),
+        entries: async <T>() => (await store.entries<T>(p)).map(([k, v]) => [k.slice(p.length), v] as [string, T]),
+      };
+    },
+    async batch(ops) {
+      if (ops.length === 0) return;
+      await backend.batch(ops.map(toRawOp));
+    },
+    async get<T>(key: string) {
+      const bytes = await backend.get(checkKey(key));
+      return bytes === undefined ? undefined : decodeJson<T>(key, bytes);
+    },
+    getBinary: async (key) => backend.get(checkKey(key)),
+    put: async (key, value) => backend.batch([toRawOp({ type: 'put', key, value })]),
+    del: async (key) => backend.batch([{ type: 'del', key: checkKey(key) }]),
+    async entries<T>(prefix: string, opts: ScanOptions = {}) {
+      const out: Array<[string, T]> = [];
+      for await (const e of store.iterate<T>(prefixRange(checkKey(prefix), opts), opts.encoding)) out.push(e);
+      return out;
+    },
+    async keys(prefix, opts = {}) {
+      const out: string[] = [];
+      for await (const [k] of backend.iterate(checkRange(prefixRange(checkKey(prefix), opts)))) out.push(k);
+      return out;
+    },
+    iterate: <T>(range: KeyRange, encoding: ValueKind = 'json') => decoded<T>(backend.iterate(checkRange(range)), encoding),
+    close: async () => backend.close(),
+  };
+  return store;
+}

@@ -1,0 +1,117 @@
+/**
+ * The dashboard's user input, delegated on its root: opening a task (card click or
+ * Enter/Space, review rows), the detail's actions and confirmations, the filter bar and
+ * the figures' selectors.
+ *
+ * Invariants:
+ * - One set of listeners per root, whatever the number of renders; each render only swaps
+ *   the handlers (so reused nodes never carry stale listeners).
+ * - A destructive action's first click only asks (`confirmed: false`); the confirmation
+ *   row's button sends it (`confirmed: true`). The caller decides what to show.
+ * - Links keep their own behaviour: a click on an <a> inside a card does not open the card.
+ */
+import type { ActionKey } from './detail.js';
+import type { TaskFilter } from './filters.js';
+import type { TaskState } from '../model.js';
+
+export type DetailEvent =
+  | { type: 'action'; taskId: string; action: ActionKey; confirmed: boolean; value?: string }
+  | { type: 'confirm-cancel' }
+  | { type: 'close' };
+
+export interface FiguresChoice {
+  window?: string;
+  repo?: string;
+}
+
+export interface Handlers {
+  open?: (taskId: string) => void;
+  detail?: (e: DetailEvent) => void;
+  filter?: (f: TaskFilter) => void;
+  figures?: (c: FiguresChoice) => void;
+}
+
+const slots = new WeakMap<HTMLElement, Handlers>();
+
+function readFilter(root: HTMLElement): TaskFilter {
+  const f: TaskFilter = {};
+  for (const el of Array.from(root.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-filter]'))) {
+    const v = el.value;
+    if (!v) continue;
+    const key = el.getAttribute('data-filter') as keyof TaskFilter;
+    if (key === 'state') f.state = v as TaskState;
+    else if (key === 'repo' || key === 'skill' || key === 'worker' || key === 'text') f[key] = v;
+  }
+  return f;
+}
+
+function readFigures(root: HTMLElement): FiguresChoice {
+  const c: FiguresChoice = {};
+  for (const el of Array.from(root.querySelectorAll<HTMLSelectElement>('[data-figures]'))) {
+    const key = el.getAttribute('data-figures');
+    if (key === 'window' || key === 'repo') c[key] = el.value || undefined;
+  }
+  return c;
+}
+
+function onClick(root: HTMLElement, h: Handlers, ev: Event): void {
+  const target = ev.target as Element | null;
+  if (!target?.closest) return;
+  const inside = (sel: string): HTMLElement | null => {
+    const el = target.closest(sel) as HTMLElement | null;
+    return el && root.contains(el) ? el : null;
+  };
+  const detail = inside('[data-task-detail]');
+  const taskId = detail?.getAttribute('data-task-detail') ?? '';
+  const action = inside('[data-action]');
+  if (action && detail && h.detail) {
+    const a = action.getAttribute('data-action') as ActionKey;
+    const value = a === 'priority' ? (detail.querySelector<HTMLInputElement>('#owp-priority-input')?.value ?? '') : undefined;
+    h.detail({ type: 'action', taskId, action: a, confirmed: false, value });
+    return;
+  }
+  const confirm = inside('[data-confirm]');
+  if (confirm && detail && h.detail) {
+    h.detail({ type: 'action', taskId, action: confirm.getAttribute('data-confirm') as ActionKey, confirmed: true });
+    return;
+  }
+  if (inside('[data-confirm-cancel]') && h.detail) return h.detail({ type: 'confirm-cancel' });
+  if (inside('[data-detail-close]') && h.detail) return h.detail({ type: 'close' });
+  if (inside('[data-filter-clear]') && h.filter) return h.filter({});
+  const opener = inside('[data-open-task]');
+  if (opener && h.open) return h.open(opener.getAttribute('data-open-task') ?? '');
+  const card = inside('.owp-task[data-task-id]');
+  if (card && h.open && !target.closest('a')) h.open(card.getAttribute('data-task-id') ?? '');
+}
+
+/** Install (once) or update the handlers of a dashboard root. */
+export function delegate(root: HTMLElement, handlers: Handlers): void {
+  const known = slots.get(root);
+  if (known) {
+    Object.assign(known, { open: undefined, detail: undefined, filter: undefined, figures: undefined }, handlers);
+    return;
+  }
+  const h: Handlers = { ...handlers };
+  slots.set(root, h);
+  root.addEventListener('click', (ev) => onClick(root, h, ev));
+  root.addEventListener('keydown', (ev) => {
+    const key = (ev as KeyboardEvent).key;
+    if (key === 'Escape' && h.detail && root.querySelector('[data-task-detail]')) {
+      h.detail({ type: 'close' });
+      return;
+    }
+    if (key !== 'Enter' && key !== ' ') return;
+    const card = ev.target as HTMLElement;
+    if (!card.matches?.('.owp-task[data-task-id]') || !h.open) return;
+    ev.preventDefault();
+    h.open(card.getAttribute('data-task-id') ?? '');
+  });
+  const changed = (ev: Event): void => {
+    const el = ev.target as Element;
+    if (el.hasAttribute?.('data-filter') && h.filter) h.filter(readFilter(root));
+    else if (el.hasAttribute?.('data-figures') && h.figures) h.figures(readFigures(root));
+  };
+  root.addEventListener('input', changed);
+  root.addEventListener('change', changed);
+  root.addEventListener('submit', (ev) => ev.preventDefault());
+}

@@ -1,0 +1,94 @@
+/**
+ * The Open Work Protocol's vocabulary, defined once (docs/PROTOCOL.md): its version, the Yjs
+ * document names, roles, WebSocket close codes, transaction origins, intent kinds and the
+ * event-stream event names. The relay, the plugin, the CLI and the dashboard import these.
+ *
+ * Invariants: plain constants and types only (no Node built-ins, no imports: the plugin
+ * bundles it for mobile); a published name or code never changes meaning.
+ */
+
+/** The protocol version this code speaks (`/healthz` `protocol`, header `OWP-Protocol`). */
+export const PROTOCOL_VERSION = '0.1';
+/** The HTTP response header that names the relay's protocol version. */
+export const PROTOCOL_HEADER = 'OWP-Protocol';
+
+// ---- documents ----
+
+/** Tasks and repo policies; admin and maintainers write it. */
+export const BOARD_DOC = 'owp/board';
+/** Leases, outcomes and worker runtime; only the relay writes it. */
+export const LEDGER_DOC = 'owp/ledger';
+/** `owp/inbox/<workerId>`: one worker's profile and intents. */
+export const INBOX_PREFIX = 'owp/inbox/';
+/** The URL path under which the relay serves the documents (`/yjs/<docName>`). */
+export const YJS_PATH = '/yjs';
+
+export function inboxDoc(workerId: string): string {
+  return INBOX_PREFIX + workerId;
+}
+
+// ---- roles ----
+
+export const ROLES = ['admin', 'maintainer', 'worker', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function isRole(v: unknown): v is Role {
+  return typeof v === 'string' && (ROLES as readonly string[]).includes(v);
+}
+
+// ---- WebSocket ----
+
+/** y-websocket message types (the first varUint of every message). */
+export const MESSAGE_SYNC = 0;
+export const MESSAGE_AWARENESS = 1;
+export const MESSAGE_AUTH = 2;
+export const MESSAGE_QUERY_AWARENESS = 3;
+
+/** Close codes of `/yjs/<docName>` sockets. 44xx: the relay refused; see the reason text. */
+export const CLOSE = {
+  malformed: 4400,
+  unauthorized: 4401,
+  forbidden: 4403,
+  unknownDoc: 4404,
+  revoked: 4410,
+  tooLarge: 4413,
+  /** Too many sockets for one token, or too many refused tokens from one address. */
+  tooMany: 4429,
+  shuttingDown: 1001,
+  internal: 1011,
+} as const;
+export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
+
+/** 44xx: the relay refused this socket for a reason a person must fix (or wait out). */
+export function isRefusalCloseCode(code: number): boolean {
+  return code >= 4400 && code < 4500;
+}
+
+/** Close codes that mean "not now" rather than "never": a client retries after a pause. */
+export const RETRY_LATER_CLOSE_CODES: readonly number[] = [CLOSE.tooMany];
+
+// ---- Yjs transaction origins ----
+
+export const ORIGIN = {
+  /** Every in-process write of the relay (board, ledger, inbox profile). */
+  relay: 'relay',
+  /** Writes the Obsidian plugin makes (board edits, intents). */
+  plugin: 'owp-plugin',
+} as const;
+
+// ---- intents ----
+
+export const WORKER_INTENT_KINDS = ['claim', 'claim-next', 'heartbeat', 'release', 'submit', 'complete', 'fail'] as const;
+export const MAINTAINER_INTENT_KINDS = ['review', 'requeue', 'cancel'] as const;
+export const INTENT_KINDS = [...WORKER_INTENT_KINDS, ...MAINTAINER_INTENT_KINDS] as const;
+export type IntentKindName = (typeof INTENT_KINDS)[number];
+
+// ---- event stream (GET /api/events) ----
+
+export const EVENT = {
+  /** The first event of every stream: `{ board, ledger, recent, profiles }`. */
+  snapshot: 'snapshot',
+  ledger: 'ledger',
+  board: 'board',
+} as const;
+export type DeltaEvent = typeof EVENT.ledger | typeof EVENT.board;

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import * as obsidianDouble from '../obsidian/index.js';
+import { waitFor } from '../helpers/relay.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { builtinModules } from 'node:module';
+import esbuild from 'esbuild';
+// @ts-expect-error plain ESM build helper without types
+import { noNodeBuiltins } from '../../plugin/build/esbuild-plugins.mjs';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+
+describe('plugin build (npm run build)', () => {
+  it('produces a CommonJS main.js with one copy of yjs and no Node built-ins, plus manifest and styles', async () => {
+    await run(process.execPath, ['esbuild.config.mjs', 'production'], { cwd: root });
+    const js = fs.readFileSync(path.join(root, 'main.js'), 'utf8');
+    const required = [...js.matchAll(/require\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]);
+    expect(new Set(required)).toEqual(new Set(['obsidian']));
+    for (const b of builtinModules) expect(required).not.toContain(b);
+    expect(js).toMatch(/module\.exports\s*=|exports\.default|__toCommonJS/);
+    // yjs guards against double loading with this message; one bundled copy has it once.
+    expect(js.split('Yjs was already imported').length - 1).toBe(1);
+    expect(js).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML/);
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ id: 'owp-pool', name: 'OWP Pool', version: '0.1.0', author: 'OWP Pool contributors', isDesktopOnly: false });
+    const versions = JSON.parse(fs.readFileSync(path.join(root, 'versions.json'), 'utf8'));
+    expect(versions[manifest.version]).toBe(manifest.minAppVersion);
+    const css = fs.readFileSync(path.join(root, 'styles.css'), 'utf8');
+    expect(css).toContain('.owp-dashboard-root');
+    expect(css).toContain('.owp-dashboard {');
+  });
+
+  it('the built main.js loads in an Obsidian-like host and says why it cannot connect', async () => {
+    const js = fs.readFileSync(path.join(root, 'main.js'), 'utf8');
+    const mod: { exports: Record<string, unknown> } = { exports: {} };
+    const fakeRequire = (id: string) => {
+      if (id === 'obsidian') return obsidianDouble;
+      throw new Error(`main.js required ${id}`);
+    };
+    new Function('require', 'module', 'exports', js)(fakeRequire, mod, mod.exports);
+    const Plugin = mod.exports.default as new (app: unknown, manifest: unknown) => obsidianDouble.Plugin;
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'owp-bundle-vault-'));
+    try {
+      fs.mkdirSync(path.join(dir, '.obsidian/plugins/owp-pool'), { recursive: true });
+      fs.writeFileSync(path.join(dir, '.obsidian/plugins/owp-pool/data.json'), JSON.stringify({ relayUrl: 'http://127.0.0.1:9', token: 'owp_x' }));
+      const app = obsidianDouble.createTestApp(dir);
+      const manifest = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8'));
+      const plugin = new Plugin(app, manifest);
+      const mark = obsidianDouble.noticeLog.length;
+      plugin.load();
+      await plugin.loading;
+      await waitFor(() => obsidianDouble.noticeLog.slice(mark).some((n) => /cannot reach the relay at http:\/\/127\.0\.0\.1:9/.test(n.message)), 15_000, 'notice');
+      expect([...app.commands.commands.keys()].sort()).toEqual(
+        ['cancel-task', 'claim-next-task', 'claim-this-task', 'create-task-from-note', 'open-dashboard', 'reconnect', 'release-task', 'restore-task-note', 'submit-pull-request'].map((c) => `owp-pool:${c}`),
+      );
+      expect(app.statusBar.textContent).toBe('OWP: not connected');
+      plugin.unload();
+      expect(app.commands.commands.size).toBe(0);
+    } finally {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the build when code pulls a Node built-in', async () => {
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'owp-build-'));
+    try {
+      const entry = path.join(dir, 'entry.ts');
+      fs.writeFileSync(entry, "import { join } from 'node:path';\nexport const x = join('a', 'b');\n");
+      await expect(
+        esbuild.build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'cjs', write: false, logLevel: 'silent', plugins: [noNodeBuiltins] }),
+      ).rejects.toThrow(/Node built-in "node:path"/);
+    } finally {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
