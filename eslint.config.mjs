@@ -80,13 +80,14 @@ export default defineConfig([
   {
     // The storage port (docs/STORAGE.md): only a backend module may load its database driver.
     files: ['server/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'plugin/**/*.ts', '*.ts'],
-    ignores: ['server/store/leveldb.ts'],
+    ignores: ['server/store/leveldb.ts', 'server/store/postgres*.ts', 'test/helpers/postgres.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             { regex: '^(level|classic-level|abstract-level|memory-level)$', message: 'Persist through the Store (server/store/): only server/store/leveldb.ts imports LevelDB.' },
+            { regex: '^pg(-.*)?$', message: 'Persist through the Store (server/store/): only server/store/postgres*.ts import pg.' },
           ],
         },
       ],

@@ -14,7 +14,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
@@ -26,16 +25,17 @@ import { adminRoutes } from './http/api-admin.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
 import type { ApiDeps } from './http/deps.js';
-import type { RateLimitOptions } from './http/ratelimit.js';
+import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
-import { openStore } from './store/index.js';
+import { openRelayStore } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
-import { awarenessLeases } from './sync/awareness.js';
 
 export interface RelayConfig {
   dataDir: string;
+  /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
+  databaseUrl?: string;
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
@@ -94,7 +94,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? consoleLogger;
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const store = await openStore(join(config.dataDir, 'leveldb'));
+  const store = await openRelayStore(config);
   const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     const tokens = await openTokenStore(store, { now });
@@ -183,11 +183,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
       messageRate: config.limits?.socketMessages,
-      onAwareness: (principal, docName, state) => {
-        if (principal.role !== 'worker' || !principal.workerId) return;
-        lastSeen.set(principal.workerId, now());
-        if (docName === inboxDoc(principal.workerId) || state.workerId === principal.workerId) engine.heartbeatLeases(principal.workerId, awarenessLeases(principal.workerId, state));
+      onAwareness: (principal) => {
+        if (principal.role === 'worker' && principal.workerId) lastSeen.set(principal.workerId, now());
       },
+      onHeartbeat: ({ workerId, leases }) => engine.awarenessHeartbeat(workerId, leases),
     });
     const started: RelayFeature[] = [];
     for (const f of features) {

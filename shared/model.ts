@@ -14,6 +14,7 @@
 import { DEFAULTS } from './defaults.js';
 import { z } from 'zod';
 import { OwpError, type ErrorCode } from './errors.js';
+import { didYouMean } from './did-you-mean.js';
 import { INTENT_KINDS, MAINTAINER_INTENT_KINDS, WORKER_INTENT_KINDS } from './protocol.js';
 
 export const RISK_TIERS = [0, 1, 2, 3] as const;
@@ -144,7 +145,7 @@ function strictObject<S extends z.core.$ZodLooseShape>(shape: S, what: string) {
   return z.strictObject(shape, {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of ${what}; its fields are ${known}`
+        ? `${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of ${what}; its fields are ${known}${didYouMean(String(issue.keys[0]), Object.keys(shape))}`
         : issue.input === undefined
           ? `is required; it must be ${what} (an object)`
           : `must be ${what} (an object with ${known})`,
@@ -175,6 +176,8 @@ export const TaskSchema = strictObject(
     /** Maintainer flags. A held task is not offered; a cancelled one ends when no lease holds it. */
     held: bool().default(false),
     cancelled: bool().default(false),
+    /** Why the board cancelled it when it was not a maintainer (the GitHub importer: the issue closed); empty = by a maintainer. */
+    cancelReason: text(0, LIMITS.reasonLength).optional(),
     source: z.enum(TASK_SOURCES, says(`must be one of ${TASK_SOURCES.join(', ')}`)).default('api'),
   },
   'a task',

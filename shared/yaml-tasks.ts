@@ -26,6 +26,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { TaskSchema, type TaskInput } from './model.js';
 import { OwpError } from './errors.js';
+import { closestName } from './did-you-mean.js';
 
 /** A task as a YAML file describes it: everything but createdAt, which the relay stamps. */
 export type YamlTask = Omit<TaskInput, 'createdAt'> & { source: 'yaml' };
@@ -52,7 +53,7 @@ export const YAML_TASK_KEYS = ['id', 'title', 'points', 'skills', 'tier', 'area'
 const LOCAL_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
-const YamlTaskSchema = TaskSchema.omit({ createdAt: true, held: true, cancelled: true });
+const YamlTaskSchema = TaskSchema.omit({ createdAt: true, held: true, cancelled: true, cancelReason: true });
 
 export function formatYamlProblem(p: YamlTaskProblem): string {
   return `${p.file}:${p.line}: ${p.field}: ${p.message}`;
@@ -176,7 +177,7 @@ function checkKeys(
   for (const pair of map.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
     if (!allowed.includes(key)) {
-      const hint = closest(key, allowed);
+      const hint = closestName(key, allowed);
       add(pair.key, `${prefix}${key}`, `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}; allowed: ${allowed.join(', ')}`);
     }
   }
@@ -193,31 +194,4 @@ function findNode(map: YAMLMap, path: string[]): YamlNode | undefined {
     else break;
   }
   return found;
-}
-
-function closest(word: string, options: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const o of options) {
-    const d = editDistance(word.toLowerCase(), o);
-    if (d < bestD) {
-      bestD = d;
-      best = o;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
 }

@@ -12,10 +12,10 @@
  *   guesser cannot switch doors to get a fresh budget.
  */
 import type { Principal } from '../ports.js';
-import { RateLimiter, type RateLimitOptions } from '../http/ratelimit.js';
+import { DEFAULT_AUTH_FAILURE_RATE, RateLimiter, retryAfterSeconds, type RateLimitOptions } from '../ratelimit/index.js';
 import type { TokenCheck, TokenStore } from './index.js';
 
-export const DEFAULT_AUTH_FAILURE_LIMIT: RateLimitOptions = { ratePerSec: 1, burst: 30 };
+export const DEFAULT_AUTH_FAILURE_LIMIT: RateLimitOptions = DEFAULT_AUTH_FAILURE_RATE;
 
 export type GuardedCheck =
   | { ok: true; principal: Principal }
@@ -44,7 +44,7 @@ export class AuthGuard {
 }
 
 function braked429(waitMs: number): GuardedCheck {
-  const secs = Math.max(1, Math.ceil(waitMs / 1000));
+  const secs = retryAfterSeconds(waitMs);
   return {
     ok: false,
     code: 'rate-limited',

@@ -29,6 +29,8 @@ export function refusalHint(code: string, command: string, url: string): string 
       return command === 'claim'
         ? 'Only tasks in progress count here (a PR awaiting review does not). `owp tasks --state leased` shows what you hold; `owp worker register` with a higher --max-concurrent or --capacity raises the limit.'
         : undefined;
+    case 'conflict':
+      return command === 'repo add' ? '`owp repo set OWNER/NAME --budget N ...` changes the fields you name and keeps the others; `owp repo list` shows the policy now.' : undefined;
     case 'max-open-prs':
       return command === 'claim'
         ? 'Your pull requests awaiting review (`owp tasks --state pr_open`) and tasks in progress count here; claims resume when a maintainer merges or closes one, or raise the limit with `owp worker register --max-open-prs N`.'

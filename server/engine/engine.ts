@@ -8,7 +8,10 @@
  *   entries + audit entries + archive moves) -> session commit -> ONE `owp/ledger`
  *   transaction -> answers -> onBatch listeners. Nobody is told of an outcome not on disk.
  * - The store is the authority: on open the ledger is read from it and the doc made to match.
- * - Each intent gets exactly one outcome; the same id twice is arbitrated once.
+ * - Each intent gets exactly one outcome; the same id twice is arbitrated once. Ids are
+ *   scoped to their sender: another sender's id is refused (`conflict`), never answered.
+ * - Idle polls (claim-next refused for lack of a fitting task) are counted in
+ *   `stats.idlePolls`, not chained into the audit log (plan.ts).
  * - A batch the scheduler throws on is retried one intent per batch; an intent that fails
  *   alone gets a stored `internal` outcome. A failed write leaves memory, audit head and
  *   documents as they were; its callers get `internal`.
@@ -23,7 +26,7 @@ import type { BatchResult, Logger } from '../ports.js';
 import type { Store } from '../store/index.js';
 import type { BoardView } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
-import { answer, backoff, fail, IntentQueue, type Pending } from './intake.js';
+import { answer, backoff, fail, intentIdTaken, IntentQueue, type Pending } from './intake.js';
 import { LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, ledgerFromEntries, LEDGER_PREFIX, resetLedgerDoc, type LedgerDiff } from './ledger-diff.js';
 import { ARCHIVE_PREFIX, planBatch, type BatchPlan } from './plan.js';
@@ -76,7 +79,7 @@ export class Engine {
   readonly tickMs: number;
   readonly retentionMs: number;
   /** Batches run and their timings, for /api/status and the benchmark. */
-  readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0, scheduleMs: 0, persistMs: 0, applyMs: 0 };
+  readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0, scheduleMs: 0, persistMs: 0, applyMs: 0, idlePolls: 0 };
   /** What the last batch changed as clients see it (heartbeat-only expiry moves left out). */
   lastDiff: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
 
@@ -169,16 +172,13 @@ export class Engine {
     return this.enqueue({ kind: 'heartbeat', id, workerId, taskId, fencingToken }, true);
   }
 
-  /**
-   * Heartbeats for the leases a worker's awareness state lists (parsed by the sync layer):
-   * only leases the worker holds with that very fencing token are extended.
-   */
-  heartbeatLeases(workerId: string, leases: Iterable<[taskId: string, fencingToken: number]>): void {
+  /** Awareness heartbeats (parsed by the sync layer): each lease this worker still holds is renewed. */
+  awarenessHeartbeat(workerId: string, leases: readonly { taskId: string; fencingToken: number }[]): void {
     if (this.stopping) return;
-    for (const [taskId, token] of leases) {
+    for (const { taskId, fencingToken } of leases) {
       const lease = this.session.task(taskId)?.lease;
-      if (!lease || lease.workerId !== workerId || lease.fencingToken !== token) continue;
-      void this.heartbeat(workerId, taskId, token).catch(() => undefined);
+      if (!lease || lease.workerId !== workerId || lease.fencingToken !== fencingToken) continue;
+      void this.heartbeat(workerId, taskId, fencingToken).catch(() => undefined);
     }
   }
 
@@ -217,8 +217,10 @@ export class Engine {
 
   private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
     if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
-    // A repeated id: its stored (persisted) outcome, without waiting for a batch.
+    // A repeated id: its stored (persisted) outcome, without waiting for a batch. Intent ids
+    // are scoped to their sender: another sender's id is refused, never answered with its outcome.
     const stored = ephemeral ? undefined : this.session.outcome(intent.id);
+    if (stored && stored.workerId !== intent.workerId) return Promise.reject(intentIdTaken(intent.id));
     if (stored) return Promise.resolve(stored);
     const answered = this.queue.add(intent, ephemeral);
     this.kick();
@@ -328,6 +330,7 @@ export class Engine {
     const persistedAt = performance.now();
     this.stats.persistMs += persistedAt - scheduledAt;
     audit.commit(auditEntries);
+    this.stats.idlePolls += plan.idlePolls;
     // Memory moves only after the write succeeded: a failed batch leaves it as it was.
     this.session.commit(scheduled, plan.settled);
     this.show(plan, now);

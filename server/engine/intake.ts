@@ -3,11 +3,13 @@
  * their outcomes, inbox refusals waiting to be stored, and intents being retried alone.
  *
  * Invariants:
- * - One entry per intent id: the same id submitted again joins the waiters of the first.
+ * - One entry per intent id: the same id submitted again by the same sender joins the
+ *   waiters of the first; by another sender it is refused (`conflict`): ids are scoped.
  * - A refusal is queued once per id; one whose id is already queued is dropped.
  * - take() hands out either one isolated intent (retried alone) or everything queued.
  * - Every waiter is answered exactly once (answer or fail).
  */
+import { OwpError } from '../../shared/errors.js';
 import type { Intent, Outcome } from '../../shared/model.js';
 import type { RejectedIntent } from './inboxes.js';
 
@@ -30,6 +32,11 @@ export function backoff(previousMs: number): number {
   return Math.min(5000, Math.max(100, previousMs * 2));
 }
 
+/** The refusal for an intent id another sender already used (its outcome stays theirs). */
+export function intentIdTaken(id: string): OwpError {
+  return new OwpError('conflict', `The intent id ${id} was already used by another sender; send this intent again with a fresh id (a new UUID).`, 'intentId');
+}
+
 export class IntentQueue {
   private readonly pending = new Map<string, Pending>();
   private readonly refused = new Map<string, RejectedIntent>();
@@ -40,7 +47,8 @@ export class IntentQueue {
   add(intent: Intent, ephemeral: boolean): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
       const p = this.pending.get(intent.id);
-      if (p) p.waiters.push({ resolve, reject });
+      if (p && p.intent.workerId !== intent.workerId) reject(intentIdTaken(intent.id));
+      else if (p) p.waiters.push({ resolve, reject });
       else this.pending.set(intent.id, { intent, ephemeral, queuedAt: performance.now(), waiters: [{ resolve, reject }] });
     });
   }

@@ -5,6 +5,7 @@
  *
  * Invariants:
  * - Heartbeats are not history: their outcomes are not stored and their audit events dropped.
+ * - Idle polls (claim-next refused with no-matching-task) are counted, not audited.
  * - An inbox intent refused before arbitration gets exactly one stored outcome (never a
  *   second one if it already has one).
  * - Archiving returns a NEW tasks record without the archived ids.
@@ -42,6 +43,21 @@ export function settleOutcomes(
   }
   if (extra.length > 0) audited = [...audited, ...extra];
   return { outcomes: out, events: audited };
+}
+
+/**
+ * A claim-next refused because no task fits (an idle worker polling) is not history: it
+ * is counted, not chained into the audit log, so idle polling never grows the log.
+ * Returns the events to audit and how many idle refusals were left out.
+ */
+export function withoutIdlePolls(events: AuditEvent[]): { events: AuditEvent[]; idle: number } {
+  let idle = 0;
+  const kept = events.filter((e) => {
+    const isIdle = e.kind === 'claim-rejected' && e.code === 'no-matching-task' && e.taskId === undefined;
+    if (isIdle) idle += 1;
+    return !isIdle;
+  });
+  return { events: idle > 0 ? kept : events, idle };
 }
 
 export interface ArchivePlan {
@@ -100,6 +116,8 @@ export interface BatchPlan {
   outcomes: Outcome[];
   /** Events to audit and show. */
   events: AuditEvent[];
+  /** Idle claim-next polls left out of the events (counted in the engine's stats). */
+  idlePolls: number;
   /** Ledger and archive ops (the audit entries chain on the audit head: the runner adds them). */
   storeOps: StoreOp[];
   /** What changed in the ledger, as stored. */
@@ -119,6 +137,7 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
   const replies = new Map<string, Outcome>();
   for (const o of scheduled.outcomes) replies.set(o.intentId, o);
   const settled = settleOutcomes(next.outcomes, scheduled.events, ephemeralIds, rejected, input.stored, batch, now);
+  const audited = withoutIdlePolls(settled.events);
   let tasks = next.tasks;
   let archiveOps: StoreOp[] = [];
   let archived: string[] = [];
@@ -139,10 +158,11 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
     settled: { outcomes: settled.outcomes, tasks },
     replies,
     outcomes: scheduled.outcomes.filter((o) => !ephemeralIds.has(o.intentId)),
-    events: settled.events,
+    events: audited.events,
+    idlePolls: audited.idle,
     storeOps: [...(ledgerOps(diff, batch, now) as StoreOp[]), ...archiveOps],
     diff,
-    doc: { diff: docDiff, pruned, apply: docChanged || settled.events.length > 0 || pruned.length > 0 },
+    doc: { diff: docDiff, pruned, apply: docChanged || audited.events.length > 0 || pruned.length > 0 },
     archived,
   };
 }

@@ -10,6 +10,8 @@
  * - A task whose issue is closed or lost the label is cancelled on the board (cancelled:
  *   true). The scheduler ends queued ones; a leased one keeps its lease until it ends and is
  *   reported as `flagged` so a maintainer can decide. Finished tasks are never touched.
+ *   The board's cancelReason says why (the issue closed or lost the label), so the task is
+ *   never reported as cancelled by a maintainer; a reopened issue clears it.
  * - Board fields a maintainer owns (held, and a cancellation the importer did not make)
  *   are kept as they are. A task is rewritten from its issue only when the issue changed
  *   (its updated_at differs from the one last applied, kv `seen/<taskId>`), so a
@@ -74,7 +76,13 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
       skipped++;
       continue;
     }
-    const merged: TaskInput = { ...task, held: existing?.held ?? false, cancelled, createdAt: existing?.createdAt ?? task.createdAt };
+    const merged: TaskInput = {
+      ...task,
+      held: existing?.held ?? false,
+      cancelled,
+      createdAt: existing?.createdAt ?? task.createdAt,
+      ...(existing?.cancelReason ? { cancelReason: cancelled ? existing.cancelReason : '' } : {}),
+    };
     const bad = listProblems(TaskSchema, merged);
     if (bad.length > 0) {
       problems.push({ taskId: task.id, message: `Issue #${issue.number} cannot become a task (${bad[0]!.message}); fix the issue and sync again.` });
@@ -91,7 +99,8 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
     if (task.source !== 'github' || !sameRepo(task.repo, repo) || open.has(id) || task.cancelled) continue;
     const state = ledger.tasks[id]?.state;
     if (state === 'done' || state === 'cancelled') continue;
-    upserts.push({ ...task, cancelled: true });
+    const issue = task.issueNumber ? `issue #${task.issueNumber}` : 'issue';
+    upserts.push({ ...task, cancelled: true, cancelReason: `Cancelled because its GitHub ${issue} was closed or lost the ${label} label.` });
     if (state === 'leased' || state === 'pr_open') flaggedTasks.push(id);
     else cancelledTasks.push(id);
   }

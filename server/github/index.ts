@@ -13,6 +13,7 @@
  *   (debounced per repo) and PR submissions (debounced).
  */
 import type { BatchResult, Logger, RelayFeature, RelayPort, Route, RouteContext } from '../ports.js';
+import { didYouMean } from '../../shared/did-you-mean.js';
 import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
 import type { RepoPolicy } from '../../shared/model.js';
 import { GithubClient } from './client.js';
@@ -61,6 +62,10 @@ export interface RepoSyncSummary {
   problems: ImportProblem[];
   prLinks: number;
   reviewIntents: number;
+  /** PR transitions applied by this sync (a merged PR moves its task to done, and so on). */
+  prsMerged: number;
+  prsClosed: number;
+  prsChangesRequested: number;
   error?: { code: string; message: string };
 }
 
@@ -138,12 +143,16 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     const summary: RepoSyncSummary = {
       repo: policy.repo, added: 0, updated: 0, cancelled: 0, flagged: 0, unchanged: 0, requests: 0,
       rateLimitRemaining: null, flaggedTasks: [], problems: [], prLinks: 0, reviewIntents: 0,
+      prsMerged: 0, prsClosed: 0, prsChangesRequested: 0,
     };
     try {
       // PRs first: a merged PR closes its issue, and the task should be done, not flagged.
       const prs = await trackPrs(ctx, policy);
       summary.prLinks = prs.linked;
       summary.reviewIntents = prs.intents.length;
+      summary.prsMerged = prs.transitions.merged;
+      summary.prsClosed = prs.transitions.closed;
+      summary.prsChangesRequested = prs.transitions.changesRequested;
       if (what === 'all') {
         const r = await importIssues(ctx, policy);
         Object.assign(summary, {
@@ -236,6 +245,10 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     async handler(c) {
       const body = await c.json<{ repo?: unknown } | null>();
       if (body === null || typeof body !== 'object') return fail(c, new OwpError('invalid-json', 'The body must be a JSON object such as { "repo": "owner/name" }.'));
+      const unknown = Object.keys(body).find((k) => k !== 'repo');
+      if (unknown !== undefined) {
+        return fail(c, new OwpError('invalid-field', `${unknown} is not a field of a sync request${didYouMean(unknown, ['repo'])}; its only field is repo (owner/name).`, unknown));
+      }
       const repo = body.repo;
       if (repo !== undefined) {
         if (typeof repo !== 'string' || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repo)) {

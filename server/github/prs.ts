@@ -32,6 +32,14 @@ interface IssueListItem {
 export interface PrTrackResult {
   linked: number;
   intents: Outcome[];
+  /** Review intents the relay applied, by result: the PR transitions of this sync. */
+  transitions: PrTransitions;
+}
+
+export interface PrTransitions {
+  merged: number;
+  closed: number;
+  changesRequested: number;
 }
 
 /** How far back the first keyword scan looks, when a repo has no cursor yet. */
@@ -85,6 +93,7 @@ export async function trackPrs(ctx: GithubContext, policy: RepoPolicy, onlyPr?: 
   const linked = onlyPr === undefined ? await discoverKeywordLinks(ctx, repo) : 0;
   const board = ctx.port.board();
   const intents: Outcome[] = [];
+  const transitions: PrTransitions = { merged: 0, closed: 0, changesRequested: 0 };
   for (const [taskId, task] of Object.entries(board.tasks)) {
     if (!sameRepo(task.repo, repo)) continue;
     // The current ledger at each step (never one held across an await: the engine reuses
@@ -111,9 +120,14 @@ export async function trackPrs(ctx: GithubContext, policy: RepoPolicy, onlyPr?: 
     if (!intent || ctx.port.ledger().outcomes[intent.id]) continue;
     const outcome = await ctx.port.submitIntent(intent);
     intents.push(outcome);
+    if (outcome.status !== 'rejected' && intent.kind === 'review') {
+      if (intent.result === 'merged') transitions.merged += 1;
+      else if (intent.result === 'closed') transitions.closed += 1;
+      else if (intent.result === 'changes-requested') transitions.changesRequested += 1;
+    }
     if (outcome.status === 'rejected') {
       ctx.log.warn('github: review intent rejected', { taskId, intent: intent.id, code: outcome.code, message: outcome.message });
     }
   }
-  return { linked, intents };
+  return { linked, intents, transitions };
 }

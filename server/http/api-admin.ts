@@ -46,7 +46,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
     path: `/api/repos/:owner/:name/${verb}`,
     auth: [...MAINTAINER],
     async handler(ctx) {
-      const area = areaOf(body(await ctx.json()));
+      const area = areaOf(body(await ctx.json(), ['area'], `an area ${verb}`));
       const name = repoName(ctx.params);
       const was = verb === 'freeze' ? (own(deps.board.board().repos, name)?.frozenAreas ?? []) : repoOr404(name).frozenAreas;
       const frozen = verb === 'unfreeze' ? was.filter((a) => a !== area) : was.includes(area) ? [...was] : [...was, area];
@@ -75,7 +75,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/workers/register',
       auth: ['worker'],
       async handler(ctx) {
-        const b = body(await ctx.json());
+        const b = body(await ctx.json(), ['workerId', 'name', 'skills', 'capacity', 'maxConcurrent', 'available'], 'a worker profile');
         const workerId = workerOf(ctx.principal!, b, deps);
         const { workerId: _w, ...fields } = b;
         const profile = parseWorkerProfile({ name: ctx.principal!.name ?? workerId, capacity: DEFAULTS.capacity, maxConcurrent: DEFAULTS.maxConcurrent, ...fields, id: workerId });
@@ -118,11 +118,24 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       handler: (ctx) => ctx.send(200, { repos: Object.values(deps.board.board().repos).sort((a, b) => (a.repo < b.repo ? -1 : 1)) }),
     },
     {
+      // Create only: an existing policy is never replaced by a second `owp repo add`.
+      method: 'POST',
+      path: '/api/repos',
+      auth: [...MAINTAINER],
+      async handler(ctx) {
+        const b = body(await ctx.json(), null);
+        if (typeof b.repo === 'string' && own(deps.board.board().repos, b.repo)) {
+          throw new OwpError('conflict', `${b.repo} is already in the pool; change its policy with owp repo set ${b.repo} (PATCH /api/repos/${b.repo}), or replace it whole with PUT.`, 'repo');
+        }
+        ctx.send(201, { repo: await saved(deps.board.putRepo(b, true)) });
+      },
+    },
+    {
       method: 'PUT',
       path: '/api/repos/:owner/:name',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const b = body(await ctx.json());
+        const b = body(await ctx.json(), null);
         ctx.send(200, { repo: await saved(deps.board.putRepo({ ...b, repo: repoName(ctx.params) }, true)) });
       },
     },
@@ -131,7 +144,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/repos/:owner/:name',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const b = body(await ctx.json());
+        const b = body(await ctx.json(), null);
         const name = repoName(ctx.params);
         repoOr404(name);
         ctx.send(200, { repo: await saved(deps.board.putRepo({ ...b, repo: name }, false)) });
@@ -144,7 +157,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/trust/:workerId',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const b = body(await ctx.json());
+        const b = body(await ctx.json(), ['tier'], 'a trust setting');
         const tier = b.tier;
         if (tier !== 0 && tier !== 1 && tier !== 2 && tier !== 3) throw new OwpError('invalid-field', 'tier must be 0, 1, 2 or 3.', 'tier');
         if (!isWorkerId(ctx.params.workerId)) {
@@ -160,7 +173,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/tokens',
       auth: ADMIN,
       async handler(ctx) {
-        const b = body(await ctx.json());
+        const b = body(await ctx.json(), ['role', 'workerId', 'name'], 'a new token');
         const created = await deps.tokens.create(b as { role: Role; workerId?: string; name?: string });
         ctx.send(201, created);
       },

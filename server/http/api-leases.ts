@@ -23,6 +23,17 @@ function taskView(deps: ApiDeps, id: string): { task: Task | null; runtime: unkn
   return { task: own(deps.board.board().tasks, id) ?? null, runtime: deps.engine.runtime(id) ?? null };
 }
 
+/** The repos named by these task inputs that have no policy on the board (sorted). */
+function reposWithoutPolicy(deps: ApiDeps, list: unknown[]): string[] {
+  const repos = new Set<string>();
+  for (const t of list) {
+    const repo = t && typeof t === 'object' ? (t as { repo?: unknown }).repo : undefined;
+    // A malformed name is left to task validation, which says what is wrong with it.
+    if (typeof repo === 'string' && /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repo) && !own(deps.board.board().repos, repo)) repos.add(repo);
+  }
+  return [...repos].sort();
+}
+
 export function leaseRoutes(deps: ApiDeps): Route[] {
   const submit = (raw: Record<string, unknown>) => deps.engine.submit(parseIntent(raw) as Intent);
 
@@ -31,7 +42,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     path: '/api/claim',
     auth: [...WORKER],
     async handler(ctx) {
-      const b = body(await ctx.json());
+      const b = body(await ctx.json(), ['taskId', 'intentId', 'workerId'], 'a claim (POST /api/claim)');
       const workerId = workerOf(ctx.principal!, b, deps);
       const taskId = optionalString(b, 'taskId');
       const id = optionalString(b, 'intentId') ?? randomUUID();
@@ -47,7 +58,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     path: '/api/tasks/:id/heartbeat',
     auth: [...WORKER],
     async handler(ctx) {
-      const b = body(await ctx.json());
+      const b = body(await ctx.json(), ['fencingToken', 'workerId'], 'a heartbeat');
       const workerId = workerOf(ctx.principal!, b, deps);
       const token = fencingTokenOf(b);
       const o = await deps.engine.heartbeat(workerId, ctx.params.id, token);
@@ -55,7 +66,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     },
   };
 
-  type Extra = (b: Record<string, unknown>) => Record<string, unknown>;
+  type Extra = { fields: string[]; pick: (b: Record<string, unknown>) => Record<string, unknown> };
   /**
    * `POST /api/tasks/:id/<kind>` as one intent. A lease action acts for the token's worker
    * and needs the lease's fencing token; a maintainer action acts as the token's actor id.
@@ -65,22 +76,26 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     path: `/api/tasks/:id/${kind}`,
     auth: by === 'worker' ? [...WORKER] : [...MAINTAINER],
     async handler(ctx) {
-      const b = body(await ctx.json());
+      const fields = [...(by === 'worker' ? ['fencingToken', 'workerId'] : []), 'intentId', ...extra.fields];
+      const b = body(await ctx.json(), fields, `a ${kind} (POST /api/tasks/:id/${kind})`);
       const who =
         by === 'worker' ? { workerId: workerOf(ctx.principal!, b, deps), fencingToken: fencingTokenOf(b) } : { workerId: actorOf(ctx.principal!) };
       const id = optionalString(b, 'intentId') ?? randomUUID();
-      const o = await submit({ kind, id, ...who, taskId: ctx.params.id, ...extra(b) });
+      const o = await submit({ kind, id, ...who, taskId: ctx.params.id, ...extra.pick(b) });
       sendOutcome(ctx, o, { runtime: deps.engine.runtime(ctx.params.id) ?? null });
     },
   });
   const leaseAction = (kind: 'release' | 'submit' | 'complete' | 'fail', extra: Extra) => intentRoute(kind, 'worker', extra);
   const maintainerAction = (kind: 'review' | 'requeue' | 'cancel', extra: Extra) => intentRoute(kind, 'maintainer', extra);
 
-  const pick = (...keys: string[]) => (b: Record<string, unknown>) => {
-    const out: Record<string, unknown> = {};
-    for (const k of keys) if (b[k] !== undefined) out[k] = b[k];
-    return out;
-  };
+  const pick = (...keys: string[]): Extra => ({
+    fields: keys,
+    pick: (b) => {
+      const out: Record<string, unknown> = {};
+      for (const k of keys) if (b[k] !== undefined) out[k] = b[k];
+      return out;
+    },
+  });
 
   const listTasks: Route = {
     method: 'GET',
@@ -122,12 +137,24 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     auth: [...MAINTAINER],
     async handler(ctx) {
       const raw = await ctx.json();
-      const list = Array.isArray(raw) ? raw : (body(raw).tasks as unknown);
+      const b = Array.isArray(raw) ? { tasks: raw } : body(raw, ['tasks', 'createRepo'], 'a task import (POST /api/tasks)');
+      const list = b.tasks;
       if (!Array.isArray(list)) throw new OwpError('invalid-field', 'Send { "tasks": [ ... ] } with one object per task.', 'tasks');
       if (list.length > 5000) throw new OwpError('invalid-field', 'At most 5000 tasks per request; split the import.', 'tasks');
+      if (b.createRepo !== undefined && typeof b.createRepo !== 'boolean') throw new OwpError('invalid-field', 'createRepo must be true or false.', 'createRepo');
+      const missing = reposWithoutPolicy(deps, list);
+      if (b.createRepo === false && missing.length > 0) {
+        throw new OwpError(
+          'unknown-repo',
+          `No policy for ${missing.join(', ')}, so nothing was imported: add the repo first (owp repo add ${missing[0]}, or PUT /api/repos/${missing[0]}), ` +
+            'fix the repo: line if it is a typo, or send createRepo: true (owp import yaml --create-repo) to create it with the default policy.',
+          'repo',
+        );
+      }
       const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now());
+      const created = b.createRepo === true ? missing.map((repo) => deps.board.putRepo({ repo }, false).repo) : [];
       await deps.persisted(BOARD_DOC);
-      ctx.send(200, result);
+      ctx.send(200, { ...result, ...(created.length ? { createdRepos: created } : {}), ...(b.createRepo === undefined && missing.length ? { reposWithoutPolicy: missing } : {}) });
     },
   };
 
@@ -136,7 +163,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     path: '/api/tasks/:id',
     auth: [...MAINTAINER],
     async handler(ctx) {
-      const b = body(await ctx.json());
+      const b = body(await ctx.json(), null);
       const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>);
       await deps.persisted(BOARD_DOC);
       ctx.send(200, { task });
@@ -146,12 +173,12 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
   return [
     claim,
     heartbeat,
-    leaseAction('release', () => ({})),
+    leaseAction('release', pick()),
     leaseAction('submit', pick('prUrl')),
-    leaseAction('complete', () => ({})),
+    leaseAction('complete', pick()),
     leaseAction('fail', pick('reason')),
     maintainerAction('review', pick('result', 'prUrl')),
-    maintainerAction('requeue', () => ({})),
+    maintainerAction('requeue', pick()),
     maintainerAction('cancel', pick('reason')),
     listTasks,
     getTask,

@@ -7,6 +7,7 @@
  * - The actor id of a maintainer intent is derived from the token, never from the body.
  */
 import type * as Y from 'yjs';
+import { didYouMean } from '../../shared/did-you-mean.js';
 import { OwpError, httpStatusFor } from '../../shared/errors.js';
 import { isWorkerId, type Outcome } from '../../shared/model.js';
 import type { AuditLog } from '../audit/index.js';
@@ -39,9 +40,28 @@ export function own<T>(rec: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(rec, key) ? rec[key] : undefined;
 }
 
-export function body(v: unknown): Record<string, unknown> {
+/**
+ * The request body as an object whose every key is one of `fields`: an unknown key (a
+ * typo such as `task_id`) is refused with `invalid-field`, a did-you-mean and the list of
+ * known fields, never ignored. `fields: null` skips the check (the caller validates the
+ * object with a strict schema of its own).
+ */
+export function body(v: unknown, fields: readonly string[] | null, what = 'this request'): Record<string, unknown> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new OwpError('invalid-field', 'The request body must be a JSON object.');
-  return v as Record<string, unknown>;
+  const b = v as Record<string, unknown>;
+  if (fields) {
+    const unknown = Object.keys(b).filter((k) => !fields.includes(k));
+    if (unknown.length > 0) {
+      const first = unknown[0]!;
+      const known = fields.length ? `its fields are ${fields.join(', ')}` : 'it takes no fields (send {})';
+      throw new OwpError(
+        'invalid-field',
+        `${unknown.length === 1 ? `${first} is not a field` : `${unknown.join(', ')} are not fields`} of ${what}${didYouMean(first, fields)}; ${known}.`,
+        first,
+      );
+    }
+  }
+  return b;
 }
 
 /** The worker id a request acts for. */

@@ -22,7 +22,7 @@ import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT, type GuardedCheck } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal, Route, RouteContext } from '../ports.js';
-import { RateLimiter, type RateLimitOptions } from './ratelimit.js';
+import { RateLimiter, retryAfterSeconds, type RateLimitOptions } from '../ratelimit/index.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -158,7 +158,7 @@ export class Router {
       const key = principal ? `t:${principal.tokenId}` : `a:${req.socket.remoteAddress ?? '?'}`;
       const wait = this.limiter.take(key);
       if (wait > 0) {
-        const secs = Math.max(1, Math.ceil(wait / 1000));
+        const secs = retryAfterSeconds(wait);
         throw new RetryLater(`Too many requests; wait ${secs} s (see Retry-After) and slow down.`, secs);
       }
     }

@@ -8,9 +8,12 @@
  * - A state over MAX_AWARENESS_STATE_BYTES throws AwarenessStateTooLarge, one nested deeper
  *   than MAX_AWARENESS_DEPTH throws a plain Error: neither is ever applied or relayed (every
  *   peer would get a copy on every change; a very deep one breaks JSON.stringify later).
+ * - Heartbeats are read out of awareness states here (heartbeatOf), so the engine gets
+ *   typed `{ taskId, fencingToken }` pairs and never parses socket payloads.
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
+import { inboxDoc } from '../../shared/protocol.js';
 import type { Principal } from '../ports.js';
 
 /** Largest awareness state (its JSON text, in UTF-16 units) a client may publish. */
@@ -76,18 +79,27 @@ export function awarenessStateAllowed(p: Pick<Principal, 'role' | 'workerId'>, s
   return p.role === 'worker' && p.workerId !== undefined && wid === p.workerId;
 }
 
+/** The leases a worker's awareness state says it is still working on. */
+export interface LeaseHeartbeat {
+  workerId: string;
+  leases: { taskId: string; fencingToken: number }[];
+}
+
 /**
- * The leases a worker's awareness state asks to extend: `{ workerId?, leases: { taskId:
- * fencingToken } }`, with `workerId` (when given) equal to `workerId`. Entries whose token is
- * not a whole number of 1 or more are skipped; anything else gives no heartbeat.
+ * The heartbeat in an awareness state `{ workerId, leases: { taskId: fencingToken } }` that a
+ * worker socket published, or undefined. Counted only from a worker token, on its own inbox
+ * or in a state naming its own id; leases whose fencing token is not a whole number >= 1 are
+ * left out. Whether each lease is still held is the engine's question, not this one.
  */
-export function awarenessLeases(workerId: string, state: Record<string, unknown>): [taskId: string, fencingToken: number][] {
-  if (state.workerId !== undefined && state.workerId !== workerId) return [];
-  const leases = state.leases;
-  if (!leases || typeof leases !== 'object') return [];
-  const out: [string, number][] = [];
-  for (const [taskId, token] of Object.entries(leases as Record<string, unknown>)) {
-    if (typeof token === 'number' && Number.isInteger(token) && token >= 1) out.push([taskId, token]);
+export function heartbeatOf(p: Pick<Principal, 'role' | 'workerId'>, docName: string, state: Record<string, unknown>): LeaseHeartbeat | undefined {
+  if (p.role !== 'worker' || !p.workerId) return undefined;
+  if (docName !== inboxDoc(p.workerId) && state.workerId !== p.workerId) return undefined;
+  if (state.workerId !== undefined && state.workerId !== p.workerId) return undefined;
+  const raw = state.leases;
+  if (!raw || typeof raw !== 'object') return undefined;
+  const leases: LeaseHeartbeat['leases'] = [];
+  for (const [taskId, token] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof token === 'number' && Number.isInteger(token) && token >= 1) leases.push({ taskId, fencingToken: token });
   }
-  return out;
+  return { workerId: p.workerId, leases };
 }

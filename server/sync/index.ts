@@ -1,6 +1,7 @@
 /**
- * Yjs documents of the relay: persistence (DocStore), the y-websocket endpoint with per-document
- * ACL (attachSyncServer) and the ACL itself (pure). See docs/ARCHITECTURE-relay-sync.md.
+ * Yjs documents of the relay: persistence (DocStore), the y-websocket endpoint
+ * (attachSyncServer: admission, rooms, connections) and the ACL itself (pure).
+ * See docs/ARCHITECTURE-relay-sync.md.
  */
 export { DocStore, docKeyPrefix, docSnapKey, docUpdateKey, type DocStoreOptions } from './docstore.js';
 export { attachSyncServer, MAX_AWARENESS_CLIENTS_PER_SOCKET, type SyncServer, type SyncServerOptions } from './server.js';

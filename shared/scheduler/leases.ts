@@ -105,7 +105,8 @@ function endToQueue(draft: Draft, prev: TaskRuntime, cause: EndCause): TaskRunti
   let note = cause.reason;
   if (prev.cancelPending) {
     to = 'cancelled';
-    note = 'Cancelled by a maintainer; the lease has ended.';
+    const why = own(draft.board.tasks, prev.taskId)?.cancelReason;
+    note = why ? `${why} The lease has ended.` : 'Cancelled by a maintainer; the lease has ended.';
   } else if (cause.stuckAtMax && attempt >= policy.maxAttempts) {
     to = 'stuck';
     note = `Stuck after ${attempt} attempt(s)${cause.reason ? `; last: ${cause.reason}` : ''}. A maintainer can requeue it.`;

@@ -7,8 +7,9 @@
  *   attempt 0, fencingToken 0 and queuedAt = min(now, task.createdAt) (a createdAt in the
  *   future, e.g. from a skewed clock, counts as now).
  * - cancelPending mirrors the board's `cancelled` flag while a lease holds the task; a
- *   cancelled board task that is queued or stuck becomes cancelled at once.
- * - Draft is done in task id order (code-unit sort) so events never depend on key order.
+ *   cancelled board task that is queued or stuck becomes cancelled at once. Its note is the
+ *   board's cancelReason when one is given (the GitHub importer: the issue closed).
+ * - Work is done in task id order (code-unit sort) so events never depend on key order.
  * - Only 'leased' leases expire; 'pr_open' ones wait for review however long it takes.
  */
 import type { TaskRuntime } from '../model.js';
@@ -17,7 +18,7 @@ import { SCHEDULER_ACTOR, clean, compareStrings, emit, isActive, newWorkerRuntim
 
 /**
  * `only`: when given, the ids that can need work (board tasks the hints name plus tasks the
- * previous batch set; see session.ts); any other task was reconciled by an earlier batch and
+ * previous batch set; see carry.ts); any other task was reconciled by an earlier batch and
  * nothing changed it since. Absent: every board task is looked at.
  */
 export function reconcileBoard(draft: Draft, only?: Iterable<string>): void {
@@ -53,12 +54,12 @@ export function reconcileBoard(draft: Draft, only?: Iterable<string>): void {
         queuedAt: Math.min(draft.now, task.createdAt),
         updatedAt: draft.now,
       };
-      if (task.cancelled) fresh.note = 'Cancelled on the board before it was ever queued.';
+      if (task.cancelled) fresh.note = task.cancelReason || 'Cancelled on the board before it was ever queued.';
       setTask(draft, fresh);
-      emit(draft, { kind: state === 'queued' ? 'task-queued' : 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, to: state });
+      emit(draft, { kind: state === 'queued' ? 'task-queued' : 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, to: state, reason: task.cancelled ? task.cancelReason || undefined : undefined });
     } else if (task.cancelled && (runtime.state === 'queued' || runtime.state === 'stuck')) {
-      setTask(draft, { ...runtime, state: 'cancelled', note: 'Cancelled on the board by a maintainer.', updatedAt: draft.now });
-      emit(draft, { kind: 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, from: runtime.state, to: 'cancelled' });
+      setTask(draft, { ...runtime, state: 'cancelled', note: task.cancelReason || 'Cancelled on the board by a maintainer.', updatedAt: draft.now });
+      emit(draft, { kind: 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, from: runtime.state, to: 'cancelled', reason: task.cancelReason || undefined });
     } else if (isActive(runtime)) {
       setTask(draft, clean({ ...runtime, cancelPending: task.cancelled ? true : undefined, updatedAt: draft.now }));
     } else {

@@ -67,7 +67,7 @@ describe('maintainer: requeue and cancel (the docs say "cancel them explicitly")
   it('requeue ends a lease and queues the task; cancel ends it for good; requeue after cancel is refused', async () => {
     const file = join(dir, 'rc.yaml');
     writeFileSync(file, 'repo: acme/rc\ntasks:\n  - id: one\n    title: One\n');
-    expect((await owp(['import', 'yaml', file], admin)).code).toBe(0);
+    expect((await owp(['import', 'yaml', file, '--create-repo'], admin)).code).toBe(0);
     const fay = { url: relay.url, token: await relay.token('worker', 'fay'), home: join(dir, 'fay') };
     expect((await owp(['worker', 'register', '--skills', 'docs'], fay)).code).toBe(0);
     expect((await owp(['claim', 'acme/rc:one'], fay)).code).toBe(0);

@@ -34,7 +34,7 @@ async function importTasks(repo: string, tasks: { id: string; title: string; ski
   for (const t of tasks) lines.push(`  - id: ${t.id}`, `    title: ${t.title}`, `    skills: [${t.skills.join(', ')}]`, '    body: Do the thing carefully.');
   const f = join(dir, `${repo.replace('/', '_')}-${tasks[0]!.id}.yaml`);
   writeFileSync(f, lines.join('\n') + '\n');
-  await owpJson(['import', 'yaml', f], maint);
+  await owpJson(['import', 'yaml', f, '--create-repo'], maint);
 }
 
 async function runtimeOf(taskId: string): Promise<any> {

@@ -86,7 +86,7 @@ describe('worker profile, repo policy and intent messages', () => {
     expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', allowedTiers: [4] })).message).toContain('allowedTiers.0: must be 0, 1, 2 or 3');
     expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', allowedTiers: 1 })).message).toContain('allowedTiers: must be a list of risk tiers such as [0, 1]');
     expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', leaseTtlMs: 5 })).message).toContain('leaseTtlMs: must be a whole number of milliseconds from 1000 (1 s) to 2592000000 (30 days)');
-    expect(listProblems(RepoPolicySchema, { repo: 'a/b', github: { enabeld: true } })[0]!.message).toMatch(/^github\.enabeld: is not a field of the GitHub settings; its fields are enabled, label, writeBack$/);
+    expect(listProblems(RepoPolicySchema, { repo: 'a/b', github: { enabeld: true } })[0]!.message).toMatch(/^github\.enabeld: is not a field of the GitHub settings; its fields are enabled, label, writeBack \(did you mean enabled\?\)$/);
   });
 
   it('an intent of an unknown kind lists the kinds; a bad fencing token says where it comes from', () => {

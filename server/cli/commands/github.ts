@@ -14,10 +14,23 @@ export interface RepoSyncSummary {
   cancelled: number;
   unchanged: number;
   flagged?: number;
+  prsMerged?: number;
+  prsClosed?: number;
+  prsChangesRequested?: number;
   requests: number;
   rateLimitRemaining: number | null;
   problems?: { message?: string; taskId?: string; label?: string; issue?: number }[];
   error?: { code: string; message: string };
+}
+
+/** `1 merged, 2 changes requested` (the PR transitions a sync applied), or `-`. */
+export function prTransitions(x: Pick<RepoSyncSummary, 'prsMerged' | 'prsClosed' | 'prsChangesRequested'>): string {
+  const parts = [
+    x.prsMerged ? `${x.prsMerged} merged` : '',
+    x.prsClosed ? `${x.prsClosed} closed` : '',
+    x.prsChangesRequested ? `${x.prsChangesRequested} changes requested` : '',
+  ].filter(Boolean);
+  return parts.join(', ') || '-';
 }
 
 export const githubSync: Command = {
@@ -49,8 +62,8 @@ export const githubSync: Command = {
         repos.length
           ? [
               ...table(
-                ['REPO', 'ADDED', 'UPDATED', 'CANCELLED', 'UNCHANGED', 'REQUESTS', 'RATE LIMIT LEFT', 'RESULT'],
-                repos.map((x) => [x.repo, x.added, x.updated, x.cancelled, x.unchanged, x.requests, x.rateLimitRemaining ?? '?', x.error ? `${x.error.code}: ${x.error.message}` : 'ok']),
+                ['REPO', 'ADDED', 'UPDATED', 'CANCELLED', 'UNCHANGED', 'PR TRANSITIONS', 'REQUESTS', 'RATE LIMIT LEFT', 'RESULT'],
+                repos.map((x) => [x.repo, x.added, x.updated, x.cancelled, x.unchanged, prTransitions(x), x.requests, x.rateLimitRemaining ?? '?', x.error ? `${x.error.code}: ${x.error.message}` : 'ok']),
               ),
               ...repos.flatMap((x) => (x.problems ?? []).map((p) => `  ${p.taskId ?? `${x.repo}${p.issue ? `#${p.issue}` : ''}`}: ${p.message ?? JSON.stringify(p)}`)),
             ]

@@ -54,19 +54,20 @@ function describe(r: RepoPolicy): string[] {
   ];
 }
 
+/** The path of a repo's policy; owner and name are encoded one by one. */
 const repoPath = (owner: string, name: string): string => `/api/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
 
 export const repoAdd: Command = {
   name: 'repo add',
   args: 'OWNER/NAME',
-  summary: 'add a repository to the pool with its policy (replaces an existing policy)',
+  summary: 'add a repository to the pool with its policy (refused if it is already there: use `owp repo set`)',
   options: POLICY_OPTIONS,
   details: 'Defaults: --budget 5 --tiers 0,1 --lease-ttl 2h --max-attempts 3 --cooldown 10m --daily-quota 20.',
   async run(ctx) {
-    const { owner, name, repo } = parseRepoArg(ctx.p.positionals[0], 'repo add');
+    const { repo } = parseRepoArg(ctx.p.positionals[0], 'repo add');
     ctx.noMorePositionals(1);
     if (flag(ctx.p, 'no-github')) throw new UsageError('--no-github is for `owp repo set`');
-    const r = await ctx.client().put<{ repo: RepoPolicy }>(repoPath(owner, name), { repo, ...policyFromFlags(ctx, {}) });
+    const r = await ctx.client().post<{ repo: RepoPolicy }>('/api/repos', { repo, ...policyFromFlags(ctx, {}) });
     ctx.out.result(r, () => ['Added:', ...describe(r.repo)]);
     return 0;
   },

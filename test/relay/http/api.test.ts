@@ -96,9 +96,9 @@ describe('HTTP API', () => {
       { id: 'o/r#3', repo: 'o/r', title: 'Three', skills: ['ts'], points: 1 },
     ];
     const first = await r.api(maint, 'POST', '/api/tasks', { tasks });
-    expect(first.body).toEqual({ added: ['o/r#1', 'o/r#2', 'o/r#3'], updated: [], unchanged: [] });
+    expect(first.body).toEqual({ added: ['o/r#1', 'o/r#2', 'o/r#3'], updated: [], unchanged: [], reposWithoutPolicy: ['o/r'] });
     const again = await r.api(maint, 'POST', '/api/tasks', { tasks });
-    expect(again.body).toEqual({ added: [], updated: [], unchanged: ['o/r#1', 'o/r#2', 'o/r#3'] });
+    expect(again.body).toEqual({ added: [], updated: [], unchanged: ['o/r#1', 'o/r#2', 'o/r#3'], reposWithoutPolicy: ['o/r'] });
     const changed = await r.api(maint, 'POST', '/api/tasks', { tasks: [{ ...tasks[0], title: 'One!' }] });
     expect(changed.body.updated).toEqual(['o/r#1']);
     const got = await r.api(viewer, 'GET', `/api/tasks/${enc('o/r#1')}`);

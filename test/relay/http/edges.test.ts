@@ -4,7 +4,7 @@
  * code and a sentence, never a 500 or a crash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RateLimiter } from '../../../server/http/ratelimit.js';
+import { RateLimiter } from '../../../server/ratelimit/index.js';
 import { startTestRelay, waitFor, type TestRelay } from '../../helpers/relay.js';
 
 describe('reserved object keys as ids', () => {

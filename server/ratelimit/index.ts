@@ -1,5 +1,7 @@
 /**
- * Token-bucket rate limiting per key (a token id, or an address).
+ * Rate limiting for every door of the relay: token buckets per key (a token id, or an
+ * address), used by HTTP requests (server/http/router.ts), socket messages
+ * (server/sync/connections.ts) and the brake on refused tokens (server/auth/guard.ts).
  *
  * Invariants:
  * - A bucket holds at most `burst` requests and refills at `ratePerSec`; `take` returns 0
@@ -9,6 +11,18 @@
  *   10 000) are kept: past that the oldest are dropped (a dropped bucket starts full again,
  *   so only a caller cycling through that many keys gains anything). Memory stays bounded.
  */
+/** HTTP requests per token (or per address without one). */
+export const DEFAULT_REQUEST_RATE = { ratePerSec: 50, burst: 100 } as const satisfies RateLimitOptions;
+/** y-websocket messages per token, over all its sockets; past it, reading pauses. */
+export const DEFAULT_SOCKET_MESSAGE_RATE = { ratePerSec: 200, burst: 2000 } as const satisfies RateLimitOptions;
+/** Refused tokens per address, over HTTP, the event stream and sockets together. */
+export const DEFAULT_AUTH_FAILURE_RATE = { ratePerSec: 1, burst: 30 } as const satisfies RateLimitOptions;
+
+/** A wait in milliseconds as a Retry-After value: whole seconds, at least 1. */
+export function retryAfterSeconds(waitMs: number): number {
+  return Math.max(1, Math.ceil(waitMs / 1000));
+}
+
 export interface RateLimitOptions {
   ratePerSec?: number;
   burst?: number;
@@ -32,8 +46,8 @@ export class RateLimiter {
     o: RateLimitOptions,
     private readonly now: () => number,
   ) {
-    this.rate = o.ratePerSec ?? 50;
-    this.burst = o.burst ?? 100;
+    this.rate = o.ratePerSec ?? DEFAULT_REQUEST_RATE.ratePerSec;
+    this.burst = o.burst ?? DEFAULT_REQUEST_RATE.burst;
     this.maxKeys = o.maxKeys ?? 10_000;
   }
 

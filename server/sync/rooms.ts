@@ -1,0 +1,205 @@
+/**
+ * Rooms: one per open Yjs document, holding the document (from the DocStore), its awareness
+ * and the peers that joined it; they apply what peers send and broadcast what changes.
+ *
+ * Invariants:
+ * - A sync step 2 or update from a peer that may not write is never applied, persisted or
+ *   broadcast: if it changes nothing (Y.snapshotContainsUpdate) it is ignored, otherwise
+ *   `receive` answers with a refusal (4403) and the caller closes the socket.
+ * - Write before broadcast: an applied update reaches the other peers only once the DocStore
+ *   has it on disk, in order; the answer to a sync step 1 waits the same way.
+ * - Awareness is relayed, never persisted. A clientID belongs to the first peer that
+ *   announced it (at most MAX_AWARENESS_CLIENTS_PER_SOCKET each); a state naming another
+ *   worker's id is dropped; a peer's states are removed when it leaves.
+ * - Rooms know nothing of sockets: a peer is something that can be sent bytes.
+ */
+import * as decoding from 'lib0/decoding';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
+import { CLOSE } from '../../shared/protocol.js';
+import type { Logger, Principal } from '../ports.js';
+import { writeDeniedReason } from './acl.js';
+import { AwarenessStateTooLarge, awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries, MAX_AWARENESS_STATE_BYTES } from './awareness.js';
+import type { DocStore } from './docstore.js';
+import { awarenessMessage, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, syncStep1Message, syncStep2Message, updateMessage } from './messages.js';
+
+/** Awareness client ids one socket may own; more are ignored. */
+export const MAX_AWARENESS_CLIENTS_PER_SOCKET = 8;
+
+/** One member of a room (a socket, seen from the room). */
+export interface Peer {
+  readonly principal: Principal;
+  readonly docName: string;
+  readonly writable: boolean;
+  /** Awareness client ids this peer announced first (it owns them). */
+  readonly clientIds: Set<number>;
+  send(msg: Uint8Array): void;
+}
+
+/** Why a peer must be closed: a close code and a reason a person can act on. */
+export interface Refusal {
+  code: number;
+  reason: string;
+}
+
+/** Every awareness state a peer publishes (after the workerId check). */
+export type AwarenessListener = (principal: Principal, docName: string, state: Record<string, unknown>) => void;
+
+export class Room {
+  readonly awareness: awarenessProtocol.Awareness;
+  readonly peers = new Set<Peer>();
+  private readonly owners = new Map<number, Peer>();
+
+  constructor(
+    readonly name: string,
+    readonly doc: Y.Doc,
+    private readonly docs: DocStore,
+    private readonly onAwareness?: AwarenessListener,
+    private readonly log?: Logger,
+  ) {
+    this.awareness = new awarenessProtocol.Awareness(doc);
+    this.awareness.setLocalState(null);
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      const msg = updateMessage(update);
+      // Registered after DocStore's own listener, so this update is in the chain already.
+      void docs.whenPersisted(name).then(() => {
+        for (const p of this.peers) if (p !== origin) p.send(msg);
+      });
+    });
+    this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }) => {
+      const msg = awarenessMessage(this.awareness, added.concat(updated, removed));
+      for (const p of this.peers) p.send(msg);
+    });
+  }
+
+  /** Add a peer and greet it: sync step 1, then the awareness states known so far. */
+  join(peer: Peer): void {
+    this.peers.add(peer);
+    peer.send(syncStep1Message(this.doc));
+    const states = this.awareness.getStates();
+    if (states.size > 0) peer.send(awarenessMessage(this.awareness, [...states.keys()]));
+  }
+
+  /** Remove a peer and the awareness states it owns. */
+  leave(peer: Peer): void {
+    if (!this.peers.delete(peer)) return;
+    const ids = [...peer.clientIds].filter((id) => this.owners.get(id) === peer);
+    for (const id of ids) this.owners.delete(id);
+    if (ids.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, ids, peer);
+  }
+
+  /** Handle one y-websocket message from a peer; a refusal means: close it with that code. */
+  receive(peer: Peer, bytes: Uint8Array): Refusal | undefined {
+    try {
+      const d = decoding.createDecoder(bytes);
+      const type = decoding.readVarUint(d);
+      if (type === MESSAGE_SYNC) return this.sync(peer, d);
+      if (type === MESSAGE_AWARENESS) this.publish(peer, decoding.readVarUint8Array(d));
+      else if (type === MESSAGE_QUERY_AWARENESS) peer.send(awarenessMessage(this.awareness, [...this.awareness.getStates().keys()]));
+      // MESSAGE_AUTH and unknown types from clients: nothing to do.
+      return undefined;
+    } catch (err) {
+      if (err instanceof AwarenessStateTooLarge) {
+        return { code: CLOSE.tooLarge, reason: `payload-too-large: an awareness state over ${MAX_AWARENESS_STATE_BYTES / 1024} KiB; publish less` };
+      }
+      this.log?.warn('malformed sync message', { doc: this.name, err: String(err) });
+      return { code: CLOSE.malformed, reason: 'invalid-field: malformed y-websocket message; update your client' };
+    }
+  }
+
+  private sync(peer: Peer, d: decoding.Decoder): Refusal | undefined {
+    const type = decoding.readVarUint(d);
+    if (type === syncProtocol.messageYjsSyncStep1) {
+      const sv = decoding.readVarUint8Array(d);
+      // Answer once what the doc holds is on disk: nobody reads what a crash could take back.
+      void this.docs.whenPersisted(this.name).then(() => peer.send(syncStep2Message(this.doc, sv)));
+      return undefined;
+    }
+    if (type !== syncProtocol.messageYjsSyncStep2 && type !== syncProtocol.messageYjsUpdate) {
+      throw new Error(`unknown sync message type ${type}`);
+    }
+    const update = decoding.readVarUint8Array(d);
+    if (peer.writable) {
+      Y.applyUpdate(this.doc, update, peer);
+      return undefined;
+    }
+    // Read-only: an update that changes nothing is not a write (a viewer's step 2 on connect).
+    if (Y.snapshotContainsUpdate(Y.snapshot(this.doc), update)) return undefined;
+    this.log?.warn('refused a write to a document', { doc: this.name, role: peer.principal.role, tokenId: peer.principal.tokenId });
+    return { code: CLOSE.forbidden, reason: writeDeniedReason(peer.principal, this.name) };
+  }
+
+  private publish(peer: Peer, raw: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(raw);
+    const kept = entries.filter((x) => {
+      const owner = this.owners.get(x.clientID);
+      if (owner !== undefined && owner !== peer) return false;
+      if (owner === undefined && x.state !== null) {
+        // A socket is one client (a few after reloads); a flood of ids is dropped.
+        if (peer.clientIds.size >= MAX_AWARENESS_CLIENTS_PER_SOCKET) return false;
+        if (!awarenessStateAllowed(peer.principal, x.state)) return false;
+        this.owners.set(x.clientID, peer);
+        peer.clientIds.add(x.clientID);
+        return true;
+      }
+      return awarenessStateAllowed(peer.principal, x.state);
+    });
+    if (kept.length === 0) return;
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, kept.length === entries.length ? raw : encodeAwarenessEntries(kept), peer);
+    if (!this.onAwareness) return;
+    for (const x of kept) {
+      if (x.state === null || typeof x.state !== 'object' || Array.isArray(x.state)) continue;
+      try {
+        this.onAwareness(peer.principal, this.name, x.state as Record<string, unknown>);
+      } catch (err) {
+        this.log?.error('awareness listener failed', { doc: this.name, err: String(err) });
+      }
+    }
+  }
+}
+
+/** The open rooms, each loaded once from the DocStore. */
+export class Rooms {
+  private readonly loading = new Map<string, Promise<Room>>();
+  private readonly open = new Map<string, Room>();
+
+  constructor(
+    private readonly docs: DocStore,
+    private readonly onAwareness?: AwarenessListener,
+    private readonly log?: Logger,
+  ) {}
+
+  /** The room of a document, loading it on first use (a failed load is retried next time). */
+  get(name: string): Promise<Room> {
+    let p = this.loading.get(name);
+    if (!p) {
+      p = this.docs.get(name).then((doc) => {
+        const room = new Room(name, doc, this.docs, this.onAwareness, this.log);
+        this.open.set(name, room);
+        return room;
+      });
+      this.loading.set(name, p);
+      p.catch(() => this.loading.delete(name));
+    }
+    return p;
+  }
+
+  /** A room already open, if any. */
+  opened(name: string): Room | undefined {
+    return this.open.get(name);
+  }
+
+  /** Stop every room's awareness (peers are gone by then). The documents stay in the DocStore. */
+  async close(): Promise<void> {
+    for (const p of this.loading.values()) {
+      try {
+        (await p).awareness.destroy();
+      } catch {
+        // a room that failed to load has nothing to destroy
+      }
+    }
+    this.loading.clear();
+    this.open.clear();
+  }
+}
