@@ -102,8 +102,8 @@ export class SchedulerSession {
     const tasks = this.current.tasks;
     const ids: Iterable<string> = this.indexes?.leased ?? Object.keys(tasks);
     for (const id of ids) {
-      const rt = own(tasks, id);
-      if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < min) min = rt.lease.expiresAt;
+      const runtime = own(tasks, id);
+      if (runtime?.state === 'leased' && runtime.lease && runtime.lease.expiresAt < min) min = runtime.lease.expiresAt;
     }
     return min;
   }
