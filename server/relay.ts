@@ -15,6 +15,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
+import { emptyLedger } from '../shared/model.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
 import { openTokenStore, type TokenStore } from './auth/index.js';
@@ -29,6 +30,8 @@ import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
+import { StatsIndex } from './stats/index.js';
+import { statsRoutes } from './stats/routes.js';
 import { openRelayStore } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
@@ -104,6 +107,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     cleanup.unshift(() => docs.close());
     const board = new BoardView(await docs.get(BOARD_DOC));
     const ledgerDoc = await docs.get(LEDGER_DOC);
+    // The stats index reads the audit log before the engine can run a batch, and follows
+    // every batch from the line after Engine.open (no await between: no batch is missed).
+    const late: { engine?: Engine } = {};
+    const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now });
     const engine = await Engine.open({
       store,
       audit,
@@ -117,6 +124,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       sweepMs: config.sweepMs,
       archiveEveryMs: config.archiveEveryMs,
     });
+    late.engine = engine;
+    engine.onBatch((r) => stats.ingest(r.events));
     cleanup.unshift(() => engine.stop());
     docs.onLoad((name, doc) => {
       if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
@@ -159,6 +168,16 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
     router.add([hub.route()]);
+    router.add(
+      statsRoutes({
+        index: stats,
+        board: () => board.board(),
+        ledger: () => engine.ledger(),
+        now,
+        publicDashboard: config.publicDashboard ?? false,
+        names: () => Object.fromEntries(Object.entries(engine.inboxes.profiles).map(([id, p]) => [id, p.name])),
+      }),
+    );
     const features = config.features?.(port) ?? [];
     for (const f of features) if (f.routes) router.add(f.routes);
 
