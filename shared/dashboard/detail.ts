@@ -39,8 +39,10 @@ export interface LeaseSpan {
   workerId: string;
   from: number;
   to?: number;
-  /** How it ended (`expired`, `released`, `PR opened`...); undefined while it runs. */
+  /** How it ended (`expired`, `released`, `done`...); undefined while it runs. */
   end?: string;
+  /** A PR was submitted under this lease. */
+  pr?: boolean;
 }
 
 export interface TimelineEntry {
@@ -118,7 +120,10 @@ function leaseSpans(events: AuditEvent[]): LeaseSpan[] {
     const end = END_TEXT[e.kind];
     const s = e.fencingToken !== undefined ? open.get(e.fencingToken) : undefined;
     if (!s) continue;
-    if (e.kind === 'pr-submitted') continue;
+    if (e.kind === 'pr-submitted') {
+      s.pr = true;
+      continue;
+    }
     if (end) {
       s.to = e.at;
       s.end = e.kind === 'task-requeued' && e.reason ? `requeued: ${e.reason}` : end;

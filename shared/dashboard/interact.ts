@@ -77,11 +77,27 @@ function onClick(root: HTMLElement, h: Handlers, ev: Event): void {
   }
   if (inside('[data-confirm-cancel]') && h.detail) return h.detail({ type: 'confirm-cancel' });
   if (inside('[data-detail-close]') && h.detail) return h.detail({ type: 'close' });
-  if (inside('[data-filter-clear]') && h.filter) return h.filter({});
+  if (inside('[data-filter-clear]') && h.filter) {
+    // Reset the controls now: input typed before the next render must not bring old values back.
+    for (const el of Array.from(root.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-filter]'))) el.value = '';
+    return h.filter({});
+  }
   const opener = inside('[data-open-task]');
   if (opener && h.open) return h.open(opener.getAttribute('data-open-task') ?? '');
   const card = inside('.owp-task[data-task-id]');
   if (card && h.open && !target.closest('a')) h.open(card.getAttribute('data-task-id') ?? '');
+}
+
+/**
+ * Make the filter and figures controls show what was rendered. A control the user touched
+ * no longer follows its `value`/`selected` attributes (HTML's dirty flags), so after a
+ * render that changed them (Clear, options that moved) the properties are set here.
+ */
+export function syncControls(root: HTMLElement): void {
+  for (const el of Array.from(root.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-filter], [data-figures]'))) {
+    const want = el.tagName === 'SELECT' ? (el.querySelector('option[selected]')?.getAttribute('value') ?? '') : (el.getAttribute('value') ?? '');
+    if (el.value !== want) el.value = want;
+  }
 }
 
 /** Install (once) or update the handlers of a dashboard root. */

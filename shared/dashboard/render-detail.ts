@@ -105,7 +105,7 @@ function leases(b: Builder, d: TaskDetail): HTMLElement {
               'li',
               { 'data-fencing-token': l.fencingToken },
               `Lease ${l.fencingToken}: ${l.workerId}, ${formatStamp(l.from)} → `,
-              l.to !== undefined ? `${formatStamp(l.to)}, ${l.end ?? 'ended'}` : 'still held',
+              l.to !== undefined ? `${formatStamp(l.to)}, ${l.end ?? 'ended'}` : l.pr ? 'held, PR awaiting review' : 'still held',
             ),
           ),
         )

@@ -26,7 +26,7 @@ import { filterBar, reviewQueueSection } from './render-panels.js';
 import { renderTaskDetail, type DetailUi } from './render-detail.js';
 import type { TaskDetail } from './detail.js';
 import type { TaskFilter } from './filters.js';
-import { delegate, type DetailEvent, type FiguresChoice } from './interact.js';
+import { delegate, syncControls, type DetailEvent, type FiguresChoice } from './interact.js';
 import { DEFAULTS } from '../defaults.js';
 
 /** A repo without a policy is scheduled with DEFAULTS, not left out (shared/defaults.ts has no zod). */
@@ -203,6 +203,7 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
   fresh.append(grid);
   morphChildren(root, fresh);
   root.classList.add('owp-dashboard');
+  syncControls(root);
   delegate(root, { open: opts.onOpenTask, detail: opts.onDetail, filter: opts.onFilter, figures: opts.onFigures });
 
   const esc = (s: string): string => s.replace(/["\\]/g, '\\$&');

@@ -119,6 +119,8 @@ describe.skipIf(!haveBrowser)(`maintainer dashboard in Chromium${haveBrowser ? '
     expect(await d.locator('.owp-detail-facts').textContent()).toContain('1 of 3');
     await waitFor(async () => /Lease 1: alice/.test((await d.locator('.owp-lease-timeline').textContent()) ?? ''), 30_000, 'lease timeline');
     expect(await d.locator('.owp-detail-events [data-kind="pr-submitted"]').count()).toBe(1);
+    await mkdir('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/dashboard-detail.png' });
     // The card's own PR link names the PR.
     expect(await page.locator(`${card(2, 'pr_open')} .owp-task-pr`).textContent()).toBe('PR #7 (open)');
     // Back closes it and reopens the previous one.

@@ -88,7 +88,7 @@ describe('buildTaskDetail', () => {
     expect(d.issueUrl).toBe('https://github.com/acme/app/issues/2');
     expect(d.leases).toEqual([
       { fencingToken: 1, workerId: 'ann', from: 1, to: 5, end: 'expired' },
-      { fencingToken: 2, workerId: 'bob', from: 7 },
+      { fencingToken: 2, workerId: 'bob', from: 7, pr: true },
     ]);
     expect(d.timeline.map((t) => t.kind)).toEqual(['lease-granted', 'lease-expired', 'lease-granted', 'pr-submitted']);
     expect(d.actions).toEqual(['merged', 'closed', 'changes-requested', 'requeue', 'hold', 'priority', 'cancel']);
@@ -138,6 +138,32 @@ describe('filters and the review queue', () => {
     const m = buildDashboardModel({ ...f, now: NOW, filter: { skill: 'docs' } });
     expect(m.matching).toEqual({ shown: 1, all: 8 });
     expect(m.repos.find((r) => r.repo === 'acme/app')!.budget).toEqual(buildDashboardModel({ ...f, now: NOW }).repos.find((r) => r.repo === 'acme/app')!.budget);
+  });
+
+  it('shows the rendered filter in the controls, even after the user touched them (Clear, live updates)', () => {
+    const f = fixture();
+    const root = document.createElement('div');
+    document.body.appendChild(root);
+    const seen: unknown[] = [];
+    const draw = (filter: Parameters<typeof buildDashboardModel>[0]['filter']) =>
+      renderDashboard(root, buildDashboardModel({ ...f, now: NOW, filter }), { now: NOW, onFilter: (x) => seen.push(x) });
+    draw({});
+    const skill = root.querySelector<HTMLSelectElement>('#owp-filter-skill')!;
+    const text = root.querySelector<HTMLInputElement>('#owp-filter-text')!;
+    skill.value = 'docs';
+    skill.dispatchEvent(new Event('change', { bubbles: true }));
+    text.value = 'lib';
+    text.dispatchEvent(new Event('input', { bubbles: true }));
+    expect(seen.at(-1)).toEqual({ skill: 'docs', text: 'lib' });
+    draw({ skill: 'docs', text: 'lib' });
+    expect([skill.value, text.value]).toEqual(['docs', 'lib']);
+    root.querySelector<HTMLButtonElement>('[data-filter-clear]')!.click();
+    expect(seen.at(-1)).toEqual({});
+    expect([skill.value, text.value]).toEqual(['', '']);
+    draw({ state: 'queued' });
+    expect(root.querySelector<HTMLSelectElement>('#owp-filter-state')!.value).toBe('queued');
+    expect([skill.value, text.value]).toEqual(['', '']);
+    root.remove();
   });
 
   it('lists PR-open tasks oldest first, with their PR number', () => {
