@@ -235,7 +235,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   {
     id: 'OWP-DOC-1',
     level: 'MUST',
-    title: 'a socket without a live token is closed with 4401; an unknown document with 4404',
+    title: `a socket without a live token is closed with ${CLOSE.unauthorized}; an unknown document with ${CLOSE.unknownDoc}`,
     async check(c) {
       const noToken = await closeOf(c, BOARD_DOC, 'owp_not-a-token');
       if (noToken !== CLOSE.unauthorized) fail(`an unknown token was closed with ${noToken}`);
@@ -246,7 +246,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   {
     id: 'OWP-DOC-2',
     level: 'MUST',
-    title: 'a write to a document the role may not write is never applied and closes the socket with 4403',
+    title: `a write to a document the role may not write is never applied and closes the socket with ${CLOSE.forbidden}`,
     async check(c) {
       const id = `${c.repo}#forged`;
       const viewerCode = await closeOf(c, BOARD_DOC, c.viewer, (d) => addition(d, 'tasks', id, { id, repo: c.repo, title: 'forged', createdAt: 1 }));
@@ -259,7 +259,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   {
     id: 'OWP-DOC-3',
     level: 'MUST',
-    title: "a worker may not open another worker's inbox (4403)",
+    title: `a worker may not open another worker's inbox (${CLOSE.forbidden})`,
     async check(c) {
       const code = await closeOf(c, inboxDoc(c.b.id), c.a.token);
       if (code !== CLOSE.forbidden) fail(`worker a opening b's inbox was closed with ${code}`);
@@ -268,10 +268,10 @@ export const REQUIREMENTS: readonly Requirement[] = [
   {
     id: 'OWP-DOC-4',
     level: 'MUST',
-    title: "an intent appended to the worker's inbox gets exactly one outcome in owp/ledger outcomes",
+    title: `an intent appended to the worker's inbox gets exactly one outcome in ${LEDGER_DOC} outcomes`,
     async check(c) {
       const ledger = c.sockets.connect(LEDGER_DOC, c.viewer);
-      await within(ledger.synced, 'owp/ledger to sync');
+      await within(ledger.synced, `${LEDGER_DOC} to sync`);
       const inbox = c.sockets.connect(inboxDoc(c.a.id), c.a.token);
       await within(inbox.synced, 'the inbox to sync');
       const intentId = randomUUID();
@@ -279,7 +279,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
         if (origin !== 'relay') inbox.sendUpdate(u);
       });
       inbox.doc.getArray('intents').push([{ kind: 'claim', id: intentId, workerId: c.a.id, taskId: c.taskIds[2] }]);
-      const o = await until(() => ledger.doc.getMap('outcomes').get(intentId), 'the outcome in owp/ledger', 15_000);
+      const o = await until(() => ledger.doc.getMap('outcomes').get(intentId), `the outcome in ${LEDGER_DOC}`, 15_000);
       const outcome = shape(OutcomeSchema, o, 'the ledger outcome');
       if (outcome.status !== 'granted') fail(`the inbox claim was ${outcome.status} ${outcome.code ?? ''}`);
       ledger.close();
