@@ -3,7 +3,7 @@
  *
  * Invariants:
  * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
- *   --data/OWP_DATA (./data). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
+ *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -17,12 +17,15 @@ import { resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
 import { consoleLogger, startRelay } from './relay.js';
+import { describeDatabaseUrl } from './store/postgres.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
 
 export interface ServeOptions {
   host: string;
   port: number;
   dataDir: string;
+  /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
+  databaseUrl?: string;
   adminToken?: string;
   publicDashboard: boolean;
   github?: { token: string; apiUrl?: string; webhookSecret?: string };
@@ -51,6 +54,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
     host: flags.host ?? env.OWP_HOST ?? '127.0.0.1',
     port,
     dataDir: resolve(flags.data ?? env.OWP_DATA ?? './data'),
+    databaseUrl: env.OWP_DATABASE_URL || undefined,
     adminToken: env.OWP_ADMIN_TOKEN || undefined,
     publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
     githubHost: githubHostFrom(env),
@@ -72,6 +76,7 @@ async function optionalModule<T>(rel: string): Promise<T | undefined> {
 
 /** A node or LevelDB error, as far as this file reads it. */
 interface StartError {
+  name?: string;
   message?: string;
   code?: string;
   syscall?: string;
@@ -95,6 +100,9 @@ export function startFailureMessage(error: unknown, opts: Pick<ServeOptions, 'ho
     if (e.code === 'EADDRNOTAVAIL') {
       return `${opts.host} is not an address of this machine. Listen on 127.0.0.1 (this machine only) or 0.0.0.0 (every interface) with --host or OWP_HOST.`;
     }
+  }
+  if (e.name === 'StoreError' && (e.code === 'locked' || e.code === 'unavailable')) {
+    return `${detail}. Set OWP_DATABASE_URL to a database this relay may use, or unset it to use LevelDB under --data / OWP_DATA.`;
   }
   if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || e.code?.startsWith('LEVEL_')) {
     if (e.cause?.code === 'LEVEL_LOCKED' || e.code === 'LEVEL_LOCKED') {
@@ -124,6 +132,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   try {
     relay = await startRelay({
       dataDir: opts.dataDir,
+      databaseUrl: opts.databaseUrl,
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
@@ -145,7 +154,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   // logged, not fatal: the arbiter's own state is only changed after its writes succeed.
   const onRejection = (reason: unknown) => consoleLogger.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
   process.on('unhandledRejection', onRejection);
-  console.log(`OWP relay listening on ${relay.url} (data in ${opts.dataDir})`);
+  console.log(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`);
   if (!dashboard) console.log('Dashboard: not included in this build');
   else if (opts.publicDashboard) console.log(`Dashboard: ${relay.url}/ (public: no token needed)`);
   else {

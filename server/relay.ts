@@ -14,8 +14,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
+import { emptyLedger } from '../shared/model.js';
 import { schedule } from '../shared/scheduler/index.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
@@ -31,11 +31,15 @@ import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
-import { openStore } from './store/index.js';
+import { StatsIndex } from './stats/index.js';
+import { statsRoutes } from './stats/routes.js';
+import { openRelayStore } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
   dataDir: string;
+  /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
+  databaseUrl?: string;
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
@@ -94,7 +98,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? consoleLogger;
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const store = await openStore(join(config.dataDir, 'leveldb'));
+  const store = await openRelayStore(config);
   const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     const tokens = await openTokenStore(store, { now });
@@ -104,6 +108,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     cleanup.unshift(() => docs.close());
     const board = new BoardView(await docs.get(BOARD_DOC));
     const ledgerDoc = await docs.get(LEDGER_DOC);
+    // The stats index reads the audit log before the engine can run a batch, and follows
+    // every batch from the line after Engine.open (no await between: no batch is missed).
+    const late: { engine?: Engine } = {};
+    const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now });
     const engine = await Engine.open({
       store,
       audit,
@@ -117,6 +125,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       sweepMs: config.sweepMs,
       archiveEveryMs: config.archiveEveryMs,
     });
+    late.engine = engine;
+    engine.onBatch((r) => stats.ingest(r.events));
     cleanup.unshift(() => engine.stop());
     docs.onLoad((name, doc) => {
       if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
@@ -159,6 +169,16 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
     router.add([hub.route()]);
+    router.add(
+      statsRoutes({
+        index: stats,
+        board: () => board.board(),
+        ledger: () => engine.ledger(),
+        now,
+        publicDashboard: config.publicDashboard ?? false,
+        names: () => Object.fromEntries(Object.entries(engine.inboxes.profiles).map(([id, p]) => [id, p.name])),
+      }),
+    );
     const features = config.features?.(port) ?? [];
     for (const f of features) if (f.routes) router.add(f.routes);
 

@@ -1,4 +1,4 @@
-/** The settings tab: relay, token, tasks folder, contributor profile. */
+/** The settings tab: relay, token, tasks folder, archive, contributor profile, hosting. */
 import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
 import { parseSkills, type OwpSettings } from '../settings/settings.js';
 import { safeFolder } from '../../shared/notes/note-path.js';
@@ -9,8 +9,23 @@ export interface SettingsHost {
   /** Reconnect with the new relay URL or token. */
   restartConnection(): Promise<void>;
   identity(): string;
+  /** Where the token is kept, for the description ("secret storage" or "data.json"). */
+  tokenPlace(): string;
+  /** Desktop only: start or stop the relay hosted in this vault; undefined on mobile. */
+  setHosting?(on: boolean): Promise<void>;
+  hostingStatus?(): string;
 }
 
+const wholeNumber = (v: string, min: number): number | undefined => {
+  const n = Number(v);
+  return Number.isInteger(n) && n >= min ? n : undefined;
+};
+
+/*
+ * Two warnings are kept on purpose: obsidianmd/settings-tab/prefer-setting-definitions and
+ * no-deprecated on display(). The declarative settings API (getSettingDefinitions) needs
+ * Obsidian 1.13; minAppVersion is older, and display() is what those versions call.
+ */
 export class OwpSettingTab extends PluginSettingTab {
   constructor(
     app: App,
@@ -27,7 +42,7 @@ export class OwpSettingTab extends PluginSettingTab {
     new Setting(containerEl).setName('Connection').setHeading();
     new Setting(containerEl)
       .setName('Relay address')
-      .setDesc('Where the OWP relay listens, for example http://127.0.0.1:8787.')
+      .setDesc('Where the OWP relay listens: its address and port, as your pool admin gave it.')
       .addText((t) =>
         t.setValue(s.relayUrl).onChange(async (v) => {
           s.relayUrl = v.trim().replace(/\/+$/, '');
@@ -36,7 +51,7 @@ export class OwpSettingTab extends PluginSettingTab {
       );
     new Setting(containerEl)
       .setName('Token')
-      .setDesc(`The token the pool admin gave you. ${this.host.identity()}`)
+      .setDesc(`The token the pool admin gave you, kept in ${this.host.tokenPlace()}. ${this.host.identity()}`)
       .addText((t) => {
         t.inputEl.type = 'password';
         t.setValue(s.token).onChange(async (v) => {
@@ -48,6 +63,7 @@ export class OwpSettingTab extends PluginSettingTab {
       .setName('Apply connection settings')
       .setDesc('Reconnect with the address and token above.')
       .addButton((b) => b.setButtonText('Reconnect').onClick(() => void this.host.restartConnection().then(() => this.display())));
+    new Setting(containerEl).setName('Notes').setHeading();
     new Setting(containerEl)
       .setName('Tasks folder')
       .setDesc('New task notes are made under this folder after you reconnect. Existing notes are not moved: they keep syncing where they are.')
@@ -57,18 +73,31 @@ export class OwpSettingTab extends PluginSettingTab {
           await this.host.saveSettings();
         }),
       );
-    new Setting(containerEl).setName('Contributor profile').setHeading();
     new Setting(containerEl)
-      .setName('Display name')
+      .setName('Archive finished tasks after (days)')
+      .setDesc('Notes of done and cancelled tasks move to the archive folder this many days after they ended; zero keeps them where they are. Nothing is ever deleted.')
       .addText((t) =>
-        t.setValue(s.name).onChange(async (v) => {
-          s.name = v.trim();
+        t.setValue(String(s.archiveAfterDays)).onChange(async (v) => {
+          const n = wholeNumber(v, 0);
+          if (n !== undefined) s.archiveAfterDays = n;
           await this.host.saveSettings();
         }),
       );
+    this.profile(containerEl, s);
+    this.hosting(containerEl, s);
+  }
+
+  private profile(containerEl: HTMLElement, s: OwpSettings): void {
+    new Setting(containerEl).setName('Contributor profile').setHeading();
+    new Setting(containerEl).setName('Display name').addText((t) =>
+      t.setValue(s.name).onChange(async (v) => {
+        s.name = v.trim();
+        await this.host.saveSettings();
+      }),
+    );
     new Setting(containerEl)
       .setName('Skills')
-      .setDesc('Comma separated, lower case, for example: typescript, docs, rust.')
+      .setDesc('Comma separated skill names, for example docs, rust.')
       .addText((t) =>
         t.setValue(s.skills.join(', ')).onChange(async (v) => {
           s.skills = parseSkills(v);
@@ -80,19 +109,48 @@ export class OwpSettingTab extends PluginSettingTab {
       .setDesc('How many task points you take on at once.')
       .addText((t) =>
         t.setValue(String(s.capacity)).onChange(async (v) => {
-          const n = Number(v);
-          if (Number.isInteger(n) && n >= 1) s.capacity = n;
+          const n = wholeNumber(v, 1);
+          if (n !== undefined) s.capacity = n;
           await this.host.saveSettings();
+        }),
+      );
+    new Setting(containerEl).setName('Maximum concurrent tasks').addText((t) =>
+      t.setValue(String(s.maxConcurrent)).onChange(async (v) => {
+        const n = wholeNumber(v, 1);
+        if (n !== undefined) s.maxConcurrent = n;
+        await this.host.saveSettings();
+      }),
+    );
+  }
+
+  private hosting(containerEl: HTMLElement, s: OwpSettings): void {
+    if (!this.host.setHosting) return; // mobile: no relay inside the app
+    const setHosting = (on: boolean) => this.host.setHosting!(on);
+    new Setting(containerEl).setName('Host the pool from this vault').setHeading();
+    new Setting(containerEl)
+      .setName('Host the pool from this vault')
+      .setDesc(`Runs a relay inside Obsidian while it is open, with its data in this vault's plugin folder. ${this.host.hostingStatus?.() ?? ''}`)
+      .addToggle((t) =>
+        t.setValue(s.host.enabled).onChange(async (v) => {
+          await setHosting(v);
+          this.display();
         }),
       );
     new Setting(containerEl)
-      .setName('Maximum concurrent tasks')
+      .setName('Listen address')
+      .setDesc('127.0.0.1 keeps the relay to this computer. Use 0.0.0.0 only to let others on your network connect.')
       .addText((t) =>
-        t.setValue(String(s.maxConcurrent)).onChange(async (v) => {
-          const n = Number(v);
-          if (Number.isInteger(n) && n >= 1) s.maxConcurrent = n;
+        t.setValue(s.host.address).onChange(async (v) => {
+          if (/^[0-9a-fA-F.:]+$|^localhost$/.test(v.trim())) s.host.address = v.trim();
           await this.host.saveSettings();
         }),
       );
+    new Setting(containerEl).setName('Port').addText((t) =>
+      t.setValue(String(s.host.port)).onChange(async (v) => {
+        const n = wholeNumber(v, 0);
+        if (n !== undefined && n <= 65535) s.host.port = n;
+        await this.host.saveSettings();
+      }),
+    );
   }
 }

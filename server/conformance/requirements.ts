@@ -142,6 +142,15 @@ export const REQUIREMENTS: readonly Requirement[] = [
     },
   },
   {
+    id: 'OWP-ERR-5',
+    level: 'MUST',
+    title: 'an unknown body field is refused with 400 invalid-field naming it, never ignored',
+    async check(c) {
+      const e = refusal(await c.http.call('POST', '/api/claim', c.a.token, { taskId: c.taskIds[0], task_id: c.taskIds[0] }), 400, ['invalid-field'], 'a body with an unknown field');
+      if (e.error.field !== 'task_id') fail(`the refusal names field ${e.error.field ?? '(none)'}, not task_id`);
+    },
+  },
+  {
     id: 'OWP-LEASE-1',
     level: 'MUST',
     title: 'a granted claim returns the lease: fencing token >= 1 and an expiry in the future',
@@ -192,6 +201,17 @@ export const REQUIREMENTS: readonly Requirement[] = [
       if (o1.status !== 'granted') fail(`the first claim was ${o1.status}: ${o1.code ?? ''}`);
       if (JSON.stringify(o1) !== JSON.stringify(o2) || first.status !== again.status) fail('the repeated intent got a different answer');
       c.fencingB = o1.fencingToken ?? 0;
+      c.intentOfB = intentId;
+    },
+  },
+  {
+    id: 'OWP-IDEM-2',
+    level: 'MUST',
+    title: "an intent id another worker already used is refused 409 conflict, never answered with the other's outcome",
+    async check(c) {
+      const a = await c.http.call('POST', '/api/claim', c.c.token, { taskId: c.taskIds[1], intentId: c.intentOfB });
+      const e = refusal(a, 409, ['conflict'], "worker c reusing worker b's intent id");
+      if (e.outcome && e.outcome.workerId !== c.c.id) fail("the answer carries worker b's outcome");
     },
   },
   {

@@ -32,6 +32,8 @@ export interface RunContext {
   fencing: number;
   fencingB: number;
   fencingC: number;
+  /** An intent id worker b used (OWP-IDEM-2 reuses it as worker c). */
+  intentOfB: string;
   /** Make a token (revoked at cleanup). */
   token(role: string, workerId?: string): Promise<{ id: string; token: string }>;
 }
@@ -95,6 +97,7 @@ async function setup(http: Http, sockets: Sockets, admin: string, made: string[]
     fencing: 0,
     fencingB: 0,
     fencingC: 0,
+    intentOfB: '',
     token,
   };
 }

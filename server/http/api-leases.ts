@@ -177,7 +177,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     leaseAction('submit', pick('prUrl')),
     leaseAction('complete', pick()),
     leaseAction('fail', pick('reason')),
-    maintainerAction('review', pick('result', 'prUrl')),
+    maintainerAction('review', pick('result', 'prUrl', 'note')),
     maintainerAction('requeue', pick()),
     maintainerAction('cancel', pick('reason')),
     listTasks,

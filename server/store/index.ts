@@ -3,11 +3,13 @@
  * one backend of the storage port (./port.ts). LevelDB (./leveldb.ts) is the embedded default;
  * ./memory.ts and ./file.ts are pure JavaScript (no native code) for tests and for an embedded
  * relay inside Obsidian, which should import those modules directly, not this one (it loads
- * `level`). Key layout and the port's contract: docs/STORAGE.md.
+ * `level` and `pg`). ./postgres.ts is for several relays on one database (OWP_DATABASE_URL). Key layout and the port's contract: docs/STORAGE.md.
  */
+import { join } from 'node:path';
 import { openLevelBackend } from './leveldb.js';
 import { openFileBackend, type FileBackendOptions } from './file.js';
 import { openMemoryBackend, type MemoryVolume } from './memory.js';
+import { openPostgresBackend, type PostgresOptions } from './postgres.js';
 import { createStore, type Store } from './store.js';
 
 export { createStore, decodeJson, type NamespacedKv, type ScanOptions, type Store, type StoreOp, type ValueKind } from './store.js';
@@ -25,4 +27,14 @@ export function openMemoryStore(volume?: MemoryVolume): Store {
 
 export async function openFileStore(path: string, opts?: FileBackendOptions): Promise<Store> {
   return createStore(await openFileBackend(path, opts));
+}
+
+/** PostgreSQL (OWP_DATABASE_URL): several relays may share it. */
+export async function openPostgresStore(url: string, opts?: PostgresOptions): Promise<Store> {
+  return createStore(await openPostgresBackend(url, opts));
+}
+
+/** The relay's store: PostgreSQL when a database URL is given, else LevelDB under the data folder. */
+export async function openRelayStore(cfg: { dataDir: string; databaseUrl?: string }): Promise<Store> {
+  return cfg.databaseUrl ? openPostgresStore(cfg.databaseUrl, { exclusive: true }) : openStore(join(cfg.dataDir, 'leveldb'));
 }

@@ -40,7 +40,7 @@ export interface StoreBackend {
 /** A stable error for bad input to the store (a bad key, a value that is not what the caller asked for). */
 export class StoreError extends Error {
   constructor(
-    readonly code: 'bad-key' | 'bad-value' | 'closed' | 'locked' | 'corrupt',
+    readonly code: 'bad-key' | 'bad-value' | 'closed' | 'locked' | 'corrupt' | 'unavailable' | 'fenced',
     message: string,
   ) {
     super(message);

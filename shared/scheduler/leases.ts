@@ -97,6 +97,9 @@ interface EndCause {
   stuckAtMax: boolean;
 }
 
+/** The reason of the `task-requeued` event of a PR closed unmerged (the figures and the trust ladder read it). */
+export const PR_CLOSED_REASON = 'Pull request closed without merge.';
+
 /** End an active lease back towards the queue: queued, stuck or (cancel pending) cancelled. */
 function endToQueue(w: Work, prev: TaskRuntime, cause: EndCause): TaskRuntime {
   const policy = policyFor(w, prev.repo);
@@ -169,8 +172,9 @@ export function applyLeaseIntent(w: Work, intent: LeaseIntent): Decision {
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
     }
     case 'release':
+      // No cooldown: the worker gave the task back itself (Ctrl-C, a wrong pick); locking it
+      // out of its own task would only punish honesty. Fail and expiry keep theirs.
       endToQueue(w, prev, { kind: 'lease-released', actor: intent.workerId, intentId: intent.id, stuckAtMax: false });
-      addCooldown(w, lease.workerId, prev.taskId, policy.cooldownMs);
       return { status: 'applied', fencingToken: lease.fencingToken };
     case 'submit': {
       const bad = checkPrLink(w, prev, intent.prUrl);
@@ -249,13 +253,13 @@ export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' |
       return { status: 'applied' };
     case 'closed':
       // Closed unmerged: back to the queue, no cooldown (the maintainer closed it, the worker did not give up).
-      endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, reason: 'Pull request closed without merge.' });
+      endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, reason: PR_CLOSED_REASON });
       return { status: 'applied' };
     case 'changes-requested': {
       const lease = prev.lease!;
       const expiresAt = w.now + (lease.ttlMs || policyFor(w, prev.repo).leaseTtlMs);
-      setTask(w, { ...prev, state: 'leased', lease: { ...lease, expiresAt }, updatedAt: w.now });
-      emit(w, { kind: 'review-changes-requested', ...base, from: prev.state, to: 'leased' });
+      setTask(w, clean({ ...prev, state: 'leased', lease: { ...lease, expiresAt }, updatedAt: w.now, note: intent.note || undefined }));
+      emit(w, { kind: 'review-changes-requested', ...base, from: prev.state, to: 'leased', reason: intent.note || undefined });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
     }
   }
