@@ -31,6 +31,7 @@ import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
+import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
 import { openRelayStore } from './store/index.js';
@@ -67,6 +68,8 @@ export interface RelayConfig {
   ssePingMs?: number;
   /** The GitHub host submitted pull request links must be on (default github.com; see githubHostFrom). */
   githubHost?: string;
+  /** Outgoing webhook notifications (server/notify): off unless given. `backoffMs` for tests. */
+  notify?: { url: string; secret?: string; backoffMs?: number };
 }
 
 export interface RunningRelay {
@@ -126,7 +129,12 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       archiveEveryMs: config.archiveEveryMs,
     });
     late.engine = engine;
-    engine.onBatch((r) => stats.ingest(r.events));
+    const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
+    engine.onBatch((r) => {
+      const facts = stats.ingest(r.events);
+      notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
+    });
+    if (notifier) cleanup.unshift(() => notifier.stop());
     cleanup.unshift(() => engine.stop());
     docs.onLoad((name, doc) => {
       if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
@@ -240,6 +248,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
           }
         }
         await engine.stop();
+        notifier?.stop();
         hub.close();
         await sync.close();
         // Let answers already written reach their clients, then cut what is left.

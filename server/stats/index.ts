@@ -85,8 +85,8 @@ export class StatsIndex {
     return infoFrom(undefined, rt?.repo ?? repoOfTaskId(taskId));
   };
 
-  /** Fold a batch's events (in audit order). */
-  ingest(events: readonly AuditEvent[]): void {
+  /** Fold a batch's events (in audit order); returns the facts they made. */
+  ingest(events: readonly AuditEvent[]): Fact[] {
     const added: Fact[] = [];
     for (const e of events) {
       const f = foldEvent(e, this.memory, this.info);
@@ -97,6 +97,7 @@ export class StatsIndex {
       for (const l of this.listeners) l(added);
     }
     this.prune();
+    return added;
   }
 
   /** Called with the facts of every ingested batch (the trust ladder and notifications listen). */
