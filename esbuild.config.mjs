@@ -6,8 +6,7 @@
 //   node esbuild.config.mjs production vault   also copy the release trio into vault-template/
 //
 // The plugin must run on Obsidian mobile: the build targets the browser and FAILS if any
-// module pulls a Node built-in (the only exception is gray-matter's unused `fs` import,
-// replaced by an empty module; see plugin/build/empty-fs.js).
+// module pulls a Node built-in.
 import esbuild from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +16,10 @@ const root = path.dirname(new URL(import.meta.url).pathname);
 const prod = process.argv.includes('production');
 const vault = process.argv.includes('vault');
 
-const BANNER = '/* OWP Pool for Obsidian. Built with esbuild; sources: https://github.com/ (see repository). */';
+// The banner names the sources only when package.json says where they are (never a guess).
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const repoUrl = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;
+const BANNER = `/* OWP Pool for Obsidian, ${pkg.license} licence.${repoUrl ? ` Sources: ${String(repoUrl).replace(/^git\+/, '')}` : ''} */`;
 const { noNodeBuiltins, oneYjs } = await import('./plugin/build/esbuild-plugins.mjs');
 
 function writeStyles(dest) {
@@ -35,7 +37,6 @@ const context = await esbuild.context({
   format: 'cjs',
   platform: 'browser',
   target: 'es2021',
-  inject: [path.join(root, 'plugin/build/buffer-shim.js')],
   logLevel: 'info',
   sourcemap: prod ? false : 'inline',
   treeShaking: true,

@@ -9,7 +9,21 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 import obsidianmd from 'eslint-plugin-obsidianmd';
 
-const PLUGIN_FILES = ['plugin/**/*.ts'];
+/**
+ * Everything esbuild bundles into main.js (test/plugin/build.test.ts checks this list against
+ * the bundle's inputs): Obsidian's recommended rules apply to all of it.
+ */
+export const PLUGIN_FILES = [
+  'plugin/**/*.ts',
+  'shared/model.ts',
+  'shared/defaults.ts',
+  'shared/errors.ts',
+  'shared/ledger.ts',
+  'shared/protocol.ts',
+  'shared/did-you-mean.ts',
+  'shared/notes/**/*.ts',
+  'shared/dashboard/**/*.ts',
+];
 
 const noHtmlSinks = {
   'no-restricted-properties': [
@@ -40,6 +54,17 @@ export default defineConfig([
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
+    rules: {
+      // OWP is the protocol's name: an acronym, as in every notice ("OWP: ...").
+      'obsidianmd/ui/sentence-case': ['warn', { enforceCamelCaseLower: true, acronyms: ['OWP', 'PR', 'URL', 'HTTP', 'ID'] }],
+    },
+  },
+  // manifest.json goes through the same review as the code (validate-manifest).
+  {
+    files: ['manifest.json'],
+    languageOptions: { parser: tseslint.parser },
+    plugins: { obsidianmd },
+    rules: { 'obsidianmd/validate-manifest': 'error' },
   },
 
   // The rest of the TypeScript code.

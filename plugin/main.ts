@@ -14,27 +14,36 @@ import { OwpSettingTab } from './obsidian/settings-tab.js';
 import { PromptModal } from './obsidian/prompt-modal.js';
 import { relayRequest, sessionDeps } from './obsidian/session-deps.js';
 import { DashboardView, DASHBOARD_VIEW } from './views/dashboard-view.js';
+import { MyTasksView, MY_TASKS_VIEW } from './views/my-tasks-view.js';
 import { statusText } from './views/status.js';
 import { platform } from './sync/platform.js';
 import { commandList } from './commands/list.js';
+import { findSecretStore, loadToken, persisted, secretId, storeToken, type TokenPlace } from './settings/secret.js';
 
 export default class OwpPoolPlugin extends Plugin {
   override settings: OwpSettings = normaliseSettings({});
   session: Session | undefined;
   notes!: VaultNotes;
   private statusEl!: HTMLElement;
+  private ticks = 0;
   private status: ConnectionStatus = 'connecting';
   /** Resolves when the current session has opened (or failed to). Tests wait on it. */
   ready: Promise<void> = Promise.resolve();
 
+  private tokenPlace: TokenPlace = { store: undefined, id: '' };
+
   override async onload(): Promise<void> {
     this.settings = normaliseSettings(await this.loadData());
+    this.tokenPlace = { store: findSecretStore(this.app), id: secretId(this.vaultId()) };
+    if (loadToken(this.settings, this.tokenPlace)) await this.saveSettings();
     const now = () => platform().now();
     this.notes = new VaultNotes(this.app, now);
     this.statusEl = this.addStatusBarItem();
     this.registerView(DASHBOARD_VIEW, (leaf) => new DashboardView(leaf, { client: () => this.session?.client, openTask: (id) => void this.openTask(id), now }));
-    this.addSettingTab(new OwpSettingTab(this.app, this, { settings: this.settings, saveSettings: () => this.saveSettings(), restartConnection: () => this.restart(), identity: () => this.identityText() }));
+    this.registerView(MY_TASKS_VIEW, (leaf) => new MyTasksView(leaf, { client: () => this.session?.client, who: () => this.whoText(), openTask: (id) => void this.openTask(id), now }));
+    this.addSettingTab(new OwpSettingTab(this.app, this, { settings: this.settings, saveSettings: () => this.saveSettings(), restartConnection: () => this.restart(), identity: () => this.identityText(), tokenPlace: () => (this.tokenPlace.store ? "Obsidian's secret storage (not in data.json)" : 'data.json') }));
     this.addRibbonIcon('layout-dashboard', 'Open pool dashboard', () => void this.openDashboard());
+    this.addRibbonIcon('list-checks', 'Open my tasks', () => void this.openView(MY_TASKS_VIEW));
     this.registerCommands();
     this.registerEvent(this.app.workspace.on('editor-change', (_e, info) => info.file && this.notes.edited(info.file.path)));
     this.registerEvent(this.app.vault.on('modify', (f) => void this.noteChanged(f)));
@@ -64,7 +73,9 @@ export default class OwpPoolPlugin extends Plugin {
   /** Saves run one after another, so an older copy never overwrites a newer one. */
   saveSettings(): Promise<void> {
     this.session?.publishProfile(this.settings);
-    this.saving = this.saving.then(() => this.saveData(this.settings)).catch(() => undefined);
+    storeToken(this.settings, this.tokenPlace);
+    const data = persisted(this.settings, this.tokenPlace);
+    this.saving = this.saving.then(() => this.saveData(data)).catch(() => undefined);
     return this.saving;
   }
 
@@ -74,7 +85,7 @@ export default class OwpPoolPlugin extends Plugin {
     this.session = undefined;
     this.session = await openSession(
       sessionDeps({
-        vaultId: (this.app as { appId?: string }).appId ?? this.app.vault.getName(),
+        vaultId: this.vaultId(),
         settings: this.settings,
         notes: this.notes,
         client: () => this.session?.client,
@@ -85,13 +96,22 @@ export default class OwpPoolPlugin extends Plugin {
         },
       }),
     );
-    for (const leaf of this.app.workspace.getLeavesOfType(DASHBOARD_VIEW)) {
-      if (leaf.view instanceof DashboardView) {
+    for (const leaf of [...this.app.workspace.getLeavesOfType(DASHBOARD_VIEW), ...this.app.workspace.getLeavesOfType(MY_TASKS_VIEW)]) {
+      if (leaf.view instanceof DashboardView || leaf.view instanceof MyTasksView) {
         leaf.view.attach();
         leaf.view.render();
       }
     }
     this.tick();
+  }
+
+  private vaultId(): string {
+    return (this.app as { appId?: string }).appId ?? this.app.vault.getName();
+  }
+
+  private whoText(): string {
+    const id = this.session?.identity;
+    return id?.workerId ?? id?.name ?? id?.role ?? 'Not signed in';
   }
 
   private identityText(): string {
@@ -106,6 +126,7 @@ export default class OwpPoolPlugin extends Plugin {
       return;
     }
     void s.mirror.flush();
+    if (++this.ticks % 60 === 0) void s.mirror.archiveSweep();
     this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now() }));
   }
 
@@ -138,16 +159,44 @@ export default class OwpPoolPlugin extends Plugin {
       }),
       prompt: (opts, then) => new PromptModal(this.app, opts, then).open(),
       notice: (m) => new Notice(m),
+      openNote: () => this.openNote(),
       openDashboard: () => void this.openDashboard(),
+      openMyTasks: () => void this.openView(MY_TASKS_VIEW),
       reconnect: () => void (this.ready = this.restart()),
     });
-    for (const c of list) this.addCommand({ id: c.id, name: c.name, callback: c.run });
+    for (const c of list) {
+      const when = c.when;
+      if (!when) this.addCommand({ id: c.id, name: c.name, callback: c.run });
+      else
+        this.addCommand({
+          id: c.id,
+          name: c.name,
+          checkCallback: (checking) => {
+            if (!when()) return false;
+            if (!checking) c.run();
+            return true;
+          },
+        });
+    }
   }
 
-  async openDashboard(): Promise<WorkspaceLeaf> {
-    const existing = this.app.workspace.getLeavesOfType(DASHBOARD_VIEW)[0];
+  /** The active note's task id from its properties (the metadata cache: synchronous). */
+  private openNote(): { taskId: string | undefined; noteOpen: boolean } {
+    const f = this.app.workspace.getActiveFile();
+    if (!f || f.extension !== 'md') return { taskId: undefined, noteOpen: false };
+    const fm = this.app.metadataCache.getFileCache(f)?.frontmatter;
+    const id = fm && typeof fm.task === 'string' && typeof fm.repo === 'string' ? fm.task : typeof fm?.owp_id === 'string' ? fm.owp_id : undefined;
+    return { taskId: id || undefined, noteOpen: true };
+  }
+
+  openDashboard(): Promise<WorkspaceLeaf> {
+    return this.openView(DASHBOARD_VIEW);
+  }
+
+  async openView(type: string): Promise<WorkspaceLeaf> {
+    const existing = this.app.workspace.getLeavesOfType(type)[0];
     const leaf = existing ?? this.app.workspace.getLeaf('tab');
-    if (!existing) await leaf.setViewState({ type: DASHBOARD_VIEW, active: true });
+    if (!existing) await leaf.setViewState({ type, active: true });
     this.app.workspace.setActiveLeaf(leaf, { focus: true });
     return leaf;
   }

@@ -15,7 +15,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
-import { schedule } from '../shared/scheduler/index.js';
+import { emptyLedger } from '../shared/model.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
 import { openTokenStore, type TokenStore } from './auth/index.js';
@@ -30,6 +30,9 @@ import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
+import { Notifier } from './notify/index.js';
+import { StatsIndex } from './stats/index.js';
+import { statsRoutes } from './stats/routes.js';
 import { openRelayStore } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
@@ -64,6 +67,8 @@ export interface RelayConfig {
   ssePingMs?: number;
   /** The GitHub host submitted pull request links must be on (default github.com; see githubHostFrom). */
   githubHost?: string;
+  /** Outgoing webhook notifications (server/notify): off unless given. `backoffMs` for tests. */
+  notify?: { url: string; secret?: string; backoffMs?: number };
 }
 
 export interface RunningRelay {
@@ -105,12 +110,16 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     cleanup.unshift(() => docs.close());
     const board = new BoardView(await docs.get(BOARD_DOC));
     const ledgerDoc = await docs.get(LEDGER_DOC);
+    // The stats index reads the audit log before the engine can run a batch, and follows
+    // every batch from the line after Engine.open (no await between: no batch is missed).
+    const late: { engine?: Engine } = {};
+    const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now });
     const engine = await Engine.open({
       store,
       audit,
       board,
       ledgerDoc,
-      schedule: (state, intents, at, hints) => schedule(state, intents, at, hints, { githubHost: config.githubHost }),
+      rules: { githubHost: config.githubHost },
       now,
       log,
       tickMs: config.tickMs,
@@ -118,6 +127,13 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       sweepMs: config.sweepMs,
       archiveEveryMs: config.archiveEveryMs,
     });
+    late.engine = engine;
+    const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
+    engine.onBatch((r) => {
+      const facts = stats.ingest(r.events);
+      notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
+    });
+    if (notifier) cleanup.unshift(() => notifier.stop());
     cleanup.unshift(() => engine.stop());
     docs.onLoad((name, doc) => {
       if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
@@ -160,6 +176,16 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
     router.add([hub.route()]);
+    router.add(
+      statsRoutes({
+        index: stats,
+        board: () => board.board(),
+        ledger: () => engine.ledger(),
+        now,
+        publicDashboard: config.publicDashboard ?? false,
+        names: () => Object.fromEntries(Object.entries(engine.inboxes.profiles).map(([id, p]) => [id, p.name])),
+      }),
+    );
     const features = config.features?.(port) ?? [];
     for (const f of features) if (f.routes) router.add(f.routes);
 
@@ -221,6 +247,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
           }
         }
         await engine.stop();
+        notifier?.stop();
         hub.close();
         await sync.close();
         // Let answers already written reach their clients, then cut what is left.

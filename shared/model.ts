@@ -12,7 +12,7 @@
  * - No Node, Obsidian, server or plugin imports: the plugin bundles this for mobile.
  */
 import { DEFAULTS } from './defaults.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OwpError, type ErrorCode } from './errors.js';
 import { didYouMean } from './did-you-mean.js';
 import { INTENT_KINDS, MAINTAINER_INTENT_KINDS, WORKER_INTENT_KINDS } from './protocol.js';
@@ -108,6 +108,7 @@ function idOf(message: string) {
     .string(m)
     .min(1, m)
     .max(LIMITS.idLength, m)
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
     .refine((s) => !/[\u0000-\u001f]/.test(s), says('must not contain control characters'))
     .refine((s) => !isReservedKey(s), says(RESERVED_MESSAGE))
     .refine(isWellFormedText, says(WELL_FORMED_MESSAGE));
@@ -259,6 +260,8 @@ export const IntentSchema = z.discriminatedUnion(
         taskId,
         result: z.enum(REVIEW_RESULTS, says(`must be one of ${REVIEW_RESULTS.join(', ')}`)),
         prUrl: url.optional(),
+        /** What the reviewer asks for (changes-requested): kept as the task's note for the worker. */
+        note: text(0, LIMITS.reasonLength).optional(),
       },
       'a review intent',
     ),
@@ -291,7 +294,7 @@ function describeIssue(issue: z.core.$ZodIssue): { field: string; message: strin
   const at = (keys: readonly PropertyKey[]) => keys.map(String).join('.') || '(root)';
   if (issue.code === 'unrecognized_keys') {
     const names = issue.keys.map((k) => at([...issue.path, k]));
-    return { field: names[0]!, message: `${names.join(', ')}: ${issue.message}` };
+    return { field: names[0], message: `${names.join(', ')}: ${issue.message}` };
   }
   const field = at(issue.path);
   return { field, message: `${field}: ${issue.message}` };
@@ -314,7 +317,7 @@ function parseWith<T extends z.ZodType>(schema: T, input: unknown, what: string,
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const problems = describeIssues(r.error.issues);
-  const first = problems[0]!;
+  const first = problems[0];
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
   throw new OwpError(code, `Invalid ${what}: ${first.message}${more}.`, first.field);
 }

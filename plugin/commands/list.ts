@@ -1,7 +1,11 @@
 /**
- * The command palette entries: ids, names (sentence case) and what each runs. Without
- * Obsidian imports: the plugin passes in how to prompt, notify and open things.
- * Invariant: every command ends in a notice, including "not connected".
+ * The command palette entries: ids, names (sentence case), when each applies and what it
+ * runs. Without Obsidian imports: the plugin passes in how to prompt, notify and open things.
+ *
+ * Invariants:
+ * - A command that needs a task note, a lease or a role shows only where it applies
+ *   (`when`, used as Obsidian's checkCallback); the others always show.
+ * - Every command ends in a notice, including "not connected".
  */
 import type { Session } from '../sync/session.js';
 import * as cmd from './commands.js';
@@ -18,15 +22,20 @@ export interface PromptOptions {
 export interface CommandListDeps {
   session(): Session | undefined;
   context(s: Session): cmd.CommandContext;
+  /** The open note's task id and whether a markdown note is open (synchronous, from the metadata cache). */
+  openNote(): { taskId: string | undefined; noteOpen: boolean };
   prompt(opts: PromptOptions, then: (value: string) => void): void;
   notice(msg: string): void;
   openDashboard(): void;
+  openMyTasks(): void;
   reconnect(): void;
 }
 
 export interface CommandEntry {
   id: string;
   name: string;
+  /** Undefined: always available. */
+  when?: () => boolean;
   run: () => void;
 }
 
@@ -36,6 +45,15 @@ const PR_PROMPT: PromptOptions = {
   desc: 'The address of the pull request for the task you hold.',
   placeholder: 'https://github.com/owner/repo/pull/1',
   button: 'Submit',
+};
+
+const FAIL_PROMPT: PromptOptions = {
+  title: 'Fail task',
+  name: 'Reason',
+  desc: 'The task goes back to the queue with your reason, for the next person.',
+  placeholder: 'What stopped you',
+  button: 'Fail task',
+  warning: true,
 };
 
 const CANCEL_PROMPT: PromptOptions = {
@@ -55,18 +73,50 @@ export function commandList(deps: CommandListDeps): CommandEntry[] {
       if (!s) deps.notice('OWP: not connected. Check the relay address and token in the settings, then run "Reconnect".');
       else void run(deps.context(s), s);
     };
+  const when = (test: (s: cmd.Situation) => boolean) => (): boolean => {
+    const s = deps.session();
+    if (!s) return false;
+    const open = deps.openNote();
+    return test({ client: s.client, mirror: s.mirror, ...open });
+  };
+  const review = (result: cmd.ReviewResult, name: string): CommandEntry => ({
+    id: `review-${result}`,
+    name,
+    when: when(cmd.applies.review),
+    run: withSession((c) => cmd.maintainerAction(c, 'review', { result })),
+  });
   return [
-    { id: 'claim-this-task', name: 'Claim this task', run: withSession((c) => cmd.claimThisTask(c)) },
-    { id: 'claim-next-task', name: 'Claim next matching task', run: withSession((c) => cmd.claimNext(c)) },
-    { id: 'release-task', name: 'Release task', run: withSession((c) => cmd.releaseTask(c)) },
+    { id: 'claim-this-task', name: 'Claim this task', when: when(cmd.applies.claim), run: withSession((c) => cmd.claimThisTask(c)) },
+    { id: 'claim-next-task', name: 'Claim next matching task', when: when(cmd.applies.claimNext), run: withSession((c) => cmd.claimNext(c)) },
+    { id: 'release-task', name: 'Release task', when: when(cmd.applies.lease('release')), run: withSession((c) => cmd.leaseAction(c, 'release')) },
     {
       id: 'submit-pull-request',
       name: 'Submit pull request link',
-      run: withSession((c) => deps.prompt(PR_PROMPT, (url) => void cmd.submitPullRequest(c, url))),
+      when: when(cmd.applies.lease('submit')),
+      run: withSession((c) => deps.prompt(PR_PROMPT, (url) => void cmd.leaseAction(c, 'submit', url))),
     },
+    { id: 'complete-task', name: 'Complete task', when: when(cmd.applies.lease('complete')), run: withSession((c) => cmd.leaseAction(c, 'complete')) },
+    {
+      id: 'fail-task',
+      name: 'Fail task',
+      when: when(cmd.applies.lease('fail')),
+      run: withSession((c) => deps.prompt(FAIL_PROMPT, (reason) => void cmd.leaseAction(c, 'fail', reason))),
+    },
+    review('merged', 'Review: pull request merged'),
+    review('closed', 'Review: pull request closed'),
+    review('changes-requested', 'Review: changes requested'),
+    { id: 'requeue-task', name: 'Requeue task', when: when(cmd.applies.requeue), run: withSession((c) => cmd.maintainerAction(c, 'requeue')) },
+    {
+      id: 'cancel-task',
+      name: 'Cancel task',
+      when: when(cmd.applies.cancel),
+      run: withSession((c) => deps.prompt(CANCEL_PROMPT, (reason) => void cmd.maintainerAction(c, 'cancel', { reason }))),
+    },
+    { id: 'hold-task', name: 'Hold task', when: when(cmd.applies.hold(true)), run: withSession((c) => cmd.setHeld(c, true)) },
+    { id: 'resume-task', name: 'Resume held task', when: when(cmd.applies.hold(false)), run: withSession((c) => cmd.setHeld(c, false)) },
+    { id: 'create-task-from-note', name: 'Create task from this note', when: when(cmd.applies.create), run: withSession((c) => cmd.createTaskFromNote(c)) },
     { id: 'open-dashboard', name: 'Open dashboard', run: () => deps.openDashboard() },
-    { id: 'create-task-from-note', name: 'Create task from this note', run: withSession((c) => cmd.createTaskFromNote(c)) },
-    { id: 'cancel-task', name: 'Cancel task', run: withSession((c) => deps.prompt(CANCEL_PROMPT, (reason) => void cmd.cancelTask(c, reason))) },
+    { id: 'open-my-tasks', name: 'Open my tasks', run: () => deps.openMyTasks() },
     { id: 'reconnect', name: 'Reconnect', run: () => deps.reconnect() },
     {
       id: 'restore-task-note',

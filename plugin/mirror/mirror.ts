@@ -1,44 +1,22 @@
 /**
- * The vault mirror: board + ledger -> one note per task; notes -> board edits.
+ * The vault mirror's shell: watches the board and ledger documents and the vault, gathers
+ * the facts the rules need (rules.ts, pure), and performs the effects they return.
  *
- * Invariants (the rules it protects):
- * - The documents are the truth; notes are a projection and an editing surface.
- * - A note is written only when a value the plugin owns differs, and only if the note
- *   still holds the text that was read (else it is re-read later). Everything the plugin
- *   does not own survives byte for byte (shared/notes codec).
- * - A note is never rewritten while the user is typing in it: the task stays dirty and is
- *   retried by `flush()` once the note is idle.
- * - The echo of our own writes is ignored (`written` remembers what we wrote).
- * - The tasks folder is fixed for the life of a mirror (a session). Notes are moved only when
- *   their task's title changes and the note still sits where the mirror put it; a note the
- *   user moved, or one in a previous tasks folder, stays where it is.
- * - Deleting or renaming a note never deletes a task. A deleted note's task is remembered
- *   as suppressed and gets a note again only through `restore()`. A task that had a note in
- *   this vault ('noted') whose note is gone was deleted while the plugin was not running:
- *   it is suppressed too, never silently recreated.
- * - Runtime keys come from the ledger alone: a hand edit is put back with a notice. Only
- *   maintainers' edits of descriptive keys and the brief reach the board; a contributor's
- *   are put back with a notice.
- * - A note with malformed frontmatter is left untouched and nothing is pushed from it. Once
- *   fixed, a note the mirror never synced is brought up to date from the board, not pushed.
+ * Invariants:
+ * - Every decision is made in rules.ts; this file only reads notes, writes them through the
+ *   NoteStore (compare-and-write), moves them, writes the board and keeps the memory.
+ * - Effects run in order; a write that finds the note changed stops the plan and the task
+ *   is tried again (dirty), as is a task whose note is busy.
+ * - The tasks folder is fixed for the life of a mirror (a session).
+ * - `suppressed` and `noted` are persisted through the host after every flush.
  */
 import type * as Y from 'yjs';
 import { TaskSchema, type Task, type TaskRuntime } from '../../shared/model.js';
-import {
-  EDITABLE_KEYS,
-  OWNED_KEYS,
-  RUNTIME_KEYS,
-  differingKeys,
-  ownedValuesFor,
-  readTaskNote,
-  renderTaskNote,
-  taskNotePath,
-  updateTaskNote,
-  type OwnedValues,
-  type TaskNote,
-} from '../../shared/notes/task-note.js';
+import { DEFAULT_ARCHIVE_FOLDER } from '../../shared/notes/note-path.js';
+import { readTaskNote, type NoteClock } from '../../shared/notes/task-note.js';
 import type { IdSetKind, MirrorHost, NoteStore } from './ports.js';
-import { pushNoteEdits, shortHash } from './board-edits.js';
+import { canonicalPath, dueForArchive, planGone, planNoteChange, planSync, type Effect, type Memory, type NoteAt, type Place } from './rules.js';
+import { PLUGIN_ORIGIN, shortHash } from './board-edits.js';
 
 export { PLUGIN_ORIGIN } from './board-edits.js';
 
@@ -47,11 +25,8 @@ export class Mirror {
   private index = new Map<string, string>();
   /** note path -> the text we last wrote there (to ignore our own echo). */
   private written = new Map<string, string>();
-  /** task id -> canonical path when we last synced it (a change means: move the note). */
-  private canonical = new Map<string, string>();
+  private memory = new Map<string, Memory>();
   private dirty = new Set<string>();
-  /** task id -> what the note said when we last synced it (the base of a three-way compare). */
-  private base = new Map<string, { values: OwnedValues; brief: string }>();
   /** path -> text we already complained about (one notice per bad version). */
   private complained = new Map<string, string>();
   private running: Promise<void> | undefined;
@@ -60,10 +35,8 @@ export class Mirror {
   private suppressed: Set<string>;
   private noted: Set<string>;
   private unsaved = new Set<IdSetKind>();
-  /** Tasks found without their note at this sync (deleted while the plugin was not running). */
   private missing: string[] = [];
-  /** Counts for tests and the status bar. */
-  stats = { created: 0, updated: 0, moved: 0 };
+  stats = { created: 0, updated: 0, moved: 0, archived: 0 };
 
   constructor(
     private board: Y.Doc,
@@ -73,6 +46,11 @@ export class Mirror {
   ) {
     this.suppressed = new Set(host.loadIds('suppressed'));
     this.noted = new Set(host.loadIds('noted'));
+  }
+
+  private place(): Place {
+    const clock: NoteClock = this.host.clock?.() ?? { offsetMinutes: (ms) => -new Date(ms).getTimezoneOffset() };
+    return { folder: this.host.tasksFolder(), archiveFolder: DEFAULT_ARCHIVE_FOLDER, archiveAfterDays: this.host.archiveAfterDays?.() ?? 0, clock, now: this.host.now?.() ?? Date.now() };
   }
 
   private save(): void {
@@ -105,6 +83,7 @@ export class Mirror {
     this.unobserve.push(() => tasks.unobserveDeep(onBoard), () => rt.unobserve(onLedger));
     this.markAll();
     await this.flush();
+    await this.archiveSweep();
   }
 
   stop(): void {
@@ -119,8 +98,8 @@ export class Mirror {
       const text = await this.notes.read(path);
       if (text === undefined) continue;
       try {
-        const id = readTaskNote(text).owned.owp_id;
-        if (typeof id === 'string') this.index.set(id, path); // the tasks folder wins
+        const id = readTaskNote(text).id;
+        if (id !== undefined) this.index.set(id, path); // the tasks folder wins
       } catch {
         // malformed notes are reported when they are edited or synced, not at startup
       }
@@ -148,7 +127,7 @@ export class Mirror {
     return r.success ? r.data : undefined;
   }
 
-  private runtime(id: string): TaskRuntime | undefined {
+  runtime(id: string): TaskRuntime | undefined {
     return this.ledger.getMap('tasks').get(id) as TaskRuntime | undefined;
   }
 
@@ -190,148 +169,142 @@ export class Mirror {
     return this.dirty.size;
   }
 
+  private async noteAt(path: string): Promise<NoteAt | undefined> {
+    if (!this.notes.exists(path)) return undefined;
+    return { path, text: await this.notes.read(path), busy: this.notes.isBusy(path) };
+  }
+
   /** Returns false when the task must be retried later (note busy or changed under us). */
   private async syncTask(id: string): Promise<boolean> {
     const task = this.task(id);
-    if (!task) return true; // gone from the board (archived): its note stays as it is
-    const want = ownedValuesFor(task, this.runtime(id));
-    const canonical = taskNotePath(this.host.tasksFolder(), task);
+    const place = this.place();
     let path = this.index.get(id);
     if (path !== undefined && !this.notes.exists(path)) {
       this.index.delete(id);
       path = undefined;
     }
-    if (path === undefined && !this.suppressed.has(id) && this.notes.exists(canonical)) {
-      // A note sits where this task's note belongs but was not indexed: it is unreadable
-      // (say `---js` or bad YAML, at startup), or it is this task's note after all.
-      const text = await this.notes.read(canonical);
-      if (text === undefined) return false;
-      let other: TaskNote;
-      try {
-        other = readTaskNote(text);
-      } catch (e) {
-        this.complain(canonical, text, e); // neither "deleted" nor a duplicate: wait for a fix
-        return true;
+    const canonical = task ? canonicalPath(place, task) : '';
+    const indexed = path === undefined ? undefined : await this.noteAt(path);
+    const atCanonical = task && !indexed && !this.suppressed.has(id) ? await this.noteAt(canonical) : undefined;
+    // Two ids can make the same safe name: the second note gets a suffix derived from its id.
+    const freePath = task && this.notes.exists(canonical) ? canonical.replace(/\.md$/, ` (${shortHash(id)}).md`) : canonical;
+    const effects = planSync({ id, task, runtime: this.runtime(id), place, suppressed: this.suppressed.has(id), noted: this.noted.has(id), memory: this.memory.get(id), indexed, atCanonical, freePath });
+    return this.apply(effects);
+  }
+
+  /** Perform effects in order; false when the plan must be retried. */
+  private async apply(effects: Effect[]): Promise<boolean> {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'retry':
+          return false;
+        case 'create':
+          this.written.set(e.path, e.text);
+          await this.notes.create(e.path, e.text);
+          this.stats.created++;
+          break;
+        case 'write':
+          this.written.set(e.path, e.next);
+          if (!(await this.notes.replace(e.path, e.expected, e.next))) return false;
+          this.stats.updated++;
+          break;
+        case 'move':
+          if (this.notes.exists(e.to)) break;
+          await this.notes.rename(e.from, e.to);
+          this.noteRenamed(e.from, e.to);
+          if (e.to.startsWith(DEFAULT_ARCHIVE_FOLDER + '/')) this.stats.archived++;
+          else this.stats.moved++;
+          break;
+        case 'notice':
+          this.host.notice(e.message);
+          break;
+        case 'complain':
+          if (this.complained.get(e.path) !== e.text) {
+            this.complained.set(e.path, e.text);
+            this.host.notice(`OWP: "${e.path}" was left as it is and nothing was sent from it: ${e.why}`);
+          }
+          break;
+        case 'board':
+          this.writeBoard(e.taskId, e.patch);
+          break;
+        case 'index':
+          this.index.set(e.taskId, e.path);
+          break;
+        case 'remember':
+          this.memory.set(e.taskId, e.memory);
+          break;
+        case 'suppress':
+          this.suppressed.add(e.taskId);
+          this.unsaved.add('suppressed');
+          if (e.missing) this.missing.push(e.taskId);
+          break;
+        case 'noted':
+          this.noted.add(e.taskId);
+          this.unsaved.add('noted');
+          break;
+        case 'dirty':
+          this.dirty.add(e.taskId);
+          break;
+        case 'echo':
+          this.written.delete(e.path);
+          break;
       }
-      if (other.owned.owp_id === id) {
-        path = canonical;
-        this.index.set(id, path);
-      }
-    }
-    if (path === undefined) {
-      if (this.suppressed.has(id)) return true;
-      if (this.noted.has(id)) {
-        this.suppressed.add(id);
-        this.unsaved.add('suppressed');
-        this.missing.push(id);
-        return true;
-      }
-      // Two ids can make the same safe name (`a/b#1`, `a/b:1`): the second note gets a suffix
-      // derived from its id, so its path is stable too.
-      const target = this.notes.exists(canonical) ? canonical.replace(/\.md$/, ` (${shortHash(id)}).md`) : canonical;
-      const text = renderTaskNote(want, task.body);
-      this.written.set(target, text);
-      await this.notes.create(target, text);
-      this.index.set(id, target);
-      this.canonical.set(id, canonical);
-      this.base.set(id, { values: want, brief: task.body });
-      this.noted.add(id);
-      this.unsaved.add('noted');
-      this.stats.created++;
-      return true;
-    }
-    if (this.notes.isBusy(path)) return false;
-    const text = await this.notes.read(path);
-    if (text === undefined) return false;
-    let note: TaskNote;
-    try {
-      note = readTaskNote(text);
-    } catch (e) {
-      this.complain(path, text, e);
-      return true;
-    }
-    const keys = differingKeys(note.owned, want, OWNED_KEYS).concat(OWNED_KEYS.filter((k) => !(k in note.owned)));
-    const values: Partial<OwnedValues> = {};
-    for (const k of new Set(keys)) (values as Record<string, unknown>)[k] = want[k];
-    const next = updateTaskNote(text, values, note.brief !== task.body ? task.body : undefined);
-    if (next !== text) {
-      this.written.set(path, next);
-      if (!(await this.notes.replace(path, text, next))) return false;
-      this.stats.updated++;
-    }
-    this.base.set(id, { values: want, brief: task.body });
-    const before = this.canonical.get(id);
-    this.canonical.set(id, canonical);
-    // Move only a note that sits where we last put it: one the user moved (or one in a
-    // previous tasks folder) stays where it is.
-    if (before !== undefined && before !== canonical && path === before && !this.notes.exists(canonical)) {
-      await this.notes.rename(path, canonical);
-      this.index.set(id, canonical);
-      this.stats.moved++;
     }
     return true;
   }
 
-  private complain(path: string, text: string, e: unknown): void {
-    if (this.complained.get(path) === text) return;
-    this.complained.set(path, text);
-    const why = e instanceof Error ? e.message : String(e);
-    this.host.notice(`OWP: "${path}" was left as it is and nothing was sent from it: ${why}`);
+  private writeBoard(taskId: string, patch: Partial<Task>): void {
+    const map = this.board.getMap('tasks').get(taskId) as Y.Map<unknown> | undefined;
+    if (!map) return;
+    this.board.transact(() => {
+      for (const [field, value] of Object.entries(patch)) map.set(field, value);
+    }, PLUGIN_ORIGIN);
+  }
+
+  /**
+   * Archive what is due: finished tasks on the board whose time has come are synced again
+   * (the rules move their notes), and notes of tasks the relay no longer has are checked.
+   * The plugin calls this at start and once a minute.
+   */
+  async archiveSweep(): Promise<void> {
+    const place = this.place();
+    if (place.archiveAfterDays <= 0) return;
+    const prefix = DEFAULT_ARCHIVE_FOLDER + '/';
+    for (const [id, path] of [...this.index]) {
+      if (path.startsWith(prefix)) continue;
+      if (this.task(id)) {
+        if (dueForArchive(place, this.runtime(id))) this.dirty.add(id);
+        continue;
+      }
+      const note = await this.noteAt(path);
+      if (note) await this.apply(planGone(place, note));
+    }
+    await this.flush();
   }
 
   /** A note changed in the vault (modify or create event). */
   async noteChanged(path: string, text: string): Promise<void> {
-    if (this.written.get(path) === text) {
-      this.written.delete(path); // our own write coming back (once)
-      return;
-    }
-    if (!this.notes.exists(path)) return; // moved or deleted since: a later event covers it
-    this.written.delete(path);
-    let note: TaskNote;
+    if (this.written.get(path) !== text && !this.notes.exists(path)) return; // moved or deleted since: a later event covers it
+    let id: string | undefined;
     try {
-      note = readTaskNote(text);
-    } catch (e) {
-      if (path.startsWith(this.host.tasksFolder() + '/') || /owp_id\s*:/.test(text)) this.complain(path, text, e);
-      return;
+      id = readTaskNote(text).id;
+    } catch {
+      id = undefined;
     }
-    this.complained.delete(path);
-    const id = note.owned.owp_id;
-    if (typeof id !== 'string') return;
-    const task = this.task(id);
-    if (!task) return;
-    this.index.set(id, path);
-    const want = ownedValuesFor(task, this.runtime(id));
-    // An edit is a change from what we last put in the note, not from the board now: a
-    // stale note (e.g. written while the user typed) must not undo others' changes.
-    const known = this.base.get(id);
-    const base = known ?? { values: want, brief: task.body };
-    const edited = differingKeys(note.owned, base.values, EDITABLE_KEYS) as (typeof EDITABLE_KEYS)[number][];
-    const briefEdited = note.brief !== undefined && note.brief !== base.brief && note.brief !== task.body;
-    let putBack = false;
-    if (edited.length > 0 || briefEdited) {
-      const what = [...edited, ...(briefEdited ? ['the brief'] : [])].join(', ');
-      if (!known) {
-        // Never synced in this session (it could not be read until now): we cannot tell an
-        // edit from a stale copy, and a stale copy must not undo others' changes.
-        this.host.notice(`OWP: "${path}" could not be read before, so it was brought up to date from the board instead of being sent (${what}). Make your change again if you meant one.`);
-        putBack = true;
-      } else if (this.host.canEditBoard()) {
-        putBack = !pushNoteEdits(this.board, task, note, edited, briefEdited, path, (m) => this.host.notice(m));
-      } else {
-        this.host.notice(`OWP: only maintainers can change ${what} of a task; "${path}" was put back.`);
-        putBack = true;
-      }
-    }
-    const runtimeEdited = differingKeys(note.owned, want, RUNTIME_KEYS);
-    if (runtimeEdited.length > 0) {
-      this.host.notice(`OWP: ${runtimeEdited.join(', ')} in "${path}" ${runtimeEdited.length > 1 ? 'are' : 'is'} written by the relay from the ledger; put back.`);
-      putBack = true;
-    }
-    const stale = differingKeys(note.owned, want, OWNED_KEYS).length > 0 || (note.brief !== undefined && note.brief !== task.body);
-    if (putBack || stale) {
-      this.dirty.add(id);
-      await this.flush();
-    }
+    const effects = planNoteChange({
+      path,
+      text,
+      lastWritten: this.written.get(path),
+      inTasksFolder: path.startsWith(this.host.tasksFolder() + '/'),
+      task: id === undefined ? undefined : this.task(id),
+      runtime: id === undefined ? undefined : this.runtime(id),
+      memory: id === undefined ? undefined : this.memory.get(id),
+      canEditBoard: this.host.canEditBoard(),
+      place: this.place(),
+    });
+    if (effects.some((e) => e.kind === 'index')) this.complained.delete(path);
+    await this.apply(effects);
+    if (effects.some((e) => e.kind === 'dirty')) await this.flush();
   }
 
   /** Make an existing note the note of a task (before the task appears on the board). */
@@ -340,12 +313,6 @@ export class Mirror {
     this.written.set(path, text);
     this.noted.add(taskId);
     this.unsaved.add('noted');
-    try {
-      const n = readTaskNote(text);
-      this.base.set(taskId, { values: n.owned as OwnedValues, brief: n.brief ?? '' });
-    } catch {
-      // the caller just wrote this text; it parses
-    }
   }
 
   noteRenamed(oldPath: string, newPath: string): void {

@@ -25,6 +25,12 @@ export type IdSetKind = 'suppressed' | 'noted';
 
 export interface MirrorHost {
   tasksFolder(): string;
+  /** Days after which notes of finished tasks move to OWP/Archive/ (0 or absent: never). */
+  archiveAfterDays?(): number;
+  /** The time now (ms); the real clock when absent. */
+  now?(): number;
+  /** The local time zone for dates in notes; the machine's when absent. */
+  clock?(): import('../../shared/notes/task-note.js').NoteClock;
   canEditBoard(): boolean;
   notice(message: string): void;
   /**

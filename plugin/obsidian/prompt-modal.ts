@@ -26,6 +26,8 @@ export class PromptModal extends Modal {
       });
     new Setting(this.contentEl).addButton((b) => {
       b.setButtonText(this.opts.button).onClick(() => this.submit());
+      // Warning kept on purpose: setDestructive() needs Obsidian 1.13 and minAppVersion is
+      // older; setWarning() still works there and on 1.13.
       if (this.opts.warning) b.setWarning();
       else b.setCta();
     });

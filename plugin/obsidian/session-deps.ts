@@ -4,6 +4,7 @@
  */
 import { Notice, requestUrl } from 'obsidian';
 import type { OwpSettings } from '../settings/settings.js';
+import { platform } from '../sync/platform.js';
 import type { SessionDeps } from '../sync/session.js';
 import type { NoteStore } from '../mirror/ports.js';
 import type { ConnectionStatus, PoolClient } from '../sync/client.js';
@@ -44,6 +45,8 @@ export function sessionDeps(input: {
     notes: input.notes,
     host: {
       tasksFolder: () => tasksFolder,
+      archiveAfterDays: () => settings.archiveAfterDays,
+      now: () => platform().now(),
       canEditBoard: () => input.client()?.canEditBoard ?? false,
       notice: (m) => new Notice(m),
       loadIds: (kind) => settings[kind],

@@ -1,4 +1,4 @@
-/** The settings tab: relay, token, tasks folder, contributor profile. */
+/** The settings tab: relay, token, tasks folder, archive, contributor profile. */
 import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
 import { parseSkills, type OwpSettings } from '../settings/settings.js';
 import { safeFolder } from '../../shared/notes/note-path.js';
@@ -9,8 +9,20 @@ export interface SettingsHost {
   /** Reconnect with the new relay URL or token. */
   restartConnection(): Promise<void>;
   identity(): string;
+  /** Where the token is kept, for the description ("secret storage" or "data.json"). */
+  tokenPlace(): string;
 }
 
+const wholeNumber = (v: string, min: number): number | undefined => {
+  const n = Number(v);
+  return Number.isInteger(n) && n >= min ? n : undefined;
+};
+
+/*
+ * Two warnings are kept on purpose: obsidianmd/settings-tab/prefer-setting-definitions and
+ * no-deprecated on display(). The declarative settings API (getSettingDefinitions) needs
+ * Obsidian 1.13; minAppVersion is older, and display() is what those versions call.
+ */
 export class OwpSettingTab extends PluginSettingTab {
   constructor(
     app: App,
@@ -27,7 +39,7 @@ export class OwpSettingTab extends PluginSettingTab {
     new Setting(containerEl).setName('Connection').setHeading();
     new Setting(containerEl)
       .setName('Relay address')
-      .setDesc('Where the OWP relay listens, for example http://127.0.0.1:8787.')
+      .setDesc('Where the OWP relay listens: its address and port, as your pool admin gave it.')
       .addText((t) =>
         t.setValue(s.relayUrl).onChange(async (v) => {
           s.relayUrl = v.trim().replace(/\/+$/, '');
@@ -36,7 +48,7 @@ export class OwpSettingTab extends PluginSettingTab {
       );
     new Setting(containerEl)
       .setName('Token')
-      .setDesc(`The token the pool admin gave you. ${this.host.identity()}`)
+      .setDesc(`The token the pool admin gave you, kept in ${this.host.tokenPlace()}. ${this.host.identity()}`)
       .addText((t) => {
         t.inputEl.type = 'password';
         t.setValue(s.token).onChange(async (v) => {
@@ -48,6 +60,7 @@ export class OwpSettingTab extends PluginSettingTab {
       .setName('Apply connection settings')
       .setDesc('Reconnect with the address and token above.')
       .addButton((b) => b.setButtonText('Reconnect').onClick(() => void this.host.restartConnection().then(() => this.display())));
+    new Setting(containerEl).setName('Notes').setHeading();
     new Setting(containerEl)
       .setName('Tasks folder')
       .setDesc('New task notes are made under this folder after you reconnect. Existing notes are not moved: they keep syncing where they are.')
@@ -57,18 +70,30 @@ export class OwpSettingTab extends PluginSettingTab {
           await this.host.saveSettings();
         }),
       );
-    new Setting(containerEl).setName('Contributor profile').setHeading();
     new Setting(containerEl)
-      .setName('Display name')
+      .setName('Archive finished tasks after (days)')
+      .setDesc('Notes of done and cancelled tasks move to the archive folder this many days after they ended; zero keeps them where they are. Nothing is ever deleted.')
       .addText((t) =>
-        t.setValue(s.name).onChange(async (v) => {
-          s.name = v.trim();
+        t.setValue(String(s.archiveAfterDays)).onChange(async (v) => {
+          const n = wholeNumber(v, 0);
+          if (n !== undefined) s.archiveAfterDays = n;
           await this.host.saveSettings();
         }),
       );
+    this.profile(containerEl, s);
+  }
+
+  private profile(containerEl: HTMLElement, s: OwpSettings): void {
+    new Setting(containerEl).setName('Contributor profile').setHeading();
+    new Setting(containerEl).setName('Display name').addText((t) =>
+      t.setValue(s.name).onChange(async (v) => {
+        s.name = v.trim();
+        await this.host.saveSettings();
+      }),
+    );
     new Setting(containerEl)
       .setName('Skills')
-      .setDesc('Comma separated, lower case, for example: typescript, docs, rust.')
+      .setDesc('Comma separated skill names, for example docs, rust.')
       .addText((t) =>
         t.setValue(s.skills.join(', ')).onChange(async (v) => {
           s.skills = parseSkills(v);
@@ -80,19 +105,17 @@ export class OwpSettingTab extends PluginSettingTab {
       .setDesc('How many task points you take on at once.')
       .addText((t) =>
         t.setValue(String(s.capacity)).onChange(async (v) => {
-          const n = Number(v);
-          if (Number.isInteger(n) && n >= 1) s.capacity = n;
+          const n = wholeNumber(v, 1);
+          if (n !== undefined) s.capacity = n;
           await this.host.saveSettings();
         }),
       );
-    new Setting(containerEl)
-      .setName('Maximum concurrent tasks')
-      .addText((t) =>
-        t.setValue(String(s.maxConcurrent)).onChange(async (v) => {
-          const n = Number(v);
-          if (Number.isInteger(n) && n >= 1) s.maxConcurrent = n;
-          await this.host.saveSettings();
-        }),
-      );
+    new Setting(containerEl).setName('Maximum concurrent tasks').addText((t) =>
+      t.setValue(String(s.maxConcurrent)).onChange(async (v) => {
+        const n = wholeNumber(v, 1);
+        if (n !== undefined) s.maxConcurrent = n;
+        await this.host.saveSettings();
+      }),
+    );
   }
 }

@@ -6,6 +6,7 @@
  */
 import { normalizePath, TFile, TFolder, type App } from 'obsidian';
 import type { NoteStore } from '../mirror/ports.js';
+import { taskIdOf } from '../../shared/notes/task-note.js';
 
 export const TYPING_IDLE_MS = 5000;
 
@@ -42,8 +43,9 @@ export class VaultNotes implements NoteStore {
     const out = new Map<string, string>();
     for (const f of this.app.vault.getMarkdownFiles()) {
       if (f.path.startsWith(prefix)) continue;
-      const id = this.app.metadataCache.getFileCache(f)?.frontmatter?.owp_id as unknown;
-      if (typeof id === 'string' && id !== '') out.set(id, f.path);
+      const fm = this.app.metadataCache.getFileCache(f)?.frontmatter;
+      const id = fm ? taskIdOf(fm) : undefined;
+      if (id !== undefined) out.set(id, f.path);
     }
     return out;
   }

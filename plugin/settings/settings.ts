@@ -4,6 +4,8 @@
  * Invariants:
  * - The stored shape is flat and documented (`{ relayUrl, token, tasksFolder, skills,
  *   capacity, maxConcurrent, suppressed }`) so a vault's data.json can be written by hand.
+ * - The token is kept in data.json only where the app has no secret storage (secret.ts);
+ *   the cached identity never holds the token, only a fingerprint of it.
  * - `normaliseSettings` accepts anything (a hand-written or old file) and returns valid
  *   settings: unknown keys are dropped, bad values fall back to the defaults.
  * - `tasksFolder` is always a safe vault path (`safeFolder`: no `..`, no leading slash).
@@ -28,15 +30,52 @@ export interface OwpSettings {
   /** Written by the plugin: the tasks folder its notes were made in (to notice a change). */
   notesFolder?: string;
   /** Who the relay said this token is (GET /api/me), kept so the plugin starts offline. */
-  identity?: Identity;
+  identity?: CachedIdentity;
+  /** Move notes of finished tasks to OWP/Archive/ this many days after they ended; 0 = never. */
+  archiveAfterDays: number;
+  /** Written by the plugin: the note format of this vault's task notes (see migrate.ts). */
+  noteFormat?: number;
+  /** Host the pool from this vault (desktop only): the embedded relay. */
+  host: HostSettings;
 }
 
+export interface HostSettings {
+  enabled: boolean;
+  /** Address the embedded relay listens on; 127.0.0.1 unless the user asks for the network. */
+  address: string;
+  port: number;
+}
+
+export const DEFAULT_HOST: HostSettings = { enabled: false, address: '127.0.0.1', port: 8787 };
+
+
+/** Who we are for this session (the token is held in memory only). */
 export interface Identity {
   relayUrl: string;
   token: string;
   role: Role;
   workerId?: string;
   name?: string;
+}
+
+/** The identity as data.json keeps it: a fingerprint instead of the token. */
+export interface CachedIdentity {
+  relayUrl: string;
+  tokenHash: string;
+  role: Role;
+  workerId?: string;
+  name?: string;
+}
+
+/** FNV-1a of the token, base 36: enough to tell "the same token", useless to sign in with. */
+export function tokenFingerprint(token: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < token.length; i++) h = Math.imul(h ^ token.charCodeAt(i), 0x01000193) >>> 0;
+  return `fnv1a:${h.toString(36)}:${token.length}`;
+}
+
+export function cacheIdentity(i: Identity): CachedIdentity {
+  return { relayUrl: i.relayUrl, tokenHash: tokenFingerprint(i.token), role: i.role, ...(i.workerId ? { workerId: i.workerId } : {}), ...(i.name ? { name: i.name } : {}) };
 }
 
 export const DEFAULT_SETTINGS: OwpSettings = {
@@ -49,6 +88,8 @@ export const DEFAULT_SETTINGS: OwpSettings = {
   maxConcurrent: DEFAULTS.maxConcurrent,
   suppressed: [],
   noted: [],
+  archiveAfterDays: 0,
+  host: { ...DEFAULT_HOST },
 };
 
 function int(v: unknown, min: number, max: number, fallback: number): number {
@@ -77,7 +118,16 @@ export function normaliseSettings(raw: unknown): OwpSettings {
     ...(typeof r.notesFolder === 'string' ? { notesFolder: safeFolder(r.notesFolder) } : {}),
     suppressed: idList(r.suppressed),
     noted: idList(r.noted),
+    archiveAfterDays: int(r.archiveAfterDays, 0, 3650, 0),
+    ...(typeof r.noteFormat === 'number' && Number.isInteger(r.noteFormat) ? { noteFormat: r.noteFormat } : {}),
+    host: parseHost(r.host),
   };
+}
+
+function parseHost(v: unknown): HostSettings {
+  const r = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  const address = typeof r.address === 'string' && /^[0-9a-fA-F.:]+$|^localhost$/.test(r.address.trim()) ? r.address.trim() : DEFAULT_HOST.address;
+  return { enabled: r.enabled === true, address, port: int(r.port, 0, 65535, DEFAULT_HOST.port) };
 }
 
 /** `http://host:8787` -> `ws://host:8787/yjs`; `https` -> `wss`. */
@@ -85,14 +135,16 @@ export function yjsServerUrl(relayUrl: string): string {
   return relayUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + YJS_PATH;
 }
 
-function parseIdentity(v: unknown): Identity | undefined {
+/** The cached identity; one written by an older version (with the token itself) is converted. */
+function parseIdentity(v: unknown): CachedIdentity | undefined {
   if (!v || typeof v !== 'object') return undefined;
   const r = v as Record<string, unknown>;
-  if (typeof r.relayUrl !== 'string' || typeof r.token !== 'string') return undefined;
+  const tokenHash = typeof r.tokenHash === 'string' ? r.tokenHash : typeof r.token === 'string' ? tokenFingerprint(r.token) : undefined;
+  if (typeof r.relayUrl !== 'string' || tokenHash === undefined) return undefined;
   if (!isRole(r.role)) return undefined;
   return {
     relayUrl: r.relayUrl,
-    token: r.token,
+    tokenHash,
     role: r.role,
     ...(typeof r.workerId === 'string' ? { workerId: r.workerId } : {}),
     ...(typeof r.name === 'string' ? { name: r.name } : {}),

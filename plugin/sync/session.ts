@@ -10,7 +10,7 @@
  * - A changed tasks folder moves no note: existing notes stay where they are (found by
  *   owp_id), new notes go to the new folder, and a notice says so once.
  */
-import type { Identity, OwpSettings } from '../settings/settings.js';
+import { cacheIdentity, tokenFingerprint, type CachedIdentity, type Identity, type OwpSettings } from '../settings/settings.js';
 import { fatalMessage, PoolClient, type ConnectionStatus } from './client.js';
 import { Mirror } from '../mirror/mirror.js';
 import type { MirrorHost, NoteStore } from '../mirror/ports.js';
@@ -29,7 +29,7 @@ export interface SessionDeps {
   host: MirrorHost;
   /** GET /api/me; throws when the relay cannot be reached, returns status and body otherwise. */
   fetchMe(relayUrl: string, token: string): Promise<{ status: number; body: unknown }>;
-  saveIdentity(identity: Identity): Promise<void>;
+  saveIdentity(identity: CachedIdentity): Promise<void>;
   /** Remember the tasks folder this vault's notes were made in (`notesFolder`). */
   saveNotesFolder(folder: string): Promise<void>;
   notice(msg: string): void;
@@ -81,7 +81,7 @@ async function resolveIdentity(deps: SessionDeps): Promise<Identity | undefined>
     if (res.status === 200) {
       const me = res.body as MeAnswer;
       const identity: Identity = { relayUrl, token, role: me.role, ...(me.workerId ? { workerId: me.workerId } : {}), ...(me.name ? { name: me.name } : {}) };
-      await deps.saveIdentity(identity);
+      await deps.saveIdentity(cacheIdentity(identity));
       return identity;
     }
     const err = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
@@ -89,9 +89,10 @@ async function resolveIdentity(deps: SessionDeps): Promise<Identity | undefined>
     return undefined;
   } catch {
     const cached = deps.settings.identity;
-    if (cached && cached.relayUrl === relayUrl && cached.token === token) {
+    if (cached && cached.relayUrl === relayUrl && cached.tokenHash === tokenFingerprint(token)) {
       deps.notice('OWP: the relay cannot be reached; working offline from the local copy.');
-      return cached;
+      const { tokenHash: _h, ...rest } = cached;
+      return { ...rest, token };
     }
     deps.notice(`OWP: cannot reach the relay at ${relayUrl}. Check that it runs and the address is right, then run "Reconnect".`);
     return undefined;
@@ -137,7 +138,7 @@ async function noteFolderChange(deps: SessionDeps, mirror: Mirror): Promise<void
     const stay = mirror.notesOutside(now).filter((p) => p.startsWith(before + '/'));
     if (stay.length > 0) {
       deps.notice(
-        `OWP: the tasks folder is now "${now}". The ${stay.length} existing task note${stay.length > 1 ? 's stay' : ' stays'} in "${before}" and keep${stay.length > 1 ? '' : 's'} syncing; new task notes go to "${now}". Move them yourself if you like: the plugin finds them by owp_id.`,
+        `OWP: the tasks folder is now "${now}". The ${stay.length} existing task note${stay.length > 1 ? 's stay' : ' stays'} in "${before}" and keep${stay.length > 1 ? '' : 's'} syncing; new task notes go to "${now}". Move them yourself if you like: the plugin finds them by their task property.`,
       );
     }
   }

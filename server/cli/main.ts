@@ -16,12 +16,15 @@ import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
 import { areaFreeze, areaUnfreeze, repoAdd, repoList, repoSet, trust } from './commands/repo.js';
 import { importYaml } from './commands/import.js';
 import { workerRegister, workers } from './commands/workers.js';
-import { workerRun } from './commands/worker-run.js';
+import { workerRun, workerTools } from './commands/worker-run.js';
 import { claimCmd, completeCmd, failCmd, heartbeatCmd, releaseCmd, submitCmd } from './commands/lease.js';
 import { cancel, requeue, review } from './commands/review.js';
 import { status, tasks } from './commands/tasks.js';
 import { audit, auditVerify } from './commands/audit.js';
 import { githubSync } from './commands/github.js';
+import { conformance } from './commands/conformance.js';
+import { credits, stats } from './commands/stats.js';
+import { reviews, taskShow } from './commands/task-show.js';
 import { refusalHint } from './hints.js';
 
 export const COMMANDS: Command[] = [
@@ -38,6 +41,7 @@ export const COMMANDS: Command[] = [
   importYaml,
   workerRegister,
   workerRun,
+  workerTools,
   claimCmd,
   heartbeatCmd,
   releaseCmd,
@@ -48,11 +52,16 @@ export const COMMANDS: Command[] = [
   requeue,
   cancel,
   tasks,
+  taskShow,
+  reviews,
   workers,
   status,
+  stats,
+  credits,
   audit,
   auditVerify,
   githubSync,
+  conformance,
 ];
 
 const GLOBAL_FLAGS = new Set([...Object.keys(GLOBAL_OPTIONS).map((n) => `--${n}`), '-h']);

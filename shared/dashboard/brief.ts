@@ -41,8 +41,8 @@ export function renderInline(b: Builder, text: string): Child[] {
     if (m.index > last) out.push(text.slice(last, m.index));
     let end = m.index + m[0].length;
     if (m[1] !== undefined) out.push(b.el('code', undefined, m[1]));
-    else if (m[2] !== undefined || m[3] !== undefined) out.push(b.el('strong', undefined, m[2] ?? m[3]!));
-    else if (m[4] !== undefined || m[5] !== undefined) out.push(b.el('em', undefined, m[4] ?? m[5]!));
+    else if (m[2] !== undefined || m[3] !== undefined) out.push(b.el('strong', undefined, m[2] ?? m[3]));
+    else if (m[4] !== undefined || m[5] !== undefined) out.push(b.el('em', undefined, m[4] ?? m[5]));
     else if (m[8] !== undefined) {
       const href = safeHref(m[8]);
       const label = m[6] === '!' ? `image: ${m[7] || m[8]}` : m[7] || m[8];
@@ -106,20 +106,20 @@ function parseBlocks(src: string): Block[] {
     const quote = QUOTE.exec(line);
     if (h) {
       flush();
-      blocks.push({ kind: 'h', level: h[1]!.length, text: h[2]! });
+      blocks.push({ kind: 'h', level: h[1].length, text: h[2] });
     } else if (bullet || num) {
       const kind = bullet ? 'ul' : 'ol';
       if (cur?.kind !== kind) {
         flush();
         cur = { kind, items: [] };
       }
-      (cur as { items: string[] }).items.push((bullet ?? num)![1]!);
+      (cur as { items: string[] }).items.push((bullet ?? num)![1]);
     } else if (quote) {
       if (cur?.kind !== 'quote') {
         flush();
         cur = { kind: 'quote', lines: [] };
       }
-      cur.lines.push(quote[1]!);
+      cur.lines.push(quote[1]);
     } else if ((cur?.kind === 'ul' || cur?.kind === 'ol') && /^\s+\S/.test(line)) {
       // A continuation line of the last list item.
       const items = cur.items;
@@ -145,7 +145,7 @@ function listItem(b: Builder, text: string): HTMLElement {
   const box = /^\[([ xX])\]\s+(.*)$/.exec(text);
   if (!box) return b.el('li', undefined, ...renderInline(b, text));
   const done = box[1] !== ' ';
-  return b.el('li', { class: 'owp-brief-check', 'data-checked': done ? 'true' : 'false' }, done ? '☑ ' : '☐ ', ...renderInline(b, box[2]!));
+  return b.el('li', { class: 'owp-brief-check', 'data-checked': done ? 'true' : 'false' }, done ? '☑ ' : '☐ ', ...renderInline(b, box[2]));
 }
 
 /** The brief as a `div.owp-brief`; an empty brief says so. */

@@ -54,9 +54,9 @@ export function renderChart(b: Builder, series: ChartSeries): HTMLElement {
   svg.appendChild(b.svg('text', { class: 'owp-chart-label', x: PAD_L - 4, y: PAD_T + 8, 'text-anchor': 'end' }, String(series.max)));
   svg.appendChild(b.svg('text', { class: 'owp-chart-label', x: PAD_L - 4, y: PAD_T + plotH, 'text-anchor': 'end' }, '0'));
   if (n > 0) {
-    svg.appendChild(b.svg('text', { class: 'owp-chart-label', x: PAD_L, y: H - 4 }, formatMinute(series.points[0]!.at)));
+    svg.appendChild(b.svg('text', { class: 'owp-chart-label', x: PAD_L, y: H - 4 }, formatMinute(series.points[0].at)));
     svg.appendChild(
-      b.svg('text', { class: 'owp-chart-label', x: W - 4, y: H - 4, 'text-anchor': 'end' }, formatMinute(series.points[n - 1]!.at)),
+      b.svg('text', { class: 'owp-chart-label', x: W - 4, y: H - 4, 'text-anchor': 'end' }, formatMinute(series.points[n - 1].at)),
     );
   }
 

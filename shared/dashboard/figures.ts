@@ -68,7 +68,7 @@ export function figuresFrom(body: unknown, repo?: string): Figures | undefined {
   if (!body || typeof body !== 'object') return undefined;
   const b = body as Record<string, unknown>;
   const pick = repo && b.repos && typeof b.repos === 'object' ? (b.repos as Record<string, unknown>)[repo] : (b.pool ?? b.repo ?? b.figures ?? b);
-  return pick && typeof pick === 'object' ? (pick as Figures) : undefined;
+  return pick && typeof pick === 'object' ? (pick) : undefined;
 }
 
 export function creditsFrom(body: unknown): CreditRow[] | undefined {

@@ -50,7 +50,7 @@ export function matchesFilter(c: TaskCard, f: TaskFilter | undefined, board: Boa
   if (f.worker && c.holder !== f.worker) return false;
   const q = f.text?.trim().toLowerCase();
   if (q) {
-    const body = Object.hasOwn(board.tasks, c.id) ? board.tasks[c.id]!.body : '';
+    const body = Object.hasOwn(board.tasks, c.id) ? board.tasks[c.id].body : '';
     const hay = [c.title, c.id, c.area, c.holder ?? '', ...c.skills, body].join('\n').toLowerCase();
     if (!hay.includes(q)) return false;
   }

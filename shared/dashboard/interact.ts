@@ -58,7 +58,7 @@ function onClick(root: HTMLElement, h: Handlers, ev: Event): void {
   const target = ev.target as Element | null;
   if (!target?.closest) return;
   const inside = (sel: string): HTMLElement | null => {
-    const el = target.closest(sel) as HTMLElement | null;
+    const el = target.closest<HTMLElement>(sel);
     return el && root.contains(el) ? el : null;
   };
   const detail = inside('[data-task-detail]');
@@ -111,7 +111,7 @@ export function delegate(root: HTMLElement, handlers: Handlers): void {
   slots.set(root, h);
   root.addEventListener('click', (ev) => onClick(root, h, ev));
   root.addEventListener('keydown', (ev) => {
-    const key = (ev as KeyboardEvent).key;
+    const key = (ev).key;
     if (key === 'Escape' && h.detail && root.querySelector('[data-task-detail]')) {
       h.detail({ type: 'close' });
       return;

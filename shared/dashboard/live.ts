@@ -88,7 +88,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 function idOf(v: unknown, keys: readonly string[]): string | undefined {
   if (!isObj(v)) return undefined;
-  for (const k of keys) if (typeof v[k] === 'string') return v[k] as string;
+  for (const k of keys) if (typeof v[k] === 'string') return v[k];
   return undefined;
 }
 
@@ -131,8 +131,8 @@ export function addEvents(state: LiveState, events: readonly AuditEvent[], keepM
 }
 
 export function applySnapshot(state: LiveState, snap: SnapshotMessage): LiveState {
-  const board: Board = { ...emptyBoard(), ...(isObj(snap.board) ? (snap.board as Partial<Board>) : {}) };
-  const ledger: Ledger = { ...emptyLedger(), ...(isObj(snap.ledger) ? (snap.ledger as Partial<Ledger>) : {}) };
+  const board: Board = { ...emptyBoard(), ...(isObj(snap.board) ? snap.board : {}) };
+  const ledger: Ledger = { ...emptyLedger(), ...(isObj(snap.ledger) ? snap.ledger : {}) };
   const next: LiveState = { board, ledger, recent: state.recent, profiles: publicProfilesFrom(snap.profiles), batch: Math.max(ledger.batch ?? 0, 0) };
   const evs = Array.isArray(snap.events) ? snap.events : Array.isArray(snap.recent) ? snap.recent : [];
   return addEvents(next, evs);

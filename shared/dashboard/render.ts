@@ -193,6 +193,7 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
       : b.el('p', { class: 'owp-empty' }, 'No events yet.'),
   );
 
+  // prefer-create-el warning kept on purpose: shared with the web page (no Obsidian createDiv there).
   const fresh = doc.createElement('div');
   const detail = opts.detail ? renderTaskDetail(b, opts.detail, opts.now, opts.detailUi) : null;
   const review = reviewQueueSection(b, model, opts.now);

@@ -47,13 +47,13 @@ export function emptyBuckets(now: number, minutes: number): SeriesPoint[] {
 /** Count events of the given kinds per minute over the window. */
 export function countPerMinute(events: readonly AuditEvent[], kinds: readonly string[], now: number, minutes: number): SeriesPoint[] {
   const buckets = emptyBuckets(now, minutes);
-  const first = buckets[0]!.at;
+  const first = buckets[0].at;
   const wanted = new Set(kinds);
   for (const e of events) {
     if (!wanted.has(e.kind) || !Number.isFinite(e.at)) continue;
     const idx = Math.floor((e.at - first) / MINUTE_MS);
     if (idx < 0 || idx >= buckets.length) continue;
-    buckets[idx]!.value += 1;
+    buckets[idx].value += 1;
   }
   return buckets;
 }
@@ -112,16 +112,16 @@ export function utilisationPerMinute(
   };
   // Walk buckets newest first; before reading bucket b, undo every event after its end.
   for (let b = buckets.length - 1; b >= 0; b--) {
-    const end = buckets[b]!.at + MINUTE_MS;
-    while (k >= 0 && sorted[k]!.at >= end) {
-      const e = sorted[k]!;
+    const end = buckets[b].at + MINUTE_MS;
+    while (k >= 0 && sorted[k].at >= end) {
+      const e = sorted[k];
       const eff = leaseEffect(e);
       if (eff === 'start') active.delete(e.taskId!);
       else if (eff === 'end') active.add(e.taskId!);
       k--;
     }
     const held = sumPoints();
-    buckets[b]!.value = totalCapacity > 0 ? Math.round((held / totalCapacity) * 1000) / 10 : held;
+    buckets[b].value = totalCapacity > 0 ? Math.round((held / totalCapacity) * 1000) / 10 : held;
   }
   return buckets;
 }

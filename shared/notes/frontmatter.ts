@@ -2,10 +2,9 @@
  * Safe, surgical frontmatter handling for markdown notes.
  *
  * Invariants:
- * - Parsing goes through gray-matter with every JavaScript engine replaced by one that
- *   throws: `---js` / `---javascript` frontmatter is never evaluated. Only YAML is accepted.
- * - gray-matter's cache is never used (an options object is always passed) and the parsed
- *   data is deep-copied, so mutating a result cannot change a later parse.
+ * - A small splitter finds the block between the `---` lines and `yaml` parses it: nothing
+ *   is ever evaluated (`---js` / `---javascript` frontmatter is refused); only YAML is accepted.
+ * - Every parse is fresh (no cache), so mutating a result cannot change a later parse.
  * - Editing (`setFrontmatterKeys`) touches only the top-level entries it is asked to set:
  *   every other byte of the note (other keys, comments, blank lines, the body) is kept
  *   exactly as it was.
@@ -15,7 +14,6 @@
  *   refused rather than parsed.
  * - No Node or Obsidian imports: the plugin bundles this for mobile.
  */
-import matter from 'gray-matter';
 import { isMap, isScalar, parseDocument, stringify as stringifyYaml } from 'yaml';
 import { OwpError } from '../errors.js';
 
@@ -37,7 +35,7 @@ export const MAX_FRONTMATTER_CHARS = 1_000_000;
  * YAML to data. yaml's own `uniqueKeys` check compares every pair of keys (10,000 keys take
  * seconds), so it is off and duplicate top-level keys are found with a Set instead.
  */
-function parseYamlBlock(s: string): object {
+function parseYamlBlock(s: string): unknown {
   const doc = parseDocument(s, { prettyErrors: true, uniqueKeys: false });
   if (doc.errors.length > 0) throw doc.errors[0];
   if (isMap(doc.contents)) {
@@ -48,16 +46,8 @@ function parseYamlBlock(s: string): object {
       seen.add(key);
     }
   }
-  return (doc.toJS() ?? {}) as object;
+  return doc.toJS() ?? {};
 }
-
-const MATTER_OPTIONS = {
-  engines: {
-    yaml: { parse: parseYamlBlock, stringify: refuseJs },
-    js: { parse: refuseJs, stringify: refuseJs },
-    javascript: { parse: refuseJs, stringify: refuseJs },
-  },
-};
 
 const OPEN_RE = /^---([^\r\n]*)\r?\n/;
 
@@ -68,13 +58,15 @@ export interface FrontmatterBlock {
   start: number;
   /** Index in the note where the YAML text ends (the closing --- line starts here). */
   end: number;
+  /** Index in the note just after the closing --- line and its line break (the body starts here). */
+  after: number;
 }
 
 /** Locate the frontmatter block, or undefined when the note has none. Throws on an unclosed block. */
 export function findFrontmatter(text: string): FrontmatterBlock | undefined {
   const open = OPEN_RE.exec(text);
-  if (!open) return undefined;
-  const lang = open[1]!.trim();
+  if (!open || open[1].startsWith('-')) return undefined; // `----` is a thematic break, not frontmatter
+  const lang = open[1].trim();
   if (lang === 'js' || lang === 'javascript') refuseJs();
   if (lang !== '' && lang !== 'yaml' && lang !== 'yml') {
     throw new NoteFormatError(`Frontmatter language "${lang}" is not supported; use YAML between --- lines.`);
@@ -88,18 +80,7 @@ export function findFrontmatter(text: string): FrontmatterBlock | undefined {
   if (close.index - start > MAX_FRONTMATTER_CHARS) {
     throw new NoteFormatError(`The frontmatter is larger than ${MAX_FRONTMATTER_CHARS / 1_000_000} MB; move the long content below the --- line.`);
   }
-  return { yaml: text.slice(start, close.index), start, end: close.index };
-}
-
-function deepCopy(v: unknown): unknown {
-  if (v instanceof Date) return new Date(v.getTime());
-  if (Array.isArray(v)) return v.map(deepCopy);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = deepCopy(x);
-    return out;
-  }
-  return v;
+  return { yaml: text.slice(start, close.index), start, end: close.index, after: close.index + close[0].length };
 }
 
 export interface ParsedNote {
@@ -114,19 +95,18 @@ export interface ParsedNote {
 export function parseNote(text: string): ParsedNote {
   const block = findFrontmatter(text);
   if (!block) return { data: {}, content: text, hasFrontmatter: false };
-  let parsed: matter.GrayMatterFile<string>;
+  let data: unknown;
   try {
-    parsed = matter(text, MATTER_OPTIONS as unknown as Parameters<typeof matter>[1]);
+    data = block.yaml.trim() === '' ? {} : parseYamlBlock(block.yaml);
   } catch (e) {
     if (e instanceof NoteFormatError) throw e;
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
     throw new NoteFormatError(`The frontmatter is not valid YAML (${why}). Fix it and save the note again.`);
   }
-  const data = parsed.data as unknown;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new NoteFormatError('The frontmatter must be a list of key: value lines.');
   }
-  return { data: deepCopy(data) as Record<string, unknown>, content: parsed.content, hasFrontmatter: true };
+  return { data: data as Record<string, unknown>, content: text.slice(block.after), hasFrontmatter: true };
 }
 
 interface Segment {
@@ -146,7 +126,7 @@ function segments(yaml: string): Segment[] {
     const m = KEY_RE.exec(bare);
     const last = out[out.length - 1];
     if (m) {
-      out.push({ key: m[1] ?? m[2] ?? m[3]!.trim(), text: line });
+      out.push({ key: m[1] ?? m[2] ?? m[3].trim(), text: line });
     } else if (last?.key !== undefined && bare.trim() !== '' && (/^[ \t]/.test(bare) || /^-([ \t]|$)/.test(bare))) {
       last.text += line; // continuation of the entry above (nested map, block list)
     } else {
@@ -193,4 +173,39 @@ export function setFrontmatterKeys(text: string, values: Record<string, unknown>
     yaml += missing.map((k) => renderEntry(k, values[k])).join('');
   }
   return text.slice(0, block.start) + yaml + text.slice(block.end);
+}
+
+/**
+ * Remove top-level keys (their whole entry, continuation lines included) and rename others,
+ * keeping every other byte. Renaming onto a key that exists is refused (NoteFormatError).
+ */
+export function editFrontmatterKeys(text: string, edits: { remove?: readonly string[]; rename?: Record<string, string>; insert?: Record<string, unknown> }): string {
+  const block = findFrontmatter(text);
+  if (!block) return text;
+  const remove = new Set(edits.remove ?? []);
+  const rename = edits.rename ?? {};
+  const segs = segments(block.yaml);
+  const present = new Set(segs.filter((s) => s.key !== undefined).map((s) => s.key!));
+  for (const to of Object.values(rename)) {
+    if (present.has(to)) throw new NoteFormatError(`The frontmatter already has a key "${to}".`);
+  }
+  const kept: Segment[] = [];
+  const inserted = Object.entries(edits.insert ?? {}).map(([k, v]) => renderEntry(k, v)).join('');
+  let pending = inserted !== '';
+  for (const s of segs) {
+    if (s.key !== undefined && remove.has(s.key)) {
+      // The new entries take the place of the first removed one.
+      if (pending) kept.push({ text: inserted });
+      pending = false;
+      continue;
+    }
+    if (s.key !== undefined && rename[s.key] !== undefined) {
+      const m = KEY_RE.exec(s.text.replace(/\r?\n[\s\S]*$/, ''))!;
+      const colon = m[0].lastIndexOf(':');
+      s.text = `${rename[s.key]}${s.text.slice(colon)}`;
+    }
+    kept.push(s);
+  }
+  if (pending) kept.unshift({ text: inserted });
+  return text.slice(0, block.start) + kept.map((s) => s.text).join('') + text.slice(block.end);
 }

@@ -1,5 +1,6 @@
 /**
- * Where a task's note lives in the vault: `<tasksFolder>/<owner>/<repo>/<id> <title>.md`.
+ * Where a task's note lives in the vault: `<tasksFolder>/<owner>/<repo>/<short id> <title>.md`
+ * (the short id is the task id without its repository), and where finished ones are archived.
  *
  * Invariants (property-tested in test/plugin/note-path.test.ts):
  * - Stable: a pure function of the folder and the task's id, repo and title.
@@ -23,6 +24,7 @@ export const MAX_SEGMENT_BYTES = 100;
 
 // Characters Obsidian refuses in names or links, C0/C1 controls, DEL, line and paragraph
 // separators, bidirectional controls (a name must not read differently from what it is).
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
 const UNSAFE = /[\\/:*?"<>|#^[\]\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/g;
 const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)$/i; // Windows device names
 
@@ -69,7 +71,7 @@ export function safeName(s: string, max: number, maxBytes = MAX_SEGMENT_BYTES): 
 /** A whole folder segment: a safe name that is not a Windows device name either. */
 function segment(s: string): string {
   const out = safeName(s, MAX_SEGMENT_BYTES);
-  return RESERVED.test(out.split('.')[0]!) ? `${out}-` : out;
+  return RESERVED.test(out.split('.')[0]) ? `${out}-` : out;
 }
 
 /**
@@ -86,13 +88,39 @@ export function safeFolder(folder: string): string {
   return parts.length > 0 ? parts.join('/') : DEFAULT_TASKS_FOLDER;
 }
 
-/** `<tasksFolder>/<owner>/<repo>/<safe id> <safe title>.md` */
-export function taskNotePath(tasksFolder: string, task: Pick<Task, 'id' | 'repo' | 'title'>): string {
-  const slash = task.repo.indexOf('/');
-  const owner = slash < 0 ? task.repo : task.repo.slice(0, slash);
-  const repo = slash < 0 ? 'unknown' : task.repo.slice(slash + 1);
-  const id = safeName(task.id, 100, 100);
+/**
+ * The task id without its repository: `octo/app#12` -> `12`, `octo/hello:readme-typo` ->
+ * `readme-typo` (the folder already names the repository). An id that does not start with
+ * its repository is kept whole.
+ */
+export function shortId(task: Pick<Task, 'id' | 'repo'>): string {
+  const rest = task.id.startsWith(task.repo) ? task.id.slice(task.repo.length).replace(/^[#:/!@-]+/, '') : '';
+  return rest === '' ? task.id : rest;
+}
+
+function notePath(folder: string, repoName: string, idPart: string, title: string): string {
+  const slash = repoName.indexOf('/');
+  const owner = slash < 0 ? repoName : repoName.slice(0, slash);
+  const repo = slash < 0 ? 'unknown' : repoName.slice(slash + 1);
+  const id = safeName(idPart, 100, 100);
   const budget = MAX_NAME_BYTES - ' .md'.length - new TextEncoder().encode(id).length;
-  const name = `${id} ${safeName(task.title, 80, budget)}`;
-  return `${safeFolder(tasksFolder)}/${segment(owner || 'unknown')}/${segment(repo || 'unknown')}/${name}.md`;
+  const name = `${id} ${safeName(title, 80, budget)}`;
+  return `${safeFolder(folder)}/${segment(owner || 'unknown')}/${segment(repo || 'unknown')}/${name}.md`;
+}
+
+/** `<tasksFolder>/<owner>/<repo>/<safe short id> <safe title>.md` */
+export function taskNotePath(tasksFolder: string, task: Pick<Task, 'id' | 'repo' | 'title'>): string {
+  return notePath(tasksFolder, task.repo, shortId(task), task.title);
+}
+
+/** Where plugin 0.1.0 put a task's note (`<safe full id> <title>`): migration moves it from there. */
+export function legacyTaskNotePath(tasksFolder: string, task: Pick<Task, 'id' | 'repo' | 'title'>): string {
+  return notePath(tasksFolder, task.repo, task.id, task.title);
+}
+
+export const DEFAULT_ARCHIVE_FOLDER = 'OWP/Archive';
+
+/** A finished task's note in the archive: `<archive>/<owner>/<repo>/<name of the note>`. */
+export function archivedNotePath(archiveFolder: string, task: Pick<Task, 'id' | 'repo' | 'title'>): string {
+  return notePath(archiveFolder, task.repo, shortId(task), task.title);
 }

@@ -2,7 +2,7 @@
  * `owp worker run` end to end: the real CLI as a child process, a real relay, a small node
  * script standing in for the contributor's AI tool.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ describe('owp worker run', () => {
     );
     const w = await worker('ada');
     const workdir = join(dir, 'work-ada');
-    const run = startOwp(['worker', 'run', '--skills', 'alpha', '--once', '--poll', '200ms', '--workdir', workdir, '--exec', `${node} ${JSON.stringify(tool)}`], {
+    const run = startOwp(['worker', 'run', '--skills', 'alpha', '--once', '--poll', '200ms', '--workdir', workdir, '--no-workspace', '--exec', `${node} ${JSON.stringify(tool)}`], {
       ...w,
       env: { OWP_TOKEN: w.token },
     });
@@ -89,7 +89,7 @@ describe('owp worker run', () => {
   it('a tool exiting non-zero reports fail with the exit code (exit 1 with --once), the task goes back', async () => {
     await importTasks('acme/beta', [{ id: 'b1', title: 'Beta one', skills: ['beta'] }]);
     const w = await worker('bea');
-    const r = await owp(['worker', 'run', '--skills', 'beta', '--once', '--poll', '200ms', '--workdir', join(dir, 'work-bea'), '--exec', `${node} -e "process.exit(3)"`], w);
+    const r = await owp(['worker', 'run', '--skills', 'beta', '--once', '--poll', '200ms', '--workdir', join(dir, 'work-bea'), '--no-workspace', '--exec', `${node} -e "process.exit(3)"`], w);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain('reported failure of acme/beta:b1: the tool exited with code 3');
     const rt = await runtimeOf('acme/beta:b1');
@@ -101,44 +101,47 @@ describe('owp worker run', () => {
   it('a tool exiting 0 without a PR line is a fail, not a silent submit', async () => {
     await importTasks('acme/delta', [{ id: 'd1', title: 'Delta one', skills: ['delta'] }]);
     const w = await worker('dan');
-    const r = await owp(['worker', 'run', '--skills', 'delta', '--once', '--workdir', join(dir, 'work-dan'), '--exec', `${node} -e "console.log('done, I think')"`], w);
+    const r = await owp(['worker', 'run', '--skills', 'delta', '--once', '--workdir', join(dir, 'work-dan'), '--no-workspace', '--exec', `${node} -e "console.log('done, I think')"`], w);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('printed no `PR: <url>` line');
     expect((await runtimeOf('acme/delta:d1')).state).toBe('queued');
   }, 120_000);
 
-  it('SIGINT releases the held lease before exiting (130)', async () => {
+  it('SIGINT stops the tool and keeps the lease (130); --resume continues it without a new claim', async () => {
     await importTasks('acme/gamma', [{ id: 'g1', title: 'Gamma one', skills: ['gamma'] }]);
     const w = await worker('gus');
-    const run = startOwp(['worker', 'run', '--skills', 'gamma', '--workdir', join(dir, 'work-gus'), '--exec', `${node} -e "setInterval(() => {}, 1000)"`], w);
+    const run = startOwp(['worker', 'run', '--skills', 'gamma', '--workdir', join(dir, 'work-gus'), '--no-workspace', '--exec', `${node} -e "setInterval(() => {}, 1000)"`], w);
     await waitFor(async () => (await runtimeOf('acme/gamma:g1'))?.state === 'leased' && run.out().stderr.includes('leased acme/gamma:g1'), 60_000);
+    const before = await runtimeOf('acme/gamma:g1');
     run.child.kill('SIGINT');
     const r = await run.done;
     expect(r.code, r.stderr).toBe(130);
-    expect(r.stderr).toContain('SIGINT: releasing acme/gamma:g1');
-    expect(r.stderr).toContain('released acme/gamma:g1');
+    expect(r.stderr).toContain('SIGINT: stopping work on acme/gamma:g1, keeping its lease');
+    expect(r.stderr).toMatch(/kept the lease on acme\/gamma:g1 \(expires in .*\); `owp worker run --resume` continues it/);
     const rt = await runtimeOf('acme/gamma:g1');
-    expect(rt.state).toBe('queued');
-    expect(rt.lease).toBeUndefined();
-    // the lease book no longer holds it
-    const books = join(w.home, 'leases');
-    expect(existsSync(books)).toBe(true);
-    const [file] = (await import('node:fs')).readdirSync(books);
-    expect(JSON.parse(readFileSync(join(books, file!), 'utf8')).leases).toEqual({});
+    expect(rt).toMatchObject({ state: 'leased', fencingToken: before.fencingToken });
+    // --resume picks the same lease up (same fencing token, no second grant) and submits.
+    const again = await owp(
+      ['worker', 'run', '--resume', '--once', '--workdir', join(dir, 'work-gus'), '--no-workspace', '--exec', `${node} -e "console.log('PR: https://github.com/acme/gamma/pull/3')"`],
+      w,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('resuming acme/gamma:g1');
+    expect(await runtimeOf('acme/gamma:g1')).toMatchObject({ state: 'pr_open', fencingToken: before.fencingToken, attempt: before.attempt, prUrl: 'https://github.com/acme/gamma/pull/3' });
   }, 120_000);
 
   it('--json prints one JSON event per line', async () => {
     await importTasks('acme/eps', [{ id: 'e1', title: 'Eps one', skills: ['eps'] }]);
     const w = await worker('eve');
     const r = await owp(
-      ['worker', 'run', '--json', '--skills', 'eps', '--once', '--workdir', join(dir, 'work-eve'), '--exec', `${node} -e "console.log('PR: https://github.com/acme/eps/pull/5')"`],
+      ['worker', 'run', '--json', '--skills', 'eps', '--once', '--workdir', join(dir, 'work-eve'), '--no-workspace', '--exec', `${node} -e "console.log('PR: https://github.com/acme/eps/pull/5')"`],
       w,
     );
     expect(r.code, r.stderr).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.map((e) => e.event)).toEqual(['registered', 'leased', 'submitted']);
+    expect(events.map((e) => e.event)).toEqual(['registered', 'leased', 'brief', 'submitted']);
     expect(events[1]).toMatchObject({ taskId: 'acme/eps:e1' });
-    expect(events[2]).toMatchObject({ prUrl: 'https://github.com/acme/eps/pull/5' });
+    expect(events[3]).toMatchObject({ prUrl: 'https://github.com/acme/eps/pull/5' });
   }, 120_000);
 
   it('without --exec and no TTY it heartbeats until `owp submit` from another shell moves the task on', async () => {
@@ -174,7 +177,7 @@ describe('owp worker run', () => {
     const w = await worker('kim');
     await owpJson(['worker', 'register', '--skills', 'kappa', '--capacity', '3'], w);
     const r = await owp(
-      ['worker', 'run', '--json', '--once', '--capacity', '5', '--workdir', join(dir, 'work-kim'), '--exec', `${node} -e "console.log('PR: https://github.com/acme/kappa/pull/8')"`],
+      ['worker', 'run', '--json', '--once', '--capacity', '5', '--workdir', join(dir, 'work-kim'), '--no-workspace', '--exec', `${node} -e "console.log('PR: https://github.com/acme/kappa/pull/8')"`],
       w,
     );
     expect(r.code, r.stderr).toBe(0);

@@ -48,7 +48,8 @@ function pullJson(gh: FakeInternals, repo: string, n: number): Record<string, un
   return {
     number: n, title: i.title, body: i.body, state: i.state, merged: p.merged, merged_at: p.merged_at,
     closed_at: i.closed_at, created_at: i.created_at, updated_at: i.updated_at,
-    html_url: `https://github.com/${repo}/pull/${n}`, head: { ref: p.head }, user: { login: 'someone' },
+    html_url: `https://github.com/${repo}/pull/${n}`, head: { ref: p.head, label: `${p.headOwner ?? repo.split('/')[0]}:${p.head}` },
+    base: { ref: p.base ?? 'main' }, draft: p.draft ?? false, user: { login: p.user ?? 'someone' },
   };
 }
 
@@ -129,9 +130,15 @@ export function routeRequest(gh: FakeInternals, method: string, url: URL, reqBod
     i.updated_at = gh.tick();
     return send(200, i.labels.map((n) => ({ name: n })));
   }
+  if (method === 'POST' && rest === '/pulls') {
+    return createPull(gh, repo, r, reqBody, send);
+  }
   if (method === 'GET' && rest === '/pulls') {
     const state = url.searchParams.get('state') ?? 'open';
+    const head = url.searchParams.get('head');
+    const owner = repo.split('/')[0]!;
     const items = [...r.pulls.keys()].map((n) => r.issues.get(n)!).filter((i) => state === 'all' || i.state === state)
+      .filter((i) => !head || `${r.pulls.get(i.number)!.headOwner ?? owner}:${r.pulls.get(i.number)!.head}`.toLowerCase() === head.toLowerCase())
       .sort((a, b) => b.number - a.number);
     return paginate(url, items.map((i) => pullJson(gh, repo, i.number)), send);
   }
@@ -139,10 +146,43 @@ export function routeRequest(gh: FakeInternals, method: string, url: URL, reqBod
     const n = Number(mm[1]);
     return r.pulls.has(n) ? send(200, pullJson(gh, repo, n)) : send(404, { message: 'Not Found' });
   }
+  if ((mm = /^\/pulls\/(\d+)\/comments$/.exec(rest)) && method === 'GET') {
+    const n = Number(mm[1]);
+    if (!r.pulls.has(n)) return send(404, { message: 'Not Found' });
+    return paginate(url, r.reviewComments.get(n) ?? [], send);
+  }
   if ((mm = /^\/pulls\/(\d+)\/reviews$/.exec(rest)) && method === 'GET') {
     const n = Number(mm[1]);
     if (!r.pulls.has(n)) return send(404, { message: 'Not Found' });
     return paginate(url, r.reviews.get(n) ?? [], send);
   }
   return send(404, { message: 'Not Found' });
+}
+
+/**
+ * POST /repos/{owner}/{repo}/pulls: title, head (`branch` or `owner:branch`), base required;
+ * 422 when an open pull request already has that head, as GitHub answers.
+ */
+function createPull(gh: FakeInternals, repo: string, r: RepoState, reqBody: string, send: Send): void {
+  let b: { title?: unknown; head?: unknown; base?: unknown; body?: unknown; draft?: unknown };
+  try {
+    b = JSON.parse(reqBody || '{}') as typeof b;
+  } catch {
+    return send(400, { message: 'Problems parsing JSON' });
+  }
+  if (typeof b.title !== 'string' || !b.title || typeof b.head !== 'string' || !b.head || typeof b.base !== 'string' || !b.base) {
+    return send(422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'missing_field' }] });
+  }
+  const [headOwner, head] = b.head.includes(':') ? (b.head.split(':', 2) as [string, string]) : [repo.split('/')[0]!, b.head];
+  for (const p of r.pulls.values()) {
+    if (r.issues.get(p.number)!.state === 'open' && p.head === head && (p.headOwner ?? repo.split('/')[0]) === headOwner) {
+      return send(422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${headOwner}:${head}.` }] });
+    }
+  }
+  const number = r.next++;
+  const t = gh.tick();
+  r.issues.set(number, { number, title: b.title, body: typeof b.body === 'string' ? b.body : null, state: 'open', labels: [], created_at: t, updated_at: t, closed_at: null, isPr: true });
+  r.pulls.set(number, { number, merged: false, merged_at: null, head, headOwner, base: b.base, draft: b.draft === true, user: gh.login });
+  r.reviews.set(number, []);
+  return send(201, pullJson(gh, repo, number));
 }

@@ -33,7 +33,14 @@ export interface FakePull {
   merged: boolean;
   merged_at: string | null;
   head: string;
+  /** Owner of the head branch's repository (a fork's owner, else the repo's). */
+  headOwner?: string;
+  base?: string;
+  draft?: boolean;
+  /** Login of whoever opened it (the contributor's token). */
+  user?: string;
 }
+export interface FakeReviewComment { id: number; user: { login: string }; path: string; line: number; body: string; created_at: string }
 export interface FakeReview { id: number; user: { login: string }; state: string; submitted_at: string; body: string }
 export interface FakeComment { id: number; body: string; user: { login: string }; created_at: string; updated_at: string }
 
@@ -50,6 +57,7 @@ export interface RepoState {
   pulls: Map<number, FakePull>;
   reviews: Map<number, FakeReview[]>;
   comments: Map<number, FakeComment[]>;
+  reviewComments: Map<number, FakeReviewComment[]>;
   next: number;
 }
 
@@ -78,6 +86,8 @@ export class FakeGithub {
   private clock = Date.parse('2026-01-01T00:00:00Z');
   private failRules: FailRule[] = [];
   private ids = 1000;
+  /** Extra accepted tokens (contributors') -> login. */
+  private readonly tokens = new Map<string, string>();
   private server?: http.Server;
   url = '';
 
@@ -119,7 +129,7 @@ export class FakeGithub {
   private repo(full: string): RepoState {
     let r = this.repos.get(full.toLowerCase());
     if (!r) {
-      r = { issues: new Map(), pulls: new Map(), reviews: new Map(), comments: new Map(), next: 1 };
+      r = { issues: new Map(), pulls: new Map(), reviews: new Map(), comments: new Map(), reviewComments: new Map(), next: 1 };
       this.repos.set(full.toLowerCase(), r);
     }
     return r;
@@ -197,12 +207,34 @@ export class FakeGithub {
     this.closeIssue(repo, n);
   }
 
-  addReview(repo: string, n: number, login: string, state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED'): number {
+  addReview(repo: string, n: number, login: string, state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED', body = ''): number {
     const id = ++this.ids;
     const t = this.tick();
-    this.repo(repo).reviews.get(n)!.push({ id, user: { login }, state, submitted_at: t, body: '' });
+    this.repo(repo).reviews.get(n)!.push({ id, user: { login }, state, submitted_at: t, body });
     this.issue(repo, n).updated_at = t;
     return id;
+  }
+
+  /** An inline review comment on a file and line of pull request `n`. */
+  addReviewComment(repo: string, n: number, c: { login: string; path: string; line: number; body: string }): number {
+    const id = ++this.ids;
+    const list = this.repo(repo).reviewComments.get(n) ?? [];
+    list.push({ id, user: { login: c.login }, path: c.path, line: c.line, body: c.body, created_at: this.tick() });
+    this.repo(repo).reviewComments.set(n, list);
+    return id;
+  }
+
+  /** The pull request data of `n` (head, base, draft, who opened it). */
+  pull(repo: string, n: number): FakePull & { title: string; body: string | null } {
+    const p = this.repo(repo).pulls.get(n);
+    if (!p) throw new Error(`no pull request ${repo}#${n}`);
+    const i = this.issue(repo, n);
+    return { ...p, title: i.title, body: i.body };
+  }
+
+  /** Accept another token (a contributor's own), acting as `login`. */
+  addToken(token: string, login: string): void {
+    this.tokens.set(token, login);
   }
 
   comments(repo: string, n: number): FakeComment[] {
@@ -254,10 +286,13 @@ export class FakeGithub {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const auth = req.headers.authorization ?? '';
-    if (auth !== `token ${this.token}` && auth !== `Bearer ${this.token}`) {
+    const given = /^(?:token|Bearer) (.+)$/.exec(auth)?.[1];
+    const actor = given === this.token ? this.login : given !== undefined ? this.tokens.get(given) : undefined;
+    if (actor === undefined) {
       this.answer(req, res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
       return;
     }
+    this.actor = actor;
     if (this.rateRemaining <= 0) {
       this.answer(req, res, 403, { message: 'API rate limit exceeded for user ID 1. (But here\'s the good news: Authenticated requests get a higher rate limit.)' }, {}, reqBody);
       return;
@@ -295,10 +330,13 @@ export class FakeGithub {
     routeRequest(this.internals(), method, url, reqBody, send);
   }
 
+  /** Who sent the request being routed. */
+  private actor = '';
+
   private internals(): FakeInternals {
     return {
       url: this.url,
-      login: this.login,
+      login: this.actor || this.login,
       repos: this.repos,
       repo: (full) => this.repo(full),
       issue: (repo, n) => this.issue(repo, n),

@@ -62,8 +62,10 @@ export interface TestVault {
   plugin: OwpPoolPlugin;
   /** Read a note by path. */
   read(p: string): string;
-  /** Run a command by its short id (e.g. 'claim-this-task'). */
+  /** Run a command by its short id (e.g. 'claim-this-task'); throws when it does not apply here. */
   run(id: string): void;
+  /** Short ids of the commands the palette offers right now (checkCallback passes). */
+  available(): string[];
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -98,8 +100,9 @@ export async function openVault(dir: string, settings: Record<string, unknown>):
     },
     read: (p) => fs.readFileSync(path.join(dir, p), 'utf8'),
     run: (id) => {
-      if (!cur.app.commands.executeCommandById(`owp-pool:${id}`)) throw new Error(`no command ${id}`);
+      if (!cur.app.commands.executeCommandById(`owp-pool:${id}`)) throw new Error(`command ${id} is not available here`);
     },
+    available: () => cur.app.commands.listCommands().map((c) => c.id.replace(/^owp-pool:/, '')).sort(),
     async restart() {
       cur.plugin.unload();
       await cur.plugin.closing;

@@ -35,6 +35,27 @@ export interface PluginManifest {
 }
 
 export const noticeLog: { at: number; message: string }[] = [];
+
+/** What the simulated Obsidian version offers (tests of older versions turn features off). */
+export const appFeatures = { secretStorage: true };
+
+/**
+ * Obsidian's SecretStorage (1.11.4+): app-wide (shared by every vault of the app, kept out of
+ * the vault folder), ids of lowercase letters, digits and dashes.
+ */
+export const secretStore = new Map<string, string>();
+export class SecretStorage extends Events {
+  setSecret(id: string, secret: string): void {
+    if (!/^[a-z0-9-]+$/.test(id)) throw new Error(`Invalid secret id ${id}`);
+    secretStore.set(id, secret);
+  }
+  getSecret(id: string): string | null {
+    return secretStore.get(id) ?? null;
+  }
+  listSecrets(): string[] {
+    return [...secretStore.keys()];
+  }
+}
 let currentApp: App | undefined;
 
 export class App {
@@ -43,6 +64,7 @@ export class App {
   metadataCache: MetadataCache;
   fileManager: FileManager;
   appId: string;
+  secretStorage?: SecretStorage;
   notices: string[] = [];
   commands = {
     commands: new Map<string, Command>(),
@@ -52,13 +74,19 @@ export class App {
       // eslint-disable-next-line @typescript-eslint/no-this-alias -- notices are attributed to the app running the command
       currentApp = this;
       try {
+        // Like Obsidian: a checkCallback command runs only where its check passes.
         if (c.callback) c.callback();
-        else if (c.checkCallback) c.checkCallback(false);
+        else if (c.checkCallback) {
+          if (!c.checkCallback(true)) return false;
+          c.checkCallback(false);
+        }
       } finally {
         currentApp = undefined;
       }
       return true;
     },
+    /** What the command palette would list: commands whose check passes (or that have none). */
+    listCommands: (): Command[] => [...this.commands.commands.values()].filter((c) => !c.checkCallback || c.checkCallback(true) === true),
   };
   setting = { tabs: [] as PluginSettingTab[] };
   statusBar = createElement('div');
@@ -70,6 +98,7 @@ export class App {
     this.metadataCache = new MetadataCache(this.vault);
     this.fileManager = new FileManager(this.vault);
     this.appId = appId;
+    if (appFeatures.secretStorage) this.secretStorage = new SecretStorage();
   }
 }
 

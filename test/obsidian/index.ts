@@ -22,5 +22,8 @@ export {
   ToggleComponent,
   PluginSettingTab,
   requestUrl,
+  appFeatures,
+  secretStore,
+  SecretStorage,
 } from './app.js';
 export type { Command, PluginManifest, RequestUrlParam, RequestUrlResponse } from './app.js';

@@ -12,6 +12,7 @@ import esbuild from 'esbuild';
 import { noNodeBuiltins } from '../../plugin/build/esbuild-plugins.mjs';
 
 const run = promisify(execFile);
+export const MAIN_JS_LIMIT = 400 * 1024;
 const root = path.resolve(import.meta.dirname, '../..');
 
 describe('plugin build (npm run build)', () => {
@@ -26,11 +27,25 @@ describe('plugin build (npm run build)', () => {
     expect(js.split('Yjs was already imported').length - 1).toBe(1);
     expect(js).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML/);
     const manifest = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ id: 'owp-pool', name: 'OWP Pool', version: '0.1.0', author: 'OWP Pool contributors', isDesktopOnly: false });
+    const pkgVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+    expect(manifest).toMatchObject({ id: 'owp-pool', name: 'OWP Pool', version: pkgVersion, author: 'OWP Pool contributors', isDesktopOnly: false });
     const versions = JSON.parse(fs.readFileSync(path.join(root, 'versions.json'), 'utf8'));
     expect(versions[manifest.version]).toBe(manifest.minAppVersion);
+    // The community directory's size budget: at most 400 KB (zod without its locales, no gray-matter).
+    expect(fs.statSync(path.join(root, 'main.js')).size).toBeLessThanOrEqual(MAIN_JS_LIMIT);
+    expect(js).not.toMatch(/js-yaml|gray-matter/);
+    // The banner names the sources only where package.json says where they are: no guessed URL.
+    const banner = js.slice(0, js.indexOf('*/') + 2);
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    expect(banner).toMatch(/^\/\* OWP Pool for Obsidian, MIT licence\./);
+    if (!pkg.repository) expect(banner).not.toMatch(/https?:/);
     const css = fs.readFileSync(path.join(root, 'styles.css'), 'utf8');
     expect(css).toContain('.owp-dashboard-root');
+    // The plugin's own styles use theme variables only (no hard-coded colours) and .theme-dark.
+    const own = fs.readFileSync(path.join(root, 'plugin/styles.css'), 'utf8');
+    expect(own).not.toMatch(/#[0-9a-f]{3,8}\b|rgba?\(|hsla?\(/i);
+    expect(own).toContain('.theme-dark');
+    expect(own).toMatch(/--owp-ok: var\(--color-green\)/);
     expect(css).toContain('.owp-dashboard {');
   });
 
@@ -55,7 +70,10 @@ describe('plugin build (npm run build)', () => {
       await plugin.loading;
       await waitFor(() => obsidianDouble.noticeLog.slice(mark).some((n) => /cannot reach the relay at http:\/\/127\.0\.0\.1:9/.test(n.message)), 15_000, 'notice');
       expect([...app.commands.commands.keys()].sort()).toEqual(
-        ['cancel-task', 'claim-next-task', 'claim-this-task', 'create-task-from-note', 'open-dashboard', 'reconnect', 'release-task', 'restore-task-note', 'submit-pull-request'].map((c) => `owp-pool:${c}`),
+        [
+          'cancel-task', 'claim-next-task', 'claim-this-task', 'complete-task', 'create-task-from-note', 'fail-task', 'hold-task', 'open-dashboard', 'open-my-tasks',
+          'reconnect', 'release-task', 'requeue-task', 'restore-task-note', 'resume-task', 'review-changes-requested', 'review-closed', 'review-merged', 'submit-pull-request',
+        ].map((c) => `owp-pool:${c}`),
       );
       expect(app.statusBar.textContent).toBe('OWP: not connected');
       plugin.unload();
@@ -63,6 +81,19 @@ describe('plugin build (npm run build)', () => {
     } finally {
       await fs.promises.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("lints everything bundled into main.js with Obsidian's rules (eslint.config.mjs PLUGIN_FILES covers every input)", async () => {
+    // @ts-expect-error plain ESM config without types
+    const { PLUGIN_FILES } = (await import('../../eslint.config.mjs')) as { PLUGIN_FILES: string[] };
+    const covered = (f: string) =>
+      PLUGIN_FILES.some((g) => (g.endsWith('/**/*.ts') ? f.startsWith(g.slice(0, -'**/*.ts'.length)) && f.endsWith('.ts') : f === g));
+    const r = await esbuild.build({
+      entryPoints: [path.join(root, 'plugin/main.ts')], bundle: true, external: ['obsidian'], format: 'cjs', platform: 'browser', write: false, metafile: true, logLevel: 'silent', plugins: [noNodeBuiltins],
+    });
+    const ours = Object.keys(r.metafile.inputs).map((f) => path.relative(root, path.resolve(root, f))).filter((f) => !f.includes('node_modules'));
+    expect(ours.length).toBeGreaterThan(20);
+    expect(ours.filter((f) => !covered(f))).toEqual([]);
   });
 
   it('fails the build when code pulls a Node built-in', async () => {

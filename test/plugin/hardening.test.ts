@@ -18,7 +18,7 @@ let relay: TestRelay;
 let maint: string;
 let A: TestVault;
 const REPO = 'octo/hard';
-const notePath = (n: number, title: string, folder = 'OWP/Tasks') => `${folder}/octo/hard/octo-hard-${n} ${title}.md`;
+const notePath = (n: number, title: string, folder = 'OWP/Tasks') => `${folder}/octo/hard/${n} ${title}.md`;
 const noticesSince = (i: number) => noticeLog.slice(i).map((n) => n.message);
 const getTask = async (n: number) => (await relay.api(maint, 'GET', `/api/tasks/${encodeURIComponent(`${REPO}#${n}`)}`)).body.task;
 const patch = async (n: number, body: Record<string, unknown>) =>
@@ -44,7 +44,7 @@ describe('plugin hardening', () => {
   it('refuses a task note with ---js frontmatter without evaluating it: nothing sent, note untouched', async () => {
     const p = notePath(1, 'Task 1');
     const good = A.read(p);
-    const evil = "---js\n{ owp_id: 'octo/hard#1', owp_title: (globalThis.owpJsEvaluated = 'title'), owp_points: 9 }\n---\n<!-- owp:brief:start -->\nEvil brief\n<!-- owp:brief:end -->\n";
+    const evil = "---js\n{ task: 'octo/hard#1', repo: 'octo/hard', title: (globalThis.owpJsEvaluated = 'title'), points: 9 }\n---\n<!-- owp:brief:start -->\nEvil brief\n<!-- owp:brief:end -->\n";
     const mark = noticeLog.length;
     await A.app.vault.modify(A.app.vault.getFileByPath(p)!, evil);
     await waitFor(() => noticesSince(mark).some((m) => m.includes(`"${p}" was left as it is and nothing was sent from it: JavaScript frontmatter (---js) is not allowed`)), 15_000, 'notice');
@@ -57,7 +57,7 @@ describe('plugin hardening', () => {
 
     // "Create task from this note" refuses it too
     await A.app.vault.createFolder('Ideas');
-    const idea = await A.app.vault.create('Ideas/evil.md', "---js\n{ owp_repo: 'octo/hard', x: (globalThis.owpJsEvaluated = 'create') }\n---\nbody\n");
+    const idea = await A.app.vault.create('Ideas/evil.md', "---js\n{ repo: 'octo/hard', x: (globalThis.owpJsEvaluated = 'create') }\n---\nbody\n");
     await A.app.workspace.getLeaf(false).openFile(idea);
     const before = (await relay.api(maint, 'GET', '/api/tasks')).body.tasks.length;
     const mark2 = noticeLog.length;
@@ -75,7 +75,7 @@ describe('plugin hardening', () => {
     expect(said.some((m) => m.includes(`"${p}" was left as it is and nothing was sent from it: JavaScript frontmatter`))).toBe(true);
     expect(said.filter((m) => /deleted while Obsidian was closed/.test(m))).toEqual([]);
     expect(A.plugin.settings.suppressed).toEqual([]);
-    expect(A.app.vault.getMarkdownFiles().filter((f) => f.path.includes('octo-hard-1')).map((f) => f.path)).toEqual([p]);
+    expect(A.app.vault.getMarkdownFiles().filter((f) => f.path.includes('hard/1 ')).map((f) => f.path)).toEqual([p]);
     expect(A.read(p)).toBe(evil);
     expect(g.owpJsEvaluated).toBeUndefined();
 
@@ -83,8 +83,8 @@ describe('plugin hardening', () => {
     // stale priority is not taken for an edit that would undo the board's change
     const mark4 = noticeLog.length;
     await A.app.vault.modify(A.app.vault.getFileByPath(p)!, good);
-    await waitFor(() => readTaskNote(A.read(p)).owned.owp_priority === 4, 15_000, 'caught up');
-    expect(noticesSince(mark4)).toContain(`OWP: "${p}" could not be read before, so it was brought up to date from the board instead of being sent (owp_priority). Make your change again if you meant one.`);
+    await waitFor(() => readTaskNote(A.read(p)).owned.priority === 4, 15_000, 'caught up');
+    expect(noticesSince(mark4)).toContain(`OWP: "${p}" could not be read before, so it was brought up to date from the board instead of being sent (priority). Make your change again if you meant one.`);
     expect((await getTask(1)).priority).toBe(4);
   });
 
@@ -93,18 +93,18 @@ describe('plugin hardening', () => {
     let keys = '';
     for (let i = 0; i < 10_000; i++) keys += `my_key_${i}: value ${i}\n`;
     const body = `\n## My notes\n\n${'A long line of my own notes. '.repeat(100_000)}\n`;
-    const big = A.read(p).replace('owp_pr:\n', `owp_pr:\n${keys}`) + body;
+    const big = A.read(p).replace('pr:\n', `pr:\n${keys}`) + body;
     await A.app.vault.modify(A.app.vault.getFileByPath(p)!, big);
     await patch(2, { priority: 6 });
-    await waitFor(() => A.read(p).includes('owp_priority: 6\n'), 30_000, 'big note updated');
-    expect(A.read(p)).toBe(big.replace('owp_priority: 0\n', 'owp_priority: 6\n'));
+    await waitFor(() => A.read(p).includes('priority: 6\n'), 30_000, 'big note updated');
+    expect(A.read(p)).toBe(big.replace('priority: 0\n', 'priority: 6\n'));
     // and an edit in it reaches the board
-    await A.app.vault.modify(A.app.vault.getFileByPath(p)!, A.read(p).replace('owp_points: 1\n', 'owp_points: 5\n'));
+    await A.app.vault.modify(A.app.vault.getFileByPath(p)!, A.read(p).replace('points: 1\n', 'points: 5\n'));
     await waitFor(async () => (await getTask(2)).points === 5, 30_000, 'edit from the big note');
 
     // frontmatter over 1 MB is refused with a notice and left alone
     const p3 = notePath(3, 'Task 3');
-    const huge = A.read(p3).replace('owp_pr:\n', `owp_pr:\nblob: ${'x'.repeat(1_100_000)}\n`);
+    const huge = A.read(p3).replace('pr:\n', `pr:\nblob: ${'x'.repeat(1_100_000)}\n`);
     const mark = noticeLog.length;
     await A.app.vault.modify(A.app.vault.getFileByPath(p3)!, huge);
     await waitFor(() => noticesSince(mark).some((m) => m.includes(`"${p3}" was left as it is`) && /larger than 1 MB/.test(m)), 30_000, 'too large notice');
@@ -113,7 +113,7 @@ describe('plugin hardening', () => {
     await mirrorIdle(A);
     expect(A.read(p3)).toBe(huge);
     await A.app.vault.modify(A.app.vault.getFileByPath(p3)!, huge.replace(/blob: x+\n/, ''));
-    await waitFor(() => readTaskNote(A.read(p3)).owned.owp_priority === 2, 15_000, 'caught up');
+    await waitFor(() => readTaskNote(A.read(p3)).owned.priority === 2, 15_000, 'caught up');
   });
 
   it('a new tasks folder moves no note and loses none: old notes stay and sync, new ones go to the new folder', async () => {
@@ -143,15 +143,15 @@ describe('plugin hardening', () => {
     await A.plugin.ready;
     await mirrorIdle(A);
     expect(noticesSince(mark)).toContain(
-      'OWP: the tasks folder is now "Work/Pool". The 3 existing task notes stay in "OWP/Tasks" and keep syncing; new task notes go to "Work/Pool". Move them yourself if you like: the plugin finds them by owp_id.',
+      'OWP: the tasks folder is now "Work/Pool". The 3 existing task notes stay in "OWP/Tasks" and keep syncing; new task notes go to "Work/Pool". Move them yourself if you like: the plugin finds them by their task property.',
     );
     const after = new Map(A.app.vault.getMarkdownFiles().map((f) => [f.path, A.read(f.path)]));
     expect(after).toEqual(before); // nothing moved, nothing made, nothing lost
     expect(A.plugin.settings.suppressed).toEqual([]);
 
     await patch(3, { priority: 8, title: 'Task 3 again' });
-    await waitFor(() => readTaskNote(A.read(renamed)).owned.owp_priority === 8, 15_000, 'old-folder note syncs');
-    expect(readTaskNote(A.read(renamed)).owned.owp_title).toBe('Task 3 again'); // retitled, not moved
+    await waitFor(() => readTaskNote(A.read(renamed)).owned.priority === 8, 15_000, 'old-folder note syncs');
+    expect(readTaskNote(A.read(renamed)).line?.title).toBe('Task 3 again'); // retitled, not moved
     expect(A.read(renamed).endsWith('Mine, keep this.\n')).toBe(true);
     expect((await relay.api(maint, 'POST', '/api/tasks', { tasks: [{ id: `${REPO}#4`, repo: REPO, title: 'Task 4' }] })).status).toBe(200);
     await waitFor(() => A.app.vault.getFileByPath(notePath(4, 'Task 4', 'Work/Pool')), 15_000, 'new note in the new folder');

@@ -66,13 +66,13 @@ describe('task note paths (property)', () => {
   });
 
   it('handles the named cases', () => {
-    expect(taskNotePath('../../etc', { id: 'octo/app#1', repo: 'octo/app', title: 'a/b: c#d' })).toBe('etc/octo/app/octo-app-1 a-b- c-d.md');
+    expect(taskNotePath('../../etc', { id: 'octo/app#1', repo: 'octo/app', title: 'a/b: c#d' })).toBe('etc/octo/app/1 a-b- c-d.md');
     expect(taskNotePath('OWP/Tasks', { id: '../x', repo: '../..', title: '..' })).toBe('OWP/Tasks/untitled/untitled/x untitled.md');
     const emoji = taskNotePath('OWP/Tasks', { id: 'o/r#2', repo: 'o/r', title: '😀'.repeat(300) });
     expect(wellFormed(emoji)).toBe(true);
     expect(bytes(emoji.split('/').pop()!)).toBeLessThanOrEqual(MAX_NAME_BYTES);
     const long = taskNotePath('OWP/Tasks', { id: 'o/r#3', repo: 'o/r', title: 'x'.repeat(300) });
-    expect(long).toBe(`OWP/Tasks/o/r/o-r-3 ${'x'.repeat(80)}.md`);
+    expect(long).toBe(`OWP/Tasks/o/r/3 ${'x'.repeat(80)}.md`);
     expect(taskNotePath('OWP/Tasks', { id: 'o/r#4', repo: 'o/con', title: 'nul' })).toBe('OWP/Tasks/o/con-/o-r-4 nul.md');
   });
 });

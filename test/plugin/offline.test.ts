@@ -38,7 +38,7 @@ describe('plugin with the relay stopped', () => {
     const token = await relay.token('worker', 'dana');
     await relay.api(maint, 'PUT', '/api/repos/octo/off', { repo: 'octo/off' });
     await relay.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'octo/off#1', repo: 'octo/off', title: 'Offline task' }] });
-    const p = 'OWP/Tasks/octo/off/octo-off-1 Offline task.md';
+    const p = 'OWP/Tasks/octo/off/1 Offline task.md';
     V = await openVault(await makeVaultDir('offline'), { relayUrl: relay.url, token });
     await waitFor(() => V!.app.vault.getFileByPath(p), 15_000, 'note');
     await waitFor(() => V!.plugin.session!.client.status === 'connected', 15_000, 'connected');
@@ -62,9 +62,9 @@ describe('plugin with the relay stopped', () => {
     expect(again.client.pendingIntents().map((i) => [i.kind, 'taskId' in i ? i.taskId : undefined])).toEqual([['claim', 'octo/off#1']]);
 
     relay = await startTestRelay({ dataDir, port }); // back on the same address
-    await waitFor(() => readTaskNote(V!.read(p)).owned.owp_holder === 'dana', 30_000, 'claim arbitrated after the relay came back');
+    await waitFor(() => readTaskNote(V!.read(p)).owned.holder === 'dana', 30_000, 'claim arbitrated after the relay came back');
     await waitFor(() => again.client.pendingIntents().length === 0, 15_000, 'no pending');
-    expect(readTaskNote(V.read(p)).owned.owp_status).toBe('leased');
+    expect(readTaskNote(V.read(p)).owned.status).toBe('leased');
   });
 });
 
@@ -89,8 +89,8 @@ describe('the local cache is y-indexeddb, one per vault and relay on a shared In
     cleanup.push(() => P.close());
     const Q = await openVault(await makeVaultDir('q'), { relayUrl: two.url, token: tokTwo });
     cleanup.push(() => Q.close());
-    const pNote = 'OWP/Tasks/octo/one/octo-one-1 Task of octo-one.md';
-    const qNote = 'OWP/Tasks/octo/two/octo-two-1 Task of octo-two.md';
+    const pNote = 'OWP/Tasks/octo/one/1 Task of octo-one.md';
+    const qNote = 'OWP/Tasks/octo/two/1 Task of octo-two.md';
     await waitFor(() => P.app.vault.getFileByPath(pNote) && P.plugin.session!.client.status === 'connected', 15_000, 'P synced');
     await waitFor(() => Q.app.vault.getFileByPath(qNote) && Q.plugin.session!.client.status === 'connected', 15_000, 'Q synced');
 
@@ -132,7 +132,7 @@ describe('the local cache is y-indexeddb, one per vault and relay on a shared In
     expect(P.plugin.session!.identity.relayUrl).toBe(two.url);
     expect(P.plugin.session!.mirror.task('octo/one#1')).toBeUndefined();
     expect(P.plugin.session!.mirror.task('octo/two#1')).toBeUndefined();
-    expect(P.read(pNote)).toContain('owp_id: octo/one#1'); // the note of the first relay is kept
+    expect(P.read(pNote)).toContain('task: octo/one#1'); // the note of the first relay is kept
   });
 });
 
@@ -148,7 +148,7 @@ describe('without IndexedDB', () => {
       await r.api(m, 'POST', '/api/tasks', { tasks: [{ id: 'octo/nodb#1', repo: 'octo/nodb', title: 'No cache' }] });
       const mark = noticeLog.length;
       W = await openVault(await makeVaultDir('nodb'), { relayUrl: r.url, token: await r.token('worker', 'wes') });
-      await waitFor(() => W!.app.vault.getFileByPath('OWP/Tasks/octo/nodb/octo-nodb-1 No cache.md'), 15_000, 'note without a cache');
+      await waitFor(() => W!.app.vault.getFileByPath('OWP/Tasks/octo/nodb/1 No cache.md'), 15_000, 'note without a cache');
       const said = noticeLog.slice(mark).map((n) => n.message).filter((n) => /local copy/.test(n));
       expect(said).toEqual(['OWP: the local copy (owp/board, owp/ledger, owp/inbox/wes) could not be opened: this device has no IndexedDB. The plugin works while connected, but not offline.']);
     } finally {

@@ -18,7 +18,7 @@ let A: TestVault;
 let B: TestVault;
 
 const REPO = 'octo/app';
-const notePath = (id: string, title: string) => `OWP/Tasks/octo/app/${id.replace(/[/#]/g, '-')} ${title}.md`;
+const notePath = (id: string, title: string) => `OWP/Tasks/octo/app/${id.split('#')[1]} ${title}.md`;
 const noticesSince = (i: number) => noticeLog.slice(i).map((n) => n.message);
 
 async function addTasks(tasks: Record<string, unknown>[]): Promise<void> {
@@ -50,8 +50,8 @@ describe('plugin against a real relay', () => {
     for (const v of [A, B]) {
       await waitFor(() => v.app.vault.getFileByPath(notePath('octo/app#1', 'First task')), 15_000, 'note in vault');
       const note = readTaskNote(v.read(notePath('octo/app#1', 'First task')));
-      expect(note.owned.owp_id).toBe('octo/app#1');
-      expect(note.owned.owp_status).toBe('queued');
+      expect(note.id).toBe('octo/app#1');
+      expect(note.owned.status).toBe('queued');
       expect(note.brief).toBe('Do the first thing.');
     }
     expect(A.plugin.session!.identity.role).toBe('maintainer');
@@ -68,10 +68,10 @@ describe('plugin against a real relay', () => {
     const p = notePath('octo/app#1', 'First task');
     const file = A.app.vault.getFileByPath(p)!;
     const text = A.read(p);
-    await A.app.vault.modify(file, text.replace('owp_points: 1', 'owp_points: 2').replace('Do the first thing.', 'Do the first thing, carefully.'));
+    await A.app.vault.modify(file, text.replace('points: 1', 'points: 2').replace('Do the first thing.', 'Do the first thing, carefully.'));
     await waitFor(() => {
       const n = readTaskNote(B.read(p));
-      return n.owned.owp_points === 2 && n.brief === 'Do the first thing, carefully.';
+      return n.owned.points === 2 && n.brief === 'Do the first thing, carefully.';
     }, 15_000, 'edit reaches vault B');
     const r = await relay.api(maint, 'GET', `/api/tasks/${encodeURIComponent('octo/app#1')}`);
     expect(r.body.task.points).toBe(2);
@@ -83,13 +83,13 @@ describe('plugin against a real relay', () => {
     const mark = noticeLog.length;
     await B.app.workspace.openLinkText(p, '', false);
     B.run('claim-this-task');
-    await waitFor(() => readTaskNote(A.read(p)).owned.owp_holder === 'bob', 15_000, 'holder in A');
+    await waitFor(() => readTaskNote(A.read(p)).owned.holder === 'bob', 15_000, 'holder in A');
     const a = readTaskNote(A.read(p)).owned;
-    expect(a.owp_status).toBe('leased');
-    expect(a.owp_fencing_token).toBe(1);
-    expect(typeof a.owp_lease_expires).toBe('string');
+    expect(a.status).toBe('leased');
+    expect(a.tags).toEqual(['owp', 'owp/leased']);
+    expect(typeof a.lease_expires).toBe('string');
     await waitFor(() => noticesSince(mark).some((m) => /claim granted: octo\/app#1/.test(m)), 15_000, 'granted notice');
-    await waitFor(() => readTaskNote(B.read(p)).owned.owp_holder === 'bob', 15_000, 'holder in B');
+    await waitFor(() => readTaskNote(B.read(p)).owned.holder === 'bob', 15_000, 'holder in B');
     await waitFor(() => /octo\/app#1/.test(B.app.statusBar.textContent ?? ''), 15_000, 'status bar shows the lease');
     expect(B.app.statusBar.textContent).toMatch(/OWP: connected · octo\/app#1 \d+h \d\dm/);
     // heartbeats ride on awareness: the relay extends the leases named here
@@ -120,13 +120,13 @@ describe('plugin against a real relay', () => {
     const p = notePath('octo/app#1', 'First task');
     const mark = noticeLog.length;
     await A.app.fileManager.processFrontMatter(A.app.vault.getFileByPath(p)!, (fm) => {
-      fm.owp_holder = 'mallory';
-      fm.owp_status = 'done';
+      fm.holder = 'mallory';
+      fm.status = 'done';
     });
-    await waitFor(() => noticesSince(mark).some((m) => /owp_status, owp_holder in ".*First task\.md" are written by the relay/.test(m)), 15_000, 'notice');
+    await waitFor(() => noticesSince(mark).some((m) => /status, holder in ".*First task\.md" are written by the relay/.test(m)), 15_000, 'notice');
     await waitFor(() => {
       const o = readTaskNote(A.read(p)).owned;
-      return o.owp_holder === 'bob' && o.owp_status === 'leased';
+      return o.holder === 'bob' && o.status === 'leased';
     }, 15_000, 'put back');
   });
 
@@ -134,23 +134,23 @@ describe('plugin against a real relay', () => {
     const p = notePath('octo/app#1', 'First task');
     const mark = noticeLog.length;
     const file = B.app.vault.getFileByPath(p)!;
-    await B.app.vault.modify(file, B.read(p).replace('owp_points: 2', 'owp_points: 9'));
-    await waitFor(() => noticesSince(mark).some((m) => /only maintainers can change owp_points/.test(m)), 15_000, 'notice');
-    await waitFor(() => readTaskNote(B.read(p)).owned.owp_points === 2, 15_000, 'put back');
+    await B.app.vault.modify(file, B.read(p).replace('points: 2', 'points: 9'));
+    await waitFor(() => noticesSince(mark).some((m) => /only maintainers can change points/.test(m)), 15_000, 'notice');
+    await waitFor(() => readTaskNote(B.read(p)).owned.points === 2, 15_000, 'put back');
     expect((await relay.api(maint, 'GET', `/api/tasks/${encodeURIComponent('octo/app#1')}`)).body.task.points).toBe(2);
   });
 
   it("keeps unknown keys and the reader's section byte for byte, and moves the note when the title changes", async () => {
     const p = notePath('octo/app#1', 'First task');
     const file = B.app.vault.getFileByPath(p)!;
-    const mine = B.read(p).replace('owp_pr:\n', 'owp_pr:\ncustom: [x,   y]   # mine\nwhen: 2024-01-02\n') + 'My own **thoughts**.\r\n\n- [ ] ask alice\n';
+    const mine = B.read(p).replace('pr:\n', 'pr:\ncustom: [x,   y]   # mine\nwhen: 2024-01-02\n') + 'My own **thoughts**.\r\n\n- [ ] ask alice\n';
     await B.app.vault.modify(file, mine);
     const r = await relay.api(maint, 'PATCH', `/api/tasks/${encodeURIComponent('octo/app#1')}`, { title: 'First task renamed', priority: 5 });
     expect(r.status).toBe(200);
     const moved = notePath('octo/app#1', 'First task renamed');
     await waitFor(() => B.app.vault.getFileByPath(moved), 15_000, 'note moved');
     const after = B.read(moved);
-    expect(after).toBe(mine.replace('owp_title: First task\n', 'owp_title: First task renamed\n').replace('owp_priority: 0\n', 'owp_priority: 5\n'));
+    expect(after).toBe(mine.replace('- [ ] First task\n', '- [ ] First task renamed\n').replace('priority: 0\n', 'priority: 5\n'));
     expect(B.app.vault.getFileByPath(p)).toBeNull();
   });
 
@@ -167,28 +167,28 @@ describe('plugin against a real relay', () => {
     expect(B.read(p)).toBe(typed);
     clock.offset += 60_000; // the user stopped typing a minute ago
     try {
-      await waitFor(() => readTaskNote(B.read(p)).owned.owp_priority === 7, 15_000, 'deferred write');
+      await waitFor(() => readTaskNote(B.read(p)).owned.priority === 7, 15_000, 'deferred write');
     } finally {
       clock.offset = 0;
     }
-    expect(B.read(p)).toBe(typed.replace('owp_priority: 5\n', 'owp_priority: 7\n'));
+    expect(B.read(p)).toBe(typed.replace('priority: 5\n', 'priority: 7\n'));
   });
 
   it('reports malformed frontmatter, leaves the note untouched and sends nothing from it', async () => {
     const p = notePath('octo/app#2', 'Second task');
     const file = A.app.vault.getFileByPath(p)!;
     const good = A.read(p);
-    const bad = good.replace('owp_points: 1', 'owp_points: [1,').replace('Do the second thing.', 'Changed brief.');
+    const bad = good.replace('points: 1', 'points: [1,').replace('Do the second thing.', 'Changed brief.');
     const mark = noticeLog.length;
     await A.app.vault.modify(file, bad);
     await waitFor(() => noticesSince(mark).some((m) => m.includes(`"${p}" was left as it is and nothing was sent from it`)), 15_000, 'notice');
     await relay.api(maint, 'PATCH', `/api/tasks/${encodeURIComponent('octo/app#2')}`, { priority: 3 });
-    await waitFor(() => readTaskNote(B.read(p)).owned.owp_priority === 3, 15_000, 'B got the patch');
+    await waitFor(() => readTaskNote(B.read(p)).owned.priority === 3, 15_000, 'B got the patch');
     await mirrorIdle(A);
     expect(A.read(p)).toBe(bad);
     expect((await relay.api(maint, 'GET', `/api/tasks/${encodeURIComponent('octo/app#2')}`)).body.task.body).toBe('Do the second thing.');
     await A.app.vault.modify(file, good);
-    await waitFor(() => readTaskNote(A.read(p)).owned.owp_priority === 3, 15_000, 'A catches up once fixed');
+    await waitFor(() => readTaskNote(A.read(p)).owned.priority === 3, 15_000, 'A catches up once fixed');
   });
 
   it('claims while offline; the claim waits in the inbox and is arbitrated on reconnect', async () => {
@@ -201,11 +201,11 @@ describe('plugin against a real relay', () => {
     B.run('claim-this-task');
     await waitFor(() => noticesSince(mark).some((m) => /offline\. The claim waits in your inbox/.test(m)), 15_000, 'offline notice');
     await waitFor(() => /OWP: offline · 1 pending/.test(B.app.statusBar.textContent ?? ''), 15_000, 'pending in status bar');
-    expect(readTaskNote(B.read(p)).owned.owp_holder).toBeNull();
+    expect(readTaskNote(B.read(p)).owned.holder).toBeNull();
     client.reconnect();
-    await waitFor(() => readTaskNote(B.read(p)).owned.owp_holder === 'bob', 15_000, 'claim arbitrated');
+    await waitFor(() => readTaskNote(B.read(p)).owned.holder === 'bob', 15_000, 'claim arbitrated');
     await waitFor(() => noticesSince(mark).some((m) => /claim granted: octo\/app#2/.test(m)), 15_000, 'granted notice');
-    await waitFor(() => readTaskNote(A.read(p)).owned.owp_holder === 'bob', 15_000, 'A sees it');
+    await waitFor(() => readTaskNote(A.read(p)).owned.holder === 'bob', 15_000, 'A sees it');
   });
 
   it('keeps an offline claim across a plugin restart and sends it when connected', async () => {
@@ -217,14 +217,14 @@ describe('plugin against a real relay', () => {
     B.run('claim-this-task');
     await waitFor(() => B.plugin.session!.client.pendingIntents().length === 1, 15_000, 'pending intent');
     await B.restart();
-    await waitFor(() => readTaskNote(B.read(p)).owned.owp_holder === 'bob', 15_000, 'claim sent after restart');
+    await waitFor(() => readTaskNote(B.read(p)).owned.holder === 'bob', 15_000, 'claim sent after restart');
   });
 
   it('releases a task and submits a pull request link through the modal', async () => {
     const p3 = notePath('octo/app#3', 'Third task');
     await B.app.workspace.openLinkText(p3, '', false);
     B.run('release-task');
-    await waitFor(() => readTaskNote(A.read(p3)).owned.owp_status === 'queued', 15_000, 'released');
+    await waitFor(() => readTaskNote(A.read(p3)).owned.status === 'queued', 15_000, 'released');
     const p2 = notePath('octo/app#2', 'Second task');
     await B.app.workspace.openLinkText(p2, '', false);
     B.run('submit-pull-request');
@@ -233,8 +233,8 @@ describe('plugin against a real relay', () => {
     input.value = 'https://github.com/octo/app/pull/7';
     input.dispatchEvent(new happyWindow.Event('input') as unknown as Event);
     modal.contentEl.querySelector('button')!.dispatchEvent(new happyWindow.MouseEvent('click') as unknown as Event);
-    await waitFor(() => readTaskNote(A.read(p2)).owned.owp_pr === 'https://github.com/octo/app/pull/7', 15_000, 'PR in note');
-    expect(readTaskNote(A.read(p2)).owned.owp_status).toBe('pr_open');
+    await waitFor(() => readTaskNote(A.read(p2)).owned.pr === 'https://github.com/octo/app/pull/7', 15_000, 'PR in note');
+    expect(readTaskNote(A.read(p2)).owned.status).toBe('pr_open');
   });
 
   it('never deletes a task because its note was deleted; the note comes back only with Restore task note', async () => {
@@ -244,7 +244,7 @@ describe('plugin against a real relay', () => {
     await waitFor(() => noticesSince(mark).some((m) => /The task stays on the board; run "Restore task note"/.test(m)), 15_000, 'notice');
     expect((await relay.api(maint, 'GET', `/api/tasks/${encodeURIComponent('octo/app#3')}`)).status).toBe(200);
     await relay.api(maint, 'PATCH', `/api/tasks/${encodeURIComponent('octo/app#3')}`, { priority: 9 });
-    await waitFor(() => readTaskNote(A.read(p)).owned.owp_priority === 9, 15_000, 'A updated');
+    await waitFor(() => readTaskNote(A.read(p)).owned.priority === 9, 15_000, 'A updated');
     await waitFor(() => B.plugin.session!.mirror.task('octo/app#3')?.priority === 9, 15_000, 'B got the change');
     await mirrorIdle(B);
     expect(B.app.vault.getFileByPath(p)).toBeNull();
@@ -253,12 +253,12 @@ describe('plugin against a real relay', () => {
     expect(B.app.vault.getFileByPath(p)).toBeNull();
     B.run('restore-task-note');
     await waitFor(() => B.app.vault.getFileByPath(p), 15_000, 'restored');
-    expect(readTaskNote(B.read(p)).owned.owp_priority).toBe(9);
+    expect(readTaskNote(B.read(p)).owned.priority).toBe(9);
   });
 
   it('creates a task from a note (maintainers) and refuses it for contributors', async () => {
     await A.app.vault.createFolder('Ideas');
-    const file = await A.app.vault.create('Ideas/Better errors.md', '---\nowp_repo: octo/app\nowp_points: 2\ntags: [idea]\n---\nMake the parser errors name the line.\n');
+    const file = await A.app.vault.create('Ideas/Better errors.md', '---\nrepo: octo/app\npoints: 2\ntags: [idea]\n---\nMake the parser errors name the line.\n');
     await A.app.workspace.getLeaf(false).openFile(file);
     const mark = noticeLog.length;
     A.run('create-task-from-note');
@@ -268,16 +268,18 @@ describe('plugin against a real relay', () => {
     expect(r.status).toBe(200);
     expect(r.body.task).toMatchObject({ repo: 'octo/app', title: 'Better errors', points: 2, body: 'Make the parser errors name the line.', source: 'obsidian' });
     const note = readTaskNote(A.read('Ideas/Better errors.md'));
-    expect(note.owned.owp_id).toBe(id);
-    expect(note.data.tags).toEqual(['idea']);
-    await waitFor(() => B.app.vault.getFileByPath(`OWP/Tasks/octo/app/${id.replace(/[/#]/g, '-')} Better errors.md`), 15_000, 'B got a note');
+    expect(note.id).toBe(id);
+    expect(note.data.tags).toEqual(['owp', 'owp/queued', 'idea']);
+    expect(note.line).toEqual({ mark: ' ', title: 'Better errors' });
+    await waitFor(() => B.app.vault.getFileByPath(`OWP/Tasks/octo/app/${id.split('#')[1]} Better errors.md`), 15_000, 'B got a note');
     expect(A.app.vault.getMarkdownFiles().filter((f) => f.path.includes('Better errors')).length).toBe(1);
 
-    const other = await B.app.vault.create('Mine.md', '---\nowp_repo: octo/app\n---\nx\n');
+    const other = await B.app.vault.create('Mine.md', '---\nrepo: octo/app\n---\nx\n');
     await B.app.workspace.getLeaf(false).openFile(other);
-    const mark2 = noticeLog.length;
-    B.run('create-task-from-note');
-    await waitFor(() => noticesSince(mark2).some((m) => /only maintainers can create tasks/.test(m)), 15_000, 'refused');
+    // Not offered to a contributor (checkCallback), and refused if run anyway (a stale palette).
+    expect(B.available()).not.toContain('create-task-from-note');
+    expect(A.available()).not.toContain('create-task-from-note'); // A's open note already is a task
+    expect(() => B.run('create-task-from-note')).toThrow(/not available/);
   });
 
   it('stops reconnecting when the relay closes with 44xx (revoked token) and says why', async () => {
@@ -326,7 +328,7 @@ describe('plugin against a real relay', () => {
     input.dispatchEvent(new happyWindow.Event('input') as unknown as Event);
     modal.contentEl.querySelector('button')!.dispatchEvent(new happyWindow.MouseEvent('click') as unknown as Event);
     await waitFor(() => noticesSince(mark).some((m) => /cancel done: octo\/app#4/.test(m)), 15_000, 'cancel notice');
-    await waitFor(() => readTaskNote(B.read(p)).owned.owp_status === 'cancelled', 15_000, 'B shows cancelled');
+    await waitFor(() => readTaskNote(B.read(p)).owned.status === 'cancelled', 15_000, 'B shows cancelled');
     expect(A.app.vault.getFileByPath(p)).not.toBeNull();
   });
 
@@ -340,11 +342,11 @@ describe('plugin against a real relay', () => {
     const mark = noticeLog.length;
     B.run('claim-next-task');
     await waitFor(() => noticesSince(mark).some((m) => /claim next granted: octo\/app#5/.test(m)), 15_000, 'claim next granted');
-    await waitFor(() => readTaskNote(A.read(notePath('octo/app#5', 'Fifth task'))).owned.owp_holder === 'bob', 15_000, 'A sees #5');
+    await waitFor(() => readTaskNote(A.read(notePath('octo/app#5', 'Fifth task'))).owned.holder === 'bob', 15_000, 'A sees #5');
     await B.app.workspace.openLinkText(p6, '', false);
     B.run('claim-this-task');
     await waitFor(() => noticesSince(mark).some((m) => /claim refused for octo\/app#6 \(skill-mismatch\): .+/.test(m)), 15_000, 'refusal notice');
-    expect(readTaskNote(B.read(p6)).owned.owp_holder).toBeNull();
+    expect(readTaskNote(B.read(p6)).owned.holder).toBeNull();
   });
 
   it('does not bring back notes deleted while Obsidian was closed, and finds notes moved out of the tasks folder', async () => {
@@ -363,7 +365,7 @@ describe('plugin against a real relay', () => {
     expect(B.app.vault.getFileByPath(p5)).toBeNull();
     expect(B.app.vault.getFileByPath(p6)).toBeNull(); // no duplicate: the moved note is still the task's note
     await relay.api(maint, 'PATCH', `/api/tasks/${encodeURIComponent('octo/app#6')}`, { priority: 11 });
-    await waitFor(() => readTaskNote(B.read('Elsewhere/rust.md')).owned.owp_priority === 11, 15_000, 'moved note updated');
+    await waitFor(() => readTaskNote(B.read('Elsewhere/rust.md')).owned.priority === 11, 15_000, 'moved note updated');
     B.run('restore-task-note');
     await waitFor(() => B.app.vault.getFileByPath(p5), 15_000, 'restored note 5');
   });

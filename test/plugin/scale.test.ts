@@ -11,7 +11,7 @@ let relay: TestRelay;
 let maint: string;
 let V: TestVault;
 const id = (i: number) => `big/repo#${i}`;
-const path = (i: number) => `OWP/Tasks/big/repo/big-repo-${i} Task number ${i}.md`;
+const path = (i: number) => `OWP/Tasks/big/repo/${i} Task number ${i}.md`;
 
 beforeAll(async () => {
   relay = await startTestRelay();
@@ -32,16 +32,16 @@ describe('plugin at scale', () => {
     await waitFor(() => V.app.vault.getMarkdownFiles().length === N, 60_000, `${N} notes`);
     await mirrorIdle(V);
     expect(V.app.vault.getMarkdownFiles().every((f) => f.path.startsWith('OWP/Tasks/big/repo/'))).toBe(true);
-    expect(readTaskNote(V.read(path(567))).owned.owp_title).toBe('Task number 567');
+    expect(readTaskNote(V.read(path(567))).line?.title).toBe('Task number 567');
 
     const before = { ...V.app.vault.counts };
     const modified: string[] = [];
     V.app.vault.on('modify', (f: { path: string }) => modified.push(f.path));
     expect((await relay.api(maint, 'PATCH', `/api/tasks/${encodeURIComponent(id(123))}`, { priority: 42 })).status).toBe(200);
-    await waitFor(() => readTaskNote(V.read(path(123))).owned.owp_priority === 42, 15_000, 'note 123 updated');
+    await waitFor(() => readTaskNote(V.read(path(123))).owned.priority === 42, 15_000, 'note 123 updated');
     // A second change works as a barrier: once it shows, everything caused by the first has landed.
     expect((await relay.api(maint, 'PATCH', `/api/tasks/${encodeURIComponent(id(999))}`, { priority: 7 })).status).toBe(200);
-    await waitFor(() => readTaskNote(V.read(path(999))).owned.owp_priority === 7, 15_000, 'note 999 updated');
+    await waitFor(() => readTaskNote(V.read(path(999))).owned.priority === 7, 15_000, 'note 999 updated');
     await mirrorIdle(V);
     expect(modified).toEqual([path(123), path(999)]);
     expect(V.app.vault.counts.create).toBe(before.create);

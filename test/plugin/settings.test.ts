@@ -2,7 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 vi.mock('obsidian', () => import('../obsidian/index.js'));
 import fs from 'node:fs';
 import path from 'node:path';
-import { createTestApp, noticeLog } from '../obsidian/index.js';
+import { createTestApp, noticeLog, secretStore } from '../obsidian/index.js';
+import { secretId } from '../../plugin/settings/secret.js';
 import OwpPoolPlugin from '../../plugin/main.js';
 import { DEFAULT_SETTINGS, normaliseSettings, yjsServerUrl } from '../../plugin/settings/settings.js';
 import { statusText } from '../../plugin/views/status.js';
@@ -49,7 +50,10 @@ describe('plugin settings', () => {
       const tab = app.setting.tabs[0]!;
       tab.display();
       const settings = [...tab.containerEl.querySelectorAll('.setting-item')].map((el) => el.querySelector('.setting-item-name')?.textContent);
-      expect(settings).toEqual(['Connection', 'Relay address', 'Token', 'Apply connection settings', 'Tasks folder', 'Contributor profile', 'Display name', 'Skills', 'Capacity points', 'Maximum concurrent tasks']);
+      expect(settings).toEqual([
+        'Connection', 'Relay address', 'Token', 'Apply connection settings', 'Notes', 'Tasks folder', 'Archive finished tasks after (days)',
+        'Contributor profile', 'Display name', 'Skills', 'Capacity points', 'Maximum concurrent tasks',
+      ]);
       const input = (name: string) => {
         const item = [...tab.containerEl.querySelectorAll('.setting-item')].find((el) => el.querySelector('.setting-item-name')?.textContent === name)!;
         return item.querySelector('input')!;
@@ -62,10 +66,15 @@ describe('plugin settings', () => {
       expect(input('Token').type).toBe('password');
       type('Tasks folder', 'Work/OWP/');
       type('Skills', 'Rust, docs');
+      type('Archive finished tasks after (days)', '30');
+      type('Token', 'owp_typed_in_the_tab');
       type('Capacity points', '6');
       const file = path.join(dir, '.obsidian/plugins/owp-pool/data.json');
       await waitFor(() => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8')).capacity === 6, 10_000, 'saved');
-      expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ relayUrl: 'http://127.0.0.1:8787', tasksFolder: 'Work/OWP', skills: ['rust', 'docs'], capacity: 6, maxConcurrent: 1 });
+      expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ relayUrl: 'http://127.0.0.1:8787', tasksFolder: 'Work/OWP', skills: ['rust', 'docs'], capacity: 6, maxConcurrent: 1, archiveAfterDays: 30, token: '' });
+      // the token went to the app's secret storage, never into data.json (which syncs with the vault)
+      expect(fs.readFileSync(file, 'utf8')).not.toContain('owp_typed_in_the_tab');
+      expect(secretStore.get(secretId(app.appId))).toBe('owp_typed_in_the_tab');
       plugin.unload();
     } finally {
       await fs.promises.rm(dir, { recursive: true, force: true });

@@ -129,10 +129,12 @@ describe('filter pipeline', () => {
     expect(rejectedBy(state, 'bob', 'c')).toMatchObject({ status: 'granted' });
   });
 
-  it('cooldown: a released task cannot be re-claimed by the same worker until the cooldown ends', () => {
+  it('cooldown: a failed task cannot be re-claimed by the same worker until the cooldown ends; a released one can', () => {
     const s0 = makeState({ tasks: [task('a')], workers: [profile('ann'), profile('bob')], repos: [policy(REPO, { cooldownMs: HOUR })] });
     let { state } = step(s0, [claim('ann', 'a')], T0);
-    ({ state } = step(state, [{ kind: 'release', id: 'rel', workerId: 'ann', taskId: 'a', fencingToken: 1 }], T0 + 1));
+    const released = step(state, [{ kind: 'release', id: 'rel', workerId: 'ann', taskId: 'a', fencingToken: 1 }], T0 + 1).state;
+    expect(rejectedBy(released, 'ann', 'a', T0 + 2)).toMatchObject({ status: 'granted' });
+    ({ state } = step(state, [{ kind: 'fail', id: 'fl', workerId: 'ann', taskId: 'a', fencingToken: 1, reason: 'tests fail' }], T0 + 1));
     expect(rejectedBy(state, 'ann', 'a', T0 + 2)).toMatchObject({ code: 'cooldown', filter: 'cooldown' });
     expect(rejectedBy(state, 'bob', 'a', T0 + 2)).toMatchObject({ status: 'granted' });
     expect(rejectedBy(state, 'ann', 'a', T0 + 1 + HOUR)).toMatchObject({ status: 'granted' });

@@ -126,11 +126,11 @@ describe('expiry', () => {
 });
 
 describe('release, submit, complete, fail', () => {
-  it('release puts the task back in the queue and frees capacity', () => {
+  it('release puts the task back in the queue, frees capacity, and puts the releasing worker in no cooldown', () => {
     const s = leasedState({ cooldownMs: 5000 });
     const { state, result } = step(s, [release('ann', 'a', 1)], T0 + 1);
     expect(state.ledger.tasks.a).toMatchObject({ state: 'queued', queuedAt: T0 + 1 });
-    expect(state.ledger.workers.ann).toMatchObject({ pointsInUse: 0, cooldowns: { a: T0 + 5001 } });
+    expect(state.ledger.workers.ann).toMatchObject({ pointsInUse: 0, cooldowns: {} });
     expect(result.events[0]).toMatchObject({ kind: 'lease-released', from: 'leased', to: 'queued', actor: 'ann', fencingToken: 1 });
   });
 

@@ -21,6 +21,7 @@ export const review: Command = {
     closed: { type: 'boolean', help: 'the PR was closed unmerged: task back to the queue' },
     'changes-requested': { type: 'boolean', help: 'back to the same worker with a fresh lease' },
     pr: { type: 'string', arg: 'URL', help: 'the PR URL, if it changed' },
+    note: { type: 'string', arg: 'TEXT', help: 'with --changes-requested: what to change (the worker\'s tool gets it)' },
   },
   async run(ctx) {
     const taskId = ctx.positional(0, 'TASK_ID');
@@ -28,8 +29,9 @@ export const review: Command = {
     const chosen = RESULTS.filter((r) => flag(ctx.p, r));
     if (chosen.length !== 1) throw new UsageError('give exactly one of --merged, --closed, --changes-requested');
     const pr = str(ctx.p, 'pr');
+    const note = str(ctx.p, 'note');
     const r = ensureAccepted(
-      await ctx.client().post<{ outcome: Outcome }>(taskPath(taskId, '/review'), { result: chosen[0], ...(pr ? { prUrl: pr } : {}) }),
+      await ctx.client().post<{ outcome: Outcome }>(taskPath(taskId, '/review'), { result: chosen[0], ...(pr ? { prUrl: pr } : {}), ...(note ? { note } : {}) }),
     );
     ctx.out.result(r, () => `Recorded review of ${taskId}: ${chosen[0]}.`);
     return 0;

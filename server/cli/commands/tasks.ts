@@ -1,7 +1,12 @@
-/** `owp tasks` and `owp status`. */
-import { UsageError, formatDuration, parseRepoArg, str } from '../args.js';
-import type { Command } from '../command.js';
+/**
+ * `owp tasks` and `owp status`. A task with a PR awaiting review shows its PR (`#12`) and
+ * `awaiting review <age>` (since the PR was submitted, from GET /api/reviews): such a lease
+ * does not expire, so no countdown.
+ */
+import { UsageError, parseRepoArg, str } from '../args.js';
+import type { Command, Context } from '../command.js';
 import { table } from '../output.js';
+import { leaseCell, prLabel, type ReviewRow } from './task-show.js';
 import { TASK_STATES, type Task, type TaskRuntime, type TaskState } from '../../../shared/model.js';
 
 export const tasks: Command = {
@@ -23,10 +28,11 @@ export const tasks: Command = {
     const qs = q.toString();
     const r = await ctx.client().get<{ tasks: { task: Task; runtime?: TaskRuntime }[] }>(`/api/tasks${qs ? `?${qs}` : ''}`);
     const now = ctx.now();
+    const prSince = r.tasks.some((t) => t.runtime?.state === 'pr_open') ? await reviewSince(ctx) : new Map<string, ReviewRow>();
     ctx.out.result(r, () =>
       r.tasks.length
         ? table(
-            ['TASK', 'STATE', 'PTS', 'TIER', 'SKILLS', 'AREA', 'HOLDER', 'EXPIRES', 'TITLE'],
+            ['TASK', 'STATE', 'PTS', 'TIER', 'SKILLS', 'AREA', 'HOLDER', 'PR', 'LEASE', 'TITLE'],
             r.tasks.map(({ task, runtime }) => [
               task.id,
               runtime?.state ?? '?',
@@ -35,7 +41,8 @@ export const tasks: Command = {
               task.skills.join(',') || '-',
               task.area || '-',
               runtime?.lease?.workerId ?? '',
-              runtime?.lease ? `in ${formatDuration(runtime.lease.expiresAt - now)}` : '',
+              prLabel(runtime?.prUrl),
+              leaseCell(runtime, now, prSince.get(task.id)?.since),
               task.title.length > 60 ? task.title.slice(0, 57) + '...' : task.title,
             ]),
           )
@@ -44,6 +51,12 @@ export const tasks: Command = {
     return 0;
   },
 };
+
+/** The PRs awaiting review by task id (GET /api/reviews; an older relay without it: none). */
+async function reviewSince(ctx: Context): Promise<Map<string, ReviewRow>> {
+  const r = await ctx.client().get<{ reviews: ReviewRow[] }>('/api/reviews').catch(() => ({ reviews: [] as ReviewRow[] }));
+  return new Map(r.reviews.map((x) => [x.taskId, x]));
+}
 
 /** Render any JSON as indented lines: objects as `key: value`, arrays of objects as tables. */
 export function renderTree(value: unknown, indent = ''): string[] {
@@ -79,7 +92,7 @@ interface StatusAnswer {
 }
 
 /** The one-screen view of `GET /api/status`; unknown extra fields are shown as a tree. */
-export function renderStatus(r: StatusAnswer, url: string, now: number): string[] {
+export function renderStatus(r: StatusAnswer, url: string, now: number, reviewsById: Map<string, ReviewRow> = new Map()): string[] {
   const lines = [`Relay ${url} (batch ${r.batch ?? '?'})`, ''];
   const repos = [...new Set([...Object.keys(r.queue ?? {}), ...Object.keys(r.budgets ?? {})])].sort();
   lines.push('Queue by repo:');
@@ -100,8 +113,12 @@ export function renderStatus(r: StatusAnswer, url: string, now: number): string[
   lines.push(
     ...(leases.length
       ? table(
-          ['  TASK', 'STATE', 'WORKER', 'TOKEN', 'EXPIRES'],
-          leases.map((l) => [`  ${l.taskId}`, l.state, l.workerId, l.fencingToken, l.expiresAt - now > 0 ? `in ${formatDuration(l.expiresAt - now)}` : 'lapsed']),
+          ['  TASK', 'STATE', 'WORKER', 'TOKEN', 'PR', 'LEASE'],
+          leases.map((l) => {
+            const pr = reviewsById.get(l.taskId);
+            const rt = { state: l.state as TaskState, lease: l as unknown as TaskRuntime['lease'], updatedAt: now };
+            return [`  ${l.taskId}`, l.state, l.workerId, l.fencingToken, prLabel(pr?.prUrl ?? undefined), leaseCell(rt, now, pr?.since)];
+          }),
         )
       : ['  (none)']),
   );
@@ -117,7 +134,8 @@ export const status: Command = {
   async run(ctx) {
     ctx.noMorePositionals(0);
     const r = await ctx.client().get<StatusAnswer>('/api/status');
-    ctx.out.result(r, () => renderStatus(r, ctx.url, ctx.now()));
+    const reviewsById = (r.leases ?? []).some((l) => l.state === 'pr_open') ? await reviewSince(ctx) : new Map<string, ReviewRow>();
+    ctx.out.result(r, () => renderStatus(r, ctx.url, ctx.now(), reviewsById));
     return 0;
   },
 };

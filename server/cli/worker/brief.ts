@@ -2,7 +2,8 @@
  * The task brief `owp worker run` writes for the contributor's tool: `<workdir>/<task>/TASK.md`.
  *
  * Invariants:
- * - Only TASK.md in the task's own folder is (re)written; nothing else in the workdir is touched.
+ * - Only TASK.md in the task's own folder is (re)written here (the worktree beside it is
+ *   workspace.ts's); TASK.md is outside the worktree, so it is never committed.
  * - The folder name is the task id with anything but letters, digits, `_ . -` replaced by `_`,
  *   so ids with `/ : #` can never escape the workdir.
  * - No secret (token, fencing token aside) is written into the brief.
@@ -16,7 +17,16 @@ export function taskDirName(taskId: string): string {
   return s.slice(0, 150) || '_';
 }
 
-export function renderBrief(task: Task, lease: { fencingToken: number; expiresAt: number }): string {
+/** Where the tool works when `owp worker run` prepared a worktree (see workspace.ts). */
+export interface BriefWorkspace {
+  branch: string;
+  baseBranch: string;
+  /** Review feedback for a task sent back with changes requested. */
+  review?: string;
+  prUrl?: string;
+}
+
+export function renderBrief(task: Task, lease: { fencingToken: number; expiresAt: number }, ws?: BriefWorkspace): string {
   const lines = [
     `# ${task.title}`,
     '',
@@ -34,19 +44,29 @@ export function renderBrief(task: Task, lease: { fencingToken: number; expiresAt
     '',
     '## Acceptance',
     '',
-    `- Open one pull request against ${task.repo} that resolves this task${task.area ? `, changing files under \`${task.area}\` only` : ''}.`,
-    '- Print `PR: <url of the pull request>` as the last line of output when done (or enter it when `owp` asks).',
+    ...(ws
+      ? [
+          `- Change the files in the current folder: a worktree of ${task.repo} on branch \`${ws.branch}\`, from \`${ws.baseBranch}\`${task.area ? `; change files under \`${task.area}\` only` : ''}.`,
+          '- Commit if you like (what is left uncommitted is committed for you); `owp` pushes the branch and opens the pull request. Do not push or open one yourself.',
+        ]
+      : [
+          `- Open one pull request against ${task.repo} that resolves this task${task.area ? `, changing files under \`${task.area}\` only` : ''}.`,
+          '- Print `PR: <url of the pull request>` as the last line of output when done (or enter it when `owp` asks).',
+        ]),
     '- Exit with a non-zero code if you cannot finish; the task goes back to the pool with your reason.',
     '',
   ];
+  if (ws?.review !== undefined) {
+    lines.push('## Changes requested', '', `A reviewer asked for changes to ${ws.prUrl ?? 'the pull request'}. Address them on the same branch:`, '', ws.review.trim() || '(no comment given; see the pull request)', '');
+  }
   return lines.join('\n');
 }
 
 /** Write the brief; returns the TASK.md path. */
-export function writeBrief(workdir: string, task: Task, lease: { fencingToken: number; expiresAt: number }): string {
+export function writeBrief(workdir: string, task: Task, lease: { fencingToken: number; expiresAt: number }, ws?: BriefWorkspace): string {
   const dir = join(resolve(workdir), taskDirName(task.id));
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'TASK.md');
-  writeFileSync(file, renderBrief(task, lease));
+  writeFileSync(file, renderBrief(task, lease, ws));
   return file;
 }

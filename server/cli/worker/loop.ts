@@ -1,47 +1,49 @@
 /**
- * `owp worker run`: register, claim the best next task, write its brief, keep the lease
- * alive, run the contributor's tool, submit or fail, and claim the next.
+ * `owp worker run`: register, claim the best next task, prepare its workspace, keep the lease
+ * alive, run the contributor's tool, push and open the PR (deliver.ts), submit, and claim
+ * the next while the PR awaits review.
  *
  * Invariants:
  * - While a lease is held it is heartbeated every TTL/4; if the relay cannot be reached the
  *   heartbeats go on with backoff, and a `lease-lost` answer ends the task (the tool is
  *   stopped, nothing is submitted under a stale fencing token).
- * - SIGINT/SIGTERM: stop the tool, release the held lease, then return 130/143. A claim
- *   granted while stopping is released too.
+ * - Own work first: a task of ours sent back with changes requested (leased, with a PR) is
+ *   picked up before any claim, in the same worktree and branch; with --resume, so is a
+ *   lease a stopped run kept.
+ * - SIGINT/SIGTERM: stop the tool and keep the lease (`owp worker run --resume` continues it
+ *   within its TTL), then return 130/143. Nothing is released behind the contributor's back.
+ * - After --max-failures tool failures in a row the loop stops with the tool's last stderr
+ *   lines; a failure's recorded reason is bounded and redacted (redact.ts).
  * - The tool never receives OWP_TOKEN (see exec.ts).
  */
 import { createInterface } from 'node:readline/promises';
 import { RefusedError, formatDuration } from '../args.js';
 import type { Context } from '../command.js';
-import { claim, leaseAction, type ClaimAnswer } from '../commands/lease.js';
+import { claim, leaseAction } from '../commands/lease.js';
+import { startHeartbeat, stopHeartbeat, type Held } from './lease-keeper.js';
 import { register, type RegisterFlags } from '../commands/workers.js';
 import { taskPath } from '../client.js';
 import { writeBrief } from './brief.js';
-import { childEnv, prUrlFrom, runTool, type ToolRun } from './exec.js';
-import type { Task, TaskRuntime, WorkerProfile } from '../../../shared/model.js';
+import { runToolTask, type DeliverOptions, type TaskGrant, type ToolOutcome } from './deliver.js';
+import { redact, tail } from './redact.js';
+import { markSubmitted } from './workspace.js';
+import { findOwnWork, policyCloneUrl, type Grant } from './own-work.js';
+import type { TaskRuntime, WorkerProfile } from '../../../shared/model.js';
 
 export interface LoopOptions {
   workdir: string;
-  exec?: string;
+  /** With a tool (--exec or --tool); absent: the contributor works by hand. */
+  tool?: Omit<DeliverOptions, 'stdinTty' | 'workdir'>;
   once: boolean;
   pollMs: number;
   register: RegisterFlags;
+  maxFailures: number;
+  resume: boolean;
 }
 
-interface Held {
-  task: Task;
-  fencingToken: number;
-  expiresAt: number;
-  ttlMs: number;
-  heartbeats: number;
-  relayDown: boolean;
-  tool?: ToolRun;
-  lost?: string;
-  timer?: NodeJS.Timeout;
-  onLost: () => void;
-}
 
-type TaskEnd = 'submitted' | 'failed' | 'lost' | 'released' | 'stopped';
+
+type TaskEnd = 'submitted' | 'failed' | 'tool-failed' | 'lost' | 'released' | 'stopped' | 'halted';
 
 export class WorkerLoop {
   private stopping?: NodeJS.Signals;
@@ -57,6 +59,7 @@ export class WorkerLoop {
   ) {
     this.tty = ctx.out.tty;
     this.stdinTty = Boolean(process.stdin.isTTY);
+    this.resumeOffered = opts.resume;
   }
 
   async run(): Promise<number> {
@@ -74,30 +77,52 @@ export class WorkerLoop {
     }
   }
 
+  private failures = 0;
+  private lastStderr = '';
+  private resumeOffered: boolean;
+
   private async loop(): Promise<number> {
     const workerId = await this.ctx.workerId();
     const profile = await this.ensureRegistered(workerId);
-    this.log('registered', `worker ${profile.id}: skills ${profile.skills.join(',') || '-'}, capacity ${profile.capacity}, max concurrent ${profile.maxConcurrent}`, { worker: profile });
+    this.log('registered', `worker ${profile.id}: skills ${profile.skills.join(',') || '-'}, capacity ${profile.capacity}, max concurrent ${profile.maxConcurrent}, max open PRs ${profile.maxOpenPrs ?? 3}`, { worker: profile });
     let wait = this.opts.pollMs;
     for (;;) {
       if (this.stopping) return this.exitCode();
-      let granted: ClaimAnswer;
-      try {
-        granted = await claim(this.ctx);
-      } catch (e) {
-        if (!(e instanceof RefusedError)) throw e;
-        const retry = e.status === 409 || e.code === 'upstream-error' || e.code === 'shutting-down' || e.code === 'rate-limited';
-        if (!retry) throw e;
-        this.log('waiting', `no task for now (${e.code}: ${e.message}); next try in ${formatDuration(wait)}`, { code: e.code, retryInMs: wait });
-        await this.sleepOrStop(wait);
-        wait = Math.min(wait * 2, this.opts.pollMs * 8);
-        continue;
+      let granted: Grant | undefined = await this.ownWork(workerId);
+      if (!granted) {
+        try {
+          granted = { ...(await claim(this.ctx)), why: 'claimed' };
+        } catch (e) {
+          if (!(e instanceof RefusedError)) throw e;
+          const retry = e.status === 409 || e.code === 'upstream-error' || e.code === 'shutting-down' || e.code === 'rate-limited';
+          if (!retry) throw e;
+          this.log('waiting', `no task for now (${e.code}: ${e.message}); next try in ${formatDuration(wait)}`, { code: e.code, retryInMs: wait });
+          await this.sleepOrStop(wait);
+          wait = Math.min(wait * 2, this.opts.pollMs * 8);
+          continue;
+        }
       }
       wait = this.opts.pollMs;
       const end = await this.work(granted);
       if (this.stopping) return this.exitCode();
+      if (end === 'halted') return 1;
+      if (end === 'tool-failed' && this.failures >= this.opts.maxFailures) {
+        const lines = tail(redact(this.lastStderr), 15, 3000);
+        this.log('stopped', `stopping after ${this.failures} tool failure(s) in a row (--max-failures ${this.opts.maxFailures}); fix the tool or --exec and run again.${lines ? `\nThe tool's last stderr lines:\n${lines}` : ' The tool wrote nothing to stderr.'}`, { code: 'max-failures', failures: this.failures, stderr: lines });
+        return 1;
+      }
       if (this.opts.once) return end === 'submitted' ? 0 : 1;
     }
+  }
+
+  /** A lease of ours to continue first (see own-work.ts); --resume is offered once. */
+  private async ownWork(workerId: string): Promise<Grant | undefined> {
+    const resume = this.resumeOffered;
+    this.resumeOffered = false;
+    if (!this.opts.tool && !resume) return undefined;
+    const g = await findOwnWork(this.ctx, workerId, { resume, changesRequested: !!this.opts.tool });
+    if (!g && resume) this.log('resume', 'no kept lease to resume (it may have expired); claiming a new task', {});
+    return g;
   }
 
   private async ensureRegistered(workerId: string): Promise<WorkerProfile> {
@@ -105,55 +130,134 @@ export class WorkerLoop {
     if (f.skills) return register(this.ctx, f);
     const r = await this.ctx.client().get<{ workers: { profile?: WorkerProfile }[] }>('/api/workers');
     const mine = r.workers.find((w) => w.profile?.id === workerId)?.profile;
-    if (mine && (f.name !== undefined || f.capacity !== undefined || f.maxConcurrent !== undefined))
-      return register(this.ctx, { name: f.name ?? mine.name, skills: mine.skills, capacity: f.capacity ?? mine.capacity, maxConcurrent: f.maxConcurrent ?? mine.maxConcurrent });
+    if (mine && (f.name !== undefined || f.capacity !== undefined || f.maxConcurrent !== undefined || f.maxOpenPrs !== undefined))
+      return register(this.ctx, {
+        name: f.name ?? mine.name,
+        skills: mine.skills,
+        capacity: f.capacity ?? mine.capacity,
+        maxConcurrent: f.maxConcurrent ?? mine.maxConcurrent,
+        maxOpenPrs: f.maxOpenPrs ?? mine.maxOpenPrs,
+      });
     if (mine) return mine;
     throw new RefusedError('unknown-worker', `worker ${workerId} has no profile yet: pass --skills a,b (and --capacity, --max-concurrent) to register`);
   }
 
   /** One task, from grant to submit / fail / loss. */
-  private async work(granted: ClaimAnswer): Promise<TaskEnd> {
+  private async work(granted: Grant): Promise<TaskEnd> {
     const { task, lease } = granted;
     const ttlMs = lease.ttlMs ?? Math.max(1000, lease.expiresAt - this.ctx.now());
     let lostResolve!: () => void;
     const lostP = new Promise<'lost'>((r) => (lostResolve = () => r('lost')));
     const held: Held = { task, fencingToken: lease.fencingToken, expiresAt: lease.expiresAt, ttlMs, heartbeats: 0, relayDown: false, onLost: lostResolve };
     this.held = held;
-    const file = writeBrief(this.opts.workdir, task, lease);
-    this.log('leased', `leased ${task.id} "${task.title}" (fencing token ${lease.fencingToken}, expires in ${formatDuration(lease.expiresAt - this.ctx.now())}); brief: ${file}`, {
+    const verb = granted.why === 'claimed' ? 'leased' : granted.why === 'resumed' ? 'resuming' : 'changes requested on';
+    this.log(granted.why === 'claimed' ? 'leased' : granted.why, `${verb} ${task.id} "${task.title}" (fencing token ${lease.fencingToken}, expires in ${formatDuration(lease.expiresAt - this.ctx.now())})`, {
       taskId: task.id,
       fencingToken: lease.fencingToken,
       expiresAt: lease.expiresAt,
-      brief: file,
+      ...(granted.prUrl ? { prUrl: granted.prUrl } : {}),
     });
-    this.scheduleHeartbeat(held, Math.max(250, ttlMs / 4));
+    startHeartbeat(this.ctx, held, { current: () => held === this.held, quiet: this.tty, log: (e, t, f) => this.log(e, t, f) });
     let onStop!: () => void;
     const stopP = new Promise<'stopped'>((r) => this.stopWaiters.push((onStop = () => r('stopped'))));
     try {
-      if (this.stopping) return await this.release(held);
-      let outcome: { prUrl?: string; failReason?: string; complete?: boolean; release?: boolean; movedOn?: string } | 'lost' | 'stopped';
-      if (this.opts.exec) outcome = await Promise.race([this.runExec(held, file), lostP, stopP]);
-      else outcome = await Promise.race([this.waitManual(held, stopP, lostP), lostP, stopP]);
-      this.stopHeartbeat(held);
+      if (this.stopping) return this.keep(held);
+      let outcome: { prUrl?: string; failReason?: string; toolFailed?: boolean; complete?: boolean; release?: string; halt?: string; movedOn?: string } | 'lost' | 'stopped';
+      if (this.opts.tool) outcome = await Promise.race([this.runTool(held, granted), lostP, stopP]);
+      else {
+        const file = writeBrief(this.opts.workdir, task, lease);
+        this.log('brief', `brief: ${file}`, { taskId: task.id, brief: file });
+        outcome = await Promise.race([this.waitManual(held, stopP, lostP), lostP, stopP]);
+      }
       if (outcome === 'stopped' || this.stopping) {
+        stopHeartbeat(held);
         await this.killTool(held);
-        return await this.release(held);
+        return this.keep(held);
       }
       if (outcome === 'lost' || held.lost) {
+        stopHeartbeat(held);
         await this.killTool(held);
         this.log('lease-lost', `lease-lost: ${held.lost ?? 'the lease on ' + task.id + ' is no longer yours'}; nothing submitted`, { taskId: task.id, code: 'lease-lost' });
         return 'lost';
       }
+      stopHeartbeat(held);
       if (outcome.movedOn) return outcome.movedOn === 'pr_open' || outcome.movedOn === 'done' ? 'submitted' : 'released';
-      if (outcome.release) return await this.release(held);
+      if (outcome.halt) {
+        this.log('halted', `${task.id}: ${outcome.halt}. The lease is kept (expires in ${formatDuration(held.expiresAt - this.ctx.now())}); fix this, then \`owp worker run --resume\` pushes and opens the PR without running the tool again.`, { taskId: task.id, reason: outcome.halt });
+        return 'halted';
+      }
+      if (outcome.release) {
+        this.log('giving-back', `${task.id}: ${outcome.release}; giving it back`, { taskId: task.id, reason: outcome.release });
+        return await this.release(held);
+      }
       if (outcome.complete) return await this.finish(held, 'complete', {});
-      if (outcome.prUrl) return await this.finish(held, 'submit', { prUrl: outcome.prUrl });
-      return await this.finish(held, 'fail', { reason: outcome.failReason ?? 'failed' });
+      if (outcome.prUrl) {
+        const end = await this.finish(held, 'submit', { prUrl: outcome.prUrl });
+        if (end === 'submitted') {
+          this.failures = 0;
+          if (this.opts.tool?.workspace) markSubmitted(this.opts.workdir, task.id, outcome.prUrl);
+        }
+        return end;
+      }
+      const end = await this.finish(held, 'fail', { reason: (outcome.failReason ?? 'failed').slice(0, 2000) });
+      return outcome.toolFailed && end === 'failed' ? 'tool-failed' : end;
     } finally {
       this.stopWaiters = this.stopWaiters.filter((w) => w !== onStop);
-      this.stopHeartbeat(held);
+      stopHeartbeat(held);
       this.held = undefined;
       this.clearStatus();
+    }
+  }
+
+  /** Stopped by a signal: the lease stays ours (it expires after its TTL unless resumed). */
+  private keep(held: Held): TaskEnd {
+    this.log('kept', `kept the lease on ${held.task.id} (expires in ${formatDuration(held.expiresAt - this.ctx.now())}); \`owp worker run --resume\` continues it`, { taskId: held.task.id, expiresAt: held.expiresAt });
+    return 'stopped';
+  }
+
+  /** The tool's turn (deliver.ts), mapped to what the loop does next. */
+  private async runTool(held: Held, granted: Grant): Promise<{ prUrl?: string; failReason?: string; toolFailed?: boolean; release?: string; halt?: string }> {
+    const opts = this.opts.tool!;
+    const out = this.ctx.out.json ? process.stderr : process.stdout;
+    const grant: TaskGrant = {
+      task: held.task,
+      fencingToken: held.fencingToken,
+      expiresAt: held.expiresAt,
+      continueWork: granted.why !== 'claimed',
+      ...(granted.prUrl ? { prUrl: granted.prUrl } : {}),
+      ...(granted.note ? { note: granted.note } : {}),
+      policyCloneUrl: opts.workspace ? await policyCloneUrl(this.ctx, held.task.repo) : undefined,
+    };
+    const r: ToolOutcome = await runToolTask(grant, { ...opts, workdir: this.opts.workdir, stdinTty: this.stdinTty }, {
+      started: (tool) => (held.tool = tool),
+      line: (line) => {
+        this.clearStatus();
+        out.write(line + '\n');
+      },
+      log: (event, text, fields) => this.log(event, text, fields),
+      cancelled: () => !!(held.lost || this.stopping),
+    });
+    held.tool = undefined;
+    switch (r.kind) {
+      case 'submit':
+        return { prUrl: r.prUrl };
+      case 'fail':
+        if (r.toolFailed) {
+          this.failures++;
+          this.lastStderr = r.stderr ?? '';
+        }
+        return { failReason: r.reason, toolFailed: r.toolFailed };
+      case 'release':
+        return { release: r.why };
+      case 'halt':
+        return { halt: r.why };
+      case 'ask':
+        for (;;) {
+          const url = await this.ask('The tool finished. Pull request URL (empty to give the task back): ');
+          if (!url) return { release: 'no pull request given' };
+          if (/^https?:\/\/\S+$/.test(url)) return { prUrl: url };
+          process.stderr.write(`"${url}" is not an http(s) URL.\n`);
+        }
     }
   }
 
@@ -184,44 +288,14 @@ export class WorkerLoop {
     return this.stopping ? 'stopped' : 'released';
   }
 
-  private async runExec(held: Held, file: string): Promise<{ prUrl?: string; failReason?: string; release?: boolean }> {
-    const env = childEnv(process.env, { OWP_TASK_FILE: file, OWP_TASK_ID: held.task.id, OWP_TASK_DIR: file.replace(/[/\\]TASK\.md$/, '') });
-    const out = this.ctx.out.json ? process.stderr : process.stdout;
-    held.tool = runTool(this.opts.exec!, {
-      cwd: file.replace(/[/\\]TASK\.md$/, ''),
-      env,
-      stdinTty: this.stdinTty,
-      onLine: (line) => {
-        this.clearStatus();
-        out.write(line + '\n');
-      },
-    });
-    const r = await held.tool.done;
-    held.tool = undefined;
-    if (held.lost || this.stopping) return {};
-    if (r.error) return { failReason: `the tool could not start: ${r.error}` };
-    if (r.code !== 0) return { failReason: r.signal ? `the tool was killed by ${r.signal}` : `the tool exited with code ${r.code}` };
-    const fromTool = prUrlFrom(r.lastLine);
-    if (fromTool) return { prUrl: fromTool };
-    if (this.stdinTty) {
-      for (;;) {
-        const url = await this.ask('The tool finished. Pull request URL (empty to give the task back): ');
-        if (!url) return { release: true };
-        if (/^https?:\/\/\S+$/.test(url)) return { prUrl: url };
-        process.stderr.write(`"${url}" is not an http(s) URL.\n`);
-      }
-    }
-    return { failReason: 'the tool exited 0 but printed no `PR: <url>` line' };
-  }
-
   /** No --exec: the contributor works by hand. On a TTY we ask; otherwise we wait for `owp submit` etc. */
-  private async waitManual(held: Held, stopP: Promise<'stopped'>, lostP: Promise<'lost'>): Promise<{ prUrl?: string; complete?: boolean; release?: boolean; movedOn?: string }> {
+  private async waitManual(held: Held, stopP: Promise<'stopped'>, lostP: Promise<'lost'>): Promise<{ prUrl?: string; complete?: boolean; release?: string; movedOn?: string }> {
     if (this.stdinTty && !this.ctx.out.json) {
       const ans = await this.ask(`Working on ${held.task.id}. Enter the PR URL when done, "complete", or "release": `, stopP, lostP);
       if (!ans) return {};
       if (/^complete$/i.test(ans)) return { complete: true };
       if (/^https?:\/\/\S+$/.test(ans)) return { prUrl: ans };
-      return { release: true };
+      return { release: 'you chose release' };
     }
     for (;;) {
       await this.sleepOrStop(Math.min(this.opts.pollMs, Math.max(500, held.ttlMs / 4)));
@@ -231,7 +305,7 @@ export class WorkerLoop {
         const rt = r.runtime;
         if (!rt || rt.state !== 'leased' || rt.fencingToken !== held.fencingToken) {
           this.log('moved-on', `${held.task.id} is now ${rt?.state ?? 'gone'}; claiming the next`, { taskId: held.task.id, state: rt?.state });
-          this.stopHeartbeat(held);
+          stopHeartbeat(held);
           return { movedOn: rt?.state ?? 'gone' };
         }
       } catch (e) {
@@ -257,38 +331,6 @@ export class WorkerLoop {
     }
   }
 
-  private scheduleHeartbeat(held: Held, delay: number, backoff = 1000): void {
-    held.timer = setTimeout(async () => {
-      if (held !== this.held || held.lost) return;
-      try {
-        const r = await leaseAction(this.ctx, 'heartbeat', held.task.id, {}, held.fencingToken);
-        if (held !== this.held || held.timer === undefined) return;
-        held.heartbeats++;
-        held.relayDown = false;
-        held.expiresAt = r.lease?.expiresAt ?? r.outcome?.expiresAt ?? this.ctx.now() + held.ttlMs;
-        if (!this.tty) this.log('heartbeat', `heartbeat ${held.task.id}: lease expires in ${formatDuration(held.expiresAt - this.ctx.now())}`, { taskId: held.task.id, expiresAt: held.expiresAt });
-        this.scheduleHeartbeat(held, Math.max(250, held.ttlMs / 4));
-      } catch (e) {
-        if (held !== this.held || held.timer === undefined) return;
-        const code = e instanceof RefusedError ? e.code : 'internal';
-        if (code === 'lease-lost') {
-          held.lost = `the relay says the lease on ${held.task.id} (fencing token ${held.fencingToken}) is no longer yours`;
-          held.onLost();
-          return;
-        }
-        held.relayDown = code === 'upstream-error' || code === 'shutting-down';
-        const lapsed = this.ctx.now() > held.expiresAt ? ' (the lease may have lapsed)' : '';
-        this.log('heartbeat-failed', `heartbeat ${held.task.id} failed: ${code}: ${(e as Error).message}; retrying in ${formatDuration(backoff)}${lapsed}`, { taskId: held.task.id, code });
-        this.scheduleHeartbeat(held, backoff, Math.min(backoff * 2, 30_000));
-      }
-    }, delay);
-  }
-
-  private stopHeartbeat(held: Held): void {
-    if (held.timer) clearTimeout(held.timer);
-    held.timer = undefined;
-  }
-
   private async killTool(held: Held): Promise<void> {
     const tool = held.tool;
     if (!tool || tool.child.exitCode !== null) return;
@@ -301,7 +343,7 @@ export class WorkerLoop {
   private stop(sig: NodeJS.Signals): void {
     if (this.stopping) return;
     this.stopping = sig;
-    this.log('stopping', `${sig}: ${this.held ? `releasing ${this.held.task.id} before exiting` : 'exiting'}`, { signal: sig });
+    this.log('stopping', `${sig}: ${this.held ? `stopping work on ${this.held.task.id}, keeping its lease` : 'exiting'}`, { signal: sig });
     for (const w of this.stopWaiters.splice(0)) w();
   }
 

@@ -47,7 +47,7 @@ let clockOffset = 0;
 let canAct = false;
 let filter: TaskFilter = {};
 const detail = new DetailController({ token: () => token, send }, () => scheduleRender());
-const figures = new FiguresController({ token: () => token, send }, () => scheduleRender());
+const figures = new FiguresController({ token: () => token, send }, () => scheduleRender(), publicDashboard);
 
 /** Lease expiries are relay times: read the relay's clock so countdowns are right on a skewed machine. */
 function noteServerDate(res: Response): void {

@@ -4,7 +4,7 @@
  *
  * Invariants:
  * - An answer for a choice that is no longer current is dropped.
- * - Without a token, or from a relay without these endpoints, the section says why
+ * - Without a token (unless the relay is public), or from a relay without these endpoints, the section says why
  *   instead of showing made-up numbers (the flood gauge still comes from the live board).
  */
 import { creditsFrom, figuresFrom, WINDOWS, type FiguresChoice, type FiguresView, type StatsWindow } from '../../../shared/dashboard/index.js';
@@ -17,6 +17,8 @@ export class FiguresController {
   constructor(
     private readonly api: Api,
     private readonly changed: () => void,
+    /** A public relay answers the figures without a token. */
+    private readonly publicDashboard = false,
   ) {}
 
   choose(c: FiguresChoice): void {
@@ -30,7 +32,7 @@ export class FiguresController {
   async load(): Promise<void> {
     const mine = ++this.seq;
     const { window, repo } = this.view;
-    if (!this.api.token()) {
+    if (!this.api.token() && !this.publicDashboard) {
       this.view = { window, repo, unavailable: 'The figures need a token (a viewer token is enough).' };
       this.changed();
       return;
