@@ -137,7 +137,7 @@ describe('scheduler session (incremental batches)', () => {
           expect(Object.keys(held.ledger.outcomes).length).toBeGreaterThanOrEqual(held.tasks);
         }
       }),
-      { seed: 42, numRuns: 200 },
+      fcOptions(200),
     );
   });
 
@@ -163,7 +163,7 @@ describe('scheduler session (incremental batches)', () => {
           session.commit(again);
         });
       }),
-      { seed: 42, numRuns: 200 },
+      fcOptions(200),
     );
   });
 
