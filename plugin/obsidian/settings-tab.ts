@@ -1,4 +1,4 @@
-/** The settings tab: relay, token, tasks folder, archive, contributor profile, hosting. */
+/** The settings tab: relay, token, tasks folder, archive, contributor profile. */
 import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
 import { parseSkills, type OwpSettings } from '../settings/settings.js';
 import { safeFolder } from '../../shared/notes/note-path.js';
@@ -11,9 +11,6 @@ export interface SettingsHost {
   identity(): string;
   /** Where the token is kept, for the description ("secret storage" or "data.json"). */
   tokenPlace(): string;
-  /** Desktop only: start or stop the relay hosted in this vault; undefined on mobile. */
-  setHosting?(on: boolean): Promise<void>;
-  hostingStatus?(): string;
 }
 
 const wholeNumber = (v: string, min: number): number | undefined => {
@@ -84,7 +81,6 @@ export class OwpSettingTab extends PluginSettingTab {
         }),
       );
     this.profile(containerEl, s);
-    this.hosting(containerEl, s);
   }
 
   private profile(containerEl: HTMLElement, s: OwpSettings): void {
@@ -118,37 +114,6 @@ export class OwpSettingTab extends PluginSettingTab {
       t.setValue(String(s.maxConcurrent)).onChange(async (v) => {
         const n = wholeNumber(v, 1);
         if (n !== undefined) s.maxConcurrent = n;
-        await this.host.saveSettings();
-      }),
-    );
-  }
-
-  private hosting(containerEl: HTMLElement, s: OwpSettings): void {
-    if (!this.host.setHosting) return; // mobile: no relay inside the app
-    const setHosting = (on: boolean) => this.host.setHosting!(on);
-    new Setting(containerEl).setName('Host the pool from this vault').setHeading();
-    new Setting(containerEl)
-      .setName('Host the pool from this vault')
-      .setDesc(`Runs a relay inside Obsidian while it is open, with its data in this vault's plugin folder. ${this.host.hostingStatus?.() ?? ''}`)
-      .addToggle((t) =>
-        t.setValue(s.host.enabled).onChange(async (v) => {
-          await setHosting(v);
-          this.display();
-        }),
-      );
-    new Setting(containerEl)
-      .setName('Listen address')
-      .setDesc('127.0.0.1 keeps the relay to this computer. Use 0.0.0.0 only to let others on your network connect.')
-      .addText((t) =>
-        t.setValue(s.host.address).onChange(async (v) => {
-          if (/^[0-9a-fA-F.:]+$|^localhost$/.test(v.trim())) s.host.address = v.trim();
-          await this.host.saveSettings();
-        }),
-      );
-    new Setting(containerEl).setName('Port').addText((t) =>
-      t.setValue(String(s.host.port)).onChange(async (v) => {
-        const n = wholeNumber(v, 0);
-        if (n !== undefined && n <= 65535) s.host.port = n;
         await this.host.saveSettings();
       }),
     );

@@ -41,6 +41,11 @@ describe('plugin build (npm run build)', () => {
     if (!pkg.repository) expect(banner).not.toMatch(/https?:/);
     const css = fs.readFileSync(path.join(root, 'styles.css'), 'utf8');
     expect(css).toContain('.owp-dashboard-root');
+    // The plugin's own styles use theme variables only (no hard-coded colours) and .theme-dark.
+    const own = fs.readFileSync(path.join(root, 'plugin/styles.css'), 'utf8');
+    expect(own).not.toMatch(/#[0-9a-f]{3,8}\b|rgba?\(|hsla?\(/i);
+    expect(own).toContain('.theme-dark');
+    expect(own).toMatch(/--owp-ok: var\(--color-green\)/);
     expect(css).toContain('.owp-dashboard {');
   });
 

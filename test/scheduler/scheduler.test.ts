@@ -30,14 +30,14 @@ describe('tie-break hash (FNV-1a 32-bit over UTF-8)', () => {
 
 describe('scores', () => {
   const p = profile('ann', { skills: ['ts', 'docs'] });
-  const wr = newWorkerRuntime('ann', '2026-01-10');
+  const workerState = newWorkerRuntime('ann', '2026-01-10');
   const input = (over: Partial<Parameters<typeof totalScore>[0]> = {}) => ({
     task: task('x', { skills: ['ts'] }),
     queuedAt: T0,
     now: T0,
     profile: p,
     skills: new Set(p.skills),
-    wr,
+    workerState,
     ...over,
   });
   const byName = (n: string) => SCORES.find((s) => s.name === n)!;
@@ -326,7 +326,9 @@ describe('ids that name Object.prototype members', () => {
     expect(state.ledger.outcomes.constructor).toMatchObject({ intentId: 'constructor', status: 'granted' });
     ({ state, result } = step(state, [fail('toString', '__proto__', 1, 'gave up', 'r1'), claimNext('constructor', 'hasOwnProperty')], T0 + 1));
     expect(result.outcomes[0]!.status).toBe('applied');
-    expect(Object.hasOwn(state.ledger.workers['toString' as string]!.cooldowns, '__proto__')).toBe(true);
+    // a worker's own release puts it in no cooldown (issue 11); claim-next in the same batch takes the released task
+    expect(Object.hasOwn(state.ledger.workers['toString' as string]!.cooldowns, '__proto__')).toBe(false);
+    expect(state.ledger.tasks['__proto__']!.lease).toMatchObject({ taskId: '__proto__', workerId: 'constructor' });
     expect(checkInvariants(state)).toEqual([]);
     // an unknown intent id that names a prototype member is decided, not mistaken for a stored outcome
     const r = step(state, [claim('toString', 'nope', 'valueOf')], T0 + 2).result;
