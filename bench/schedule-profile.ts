@@ -1,13 +1,14 @@
 /**
  * Micro-benchmark of `schedule()` alone: 10,000 queued tasks, 500 worker profiles, batches of
- * 1, 10 and 100 claim-nexts (and named claims), each on the previous batch's ledger, with
- * and without the hints the relay passes. Prints ms per batch as a table.
+ * 1, 10 and 100 claim-nexts (and named claims), each on the previous batch's ledger: by
+ * plain schedule() (full scan) and by a SchedulerSession as the relay runs it. Prints ms
+ * per batch as a table.
  * Run: `node --import tsx bench/schedule-profile.ts [--write]` (--write updates
  * docs/BENCHMARKS.md; add `--cpu-prof` to node for a profile).
  *
- * Invariants: deterministic input (no randomness); only `schedule()` is timed.
+ * Invariants: deterministic input (no randomness); only the scheduling call is timed.
  */
-import { prepareNextBatch, schedule } from '../shared/scheduler/index.js';
+import { SchedulerSession, schedule } from '../shared/scheduler/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import type { Intent, Ledger, PoolState, Task, WorkerProfile } from '../shared/model.js';
@@ -44,6 +45,8 @@ function run(state: PoolState, batchSize: number, batches: number, kind: 'claim-
   let now = 1_700_000_100_000;
   // First batch: reconcile creates the runtimes (not measured).
   let s: PoolState = { ...state, ledger: schedule(state, [], now).ledger };
+  const session = new SchedulerSession(s.ledger);
+  session.commit(session.schedule(s, [], now, null));
   let seq = 0;
   let named = 1;
   const times: number[] = [];
@@ -59,12 +62,18 @@ function run(state: PoolState, batchSize: number, batches: number, kind: 'claim-
         intents.push({ kind: 'claim', id: `i${seq}`, workerId, taskId: `bench/pool${n % 10}#${n}` });
       }
     }
-    const input = s.ledger.tasks;
+    if (hinted) {
+      const t = performance.now();
+      const r = session.schedule(s, intents, now, []);
+      times.push(performance.now() - t);
+      session.commit(r);
+      // As the relay does between batches (not timed): the next working copy, by recycling.
+      session.prepare();
+      continue;
+    }
     const t = performance.now();
-    const r = schedule({ ...s, ledger: { ...s.ledger, outcomes: {} } }, intents, now, hinted ? { changedTasks: [] } : undefined);
+    const r = schedule({ ...s, ledger: { ...s.ledger, outcomes: {} } }, intents, now);
     times.push(performance.now() - t);
-    // As the relay does between batches (not timed): the next working copy, by recycling.
-    if (hinted) prepareNextBatch(r.ledger.tasks, input);
     s = { ...s, ledger: r.ledger };
   }
   times.sort((a, b) => a - b);
@@ -89,7 +98,7 @@ for (const [label, mode, kind] of cases) {
   }
 }
 const table = [
-  '| batch of | claims | full scan (no hints): p50 / max ms | carried (relay path): p50 / max ms |',
+  '| batch of | claims | schedule() (full scan): p50 / max ms | session (relay path): p50 / max ms |',
   '|---|---:|---:|---:|',
   ...rows,
 ].join('\n');

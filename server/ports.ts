@@ -4,7 +4,7 @@
  * relay's internals, so each can be tested with a real relay or alone.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditEvent, Board, Intent, Ledger, Outcome, RepoPolicy, Task, TaskInput } from '../shared/model.js';
+import type { AuditEvent, Board, Intent, Ledger, Outcome, RepoPolicy, Task, TaskInput, TaskRuntime } from '../shared/model.js';
 
 import type { Role } from '../shared/protocol.js';
 
@@ -35,7 +35,8 @@ export interface BatchResult {
   batch: number;
   outcomes: Outcome[];
   events: AuditEvent[];
-  ledger: Ledger;
+  /** Task runtimes as of this batch: at least every one it changed (null: removed). */
+  tasks: Record<string, TaskRuntime | null>;
 }
 
 export interface UpsertResult {
@@ -48,12 +49,13 @@ export interface RelayPort {
   board(): Board;
   ledger(): Ledger;
   /** Create or update tasks on the board (one transaction). Unchanged tasks are not rewritten. */
-  upsertTasks(tasks: TaskInput[], actor: string): UpsertResult;
+  upsertTasks(tasks: TaskInput[]): UpsertResult;
   /** Change some fields of a task on the board. Throws OwpError('unknown-task'). */
-  patchTask(taskId: string, patch: Partial<Task>, actor: string): Task;
-  putRepo(policy: RepoPolicy, actor: string): RepoPolicy;
+  patchTask(taskId: string, patch: Partial<Task>): Task;
+  putRepo(policy: RepoPolicy): RepoPolicy;
   /** Queue an intent for the next tick; resolves with its outcome once persisted. */
-  submitIntent(intent: Intent, actor: string): Promise<Outcome>;
+  /** The intent's workerId is its actor: every audit event of it records that id. */
+  submitIntent(intent: Intent): Promise<Outcome>;
   /** Called after every arbitrated batch has been persisted and applied. */
   onBatch(listener: (result: BatchResult) => void): () => void;
   kv(namespace: string): KvStore;

@@ -16,7 +16,6 @@ import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
 import { emptyLedger } from '../shared/model.js';
-import { schedule } from '../shared/scheduler/index.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
 import { openTokenStore, type TokenStore } from './auth/index.js';
@@ -120,7 +119,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       audit,
       board,
       ledgerDoc,
-      schedule: (state, intents, at, hints) => schedule(state, intents, at, hints, { githubHost: config.githubHost }),
+      rules: { githubHost: config.githubHost },
       now,
       log,
       tickMs: config.tickMs,

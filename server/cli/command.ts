@@ -9,7 +9,7 @@
  */
 import { RefusedError, UsageError, str, type OptionSpecs, type Parsed } from './args.js';
 import { RelayClient } from './client.js';
-import { LeaseBook, owpHome } from './leases.js';
+import { LeaseBook, owpHome } from './lease-book.js';
 import type { Output } from './output.js';
 import type { Role } from '../../shared/protocol.js';
 

@@ -22,6 +22,7 @@ import { cancel, requeue, review } from './commands/review.js';
 import { status, tasks } from './commands/tasks.js';
 import { audit, auditVerify } from './commands/audit.js';
 import { githubSync } from './commands/github.js';
+import { conformance } from './commands/conformance.js';
 import { credits, stats } from './commands/stats.js';
 import { reviews, taskShow } from './commands/task-show.js';
 import { refusalHint } from './hints.js';
@@ -60,6 +61,7 @@ export const COMMANDS: Command[] = [
   audit,
   auditVerify,
   githubSync,
+  conformance,
 ];
 
 const GLOBAL_FLAGS = new Set([...Object.keys(GLOBAL_OPTIONS).map((n) => `--${n}`), '-h']);

@@ -1,60 +1,45 @@
 /**
  * The engine: the relay's single arbiter. Intents arrive from HTTP and from inbox
- * documents; every tick runs the pure scheduler once over the batch, persists the result,
- * then shows it to clients.
+ * documents; every tick decides the batch in the scheduler session, plans its effects
+ * (plan.ts) and performs them in order: persist, then show, then answer.
  *
  * Invariants:
- * - One tick at a time. A tick: schedule() once -> ONE atomic LevelDB batch (changed
- *   ledger entries + audit entries + archive moves) -> ONE `owp/ledger` transaction ->
- *   answer waiters -> notify onBatch listeners. Write before broadcast: nobody is told of
- *   an outcome that is not on disk.
- * - LevelDB is the authority: on open the in-memory ledger is read from it and the ledger
- *   doc is made to match.
- * - Each intent gets exactly one outcome. The same id twice in one batch is arbitrated
- *   once (both callers get the same answer); an id already in the ledger gets its stored
- *   outcome (the scheduler's rule). Ids are scoped to their sender (workerId): an id
- *   another sender used is refused with `conflict`, never answered with its outcome.
+ * - One tick at a time. A tick: one scheduled batch -> ONE atomic store batch (ledger
+ *   entries + audit entries + archive moves) -> session commit -> ONE `owp/ledger`
+ *   transaction -> answers -> onBatch listeners. Nobody is told of an outcome not on disk.
+ * - The store is the authority: on open the ledger is read from it and the doc made to match.
+ * - Each intent gets exactly one outcome; the same id twice is arbitrated once. Ids are
+ *   scoped to their sender: another sender's id is refused (`conflict`), never answered.
  * - Idle polls (claim-next refused for lack of a fitting task) are counted in
- *   `stats.idlePolls`, not chained into the audit log (batch-steps.ts).
- * - Heartbeats are liveness, not history: their outcomes are not stored, they write no
- *   audit entries, and a lease's new expiry reaches the ledger doc only when it moved by a
- *   quarter of the TTL or more (LevelDB always has the exact expiry).
- * - Finished tasks past `retentionMs` move to `archive/task/<id>` (same atomic batch) and
- *   leave both documents; outcomes past it leave the ledger doc (kept in LevelDB).
+ *   `stats.idlePolls`, not chained into the audit log (plan.ts).
  * - A batch the scheduler throws on is retried one intent per batch; an intent that fails
- *   alone gets a stored `internal` outcome, so one bad intent never blocks the others.
- * - A failed write leaves memory, audit head and documents as they were; the waiters of
- *   that batch get `internal`.
- * - ledger() is the current ledger. Once a batch replaced it, its `tasks` record is reused
- *   as a later batch's working copy (prepareNextBatch recycling): read it synchronously,
- *   and call ledger() again after an await rather than keeping an old one.
+ *   alone gets a stored `internal` outcome. A failed write leaves memory, audit head and
+ *   documents as they were; its callers get `internal`.
+ * - ledger() is safe to keep across an await (the session's rule).
  */
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
-import { type AuditEvent, type Intent, type Ledger, type Outcome, type PoolState } from '../../shared/model.js';
-import { batchChanges, prepareNextBatch, type ScheduleHints } from '../../shared/scheduler/index.js';
+import type { AuditEvent, Intent, Ledger, Outcome, TaskRuntime } from '../../shared/model.js';
+import { SchedulerSession, type ScheduleFn, type ScheduleRules, type SessionBatch } from '../../shared/scheduler/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { BatchResult, Logger } from '../ports.js';
-import type { Store, StoreOp } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { BoardView } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
-import { ARCHIVE_PREFIX, planArchive, settleOutcomes, withoutIdlePolls } from './batch-steps.js';
+import { answer, backoff, fail, intentIdTaken, IntentQueue, type Pending } from './intake.js';
 import { LatencyRecorder, type LatencySummary } from './latency.js';
-import { applyToLedgerDoc, diffLedger, diffLedgerIds, ledgerFromEntries, ledgerOps, LEDGER_PREFIX, resetLedgerDoc, withoutHeartbeatNoise, type LedgerDiff } from './ledger-sync.js';
-
-export type ScheduleFn = (
-  state: PoolState,
-  intents: Intent[],
-  now: number,
-  hints?: ScheduleHints,
-) => { ledger: Ledger; outcomes: Outcome[]; events: AuditEvent[] };
+import { applyToLedgerDoc, ledgerFromEntries, LEDGER_PREFIX, resetLedgerDoc, type LedgerDiff } from './ledger-diff.js';
+import { ARCHIVE_PREFIX, planBatch, type BatchPlan } from './plan.js';
 
 export interface EngineOptions {
   store: Store;
   audit: AuditLog;
   board: BoardView;
   ledgerDoc: Y.Doc;
-  schedule: ScheduleFn;
+  /** Relay configuration the scheduler's rules depend on (the GitHub host of PR links). */
+  rules?: ScheduleRules;
+  /** A plain scheduler to use instead of the session's incremental one (tests inject faults). */
+  schedule?: ScheduleFn;
   now: () => number;
   log: Logger;
   /** Wait this long after the first intent of a batch before arbitrating (default 5 ms). */
@@ -67,28 +52,12 @@ export interface EngineOptions {
   archiveEveryMs?: number;
 }
 
-interface Pending {
-  intent: Intent;
-  ephemeral: boolean;
-  /** performance.now() when it was queued (for the relay-side latency figures). */
-  queuedAt: number;
-  waiters: { resolve: (o: Outcome) => void; reject: (e: unknown) => void }[];
-}
-
 const DAY = 24 * 60 * 60 * 1000;
-
-/** The refusal for an intent id another sender already used (its outcome stays theirs). */
-function intentIdTaken(id: string): OwpError {
-  return new OwpError('conflict', `The intent id ${id} was already used by another sender; send this intent again with a fresh id (a new UUID).`, 'intentId');
-}
 
 export class Engine {
   readonly inboxes: InboxWatcher;
-  private ledgerState: Ledger;
-  private readonly pending = new Map<string, Pending>();
-  private readonly rejectedQueue: RejectedIntent[] = [];
-  /** Intents of a batch the scheduler threw on, retried one per batch to isolate the cause. */
-  private readonly solo: Pending[] = [];
+  private readonly session: SchedulerSession;
+  private readonly queue = new IntentQueue();
   private backoffMs = 0;
   private readonly listeners = new Set<(r: BatchResult, diff: LedgerDiff) => void>();
   private timer: NodeJS.Timeout | undefined;
@@ -98,54 +67,51 @@ export class Engine {
   private archiveDue = false;
   private lastArchiveCheck = 0;
   private earliestExpiry = Infinity;
-  private hbSeq = 0;
+  private heartbeatSeq = 0;
   /** The board changed since the last tick: run one (even without intents) so new or
    * cancelled tasks get their runtime at once, not at the next unrelated intent. */
   private boardDirty = false;
-  /** Board task ids changed since the ledger in memory was made (the scheduler's hints);
-   * null when unknown (start-up, a failed batch): the next batch reconciles everything. */
+  /** Board task ids changed since the session's ledger was made; null when unknown
+   * (start-up, a failed batch): the next batch reconciles everything. */
   private boardChanged: Set<string> | null = null;
   private unsubscribeBoard: (() => void) | undefined;
+  private readonly latencies = new LatencyRecorder();
   readonly tickMs: number;
   readonly retentionMs: number;
   /** Batches run and their timings, for /api/status and the benchmark. */
   readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0, scheduleMs: 0, persistMs: 0, applyMs: 0, idlePolls: 0 };
+  /** What the last batch changed as clients see it (heartbeat-only expiry moves left out). */
+  lastDiff: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
 
   private constructor(
-    private readonly o: EngineOptions,
+    private readonly opts: EngineOptions,
     ledger: Ledger,
   ) {
-    this.ledgerState = ledger;
-    this.tickMs = o.tickMs ?? 5;
-    this.retentionMs = o.retentionMs ?? 7 * DAY;
+    this.session = new SchedulerSession(ledger, { rules: opts.rules, replace: opts.schedule });
+    this.tickMs = opts.tickMs ?? 5;
+    this.retentionMs = opts.retentionMs ?? 7 * DAY;
     this.inboxes = new InboxWatcher({
-      known: (id) =>
-        id in this.ledgerState.outcomes || this.pending.has(id) || this.rejectedQueue.some((r) => r.id === id) || this.solo.some((p) => p.intent.id === id),
-      intent: (intent) => {
-        void this.enqueue(intent, false).catch(() => undefined);
-      },
-      rejected: (r) => {
-        this.rejectedQueue.push(r);
-        this.kick();
-      },
+      answered: (id) => this.session.outcome(id) !== undefined,
+      submit: (intent) => void this.submit(intent).catch(() => undefined),
+      refuse: (r) => this.refuse(r),
     });
   }
 
-  static async open(o: EngineOptions): Promise<Engine> {
-    const ledger = ledgerFromEntries(await o.store.entries<unknown>(LEDGER_PREFIX));
-    const engine = new Engine(o, ledger);
-    resetLedgerDoc(o.ledgerDoc, ledger, o.now(), o.now() - (o.retentionMs ?? 7 * DAY));
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const ledger = ledgerFromEntries(await opts.store.entries<unknown>(LEDGER_PREFIX));
+    const engine = new Engine(opts, ledger);
+    resetLedgerDoc(opts.ledgerDoc, ledger, opts.now(), opts.now() - (opts.retentionMs ?? 7 * DAY));
     // A crash between archiving and removing from the board must not resurrect the task.
     const stale: string[] = [];
-    for (const id of Object.keys(o.board.board().tasks)) {
-      if (!(id in ledger.tasks) && (await o.store.get(ARCHIVE_PREFIX + id)) !== undefined) stale.push(id);
+    for (const id of Object.keys(opts.board.board().tasks)) {
+      if (!(id in ledger.tasks) && (await opts.store.get(ARCHIVE_PREFIX + id)) !== undefined) stale.push(id);
     }
-    o.board.removeTasks(stale);
-    engine.recomputeExpiry();
-    engine.lastArchiveCheck = o.now();
+    opts.board.removeTasks(stale);
+    engine.earliestExpiry = engine.session.earliestExpiry();
+    engine.lastArchiveCheck = opts.now();
     engine.archiveDue = true;
     engine.startSweeper();
-    engine.unsubscribeBoard = o.board.onChange((delta) => {
+    engine.unsubscribeBoard = opts.board.onChange((delta) => {
       if (engine.boardChanged) for (const id in delta.tasks) engine.boardChanged.add(id);
       if (engine.stopping) return;
       engine.boardDirty = true;
@@ -154,21 +120,28 @@ export class Engine {
     return engine;
   }
 
+  /** The current ledger; safe to keep (it never changes; only its outcomes grow). */
   ledger(): Ledger {
-    return this.ledgerState;
+    return this.session.ledger();
+  }
+
+  /** The current runtime of one task, without taking a snapshot (for reads on the hot path). */
+  runtime(taskId: string): TaskRuntime | undefined {
+    return this.session.task(taskId);
   }
 
   /** The ledger as clients are shown it: outcomes past the retention window left out. */
   visibleLedger(): Ledger {
-    const cutoff = this.o.now() - this.retentionMs;
+    const cutoff = this.opts.now() - this.retentionMs;
     const outcomes: Ledger['outcomes'] = {};
-    for (const [id, o] of Object.entries(this.ledgerState.outcomes)) if (o.at > cutoff) outcomes[id] = o;
-    return { ...this.ledgerState, outcomes };
+    const ledger = this.session.ledger();
+    for (const [id, outcome] of Object.entries(ledger.outcomes)) if (outcome.at > cutoff) outcomes[id] = outcome;
+    return { ...ledger, outcomes };
   }
 
   /** The latest audit events (at most 100, newest last), as in the ledger doc's `recent`. */
   recent(): AuditEvent[] {
-    return this.o.ledgerDoc.getArray<AuditEvent>('recent').toArray();
+    return this.opts.ledgerDoc.getArray<AuditEvent>('recent').toArray();
   }
 
   onBatch(listener: (r: BatchResult, diff: LedgerDiff) => void): () => void {
@@ -185,10 +158,17 @@ export class Engine {
     return this.enqueue(intent, false);
   }
 
+  /** Store a refusal decided before arbitration (an inbox intent), unless its id has an outcome. */
+  refuse(r: RejectedIntent): void {
+    if (this.stopping || this.session.outcome(r.id) !== undefined) return;
+    this.queue.refuse(r);
+    this.kick();
+  }
+
   /** A heartbeat: arbitrated like any intent, but neither stored as an outcome nor audited. */
   heartbeat(workerId: string, taskId: string, fencingToken: number): Promise<Outcome> {
-    this.hbSeq += 1;
-    const id = `hb:${workerId}:${taskId}:${this.hbSeq}`;
+    this.heartbeatSeq += 1;
+    const id = `hb:${workerId}:${taskId}:${this.heartbeatSeq}`;
     return this.enqueue({ kind: 'heartbeat', id, workerId, taskId, fencingToken }, true);
   }
 
@@ -196,254 +176,16 @@ export class Engine {
   awarenessHeartbeat(workerId: string, leases: readonly { taskId: string; fencingToken: number }[]): void {
     if (this.stopping) return;
     for (const { taskId, fencingToken } of leases) {
-      const rt = this.ledgerState.tasks[taskId];
-      if (!rt?.lease || rt.lease.workerId !== workerId || rt.lease.fencingToken !== fencingToken) continue;
+      const lease = this.session.task(taskId)?.lease;
+      if (!lease || lease.workerId !== workerId || lease.fencingToken !== fencingToken) continue;
       void this.heartbeat(workerId, taskId, fencingToken).catch(() => undefined);
     }
   }
-
-  private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
-    if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
-    // A repeated id: its stored (persisted) outcome, without waiting for a batch. Intent ids
-    // are scoped to their sender: another sender's id is refused, never answered with its outcome.
-    const stored = ephemeral ? undefined : this.ledgerState.outcomes[intent.id];
-    if (stored && stored.workerId !== intent.workerId) return Promise.reject(intentIdTaken(intent.id));
-    if (stored) return Promise.resolve(stored);
-    return new Promise<Outcome>((resolve, reject) => {
-      const p = this.pending.get(intent.id);
-      if (p && p.intent.workerId !== intent.workerId) reject(intentIdTaken(intent.id));
-      else if (p) p.waiters.push({ resolve, reject });
-      else this.pending.set(intent.id, { intent, ephemeral, queuedAt: performance.now(), waiters: [{ resolve, reject }] });
-      this.kick();
-    });
-  }
-
-  private kick(): void {
-    if (this.timer || this.inFlight) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.runTick();
-    }, this.tickMs + this.backoffMs);
-  }
-
-  private startSweeper(): void {
-    const every = this.o.sweepMs ?? 250;
-    this.sweeper = setInterval(() => {
-      if (this.stopping || this.inFlight || this.timer) return;
-      const now = this.o.now();
-      if (now - this.lastArchiveCheck >= (this.o.archiveEveryMs ?? 60_000)) {
-        this.lastArchiveCheck = now;
-        this.archiveDue = true;
-      }
-      // earliestExpiry is a lower bound (kept cheaply per batch); check it exactly before a tick.
-      if (this.earliestExpiry <= now) this.recomputeExpiry();
-      if (this.earliestExpiry <= now || this.archiveDue) void this.runTick();
-    }, every);
-    this.sweeper.unref?.();
-  }
-
-  private recomputeExpiry(): void {
-    let min = Infinity;
-    for (const id in this.ledgerState.tasks) {
-      const l = this.ledgerState.tasks[id].lease;
-      if (l && this.ledgerState.tasks[id].state === 'leased' && l.expiresAt < min) min = l.expiresAt;
-    }
-    this.earliestExpiry = min;
-  }
-
-  private runTick(): Promise<void> {
-    if (this.inFlight) return this.inFlight;
-    const p = this.tick().finally(() => {
-      this.inFlight = undefined;
-      if (this.pending.size > 0 || this.rejectedQueue.length > 0 || this.solo.length > 0 || this.boardDirty) this.kick();
-    });
-    this.inFlight = p;
-    return p;
-  }
-
-  private async tick(): Promise<void> {
-    const started = performance.now();
-    this.boardDirty = false;
-    let batchEntries: Pending[];
-    if (this.solo.length > 0) batchEntries = [this.solo.shift()!];
-    else {
-      batchEntries = [...this.pending.values()];
-      this.pending.clear();
-    }
-    const rejected = this.rejectedQueue.splice(0);
-    try {
-      await this.arbitrate(started, batchEntries, rejected);
-    } catch (e) {
-      this.failBatch(e, batchEntries, rejected);
-    }
-  }
-
-  /**
-   * A throw anywhere after the batch was taken (a bug: diffing, audit, applying to the
-   * document) must not leave its callers waiting forever or stop the engine: every waiter
-   * gets `internal` (a waiter already answered keeps its answer), the next batch reconciles
-   * the whole board, and the ledger document is rebuilt from the in-memory ledger (which is
-   * what LevelDB holds: memory moves only after a successful write).
-   */
-  private failBatch(e: unknown, batchEntries: Pending[], rejected: RejectedIntent[]): void {
-    this.o.log.error('batch failed after arbitration', { error: String((e as Error)?.stack ?? e) });
-    this.boardChanged = null;
-    // Refused inbox intents get their stored outcome in a later batch (skipped if stored).
-    this.rejectedQueue.unshift(...rejected);
-    this.backoffMs = Math.min(5000, Math.max(100, this.backoffMs * 2));
-    const err = new OwpError('internal', 'The relay failed while recording this batch; retry with the same intent id. The relay log has details.');
-    for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
-    try {
-      const now = this.o.now();
-      resetLedgerDoc(this.o.ledgerDoc, this.ledgerState, now, now - this.retentionMs);
-    } catch (again) {
-      this.o.log.error('could not rebuild the ledger document', { error: String(again) });
-    }
-  }
-
-  private async arbitrate(started: number, batchEntries: Pending[], rejected: RejectedIntent[]): Promise<void> {
-    const now = this.o.now();
-    const prev = this.ledgerState;
-    const intents = batchEntries.map((e) => e.intent);
-    let result: ReturnType<ScheduleFn>;
-    // Board changes from here on are the next batch's hints. A batch that fails sets
-    // boardChanged to null: unknown, so the next batch reconciles the whole board.
-    const changedTasks = this.boardChanged;
-    this.boardChanged = new Set();
-    try {
-      // The scheduler sees only the stored outcomes of this batch's ids (what it needs to
-      // answer a repeat): the full map grows with history and must not be copied per batch.
-      const known: Ledger['outcomes'] = {};
-      for (const i of intents) {
-        const o = prev.outcomes[i.id];
-        if (o) known[i.id] = o;
-      }
-      result = this.o.schedule({ board: this.o.board.board(), profiles: this.inboxes.profiles, ledger: { ...prev, outcomes: known } }, intents, now, changedTasks ? { changedTasks } : undefined);
-    } catch (e) {
-      this.boardChanged = null;
-      this.o.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
-      this.rejectedQueue.unshift(...rejected);
-      if (batchEntries.length > 1) {
-        // One bad intent must not block the others: retry them one per batch.
-        this.solo.push(...batchEntries);
-        return;
-      }
-      const b = batchEntries[0];
-      if (b) {
-        const message = `The scheduler failed on intent ${b.intent.id}; it was not applied. The relay log has details; report it.`;
-        for (const w of b.waiters) w.reject(new OwpError('internal', message));
-        // Stored as its outcome, so an inbox intent is not retried forever.
-        if (!b.ephemeral) this.rejectedQueue.push({ id: b.intent.id, workerId: b.intent.workerId, kind: b.intent.kind, code: 'internal', message });
-      } else {
-        // Nothing to isolate: the state itself trips the scheduler. Back off, keep the relay up.
-        this.backoffMs = Math.min(5000, Math.max(100, this.backoffMs * 2));
-      }
-      return;
-    }
-    this.backoffMs = 0;
-    const scheduled = performance.now();
-    this.stats.scheduleMs += scheduled - started;
-    const next = result.ledger;
-    const batch = next.batch;
-    const ephemeralIds = new Set<string>();
-    for (const b of batchEntries) if (b.ephemeral) ephemeralIds.add(b.intent.id);
-    const byId = new Map<string, Outcome>();
-    for (const o of result.outcomes) byId.set(o.intentId, o);
-    const settled = withoutIdlePolls(settleOutcomes(prev, next, result.events, ephemeralIds, rejected, now));
-    const events = settled.events;
-    // What the scheduler says it changed (before anything here edits next.tasks).
-    const changes = batchChanges(next.tasks);
-    let archiveOps: StoreOp[] = [];
-    let archived: string[] = [];
-    let pruned: string[] = [];
-    if (this.archiveDue) {
-      this.archiveDue = false;
-      const plan = planArchive(next.tasks, this.o.ledgerDoc.getMap<Outcome>('outcomes').entries(), (id) => this.o.board.rawTask(id), now, this.retentionMs);
-      ({ ops: archiveOps, archived, pruned } = plan);
-      next.tasks = plan.tasks;
-    }
-    const outcomeIds = [...intents.map((i) => i.id), ...rejected.map((r) => r.id)];
-    const diff =
-      changes && archived.length === 0
-        ? diffLedgerIds(prev, next, changes.tasks, changes.workers, outcomeIds)
-        : diffLedger(prev, next, outcomeIds);
-    const { ops: auditOps, entries } = this.o.audit.prepare(events);
-    const ops: StoreOp[] = [...(ledgerOps(diff, batch, now) as StoreOp[]), ...auditOps, ...archiveOps];
-    try {
-      await this.o.store.batch(ops);
-    } catch (e) {
-      this.boardChanged = null;
-      this.o.log.error('ledger write failed; batch dropped', { error: String(e) });
-      this.rejectedQueue.unshift(...rejected);
-      this.backoffMs = Math.min(5000, Math.max(100, this.backoffMs * 2));
-      const err = new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.');
-      for (const b of batchEntries) for (const w of b.waiters) w.reject(err);
-      return;
-    }
-    const persisted = performance.now();
-    this.stats.persistMs += persisted - scheduled;
-    this.o.audit.commit(entries);
-    this.stats.idlePolls += settled.idle;
-    // `next.outcomes` holds this batch's outcomes only; fold them into the one growing map
-    // (after the write succeeded: a failed batch leaves memory as it was).
-    const all = prev.outcomes;
-    for (const id in next.outcomes) all[id] = next.outcomes[id];
-    next.outcomes = all;
-    this.ledgerState = next;
-    for (const rt of Object.values(diff.tasks)) {
-      if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < this.earliestExpiry) this.earliestExpiry = rt.lease.expiresAt;
-    }
-    const docDiff = withoutHeartbeatNoise(diff, this.o.ledgerDoc.getMap<unknown>('tasks'));
-    const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
-    if (docChanged || events.length > 0 || pruned.length > 0) applyToLedgerDoc(this.o.ledgerDoc, docDiff, batch, now, events, pruned);
-    if (archived.length > 0) {
-      this.o.board.removeTasks(archived);
-      this.o.log.info('archived finished tasks', { count: archived.length });
-    }
-    const answered = performance.now();
-    this.stats.applyMs += answered - persisted;
-    for (const b of batchEntries) {
-      const out = byId.get(b.intent.id);
-      if (!b.ephemeral) this.latencies.record(answered - b.queuedAt);
-      for (const w of b.waiters) {
-        if (out) w.resolve(out);
-        else w.reject(new OwpError('internal', `The scheduler gave no outcome for intent ${b.intent.id}; retry with the same id.`));
-      }
-    }
-    const ms = performance.now() - started;
-    this.stats.batches += 1;
-    this.stats.intents += intents.length;
-    this.stats.lastBatchMs = ms;
-    if (ms > this.stats.maxBatchMs) this.stats.maxBatchMs = ms;
-    const br: BatchResult = { batch, outcomes: result.outcomes.filter((o) => !ephemeralIds.has(o.intentId)), events, ledger: next };
-    // The next batch's working copy of the task record, made while waiting for its intents:
-    // the record this batch started from (prev.tasks) is no longer the ledger, so it is
-    // recycled (brought up to date in O(changes)) instead of copying 10,000 entries.
-    // Consequence: a reader still holding an older ledger() object sees its `tasks` move on.
-    const given = prev.tasks;
-    setImmediate(() => {
-      if (this.ledgerState === next && !this.inFlight) prepareNextBatch(next.tasks, given);
-    });
-    this.lastDiff = docDiff;
-    for (const l of this.listeners) {
-      try {
-        l(br, docDiff);
-      } catch (e) {
-        this.o.log.warn('onBatch listener failed', { error: String(e) });
-      }
-    }
-  }
-
-  private readonly latencies = new LatencyRecorder();
 
   /** Queue-to-answer time (ms) of non-heartbeat intents answered after the `since`-th one. */
   latency(since = 0): LatencySummary {
     return this.latencies.summary(since);
   }
-
-  /** What the last batch changed as clients see it (heartbeat-only expiry moves left out). */
-  lastDiff: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
-
 
   /** Run a batch now (tests, shutdown); resolves when it is persisted and shown. */
   async flush(): Promise<void> {
@@ -452,7 +194,7 @@ export class Engine {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.size > 0 || this.rejectedQueue.length > 0) await this.runTick();
+    if (this.queue.hasQueued()) await this.runTick();
   }
 
   /** Run the sweeper's check now (tests): expiry and archiving. */
@@ -471,5 +213,185 @@ export class Engine {
     this.unsubscribeBoard?.();
     await this.flush();
     this.inboxes.close();
+  }
+
+  private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
+    if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
+    // A repeated id: its stored (persisted) outcome, without waiting for a batch. Intent ids
+    // are scoped to their sender: another sender's id is refused, never answered with its outcome.
+    const stored = ephemeral ? undefined : this.session.outcome(intent.id);
+    if (stored && stored.workerId !== intent.workerId) return Promise.reject(intentIdTaken(intent.id));
+    if (stored) return Promise.resolve(stored);
+    const answered = this.queue.add(intent, ephemeral);
+    this.kick();
+    return answered;
+  }
+
+  private kick(): void {
+    if (this.timer || this.inFlight) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.runTick();
+    }, this.tickMs + this.backoffMs);
+  }
+
+  private startSweeper(): void {
+    const every = this.opts.sweepMs ?? 250;
+    this.sweeper = setInterval(() => {
+      if (this.stopping || this.inFlight || this.timer) return;
+      const now = this.opts.now();
+      if (now - this.lastArchiveCheck >= (this.opts.archiveEveryMs ?? 60_000)) {
+        this.lastArchiveCheck = now;
+        this.archiveDue = true;
+      }
+      // earliestExpiry is a lower bound (kept cheaply per batch); check it exactly before a tick.
+      if (this.earliestExpiry <= now) this.earliestExpiry = this.session.earliestExpiry();
+      if (this.earliestExpiry <= now || this.archiveDue) void this.runTick();
+    }, every);
+    this.sweeper.unref?.();
+  }
+
+  private runTick(): Promise<void> {
+    if (this.inFlight) return this.inFlight;
+    const p = this.tick().finally(() => {
+      this.inFlight = undefined;
+      if (this.queue.hasWork() || this.boardDirty) this.kick();
+    });
+    this.inFlight = p;
+    return p;
+  }
+
+  private async tick(): Promise<void> {
+    const started = performance.now();
+    this.boardDirty = false;
+    const { entries, rejected } = this.queue.take();
+    const now = this.opts.now();
+    try {
+      const scheduled = this.decide(entries, rejected, now);
+      if (scheduled) await this.record(started, now, scheduled, entries, rejected);
+    } catch (e) {
+      this.failBatch(e, entries, rejected);
+    }
+  }
+
+  /** The scheduler's part; undefined when it threw (then its intents are isolated or refused). */
+  private decide(entries: Pending[], rejected: RejectedIntent[], now: number): SessionBatch | undefined {
+    const intents = entries.map((p) => p.intent);
+    // Board changes from here on are the next batch's. A batch that fails sets boardChanged
+    // to null: unknown, so the next batch reconciles the whole board.
+    const changedTasks = this.boardChanged;
+    this.boardChanged = new Set();
+    try {
+      const scheduled = this.session.schedule({ board: this.opts.board.board(), profiles: this.inboxes.profiles }, intents, now, changedTasks);
+      this.backoffMs = 0;
+      return scheduled;
+    } catch (e) {
+      this.boardChanged = null;
+      this.opts.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
+      this.queue.putBack(rejected);
+      if (entries.length > 1) {
+        // One bad intent must not block the others: retry them one per batch.
+        this.queue.isolate(entries);
+        return undefined;
+      }
+      const p = entries[0];
+      if (p) {
+        const message = `The scheduler failed on intent ${p.intent.id}; it was not applied. The relay log has details; report it.`;
+        fail([p], new OwpError('internal', message));
+        // Stored as its outcome, so an inbox intent is not retried forever.
+        if (!p.ephemeral) this.queue.refuse({ id: p.intent.id, workerId: p.intent.workerId, kind: p.intent.kind, code: 'internal', message });
+      } else {
+        // Nothing to isolate: the state itself trips the scheduler. Back off, keep the relay up.
+        this.backoffMs = backoff(this.backoffMs);
+      }
+      return undefined;
+    }
+  }
+
+  /** Plan the batch's effects and perform them in order: persist, commit, show, answer. */
+  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[]): Promise<void> {
+    const scheduledAt = performance.now();
+    this.stats.scheduleMs += scheduledAt - started;
+    const { ledgerDoc, board, audit, store } = this.opts;
+    const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), rawTask: (id: string) => board.rawTask(id), retentionMs: this.retentionMs } : undefined;
+    this.archiveDue = false;
+    const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive });
+    const { ops: auditOps, entries: auditEntries } = audit.prepare(plan.events);
+    try {
+      await store.batch([...plan.storeOps, ...auditOps]);
+    } catch (e) {
+      this.boardChanged = null;
+      this.opts.log.error('ledger write failed; batch dropped', { error: String(e) });
+      this.queue.putBack(rejected);
+      this.backoffMs = backoff(this.backoffMs);
+      fail(entries, new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.'));
+      return;
+    }
+    const persistedAt = performance.now();
+    this.stats.persistMs += persistedAt - scheduledAt;
+    audit.commit(auditEntries);
+    this.stats.idlePolls += plan.idlePolls;
+    // Memory moves only after the write succeeded: a failed batch leaves it as it was.
+    this.session.commit(scheduled, plan.settled);
+    this.show(plan, now);
+    const answeredAt = performance.now();
+    this.stats.applyMs += answeredAt - persistedAt;
+    for (const p of entries) if (!p.ephemeral) this.latencies.record(answeredAt - p.queuedAt);
+    answer(entries, plan.replies, (id) => new OwpError('internal', `The scheduler gave no outcome for intent ${id}; retry with the same id.`));
+    const ms = performance.now() - started;
+    this.stats.batches += 1;
+    this.stats.intents += entries.length;
+    this.stats.lastBatchMs = ms;
+    if (ms > this.stats.maxBatchMs) this.stats.maxBatchMs = ms;
+    // The next batch's working copy of the tasks record, made while waiting for its intents.
+    setImmediate(() => {
+      if (!this.inFlight) this.session.prepare();
+    });
+    this.notify({ batch: plan.batch, outcomes: plan.outcomes, events: plan.events, tasks: plan.diff.tasks }, plan.doc.diff);
+  }
+
+  /** Apply a recorded batch to the ledger document and the board (archived tasks leave it). */
+  private show(plan: BatchPlan, now: number): void {
+    for (const rt of Object.values(plan.diff.tasks)) {
+      if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < this.earliestExpiry) this.earliestExpiry = rt.lease.expiresAt;
+    }
+    if (plan.doc.apply) applyToLedgerDoc(this.opts.ledgerDoc, plan.doc.diff, plan.batch, now, plan.events, plan.doc.pruned);
+    if (plan.archived.length > 0) {
+      this.opts.board.removeTasks(plan.archived);
+      this.opts.log.info('archived finished tasks', { count: plan.archived.length });
+    }
+    this.lastDiff = plan.doc.diff;
+  }
+
+  private notify(result: BatchResult, diff: LedgerDiff): void {
+    for (const l of this.listeners) {
+      try {
+        l(result, diff);
+      } catch (e) {
+        this.opts.log.warn('onBatch listener failed', { error: String(e) });
+      }
+    }
+  }
+
+  /**
+   * A throw anywhere after the batch was taken (a bug: diffing, audit, applying to the
+   * document) must not leave its callers waiting forever or stop the engine: every waiter
+   * gets `internal` (a waiter already answered keeps its answer), the next batch reconciles
+   * the whole board, and the ledger document is rebuilt from the session's ledger (which is
+   * what the store holds: memory moves only after a successful write).
+   */
+  private failBatch(e: unknown, entries: Pending[], rejected: RejectedIntent[]): void {
+    this.opts.log.error('batch failed after arbitration', { error: String((e as Error)?.stack ?? e) });
+    this.boardChanged = null;
+    // Refused inbox intents get their stored outcome in a later batch (skipped if stored).
+    this.queue.putBack(rejected);
+    this.backoffMs = backoff(this.backoffMs);
+    fail(entries, new OwpError('internal', 'The relay failed while recording this batch; retry with the same intent id. The relay log has details.'));
+    try {
+      const now = this.opts.now();
+      resetLedgerDoc(this.opts.ledgerDoc, this.session.ledger(), now, now - this.retentionMs);
+    } catch (again) {
+      this.opts.log.error('could not rebuild the ledger document', { error: String(again) });
+    }
   }
 }

@@ -4,8 +4,8 @@
  * array into an intent for the engine.
  *
  * Invariants:
- * - An intent is handed to the engine at most once per process (ids seen are remembered);
- *   the engine (via ledger outcomes) makes that at most once ever.
+ * - Every intent entry is handed to the engine's submit (a repeated id gets its stored
+ *   outcome there, never a second arbitration).
  * - An intent whose workerId is not the inbox's worker, or that fails validation, is not
  *   arbitrated: it is reported with `not-authorized` / `invalid-intent` so its sender still
  *   gets exactly one outcome (when it carries a usable id).
@@ -29,11 +29,12 @@ export interface RejectedIntent {
   message: string;
 }
 
+/** Where the watcher hands what it reads: the engine's submit and refuse. */
 export interface InboxSink {
-  /** Whether this intent id already has an outcome (or is queued): skip it. */
-  known(intentId: string): boolean;
-  intent(intent: Intent): void;
-  rejected(r: RejectedIntent): void;
+  /** Whether this intent id already has a stored outcome: nothing to do (saves parsing it). */
+  answered(intentId: string): boolean;
+  submit(intent: Intent): void;
+  refuse(r: RejectedIntent): void;
 }
 
 interface Watched {
@@ -114,18 +115,18 @@ export class InboxWatcher {
     const plain = raw instanceof Y.Map ? raw.toJSON() : raw;
     const id = plain && typeof plain === 'object' ? (plain as { id?: unknown }).id : undefined;
     if (typeof id !== 'string' || id.length === 0 || id.length > LIMITS.idLength) return; // nowhere to answer
-    if (this.sink.known(id)) return;
+    if (this.sink.answered(id)) return;
     const kindRaw = (plain as { kind?: unknown }).kind;
     const kind = (typeof kindRaw === 'string' ? kindRaw : 'claim') as Intent['kind'];
     let intent: Intent;
     try {
       intent = parseIntent(plain);
     } catch (e) {
-      this.sink.rejected({ id, workerId, kind, code: 'invalid-intent', message: (e as OwpError).message });
+      this.sink.refuse({ id, workerId, kind, code: 'invalid-intent', message: (e as OwpError).message });
       return;
     }
     if (intent.workerId !== workerId) {
-      this.sink.rejected({
+      this.sink.refuse({
         id,
         workerId,
         kind,
@@ -137,7 +138,7 @@ export class InboxWatcher {
     if (intent.kind === 'heartbeat') {
       // Heartbeats must not enter a persisted document (it would grow with every beat, and
       // replay on every restart): they go over awareness or HTTP.
-      this.sink.rejected({
+      this.sink.refuse({
         id,
         workerId,
         kind,
@@ -147,7 +148,7 @@ export class InboxWatcher {
       return;
     }
     if (!(WORKER_INTENT_KINDS as readonly string[]).includes(intent.kind)) {
-      this.sink.rejected({
+      this.sink.refuse({
         id,
         workerId,
         kind,
@@ -156,7 +157,7 @@ export class InboxWatcher {
       });
       return;
     }
-    this.sink.intent(intent);
+    this.sink.submit(intent);
   }
 
   close(): void {

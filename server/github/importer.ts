@@ -20,7 +20,6 @@
 import { TaskSchema, listProblems, type RepoPolicy, type TaskInput } from '../../shared/model.js';
 import { taskFromIssue, type GithubIssueLike } from '../../shared/github-labels.js';
 import { repoPath, sameRepo, type GithubContext } from './context.js';
-import { GITHUB_ACTOR } from './pr-state.js';
 import { shapeIssue } from './shapes.js';
 
 export interface ImportProblem {
@@ -107,7 +106,7 @@ export async function importIssues(ctx: GithubContext, policy: RepoPolicy): Prom
   }
 
   // 3. Apply in one transaction.
-  const result = upserts.length > 0 ? ctx.port.upsertTasks(upserts, GITHUB_ACTOR) : { added: [], updated: [], unchanged: [] };
+  const result = upserts.length > 0 ? ctx.port.upsertTasks(upserts) : { added: [], updated: [], unchanged: [] };
   for (const id of [...cancelledTasks, ...flaggedTasks]) await ctx.kv.put(cancelMark(id), true);
   for (const id of uncancel) await ctx.kv.del(cancelMark(id));
   for (const [key, at] of seen) await ctx.kv.put(key, at);

@@ -12,7 +12,7 @@
  * - A failure leaves the cursor where it was, so the next sync looks at the same PRs again.
  */
 import type { Outcome, RepoPolicy } from '../../shared/model.js';
-import { decidePrIntent, GITHUB_ACTOR, parseClosingRefs, parsePrUrl, type PullLike, type ReviewLike } from './pr-state.js';
+import { decidePrIntent, parseClosingRefs, parsePrUrl, type PullLike, type ReviewLike } from './pr-state.js';
 import { repoPath, sameRepo, type GithubContext } from './context.js';
 import { shapeIssue, shapePull, shapeReview } from './shapes.js';
 
@@ -118,7 +118,7 @@ export async function trackPrs(ctx: GithubContext, policy: RepoPolicy, onlyPr?: 
       : [];
     const intent = decidePrIntent(taskId, runtime, pr, reviews);
     if (!intent || ctx.port.ledger().outcomes[intent.id]) continue;
-    const outcome = await ctx.port.submitIntent(intent, GITHUB_ACTOR);
+    const outcome = await ctx.port.submitIntent(intent);
     intents.push(outcome);
     if (outcome.status !== 'rejected' && intent.kind === 'review') {
       if (intent.result === 'merged') transitions.merged += 1;

@@ -56,7 +56,7 @@ export function jobsForBatch(result: BatchResult, board: { tasks: Record<string,
     if (!task || task.source !== 'github' || !task.issueNumber) continue;
     const policy = board.repos[task.repo];
     if (!policy?.github?.enabled || !policy.github.writeBack) continue;
-    const runtime = result.ledger.tasks[ev.taskId];
+    const runtime = result.tasks[ev.taskId] ?? undefined;
     const fencingToken = ev.fencingToken ?? runtime?.fencingToken ?? 0;
     if (fencingToken <= 0) continue;
     const job: WriteBackJob = { kind, taskId: ev.taskId, repo: task.repo, issueNumber: task.issueNumber, fencingToken };

@@ -7,7 +7,7 @@
  * - `/api/status` is computed from the in-memory board and ledger (no I/O).
  */
 import { OwpError } from '../../shared/errors.js';
-import { BOARD_DOC, inboxDoc, ORIGIN } from '../../shared/protocol.js';
+import { BOARD_DOC, inboxDoc, ORIGIN, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
 import type { Role, Route } from '../ports.js';
 import { body, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
@@ -59,7 +59,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       method: 'GET',
       path: '/healthz',
       auth: 'none',
-      handler: (ctx) => ctx.send(200, { ok: true, version: deps.version, uptimeMs: deps.now() - deps.startedAt }),
+      handler: (ctx) => ctx.send(200, { ok: true, version: deps.version, protocol: PROTOCOL_VERSION, uptimeMs: deps.now() - deps.startedAt }),
     },
     {
       method: 'GET',

@@ -20,7 +20,7 @@ const MAINTAINER = ['maintainer'] as const;
 const ANY = ['worker', 'maintainer', 'viewer'] as const;
 
 function taskView(deps: ApiDeps, id: string): { task: Task | null; runtime: unknown } {
-  return { task: own(deps.board.board().tasks, id) ?? null, runtime: own(deps.engine.ledger().tasks, id) ?? null };
+  return { task: own(deps.board.board().tasks, id) ?? null, runtime: deps.engine.runtime(id) ?? null };
 }
 
 /** The repos named by these task inputs that have no policy on the board (sorted). */
@@ -48,7 +48,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const id = optionalString(b, 'intentId') ?? randomUUID();
       const o = await submit(taskId ? { kind: 'claim', id, workerId, taskId } : { kind: 'claim-next', id, workerId });
       const tid = o.taskId ?? taskId;
-      const rt = tid ? own(deps.engine.ledger().tasks, tid) : undefined;
+      const rt = tid ? deps.engine.runtime(tid) : undefined;
       sendOutcome(ctx, o, { task: tid ? (own(deps.board.board().tasks, tid) ?? null) : null, lease: rt?.lease ?? null });
     },
   };
@@ -62,7 +62,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const workerId = workerOf(ctx.principal!, b, deps);
       const token = fencingTokenOf(b);
       const o = await deps.engine.heartbeat(workerId, ctx.params.id, token);
-      sendOutcome(ctx, o, { lease: own(deps.engine.ledger().tasks, ctx.params.id)?.lease ?? null });
+      sendOutcome(ctx, o, { lease: deps.engine.runtime(ctx.params.id)?.lease ?? null });
     },
   };
 
@@ -82,7 +82,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
         by === 'worker' ? { workerId: workerOf(ctx.principal!, b, deps), fencingToken: fencingTokenOf(b) } : { workerId: actorOf(ctx.principal!) };
       const id = optionalString(b, 'intentId') ?? randomUUID();
       const o = await submit({ kind, id, ...who, taskId: ctx.params.id, ...extra.pick(b) });
-      sendOutcome(ctx, o, { runtime: own(deps.engine.ledger().tasks, ctx.params.id) ?? null });
+      sendOutcome(ctx, o, { runtime: deps.engine.runtime(ctx.params.id) ?? null });
     },
   });
   const leaseAction = (kind: 'release' | 'submit' | 'complete' | 'fail', extra: Extra) => intentRoute(kind, 'worker', extra);

@@ -22,6 +22,7 @@ import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT, type GuardedCheck } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal, Route, RouteContext } from '../ports.js';
+import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { RateLimiter, retryAfterSeconds, type RateLimitOptions } from '../ratelimit/index.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -115,6 +116,8 @@ export class Router {
 
   /** Handle a request; answers 404 JSON when no route matches. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Every answer names the protocol version this relay speaks (docs/PROTOCOL.md, Versioning).
+    res.setHeader(PROTOCOL_HEADER, PROTOCOL_VERSION);
     try {
       await this.dispatch(req, res);
     } catch (e) {

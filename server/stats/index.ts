@@ -16,7 +16,7 @@ import { DEFAULTS, type AuditEvent, type Board, type Ledger, type RiskTier } fro
 import { foldEvent, repoOfTaskId, sliceStart, type Fact, type TaskInfo, type TaskMemory } from '../../shared/stats/facts.js';
 import type { ReviewGauge } from '../../shared/stats/figures.js';
 import { AUDIT_PREFIX, type AuditEntry } from '../audit/index.js';
-import { ARCHIVE_PREFIX } from '../engine/batch-steps.js';
+import { ARCHIVE_PREFIX } from '../engine/plan.js';
 import { prefixRange, type Store } from '../store/index.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

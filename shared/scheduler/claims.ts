@@ -19,16 +19,16 @@ import { DEFAULTS, type Intent, type RepoPolicy, type Task, type WorkerProfile }
 import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext } from './filters.js';
 import { grant, type Decision } from './leases.js';
 import { SCORES, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
-import { areaKey, compareStrings, own, defaultPolicy, policyFor, workerRuntime, type RepoLoad, type Work } from './state.js';
-import type { PoolEntry } from './carry.js';
-import { buildPool, type CandidatePool as Pool } from './pool.js';
+import { areaKey, compareStrings, own, defaultPolicy, policyFor, workerRuntime, type RepoLoad, type Draft } from './state.js';
+import type { Candidate } from './indexes.js';
+import { rankCandidates, type RankedCandidates } from './pool.js';
 import { fnv1a32From, taskPrefixHash } from './hash.js';
 
 type Counts = Map<string, Map<ErrorCode, number>>;
 
 /** The batch's candidates (pool.ts) and the state-filter blocks counted so far. */
-export interface CandidatePool {
-  pool: Pool;
+export interface ClaimNextPool {
+  ranked: RankedCandidates;
   blockedCounts: Counts;
 }
 
@@ -40,27 +40,27 @@ function count(c: Counts, filter: string, code: ErrorCode): void {
   byCode.set(code, (byCode.get(code) ?? 0) + 1);
 }
 
-function context(w: Work, workerId: string): ClaimContext {
-  const profile = own(w.profiles, workerId);
+function context(draft: Draft, workerId: string): ClaimContext {
+  const profile = own(draft.profiles, workerId);
   return {
-    w,
+    draft,
     workerId,
     profile,
     skills: new Set(profile?.skills ?? []),
-    wr: workerRuntime(w, workerId),
-    trust: own(w.board.trust, workerId) ?? DEFAULTS.workerTrust,
+    workerState: workerRuntime(draft, workerId),
+    trust: own(draft.board.trust, workerId) ?? DEFAULTS.workerTrust,
     taskId: '',
     task: undefined,
-    rt: undefined,
+    runtime: undefined,
     policy: defaultPolicy(''),
     area: '',
   };
 }
 
-function focus(ctx: ClaimContext, e: PoolEntry): void {
+function focus(ctx: ClaimContext, e: Candidate): void {
   ctx.taskId = e.id;
   ctx.task = e.task;
-  ctx.rt = e.rt;
+  ctx.runtime = e.runtime;
   ctx.policy = e.policy;
   ctx.area = e.area;
 }
@@ -75,14 +75,14 @@ function mayBlock(load: RepoLoad | undefined, policy: RepoPolicy): boolean {
 }
 
 /** Mark entries of one repo that a state filter now blocks (claim-next skips them). */
-function refreshBlocks(w: Work, cp: CandidatePool, repo: string): void {
+function refreshBlocks(draft: Draft, cp: ClaimNextPool, repo: string): void {
   // Entries are grouped by policy.repo; every policy the batch uses with that name counts.
-  const load = w.active.get(repo);
+  const load = draft.active.get(repo);
   let may = false;
-  for (const p of w.policies.values()) if (p.repo === repo && mayBlock(load, p)) may = true;
+  for (const p of draft.policies.values()) if (p.repo === repo && mayBlock(load, p)) may = true;
   if (!may) return;
-  const ctx = context(w, '-');
-  for (const e of cp.pool.ofRepo(repo)) {
+  const ctx = context(draft, '-');
+  for (const e of cp.ranked.ofRepo(repo)) {
     if (e.taken || e.blocked) continue;
     focus(ctx, e);
     const no = firstFailing(STATE_FILTERS, ctx);
@@ -93,27 +93,27 @@ function refreshBlocks(w: Work, cp: CandidatePool, repo: string): void {
   }
 }
 
-export function candidatePool(w: Work): CandidatePool {
-  const cp: CandidatePool = { pool: undefined as unknown as Pool, blockedCounts: new Map() };
-  cp.pool = buildPool(w, (repo) => refreshBlocks(w, cp, repo));
+export function claimNextPool(draft: Draft): ClaimNextPool {
+  const cp: ClaimNextPool = { ranked: undefined as unknown as RankedCandidates, blockedCounts: new Map() };
+  cp.ranked = rankCandidates(draft, (repo) => refreshBlocks(draft, cp, repo));
   return cp;
 }
 
-export function claimNamed(w: Work, intent: Extract<Intent, { kind: 'claim' }>): Decision & { taskId: string } {
-  const ctx = context(w, intent.workerId);
-  const task = own(w.board.tasks, intent.taskId);
-  const rt = own(w.tasks, intent.taskId);
+export function claimNamed(draft: Draft, intent: Extract<Intent, { kind: 'claim' }>): Decision & { taskId: string } {
+  const ctx = context(draft, intent.workerId);
+  const task = own(draft.board.tasks, intent.taskId);
+  const runtime = own(draft.tasks, intent.taskId);
   ctx.taskId = intent.taskId;
   ctx.task = task;
-  ctx.rt = rt;
-  ctx.policy = task ? policyFor(w, task.repo) : rt ? policyFor(w, rt.repo) : defaultPolicy('');
+  ctx.runtime = runtime;
+  ctx.policy = task ? policyFor(draft, task.repo) : runtime ? policyFor(draft, runtime.repo) : defaultPolicy('');
   ctx.area = areaKey(task?.area ?? '');
   const no = runFilters(FILTERS, ctx);
   if (no) return { status: 'rejected', code: no.rejection.code, message: no.rejection.message, filter: no.filter, taskId: intent.taskId };
-  return { ...grant(w, intent.taskId, intent.workerId, intent.id), taskId: intent.taskId };
+  return { ...grant(draft, intent.taskId, intent.workerId, intent.id), taskId: intent.taskId };
 }
 
-function summary(w: Work, workerId: string, pool: CandidatePool, counts: Counts): string {
+function summary(draft: Draft, workerId: string, pool: ClaimNextPool, counts: Counts): string {
   const all: [string, number][] = [];
   let total = 0;
   for (const c of [pool.blockedCounts, counts]) {
@@ -134,22 +134,22 @@ function summary(w: Work, workerId: string, pool: CandidatePool, counts: Counts)
   return `None of the ${total} queued task(s) fits worker ${workerId} right now: ${why}.`;
 }
 
-export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' }>, pool: CandidatePool): Decision & { taskId?: string } {
-  const ctx = context(w, intent.workerId);
+export function claimNext(draft: Draft, intent: Extract<Intent, { kind: 'claim-next' }>, pool: ClaimNextPool): Decision & { taskId?: string } {
+  const ctx = context(draft, intent.workerId);
   const wno = runFilters(WORKER_FILTERS, ctx);
   if (wno) return { status: 'rejected', code: wno.rejection.code, message: wno.rejection.message, filter: wno.filter };
-  const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: w.now, profile: ctx.profile!, skills: ctx.skills, wr: ctx.wr };
+  const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: draft.now, profile: ctx.profile!, skills: ctx.skills, workerState: ctx.workerState };
   const workerPart = partScore(input, 'worker', SCORES);
   const pairMax = pairBound(SCORES);
   const counts: Counts = new Map();
   // The order of scores.ts `beats` (total desc, tieBreakHash asc, id asc), with the best
   // candidate's hash kept and each task's hash prefix cached: a hash only for exact ties.
-  const suffix = `${intent.workerId}|${w.batch}`;
-  const hashOf = (e: PoolEntry): number => fnv1a32From((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
-  let best: (Scored & { entry: PoolEntry }) | undefined;
+  const suffix = `${intent.workerId}|${draft.batch}`;
+  const hashOf = (e: Candidate): number => fnv1a32From((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
+  let best: (Scored & { entry: Candidate }) | undefined;
   let bestHash = -1;
   for (let i = 0; ; i++) {
-    const e = pool.pool.at(i);
+    const e = pool.ranked.at(i);
     if (!e) break;
     if (e.taken || e.blocked) continue;
     // Entries come in taskPart order, so every later total is <= this bound (float addition
@@ -162,7 +162,7 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
       continue;
     }
     input.task = e.task;
-    input.queuedAt = e.rt.queuedAt;
+    input.queuedAt = e.runtime.queuedAt;
     const total = e.taskPart + workerPart + partScore(input, 'pair', SCORES);
     if (!best || total > best.total) {
       best = { taskId: e.id, total, entry: e };
@@ -176,9 +176,9 @@ export function claimNext(w: Work, intent: Extract<Intent, { kind: 'claim-next' 
       }
     }
   }
-  if (!best) return { status: 'rejected', code: 'no-matching-task', message: summary(w, intent.workerId, pool, counts), filter: 'claim-next' };
+  if (!best) return { status: 'rejected', code: 'no-matching-task', message: summary(draft, intent.workerId, pool, counts), filter: 'claim-next' };
   best.entry.taken = true;
-  const d = grant(w, best.taskId, intent.workerId, intent.id);
-  refreshBlocks(w, pool, best.entry.policy.repo);
+  const d = grant(draft, best.taskId, intent.workerId, intent.id);
+  refreshBlocks(draft, pool, best.entry.policy.repo);
   return { ...d, taskId: best.taskId };
 }

@@ -17,7 +17,7 @@
 import type { ErrorCode } from '../errors.js';
 import { DEFAULTS, type PoolState, type TaskState } from '../model.js';
 import { FILTERS, STATE_FILTERS, taskClaimable, tier as tierFilter, type ClaimContext } from './filters.js';
-import { areaKey, compareStrings, keysOverlap, createWork, defaultPolicy, own, policyFor, workerRuntime } from './state.js';
+import { areaKey, compareStrings, keysOverlap, createDraft, defaultPolicy, own, policyFor, workerRuntime } from './state.js';
 
 export interface ExplainReason {
   filter: string;
@@ -60,7 +60,7 @@ function blockerText(r: ExplainReason, ctx: ClaimContext): string {
     case 'area-frozen':
       return `area ${ctx.policy.frozenAreas.find((f) => keysOverlap(areaKey(f), ctx.area)) ?? ctx.task?.area} is frozen`;
     case 'review-budget-full':
-      return `review budget full (${ctx.w.active.get(ctx.policy.repo)?.count ?? 0} of ${ctx.policy.reviewBudget} leased or awaiting review in ${ctx.policy.repo})`;
+      return `review budget full (${ctx.draft.active.get(ctx.policy.repo)?.count ?? 0} of ${ctx.policy.reviewBudget} leased or awaiting review in ${ctx.policy.repo})`;
     case 'area-locked':
       return `its area overlaps a task under an active lease (${r.message})`;
     case 'tier-not-allowed':
@@ -98,24 +98,24 @@ function groupText(code: ErrorCode, ids: string[], ctx: ClaimContext, everyone: 
 }
 
 export function explainTask(state: PoolState, taskId: string, now: number, opts: ExplainOptions = {}): Explanation {
-  const w = createWork(state, now);
+  const draft = createDraft(state, now);
   const task = own(state.board.tasks, taskId);
-  const rt = own(w.tasks, taskId);
-  const repo = task?.repo ?? rt?.repo;
+  const runtime = own(draft.tasks, taskId);
+  const repo = task?.repo ?? runtime?.repo;
   const ctx: ClaimContext = {
-    w,
+    draft,
     workerId: '',
     profile: undefined,
     skills: new Set(),
-    wr: workerRuntime(w, ''),
+    workerState: workerRuntime(draft, ''),
     trust: DEFAULTS.workerTrust,
     taskId,
     task,
-    rt,
-    policy: repo ? policyFor(w, repo) : defaultPolicy(''),
+    runtime,
+    policy: repo ? policyFor(draft, repo) : defaultPolicy(''),
     area: areaKey(task?.area ?? ''),
   };
-  const st: Explanation['state'] = rt?.state ?? (task ? (task.cancelled ? 'cancelled' : 'queued') : 'unknown');
+  const st: Explanation['state'] = runtime?.state ?? (task ? (task.cancelled ? 'cancelled' : 'queued') : 'unknown');
   const base = { taskId, state: st, workers: [] as WorkerVerdict[], fits: [] as string[] };
 
   const no = taskClaimable.test(ctx);
@@ -149,7 +149,7 @@ export function explainTask(state: PoolState, taskId: string, now: number, opts:
     ctx.workerId = id;
     ctx.profile = profile;
     ctx.skills = new Set(profile.skills);
-    ctx.wr = workerRuntime(w, id);
+    ctx.workerState = workerRuntime(draft, id);
     ctx.trust = own(state.board.trust, id) ?? DEFAULTS.workerTrust;
     const v: WorkerVerdict = { workerId: id, ...(opts.online ? { online: opts.online(id) } : {}) };
     for (const f of PER_WORKER) {

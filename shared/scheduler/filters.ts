@@ -17,7 +17,7 @@
 import { DEFAULTS } from '../model.js';
 import type { RepoPolicy, RiskTier, Task, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
 import type { ErrorCode } from '../errors.js';
-import { areaKey, claimsToday, compareStrings, keysOverlap, own, type Work } from './state.js';
+import { areaKey, claimsToday, compareStrings, keysOverlap, own, type Draft } from './state.js';
 import { leasesInProgress, maxOpenPrs, pointsInProgress } from './open-prs.js';
 
 export interface Rejection {
@@ -27,15 +27,15 @@ export interface Rejection {
 
 /** Everything a filter may look at for one (task, worker) pair. Reused across candidates. */
 export interface ClaimContext {
-  w: Work;
+  draft: Draft;
   workerId: string;
   profile: WorkerProfile | undefined;
   skills: Set<string>;
-  wr: WorkerRuntime;
+  workerState: WorkerRuntime;
   trust: RiskTier;
   taskId: string;
   task: Task | undefined;
-  rt: TaskRuntime | undefined;
+  runtime: TaskRuntime | undefined;
   policy: RepoPolicy;
   /** areaKey(task.area). */
   area: string;
@@ -65,23 +65,23 @@ function filter(name: string, scope: Filter['scope'], test: Filter['test'], expl
 export const taskClaimable = filter(
   'task-claimable',
   'task',
-  ({ task, rt }) => {
-    if (!task) return rt ? 'task-not-claimable' : 'unknown-task';
-    if (rt && rt.lease && (rt.state === 'leased' || rt.state === 'pr_open')) return 'already-leased';
-    if ((rt && rt.state !== 'queued') || task.cancelled || task.held) return 'task-not-claimable';
+  ({ task, runtime }) => {
+    if (!task) return runtime ? 'task-not-claimable' : 'unknown-task';
+    if (runtime && runtime.lease && (runtime.state === 'leased' || runtime.state === 'pr_open')) return 'already-leased';
+    if ((runtime && runtime.state !== 'queued') || task.cancelled || task.held) return 'task-not-claimable';
     return null;
   },
-  ({ taskId, task, rt, workerId }, code) => {
+  ({ taskId, task, runtime, workerId }, code) => {
     if (code === 'unknown-task') return `There is no task ${taskId} on the board. Check the id (e.g. owner/repo#12) with \`owp tasks\`.`;
     if (!task) return `Task ${taskId} is no longer on the board, so it cannot be claimed.`;
     if (code === 'already-leased') {
-      return rt!.lease!.workerId === workerId
-        ? `You already hold task ${taskId} (fencing token ${rt!.lease!.fencingToken}); keep working on it.`
-        : `Task ${taskId} is leased by ${rt!.lease!.workerId}; pick another task or wait for it to be released.`;
+      return runtime!.lease!.workerId === workerId
+        ? `You already hold task ${taskId} (fencing token ${runtime!.lease!.fencingToken}); keep working on it.`
+        : `Task ${taskId} is leased by ${runtime!.lease!.workerId}; pick another task or wait for it to be released.`;
     }
-    if (rt && rt.state === 'stuck') return `Task ${taskId} is stuck and waits for a maintainer to requeue it, so it cannot be claimed.`;
-    if (rt && rt.state === 'done') return `Task ${taskId} is already done, so it cannot be claimed.`;
-    if ((rt && rt.state === 'cancelled') || task.cancelled) return `Task ${taskId} was cancelled by a maintainer, so it cannot be claimed.`;
+    if (runtime && runtime.state === 'stuck') return `Task ${taskId} is stuck and waits for a maintainer to requeue it, so it cannot be claimed.`;
+    if (runtime && runtime.state === 'done') return `Task ${taskId} is already done, so it cannot be claimed.`;
+    if ((runtime && runtime.state === 'cancelled') || task.cancelled) return `Task ${taskId} was cancelled by a maintainer, so it cannot be claimed.`;
     return `Task ${taskId} is on hold by a maintainer; it cannot be claimed until they lift the hold.`;
   },
 );
@@ -127,11 +127,11 @@ export const tier = filter(
 export const capacity = filter(
   'capacity',
   'task',
-  ({ w, task, profile, wr }) => (pointsInProgress(w, wr) + (task?.points ?? DEFAULTS.points) <= (profile?.capacity ?? 0) ? null : 'capacity-exceeded'),
-  ({ w, task, profile, wr, taskId, workerId }) => {
+  ({ draft, task, profile, workerState }) => (pointsInProgress(draft, workerState) + (task?.points ?? DEFAULTS.points) <= (profile?.capacity ?? 0) ? null : 'capacity-exceeded'),
+  ({ draft, task, profile, workerState, taskId, workerId }) => {
     const points = task?.points ?? DEFAULTS.points;
     const cap = profile?.capacity ?? 0;
-    const busy = pointsInProgress(w, wr);
+    const busy = pointsInProgress(draft, workerState);
     return `Task ${taskId} needs ${points} point(s); worker ${workerId} has ${Math.max(0, cap - busy)} of ${cap} free (${busy} in use by tasks in progress).`;
   },
 );
@@ -140,9 +140,9 @@ export const capacity = filter(
 export const maxConcurrent = filter(
   'max-concurrent',
   'worker',
-  ({ w, profile, wr }) => (leasesInProgress(w, wr) < (profile?.maxConcurrent ?? 0) ? null : 'max-concurrent'),
-  ({ w, profile, wr, workerId }) =>
-    `Worker ${workerId} is working on ${leasesInProgress(w, wr)} task(s), its maximum at once is ${profile?.maxConcurrent ?? 0}. Finish (submit) or release one first.`,
+  ({ draft, profile, workerState }) => (leasesInProgress(draft, workerState) < (profile?.maxConcurrent ?? 0) ? null : 'max-concurrent'),
+  ({ draft, profile, workerState, workerId }) =>
+    `Worker ${workerId} is working on ${leasesInProgress(draft, workerState)} task(s), its maximum at once is ${profile?.maxConcurrent ?? 0}. Finish (submit) or release one first.`,
 );
 
 function frozenBy(ctx: ClaimContext): string | undefined {
@@ -160,7 +160,7 @@ export const areaFreeze = filter(
 /** The active lease (lowest task id) whose area overlaps the candidate's, if any. */
 function lockedBy(ctx: ClaimContext, first: boolean): [string, string] | undefined {
   if (ctx.area === '') return undefined;
-  const load = ctx.w.active.get(ctx.policy.repo);
+  const load = ctx.draft.active.get(ctx.policy.repo);
   if (!load || load.areas.size === 0) return undefined;
   let hit: [string, string] | undefined;
   for (const [id, a] of load.areas) {
@@ -185,28 +185,28 @@ export const areaLock = filter(
 export const reviewBudget = filter(
   'review-budget',
   'state',
-  ({ w, policy }) => ((w.active.get(policy.repo)?.count ?? 0) < policy.reviewBudget ? null : 'review-budget-full'),
-  ({ w, policy, taskId }) =>
-    `Repo ${policy.repo} has ${w.active.get(policy.repo)?.count ?? 0} task(s) leased or awaiting review and a review budget of ${policy.reviewBudget}; task ${taskId} waits until reviews free a slot.`,
+  ({ draft, policy }) => ((draft.active.get(policy.repo)?.count ?? 0) < policy.reviewBudget ? null : 'review-budget-full'),
+  ({ draft, policy, taskId }) =>
+    `Repo ${policy.repo} has ${draft.active.get(policy.repo)?.count ?? 0} task(s) leased or awaiting review and a review budget of ${policy.reviewBudget}; task ${taskId} waits until reviews free a slot.`,
 );
 
 export const cooldown = filter(
   'cooldown',
   'task',
-  ({ w, wr, taskId }) => {
-    const until = own(wr.cooldowns, taskId);
-    return until === undefined || until <= w.now ? null : 'cooldown';
+  ({ draft, workerState, taskId }) => {
+    const until = own(workerState.cooldowns, taskId);
+    return until === undefined || until <= draft.now ? null : 'cooldown';
   },
-  ({ wr, taskId, workerId }) =>
-    `Worker ${workerId} gave task ${taskId} back recently; it may claim it again from ${new Date(wr.cooldowns[taskId]!).toISOString()}.`,
+  ({ workerState, taskId, workerId }) =>
+    `Worker ${workerId} gave task ${taskId} back recently; it may claim it again from ${new Date(workerState.cooldowns[taskId]!).toISOString()}.`,
 );
 
 export const dailyQuota = filter(
   'daily-quota',
   'task',
-  ({ w, wr, policy }) => (claimsToday(w, wr) < policy.dailyQuota ? null : 'daily-quota'),
-  ({ w, wr, policy, workerId }) =>
-    `Worker ${workerId} made ${claimsToday(w, wr)} claim(s) today (UTC); repo ${policy.repo} allows ${policy.dailyQuota} a day. Try again after midnight UTC.`,
+  ({ draft, workerState, policy }) => (claimsToday(draft, workerState) < policy.dailyQuota ? null : 'daily-quota'),
+  ({ draft, workerState, policy, workerId }) =>
+    `Worker ${workerId} made ${claimsToday(draft, workerState)} claim(s) today (UTC); repo ${policy.repo} allows ${policy.dailyQuota} a day. Try again after midnight UTC.`,
 );
 
 /** The pipeline, in its published order. */

@@ -57,11 +57,7 @@ export function tieBreakHash(taskId: string, workerId: string, batch: number): n
   return fnv1a32(`${taskId}|${workerId}|${batch}`);
 }
 
-/** tieBreakHash in two parts: taskPrefixHash(taskId) once per task, then per (worker, batch). */
+/** tieBreakHash's task part, once per task: fnv1a32From(it, `${workerId}|${batch}`) completes it. */
 export function taskPrefixHash(taskId: string): number {
   return fnv1a32(`${taskId}|`);
-}
-
-export function tieBreakHashFrom(prefix: number, workerId: string, batch: number): number {
-  return fnv1a32From(prefix, `${workerId}|${batch}`);
 }

@@ -23,40 +23,40 @@ export function checkInvariants(state: PoolState): string[] {
   const byWorker = new Map<string, { ids: string[]; points: number; fresh: number; freshPoints: number }>();
   const byRepo = new Map<string, { id: string; area: string }[]>();
   for (const id of Object.keys(ledger.tasks).sort(compareStrings)) {
-    const rt = ledger.tasks[id]!;
-    if (rt.taskId !== id) out.push(`task ${id}: runtime says taskId ${rt.taskId}`);
-    if (!TASK_STATES.includes(rt.state)) out.push(`task ${id}: unknown state ${String(rt.state)}`);
-    const active = rt.state === 'leased' || rt.state === 'pr_open';
-    if (active !== !!rt.lease) out.push(`task ${id}: state ${rt.state} but ${rt.lease ? 'has' : 'has no'} lease`);
-    if (!rt.lease) continue;
-    const lease = rt.lease;
+    const runtime = ledger.tasks[id]!;
+    if (runtime.taskId !== id) out.push(`task ${id}: runtime says taskId ${runtime.taskId}`);
+    if (!TASK_STATES.includes(runtime.state)) out.push(`task ${id}: unknown state ${String(runtime.state)}`);
+    const active = runtime.state === 'leased' || runtime.state === 'pr_open';
+    if (active !== !!runtime.lease) out.push(`task ${id}: state ${runtime.state} but ${runtime.lease ? 'has' : 'has no'} lease`);
+    if (!runtime.lease) continue;
+    const lease = runtime.lease;
     if (lease.taskId !== id) out.push(`task ${id}: lease names task ${lease.taskId}`);
-    if (lease.fencingToken !== rt.fencingToken) out.push(`task ${id}: lease token ${lease.fencingToken} != task token ${rt.fencingToken}`);
-    if (rt.attempt < 1) out.push(`task ${id}: leased with attempt ${rt.attempt}`);
+    if (lease.fencingToken !== runtime.fencingToken) out.push(`task ${id}: lease token ${lease.fencingToken} != task token ${runtime.fencingToken}`);
+    if (runtime.attempt < 1) out.push(`task ${id}: leased with attempt ${runtime.attempt}`);
     const wk = byWorker.get(lease.workerId) ?? { ids: [], points: 0, fresh: 0, freshPoints: 0 };
     wk.ids.push(id);
     wk.points += leasePoints(board, lease);
-    if (rt.state === 'leased' && rt.prUrl === undefined) {
+    if (runtime.state === 'leased' && runtime.prUrl === undefined) {
       wk.fresh++;
       wk.freshPoints += leasePoints(board, lease);
     }
     byWorker.set(lease.workerId, wk);
-    const list = byRepo.get(rt.repo) ?? [];
+    const list = byRepo.get(runtime.repo) ?? [];
     list.push({ id, area: leaseArea(board, lease) });
-    byRepo.set(rt.repo, list);
+    byRepo.set(runtime.repo, list);
   }
   const workerIds = new Set([...Object.keys(ledger.workers), ...byWorker.keys()]);
   for (const wid of [...workerIds].sort(compareStrings)) {
-    const wr = own(ledger.workers, wid);
+    const workerState = own(ledger.workers, wid);
     const held = byWorker.get(wid) ?? { ids: [], points: 0, fresh: 0, freshPoints: 0 };
-    if (!wr) {
+    if (!workerState) {
       out.push(`worker ${wid}: holds leases but has no runtime`);
       continue;
     }
-    if (JSON.stringify(wr.activeLeases) !== JSON.stringify(held.ids)) {
-      out.push(`worker ${wid}: activeLeases ${JSON.stringify(wr.activeLeases)} but leases say ${JSON.stringify(held.ids)}`);
+    if (JSON.stringify(workerState.activeLeases) !== JSON.stringify(held.ids)) {
+      out.push(`worker ${wid}: activeLeases ${JSON.stringify(workerState.activeLeases)} but leases say ${JSON.stringify(held.ids)}`);
     }
-    if (wr.pointsInUse !== held.points) out.push(`worker ${wid}: pointsInUse ${wr.pointsInUse} but its leases hold ${held.points}`);
+    if (workerState.pointsInUse !== held.points) out.push(`worker ${wid}: pointsInUse ${workerState.pointsInUse} but its leases hold ${held.points}`);
     const p = own(profiles, wid);
     if (p && held.freshPoints > p.capacity) out.push(`limit: worker ${wid} works on ${held.freshPoints} points, capacity ${p.capacity}`);
     if (p && held.fresh > p.maxConcurrent) out.push(`limit: worker ${wid} works on ${held.fresh} leases, max concurrent ${p.maxConcurrent}`);

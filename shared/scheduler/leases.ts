@@ -34,7 +34,7 @@ import {
   startLease,
   workerRuntime,
   claimsToday,
-  type Work,
+  type Draft,
 } from './state.js';
 
 export interface Decision {
@@ -52,40 +52,40 @@ export type LeaseIntent = Of<'heartbeat' | 'release' | 'submit' | 'complete' | '
 const rejected = (code: ErrorCode, message: string): Decision => ({ status: 'rejected', code, message });
 
 /** Grant `taskId` to `workerId`. The caller has run every filter. */
-export function grant(w: Work, taskId: string, workerId: string, intentId: string): Decision {
-  const task = own(w.board.tasks, taskId)!;
-  const prev = own(w.tasks, taskId)!;
-  const policy = policyFor(w, task.repo);
+export function grant(draft: Draft, taskId: string, workerId: string, intentId: string): Decision {
+  const task = own(draft.board.tasks, taskId)!;
+  const prev = own(draft.tasks, taskId)!;
+  const policy = policyFor(draft, task.repo);
   const fencingToken = prev.fencingToken + 1;
   const lease: Lease = {
     taskId,
     workerId,
     fencingToken,
-    grantedAt: w.now,
-    expiresAt: w.now + policy.leaseTtlMs,
+    grantedAt: draft.now,
+    expiresAt: draft.now + policy.leaseTtlMs,
     ttlMs: policy.leaseTtlMs,
     points: task.points,
     area: normaliseArea(task.area),
   };
-  startLease(w, prev, lease, { attempt: prev.attempt + 1, fencingToken, repo: task.repo });
-  const wr = workerRuntime(w, workerId);
-  setWorker(w, { ...wr, quotaDay: w.day, claimsToday: claimsToday(w, wr) + 1 });
-  emit(w, { kind: 'lease-granted', actor: workerId, taskId, workerId, intentId, from: prev.state, to: 'leased', fencingToken });
+  startLease(draft, prev, lease, { attempt: prev.attempt + 1, fencingToken, repo: task.repo });
+  const workerState = workerRuntime(draft, workerId);
+  setWorker(draft, { ...workerState, quotaDay: draft.day, claimsToday: claimsToday(draft, workerState) + 1 });
+  emit(draft, { kind: 'lease-granted', actor: workerId, taskId, workerId, intentId, from: prev.state, to: 'leased', fencingToken });
   return { status: 'granted', fencingToken, expiresAt: lease.expiresAt };
 }
 
 /** Forbid `workerId` from re-claiming `taskId` until now + cooldownMs; drop cooldowns that ran out. */
-function addCooldown(w: Work, workerId: string, taskId: string, cooldownMs: number): void {
-  const wr = workerRuntime(w, workerId);
+function addCooldown(draft: Draft, workerId: string, taskId: string, cooldownMs: number): void {
+  const workerState = workerRuntime(draft, workerId);
   const cooldowns: Record<string, number> = {};
-  for (const id of Object.keys(wr.cooldowns).sort()) if (wr.cooldowns[id]! > w.now) put(cooldowns, id, wr.cooldowns[id]!);
-  if (cooldownMs > 0) put(cooldowns, taskId, w.now + cooldownMs);
-  setWorker(w, { ...wr, cooldowns });
+  for (const id of Object.keys(workerState.cooldowns).sort()) if (workerState.cooldowns[id]! > draft.now) put(cooldowns, id, workerState.cooldowns[id]!);
+  if (cooldownMs > 0) put(cooldowns, taskId, draft.now + cooldownMs);
+  setWorker(draft, { ...workerState, cooldowns });
 }
 
-function credit(w: Work, lease: Lease): void {
-  const wr = workerRuntime(w, lease.workerId);
-  setWorker(w, { ...wr, credit: wr.credit + leasePoints(w.board, lease), lastCreditAt: w.now, completed: wr.completed + 1 });
+function credit(draft: Draft, lease: Lease): void {
+  const workerState = workerRuntime(draft, lease.workerId);
+  setWorker(draft, { ...workerState, credit: workerState.credit + leasePoints(draft.board, lease), lastCreditAt: draft.now, completed: workerState.completed + 1 });
 }
 
 interface EndCause {
@@ -101,46 +101,46 @@ interface EndCause {
 export const PR_CLOSED_REASON = 'Pull request closed without merge.';
 
 /** End an active lease back towards the queue: queued, stuck or (cancel pending) cancelled. */
-function endToQueue(w: Work, prev: TaskRuntime, cause: EndCause): TaskRuntime {
-  const policy = policyFor(w, prev.repo);
+function endToQueue(draft: Draft, prev: TaskRuntime, cause: EndCause): TaskRuntime {
+  const policy = policyFor(draft, prev.repo);
   const attempt = prev.attempt;
   let to: TaskState = 'queued';
   let note = cause.reason;
   if (prev.cancelPending) {
     to = 'cancelled';
-    const why = own(w.board.tasks, prev.taskId)?.cancelReason;
+    const why = own(draft.board.tasks, prev.taskId)?.cancelReason;
     note = why ? `${why} The lease has ended.` : 'Cancelled by a maintainer; the lease has ended.';
   } else if (cause.stuckAtMax && attempt >= policy.maxAttempts) {
     to = 'stuck';
     note = `Stuck after ${attempt} attempt(s)${cause.reason ? `; last: ${cause.reason}` : ''}. A maintainer can requeue it.`;
   }
   const next: Partial<TaskRuntime> & { state: TaskState } = { state: to, attempt, note, prUrl: undefined };
-  if (to === 'queued') next.queuedAt = w.now;
+  if (to === 'queued') next.queuedAt = draft.now;
   if (to === 'cancelled') next.cancelPending = undefined;
-  const { rt, lease } = endLease(w, prev, next);
+  const { runtime, lease } = endLease(draft, prev, next);
   const workerId = lease?.workerId;
-  emit(w, { kind: cause.kind, actor: cause.actor, taskId: prev.taskId, workerId, intentId: cause.intentId, from: prev.state, to, reason: cause.reason, fencingToken: lease?.fencingToken });
+  emit(draft, { kind: cause.kind, actor: cause.actor, taskId: prev.taskId, workerId, intentId: cause.intentId, from: prev.state, to, reason: cause.reason, fencingToken: lease?.fencingToken });
   if (to === 'stuck' || to === 'cancelled') {
-    emit(w, { kind: to === 'stuck' ? 'task-stuck' : 'task-cancelled', actor: cause.actor, taskId: prev.taskId, workerId, intentId: cause.intentId, from: prev.state, to, reason: note });
+    emit(draft, { kind: to === 'stuck' ? 'task-stuck' : 'task-cancelled', actor: cause.actor, taskId: prev.taskId, workerId, intentId: cause.intentId, from: prev.state, to, reason: note });
   }
-  return rt;
+  return runtime;
 }
 
 /** Phase 2: a 'leased' lease whose expiresAt <= now ends (pr_open leases do not expire). */
-export function expire(w: Work, prev: TaskRuntime): void {
+export function expire(draft: Draft, prev: TaskRuntime): void {
   const lease = prev.lease!;
-  endToQueue(w, prev, { kind: 'lease-expired', actor: SCHEDULER_ACTOR, stuckAtMax: true, reason: `No heartbeat from ${lease.workerId} before ${new Date(lease.expiresAt).toISOString()}.` });
-  addCooldown(w, lease.workerId, prev.taskId, policyFor(w, prev.repo).cooldownMs);
-  const wr = workerRuntime(w, lease.workerId);
-  setWorker(w, { ...wr, expired: wr.expired + 1 });
+  endToQueue(draft, prev, { kind: 'lease-expired', actor: SCHEDULER_ACTOR, stuckAtMax: true, reason: `No heartbeat from ${lease.workerId} before ${new Date(lease.expiresAt).toISOString()}.` });
+  addCooldown(draft, lease.workerId, prev.taskId, policyFor(draft, prev.repo).cooldownMs);
+  const workerState = workerRuntime(draft, lease.workerId);
+  setWorker(draft, { ...workerState, expired: workerState.expired + 1 });
 }
 
-function leaseLost(w: Work, intent: LeaseIntent): Decision | null {
-  const rt = own(w.tasks, intent.taskId);
-  if (!rt && !own(w.board.tasks, intent.taskId)) return rejected('unknown-task', `There is no task ${intent.taskId}. Check the id with \`owp tasks\`.`);
-  const lease = rt && isActive(rt) ? rt.lease : undefined;
+function leaseLost(draft: Draft, intent: LeaseIntent): Decision | null {
+  const runtime = own(draft.tasks, intent.taskId);
+  if (!runtime && !own(draft.board.tasks, intent.taskId)) return rejected('unknown-task', `There is no task ${intent.taskId}. Check the id with \`owp tasks\`.`);
+  const lease = runtime && isActive(runtime) ? runtime.lease : undefined;
   if (lease && lease.workerId === intent.workerId && lease.fencingToken === intent.fencingToken) return null;
-  const current = lease?.fencingToken ?? rt?.fencingToken ?? 0;
+  const current = lease?.fencingToken ?? runtime?.fencingToken ?? 0;
   const why =
     lease && lease.workerId !== intent.workerId
       ? `${lease.workerId} holds it now`
@@ -156,63 +156,63 @@ function leaseLost(w: Work, intent: LeaseIntent): Decision | null {
 }
 
 /** heartbeat, release, submit, complete, fail: only the current holder with the current token. */
-export function applyLeaseIntent(w: Work, intent: LeaseIntent): Decision {
-  const lost = leaseLost(w, intent);
+export function applyLeaseIntent(draft: Draft, intent: LeaseIntent): Decision {
+  const lost = leaseLost(draft, intent);
   if (lost) return lost;
-  const prev = own(w.tasks, intent.taskId)!;
+  const prev = own(draft.tasks, intent.taskId)!;
   const lease = prev.lease!;
-  const policy = policyFor(w, prev.repo);
+  const policy = policyFor(draft, prev.repo);
   const base = { actor: intent.workerId, taskId: prev.taskId, workerId: lease.workerId, intentId: intent.id, fencingToken: lease.fencingToken };
   switch (intent.kind) {
     case 'heartbeat': {
       // Same rule in leased and pr_open (only leased leases expire, but a worker that keeps
       // beating while its PR waits should not see its lease shown as lapsed).
-      const expiresAt = w.now + (lease.ttlMs || policy.leaseTtlMs);
-      setTask(w, { ...prev, lease: { ...lease, expiresAt }, updatedAt: w.now });
+      const expiresAt = draft.now + (lease.ttlMs || policy.leaseTtlMs);
+      setTask(draft, { ...prev, lease: { ...lease, expiresAt }, updatedAt: draft.now });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
     }
     case 'release':
       // No cooldown: the worker gave the task back itself (Ctrl-C, a wrong pick); locking it
       // out of its own task would only punish honesty. Fail and expiry keep theirs.
-      endToQueue(w, prev, { kind: 'lease-released', actor: intent.workerId, intentId: intent.id, stuckAtMax: false });
+      endToQueue(draft, prev, { kind: 'lease-released', actor: intent.workerId, intentId: intent.id, stuckAtMax: false });
       return { status: 'applied', fencingToken: lease.fencingToken };
     case 'submit': {
-      const bad = checkPrLink(w, prev, intent.prUrl);
+      const bad = checkPrLink(draft, prev, intent.prUrl);
       if (bad) return rejected(bad.code, bad.message);
-      setTask(w, { ...prev, state: 'pr_open', prUrl: intent.prUrl, updatedAt: w.now });
-      notePr(w, prev.taskId, intent.prUrl);
-      emit(w, { kind: 'pr-submitted', ...base, from: prev.state, to: 'pr_open', reason: intent.prUrl });
+      setTask(draft, { ...prev, state: 'pr_open', prUrl: intent.prUrl, updatedAt: draft.now });
+      notePr(draft, prev.taskId, intent.prUrl);
+      emit(draft, { kind: 'pr-submitted', ...base, from: prev.state, to: 'pr_open', reason: intent.prUrl });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt: lease.expiresAt };
     }
     case 'complete':
       if (prev.state !== 'leased') {
         return rejected('invalid-transition', `Task ${prev.taskId} has a pull request awaiting review; it is done when a maintainer merges it.`);
       }
-      finish(w, prev, intent.workerId, intent.id);
+      finish(draft, prev, intent.workerId, intent.id);
       return { status: 'applied', fencingToken: lease.fencingToken };
     case 'fail': {
-      endToQueue(w, prev, { kind: 'task-failed', actor: intent.workerId, intentId: intent.id, reason: intent.reason, stuckAtMax: true });
-      addCooldown(w, lease.workerId, prev.taskId, policy.cooldownMs);
-      const wr = workerRuntime(w, lease.workerId);
-      setWorker(w, { ...wr, failed: wr.failed + 1 });
+      endToQueue(draft, prev, { kind: 'task-failed', actor: intent.workerId, intentId: intent.id, reason: intent.reason, stuckAtMax: true });
+      addCooldown(draft, lease.workerId, prev.taskId, policy.cooldownMs);
+      const workerState = workerRuntime(draft, lease.workerId);
+      setWorker(draft, { ...workerState, failed: workerState.failed + 1 });
       return { status: 'applied', fencingToken: lease.fencingToken };
     }
   }
 }
 
 /** leased / pr_open -> done, credit to the holder. */
-function finish(w: Work, prev: TaskRuntime, actor: string, intentId: string): void {
-  const { lease } = endLease(w, prev, { state: 'done', creditedTo: prev.lease!.workerId, cancelPending: undefined, note: undefined });
-  credit(w, lease!);
-  emit(w, { kind: 'task-done', actor, taskId: prev.taskId, workerId: lease!.workerId, intentId, from: prev.state, to: 'done', fencingToken: lease!.fencingToken });
+function finish(draft: Draft, prev: TaskRuntime, actor: string, intentId: string): void {
+  const { lease } = endLease(draft, prev, { state: 'done', creditedTo: prev.lease!.workerId, cancelPending: undefined, note: undefined });
+  credit(draft, lease!);
+  emit(draft, { kind: 'task-done', actor, taskId: prev.taskId, workerId: lease!.workerId, intentId, from: prev.state, to: 'done', fencingToken: lease!.fencingToken });
 }
 
-const invalid = (rt: TaskRuntime, what: string): Decision =>
-  rejected('invalid-transition', `Task ${rt.taskId} is ${rt.state}; ${what} does not apply to it.`);
+const invalid = (runtime: TaskRuntime, what: string): Decision =>
+  rejected('invalid-transition', `Task ${runtime.taskId} is ${runtime.state}; ${what} does not apply to it.`);
 
 /** Maintainer / GitHub tracker intents. The relay checks the actor may send them. */
-export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' | 'cancel'>): Decision {
-  const prev = own(w.tasks, intent.taskId);
+export function applyMaintainerIntent(draft: Draft, intent: Of<'review' | 'requeue' | 'cancel'>): Decision {
+  const prev = own(draft.tasks, intent.taskId);
   if (!prev) return rejected('unknown-task', `There is no task ${intent.taskId} in the ledger. Check the id with \`owp tasks\`.`);
   const actor = intent.workerId;
   const holder = prev.lease?.workerId;
@@ -221,19 +221,19 @@ export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' |
   if (intent.kind === 'cancel') {
     if (prev.state === 'done' || prev.state === 'cancelled') return invalid(prev, 'cancel');
     const note = intent.reason || 'Cancelled by a maintainer.';
-    const { rt } = endLease(w, prev, { state: 'cancelled', note, cancelPending: undefined });
-    emit(w, { kind: 'task-cancelled', ...base, from: prev.state, to: rt.state, reason: intent.reason });
+    const { runtime } = endLease(draft, prev, { state: 'cancelled', note, cancelPending: undefined });
+    emit(draft, { kind: 'task-cancelled', ...base, from: prev.state, to: runtime.state, reason: intent.reason });
     return { status: 'applied' };
   }
   if (intent.kind === 'requeue') {
     if (prev.state === 'done' || prev.state === 'cancelled') return invalid(prev, 'requeue');
     if (active) {
-      endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false });
+      endToQueue(draft, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false });
     } else {
       // A queued task keeps its place (age in queue); a stuck one re-enters the queue now.
-      const queuedAt = prev.state === 'queued' ? prev.queuedAt : w.now;
-      setTask(w, clean({ ...prev, state: 'queued', queuedAt, updatedAt: w.now, note: undefined }));
-      emit(w, { kind: 'task-requeued', ...base, from: prev.state, to: 'queued' });
+      const queuedAt = prev.state === 'queued' ? prev.queuedAt : draft.now;
+      setTask(draft, clean({ ...prev, state: 'queued', queuedAt, updatedAt: draft.now, note: undefined }));
+      emit(draft, { kind: 'task-requeued', ...base, from: prev.state, to: 'queued' });
     }
     return { status: 'applied' };
   }
@@ -243,23 +243,23 @@ export function applyMaintainerIntent(w: Work, intent: Of<'review' | 'requeue' |
     case 'open': {
       const prUrl = intent.prUrl ?? prev.prUrl;
       if (prev.state === 'pr_open' && prUrl === prev.prUrl) return { status: 'applied' };
-      setTask(w, clean({ ...prev, state: 'pr_open', prUrl, updatedAt: w.now }));
-      if (prUrl) notePr(w, prev.taskId, prUrl);
-      emit(w, { kind: 'pr-submitted', ...base, from: prev.state, to: 'pr_open', reason: prUrl });
+      setTask(draft, clean({ ...prev, state: 'pr_open', prUrl, updatedAt: draft.now }));
+      if (prUrl) notePr(draft, prev.taskId, prUrl);
+      emit(draft, { kind: 'pr-submitted', ...base, from: prev.state, to: 'pr_open', reason: prUrl });
       return { status: 'applied' };
     }
     case 'merged':
-      finish(w, prev, actor, intent.id);
+      finish(draft, prev, actor, intent.id);
       return { status: 'applied' };
     case 'closed':
       // Closed unmerged: back to the queue, no cooldown (the maintainer closed it, the worker did not give up).
-      endToQueue(w, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, reason: PR_CLOSED_REASON });
+      endToQueue(draft, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, reason: PR_CLOSED_REASON });
       return { status: 'applied' };
     case 'changes-requested': {
       const lease = prev.lease!;
-      const expiresAt = w.now + (lease.ttlMs || policyFor(w, prev.repo).leaseTtlMs);
-      setTask(w, clean({ ...prev, state: 'leased', lease: { ...lease, expiresAt }, updatedAt: w.now, note: intent.note || undefined }));
-      emit(w, { kind: 'review-changes-requested', ...base, from: prev.state, to: 'leased', reason: intent.note || undefined });
+      const expiresAt = draft.now + (lease.ttlMs || policyFor(draft, prev.repo).leaseTtlMs);
+      setTask(draft, clean({ ...prev, state: 'leased', lease: { ...lease, expiresAt }, updatedAt: draft.now, note: intent.note || undefined }));
+      emit(draft, { kind: 'review-changes-requested', ...base, from: prev.state, to: 'leased', reason: intent.note || undefined });
       return { status: 'applied', fencingToken: lease.fencingToken, expiresAt };
     }
   }

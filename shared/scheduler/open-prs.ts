@@ -19,21 +19,21 @@
 import { DEFAULTS, type WorkerRuntime } from '../model.js';
 import type { ErrorCode } from '../errors.js';
 import type { ClaimContext, Filter } from './filters.js';
-import { leasePoints, own, type Work } from './state.js';
+import { leasePoints, own, type Draft } from './state.js';
 
 /** Leases of this worker in state `leased` (being worked on). */
-export function leasesInProgress(w: Work, wr: WorkerRuntime): number {
+export function leasesInProgress(draft: Draft, workerState: WorkerRuntime): number {
   let n = 0;
-  for (let i = 0; i < wr.activeLeases.length; i++) if (own(w.tasks, wr.activeLeases[i]!)?.state === 'leased') n++;
+  for (let i = 0; i < workerState.activeLeases.length; i++) if (own(draft.tasks, workerState.activeLeases[i]!)?.state === 'leased') n++;
   return n;
 }
 
 /** Points of this worker's leases in state `leased`. */
-export function pointsInProgress(w: Work, wr: WorkerRuntime): number {
+export function pointsInProgress(draft: Draft, workerState: WorkerRuntime): number {
   let points = 0;
-  for (let i = 0; i < wr.activeLeases.length; i++) {
-    const rt = own(w.tasks, wr.activeLeases[i]!);
-    if (rt?.state === 'leased' && rt.lease) points += leasePoints(w.board, rt.lease);
+  for (let i = 0; i < workerState.activeLeases.length; i++) {
+    const runtime = own(draft.tasks, workerState.activeLeases[i]!);
+    if (runtime?.state === 'leased' && runtime.lease) points += leasePoints(draft.board, runtime.lease);
   }
   return points;
 }
@@ -42,15 +42,15 @@ export function maxOpenPrsOf(ctx: ClaimContext): number {
   return ctx.profile?.maxOpenPrs ?? DEFAULTS.maxOpenPrs;
 }
 
-const test = (ctx: ClaimContext): ErrorCode | null => (ctx.wr.activeLeases.length < maxOpenPrsOf(ctx) ? null : 'max-open-prs');
+const test = (ctx: ClaimContext): ErrorCode | null => (ctx.workerState.activeLeases.length < maxOpenPrsOf(ctx) ? null : 'max-open-prs');
 
 export const maxOpenPrs: Filter = {
   name: 'max-open-prs',
   scope: 'worker',
   test,
   explain(ctx) {
-    const total = ctx.wr.activeLeases.length;
-    const working = leasesInProgress(ctx.w, ctx.wr);
+    const total = ctx.workerState.activeLeases.length;
+    const working = leasesInProgress(ctx.draft, ctx.workerState);
     return (
       `Worker ${ctx.workerId} has ${total - working} pull request(s) awaiting review and ${working} task(s) in progress ` +
       `(each becomes a pull request); its limit of open pull requests is ${maxOpenPrsOf(ctx)}. ` +

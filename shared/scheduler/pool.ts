@@ -1,5 +1,5 @@
 /**
- * The claim-next candidate pool of a batch, built from the carried candidates (carry.ts)
+ * The claim-next candidate pool of a batch, built from the session's candidates (indexes.ts)
  * without re-scoring or re-sorting all of them.
  *
  * Candidates live in buckets by task priority, each kept sorted by (queuedAt asc, id asc).
@@ -21,12 +21,12 @@
  *   skipped, and compacted when they are more than half of a bucket.
  */
 import type { RepoPolicy, Task, WorkerProfile } from '../model.js';
-import type { PoolEntry } from './carry.js';
+import type { Candidate } from './indexes.js';
 import { SCORES, ageScore, partScore, priorityScore, type ScoreInput } from './scores.js';
-import { compareStrings, newWorkerRuntime, policyFor, syncDirty, type Work } from './state.js';
+import { compareStrings, newWorkerRuntime, policyFor, syncDirty, type Draft } from './state.js';
 
 export interface Bucket {
-  list: PoolEntry[];
+  list: Candidate[];
   stale: number;
 }
 
@@ -36,18 +36,18 @@ const MERGE_OK = TASK_SCORES.length === 2 && TASK_SCORES[0] === priorityScore &&
 
 const NO_WORKER: WorkerProfile = { id: '-', name: '-', skills: [], capacity: 1, maxConcurrent: 1, available: false };
 
-function before(a: PoolEntry, b: PoolEntry): boolean {
-  return a.rt.queuedAt < b.rt.queuedAt || (a.rt.queuedAt === b.rt.queuedAt && compareStrings(a.id, b.id) < 0);
+function before(a: Candidate, b: Candidate): boolean {
+  return a.runtime.queuedAt < b.runtime.queuedAt || (a.runtime.queuedAt === b.runtime.queuedAt && compareStrings(a.id, b.id) < 0);
 }
 
 /** Put the candidates added since the last call into their buckets. */
-export function flushAdded(w: Work): void {
-  syncDirty(w);
-  for (const e of w.added) {
-    if (w.candidates.get(e.id) !== e || e.bucketed) continue;
-    if (!Number.isSafeInteger(e.rt.queuedAt)) w.unordered = true;
-    let b = w.buckets.get(e.task.priority);
-    if (!b) w.buckets.set(e.task.priority, (b = { list: [], stale: 0 }));
+export function flushAdded(draft: Draft): void {
+  syncDirty(draft);
+  for (const e of draft.added) {
+    if (draft.candidates.get(e.id) !== e || e.bucketed) continue;
+    if (!Number.isSafeInteger(e.runtime.queuedAt)) draft.unordered = true;
+    let b = draft.buckets.get(e.task.priority);
+    if (!b) draft.buckets.set(e.task.priority, (b = { list: [], stale: 0 }));
     const list = b.list;
     let lo = 0;
     let hi = list.length;
@@ -61,45 +61,45 @@ export function flushAdded(w: Work): void {
     else list.splice(lo, 0, e);
     e.bucketed = true;
   }
-  w.added = [];
+  draft.added = [];
 }
 
 /** Drop stale entries from buckets where they are the majority. */
-export function compactBuckets(w: Work): void {
-  for (const [p, b] of w.buckets) {
+export function compactBuckets(draft: Draft): void {
+  for (const [p, b] of draft.buckets) {
     if (b.stale <= 64 || b.stale * 2 <= b.list.length) continue;
-    b.list = b.list.filter((e) => w.candidates.get(e.id) === e);
+    b.list = b.list.filter((e) => draft.candidates.get(e.id) === e);
     b.stale = 0;
-    if (b.list.length === 0) w.buckets.delete(p);
+    if (b.list.length === 0) draft.buckets.delete(p);
   }
 }
 
-export interface CandidatePool {
-  at(i: number): PoolEntry | undefined;
+export interface RankedCandidates {
+  at(i: number): Candidate | undefined;
   /** Every current candidate whose policy is `repo`'s (prepared). */
-  ofRepo(repo: string): PoolEntry[];
+  ofRepo(repo: string): Candidate[];
 }
 
 /**
  * `onRepo(repo)` is called the first time an entry of `repo` is prepared in this batch,
  * before that entry is returned.
  */
-export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePool {
-  flushAdded(w);
-  const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: w.now, profile: NO_WORKER, skills: new Set(), wr: newWorkerRuntime('-', w.day) };
+export function rankCandidates(draft: Draft, onRepo: (repo: string) => void): RankedCandidates {
+  flushAdded(draft);
+  const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: draft.now, profile: NO_WORKER, skills: new Set(), workerState: newWorkerRuntime('-', draft.day) };
   const seenRepos = new Set<string>();
-  const byRepo = new Map<string, PoolEntry[]>();
-  const ready = (e: PoolEntry): void => {
-    if (e.seen === w.batch) return;
+  const byRepo = new Map<string, Candidate[]>();
+  const ready = (e: Candidate): void => {
+    if (e.seen === draft.batch) return;
     input.task = e.task;
-    input.queuedAt = e.rt.queuedAt;
+    input.queuedAt = e.runtime.queuedAt;
     e.taskPart = partScore(input, 'task', SCORES);
-    e.policy = policyFor(w, e.task.repo);
+    e.policy = policyFor(draft, e.task.repo);
     e.taken = false;
     e.blocked = undefined;
-    e.seen = w.batch;
+    e.seen = draft.batch;
   };
-  const prepare = (e: PoolEntry): PoolEntry => {
+  const prepare = (e: Candidate): Candidate => {
     ready(e);
     const repo = (e.policy as RepoPolicy).repo;
     if (!seenRepos.has(repo)) {
@@ -108,11 +108,11 @@ export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePoo
     }
     return e;
   };
-  const ofRepo = (repo: string): PoolEntry[] => {
+  const ofRepo = (repo: string): Candidate[] => {
     let list = byRepo.get(repo);
     if (!list) {
       list = [];
-      for (const e of w.candidates.values()) {
+      for (const e of draft.candidates.values()) {
         ready(e);
         if (e.policy.repo === repo) list.push(e);
       }
@@ -121,24 +121,24 @@ export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePoo
     return list;
   };
 
-  if (!MERGE_OK || w.unordered || !Number.isSafeInteger(w.now)) {
-    const all = [...w.candidates.values()];
+  if (!MERGE_OK || draft.unordered || !Number.isSafeInteger(draft.now)) {
+    const all = [...draft.candidates.values()];
     for (const e of all) ready(e);
     all.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
     return { at: (i) => (i < all.length ? prepare(all[i]!) : undefined), ofRepo };
   }
 
   // Lazy k-way merge of the buckets by head score.
-  const heads: { list: PoolEntry[]; i: number; b: Bucket }[] = [];
-  for (const p of [...w.buckets.keys()].sort((a, b) => b - a)) {
-    const b = w.buckets.get(p)!;
+  const heads: { list: Candidate[]; i: number; b: Bucket }[] = [];
+  for (const p of [...draft.buckets.keys()].sort((a, b) => b - a)) {
+    const b = draft.buckets.get(p)!;
     heads.push({ list: b.list, i: 0, b });
   }
-  const merged: PoolEntry[] = [];
-  const headOf = (h: (typeof heads)[number]): PoolEntry | undefined => {
+  const merged: Candidate[] = [];
+  const headOf = (h: (typeof heads)[number]): Candidate | undefined => {
     while (h.i < h.list.length) {
       const e = h.list[h.i]!;
-      if (w.candidates.get(e.id) === e) {
+      if (draft.candidates.get(e.id) === e) {
         ready(e);
         return e;
       }
@@ -146,10 +146,10 @@ export function buildPool(w: Work, onRepo: (repo: string) => void): CandidatePoo
     }
     return undefined;
   };
-  const at = (i: number): PoolEntry | undefined => {
+  const at = (i: number): Candidate | undefined => {
     while (merged.length <= i) {
       let best: (typeof heads)[number] | undefined;
-      let bestE: PoolEntry | undefined;
+      let bestE: Candidate | undefined;
       for (const h of heads) {
         const e = headOf(h);
         if (e && (!bestE || e.taskPart > bestE.taskPart)) {

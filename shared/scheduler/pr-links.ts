@@ -18,7 +18,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { TaskRuntime } from '../model.js';
-import { own, type Work } from './state.js';
+import { own, type Draft } from './state.js';
 
 export const DEFAULT_GITHUB_HOST = 'github.com';
 
@@ -53,43 +53,42 @@ export function prLinkProblem(url: string, repo: string, host: string): string |
   return undefined;
 }
 
-const indexes = new WeakMap<Work, Map<string, string>>();
-
-function holdsPr(rt: TaskRuntime | undefined): rt is TaskRuntime & { prUrl: string } {
-  return !!rt && rt.prUrl !== undefined && (rt.state === 'leased' || rt.state === 'pr_open');
+function holdsPr(runtime: TaskRuntime | undefined): runtime is TaskRuntime & { prUrl: string } {
+  return !!runtime && runtime.prUrl !== undefined && (runtime.state === 'leased' || runtime.state === 'pr_open');
 }
 
-function index(w: Work): Map<string, string> {
-  let idx = indexes.get(w);
+/** The batch's pull request -> task index (Draft.prHolders), built on first need. */
+function index(draft: Draft): Map<string, string> {
+  let idx = draft.prHolders;
   if (!idx) {
     idx = new Map();
-    for (const wid in w.workers) {
-      for (const id of w.workers[wid]!.activeLeases) {
-        const rt = own(w.tasks, id);
-        if (holdsPr(rt)) idx.set(prKey(rt.prUrl), id);
+    for (const wid in draft.workers) {
+      for (const id of draft.workers[wid]!.activeLeases) {
+        const runtime = own(draft.tasks, id);
+        if (holdsPr(runtime)) idx.set(prKey(runtime.prUrl), id);
       }
     }
-    indexes.set(w, idx);
+    draft.prHolders = idx;
   }
   return idx;
 }
 
 /** Record that `taskId` now holds `url` (call after a submit or a review that set prUrl). */
-export function notePr(w: Work, taskId: string, url: string): void {
-  index(w).set(prKey(url), taskId);
+export function notePr(draft: Draft, taskId: string, url: string): void {
+  index(draft).set(prKey(url), taskId);
 }
 
-/** The rejection of a submit of `url` for `rt`, or null when the link is acceptable. */
-export function checkPrLink(w: Work, rt: TaskRuntime, url: string): { code: ErrorCode; message: string } | null {
-  const problem = prLinkProblem(url, rt.repo, w.githubHost);
+/** The rejection of a submit of `url` for `runtime`, or null when the link is acceptable. */
+export function checkPrLink(draft: Draft, runtime: TaskRuntime, url: string): { code: ErrorCode; message: string } | null {
+  const problem = prLinkProblem(url, runtime.repo, draft.githubHost);
   if (problem) return { code: 'invalid-field', message: problem };
-  const holder = index(w).get(prKey(url));
-  if (holder === undefined || holder === rt.taskId) return null;
-  const other = own(w.tasks, holder);
+  const holder = index(draft).get(prKey(url));
+  if (holder === undefined || holder === runtime.taskId) return null;
+  const other = own(draft.tasks, holder);
   if (!holdsPr(other) || prKey(other.prUrl) !== prKey(url)) return null;
   return {
     code: 'pr-in-use',
-    message: `Pull request ${url} already belongs to task ${holder} (${other.state}); one pull request answers one task. Open a separate pull request for ${rt.taskId}.`,
+    message: `Pull request ${url} already belongs to task ${holder} (${other.state}); one pull request answers one task. Open a separate pull request for ${runtime.taskId}.`,
   };
 }
 

@@ -14,36 +14,36 @@
  */
 import type { TaskRuntime } from '../model.js';
 import { expire } from './leases.js';
-import { SCHEDULER_ACTOR, clean, compareStrings, emit, isActive, newWorkerRuntime, own, setTask, setWorker, syncDirty, type Work } from './state.js';
+import { SCHEDULER_ACTOR, clean, compareStrings, emit, isActive, newWorkerRuntime, own, setTask, setWorker, syncDirty, type Draft } from './state.js';
 
 /**
  * `only`: when given, the ids that can need work (board tasks the hints name plus tasks the
  * previous batch set; see carry.ts); any other task was reconciled by an earlier batch and
  * nothing changed it since. Absent: every board task is looked at.
  */
-export function reconcileBoard(w: Work, only?: Iterable<string>): void {
+export function reconcileBoard(draft: Draft, only?: Iterable<string>): void {
   const todo: string[] = [];
   const needs = (id: string): boolean => {
-    const task = own(w.board.tasks, id);
+    const task = own(draft.board.tasks, id);
     if (!task) return false;
-    const rt = own(w.tasks, id);
+    const runtime = own(draft.tasks, id);
     return (
-      !rt ||
-      (task.cancelled && (rt.state === 'queued' || rt.state === 'stuck')) ||
-      (isActive(rt) && !!rt.cancelPending !== task.cancelled) ||
-      (rt.state === 'queued' && rt.repo !== task.repo)
+      !runtime ||
+      (task.cancelled && (runtime.state === 'queued' || runtime.state === 'stuck')) ||
+      (isActive(runtime) && !!runtime.cancelPending !== task.cancelled) ||
+      (runtime.state === 'queued' && runtime.repo !== task.repo)
     );
   };
   if (only) {
     for (const id of only) if (needs(id)) todo.push(id);
   } else {
-    for (const id in w.board.tasks) if (needs(id)) todo.push(id);
+    for (const id in draft.board.tasks) if (needs(id)) todo.push(id);
   }
   todo.sort(compareStrings);
   for (const id of todo) {
-    const task = w.board.tasks[id]!;
-    const rt = own(w.tasks, id);
-    if (!rt) {
+    const task = draft.board.tasks[id]!;
+    const runtime = own(draft.tasks, id);
+    if (!runtime) {
       const state = task.cancelled ? 'cancelled' : 'queued';
       const fresh: TaskRuntime = {
         taskId: id,
@@ -51,33 +51,33 @@ export function reconcileBoard(w: Work, only?: Iterable<string>): void {
         state,
         attempt: 0,
         fencingToken: 0,
-        queuedAt: Math.min(w.now, task.createdAt),
-        updatedAt: w.now,
+        queuedAt: Math.min(draft.now, task.createdAt),
+        updatedAt: draft.now,
       };
       if (task.cancelled) fresh.note = task.cancelReason || 'Cancelled on the board before it was ever queued.';
-      setTask(w, fresh);
-      emit(w, { kind: state === 'queued' ? 'task-queued' : 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, to: state, reason: task.cancelled ? task.cancelReason || undefined : undefined });
-    } else if (task.cancelled && (rt.state === 'queued' || rt.state === 'stuck')) {
-      setTask(w, { ...rt, state: 'cancelled', note: task.cancelReason || 'Cancelled on the board by a maintainer.', updatedAt: w.now });
-      emit(w, { kind: 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, from: rt.state, to: 'cancelled', reason: task.cancelReason || undefined });
-    } else if (isActive(rt)) {
-      setTask(w, clean({ ...rt, cancelPending: task.cancelled ? true : undefined, updatedAt: w.now }));
+      setTask(draft, fresh);
+      emit(draft, { kind: state === 'queued' ? 'task-queued' : 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, to: state, reason: task.cancelled ? task.cancelReason || undefined : undefined });
+    } else if (task.cancelled && (runtime.state === 'queued' || runtime.state === 'stuck')) {
+      setTask(draft, { ...runtime, state: 'cancelled', note: task.cancelReason || 'Cancelled on the board by a maintainer.', updatedAt: draft.now });
+      emit(draft, { kind: 'task-cancelled', actor: SCHEDULER_ACTOR, taskId: id, from: runtime.state, to: 'cancelled', reason: task.cancelReason || undefined });
+    } else if (isActive(runtime)) {
+      setTask(draft, clean({ ...runtime, cancelPending: task.cancelled ? true : undefined, updatedAt: draft.now }));
     } else {
-      setTask(w, { ...rt, repo: task.repo, updatedAt: w.now });
+      setTask(draft, { ...runtime, repo: task.repo, updatedAt: draft.now });
     }
   }
-  for (const id in w.profiles) {
-    if (!own(w.workers, id)) setWorker(w, newWorkerRuntime(id, w.day));
+  for (const id in draft.profiles) {
+    if (!own(draft.workers, id)) setWorker(draft, newWorkerRuntime(id, draft.day));
   }
 }
 
-export function expireLeases(w: Work): void {
+export function expireLeases(draft: Draft): void {
   const due: TaskRuntime[] = [];
-  syncDirty(w);
-  for (const id of w.leased) {
-    const rt = own(w.tasks, id);
-    if (rt && rt.state === 'leased' && rt.lease && rt.lease.expiresAt <= w.now) due.push(rt);
+  syncDirty(draft);
+  for (const id of draft.leased) {
+    const runtime = own(draft.tasks, id);
+    if (runtime && runtime.state === 'leased' && runtime.lease && runtime.lease.expiresAt <= draft.now) due.push(runtime);
   }
   due.sort((a, b) => a.lease!.expiresAt - b.lease!.expiresAt || compareStrings(a.taskId, b.taskId));
-  for (const rt of due) expire(w, w.tasks[rt.taskId]!);
+  for (const runtime of due) expire(draft, draft.tasks[runtime.taskId]!);
 }

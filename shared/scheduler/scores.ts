@@ -24,7 +24,7 @@ export interface ScoreInput {
   now: number;
   profile: WorkerProfile;
   skills: Set<string>;
-  wr: WorkerRuntime;
+  workerState: WorkerRuntime;
 }
 
 export interface Score {
@@ -82,17 +82,17 @@ export const skillFitScore: Score = {
  * It is the same for all of one worker's candidates, so it does not change which task a
  * worker gets; it orders the claim-next intents of a batch (highest fairness picks first).
  */
-export function fairness(wr: WorkerRuntime, now: number): number {
+export function fairness(workerState: WorkerRuntime, now: number): number {
   const boost = DEFAULTS.newcomerBoost;
-  const recency = wr.lastCreditAt === undefined ? 1 : clamp01((now - wr.lastCreditAt) / FAIRNESS_WINDOW_MS);
-  return clamp01((1 - boost) * recency + boost * (wr.credit <= 0 ? 1 : 0));
+  const recency = workerState.lastCreditAt === undefined ? 1 : clamp01((now - workerState.lastCreditAt) / FAIRNESS_WINDOW_MS);
+  return clamp01((1 - boost) * recency + boost * (workerState.credit <= 0 ? 1 : 0));
 }
 
 export const fairnessScore: Score = {
   name: 'fairness',
   weight: 1,
   dependsOn: 'worker',
-  score: ({ wr, now }) => fairness(wr, now),
+  score: ({ workerState, now }) => fairness(workerState, now),
 };
 
 export const SCORES: readonly Score[] = [priorityScore, ageScore, skillFitScore, fairnessScore];

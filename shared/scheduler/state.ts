@@ -1,19 +1,14 @@
 /**
- * The scheduler's working state for one batch: copy-on-write views of the ledger plus the
- * indexes the filters need (active leases per repo and their areas).
+ * Draft: the working state of one batch, the next ledger being written (copy-on-write
+ * views of the input ledger) plus the indexes the filters need.
  *
  * Invariants:
- * - Never mutates the input PoolState: `tasks` and `workers` are fresh records whose values
- *   are the input objects until changed (`outcomes` is copied on its first new entry); a changed task or worker is replaced
- *   by a new object (setTask / setWorker), never edited in place.
- * - The repo index (`active`) always describes exactly the tasks in state leased or pr_open:
- *   every lease start and end goes through startLease / endLease below.
- * - WorkerRuntime.pointsInUse and activeLeases are recomputed from the leases of the
- *   worker's tasks whenever they change, never adjusted by +/- arithmetic.
- * - Iteration order never depends on object key insertion order: callers sort what they
- *   act on (task ids, worker ids) before acting.
- * - `leased` and `candidates` (carry.ts) describe `tasks` once `syncDirty` ran: every
- *   setTask records the id in `touched` and `dirty`.
+ * - Never mutates the input PoolState: a changed task or worker is replaced by a new
+ *   object (setTask / setWorker); `outcomes` is copied on its first new entry.
+ * - `active` describes exactly the tasks in leased or pr_open (startLease / endLease), and
+ *   pointsInUse / activeLeases are recomputed from the worker's leases, never adjusted.
+ * - Callers sort what they act on: no decision depends on object key order.
+ * - `leased` and `candidates` (indexes.ts) describe `tasks` once `syncDirty` ran.
  */
 import {
   DEFAULTS,
@@ -29,7 +24,7 @@ import {
   type WorkerProfile,
   type WorkerRuntime,
 } from '../model.js';
-import { syncTask, type Carry, type PoolEntry } from './carry.js';
+import { syncCandidate, type Candidate, type PoolIndexes } from './indexes.js';
 import type { Bucket } from './pool.js';
 
 /** The actor recorded on events the scheduler causes by itself (reconcile, expiry). */
@@ -54,7 +49,7 @@ export function keysOverlap(x: string, y: string): boolean {
   return x.length > y.length ? x.charCodeAt(y.length) === 47 && x.startsWith(y) : y.charCodeAt(x.length) === 47 && y.startsWith(x);
 }
 
-export interface Work {
+export interface Draft {
   readonly board: Board;
   readonly profiles: Record<string, WorkerProfile>;
   readonly now: number;
@@ -71,20 +66,20 @@ export interface Work {
   policies: Map<string, RepoPolicy>;
   /** Task ids in state leased (expiry looks only at these). */
   leased: Set<string>;
-  /** Claim-next candidates (see carry.ts) and their priority buckets (pool.ts). */
-  candidates: Map<string, PoolEntry>;
+  /** Claim-next candidates (see indexes.ts) and their priority buckets (pool.ts). */
+  candidates: Map<string, Candidate>;
   buckets: Map<number, Bucket>;
   unordered: boolean;
   /** Candidates not yet in a bucket. */
-  added: PoolEntry[];
+  added: Candidate[];
   /** Task ids set in this batch; `dirty` those not yet synced into leased/candidates. */
   touched: Set<string>;
   dirty: string[];
   workersTouched: Set<string>;
-  /** The ids set by the batch that made the input ledger, when a Carry was taken over. */
-  prevTouched: Set<string> | undefined;
   /** The GitHub host pull request links must be on (pr-links.ts; ScheduleRules). */
   githubHost: string;
+  /** Pull request URL key -> the task holding it, built on first need (pr-links.ts). */
+  prHolders?: Map<string, string>;
 }
 
 export function utcDay(ms: number): string {
@@ -124,17 +119,17 @@ export function defaultPolicy(repo: string): RepoPolicy {
   };
 }
 
-export function policyFor(w: Work, repo: string): RepoPolicy {
-  let p = w.policies.get(repo);
+export function policyFor(draft: Draft, repo: string): RepoPolicy {
+  let p = draft.policies.get(repo);
   if (!p) {
-    p = own(w.board.repos, repo) ?? defaultPolicy(repo);
-    w.policies.set(repo, p);
+    p = own(draft.board.repos, repo) ?? defaultPolicy(repo);
+    draft.policies.set(repo, p);
   }
   return p;
 }
 
-export function isActive(rt: TaskRuntime | undefined): boolean {
-  return !!rt && (rt.state === 'leased' || rt.state === 'pr_open');
+export function isActive(runtime: TaskRuntime | undefined): boolean {
+  return !!runtime && (runtime.state === 'leased' || runtime.state === 'pr_open');
 }
 
 /** Points a lease holds: as granted, else the board task's, else 1. */
@@ -157,90 +152,90 @@ export function copyRecord<T>(rec: Record<string, T>): Record<string, T> {
 }
 
 /**
- * The working state of a batch. With a Carry (the previous batch's indexes for exactly this
- * ledger) nothing scans the tasks; without one, one pass over the tasks builds them.
+ * The working state of a batch. Given the indexes of exactly this ledger (a session's, which
+ * are then moved on in place) nothing scans the tasks; without them, one pass builds them.
+ * `tasksCopy`: a copy of `ledger.tasks` made ahead of time, used as the working record.
  */
-export function createWork(state: PoolState, now: number, carry?: Carry): Work {
+export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes, tasksCopy?: Record<string, TaskRuntime>, githubHost?: string): Draft {
   const { ledger } = state;
-  const w: Work = {
+  const draft: Draft = {
     board: state.board,
     profiles: state.profiles,
     now,
     batch: ledger.batch + 1,
     day: utcDay(now),
-    tasks: carry?.spare ?? copyRecord(ledger.tasks),
+    tasks: tasksCopy ?? copyRecord(ledger.tasks),
     workers: { ...ledger.workers },
     outcomes: ledger.outcomes,
     outcomesCopied: false,
     events: [],
-    active: carry?.active ?? new Map(),
+    active: indexes?.active ?? new Map(),
     policies: new Map(),
-    leased: carry?.leased ?? new Set(),
-    candidates: carry?.candidates ?? new Map(),
-    buckets: carry?.buckets ?? new Map(),
-    unordered: carry?.unordered ?? false,
+    leased: indexes?.leased ?? new Set(),
+    candidates: indexes?.candidates ?? new Map(),
+    buckets: indexes?.buckets ?? new Map(),
+    unordered: indexes?.unordered ?? false,
     added: [],
     touched: new Set(),
     dirty: [],
     workersTouched: new Set(),
-    prevTouched: carry?.touched,
-    githubHost: 'github.com',
+    githubHost: githubHost ?? 'github.com',
   };
-  if (!carry) {
+  if (!indexes) {
     for (const id in ledger.tasks) {
-      const rt = ledger.tasks[id]!;
-      if (isActive(rt) && rt.lease) indexLease(w, rt.repo, rt.lease);
-      if (rt.state === 'leased' || rt.state === 'queued') syncTask(w, w.tasks, w.board, id);
+      const runtime = ledger.tasks[id]!;
+      if (isActive(runtime) && runtime.lease) indexLease(draft, runtime.repo, runtime.lease);
+      if (runtime.state === 'leased' || runtime.state === 'queued') syncCandidate(draft, draft.tasks, draft.board, id);
     }
   }
-  return w;
+  return draft;
 }
 
 /** Sync the ids set since the last call into `leased` and `candidates`. */
-export function syncDirty(w: Work): void {
-  for (const id of w.dirty) syncTask(w, w.tasks, w.board, id);
-  w.dirty.length = 0;
+export function syncDirty(draft: Draft): void {
+  for (const id of draft.dirty) syncCandidate(draft, draft.tasks, draft.board, id);
+  draft.dirty.length = 0;
 }
 
-export function repoLoad(w: Work, repo: string): RepoLoad {
-  let l = w.active.get(repo);
+export function repoLoad(draft: Draft, repo: string): RepoLoad {
+  let l = draft.active.get(repo);
   if (!l) {
     l = { count: 0, areas: new Map() };
-    w.active.set(repo, l);
+    draft.active.set(repo, l);
   }
   return l;
 }
 
-function indexLease(w: Work, repo: string, lease: Lease): void {
-  const l = repoLoad(w, repo);
+function indexLease(draft: Draft, repo: string, lease: Lease): void {
+  const l = repoLoad(draft, repo);
   l.count++;
-  const a = areaKey(leaseArea(w.board, lease));
+  const a = areaKey(leaseArea(draft.board, lease));
   if (a !== '') l.areas.set(lease.taskId, a);
 }
 
-function unindexLease(w: Work, repo: string, taskId: string): void {
-  const l = repoLoad(w, repo);
+function unindexLease(draft: Draft, repo: string, taskId: string): void {
+  const l = repoLoad(draft, repo);
   l.count--;
   l.areas.delete(taskId);
 }
 
-export function setTask(w: Work, rt: TaskRuntime): void {
-  put(w.tasks, rt.taskId, rt);
-  w.touched.add(rt.taskId);
-  w.dirty.push(rt.taskId);
+export function setTask(draft: Draft, runtime: TaskRuntime): void {
+  put(draft.tasks, runtime.taskId, runtime);
+  draft.touched.add(runtime.taskId);
+  draft.dirty.push(runtime.taskId);
 }
 
-export function putOutcome(w: Work, o: Outcome): void {
-  if (!w.outcomesCopied) {
-    w.outcomes = { ...w.outcomes };
-    w.outcomesCopied = true;
+export function putOutcome(draft: Draft, outcome: Outcome): void {
+  if (!draft.outcomesCopied) {
+    draft.outcomes = { ...draft.outcomes };
+    draft.outcomesCopied = true;
   }
-  put(w.outcomes, o.intentId, o);
+  put(draft.outcomes, outcome.intentId, outcome);
 }
 
-export function setWorker(w: Work, wr: WorkerRuntime): void {
-  put(w.workers, wr.workerId, wr);
-  w.workersTouched.add(wr.workerId);
+export function setWorker(draft: Draft, workerState: WorkerRuntime): void {
+  put(draft.workers, workerState.workerId, workerState);
+  draft.workersTouched.add(workerState.workerId);
 }
 
 export function newWorkerRuntime(workerId: string, day: string): WorkerRuntime {
@@ -258,40 +253,40 @@ export function newWorkerRuntime(workerId: string, day: string): WorkerRuntime {
   };
 }
 
-export function workerRuntime(w: Work, workerId: string): WorkerRuntime {
-  return own(w.workers, workerId) ?? newWorkerRuntime(workerId, w.day);
+export function workerRuntime(draft: Draft, workerId: string): WorkerRuntime {
+  return own(draft.workers, workerId) ?? newWorkerRuntime(workerId, draft.day);
 }
 
 /** Claims granted today as of `now` (0 when the stored day is another UTC day). */
-export function claimsToday(w: Work, wr: WorkerRuntime): number {
-  return wr.quotaDay === w.day ? wr.claimsToday : 0;
+export function claimsToday(draft: Draft, workerState: WorkerRuntime): number {
+  return workerState.quotaDay === draft.day ? workerState.claimsToday : 0;
 }
 
 /** Recompute pointsInUse from the worker's active leases (the invariant's definition). */
-function withLeases(w: Work, wr: WorkerRuntime, activeLeases: string[]): WorkerRuntime {
+function withLeases(draft: Draft, workerState: WorkerRuntime, activeLeases: string[]): WorkerRuntime {
   let points = 0;
   for (const id of activeLeases) {
-    const lease = own(w.tasks, id)?.lease;
-    if (lease) points += leasePoints(w.board, lease);
+    const lease = own(draft.tasks, id)?.lease;
+    if (lease) points += leasePoints(draft.board, lease);
   }
-  return { ...wr, activeLeases, pointsInUse: points };
+  return { ...workerState, activeLeases, pointsInUse: points };
 }
 
 /** Drop a runtime's optional fields whose value is undefined, so JSON and deep-equal agree. */
-export function clean<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
+export function clean<T extends object>(obj: T): T {
+  for (const k of Object.keys(obj) as (keyof T)[]) if (obj[k] === undefined) delete obj[k];
+  return obj;
 }
 
 /** Put `lease` on the task (state leased) and account for it everywhere. */
-export function startLease(w: Work, prev: TaskRuntime, lease: Lease, extra: Partial<TaskRuntime>): TaskRuntime {
-  const rt: TaskRuntime = clean({ ...prev, ...extra, state: 'leased', lease, updatedAt: w.now, note: undefined, prUrl: undefined });
-  setTask(w, rt);
-  indexLease(w, rt.repo, lease);
-  const wr = workerRuntime(w, lease.workerId);
-  const ids = [...wr.activeLeases.filter((id) => id !== rt.taskId), rt.taskId].sort(compareStrings);
-  setWorker(w, withLeases(w, wr, ids));
-  return rt;
+export function startLease(draft: Draft, prev: TaskRuntime, lease: Lease, extra: Partial<TaskRuntime>): TaskRuntime {
+  const runtime: TaskRuntime = clean({ ...prev, ...extra, state: 'leased', lease, updatedAt: draft.now, note: undefined, prUrl: undefined });
+  setTask(draft, runtime);
+  indexLease(draft, runtime.repo, lease);
+  const workerState = workerRuntime(draft, lease.workerId);
+  const ids = [...workerState.activeLeases.filter((id) => id !== runtime.taskId), runtime.taskId].sort(compareStrings);
+  setWorker(draft, withLeases(draft, workerState, ids));
+  return runtime;
 }
 
 /**
@@ -299,27 +294,27 @@ export function startLease(w: Work, prev: TaskRuntime, lease: Lease, extra: Part
  * release the holder's capacity. Returns the new runtime and the lease that ended.
  */
 export function endLease(
-  w: Work,
+  draft: Draft,
   prev: TaskRuntime,
   next: Partial<TaskRuntime> & { state: TaskRuntime['state'] },
-): { rt: TaskRuntime; lease?: Lease } {
+): { runtime: TaskRuntime; lease?: Lease } {
   const lease = prev.lease;
-  const rt: TaskRuntime = clean({ ...prev, ...next, lease: undefined, updatedAt: w.now });
-  setTask(w, rt);
+  const runtime: TaskRuntime = clean({ ...prev, ...next, lease: undefined, updatedAt: draft.now });
+  setTask(draft, runtime);
   if (lease && isActive(prev)) {
-    unindexLease(w, prev.repo, prev.taskId);
-    const wr = workerRuntime(w, lease.workerId);
-    setWorker(w, withLeases(w, wr, wr.activeLeases.filter((id) => id !== prev.taskId)));
+    unindexLease(draft, prev.repo, prev.taskId);
+    const workerState = workerRuntime(draft, lease.workerId);
+    setWorker(draft, withLeases(draft, workerState, workerState.activeLeases.filter((id) => id !== prev.taskId)));
   }
-  return { rt, lease };
+  return { runtime, lease };
 }
 
-export function emit(w: Work, e: Omit<AuditEvent, 'at' | 'batch'>): void {
+export function emit(draft: Draft, e: Omit<AuditEvent, 'at' | 'batch'>): void {
   const { kind, ...rest } = e;
-  w.events.push(clean({ kind, at: w.now, batch: w.batch, ...rest }) as AuditEvent);
+  draft.events.push(clean({ kind, at: draft.now, batch: draft.batch, ...rest }) as AuditEvent);
 }
 
 /** The next ledger. Its records are always fresh objects, so a caller may edit them. */
-export function toLedger(w: Work): Ledger {
-  return { batch: w.batch, tasks: w.tasks, workers: w.workers, outcomes: w.outcomesCopied ? w.outcomes : { ...w.outcomes } };
+export function toLedger(draft: Draft): Ledger {
+  return { batch: draft.batch, tasks: draft.tasks, workers: draft.workers, outcomes: draft.outcomesCopied ? draft.outcomes : { ...draft.outcomes } };
 }

@@ -18,8 +18,8 @@ export interface ReviewLoad {
 export function activeLeaseCount(ledger: Ledger, repo?: string): number {
   let n = 0;
   for (const id in ledger.tasks) {
-    const rt = ledger.tasks[id]!;
-    if ((rt.state === 'leased' || rt.state === 'pr_open') && (repo === undefined || rt.repo === repo)) n++;
+    const runtime = ledger.tasks[id]!;
+    if ((runtime.state === 'leased' || runtime.state === 'pr_open') && (repo === undefined || runtime.repo === repo)) n++;
   }
   return n;
 }
@@ -29,10 +29,10 @@ export function reviewLoad(ledger: Ledger, repo: string): ReviewLoad {
   let leased = 0;
   let prOpen = 0;
   for (const id in ledger.tasks) {
-    const rt = ledger.tasks[id]!;
-    if (rt.repo !== repo) continue;
-    if (rt.state === 'leased') leased++;
-    else if (rt.state === 'pr_open') prOpen++;
+    const runtime = ledger.tasks[id]!;
+    if (runtime.repo !== repo) continue;
+    if (runtime.state === 'leased') leased++;
+    else if (runtime.state === 'pr_open') prOpen++;
   }
   return { repo, leased, prOpen, total: leased + prOpen };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync, utimesSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LeaseBook, owpHome } from '../../server/cli/leases.js';
+import { LeaseBook, owpHome } from '../../server/cli/lease-book.js';
 
 describe('the lease book', () => {
   it('lives under OWP_HOME, one 0600 file per relay URL and worker', () => {

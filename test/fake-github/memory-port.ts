@@ -41,7 +41,7 @@ export class MemoryPort implements RelayPort {
   ledger(): Ledger { return this.ledgerState; }
   now(): number { return this.clock; }
 
-  upsertTasks(tasks: TaskInput[], _actor: string): UpsertResult {
+  upsertTasks(tasks: TaskInput[]): UpsertResult {
     const parsed = tasks.map((t) => parseTask(t));
     const out: UpsertResult = { added: [], updated: [], unchanged: [] };
     const next = { ...this.boardState.tasks };
@@ -57,7 +57,7 @@ export class MemoryPort implements RelayPort {
     return out;
   }
 
-  patchTask(taskId: string, patch: Partial<Task>, _actor: string): Task {
+  patchTask(taskId: string, patch: Partial<Task>): Task {
     const prev = this.boardState.tasks[taskId];
     if (!prev) throw new OwpError('unknown-task', `No task ${taskId}.`);
     const t = parseTask({ ...prev, ...patch, id: taskId });
@@ -66,7 +66,7 @@ export class MemoryPort implements RelayPort {
     return t;
   }
 
-  putRepo(policy: RepoPolicy | RepoPolicyInput, _actor?: string): RepoPolicy {
+  putRepo(policy: RepoPolicy | RepoPolicyInput): RepoPolicy {
     const p = parseRepoPolicy(policy);
     this.boardState = { ...this.boardState, repos: { ...this.boardState.repos, [p.repo]: p } };
     return p;
@@ -78,7 +78,7 @@ export class MemoryPort implements RelayPort {
     return p;
   }
 
-  submitIntent(intent: Intent, _actor: string): Promise<Outcome> {
+  submitIntent(intent: Intent): Promise<Outcome> {
     return new Promise((resolve) => {
       this.pending.push({ intent, resolve });
       this.soon();
@@ -109,7 +109,7 @@ export class MemoryPort implements RelayPort {
     this.pending = [];
     const r = schedule({ board: this.boardState, profiles: this.profiles, ledger: this.ledgerState }, taken.map((p) => p.intent), this.clock);
     this.ledgerState = r.ledger;
-    const result: BatchResult = { batch: r.ledger.batch, outcomes: r.outcomes, events: r.events, ledger: r.ledger };
+    const result: BatchResult = { batch: r.ledger.batch, outcomes: r.outcomes, events: r.events, tasks: r.ledger.tasks };
     this.batches.push(result);
     taken.forEach((p, i) => p.resolve(r.outcomes[i]!));
     for (const l of this.listeners) l(result);
@@ -118,7 +118,7 @@ export class MemoryPort implements RelayPort {
 
   /** Submit an intent and run its batch at once; returns its outcome. */
   async act(intent: Intent): Promise<Outcome> {
-    const p = this.submitIntent(intent, intent.workerId);
+    const p = this.submitIntent(intent);
     this.runBatch();
     return p;
   }

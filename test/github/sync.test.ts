@@ -113,7 +113,7 @@ describe('github import', () => {
     const e = await setup();
     e.gh.addIssue(REPO, { title: 'From GitHub', labels: ['owp', 'points:2'] });
     await syncOne(e);
-    e.port.patchTask(`${REPO}#1`, { points: 8, held: true }, 'maintainer');
+    e.port.patchTask(`${REPO}#1`, { points: 8, held: true });
     const s = await syncOne(e);
     expect(s).toMatchObject({ updated: 0, unchanged: 1 });
     expect(e.port.board().tasks[`${REPO}#1`]).toMatchObject({ points: 8, held: true, title: 'From GitHub' });

@@ -6,7 +6,7 @@
 import { schedule } from '../../shared/scheduler/index.js';
 import { FILTERS, runFilters, type ClaimContext } from '../../shared/scheduler/filters.js';
 import { beats, totalScore, type Scored } from '../../shared/scheduler/scores.js';
-import { areaKey, createWork, policyFor, workerRuntime } from '../../shared/scheduler/state.js';
+import { areaKey, createDraft, policyFor, workerRuntime } from '../../shared/scheduler/state.js';
 import { DEFAULTS, type Ledger, type PoolState } from '../../shared/model.js';
 
 /** The task claim-next must grant `worker` in a batch at `now`, or undefined when none fits. */
@@ -14,27 +14,27 @@ export function bruteForceClaimNext(state: PoolState, worker: string, now: numbe
   // Reconcile and expire first, as the real batch does; on a copy of the ledger, so the
   // scheduler's carried indexes for state.ledger stay for the batch under test.
   const settled = schedule({ ...state, ledger: JSON.parse(JSON.stringify(state.ledger)) as Ledger }, [], now).ledger;
-  const w = createWork({ ...state, ledger: { ...settled, batch: state.ledger.batch } }, now);
+  const draft = createDraft({ ...state, ledger: { ...settled, batch: state.ledger.batch } }, now);
   const profile = state.profiles[worker];
   let best: Scored | undefined;
-  for (const id of Object.keys(w.tasks)) {
+  for (const id of Object.keys(draft.tasks)) {
     const task = state.board.tasks[id];
     const ctx: ClaimContext = {
-      w,
+      draft,
       workerId: worker,
       profile,
       skills: new Set(profile?.skills ?? []),
-      wr: workerRuntime(w, worker),
+      workerState: workerRuntime(draft, worker),
       trust: state.board.trust[worker] ?? DEFAULTS.workerTrust,
       taskId: id,
       task,
-      rt: w.tasks[id],
-      policy: policyFor(w, task?.repo ?? w.tasks[id]!.repo),
+      runtime: draft.tasks[id],
+      policy: policyFor(draft, task?.repo ?? draft.tasks[id]!.repo),
       area: areaKey(task?.area ?? ''),
     };
     if (runFilters(FILTERS, ctx)) continue;
-    const cand = { taskId: id, total: totalScore({ task: task!, queuedAt: w.tasks[id]!.queuedAt, now, profile: profile!, skills: ctx.skills, wr: ctx.wr }) };
-    if (!best || beats(cand, best, worker, w.batch)) best = cand;
+    const cand = { taskId: id, total: totalScore({ task: task!, queuedAt: draft.tasks[id]!.queuedAt, now, profile: profile!, skills: ctx.skills, workerState: ctx.workerState }) };
+    if (!best || beats(cand, best, worker, draft.batch)) best = cand;
   }
   return best?.taskId;
 }

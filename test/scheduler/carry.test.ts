@@ -1,11 +1,12 @@
 /**
- * The Carry (shared/scheduler/carry.ts): a batch that takes over the previous batch's
- * indexes, told which board tasks changed, decides exactly what a batch scanning everything
- * decides; batchChanges names every task and worker whose runtime changed.
+ * The scheduler session (shared/scheduler/session.ts): a batch that reuses the indexes the
+ * previous batch left (told which board tasks changed) decides exactly what schedule(),
+ * scanning everything, decides; `changed` names every task and worker whose runtime changed;
+ * a ledger the session handed out never changes afterwards.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { batchChanges, prepareNextBatch, schedule } from '../../shared/scheduler/index.js';
+import { SchedulerSession, schedule } from '../../shared/scheduler/index.js';
 import { emptyLedger, parseRepoPolicy, parseTask, parseWorkerProfile, type Board, type Intent, type Ledger, type PoolState, type Task } from '../../shared/model.js';
 import { canonical } from '../helpers/scheduler-fixtures.js';
 import { bruteForceClaimNext } from '../helpers/scheduler-oracle.js';
@@ -42,10 +43,10 @@ function edited(board: Board, edits: Edit[]): Board {
   return { ...board, tasks };
 }
 
-/** A copy of the ledger with fresh records: never has a Carry, so schedule() scans everything. */
+/** A copy of the ledger with fresh records (what schedule() gets: nothing shared with the session). */
 const fresh = (l: Ledger): Ledger => JSON.parse(JSON.stringify(l)) as Ledger;
 
-describe('scheduler carry (incremental batches)', () => {
+describe('scheduler session (incremental batches)', () => {
   it('in a large pool with many ties and requeues, each carried claim-next equals a brute-force pick', () => {
     const T0 = Date.UTC(2026, 4, 1);
     fc.assert(
@@ -63,27 +64,26 @@ describe('scheduler carry (incremental batches)', () => {
             [['ts'], ['py'], ['ts', 'py'], [], ['ts'], ['docs']].map((skills, i) => [`w${i}`, parseWorkerProfile({ id: `w${i}`, name: `w${i}`, skills, capacity: 20, maxConcurrent: 20 })]),
           );
           let now = T0 + 5000;
-          let state: PoolState = { board, profiles, ledger: schedule({ board, profiles, ledger: emptyLedger() }, [], now).ledger };
+          const session = new SchedulerSession(schedule({ board, profiles, ledger: emptyLedger() }, [], now).ledger);
           let n = 0;
           for (const st of steps) {
             now += st.dt;
             const worker = `w${st.w}`;
+            const state: PoolState = { board, profiles, ledger: session.ledger() };
             const expected = bruteForceClaimNext(state, worker, now);
             const intents: Intent[] = [{ kind: 'claim-next', id: `c${n++}`, workerId: worker }];
             // Give one held lease back first (it re-enters the queue at `now`).
             const held = Object.values(state.ledger.tasks).find((rt) => rt.state === 'leased' && rt.lease);
             if (st.release && held) intents.unshift({ kind: 'release', id: `r${n++}`, workerId: held.lease!.workerId, taskId: held.taskId, fencingToken: held.lease!.fencingToken });
-            expect(batchChanges(state.ledger.tasks)).toBeDefined(); // the carried path runs
-            if (n % 3 === 0) prepareNextBatch(state.ledger.tasks);
-            const input = state.ledger.tasks;
-            const r = schedule(state, intents, now, { changedTasks: [] });
-            if (n % 3 === 1) prepareNextBatch(r.ledger.tasks, input);
+            if (n > 2) expect(session.incremental).toBe(true); // the indexes are reused
+            const r = session.schedule({ board, profiles }, intents, now, []);
+            session.commit(r);
+            if (n % 3 !== 0) session.prepare();
             const o = r.outcomes[intents.length - 1]!;
             if (!(st.release && held)) {
               if (expected === undefined) expect(o.status).toBe('rejected');
               else expect(o).toMatchObject({ status: 'granted', taskId: expected });
             }
-            state = { ...state, ledger: r.ledger };
           }
         },
       ),
@@ -91,68 +91,94 @@ describe('scheduler carry (incremental batches)', () => {
     );
   });
 
-  it('with hints and the previous ledger, every batch equals a full-scan batch byte for byte', () => {
+  it('over random intents and board edits, every session batch equals schedule() byte for byte', () => {
     fc.assert(
-      fc.property(worldArb, stepsArb(14), fc.array(fc.array(editArb, { maxLength: 2 }), { maxLength: 14 }), (world, steps, edits) => {
+      fc.property(worldArb, stepsArb(14), fc.array(fc.array(editArb, { maxLength: 2 }), { maxLength: 14 }), fc.nat(), (world, steps, edits, mode) => {
         const profiles = profilesOf(world);
-        let hinted: PoolState = { board: boardAt(world, 0), profiles, ledger: emptyLedger() };
+        const session = new SchedulerSession(emptyLedger());
         // Maintainer edits on top of the world's own board changes (they persist once made).
         const made: Edit[] = [];
         let prevBoard: Board | undefined;
         let now = WORLD_T0;
-        let carried = 0;
+        let reused = 0;
+        let held: { ledger: Ledger; json: string; tasks: number } | undefined;
         steps.forEach((step, index) => {
           now += step.dt;
           made.push(...(edits[index] ?? []));
           const board = edited(boardAt(world, index), made);
-          const before: PoolState = { ...hinted, board };
+          // ledger() pins what it hands out: some batches take one (the session then copies
+          // instead of recycling that record), and one ledger is kept across all batches.
+          const pin = (mode >> index % 16) & 1;
+          const before: PoolState = { board, profiles, ledger: pin ? session.ledger() : fresh(session.ledger()) };
+          if (pin && !held) held = { ledger: before.ledger, json: JSON.stringify({ ...before.ledger, outcomes: undefined }), tasks: Object.keys(before.ledger.outcomes).length };
           const intents = step.intents.map((spec, k) => resolveIntent(spec, before, `s${index}-${k}`, world.workers.length, world.tasks.length));
           const reference = schedule({ ...before, ledger: fresh(before.ledger) }, intents, now);
-          const hints = prevBoard ? { changedTasks: changedTasks(prevBoard, board) } : undefined;
-          const r = schedule(before, intents, now, hints);
-          if (hints) carried++;
+          if (prevBoard && session.incremental) reused++;
+          const r = session.schedule({ board, profiles }, intents, now, prevBoard ? changedTasks(prevBoard, board) : null);
           expect(JSON.stringify(r.outcomes)).toBe(JSON.stringify(reference.outcomes));
           expect(JSON.stringify(r.events)).toBe(JSON.stringify(reference.events));
-          expect(canonical(r.ledger)).toBe(canonical(reference.ledger));
-          // batchChanges covers every runtime that differs from the input ledger
-          const ch = batchChanges(r.ledger.tasks);
-          expect(ch).toBeDefined();
-          for (const id of new Set([...Object.keys(before.ledger.tasks), ...Object.keys(r.ledger.tasks)])) {
-            if (before.ledger.tasks[id] !== r.ledger.tasks[id]) expect(ch!.tasks.has(id)).toBe(true);
+          // `changed` covers every runtime that differs from the input ledger
+          for (const id of new Set([...Object.keys(r.input.tasks), ...Object.keys(r.ledger.tasks)])) {
+            if (r.input.tasks[id] !== r.ledger.tasks[id]) expect(r.changed!.tasks.has(id)).toBe(true);
           }
-          for (const id of new Set([...Object.keys(before.ledger.workers), ...Object.keys(r.ledger.workers)])) {
-            if (before.ledger.workers[id] !== r.ledger.workers[id]) expect(ch!.workers.has(id)).toBe(true);
+          for (const id of new Set([...Object.keys(r.input.workers), ...Object.keys(r.ledger.workers)])) {
+            if (r.input.workers[id] !== r.ledger.workers[id]) expect(r.changed!.workers.has(id)).toBe(true);
           }
-          // Every other batch, the next batch's copy of the tasks is made ahead of time: by a
-          // copy, or by recycling this batch's input record (never used again below).
-          if (index % 4 === 1) prepareNextBatch(r.ledger.tasks);
-          if (index % 4 === 3) prepareNextBatch(r.ledger.tasks, before.ledger.tasks);
-          hinted = { ...before, ledger: r.ledger };
+          session.commit(r);
+          expect(canonical(session.ledger())).toBe(canonical({ ...reference.ledger, outcomes: { ...before.ledger.outcomes, ...reference.ledger.outcomes } }));
+          // The next batch's working copy is made ahead of time every other batch.
+          if ((mode >> (index + 3) % 16) & 1) session.prepare();
           prevBoard = board;
         });
-        expect(carried).toBe(steps.length - 1);
+        expect(reused).toBeGreaterThanOrEqual(steps.length - 2);
+        // A ledger handed out never changed; its outcomes only grew.
+        if (held) {
+          expect(JSON.stringify({ ...held.ledger, outcomes: undefined })).toBe(held.json);
+          expect(Object.keys(held.ledger.outcomes).length).toBeGreaterThanOrEqual(held.tasks);
+        }
       }),
-      fcOptions(500),
+      { seed: 42, numRuns: 200 },
     );
   });
 
-  it('a ledger used twice takes the full path the second time, with the same result', () => {
+  it('a batch not committed leaves the session as it was, and the next batch decides as schedule() does', () => {
     fc.assert(
       fc.property(worldArb, stepsArb(6), (world, steps) => {
         const profiles = profilesOf(world);
         const board = boardAt(world, 0);
-        let state: PoolState = { board, profiles, ledger: emptyLedger() };
+        const session = new SchedulerSession(emptyLedger());
         let now = WORLD_T0;
         steps.forEach((step, index) => {
           now += step.dt;
+          const state: PoolState = { board, profiles, ledger: fresh(session.ledger()) };
           const intents = step.intents.map((spec, k) => resolveIntent(spec, state, `s${index}-${k}`, world.workers.length, world.tasks.length));
-          const first = schedule(state, intents, now, { changedTasks: [] });
-          const second = schedule(state, intents, now, { changedTasks: [] });
-          expect(canonical(second)).toBe(canonical(first));
-          state = { ...state, ledger: first.ledger };
+          const before = canonical(session.ledger());
+          session.schedule({ board, profiles }, intents, now, []); // dropped: a failed write
+          expect(canonical(session.ledger())).toBe(before);
+          expect(session.incremental).toBe(false);
+          const again = session.schedule({ board, profiles }, intents, now, []);
+          const reference = schedule(state, intents, now);
+          expect(JSON.stringify(again.outcomes)).toBe(JSON.stringify(reference.outcomes));
+          expect(JSON.stringify(again.events)).toBe(JSON.stringify(reference.events));
+          session.commit(again);
         });
       }),
-      fcOptions(200),
+      { seed: 42, numRuns: 200 },
     );
+  });
+
+  it('never changes the ledger it was created from', () => {
+    const profiles = { w: parseWorkerProfile({ id: 'w', name: 'w', skills: [], capacity: 5, maxConcurrent: 5 }) };
+    const board: Board = { tasks: { 'o/r#1': parseTask({ id: 'o/r#1', repo: 'o/r', title: 'one', createdAt: WORLD_T0 }) }, repos: {}, trust: {} };
+    const start = schedule({ board, profiles, ledger: emptyLedger() }, [], WORLD_T0).ledger;
+    const json = JSON.stringify(start);
+    const session = new SchedulerSession(start);
+    for (let i = 0; i < 4; i++) {
+      const b = session.schedule({ board, profiles }, [{ kind: 'claim-next', id: `c${i}`, workerId: 'w' }], WORLD_T0 + i, i === 0 ? null : []);
+      session.commit(b);
+      session.prepare();
+    }
+    expect(session.task('o/r#1')?.state).toBe('leased');
+    expect(JSON.stringify(start)).toBe(json);
   });
 });

@@ -123,7 +123,7 @@ describe('pull request links on submit', () => {
 
   it('checks against the host the relay passes in (GitHub Enterprise)', () => {
     const s = leased();
-    const ghe = (url: string) => schedule(s, [submit('ann', 'a', 1, `ghe-${url}`, url)], T0 + 1, undefined, { githubHost: 'git.example.com' }).outcomes[0]!;
+    const ghe = (url: string) => schedule(s, [submit('ann', 'a', 1, `ghe-${url}`, url)], T0 + 1, { githubHost: 'git.example.com' }).outcomes[0]!;
     expect(ghe('https://git.example.com/acme/app/pull/4')).toMatchObject({ status: 'applied' });
     expect(ghe('https://github.com/acme/app/pull/4')).toMatchObject({ code: 'invalid-field' });
   });

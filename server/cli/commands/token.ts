@@ -4,7 +4,6 @@ import { UsageError, str } from '../args.js';
 import type { Command } from '../command.js';
 import { table, when } from '../output.js';
 
-
 interface TokenInfo {
   id: string;
   role: string;

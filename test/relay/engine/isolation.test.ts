@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { schedule } from '../../../shared/scheduler/index.js';
+import { schedule, type ScheduleFn } from '../../../shared/scheduler/index.js';
 import { openAuditLog } from '../../../server/audit/index.js';
 import { BoardView } from '../../../server/engine/board.js';
-import { Engine, type ScheduleFn } from '../../../server/engine/engine.js';
+import { Engine } from '../../../server/engine/engine.js';
 import { openStore, type Store } from '../../../server/store/index.js';
 import type { Logger } from '../../../server/ports.js';
 

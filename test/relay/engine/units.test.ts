@@ -5,7 +5,7 @@ import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, Ledger, TaskRuntime } from '../../../shared/model.js';
 import { BoardView } from '../../../server/engine/board.js';
-import { applyToLedgerDoc, diffLedger, ledgerFromEntries, ledgerOps, resetLedgerDoc, RECENT_MAX } from '../../../server/engine/ledger-sync.js';
+import { applyToLedgerDoc, diffLedger, ledgerFromEntries, ledgerOps, resetLedgerDoc, RECENT_MAX } from '../../../server/engine/ledger-diff.js';
 
 const rt = (id: string, state: TaskRuntime['state'] = 'queued'): TaskRuntime => ({
   taskId: id,

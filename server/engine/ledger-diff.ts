@@ -1,7 +1,7 @@
 /**
- * The ledger's two copies outside memory: LevelDB (the authority) and the `owp/ledger`
- * Y.Doc (what clients see). This module computes what changed between two ledgers and
- * turns it into LevelDB ops and one Y.Doc transaction.
+ * What changed between two ledgers, and that change written to the ledger's two copies
+ * outside memory: LevelDB ops (the authority) and one `owp/ledger` Y.Doc transaction (what
+ * clients see); plus reading a ledger back from LevelDB and resetting the doc to one.
  *
  * Invariants:
  * - Keys: `ledger/task/<id>`, `ledger/worker/<id>`, `ledger/outcome/<id>`, `ledger/meta`.
@@ -70,7 +70,7 @@ export function diffLedger(prev: Ledger, next: Ledger, outcomeIds?: Iterable<str
 }
 
 /**
- * diffLedger restricted to the ids a batch set (the scheduler's batchChanges): the same
+ * diffLedger restricted to the ids a batch set (the session's `changed`): the same
  * result when every changed entry is among them, at a cost that does not grow with the pool.
  */
 export function diffLedgerIds(prev: Ledger, next: Ledger, taskIds: Iterable<string>, workerIds: Iterable<string>, outcomeIds: Iterable<string>): LedgerDiff {
@@ -90,13 +90,6 @@ export function diffLedgerIds(prev: Ledger, next: Ledger, taskIds: Iterable<stri
     if (b !== undefined && b !== prev.outcomes[id]) d.outcomes[id] = b;
   }
   return d;
-}
-
-export function isEmptyDiff(d: LedgerDiff): boolean {
-  for (const _ in d.tasks) return false;
-  for (const _ in d.workers) return false;
-  for (const _ in d.outcomes) return false;
-  return true;
 }
 
 export function ledgerOps(d: LedgerDiff, batch: number, at: number): DbOp[] {
@@ -131,7 +124,7 @@ export function ledgerFromEntries(entries: Iterable<[string, unknown]>): Ledger 
  * Heartbeats are not history: drop task changes that only move a lease's expiry (and
  * `updatedAt`) by less than a quarter of its TTL from what the doc shows (`shown`).
  */
-export function withoutHeartbeatNoise(d: LedgerDiff, shown: Y.Map<unknown>): LedgerDiff {
+export function withoutHeartbeatNoise(d: LedgerDiff, shown: { get(taskId: string): unknown }): LedgerDiff {
   let tasks: Record<string, TaskRuntime | null> | undefined;
   for (const [id, rt] of Object.entries(d.tasks)) {
     if (!rt?.lease) continue;

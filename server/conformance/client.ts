@@ -1,0 +1,126 @@
+/**
+ * The conformance suite's view of a relay: plain HTTP (fetch) and plain y-websocket sockets
+ * (ws + y-protocols), nothing of the reference relay's code, so any relay can be checked.
+ *
+ * Invariants: every socket opened here is closed by `closeAll`; an HTTP call never throws
+ * for a status (the caller checks it), only when the relay cannot be reached.
+ */
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { WebSocket } from 'ws';
+import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
+import { MESSAGE_SYNC, YJS_PATH } from '../../shared/protocol.js';
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  /** The parsed JSON body (undefined when not JSON). */
+  json: Record<string, unknown> | undefined;
+}
+
+export class Http {
+  constructor(readonly url: string) {}
+
+  async call(method: string, path: string, token?: string, body?: unknown, raw?: string): Promise<Answer> {
+    const res = await fetch(this.url + path, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, json };
+  }
+}
+
+/** A socket on one document, keeping a local copy of it in sync. */
+export interface DocSocket {
+  doc: Y.Doc;
+  /** Resolves once the relay's state arrived (its sync step 2). */
+  synced: Promise<void>;
+  /** Resolves with the close code and reason when the socket closes. */
+  closed: Promise<{ code: number; reason: string }>;
+  /** Send a Yjs update as a y-websocket update message. */
+  sendUpdate(update: Uint8Array): void;
+  close(): void;
+}
+
+const frame = (write: (e: encoding.Encoder) => void) => {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, MESSAGE_SYNC);
+  write(e);
+  return encoding.toUint8Array(e);
+};
+
+export class Sockets {
+  private readonly open = new Set<WebSocket>();
+
+  constructor(private readonly httpUrl: string) {}
+
+  connect(docName: string, token: string | undefined): DocSocket {
+    const base = this.httpUrl.replace(/^http/, 'ws');
+    const ws = new WebSocket(`${base}${YJS_PATH}/${docName}${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+    this.open.add(ws);
+    const doc = new Y.Doc();
+    let markSynced!: () => void;
+    const synced = new Promise<void>((r) => (markSynced = r));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.open.delete(ws);
+        resolve({ code, reason: reason.toString('utf8') });
+      });
+      ws.on('error', () => undefined);
+    });
+    const send = (msg: Uint8Array) => {
+      if (ws.readyState === ws.OPEN) ws.send(msg);
+    };
+    ws.on('open', () => send(frame((e) => syncProtocol.writeSyncStep1(e, doc))));
+    ws.on('message', (data: Buffer) => {
+      const d = decoding.createDecoder(new Uint8Array(data));
+      if (decoding.readVarUint(d) !== MESSAGE_SYNC) return;
+      const reply = encoding.createEncoder();
+      encoding.writeVarUint(reply, MESSAGE_SYNC);
+      const type = syncProtocol.readSyncMessage(d, reply, doc, 'relay');
+      if (encoding.length(reply) > 1) send(encoding.toUint8Array(reply));
+      if (type === syncProtocol.messageYjsSyncStep2) markSynced();
+    });
+    return {
+      doc,
+      synced,
+      closed,
+      sendUpdate: (update) => send(frame((e) => syncProtocol.writeUpdate(e, update))),
+      close: () => ws.close(1000),
+    };
+  }
+
+  closeAll(): void {
+    for (const ws of this.open) ws.terminate();
+    this.open.clear();
+  }
+}
+
+/** Wait until `fn` is truthy (polling every 50 ms), or fail with `what` after `ms`. */
+export async function until<T>(fn: () => T | Promise<T>, what: string, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Resolve with `p`, or fail after `ms` saying what did not happen. */
+export function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref())]);
+}

@@ -1,0 +1,159 @@
+/**
+ * One conformance run against a relay: make a repo policy, three tasks and tokens of its own
+ * (names carry a fresh run id), run every requirement of ./requirements.ts in order, then
+ * clean up: cancel the run's tasks and revoke its tokens. Only the admin token is needed.
+ *
+ * Invariants: a failing requirement never stops the run (each is reported); cleanup runs
+ * even when setup or a check failed; the run touches no task or token it did not make.
+ */
+import { randomUUID } from 'node:crypto';
+import { Http, Sockets } from './client.js';
+import { REQUIREMENTS, type Requirement } from './requirements.js';
+
+export interface Worker {
+  id: string;
+  token: string;
+  tokenId: string;
+}
+
+export interface RunContext {
+  http: Http;
+  sockets: Sockets;
+  admin: string;
+  maintainer: string;
+  viewer: string;
+  /** a: maxConcurrent 2; b and c: maxConcurrent 1. */
+  a: Worker;
+  b: Worker;
+  c: Worker;
+  repo: string;
+  taskIds: string[];
+  /** Fencing tokens the checks hand on to later checks. */
+  fencing: number;
+  fencingB: number;
+  fencingC: number;
+  /** An intent id worker b used (OWP-IDEM-2 reuses it as worker c). */
+  intentOfB: string;
+  /** Make a token (revoked at cleanup). */
+  token(role: string, workerId?: string): Promise<{ id: string; token: string }>;
+}
+
+export interface RequirementResult {
+  id: string;
+  level: Requirement['level'];
+  title: string;
+  ok: boolean;
+  detail?: string;
+  ms: number;
+}
+
+export interface ConformanceReport {
+  url: string;
+  protocol: string | null;
+  relayVersion: string | null;
+  passed: number;
+  failed: number;
+  results: RequirementResult[];
+  /** Problems while setting up or cleaning up (not requirements). */
+  notes: string[];
+}
+
+async function setup(http: Http, sockets: Sockets, admin: string, made: string[]): Promise<RunContext> {
+  const run = randomUUID().slice(0, 8);
+  const token = async (role: string, workerId?: string) => {
+    const a = await http.call('POST', '/api/tokens', admin, { role, ...(workerId ? { workerId } : {}), name: `owp conformance ${run}` });
+    const b = a.json as { id?: string; token?: string } | undefined;
+    if (a.status !== 201 || !b?.id || !b.token) throw new Error(`could not create a ${role} token (POST /api/tokens answered ${a.status}); is the token an admin token?`);
+    made.push(b.id);
+    return { id: b.id, token: b.token };
+  };
+  const worker = async (name: string, maxConcurrent: number): Promise<Worker> => {
+    const id = `conformance-${run}-${name}`;
+    const t = await token('worker', id);
+    const r = await http.call('POST', '/api/workers/register', t.token, { name: id, skills: [], capacity: 10, maxConcurrent });
+    if (r.status !== 200) throw new Error(`could not register worker ${id} (${r.status})`);
+    return { id, token: t.token, tokenId: t.id };
+  };
+  const repo = `owp-conformance/run-${run}`;
+  const maintainer = (await token('maintainer')).token;
+  const viewer = (await token('viewer')).token;
+  const put = await http.call('PUT', `/api/repos/${repo}`, maintainer, { reviewBudget: 10, allowedTiers: [0], cooldownMs: 0 });
+  if (put.status !== 200) throw new Error(`could not create repo policy ${repo} (${put.status})`);
+  const taskIds = [1, 2, 3].map((n) => `${repo}#${n}`);
+  const tasks = taskIds.map((id, i) => ({ id, repo, title: `conformance task ${i + 1}`, tier: 0, points: 1 }));
+  const imp = await http.call('POST', '/api/tasks', maintainer, { tasks });
+  if (imp.status !== 200) throw new Error(`could not add the run's tasks (${imp.status})`);
+  return {
+    http,
+    sockets,
+    admin,
+    maintainer,
+    viewer,
+    a: await worker('a', 2),
+    b: await worker('b', 1),
+    c: await worker('c', 1),
+    repo,
+    taskIds,
+    fencing: 0,
+    fencingB: 0,
+    fencingC: 0,
+    intentOfB: '',
+    token,
+  };
+}
+
+async function cleanup(c: RunContext | undefined, http: Http, admin: string, made: string[], notes: string[]): Promise<void> {
+  if (c) {
+    for (const id of c.taskIds) {
+      const a = await http.call('POST', `/api/tasks/${encodeURIComponent(id)}/cancel`, c.maintainer, { reason: 'owp conformance run finished' }).catch(() => undefined);
+      if (a && a.status !== 200 && a.status !== 409) notes.push(`could not cancel ${id} (${a.status})`);
+    }
+  }
+  for (const id of made) {
+    const a = await http.call('DELETE', `/api/tokens/${encodeURIComponent(id)}`, admin).catch(() => undefined);
+    if (!a || (a.status !== 200 && a.status !== 409)) notes.push(`could not revoke token ${id}`);
+  }
+}
+
+export async function runConformance(opts: { url: string; adminToken: string; only?: readonly string[] }): Promise<ConformanceReport> {
+  const url = opts.url.replace(/\/+$/, '');
+  const http = new Http(url);
+  const sockets = new Sockets(url);
+  const health = await http.call('GET', '/healthz');
+  const h = (health.json ?? {}) as { protocol?: unknown; version?: unknown };
+  const report: ConformanceReport = {
+    url,
+    protocol: typeof h.protocol === 'string' ? h.protocol : null,
+    relayVersion: typeof h.version === 'string' ? h.version : null,
+    passed: 0,
+    failed: 0,
+    results: [],
+    notes: [],
+  };
+  const made: string[] = [];
+  let ctx: RunContext | undefined;
+  try {
+    ctx = await setup(http, sockets, opts.adminToken, made);
+  } catch (err) {
+    report.notes.push(`setup failed: ${(err as Error).message}`);
+  }
+  for (const r of REQUIREMENTS) {
+    if (opts.only && !opts.only.includes(r.id)) continue;
+    const start = Date.now();
+    let detail: string | undefined;
+    if (!ctx) detail = 'not run: setup failed';
+    else {
+      try {
+        await r.check(ctx);
+      } catch (err) {
+        detail = (err as Error).message;
+      }
+    }
+    report.results.push({ id: r.id, level: r.level, title: r.title, ok: detail === undefined, ...(detail ? { detail } : {}), ms: Date.now() - start });
+  }
+  sockets.closeAll();
+  await cleanup(ctx, http, opts.adminToken, made, report.notes);
+  report.passed = report.results.filter((r) => r.ok).length;
+  report.failed = report.results.length - report.passed;
+  return report;
+}

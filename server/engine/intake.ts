@@ -1,0 +1,109 @@
+/**
+ * The engine's intake: intents waiting for the next batch and the callers waiting for
+ * their outcomes, inbox refusals waiting to be stored, and intents being retried alone.
+ *
+ * Invariants:
+ * - One entry per intent id: the same id submitted again by the same sender joins the
+ *   waiters of the first; by another sender it is refused (`conflict`): ids are scoped.
+ * - A refusal is queued once per id; one whose id is already queued is dropped.
+ * - take() hands out either one isolated intent (retried alone) or everything queued.
+ * - Every waiter is answered exactly once (answer or fail).
+ */
+import { OwpError } from '../../shared/errors.js';
+import type { Intent, Outcome } from '../../shared/model.js';
+import type { RejectedIntent } from './inboxes.js';
+
+export interface Waiter {
+  resolve: (o: Outcome) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface Pending {
+  intent: Intent;
+  /** A heartbeat: arbitrated, but neither stored as an outcome nor audited. */
+  ephemeral: boolean;
+  /** performance.now() when it was queued (for the relay-side latency figures). */
+  queuedAt: number;
+  waiters: Waiter[];
+}
+
+/** The next delay after a failure: doubles from 100 ms up to 5 s (0 means no failure). */
+export function backoff(previousMs: number): number {
+  return Math.min(5000, Math.max(100, previousMs * 2));
+}
+
+/** The refusal for an intent id another sender already used (its outcome stays theirs). */
+export function intentIdTaken(id: string): OwpError {
+  return new OwpError('conflict', `The intent id ${id} was already used by another sender; send this intent again with a fresh id (a new UUID).`, 'intentId');
+}
+
+export class IntentQueue {
+  private readonly pending = new Map<string, Pending>();
+  private readonly refused = new Map<string, RejectedIntent>();
+  /** Intents of a batch the scheduler threw on, retried one per batch to isolate the cause. */
+  private readonly solo: Pending[] = [];
+
+  /** Queue an intent; resolves with its outcome once its batch is persisted and shown. */
+  add(intent: Intent, ephemeral: boolean): Promise<Outcome> {
+    return new Promise<Outcome>((resolve, reject) => {
+      const p = this.pending.get(intent.id);
+      if (p && p.intent.workerId !== intent.workerId) reject(intentIdTaken(intent.id));
+      else if (p) p.waiters.push({ resolve, reject });
+      else this.pending.set(intent.id, { intent, ephemeral, queuedAt: performance.now(), waiters: [{ resolve, reject }] });
+    });
+  }
+
+  refuse(r: RejectedIntent): void {
+    if (!this.refused.has(r.id)) this.refused.set(r.id, r);
+  }
+
+  /** Whether a batch has something to do. */
+  hasWork(): boolean {
+    return this.pending.size > 0 || this.refused.size > 0 || this.solo.length > 0;
+  }
+
+  /** Whether an intent or refusal is queued for a batch (not the solo retries). */
+  hasQueued(): boolean {
+    return this.pending.size > 0 || this.refused.size > 0;
+  }
+
+  /** The next batch's intents (one isolated retry first) and every queued refusal. */
+  take(): { entries: Pending[]; rejected: RejectedIntent[] } {
+    let entries: Pending[];
+    if (this.solo.length > 0) entries = [this.solo.shift()!];
+    else {
+      entries = [...this.pending.values()];
+      this.pending.clear();
+    }
+    const rejected = [...this.refused.values()];
+    this.refused.clear();
+    return { entries, rejected };
+  }
+
+  /** Refusals of a batch that was not recorded: stored by a later batch. */
+  putBack(rejected: readonly RejectedIntent[]): void {
+    const later = [...this.refused.values()];
+    this.refused.clear();
+    for (const r of [...rejected, ...later]) this.refuse(r);
+  }
+
+  /** Retry these intents one per batch (the scheduler threw on their batch). */
+  isolate(entries: readonly Pending[]): void {
+    this.solo.push(...entries);
+  }
+}
+
+/** Answer every waiter of `entries` from `outcomes`; one without an outcome gets `missing(id)`. */
+export function answer(entries: readonly Pending[], outcomes: ReadonlyMap<string, Outcome>, missing: (intentId: string) => unknown): void {
+  for (const p of entries) {
+    const out = outcomes.get(p.intent.id);
+    for (const w of p.waiters) {
+      if (out) w.resolve(out);
+      else w.reject(missing(p.intent.id));
+    }
+  }
+}
+
+export function fail(entries: readonly Pending[], error: unknown): void {
+  for (const p of entries) for (const w of p.waiters) w.reject(error);
+}

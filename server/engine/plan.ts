@@ -1,0 +1,168 @@
+/**
+ * planBatch: one engine batch as data. From the scheduler's answer it computes every effect
+ * the engine then performs in order: the store ops, what the session commits, the ledger
+ * document's change, the answers. Pure: no clock, no I/O; the inputs are not changed.
+ *
+ * Invariants:
+ * - Heartbeats are not history: their outcomes are not stored and their audit events dropped.
+ * - Idle polls (claim-next refused with no-matching-task) are counted, not audited.
+ * - An inbox intent refused before arbitration gets exactly one stored outcome (never a
+ *   second one if it already has one).
+ * - Archiving returns a NEW tasks record without the archived ids.
+ */
+import { TERMINAL_STATES, type AuditEvent, type Ledger, type Outcome, type TaskRuntime } from '../../shared/model.js';
+import type { SessionBatch } from '../../shared/scheduler/index.js';
+import type { StoreOp } from '../store/index.js';
+import type { RejectedIntent } from './inboxes.js';
+import type { Pending } from './intake.js';
+import { diffLedger, diffLedgerIds, ledgerOps, withoutHeartbeatNoise, type LedgerDiff } from './ledger-diff.js';
+
+export const ARCHIVE_PREFIX = 'archive/task/';
+
+/**
+ * Drop heartbeat outcomes and events, and store the pre-arbitration refusals (an id already
+ * stored keeps its outcome). Returns the batch's outcomes to store and events to audit.
+ */
+export function settleOutcomes(
+  outcomes: Readonly<Record<string, Outcome>>,
+  events: AuditEvent[],
+  ephemeralIds: ReadonlySet<string>,
+  rejected: readonly RejectedIntent[],
+  stored: (intentId: string) => boolean,
+  batch: number,
+  now: number,
+): { outcomes: Record<string, Outcome>; events: AuditEvent[] } {
+  const out = { ...outcomes };
+  for (const id of ephemeralIds) if (out[id] && !stored(id)) delete out[id];
+  let audited = ephemeralIds.size > 0 ? events.filter((e) => !(e.intentId && ephemeralIds.has(e.intentId))) : events;
+  const extra: AuditEvent[] = [];
+  for (const r of rejected) {
+    if (r.id in out || stored(r.id)) continue;
+    out[r.id] = { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: r.code, message: r.message, batch, at: now };
+    extra.push({ kind: 'intent-rejected', at: now, batch, actor: r.workerId, workerId: r.workerId, intentId: r.id, code: r.code, reason: r.message });
+  }
+  if (extra.length > 0) audited = [...audited, ...extra];
+  return { outcomes: out, events: audited };
+}
+
+/**
+ * A claim-next refused because no task fits (an idle worker polling) is not history: it
+ * is counted, not chained into the audit log, so idle polling never grows the log.
+ * Returns the events to audit and how many idle refusals were left out.
+ */
+export function withoutIdlePolls(events: AuditEvent[]): { events: AuditEvent[]; idle: number } {
+  let idle = 0;
+  const kept = events.filter((e) => {
+    const isIdle = e.kind === 'claim-rejected' && e.code === 'no-matching-task' && e.taskId === undefined;
+    if (isIdle) idle += 1;
+    return !isIdle;
+  });
+  return { events: idle > 0 ? kept : events, idle };
+}
+
+export interface ArchivePlan {
+  ops: StoreOp[];
+  archived: string[];
+  /** Outcome ids to leave the ledger document. */
+  pruned: string[];
+  /** The tasks record without the archived ids (the input record when nothing is archived). */
+  tasks: Record<string, TaskRuntime>;
+}
+
+/** Finished tasks and shown outcomes older than the retention window leave the live state. */
+export function planArchive(
+  tasks: Record<string, TaskRuntime>,
+  shownOutcomes: Iterable<[string, Outcome]>,
+  rawTask: (id: string) => unknown,
+  now: number,
+  retentionMs: number,
+): ArchivePlan {
+  const cutoff = now - retentionMs;
+  const pruned: string[] = [];
+  for (const [id, o] of shownOutcomes) if (o && typeof o.at === 'number' && o.at <= cutoff) pruned.push(id);
+  const ops: StoreOp[] = [];
+  const archived: string[] = [];
+  for (const [id, rt] of Object.entries(tasks)) {
+    if (TERMINAL_STATES.includes(rt.state) && rt.updatedAt <= cutoff) {
+      ops.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: rawTask(id) ?? null, runtime: rt, archivedAt: now } });
+      archived.push(id);
+    }
+  }
+  if (archived.length === 0) return { ops, archived, pruned, tasks };
+  const kept = { ...tasks };
+  for (const id of archived) delete kept[id];
+  return { ops, archived, pruned, tasks: kept };
+}
+
+export interface PlanInput {
+  entries: readonly Pending[];
+  rejected: readonly RejectedIntent[];
+  /** Whether an intent id already has a stored outcome. */
+  stored: (intentId: string) => boolean;
+  /** The ledger document's task entries (heartbeat-only expiry moves are not shown again). */
+  shownTasks: { get(taskId: string): unknown };
+  now: number;
+  /** Given when finished tasks and old outcomes are due to leave the live state. */
+  archive?: { shownOutcomes: Iterable<[string, Outcome]>; rawTask: (id: string) => unknown; retentionMs: number };
+}
+
+export interface BatchPlan {
+  batch: number;
+  /** What the session commits once the store ops are written. */
+  settled: { outcomes: Record<string, Outcome>; tasks: Record<string, TaskRuntime> };
+  /** Intent id -> outcome, for every intent of the batch. */
+  replies: Map<string, Outcome>;
+  /** The outcomes listeners are told of (heartbeats left out). */
+  outcomes: Outcome[];
+  /** Events to audit and show. */
+  events: AuditEvent[];
+  /** Idle claim-next polls left out of the events (counted in the engine's stats). */
+  idlePolls: number;
+  /** Ledger and archive ops (the audit entries chain on the audit head: the runner adds them). */
+  storeOps: StoreOp[];
+  /** What changed in the ledger, as stored. */
+  diff: LedgerDiff;
+  /** The ledger document's change; `apply` false when it would add nothing. */
+  doc: { diff: LedgerDiff; pruned: string[]; apply: boolean };
+  archived: string[];
+}
+
+export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan {
+  const { entries, rejected, now } = input;
+  const prev = scheduled.input;
+  const next = scheduled.ledger;
+  const batch = next.batch;
+  const ephemeralIds = new Set<string>();
+  for (const p of entries) if (p.ephemeral) ephemeralIds.add(p.intent.id);
+  const replies = new Map<string, Outcome>();
+  for (const o of scheduled.outcomes) replies.set(o.intentId, o);
+  const settled = settleOutcomes(next.outcomes, scheduled.events, ephemeralIds, rejected, input.stored, batch, now);
+  const audited = withoutIdlePolls(settled.events);
+  let tasks = next.tasks;
+  let archiveOps: StoreOp[] = [];
+  let archived: string[] = [];
+  let pruned: string[] = [];
+  if (input.archive) {
+    const a = input.archive;
+    ({ ops: archiveOps, archived, pruned, tasks } = planArchive(tasks, a.shownOutcomes, a.rawTask, now, a.retentionMs));
+  }
+  const outcomeIds = [...entries.map((p) => p.intent.id), ...rejected.map((r) => r.id)];
+  const after: Ledger = { ...next, tasks, outcomes: settled.outcomes };
+  const changed = scheduled.changed;
+  const diff =
+    changed && archived.length === 0 ? diffLedgerIds(prev, after, changed.tasks, changed.workers, outcomeIds) : diffLedger(prev, after, outcomeIds);
+  const docDiff = withoutHeartbeatNoise(diff, input.shownTasks);
+  const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
+  return {
+    batch,
+    settled: { outcomes: settled.outcomes, tasks },
+    replies,
+    outcomes: scheduled.outcomes.filter((o) => !ephemeralIds.has(o.intentId)),
+    events: audited.events,
+    idlePolls: audited.idle,
+    storeOps: [...(ledgerOps(diff, batch, now) as StoreOp[]), ...archiveOps],
+    diff,
+    doc: { diff: docDiff, pruned, apply: docChanged || audited.events.length > 0 || pruned.length > 0 },
+    archived,
+  };
+}
