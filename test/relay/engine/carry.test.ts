@@ -24,7 +24,7 @@ describe('engine: board edits between batches reach claim-next', () => {
     const tasks = Array.from({ length: 40 }, (_, i) => ({ id: `${REPO}#${i + 1}`, repo: REPO, title: `T${i + 1}`, priority: i % 5, skills: ['ts'] }));
     expect((await r.api(m, 'POST', '/api/tasks', { tasks })).status).toBe(200);
     const w = await r.token('worker', 'carrier');
-    expect((await r.api(w, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 50, maxConcurrent: 50 })).status).toBe(200);
+    expect((await r.api(w, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 50, maxConcurrent: 50, maxOpenPrs: 50 })).status).toBe(200);
     const claim = async (): Promise<string> => {
       const res = await r!.api(w, 'POST', '/api/claim', {});
       expect(res.status).toBe(200);
