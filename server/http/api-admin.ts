@@ -75,7 +75,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/workers/register',
       auth: ['worker'],
       async handler(ctx) {
-        const b = body(await ctx.json(), ['workerId', 'name', 'skills', 'capacity', 'maxConcurrent', 'available'], 'a worker profile');
+        const b = body(await ctx.json(), ['workerId', 'name', 'skills', 'capacity', 'maxConcurrent', 'maxOpenPrs', 'available'], 'a worker profile');
         const workerId = workerOf(ctx.principal!, b, deps);
         const { workerId: _w, ...fields } = b;
         const profile = parseWorkerProfile({ name: ctx.principal!.name ?? workerId, capacity: DEFAULTS.capacity, maxConcurrent: DEFAULTS.maxConcurrent, ...fields, id: workerId });

@@ -65,7 +65,7 @@ describe('owp serve', () => {
     await owpJson(['import', 'yaml', f], m);
 
     const node = JSON.stringify(process.execPath);
-    const worker = startOwp(['worker', 'run', '--once', '--skills', 'ops', '--workdir', join(dir, 'work'), '--exec', `${node} -e "setInterval(() => {}, 1000)"`], w);
+    const worker = startOwp(['worker', 'run', '--once', '--skills', 'ops', '--workdir', join(dir, 'work'), '--no-workspace', '--exec', `${node} -e "setInterval(() => {}, 1000)"`], w);
     started.push(worker);
     await waitFor(() => worker.out().stderr.includes('leased acme/away:w1'), 60_000, 'the lease');
     await waitFor(() => worker.out().stderr.includes('heartbeat acme/away:w1: lease expires'), 60_000, 'a heartbeat');

@@ -113,5 +113,6 @@ describe('crash safety', () => {
 
     second.proc.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
-  });
+    // A CPU budget, not a speed claim: two relay processes and a claim stream on a busy 2-core box.
+  }, 300_000);
 });

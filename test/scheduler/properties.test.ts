@@ -77,7 +77,8 @@ describe('scheduler properties', () => {
       }),
       fcOptions(3000),
     );
-  });
+    // 3,000 random worlds: a CPU budget for slow or busy machines, not a speed claim.
+  }, 300_000);
 
   it('an intent with a stale token or from a non-holder changes nothing', () => {
     fc.assert(

@@ -5,7 +5,7 @@ import { intentOrder } from '../../shared/scheduler/index.js';
 import { AGE_HALF_LIFE_MS, beats, totalScore } from '../../shared/scheduler/scores.js';
 import { newWorkerRuntime } from '../../shared/scheduler/state.js';
 import type { Intent } from '../../shared/model.js';
-import { HOUR, REPO, T0, canonical, claim, claimNext, complete, makeState, policy, profile, release, step, submit, task } from '../helpers/scheduler-fixtures.js';
+import { HOUR, REPO, T0, canonical, claim, claimNext, complete, fail, makeState, policy, profile, release, step, submit, task } from '../helpers/scheduler-fixtures.js';
 
 describe('tie-break hash (FNV-1a 32-bit over UTF-8)', () => {
   it('matches the published FNV-1a test vectors', () => {
@@ -324,7 +324,7 @@ describe('ids that name Object.prototype members', () => {
     expect(Object.keys(state.ledger.tasks).sort()).toEqual(['__proto__', 'constructor']);
     expect(Object.getPrototypeOf(state.ledger.tasks)).toBe(Object.prototype);
     expect(state.ledger.outcomes.constructor).toMatchObject({ intentId: 'constructor', status: 'granted' });
-    ({ state, result } = step(state, [release('toString', '__proto__', 1, 'r1'), claimNext('constructor', 'hasOwnProperty')], T0 + 1));
+    ({ state, result } = step(state, [fail('toString', '__proto__', 1, 'gave up', 'r1'), claimNext('constructor', 'hasOwnProperty')], T0 + 1));
     expect(result.outcomes[0]!.status).toBe('applied');
     // a worker's own release puts it in no cooldown (issue 11); claim-next in the same batch takes the released task
     expect(Object.hasOwn(state.ledger.workers['toString' as string]!.cooldowns, '__proto__')).toBe(false);
