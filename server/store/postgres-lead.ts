@@ -15,7 +15,7 @@
  */
 import type pg from 'pg';
 import { StoreError, type StoreBackend } from './port.js';
-import type { PostgresBackend } from './postgres.js';
+import { inTransaction, SCHEMA_LOCK, type PostgresBackend } from './postgres.js';
 
 export interface LeaderState {
   role: 'arbiter' | 'follower';
@@ -60,7 +60,12 @@ export class Election {
   }
 
   static async open(pool: pg.Pool, opts: ElectionOptions): Promise<Election> {
-    await pool.query(DDL);
+    // Relays starting together race on CREATE TABLE IF NOT EXISTS (a unique violation in
+    // pg_type), so the schema change takes the same advisory lock as the store's.
+    await inTransaction(pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+      await c.query(DDL);
+    });
     const e = new Election(pool, opts);
     await e.step();
     e.running = true;

@@ -15,7 +15,8 @@ import pg from 'pg';
 import { StoreError, type KeyRange, type RawOp, type StoreBackend } from './port.js';
 
 const PAGE = 500;
-const SCHEMA_LOCK = 7_240_001;
+/** Advisory lock serialising schema changes: concurrent `CREATE TABLE IF NOT EXISTS` can race in PostgreSQL. */
+export const SCHEMA_LOCK = 7_240_001;
 
 export interface PostgresBackend extends StoreBackend {
   readonly pool: pg.Pool;
