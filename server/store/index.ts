@@ -3,13 +3,12 @@
  * one backend of the storage port (./port.ts). LevelDB (./leveldb.ts) is the embedded default;
  * ./memory.ts and ./file.ts are pure JavaScript (no native code) for tests and for an embedded
  * relay inside Obsidian, which should import those modules directly, not this one (it loads
- * `level` and `pg`). ./postgres.ts is for several relays on one database (OWP_DATABASE_URL). Key layout and the port's contract: docs/STORAGE.md.
+ * `level` and `pg`, though only when first used). ./postgres.ts is for several relays on one database (OWP_DATABASE_URL). Key layout and the port's contract: docs/STORAGE.md.
  */
 import { join } from 'node:path';
-import { openLevelBackend } from './leveldb.js';
 import { openFileBackend, type FileBackendOptions } from './file.js';
 import { openMemoryBackend, type MemoryVolume } from './memory.js';
-import { openPostgresBackend, type PostgresOptions } from './postgres.js';
+import type { PostgresOptions } from './postgres.js';
 import { createStore, type Store } from './store.js';
 
 export { createStore, decodeJson, type NamespacedKv, type ScanOptions, type Store, type StoreOp, type ValueKind } from './store.js';
@@ -18,6 +17,9 @@ export { MemoryVolume } from './memory.js';
 
 /** The embedded default: a LevelDB folder. */
 export async function openStore(dir: string): Promise<Store> {
+  // Loaded on first use, as PostgreSQL's driver below: a bundle of the relay without native
+  // modules (the relay inside Obsidian) never evaluates them.
+  const { openLevelBackend } = await import('./leveldb.js');
   return createStore(await openLevelBackend(dir));
 }
 
@@ -31,6 +33,7 @@ export async function openFileStore(path: string, opts?: FileBackendOptions): Pr
 
 /** PostgreSQL (OWP_DATABASE_URL): several relays may share it. */
 export async function openPostgresStore(url: string, opts?: PostgresOptions): Promise<Store> {
+  const { openPostgresBackend } = await import('./postgres.js');
   return createStore(await openPostgresBackend(url, opts));
 }
 
