@@ -34,7 +34,7 @@ async function client(r: TestRelay, doc: string, token: string): Promise<YClient
 async function seed(r: TestRelay, maint: string, tasks: { id: string; repo?: string }[], policy: Record<string, unknown> = {}): Promise<void> {
   const repo = tasks[0]?.repo ?? 'o/r';
   expect((await r.api(maint, 'PUT', `/api/repos/${repo}`, policy)).status).toBe(200);
-  const res = await r.api(maint, 'POST', '/api/tasks', { tasks: tasks.map((t) => ({ repo, title: t.id, skills: [], ...t })) });
+  const res = await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: tasks.map((t) => ({ repo, title: t.id, skills: [], ...t })) });
   expect(res.status).toBe(200);
 }
 
@@ -143,7 +143,7 @@ describe('engine', () => {
       for (const g of group) expect(g.status).toBe(200);
     }
     // a round trip through the relay so the client has seen everything the relay sent
-    await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'o/r#2', repo: 'o/r', title: 'marker' }] });
+    await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'o/r#2', repo: 'o/r', title: 'marker' }] });
     await r.api(w, 'POST', '/api/claim', { taskId: 'nonexistent#1', intentId: 'marker-intent' });
     await waitFor(() => ledger.doc.getMap('outcomes').has('marker-intent'));
     const sizeAfter = Y.encodeStateAsUpdate(ledger.doc).length;
