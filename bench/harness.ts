@@ -75,13 +75,21 @@ export async function startRelay(dataDir: string, env: Record<string, string> = 
 /** A node child process that prints `listening on <url>` when ready; stop() resolves its output. */
 export async function startServer(args: string[], env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<string> }> {
   const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Keep the start of the output (the listening line) and its last 64 KiB: the relay logs a
+  // line per request, which must not pile up in the load generator's memory.
+  let head = '';
   let out = '';
-  proc.stdout.on('data', (d) => (out += String(d)));
-  proc.stderr.on('data', (d) => (out += String(d)));
+  const keep = (d: Buffer) => {
+    if (head.length < 16_384) head += String(d);
+    out += String(d);
+    if (out.length > 131_072) out = out.slice(-65_536);
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
   const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
   const url = await new Promise<string>((resolve, reject) => {
     const t = setInterval(() => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(head);
       if (m) {
         clearInterval(t);
         resolve(m[1]);
@@ -89,7 +97,7 @@ export async function startServer(args: string[], env: Record<string, string>): 
     }, 20);
     void exited.then((c) => {
       clearInterval(t);
-      reject(new Error(`server exited (${c}): ${out}`));
+      reject(new Error(`server exited (${c}): ${head}${out.slice(-4000)}`));
     });
   });
   return {
@@ -152,7 +160,7 @@ export async function seedPool(base: string, workers: number): Promise<{ maint: 
       const n = start + i + 1;
       return { id: `bench/pool${n % REPOS}#${n}`, repo: `bench/pool${n % REPOS}`, title: `Task ${n}`, skills: ['ts'], priority: n % 7 };
     });
-    const r = await call(base, maint, 'POST', '/api/tasks', { tasks });
+    const r = await call(base, maint, 'POST', '/api/tasks', { createRepo: true, tasks });
     if (r.status !== 200) throw new Error(`seeding failed: ${JSON.stringify(r.body)}`);
   }
   const tokens: string[] = [];
