@@ -18,7 +18,7 @@
  */
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
-import type { Store } from '../store/index.js';
+import type { Store, StoreOp } from '../store/index.js';
 
 const SEQ_WIDTH = 12;
 export const DOC_PREFIX = 'doc/';
@@ -50,6 +50,8 @@ interface Entry {
   /** Size of the last snapshot written (or read at load). */
   snapBytes: number;
   chain: Promise<void>;
+  /** Updates emitted but not yet handed to the store: the next batch in the chain takes them all. */
+  pending: StoreOp[];
   onUpdate: (update: Uint8Array) => void;
 }
 
@@ -163,6 +165,7 @@ export class DocStore {
       bytesSinceCompaction: loggedBytes,
       snapBytes: snap?.byteLength ?? 0,
       chain: Promise.resolve(),
+      pending: [],
       onUpdate: () => undefined,
     };
     entry.onUpdate = (update: Uint8Array) => this.append(name, entry, update);
@@ -182,10 +185,17 @@ export class DocStore {
     const seq = e.nextSeq++;
     e.sinceCompaction += 1;
     e.bytesSinceCompaction += update.byteLength;
-    const key = docUpdateKey(name, seq);
-    e.chain = e.chain
-      .then(() => this.store.batch([{ type: 'put', key, value: update, encoding: 'binary' }]))
-      .catch((err) => this.opts.log?.error('could not persist a document update', { doc: name, seq, err: String(err) }));
+    e.pending.push({ type: 'put', key: docUpdateKey(name, seq), value: update, encoding: 'binary' });
+    // Group commit: one batch (one sync) takes every update queued before it starts.
+    if (e.pending.length === 1) {
+      e.chain = e.chain
+        .then(() => {
+          const ops = e.pending;
+          e.pending = [];
+          return this.store.batch(ops);
+        })
+        .catch((err) => this.opts.log?.error('could not persist document updates', { doc: name, seq, err: String(err) }));
+    }
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
   }
 
@@ -205,7 +215,7 @@ export class DocStore {
     try {
       const snap = Y.encodeStateAsUpdate(e.doc);
       e.snapBytes = snap.byteLength;
-      const ops: Parameters<Store['batch']>[0] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
+      const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const k of await this.store.keys(docKeyPrefix(name) + 'u/')) {
         const seq = Number(k.slice(k.lastIndexOf('/') + 1));
         if (seq <= upTo) ops.push({ type: 'del', key: k });
