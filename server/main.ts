@@ -3,7 +3,8 @@
  *
  * Invariants:
  * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
- *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB). OWP_ADMIN_TOKEN, OWP_RATE_LIMIT (requests/s per token), OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
+ *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB); OWP_DURABILITY
+ *   (fsync, the default, or os). OWP_ADMIN_TOKEN, OWP_RATE_LIMIT (requests/s per token), OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -19,6 +20,7 @@ import type { RelayFeature, RelayPort } from './ports.js';
 import { createLogger, parseLogFormat, parseLogLevel, type RelayLogger } from './log/index.js';
 import { startRelay } from './relay.js';
 import { describeDatabaseUrl } from './store/postgres.js';
+import { DURABILITY_MODES, type Durability } from './store/port.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
 
 export interface ServeOptions {
@@ -27,6 +29,8 @@ export interface ServeOptions {
   dataDir: string;
   /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
   databaseUrl?: string;
+  /** OWP_DURABILITY: fsync (default) or os. */
+  durability: Durability;
   adminToken?: string;
   publicDashboard: boolean;
   github?: { token: string; apiUrl?: string; webhookSecret?: string };
@@ -56,12 +60,17 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
   const portText = flags.port ?? env.OWP_PORT ?? '8787';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be a number 0..65535, got ${portText}`);
+  const durability = (env.OWP_DURABILITY || 'fsync') as Durability;
+  if (!DURABILITY_MODES.includes(durability)) {
+    throw new Error(`OWP_DURABILITY must be fsync (sync every write before answering; the default) or os (leave flushing to the OS), got ${JSON.stringify(durability.slice(0, 40))}`);
+  }
   const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
   const opts: ServeOptions = {
     host: flags.host ?? env.OWP_HOST ?? '127.0.0.1',
     port,
     dataDir: resolve(flags.data ?? env.OWP_DATA ?? './data'),
     databaseUrl: env.OWP_DATABASE_URL || undefined,
+    durability,
     adminToken: env.OWP_ADMIN_TOKEN || undefined,
     publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
     githubHost: githubHostFrom(env),
@@ -158,6 +167,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     relay = await startRelay({
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
+      durability: opts.durability,
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
