@@ -2,8 +2,9 @@
  * `owp serve` / `npm start` / the container's entry: run the relay until SIGTERM or SIGINT.
  *
  * Invariants:
- * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
- *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
+ * - Settings come from server/config (docs/CONFIG.md): flags win over OWP_* variables, which
+ *   win over owp.config.yaml, which wins over the defaults. A bad setting exits 2 with one
+ *   line per problem (`owp serve: <code>: <sentence>`) before anything is opened.
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -19,6 +20,7 @@ import type { RelayFeature, RelayPort } from './ports.js';
 import { consoleLogger, startRelay } from './relay.js';
 import { describeDatabaseUrl } from './store/postgres.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
+import { ConfigError, loadConfig, relayTuning, type LoadedConfig } from './config/index.js';
 
 export interface ServeOptions {
   host: string;
@@ -33,41 +35,48 @@ export interface ServeOptions {
   notify?: { url: string; secret?: string };
   /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
   githubHost: string;
+  /** Limits and timings (docs/CONFIG.md). */
+  tuning: ReturnType<typeof relayTuning>;
+  /** Everything, with where each value came from. */
+  config: LoadedConfig;
 }
 
-export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
+/** `--name value` / `--name=value` flags of `owp serve` (the CLI passes its parsed flags on in this form). */
+const SERVE_FLAGS = ['host', 'port', 'data', 'config'];
+
+export function parseServeFlags(argv: string[]): Record<string, string> {
   const flags: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const m = /^--(host|port|data)(?:=(.*))?$/.exec(a);
-    if (!m) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m || !SERVE_FLAGS.includes(m[1])) {
       if (a === 'serve' && i === 0) continue;
-      throw new Error(`unknown argument ${a}; use --host HOST, --port PORT, --data DIR`);
+      throw new Error(`unknown argument ${JSON.stringify(a.slice(0, 40))}; use --host HOST, --port PORT, --data DIR, --config FILE`);
     }
     const v = m[2] ?? argv[++i];
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     flags[m[1]] = v;
   }
-  const portText = flags.port ?? env.OWP_PORT ?? '8787';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be a number 0..65535, got ${portText}`);
-  const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
+  return flags;
+}
+
+/** Flags, environment and owp.config.yaml as the relay's options; throws ConfigError or Error with sentences. */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): ServeOptions {
+  const config = loadConfig({ flags: parseServeFlags(argv), env, cwd });
+  const c = config.values;
   const opts: ServeOptions = {
-    host: flags.host ?? env.OWP_HOST ?? '127.0.0.1',
-    port,
-    dataDir: resolve(flags.data ?? env.OWP_DATA ?? './data'),
-    databaseUrl: env.OWP_DATABASE_URL || undefined,
-    adminToken: env.OWP_ADMIN_TOKEN || undefined,
-    publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
-    githubHost: githubHostFrom(env),
+    host: c.host,
+    port: c.port,
+    dataDir: resolve(cwd, c.data),
+    databaseUrl: c.databaseUrl,
+    adminToken: c.adminToken,
+    publicDashboard: c.publicDashboard,
+    githubHost: githubHostFrom({ OWP_GITHUB_HOST: c['github.host'], OWP_GITHUB_API_URL: c['github.apiUrl'] }),
+    tuning: relayTuning(c),
+    config,
   };
-  if (env.OWP_NOTIFY_URL) {
-    if (!/^https?:\/\//.test(env.OWP_NOTIFY_URL)) throw new Error('OWP_NOTIFY_URL must be an http(s) URL, such as a Slack incoming webhook');
-    opts.notify = { url: env.OWP_NOTIFY_URL, secret: env.OWP_NOTIFY_SECRET || undefined };
-  }
-  if (env.OWP_GITHUB_TOKEN) {
-    opts.github = { token: env.OWP_GITHUB_TOKEN, apiUrl: env.OWP_GITHUB_API_URL || undefined, webhookSecret: env.OWP_GITHUB_WEBHOOK_SECRET || undefined };
-  }
+  if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
+  if (c['github.token']) opts.github = { token: c['github.token'], apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
   return opts;
 }
 
@@ -128,7 +137,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   try {
     opts = parseServeArgs(argv, env);
   } catch (e) {
-    console.error(`owp serve: ${(e as Error).message}`);
+    if (e instanceof ConfigError) for (const i of e.issues) console.error(`owp serve: ${i.code}: ${i.message}`);
+    else console.error(`owp serve: ${(e as Error).message}`);
     return 2;
   }
   const github = opts.github ? await optionalModule<GithubModule>('github/index') : undefined;
@@ -145,6 +155,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       publicDashboard: opts.publicDashboard,
       githubHost: opts.githubHost,
       notify: opts.notify,
+      ...opts.tuning,
       log: consoleLogger,
       features: (port) => {
         const fs: RelayFeature[] = [];
