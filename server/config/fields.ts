@@ -87,7 +87,7 @@ export const FIELDS = {
   // Scheduler timing
   'engine.tick': def(duration(1), 5, { help: 'how long intents are gathered into one batch' }),
   'engine.retention': def(duration(60_000), 7 * 86_400_000, { help: 'how long answered intents are kept for retries' }),
-} satisfies Record<string, Field<any>>;
+} satisfies Record<string, Field<unknown>>;
 
 export type FieldKey = keyof typeof FIELDS;
 export type Config = { [K in FieldKey]: (typeof FIELDS)[K] extends Field<infer T> ? T : never };
