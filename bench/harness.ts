@@ -131,7 +131,7 @@ export async function seedPool(base: string, workers: number): Promise<{ maint: 
       const n = start + i + 1;
       return { id: `bench/pool${n % REPOS}#${n}`, repo: `bench/pool${n % REPOS}`, title: `Task ${n}`, skills: ['ts'], priority: n % 7 };
     });
-    const r = await call(base, maint, 'POST', '/api/tasks', { tasks });
+    const r = await call(base, maint, 'POST', '/api/tasks', { createRepo: true, tasks });
     if (r.status !== 200) throw new Error(`seeding failed: ${JSON.stringify(r.body)}`);
   }
   const tokens: string[] = [];

@@ -17,10 +17,12 @@ import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
-import { consoleLogger, startRelay } from './relay.js';
+import { createLogger, type LogFormat, type RelayLogger } from './log/index.js';
+import type { LevelWithSilent } from 'pino';
+import { startRelay } from './relay.js';
 import { describeDatabaseUrl } from './store/postgres.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
-import { ConfigError, loadConfig, relayTuning, type LoadedConfig } from './config/index.js';
+import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
 
 export interface ServeOptions {
   host: string;
@@ -37,6 +39,8 @@ export interface ServeOptions {
   githubHost: string;
   /** Limits and timings (docs/CONFIG.md). */
   tuning: ReturnType<typeof relayTuning>;
+  /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
+  log: { level: LevelWithSilent; format: LogFormat };
   /** Everything, with where each value came from. */
   config: LoadedConfig;
 }
@@ -73,6 +77,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     publicDashboard: c.publicDashboard,
     githubHost: githubHostFrom({ OWP_GITHUB_HOST: c['github.host'], OWP_GITHUB_API_URL: c['github.apiUrl'] }),
     tuning: relayTuning(c),
+    log: { level: c['log.level'], format: c['log.format'] },
     config,
   };
   if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
@@ -132,6 +137,14 @@ export function startFailureMessage(error: unknown, opts: Pick<ServeOptions, 'ho
   return `could not start the relay: ${detail}`;
 }
 
+/** The relay's logger, told every configured secret so no line can carry one. */
+function serveLogger(opts: ServeOptions): RelayLogger {
+  const log = createLogger({ level: opts.log.level, format: opts.log.format });
+  const values = opts.config.values as Record<FieldKey, unknown>;
+  for (const k of FIELD_KEYS) if (FIELDS[k].secret && typeof values[k] === 'string') log.addSecret(values[k]);
+  return log;
+}
+
 export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let opts: ServeOptions;
   try {
@@ -141,9 +154,10 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     else console.error(`owp serve: ${(e as Error).message}`);
     return 2;
   }
+  const log = serveLogger(opts);
   const github = opts.github ? await optionalModule<GithubModule>('github/index') : undefined;
   const dashboard = await optionalModule<DashboardModule>('web/index');
-  if (opts.github && !github) console.warn('warn: OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
+  if (opts.github && !github) log.warn('OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
   let relay: Awaited<ReturnType<typeof startRelay>>;
   try {
     relay = await startRelay({
@@ -156,7 +170,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       githubHost: opts.githubHost,
       notify: opts.notify,
       ...opts.tuning,
-      log: consoleLogger,
+      log,
       features: (port) => {
         const fs: RelayFeature[] = [];
         if (dashboard) fs.push(dashboard.createDashboardFeature(port, { publicDashboard: opts.publicDashboard }));
@@ -165,20 +179,21 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       },
     });
   } catch (e) {
-    console.error(`owp serve: ${startFailureMessage(e, opts)}`);
+    const message = startFailureMessage(e, opts);
+    log.error(message, { error: String((e as Error)?.message ?? e) });
+    if (!process.stdout.isTTY) console.error(`owp serve: ${message}`);
     return 1;
   }
   // A stray rejected promise (a feature's background job, a client gone mid-answer) is
   // logged, not fatal: the arbiter's own state is only changed after its writes succeed.
-  const onRejection = (reason: unknown) => consoleLogger.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
+  const onRejection = (reason: unknown) => log.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
   process.on('unhandledRejection', onRejection);
-  console.log(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`);
-  if (!dashboard) console.log('Dashboard: not included in this build');
-  else if (opts.publicDashboard) console.log(`Dashboard: ${relay.url}/ (public: no token needed)`);
-  else {
-    console.log(`Dashboard: ${relay.url}/#token=<token>`);
-    console.log('  (any token opens it; make a read-only one with: owp token create --role viewer)');
-  }
+  log.info(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`, { url: relay.url });
+  if (!dashboard) log.info('Dashboard: not included in this build');
+  else if (opts.publicDashboard) log.info(`Dashboard: ${relay.url}/ (public: no token needed)`);
+  else log.info(`Dashboard: ${relay.url}/#token=<token> (any token opens it; make a read-only one with: owp token create --role viewer)`);
+  // The one secret ever printed: plain lines straight to stdout, not through the log (whose
+  // scrubber would hide it). The operator must see it once.
   if (relay.createdAdminToken) {
     console.log('Created an admin token. It is shown only this once; store it now:');
     console.log(`  OWP_ADMIN_TOKEN=${relay.createdAdminToken}`);
@@ -187,7 +202,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     const stop = (sig: string) => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      console.log(`${sig}: shutting down (finishing the current batch, flushing)`);
+      log.info(`${sig}: shutting down (finishing the current batch, flushing)`);
       done();
     };
     const onTerm = () => stop('SIGTERM');
@@ -199,10 +214,10 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     await relay.close();
     process.off('unhandledRejection', onRejection);
   } catch (e) {
-    console.error(`owp serve: error while shutting down: ${(e as Error).message}`);
+    log.error(`error while shutting down: ${(e as Error).message}`);
     return 1;
   }
-  console.log('relay stopped');
+  log.info('relay stopped');
   return 0;
 }
 

@@ -50,7 +50,8 @@ export const FIELDS = {
   publicDashboard: def(bool(), false, { help: 'dashboard and event stream readable without a token' }),
 
   // Logs, metrics, proxies
-  'log.level': def(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info' as string, { reserved: 'ops-observe (issue 14.3)', help: 'least important log level written' }),
+  'log.level': def(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', { help: 'least important log level written' }),
+  'log.format': def(oneOf(['auto', 'json', 'pretty']), 'auto', { help: 'json: one JSON object a line; pretty: readable lines; auto: pretty on a terminal, else json' }),
   trustProxy: opt(text(), { reserved: 'ops-observe (issue 14.6)', help: 'proxies whose X-Forwarded-For is believed: a hop count or address ranges' }),
   'metrics.public': def(bool(), false, { reserved: 'ops-observe (issue 14.4)', help: 'GET /metrics without a token' }),
   'metrics.token': opt(text(16), { secret: true, reserved: 'ops-observe (issue 14.4)', help: 'bearer token for GET /metrics' }),
