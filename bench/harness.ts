@@ -47,11 +47,12 @@ export function call(base: string, token: string, method: string, path: string, 
 }
 
 /** OWP_BENCH_NODE_FLAGS: extra `node` flags for the relay child (e.g. `--max-semi-space-size=64`), for experiments. */
-export async function startRelay(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+/** `env`: extra variables for the relay (e.g. OWP_DURABILITY for bench/durability.ts). */
+export async function startRelay(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; stop(): Promise<void> }> {
   const nodeFlags = (process.env.OWP_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const proc = spawn(process.execPath, [...nodeFlags, ...(process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : []), '--import', 'tsx', ...(process.env.OWP_BENCH_LOOPMON ? ['--import', './bench/loop-monitor.ts'] : []), 'server/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN },
+    env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

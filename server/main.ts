@@ -20,6 +20,7 @@ import type { RelayFeature, RelayPort } from './ports.js';
 import { createLogger, type LogFormat, type RelayLogger } from './log/index.js';
 import type { LevelWithSilent } from 'pino';
 import { startRelay } from './relay.js';
+import type { Durability } from './store/port.js';
 import { describeDatabaseUrl } from './store/postgres.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
 import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
@@ -30,6 +31,8 @@ export interface ServeOptions {
   dataDir: string;
   /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
   databaseUrl?: string;
+  /** OWP_DURABILITY: fsync (default) or os. */
+  durability: Durability;
   adminToken?: string;
   publicDashboard: boolean;
   github?: { token: string; apiUrl?: string; webhookSecret?: string };
@@ -73,6 +76,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     port: c.port,
     dataDir: resolve(cwd, c.data),
     databaseUrl: c.databaseUrl,
+    durability: c.durability,
     adminToken: c.adminToken,
     publicDashboard: c.publicDashboard,
     githubHost: githubHostFrom({ OWP_GITHUB_HOST: c['github.host'], OWP_GITHUB_API_URL: c['github.apiUrl'] }),
@@ -163,6 +167,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     relay = await startRelay({
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
+      durability: opts.durability,
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,

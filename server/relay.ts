@@ -34,13 +34,15 @@ import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
-import { openRelayStore } from './store/index.js';
+import { openRelayStore, type Durability } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
   dataDir: string;
   /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
   databaseUrl?: string;
+  /** OWP_DURABILITY: `fsync` (default) syncs every write before anyone is answered; `os` leaves it to the OS (docs/RELIABILITY.md). */
+  durability?: Durability;
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;

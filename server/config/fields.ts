@@ -43,7 +43,7 @@ export const FIELDS = {
   data: def(text(), './data', { flag: 'data', help: 'data folder (LevelDB); relative to the working directory' }),
   databaseUrl: opt(url(['postgres', 'postgresql'], 'postgres://owp@db/owp'), { secret: true, help: 'PostgreSQL instead of LevelDB (docs/STORAGE.md)' }),
   relayId: opt(text(), { reserved: 'ha (issue 15)', help: 'this relay\'s name among several on one PostgreSQL' }),
-  durability: def(oneOf(['fsync', 'os']), 'fsync' as 'fsync' | 'os', { reserved: 'ops-data (issue 14.2)', help: 'fsync: each ledger batch is on disk before anyone is answered; os: leave it to the OS' }),
+  durability: def(oneOf(['fsync', 'os']), 'fsync', { help: 'fsync: every write is synced to disk before anyone is answered (docs/RELIABILITY.md); os: leave flushing to the OS' }),
 
   // Access
   adminToken: opt(text(16), { secret: true, help: 'an additional admin token (at least 16 characters), kept as long as it is set (docs/CONFIG.md)' }),
