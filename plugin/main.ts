@@ -15,6 +15,7 @@ import { PromptModal } from './obsidian/prompt-modal.js';
 import { relayRequest, sessionDeps } from './obsidian/session-deps.js';
 import { DashboardView, DASHBOARD_VIEW } from './views/dashboard-view.js';
 import { MyTasksView, MY_TASKS_VIEW } from './views/my-tasks-view.js';
+import { PoolView } from './views/pool-view.js';
 import { statusText } from './views/status.js';
 import { platform } from './sync/platform.js';
 import { commandList } from './commands/list.js';
@@ -97,7 +98,7 @@ export default class OwpPoolPlugin extends Plugin {
       }),
     );
     for (const leaf of [...this.app.workspace.getLeavesOfType(DASHBOARD_VIEW), ...this.app.workspace.getLeavesOfType(MY_TASKS_VIEW)]) {
-      if (leaf.view instanceof DashboardView || leaf.view instanceof MyTasksView) {
+      if (leaf.view instanceof PoolView) {
         leaf.view.attach();
         leaf.view.render();
       }

@@ -3,7 +3,8 @@
  *
  * Invariants:
  * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
- *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
+ *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB); OWP_DURABILITY
+ *   (fsync, the default, or os). OWP_ADMIN_TOKEN, OWP_RATE_LIMIT (requests/s per token), OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -16,8 +17,10 @@ import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
-import { consoleLogger, startRelay } from './relay.js';
+import { createLogger, parseLogFormat, parseLogLevel, type RelayLogger } from './log/index.js';
+import { startRelay } from './relay.js';
 import { describeDatabaseUrl } from './store/postgres.js';
+import { DURABILITY_MODES, type Durability } from './store/port.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
 
 export interface ServeOptions {
@@ -26,6 +29,8 @@ export interface ServeOptions {
   dataDir: string;
   /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
   databaseUrl?: string;
+  /** OWP_DURABILITY: fsync (default) or os. */
+  durability: Durability;
   adminToken?: string;
   publicDashboard: boolean;
   github?: { token: string; apiUrl?: string; webhookSecret?: string };
@@ -33,6 +38,10 @@ export interface ServeOptions {
   notify?: { url: string; secret?: string };
   /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
   githubHost: string;
+  /** OWP_RATE_LIMIT: HTTP requests per second per token (burst twice that); default 50 (burst 100). */
+  rateLimit?: { ratePerSec: number; burst: number };
+  /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
+  log: { level: ReturnType<typeof parseLogLevel>; format: ReturnType<typeof parseLogFormat> };
 }
 
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
@@ -51,16 +60,27 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
   const portText = flags.port ?? env.OWP_PORT ?? '8787';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be a number 0..65535, got ${portText}`);
+  const durability = (env.OWP_DURABILITY || 'fsync') as Durability;
+  if (!DURABILITY_MODES.includes(durability)) {
+    throw new Error(`OWP_DURABILITY must be fsync (sync every write before answering; the default) or os (leave flushing to the OS), got ${JSON.stringify(durability.slice(0, 40))}`);
+  }
   const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
   const opts: ServeOptions = {
     host: flags.host ?? env.OWP_HOST ?? '127.0.0.1',
     port,
     dataDir: resolve(flags.data ?? env.OWP_DATA ?? './data'),
     databaseUrl: env.OWP_DATABASE_URL || undefined,
+    durability,
     adminToken: env.OWP_ADMIN_TOKEN || undefined,
     publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
     githubHost: githubHostFrom(env),
+    log: { level: parseLogLevel(env.OWP_LOG_LEVEL), format: parseLogFormat(env.OWP_LOG_FORMAT) },
   };
+  if (env.OWP_RATE_LIMIT) {
+    const rate = Number(env.OWP_RATE_LIMIT);
+    if (!Number.isInteger(rate) || rate < 1 || rate > 1_000_000) throw new Error(`OWP_RATE_LIMIT must be a whole number of requests per second per token (1..1000000), got ${env.OWP_RATE_LIMIT}`);
+    opts.rateLimit = { ratePerSec: rate, burst: rate * 2 };
+  }
   if (env.OWP_NOTIFY_URL) {
     if (!/^https?:\/\//.test(env.OWP_NOTIFY_URL)) throw new Error('OWP_NOTIFY_URL must be an http(s) URL, such as a Slack incoming webhook');
     opts.notify = { url: env.OWP_NOTIFY_URL, secret: env.OWP_NOTIFY_SECRET || undefined };
@@ -123,6 +143,13 @@ export function startFailureMessage(error: unknown, opts: Pick<ServeOptions, 'ho
   return `could not start the relay: ${detail}`;
 }
 
+/** The relay's logger, told every configured secret so no line can carry one. */
+function serveLogger(opts: ServeOptions): RelayLogger {
+  const log = createLogger({ level: opts.log.level, format: opts.log.format });
+  for (const secret of [opts.adminToken, opts.github?.token, opts.github?.webhookSecret, opts.notify?.secret]) log.addSecret(secret);
+  return log;
+}
+
 export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let opts: ServeOptions;
   try {
@@ -131,21 +158,24 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     console.error(`owp serve: ${(e as Error).message}`);
     return 2;
   }
+  const log = serveLogger(opts);
   const github = opts.github ? await optionalModule<GithubModule>('github/index') : undefined;
   const dashboard = await optionalModule<DashboardModule>('web/index');
-  if (opts.github && !github) console.warn('warn: OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
+  if (opts.github && !github) log.warn('OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
   let relay: Awaited<ReturnType<typeof startRelay>>;
   try {
     relay = await startRelay({
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
+      durability: opts.durability,
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
       publicDashboard: opts.publicDashboard,
       githubHost: opts.githubHost,
       notify: opts.notify,
-      log: consoleLogger,
+      rateLimit: opts.rateLimit,
+      log,
       features: (port) => {
         const fs: RelayFeature[] = [];
         if (dashboard) fs.push(dashboard.createDashboardFeature(port, { publicDashboard: opts.publicDashboard }));
@@ -154,20 +184,21 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       },
     });
   } catch (e) {
-    console.error(`owp serve: ${startFailureMessage(e, opts)}`);
+    const message = startFailureMessage(e, opts);
+    log.error(message, { error: String((e as Error)?.message ?? e) });
+    if (!process.stdout.isTTY) console.error(`owp serve: ${message}`);
     return 1;
   }
   // A stray rejected promise (a feature's background job, a client gone mid-answer) is
   // logged, not fatal: the arbiter's own state is only changed after its writes succeed.
-  const onRejection = (reason: unknown) => consoleLogger.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
+  const onRejection = (reason: unknown) => log.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
   process.on('unhandledRejection', onRejection);
-  console.log(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`);
-  if (!dashboard) console.log('Dashboard: not included in this build');
-  else if (opts.publicDashboard) console.log(`Dashboard: ${relay.url}/ (public: no token needed)`);
-  else {
-    console.log(`Dashboard: ${relay.url}/#token=<token>`);
-    console.log('  (any token opens it; make a read-only one with: owp token create --role viewer)');
-  }
+  log.info(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`, { url: relay.url });
+  if (!dashboard) log.info('Dashboard: not included in this build');
+  else if (opts.publicDashboard) log.info(`Dashboard: ${relay.url}/ (public: no token needed)`);
+  else log.info(`Dashboard: ${relay.url}/#token=<token> (any token opens it; make a read-only one with: owp token create --role viewer)`);
+  // The one secret ever printed: plain lines straight to stdout, not through the log (whose
+  // scrubber would hide it). The operator must see it once.
   if (relay.createdAdminToken) {
     console.log('Created an admin token. It is shown only this once; store it now:');
     console.log(`  OWP_ADMIN_TOKEN=${relay.createdAdminToken}`);
@@ -176,7 +207,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     const stop = (sig: string) => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      console.log(`${sig}: shutting down (finishing the current batch, flushing)`);
+      log.info(`${sig}: shutting down (finishing the current batch, flushing)`);
       done();
     };
     const onTerm = () => stop('SIGTERM');
@@ -188,10 +219,10 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     await relay.close();
     process.off('unhandledRejection', onRejection);
   } catch (e) {
-    console.error(`owp serve: error while shutting down: ${(e as Error).message}`);
+    log.error(`error while shutting down: ${(e as Error).message}`);
     return 1;
   }
-  console.log('relay stopped');
+  log.info('relay stopped');
   return 0;
 }
 

@@ -28,18 +28,21 @@ import { explainRoutes } from './http/api-explain.js';
 import type { ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
+import { createLogger } from './log/index.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
-import { openRelayStore } from './store/index.js';
+import { openRelayStore, type Durability } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
   dataDir: string;
   /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
   databaseUrl?: string;
+  /** OWP_DURABILITY: `fsync` (default) syncs every write before anyone is answered; `os` leaves it to the OS (docs/RELIABILITY.md). */
+  durability?: Durability;
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
@@ -48,6 +51,7 @@ export interface RelayConfig {
   retentionMs?: number;
   publicDashboard?: boolean;
   features?: (port: RelayPort) => RelayFeature[];
+  /** Default: JSON lines on stdout at info (server/log). */
   log?: Logger;
   now?: () => number;
   /** Per-token rate limit (default 50/s, burst 100); false turns it off. */
@@ -81,12 +85,6 @@ export interface RunningRelay {
   close(): Promise<void>;
 }
 
-export const consoleLogger: Logger = {
-  info: (msg, f) => console.log(f ? `${msg} ${JSON.stringify(f)}` : msg),
-  warn: (msg, f) => console.warn(f ? `warn: ${msg} ${JSON.stringify(f)}` : `warn: ${msg}`),
-  error: (msg, f) => console.error(f ? `error: ${msg} ${JSON.stringify(f)}` : `error: ${msg}`),
-};
-
 async function packageVersion(): Promise<string> {
   try {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -97,7 +95,7 @@ async function packageVersion(): Promise<string> {
 }
 
 export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
-  const log = config.log ?? consoleLogger;
+  const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
   const store = await openRelayStore(config);

@@ -6,7 +6,9 @@
  *   `doc/<encodeURIComponent(name)>/u/<seq zero-padded to 12>` (one update each), binary.
  * - Every update a loaded doc emits (any origin: a client, the relay) is appended to its log, in
  *   order, through one promise chain per doc; `whenPersisted(name)` resolves once every update
- *   emitted so far is on disk, so callers can write before they broadcast.
+ *   emitted so far is on disk (synced, with the store's `fsync` durability), so callers can write
+ *   before they broadcast. Updates emitted while a write is in flight go together in the next
+ *   batch (group commit: one sync for a burst of edits; with a fanout, one transaction each).
  * - Compaction (once at least `compactEvery` updates AND at least `compactSizeFactor` times the
  *   snapshot's size in bytes were logged since the last one; and on close) writes the snapshot
  *   and deletes the logged updates it covers in one atomic batch. By size, so the whole-doc
@@ -16,9 +18,10 @@
  * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
  */
+import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
-import type { Store } from '../store/index.js';
+import { prefixRange, type Store, type StoreOp } from '../store/index.js';
 
 const SEQ_WIDTH = 12;
 export const DOC_PREFIX = 'doc/';
@@ -29,8 +32,30 @@ export function docKeyPrefix(name: string): string {
 export function docSnapKey(name: string): string {
   return docKeyPrefix(name) + 'snap';
 }
-export function docUpdateKey(name: string, seq: number): string {
-  return docKeyPrefix(name) + 'u/' + String(seq).padStart(SEQ_WIDTH, '0');
+/** `writer` (several relays on one database): a tag of the DocStore that wrote it, so keys never collide. */
+export function docUpdateKey(name: string, seq: number, writer?: string): string {
+  return docKeyPrefix(name) + 'u/' + String(seq).padStart(SEQ_WIDTH, '0') + (writer ? `-${writer}` : '');
+}
+
+/** The sequence number of an update key (with or without a writer tag). */
+function seqOf(key: string): number {
+  return Number.parseInt(key.slice(key.lastIndexOf('/') + 1), 10);
+}
+
+/** The origin of updates read from the store or from another relay: applied, never appended again. */
+export const REMOTE = 'remote';
+
+/**
+ * Several relays on one database (server/store/postgres-docs.ts): updates are written with a
+ * note to the other relays in the same transaction; theirs arrive through `subscribe`.
+ */
+export interface DocFanout {
+  /** Persist one update and tell the other relays (atomically). */
+  append(name: string, key: string, update: Uint8Array): Promise<void>;
+  /** Write a compaction if this relay may compact now (the arbiter, under its fence); false: skipped. */
+  compact(ops: StoreOp[]): Promise<boolean>;
+  /** Updates other relays wrote (`update` absent: read it by key), and `resync` after notes may have been missed. */
+  subscribe(listener: { update(name: string, key: string, update?: Uint8Array): void; resync(): void }): () => void;
 }
 
 export interface DocStoreOptions {
@@ -39,6 +64,10 @@ export interface DocStoreOptions {
   /** ...and only once the bytes logged since reach this many times the snapshot's size (default 8; 0: by count only). */
   compactSizeFactor?: number;
   log?: Logger;
+  /** Several relays on one database: write through this and follow the others' updates. */
+  fanout?: DocFanout;
+  /** An update from another relay for a doc this relay has not loaded (the relay may load it). */
+  onRemoteDoc?: (name: string) => void;
 }
 
 interface Entry {
@@ -50,7 +79,9 @@ interface Entry {
   /** Size of the last snapshot written (or read at load). */
   snapBytes: number;
   chain: Promise<void>;
-  onUpdate: (update: Uint8Array) => void;
+  /** Updates emitted but not yet handed to the store: the next batch in the chain takes them all. */
+  pending: StoreOp[];
+  onUpdate: (update: Uint8Array, origin?: unknown) => void;
 }
 
 export class DocStore {
@@ -60,6 +91,8 @@ export class DocStore {
   private readonly compactEvery: number;
   private readonly compactSizeFactor: number;
   private closed = false;
+  private readonly writer: string | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -67,6 +100,11 @@ export class DocStore {
   ) {
     this.compactEvery = Math.max(1, opts.compactEvery ?? 200);
     this.compactSizeFactor = Math.max(0, opts.compactSizeFactor ?? 8);
+    if (opts.fanout) {
+      // A tag per DocStore (per relay process): two relays never write the same update key.
+      this.writer = randomBytes(6).toString('hex');
+      this.unsubscribe = opts.fanout.subscribe({ update: (n, k, u) => this.remote(n, k, u), resync: () => void this.resync() });
+    }
   }
 
   /** The doc of that name, loaded from the store on first use (an empty doc if none is stored). */
@@ -127,6 +165,7 @@ export class DocStore {
   /** Flush, compact docs with logged updates, and unload every doc. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.unsubscribe?.();
     await Promise.allSettled([...this.loading.values()]);
     this.closed = true;
     for (const [name, e] of this.loaded) {
@@ -141,21 +180,25 @@ export class DocStore {
 
   private async load(name: string): Promise<Y.Doc> {
     const doc = new Y.Doc();
-    const snap = await this.store.getBinary(docSnapKey(name));
+    // Snapshot and log from one read of the store: a compaction by another relay in between
+    // could otherwise delete updates this read has not seen yet while its snapshot is older.
+    let snap: Uint8Array | undefined;
+    const updates: Uint8Array[] = [];
     let nextSeq = 1;
-    let logged = 0;
     let loggedBytes = 0;
+    for await (const [key, value] of this.store.iterate<Uint8Array>(prefixRange(docKeyPrefix(name)), 'binary')) {
+      if (key === docSnapKey(name)) snap = value;
+      else if (key.startsWith(docKeyPrefix(name) + 'u/')) {
+        updates.push(value);
+        loggedBytes += value.byteLength;
+        nextSeq = Math.max(nextSeq, seqOf(key) + 1);
+      }
+    }
     doc.transact(() => {
       if (snap) Y.applyUpdate(doc, snap, 'load');
     }, 'load');
-    const updates = await this.store.entries<Uint8Array>(docKeyPrefix(name) + 'u/', { encoding: 'binary' });
-    if (updates.length > 0) {
-      Y.applyUpdate(doc, Y.mergeUpdates(updates.map(([, u]) => u)), 'load');
-      const lastKey = updates[updates.length - 1][0];
-      nextSeq = Number(lastKey.slice(lastKey.lastIndexOf('/') + 1)) + 1;
-      logged = updates.length;
-      for (const [, u] of updates) loggedBytes += u.byteLength;
-    }
+    if (updates.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(updates), 'load');
+    const logged = updates.length;
     const entry: Entry = {
       doc,
       nextSeq,
@@ -163,9 +206,12 @@ export class DocStore {
       bytesSinceCompaction: loggedBytes,
       snapBytes: snap?.byteLength ?? 0,
       chain: Promise.resolve(),
+      pending: [],
       onUpdate: () => undefined,
     };
-    entry.onUpdate = (update: Uint8Array) => this.append(name, entry, update);
+    entry.onUpdate = (update: Uint8Array, origin?: unknown) => {
+      if (origin !== REMOTE) this.append(name, entry, update);
+    };
     doc.on('update', entry.onUpdate);
     this.loaded.set(name, entry);
     for (const cb of this.loadListeners) {
@@ -182,11 +228,71 @@ export class DocStore {
     const seq = e.nextSeq++;
     e.sinceCompaction += 1;
     e.bytesSinceCompaction += update.byteLength;
-    const key = docUpdateKey(name, seq);
-    e.chain = e.chain
-      .then(() => this.store.batch([{ type: 'put', key, value: update, encoding: 'binary' }]))
-      .catch((err) => this.opts.log?.error('could not persist a document update', { doc: name, seq, err: String(err) }));
+    const key = docUpdateKey(name, seq, this.writer);
+    const fanout = this.opts.fanout;
+    const failed = (err: unknown) => this.opts.log?.error('could not persist document updates', { doc: name, seq, err: String(err) });
+    if (fanout) {
+      e.chain = e.chain.then(() => fanout.append(name, key, update)).catch(failed);
+    } else {
+      e.pending.push({ type: 'put', key, value: update, encoding: 'binary' });
+      // Group commit: one batch (one sync) takes every update queued before it starts.
+      if (e.pending.length === 1) {
+        e.chain = e.chain
+          .then(() => {
+            const ops = e.pending;
+            e.pending = [];
+            return this.store.batch(ops);
+          })
+          .catch(failed);
+      }
+    }
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
+  }
+
+  /** Another relay's update: applied to the loaded doc (read by key when the note did not carry it). */
+  private remote(name: string, key: string, update?: Uint8Array): void {
+    if (this.closed || (this.writer && key.endsWith(`-${this.writer}`))) return;
+    const loading = this.loading.get(name);
+    if (!loading) return this.opts.onRemoteDoc?.(name);
+    // A doc still loading may have read the store before this update committed: apply after.
+    void loading
+      .then(async (doc) => {
+        const bytes = update ?? (await this.store.getBinary(key));
+        if (bytes) Y.applyUpdate(doc, bytes, REMOTE);
+        else await this.resyncDoc(name); // compacted away meanwhile: it is in the snapshot
+      })
+      .catch((err) => this.opts.log?.error('could not apply an update from another relay', { doc: name, err: String(err) }));
+  }
+
+  /** Catch up every loaded doc from the store (notes from other relays may have been missed). */
+  async resync(): Promise<void> {
+    await Promise.all([...this.loaded.keys()].map((name) => this.resyncDoc(name)));
+  }
+
+  private async resyncDoc(name: string): Promise<void> {
+    const e = this.loaded.get(name);
+    if (!e || this.closed) return;
+    const all: Uint8Array[] = [];
+    for await (const [, v] of this.store.iterate<Uint8Array>(prefixRange(docKeyPrefix(name)), 'binary')) all.push(v);
+    if (all.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(all), REMOTE);
+  }
+
+  /**
+   * Compaction with several writers: fold in every logged update (others' too), write the
+   * snapshot and delete exactly the keys read. Only the arbiter compacts (under its fence),
+   * so two snapshots never race; an update written meanwhile keeps its key.
+   */
+  private async compactShared(name: string, e: Entry, fanout: DocFanout): Promise<void> {
+    try {
+      const logged = await this.store.entries<Uint8Array>(docKeyPrefix(name) + 'u/', { encoding: 'binary' });
+      if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
+      const snap = Y.encodeStateAsUpdate(e.doc);
+      const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
+      for (const [k] of logged) ops.push({ type: 'del', key: k });
+      if (await fanout.compact(ops)) e.snapBytes = snap.byteLength;
+    } catch (err) {
+      this.opts.log?.error('could not compact a document', { doc: name, err: String(err) });
+    }
   }
 
   /** Queue a compaction covering every update logged so far (they are ahead of it in the chain). */
@@ -202,13 +308,13 @@ export class DocStore {
    * now (it may hold later updates too; their log entries stay and replay harmlessly).
    */
   private async compactNow(name: string, e: Entry, upTo: number): Promise<void> {
+    if (this.opts.fanout) return this.compactShared(name, e, this.opts.fanout);
     try {
       const snap = Y.encodeStateAsUpdate(e.doc);
       e.snapBytes = snap.byteLength;
-      const ops: Parameters<Store['batch']>[0] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
+      const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const k of await this.store.keys(docKeyPrefix(name) + 'u/')) {
-        const seq = Number(k.slice(k.lastIndexOf('/') + 1));
-        if (seq <= upTo) ops.push({ type: 'del', key: k });
+        if (seqOf(k) <= upTo) ops.push({ type: 'del', key: k });
       }
       await this.store.batch(ops);
     } catch (err) {

@@ -49,6 +49,8 @@ export interface TestPostgres {
   /** A fresh empty database; returns its URL. */
   database(): Promise<string>;
   drop(url: string): Promise<void>;
+  /** Run one statement as the superuser on the `postgres` database (e.g. pg_terminate_backend). */
+  query(text: string, values?: unknown[]): Promise<unknown[]>;
   stop(): Promise<void>;
 }
 
@@ -88,6 +90,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     async drop(dbUrl) {
       const name = new URL(dbUrl).pathname.slice(1);
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+    async query(text, values) {
+      return admin(async (c) => (await c.query(text, values)).rows as unknown[]);
     },
     async stop() {
       try {

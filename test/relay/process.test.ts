@@ -73,7 +73,7 @@ describe('relay process', () => {
     procs.push(p);
     const maint = (await api(p.url, admin, 'POST', '/api/tokens', { role: 'maintainer' })).body.token;
     const w = (await api(p.url, admin, 'POST', '/api/tokens', { role: 'worker', workerId: 'w1' })).body.token;
-    await api(p.url, maint, 'POST', '/api/tasks', { tasks: [1, 2, 3].map((n) => ({ id: `o/r#${n}`, repo: 'o/r', title: `T${n}` })) });
+    await api(p.url, maint, 'POST', '/api/tasks', { createRepo: true, tasks: [1, 2, 3].map((n) => ({ id: `o/r#${n}`, repo: 'o/r', title: `T${n}` })) });
     await api(p.url, w, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 3 });
     const c = await api(p.url, w, 'POST', '/api/claim', { taskId: 'o/r#1', intentId: 'keep-me' });
     expect(c.status).toBe(200);
