@@ -62,8 +62,21 @@ export interface RelayConfig {
    * off when rateLimit is false). Past it, that address gets 429 / close 4429 for any token.
    */
   authFailureLimit?: RateLimitOptions | false;
-  /** Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000, 64 MiB of SSE replay, 30 s to send a whole request: a trickled body gets 408). */
-  limits?: { sseClients?: number; ssePerToken?: number; socketsPerToken?: number; socketMessages?: RateLimitOptions; sseBufferBytes?: number; requestTimeoutMs?: number };
+  /**
+   * Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000, 64 MiB of SSE replay, 30 s to send a whole request: a trickled body gets 408,
+   * 1 MiB per request body and per socket message). Settable by operators: server/config (docs/CONFIG.md).
+   */
+  limits?: {
+    sseClients?: number;
+    ssePerToken?: number;
+    socketsPerToken?: number;
+    socketMessages?: RateLimitOptions;
+    sseBufferBytes?: number;
+    requestTimeoutMs?: number;
+    bodyBytes?: number;
+    socketMessageBytes?: number;
+    jsonDepth?: number;
+  };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
@@ -169,7 +182,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
 
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
-    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard });
+    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
@@ -209,6 +222,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       guard,
       knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
+      maxMessageBytes: config.limits?.socketMessageBytes,
       messageRate: config.limits?.socketMessages,
       onAwareness: (principal) => {
         if (principal.role === 'worker' && principal.workerId) lastSeen.set(principal.workerId, now());
