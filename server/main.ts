@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
+import { MIN_ENV_TOKEN_LENGTH } from './auth/index.js';
 import { createLogger, parseLogFormat, parseLogLevel, type RelayLogger } from './log/index.js';
 import { startRelay } from './relay.js';
 import { describeDatabaseUrl } from './store/postgres.js';
@@ -40,6 +41,8 @@ export interface ServeOptions {
   githubHost: string;
   /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
   log: { level: ReturnType<typeof parseLogLevel>; format: ReturnType<typeof parseLogFormat> };
+  /** OWP_METRICS_PUBLIC (GET /metrics without a token) and OWP_METRICS_TOKEN (a token that may read it). */
+  metrics: { public: boolean; token?: string };
 }
 
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
@@ -73,6 +76,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
     publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
     githubHost: githubHostFrom(env),
     log: { level: parseLogLevel(env.OWP_LOG_LEVEL), format: parseLogFormat(env.OWP_LOG_FORMAT) },
+    metrics: { public: truthy(env.OWP_METRICS_PUBLIC), token: metricsToken(env.OWP_METRICS_TOKEN) },
   };
   if (env.OWP_NOTIFY_URL) {
     if (!/^https?:\/\//.test(env.OWP_NOTIFY_URL)) throw new Error('OWP_NOTIFY_URL must be an http(s) URL, such as a Slack incoming webhook');
@@ -136,10 +140,19 @@ export function startFailureMessage(error: unknown, opts: Pick<ServeOptions, 'ho
   return `could not start the relay: ${detail}`;
 }
 
+/** OWP_METRICS_TOKEN: unset, or at least 16 characters without spaces. */
+function metricsToken(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  if (v.length < MIN_ENV_TOKEN_LENGTH || /\s/.test(v)) {
+    throw new Error(`OWP_METRICS_TOKEN must be at least ${MIN_ENV_TOKEN_LENGTH} characters without spaces; generate one with: openssl rand -base64 32`);
+  }
+  return v;
+}
+
 /** The relay's logger, told every configured secret so no line can carry one. */
 function serveLogger(opts: ServeOptions): RelayLogger {
   const log = createLogger({ level: opts.log.level, format: opts.log.format });
-  for (const secret of [opts.adminToken, opts.github?.token, opts.github?.webhookSecret, opts.notify?.secret]) log.addSecret(secret);
+  for (const secret of [opts.adminToken, opts.github?.token, opts.github?.webhookSecret, opts.notify?.secret, opts.metrics.token]) log.addSecret(secret);
   return log;
 }
 
@@ -161,6 +174,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
       durability: opts.durability,
+      metrics: opts.metrics,
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
