@@ -4,7 +4,7 @@
  * Invariants:
  * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
  *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB); OWP_DURABILITY
- *   (fsync, the default, or os). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
+ *   (fsync, the default, or os). OWP_ADMIN_TOKEN, OWP_RATE_LIMIT (requests/s per token), OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -39,6 +39,8 @@ export interface ServeOptions {
   notify?: { url: string; secret?: string };
   /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
   githubHost: string;
+  /** OWP_RATE_LIMIT: HTTP requests per second per token (burst twice that); default 50 (burst 100). */
+  rateLimit?: { ratePerSec: number; burst: number };
   /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
   log: { level: ReturnType<typeof parseLogLevel>; format: ReturnType<typeof parseLogFormat> };
   /** OWP_METRICS_PUBLIC (GET /metrics without a token) and OWP_METRICS_TOKEN (a token that may read it). */
@@ -78,6 +80,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
     log: { level: parseLogLevel(env.OWP_LOG_LEVEL), format: parseLogFormat(env.OWP_LOG_FORMAT) },
     metrics: { public: truthy(env.OWP_METRICS_PUBLIC), token: metricsToken(env.OWP_METRICS_TOKEN) },
   };
+  if (env.OWP_RATE_LIMIT) {
+    const rate = Number(env.OWP_RATE_LIMIT);
+    if (!Number.isInteger(rate) || rate < 1 || rate > 1_000_000) throw new Error(`OWP_RATE_LIMIT must be a whole number of requests per second per token (1..1000000), got ${env.OWP_RATE_LIMIT}`);
+    opts.rateLimit = { ratePerSec: rate, burst: rate * 2 };
+  }
   if (env.OWP_NOTIFY_URL) {
     if (!/^https?:\/\//.test(env.OWP_NOTIFY_URL)) throw new Error('OWP_NOTIFY_URL must be an http(s) URL, such as a Slack incoming webhook');
     opts.notify = { url: env.OWP_NOTIFY_URL, secret: env.OWP_NOTIFY_SECRET || undefined };
@@ -181,6 +188,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       publicDashboard: opts.publicDashboard,
       githubHost: opts.githubHost,
       notify: opts.notify,
+      rateLimit: opts.rateLimit,
       log,
       features: (port) => {
         const fs: RelayFeature[] = [];
