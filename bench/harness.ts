@@ -52,7 +52,7 @@ export function call(base: string, token: string, method: string, path: string, 
  * The relay as `npm start` starts it: the `node` command of package.json's `start` script,
  * run directly (no npm in between, so SIGTERM reaches the relay). OWP_BENCH_NODE_FLAGS:
  * extra `node` flags (e.g. `--max-semi-space-size=64`), for experiments; OWP_BENCH_PROF=dir
- * writes a CPU profile of the relay there. `env` adds variables (OWP_RATE_LIMIT, ...).
+ * writes a CPU profile of the relay there. `env` adds variables (OWP_LIMITS_REQUESTS_PER_SECOND, ...: docs/CONFIG.md).
  */
 export async function startRelay(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };

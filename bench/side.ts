@@ -92,7 +92,7 @@ export async function runSystem(system: System, workers: number, tasks: number):
     }
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'owp-bench-'));
-  const relay = await startRelay(dataDir, { OWP_RATE_LIMIT: BENCH_RATE_LIMIT });
+  const relay = await startRelay(dataDir, { OWP_LIMITS_REQUESTS_PER_SECOND: BENCH_RATE_LIMIT, OWP_LIMITS_REQUEST_BURST: String(2 * Number(BENCH_RATE_LIMIT)) });
   try {
     const tokens = await seedOwp(relay.url, workers, tasks);
     return await runCycles(owpDriver(relay.url, tokens), workers, tasks);

@@ -2,9 +2,9 @@
  * `owp serve` / `npm start` / the container's entry: run the relay until SIGTERM or SIGINT.
  *
  * Invariants:
- * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
- *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB); OWP_DURABILITY
- *   (fsync, the default, or os). OWP_ADMIN_TOKEN, OWP_RATE_LIMIT (requests/s per token), OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
+ * - Settings come from server/config (docs/CONFIG.md): flags win over OWP_* variables, which
+ *   win over owp.config.yaml, which wins over the defaults. A bad setting exits 2 with one
+ *   line per problem (`owp serve: <code>: <sentence>`) before anything is opened.
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -17,12 +17,13 @@ import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
-import { MIN_ENV_TOKEN_LENGTH } from './auth/index.js';
-import { createLogger, parseLogFormat, parseLogLevel, type RelayLogger } from './log/index.js';
+import { createLogger, type LogFormat, type RelayLogger } from './log/index.js';
+import type { LevelWithSilent } from 'pino';
 import { startRelay } from './relay.js';
+import type { Durability } from './store/port.js';
 import { describeDatabaseUrl } from './store/postgres.js';
-import { DURABILITY_MODES, type Durability } from './store/port.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
+import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
 
 export interface ServeOptions {
   host: string;
@@ -39,59 +40,55 @@ export interface ServeOptions {
   notify?: { url: string; secret?: string };
   /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
   githubHost: string;
-  /** OWP_RATE_LIMIT: HTTP requests per second per token (burst twice that); default 50 (burst 100). */
-  rateLimit?: { ratePerSec: number; burst: number };
+  /** Limits and timings (docs/CONFIG.md). */
+  tuning: ReturnType<typeof relayTuning>;
   /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
-  log: { level: ReturnType<typeof parseLogLevel>; format: ReturnType<typeof parseLogFormat> };
-  /** OWP_METRICS_PUBLIC (GET /metrics without a token) and OWP_METRICS_TOKEN (a token that may read it). */
+  log: { level: LevelWithSilent; format: LogFormat };
+  /** GET /metrics without a token (OWP_METRICS_PUBLIC), and a token that may read it (OWP_METRICS_TOKEN). */
   metrics: { public: boolean; token?: string };
+  /** Everything, with where each value came from. */
+  config: LoadedConfig;
 }
 
-export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
+/** `--name value` / `--name=value` flags of `owp serve` (the CLI passes its parsed flags on in this form). */
+const SERVE_FLAGS = ['host', 'port', 'data', 'config'];
+
+export function parseServeFlags(argv: string[]): Record<string, string> {
   const flags: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const m = /^--(host|port|data)(?:=(.*))?$/.exec(a);
-    if (!m) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m || !SERVE_FLAGS.includes(m[1])) {
       if (a === 'serve' && i === 0) continue;
-      throw new Error(`unknown argument ${a}; use --host HOST, --port PORT, --data DIR`);
+      throw new Error(`unknown argument ${JSON.stringify(a.slice(0, 40))}; use --host HOST, --port PORT, --data DIR, --config FILE`);
     }
     const v = m[2] ?? argv[++i];
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     flags[m[1]] = v;
   }
-  const portText = flags.port ?? env.OWP_PORT ?? '8787';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be a number 0..65535, got ${portText}`);
-  const durability = (env.OWP_DURABILITY || 'fsync') as Durability;
-  if (!DURABILITY_MODES.includes(durability)) {
-    throw new Error(`OWP_DURABILITY must be fsync (sync every write before answering; the default) or os (leave flushing to the OS), got ${JSON.stringify(durability.slice(0, 40))}`);
-  }
-  const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
+  return flags;
+}
+
+/** Flags, environment and owp.config.yaml as the relay's options; throws ConfigError or Error with sentences. */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): ServeOptions {
+  const config = loadConfig({ flags: parseServeFlags(argv), env, cwd });
+  const c = config.values;
   const opts: ServeOptions = {
-    host: flags.host ?? env.OWP_HOST ?? '127.0.0.1',
-    port,
-    dataDir: resolve(flags.data ?? env.OWP_DATA ?? './data'),
-    databaseUrl: env.OWP_DATABASE_URL || undefined,
-    durability,
-    adminToken: env.OWP_ADMIN_TOKEN || undefined,
-    publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
-    githubHost: githubHostFrom(env),
-    log: { level: parseLogLevel(env.OWP_LOG_LEVEL), format: parseLogFormat(env.OWP_LOG_FORMAT) },
-    metrics: { public: truthy(env.OWP_METRICS_PUBLIC), token: metricsToken(env.OWP_METRICS_TOKEN) },
+    host: c.host,
+    port: c.port,
+    dataDir: resolve(cwd, c.data),
+    databaseUrl: c.databaseUrl,
+    durability: c.durability,
+    adminToken: c.adminToken,
+    publicDashboard: c.publicDashboard,
+    githubHost: githubHostFrom({ OWP_GITHUB_HOST: c['github.host'], OWP_GITHUB_API_URL: c['github.apiUrl'] }),
+    tuning: relayTuning(c),
+    log: { level: c['log.level'], format: c['log.format'] },
+    metrics: { public: c['metrics.public'], token: c['metrics.token'] },
+    config,
   };
-  if (env.OWP_RATE_LIMIT) {
-    const rate = Number(env.OWP_RATE_LIMIT);
-    if (!Number.isInteger(rate) || rate < 1 || rate > 1_000_000) throw new Error(`OWP_RATE_LIMIT must be a whole number of requests per second per token (1..1000000), got ${env.OWP_RATE_LIMIT}`);
-    opts.rateLimit = { ratePerSec: rate, burst: rate * 2 };
-  }
-  if (env.OWP_NOTIFY_URL) {
-    if (!/^https?:\/\//.test(env.OWP_NOTIFY_URL)) throw new Error('OWP_NOTIFY_URL must be an http(s) URL, such as a Slack incoming webhook');
-    opts.notify = { url: env.OWP_NOTIFY_URL, secret: env.OWP_NOTIFY_SECRET || undefined };
-  }
-  if (env.OWP_GITHUB_TOKEN) {
-    opts.github = { token: env.OWP_GITHUB_TOKEN, apiUrl: env.OWP_GITHUB_API_URL || undefined, webhookSecret: env.OWP_GITHUB_WEBHOOK_SECRET || undefined };
-  }
+  if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
+  if (c['github.token']) opts.github = { token: c['github.token'], apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
   return opts;
 }
 
@@ -147,19 +144,11 @@ export function startFailureMessage(error: unknown, opts: Pick<ServeOptions, 'ho
   return `could not start the relay: ${detail}`;
 }
 
-/** OWP_METRICS_TOKEN: unset, or at least 16 characters without spaces. */
-function metricsToken(v: string | undefined): string | undefined {
-  if (!v) return undefined;
-  if (v.length < MIN_ENV_TOKEN_LENGTH || /\s/.test(v)) {
-    throw new Error(`OWP_METRICS_TOKEN must be at least ${MIN_ENV_TOKEN_LENGTH} characters without spaces; generate one with: openssl rand -base64 32`);
-  }
-  return v;
-}
-
 /** The relay's logger, told every configured secret so no line can carry one. */
 function serveLogger(opts: ServeOptions): RelayLogger {
   const log = createLogger({ level: opts.log.level, format: opts.log.format });
-  for (const secret of [opts.adminToken, opts.github?.token, opts.github?.webhookSecret, opts.notify?.secret, opts.metrics.token]) log.addSecret(secret);
+  const values = opts.config.values as Record<FieldKey, unknown>;
+  for (const k of FIELD_KEYS) if (FIELDS[k].secret && typeof values[k] === 'string') log.addSecret(values[k]);
   return log;
 }
 
@@ -168,7 +157,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   try {
     opts = parseServeArgs(argv, env);
   } catch (e) {
-    console.error(`owp serve: ${(e as Error).message}`);
+    if (e instanceof ConfigError) for (const i of e.issues) console.error(`owp serve: ${i.code}: ${i.message}`);
+    else console.error(`owp serve: ${(e as Error).message}`);
     return 2;
   }
   const log = serveLogger(opts);
@@ -181,14 +171,14 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
       durability: opts.durability,
-      metrics: opts.metrics,
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
       publicDashboard: opts.publicDashboard,
       githubHost: opts.githubHost,
       notify: opts.notify,
-      rateLimit: opts.rateLimit,
+      ...opts.tuning,
+      metrics: opts.metrics,
       log,
       features: (port) => {
         const fs: RelayFeature[] = [];

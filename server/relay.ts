@@ -37,11 +37,15 @@ import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
-import { openRelayStore, type Durability } from './store/index.js';
+import { openRelayStore, type Durability, type Store } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
   dataDir: string;
+  /** Opens the store to run on instead of LevelDB or PostgreSQL, once dataDir exists (the relay inside Obsidian opens its file store); the relay closes it. */
+  openStore?: () => Promise<Store>;
+  /** The version /healthz reports (default: package.json's; the relay inside Obsidian passes the plugin's). */
+  version?: string;
   /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
   databaseUrl?: string;
   /** OWP_DURABILITY: `fsync` (default) syncs every write before anyone is answered; `os` leaves it to the OS (docs/RELIABILITY.md). */
@@ -64,8 +68,21 @@ export interface RelayConfig {
    * off when rateLimit is false). Past it, that address gets 429 / close 4429 for any token.
    */
   authFailureLimit?: RateLimitOptions | false;
-  /** Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000, 64 MiB of SSE replay, 30 s to send a whole request: a trickled body gets 408). */
-  limits?: { sseClients?: number; ssePerToken?: number; socketsPerToken?: number; socketMessages?: RateLimitOptions; sseBufferBytes?: number; requestTimeoutMs?: number };
+  /**
+   * Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000, 64 MiB of SSE replay, 30 s to send a whole request: a trickled body gets 408,
+   * 1 MiB per request body and per socket message). Settable by operators: server/config (docs/CONFIG.md).
+   */
+  limits?: {
+    sseClients?: number;
+    ssePerToken?: number;
+    socketsPerToken?: number;
+    socketMessages?: RateLimitOptions;
+    sseBufferBytes?: number;
+    requestTimeoutMs?: number;
+    bodyBytes?: number;
+    socketMessageBytes?: number;
+    jsonDepth?: number;
+  };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
@@ -103,7 +120,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const store = await openRelayStore(config);
+  const store = config.openStore ? await config.openStore() : await openRelayStore(config);
   const metrics = new RelayMetrics();
   let phase: Phase = 'starting';
   const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
@@ -157,7 +174,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       inbox: (workerId) => docs.get(inboxDoc(workerId)),
       persisted: (name) => docs.whenPersisted(name),
       now,
-      version: await packageVersion(),
+      version: config.version ?? (await packageVersion()),
       startedAt: now(),
       lastSeen,
     };
@@ -178,7 +195,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
     const addressOf = socketAddress;
-    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
+    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
@@ -220,6 +237,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       onRefused: (code) => metrics.socketRefusals.inc({ code }),
       knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
+      maxMessageBytes: config.limits?.socketMessageBytes,
       messageRate: config.limits?.socketMessages,
       onAwareness: (principal) => {
         if (principal.role === 'worker' && principal.workerId) lastSeen.set(principal.workerId, now());

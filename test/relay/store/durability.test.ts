@@ -80,7 +80,7 @@ describe('durability', () => {
   it('OWP_DURABILITY is read by owp serve: fsync by default, os, and a clear refusal otherwise', () => {
     expect(parseServeArgs([], {}).durability).toBe('fsync');
     expect(parseServeArgs([], { OWP_DURABILITY: 'os' }).durability).toBe('os');
-    expect(() => parseServeArgs([], { OWP_DURABILITY: 'sometimes' })).toThrow(/OWP_DURABILITY must be fsync .* or os/);
+    expect(() => parseServeArgs([], { OWP_DURABILITY: 'sometimes' })).toThrow(/config-invalid-value: OWP_DURABILITY is "sometimes": it must be one of fsync, os/);
   });
 
   it('the file backend fdatasyncs each batch with fsync durability and none with os', async () => {
