@@ -24,6 +24,7 @@ import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
 import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
+import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
 import type { ApiDeps } from './http/deps.js';
@@ -201,6 +202,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
+    router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
     router.add(
       statsRoutes({
