@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openLevelBackend } from './leveldb.js';
 import { openFileBackend, type FileBackendOptions } from './file.js';
 import { openMemoryBackend, type MemoryVolume } from './memory.js';
-import { openPostgresBackend, type PostgresOptions } from './postgres.js';
+import type { PostgresOptions } from './postgres.js';
 import type { Durability } from './port.js';
 import { createStore, type Store, type StoreOptions } from './store.js';
 
@@ -32,6 +32,8 @@ export async function openFileStore(path: string, opts?: FileBackendOptions & St
 
 /** PostgreSQL (OWP_DATABASE_URL): several relays may share it. Every batch is a committed transaction, durable as the server is configured. */
 export async function openPostgresStore(url: string, opts?: PostgresOptions): Promise<Store> {
+  // Loaded only when used: `pg` is a sizeable part of a LevelDB relay's start-up otherwise.
+  const { openPostgresBackend } = await import('./postgres.js');
   return createStore(await openPostgresBackend(url, opts));
 }
 
