@@ -23,6 +23,7 @@ import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
 import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
+import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
 import type { ApiDeps } from './http/deps.js';
@@ -34,11 +35,15 @@ import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
-import { openRelayStore, type Durability } from './store/index.js';
+import { openRelayStore, type Durability, type Store } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
   dataDir: string;
+  /** Opens the store to run on instead of LevelDB or PostgreSQL, once dataDir exists (the relay inside Obsidian opens its file store); the relay closes it. */
+  openStore?: () => Promise<Store>;
+  /** The version /healthz reports (default: package.json's; the relay inside Obsidian passes the plugin's). */
+  version?: string;
   /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
   databaseUrl?: string;
   /** OWP_DURABILITY: `fsync` (default) syncs every write before anyone is answered; `os` leaves it to the OS (docs/RELIABILITY.md). */
@@ -111,7 +116,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const store = await openRelayStore(config);
+  const store = config.openStore ? await config.openStore() : await openRelayStore(config);
   const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     const tokens = await openTokenStore(store, { now });
@@ -162,7 +167,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       inbox: (workerId) => docs.get(inboxDoc(workerId)),
       persisted: (name) => docs.whenPersisted(name),
       now,
-      version: await packageVersion(),
+      version: config.version ?? (await packageVersion()),
       startedAt: now(),
       lastSeen,
     };
@@ -186,6 +191,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
+    router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
     router.add(
       statsRoutes({

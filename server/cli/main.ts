@@ -13,6 +13,7 @@ import { commandHelp as helpOf, globalHelp as globalHelpOf, groupOf, helpAnswer,
 import { Context, type Command } from './command.js';
 import { Output } from './output.js';
 import { serve } from './commands/serve.js';
+import { backup, restore } from './commands/backup.js';
 import { config } from './commands/config.js';
 import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
 import { areaFreeze, areaUnfreeze, repoAdd, repoList, repoSet, trust } from './commands/repo.js';
@@ -65,6 +66,8 @@ export const COMMANDS: Command[] = [
   auditVerify,
   githubSync,
   conformance,
+  backup,
+  restore,
 ];
 
 /** `owp <command>` resolved against every command (see help.ts). */
