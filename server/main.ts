@@ -3,7 +3,8 @@
  *
  * Invariants:
  * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
- *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
+ *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB); OWP_RELAY_ID
+ *   and OWP_ELECTION_LEASE_MS (several relays on that database, docs/SCALING.md). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -26,6 +27,10 @@ export interface ServeOptions {
   dataDir: string;
   /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
   databaseUrl?: string;
+  /** OWP_RELAY_ID (with OWP_DATABASE_URL): several relays on one database elect one arbiter. */
+  relayId?: string;
+  /** OWP_ELECTION_LEASE_MS: the arbiter's lease (default 2500). */
+  electionLeaseMs?: number;
   adminToken?: string;
   publicDashboard: boolean;
   github?: { token: string; apiUrl?: string; webhookSecret?: string };
@@ -61,6 +66,16 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
     publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
     githubHost: githubHostFrom(env),
   };
+  if (env.OWP_RELAY_ID) {
+    if (!opts.databaseUrl) throw new Error('OWP_RELAY_ID needs OWP_DATABASE_URL: several relays share one PostgreSQL database (docs/SCALING.md)');
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(env.OWP_RELAY_ID)) throw new Error('OWP_RELAY_ID must be 1-64 letters, digits, _ . or -, unique per relay (e.g. relay-1)');
+    opts.relayId = env.OWP_RELAY_ID;
+  }
+  if (env.OWP_ELECTION_LEASE_MS) {
+    const ms = Number(env.OWP_ELECTION_LEASE_MS);
+    if (!Number.isInteger(ms) || ms < 100 || ms > 60_000) throw new Error(`OWP_ELECTION_LEASE_MS must be a whole number of milliseconds 100..60000, got ${env.OWP_ELECTION_LEASE_MS}`);
+    opts.electionLeaseMs = ms;
+  }
   if (env.OWP_NOTIFY_URL) {
     if (!/^https?:\/\//.test(env.OWP_NOTIFY_URL)) throw new Error('OWP_NOTIFY_URL must be an http(s) URL, such as a Slack incoming webhook');
     opts.notify = { url: env.OWP_NOTIFY_URL, secret: env.OWP_NOTIFY_SECRET || undefined };
@@ -139,6 +154,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     relay = await startRelay({
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
+      relayId: opts.relayId,
+      electionLeaseMs: opts.electionLeaseMs,
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
