@@ -215,7 +215,7 @@ async function maintainerLoop(call: Api, rand: () => number, log: (s: string) =>
       if (takeable.length < 6) {
         const more = demoTasks(rand, Date.now(), 8, next);
         next += 8;
-        must(await call('POST', '/api/tasks', { tasks: more }), 'add tasks');
+        must(await call('POST', '/api/tasks', { createRepo: true, tasks: more }), 'add tasks');
         log(`maintainer added ${more.length} tasks`);
       }
     } catch (e) {
@@ -280,7 +280,7 @@ async function main(): Promise<number> {
     const [owner, name] = repo.repo.split('/');
     must(await m('PUT', `/api/repos/${owner}/${name}`, { ...repo, leaseTtlMs: o.ttlMs }), `create ${repo.repo}`);
   }
-  must(await m('POST', '/api/tasks', { tasks: demoTasks(rand, Date.now(), 36, 1) }), 'add tasks');
+  must(await m('POST', '/api/tasks', { createRepo: true, tasks: demoTasks(rand, Date.now(), 36, 1) }), 'add tasks');
 
   const workers = DEMO_WORKERS.slice(0, o.workers);
   for (const w of workers) {

@@ -5,7 +5,8 @@
  * - Every intent gets a fresh id (the idempotency key); it is appended to the inbox once.
  * - The user hears about an intent twice at most: "sent" (or "waiting offline") at once,
  *   then its outcome as the ledger records it (granted / applied / refused and why).
- * - Outcomes are read from the ledger's `outcomes` map, never guessed locally.
+ * - Outcomes are read from the ledger's `outcomes` map, never guessed locally; an intent
+ *   whose id another sender already used is refused in the inbox's own `refusals` map.
  */
 import type * as Y from 'yjs';
 import type { Intent, Outcome } from '../../shared/model.js';
@@ -39,8 +40,9 @@ export function describeOutcome(o: Outcome): string {
 
 /** Watches the ledger's outcomes for the intents this plugin sent and reports each once. */
 export class OutcomeWatcher {
-  private waiting = new Map<string, (o: Outcome) => void>();
+  private waiting = new Map<string, { workerId: string; done: (o: Outcome) => void }>();
   private readonly outcomes: Y.Map<unknown>;
+  private readonly refusals: Y.Map<unknown> | undefined;
   private readonly listener: (e: Y.YMapEvent<unknown>) => void;
 
   constructor(
@@ -48,25 +50,31 @@ export class OutcomeWatcher {
     private notice: (msg: string) => void,
   ) {
     this.outcomes = client.ledger.getMap('outcomes');
+    this.refusals = client.inbox?.getMap('refusals');
     this.listener = (e) => {
       for (const key of e.changes.keys.keys()) {
-        const done = this.waiting.get(key);
-        const o = this.outcomes.get(key) as Outcome | undefined;
-        if (done && o) {
+        const w = this.waiting.get(key);
+        const o = e.target.get(key) as Outcome | undefined;
+        // Only the outcome of our own intent: another sender's under the same id is not ours.
+        if (w && o && o.workerId === w.workerId) {
           this.waiting.delete(key);
-          done(o);
+          w.done(o);
         }
       }
     };
     this.outcomes.observe(this.listener);
+    this.refusals?.observe(this.listener);
   }
 
   /** Append an intent; resolves with its outcome whenever the ledger has it. */
   send(intent: Intent): Promise<Outcome> {
     const result = new Promise<Outcome>((resolve) => {
-      this.waiting.set(intent.id, (o) => {
-        this.notice(describeOutcome(o));
-        resolve(o);
+      this.waiting.set(intent.id, {
+        workerId: intent.workerId,
+        done: (o) => {
+          this.notice(describeOutcome(o));
+          resolve(o);
+        },
       });
     });
     this.client.appendIntent(intent);
@@ -80,6 +88,7 @@ export class OutcomeWatcher {
 
   stop(): void {
     this.outcomes.unobserve(this.listener);
+    this.refusals?.unobserve(this.listener);
     this.waiting.clear();
   }
 }

@@ -205,7 +205,10 @@ export class PoolClient {
   }
 
   outcome(intentId: string): Outcome | undefined {
-    return this.ledger.getMap('outcomes').get(intentId) as Outcome | undefined;
+    const o = this.ledger.getMap('outcomes').get(intentId) as Outcome | undefined;
+    // Intent ids are scoped to their sender: another worker's outcome under this id is not ours.
+    if (o && (!this.opts.workerId || o.workerId === this.opts.workerId)) return o;
+    return this.inbox?.getMap('refusals').get(intentId) as Outcome | undefined;
   }
 
   runtime(taskId: string): TaskRuntime | undefined {
@@ -216,7 +219,9 @@ export class PoolClient {
   pendingIntents(): Intent[] {
     if (!this.inbox) return [];
     const outcomes = this.ledger.getMap('outcomes');
-    return (this.inbox.getArray('intents').toArray() as Intent[]).filter((i) => i && !outcomes.has(i.id));
+    const refusals = this.inbox.getMap('refusals');
+    const answered = (id: string) => (outcomes.get(id) as Outcome | undefined)?.workerId === this.opts.workerId || refusals.has(id);
+    return (this.inbox.getArray('intents').toArray() as Intent[]).filter((i) => i && !answered(i.id));
   }
 
   /** This worker's active leases from the ledger. */

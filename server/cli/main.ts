@@ -12,6 +12,7 @@ import { GLOBAL_OPTIONS, RefusedError, UsageError, parseCommandArgs, type Option
 import { Context, type Command } from './command.js';
 import { Output } from './output.js';
 import { serve } from './commands/serve.js';
+import { config } from './commands/config.js';
 import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
 import { areaFreeze, areaUnfreeze, repoAdd, repoList, repoSet, trust } from './commands/repo.js';
 import { importYaml } from './commands/import.js';
@@ -29,6 +30,7 @@ import { refusalHint } from './hints.js';
 
 export const COMMANDS: Command[] = [
   serve,
+  config,
   tokenCreate,
   tokenList,
   tokenRevoke,

@@ -75,10 +75,14 @@ export class Engine {
     this.tickMs = opts.tickMs ?? 5;
     this.retentionMs = opts.retentionMs ?? 7 * DAY;
     this.inboxes = new InboxWatcher({
-      answered: (id) => this.session.outcome(id) !== undefined,
+      sender: (id) => this.session.outcome(id)?.workerId ?? this.queue.senderOf(id),
       // A follower leaves inboxes to the arbiter (it reads the same documents).
-      submit: (intent) => void (this.active ? this.submit(intent).catch(() => undefined) : undefined),
+      submit: (intent) => (this.active ? this.submit(intent) : Promise.resolve(undefined)),
       refuse: (r) => (this.active ? this.refuse(r) : undefined),
+      taken: (r) => {
+        const e = intentIdTaken(r.id);
+        return { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: e.code, message: e.message, batch: this.session.ledger().batch, at: this.opts.now() };
+      },
     });
   }
 
@@ -202,6 +206,11 @@ export class Engine {
       if (!lease || lease.workerId !== workerId || lease.fencingToken !== fencingToken) continue;
       void this.heartbeat(workerId, taskId, fencingToken).catch(() => undefined);
     }
+  }
+
+  /** Intents (and inbox refusals) waiting for the next batch. */
+  queued(): number {
+    return this.queue.size();
   }
 
   /** Queue-to-answer time (ms) of non-heartbeat intents answered after the `since`-th one. */

@@ -13,11 +13,16 @@
  *   awareness or HTTP, never in a persisted document.
  * - A profile that fails validation is dropped from the pool (the worker gets no tasks)
  *   and its problem is kept for `GET /api/status`; the document is never rewritten.
+ * - Intent ids are scoped to their sender: an entry whose id another sender already used
+ *   (stored or queued) is never arbitrated nor answered with that sender's outcome. Its
+ *   refusal (`conflict`, the code the HTTP path answers) goes in this inbox's own
+ *   `refusals` map (the ledger's `outcomes` key is the other sender's), once per id.
  */
 import * as Y from 'yjs';
 import { OwpError, type ErrorCode } from '../../shared/errors.js';
 import { INBOX_PREFIX } from '../../shared/protocol.js';
-import { LIMITS, WORKER_INTENT_KINDS, parseIntent, parseWorkerProfile, type Intent, type WorkerProfile } from '../../shared/model.js';
+import { LIMITS, WORKER_INTENT_KINDS, parseIntent, parseWorkerProfile, type Intent, type Outcome, type WorkerProfile } from '../../shared/model.js';
+import { ORIGIN } from '../../shared/protocol.js';
 
 export { INBOX_PREFIX };
 
@@ -31,11 +36,17 @@ export interface RejectedIntent {
 
 /** Where the watcher hands what it reads: the engine's submit and refuse. */
 export interface InboxSink {
-  /** Whether this intent id already has a stored outcome: nothing to do (saves parsing it). */
-  answered(intentId: string): boolean;
-  submit(intent: Intent): void;
+  /** Who sent the intent with this id that has a stored outcome or waits in a batch, if any. */
+  sender(intentId: string): string | undefined;
+  /** Queue the intent; resolves with its outcome (rejects with `conflict` when its id is taken). */
+  submit(intent: Intent): Promise<unknown>;
   refuse(r: RejectedIntent): void;
+  /** The outcome an inbox intent gets when another sender already used its id. */
+  taken(r: RejectedIntent): Outcome;
 }
+
+/** The inbox's map of refusals that cannot go in the ledger's `outcomes` (intent id -> Outcome). */
+export const INBOX_REFUSALS = 'refusals';
 
 interface Watched {
   doc: Y.Doc;
@@ -120,9 +131,14 @@ export class InboxWatcher {
     const plain = raw instanceof Y.Map ? raw.toJSON() : raw;
     const id = plain && typeof plain === 'object' ? (plain as { id?: unknown }).id : undefined;
     if (typeof id !== 'string' || id.length === 0 || id.length > LIMITS.idLength) return; // nowhere to answer
-    if (this.sink.answered(id)) return;
     const kindRaw = (plain as { kind?: unknown }).kind;
     const kind = (typeof kindRaw === 'string' ? kindRaw : 'claim') as Intent['kind'];
+    const sender = this.sink.sender(id);
+    if (sender === workerId) return; // answered, or on its way
+    if (sender !== undefined) {
+      this.refuseTaken(workerId, id, kind);
+      return;
+    }
     let intent: Intent;
     try {
       intent = parseIntent(plain);
@@ -162,7 +178,25 @@ export class InboxWatcher {
       });
       return;
     }
-    this.sink.submit(intent);
+    this.sink.submit(intent).catch((e: unknown) => {
+      // Another sender's intent with this id reached the queue first (HTTP, another inbox).
+      if (e instanceof OwpError && e.code === 'conflict' && e.field === 'intentId') this.refuseTaken(workerId, id, kind);
+    });
+  }
+
+  /** Write the `conflict` refusal of an intent whose id another sender used into this inbox (once). */
+  private refuseTaken(workerId: string, id: string, kind: Intent['kind']): void {
+    const doc = this.watched.get(workerId)?.doc;
+    if (!doc) return;
+    const refusals = doc.getMap<unknown>(INBOX_REFUSALS);
+    if (refusals.has(id)) return;
+    const outcome = this.sink.taken({ id, workerId, kind, code: 'conflict', message: '' });
+    doc.transact(() => refusals.set(id, outcome), ORIGIN.relay);
+  }
+
+  /** The refusals written to a worker's inbox (intent id -> Outcome). */
+  refusals(workerId: string): Record<string, Outcome> {
+    return (this.watched.get(workerId)?.doc.getMap<Outcome>(INBOX_REFUSALS).toJSON() ?? {}) as Record<string, Outcome>;
   }
 
   close(): void {

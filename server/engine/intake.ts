@@ -57,6 +57,16 @@ export class IntentQueue {
     if (!this.refused.has(r.id)) this.refused.set(r.id, r);
   }
 
+  /** Intents and refusals waiting for the next batch. */
+  size(): number {
+    return this.pending.size + this.refused.size;
+  }
+
+  /** Who sent the intent (or refusal) with this id that waits for a batch, if any. */
+  senderOf(id: string): string | undefined {
+    return this.pending.get(id)?.intent.workerId ?? this.refused.get(id)?.workerId ?? this.solo.find((p) => p.intent.id === id)?.intent.workerId;
+  }
+
   /** Whether a batch has something to do. */
   hasWork(): boolean {
     return this.pending.size > 0 || this.refused.size > 0 || this.solo.length > 0;

@@ -254,6 +254,6 @@ export function status(deps: ApiDeps, latencySince?: number): Record<string, unk
     budgets,
     invalidTasks: deps.board.invalidTasks(),
     invalidProfiles: [...deps.engine.inboxes.invalidProfiles].map(([workerId, message]) => ({ workerId, message })),
-    engine: { ...deps.engine.stats, tickMs: deps.engine.tickMs, latency: deps.engine.latency(latencySince) },
+    engine: { ...deps.engine.stats, queued: deps.engine.queued(), tickMs: deps.engine.tickMs, latency: deps.engine.latency(latencySince) },
   };
 }

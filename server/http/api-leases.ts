@@ -143,7 +143,8 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       if (list.length > 5000) throw new OwpError('invalid-field', 'At most 5000 tasks per request; split the import.', 'tasks');
       if (b.createRepo !== undefined && typeof b.createRepo !== 'boolean') throw new OwpError('invalid-field', 'createRepo must be true or false.', 'createRepo');
       const missing = reposWithoutPolicy(deps, list);
-      if (b.createRepo === false && missing.length > 0) {
+      // Refused unless asked: a typo in repo: must not create a repo under the default policy.
+      if (b.createRepo !== true && missing.length > 0) {
         throw new OwpError(
           'unknown-repo',
           `No policy for ${missing.join(', ')}, so nothing was imported: add the repo first (owp repo add ${missing[0]}, or PUT /api/repos/${missing[0]}), ` +
@@ -154,7 +155,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
       const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now());
       const created = b.createRepo === true ? missing.map((repo) => deps.board.putRepo({ repo }, false).repo) : [];
       await deps.persisted(BOARD_DOC);
-      ctx.send(200, { ...result, ...(created.length ? { createdRepos: created } : {}), ...(b.createRepo === undefined && missing.length ? { reposWithoutPolicy: missing } : {}) });
+      ctx.send(200, { ...result, ...(created.length ? { createdRepos: created } : {}) });
     },
   };
 

@@ -83,6 +83,7 @@ afterAll(async () => {
 
 async function addTasks(repo: string, tasks: { id: string; title: string; skill: string; issueNumber?: number }[]): Promise<void> {
   const r = await relay.api(maint, 'POST', '/api/tasks', {
+    createRepo: true,
     tasks: tasks.map((t) => ({ id: t.id, repo, title: t.title, body: `Make ${t.title.toLowerCase()} happen.\n\nMore detail here.`, skills: [t.skill], ...(t.issueNumber ? { issueNumber: t.issueNumber } : {}) })),
   });
   expect(r.status, JSON.stringify(r.body)).toBe(200);

@@ -53,6 +53,7 @@ describe.skipIf(!haveBrowser)(`maintainer dashboard in Chromium${haveBrowser ? '
     ok(await r.api(maintainer, 'PUT', `/api/repos/${REPO}`, { reviewBudget: 5, allowedTiers: [0, 1] }));
     ok(
       await r.api(maintainer, 'POST', '/api/tasks', {
+        createRepo: true,
         tasks: [
           { id: id(1), repo: REPO, title: 'Port the parser to Rust', skills: ['rust'], body: HOSTILE_BRIEF, area: 'src/parser/' },
           { id: id(2), repo: REPO, title: 'Fix the login redirect', skills: ['ts'], issueNumber: 2, area: 'src/login/' },

@@ -51,6 +51,7 @@ describe.skipIf(!haveBrowser)(`dashboard in Chromium${haveBrowser ? '' : ' (skip
     ok(await r.api(maintainer, 'PUT', `/api/repos/${REPO}`, { reviewBudget: 5, allowedTiers: [0, 1], frozenAreas: ['infra/'] }));
     ok(
       await r.api(maintainer, 'POST', '/api/tasks', {
+        createRepo: true,
         tasks: [
           { id: `${REPO}#1`, repo: REPO, title: 'Fix the login redirect', points: 2, skills: ['ts'], area: 'src/login/' },
           { id: `${REPO}#2`, repo: REPO, title: 'Document the API tokens', points: 1, skills: ['docs'], area: 'docs/' },
@@ -187,7 +188,7 @@ describe.skipIf(!haveBrowser)(`dashboard in Chromium${haveBrowser ? '' : ' (skip
     try {
       const m = await pub.token('maintainer');
       await pub.api(m, 'PUT', `/api/repos/${REPO}`, {});
-      await pub.api(m, 'POST', '/api/tasks', { tasks: [{ id: `${REPO}#9`, repo: REPO, title: 'Public task' }] });
+      await pub.api(m, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: `${REPO}#9`, repo: REPO, title: 'Public task' }] });
       await fresh.goto(`${pub.url}/`);
       await fresh.waitForSelector('#owp-status[data-status="live"]', { timeout: 30_000 });
       await fresh.waitForSelector(card(`${REPO}#9`, 'queued'), { timeout: 30_000 });

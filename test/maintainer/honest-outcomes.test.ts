@@ -49,7 +49,7 @@ describe('did-you-mean', () => {
 describe('unknown fields in HTTP bodies are refused with invalid-field and a did-you-mean', () => {
   it('POST /api/claim with task_id is refused and leases nothing (it used to become a claim-next)', async () => {
     const w = await worker('typo-w');
-    await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'o/typo:a', repo: 'o/typo', title: 'A', skills: ['docs'] }, { id: 'o/typo:b', repo: 'o/typo', title: 'B', skills: ['docs'] }] });
+    await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'o/typo:a', repo: 'o/typo', title: 'A', skills: ['docs'] }, { id: 'o/typo:b', repo: 'o/typo', title: 'B', skills: ['docs'] }] });
     const res = await r.api(w, 'POST', '/api/claim', { task_id: 'o/typo:a' });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'invalid-field', field: 'task_id' });
@@ -99,7 +99,7 @@ describe('unknown fields in HTTP bodies are refused with invalid-field and a did
 
 describe('intent ids are scoped to their sender', () => {
   it("reusing another worker's intent id is refused and never returns its outcome", async () => {
-    await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'o/ids:a', repo: 'o/ids', title: 'A', skills: ['docs'] }, { id: 'o/ids:b', repo: 'o/ids', title: 'B', skills: ['docs'] }] });
+    await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'o/ids:a', repo: 'o/ids', title: 'A', skills: ['docs'] }, { id: 'o/ids:b', repo: 'o/ids', title: 'B', skills: ['docs'] }] });
     const a = await worker('ids-a');
     const b = await worker('ids-b');
     const first = await r.api(a, 'POST', '/api/claim', { taskId: 'o/ids:a', intentId: 'shared-id-1' });
@@ -159,6 +159,28 @@ describe('imports and repo policies (CLI as a child process)', () => {
     expect(created.stdout).toContain('Created acme/widgtes with the default policy');
     const repos = await owpJson<{ repos: { repo: string }[] }>(['repo', 'list'], maintCli);
     expect(repos.repos.map((x) => x.repo)).toContain('acme/widgtes');
+  });
+
+  it('the API refuses tasks of a repo without a policy unless createRepo: true, and imports nothing', async () => {
+    const tasks = [
+      { id: 'x/has-policy:a', repo: 'x/has-policy', title: 'A' },
+      { id: 'x/nopolicy-b:a', repo: 'x/nopolicy-b', title: 'A' },
+    ];
+    expect((await r.api(maint, 'PUT', '/api/repos/x/has-policy', {})).status).toBe(200);
+    for (const body of [{ tasks }, tasks]) {
+      const res = await r.api(maint, 'POST', '/api/tasks', body);
+      expect(res.status).toBe(404);
+      expect(res.body.error).toMatchObject({ code: 'unknown-repo', field: 'repo' });
+      expect(res.body.error.message).toContain('No policy for x/nopolicy-b, so nothing was imported');
+      expect(res.body.error.message).toContain('owp repo add x/nopolicy-b');
+      expect(res.body.error.message).toContain('createRepo: true');
+    }
+    for (const id of ['x/has-policy:a', 'x/nopolicy-b:a']) expect((await r.api(maint, 'GET', `/api/tasks/${enc(id)}`)).status).toBe(404);
+    expect((await r.api(maint, 'GET', '/api/repos')).body.repos.map((x: { repo: string }) => x.repo)).not.toContain('x/nopolicy-b');
+    const created = await r.api(maint, 'POST', '/api/tasks', { tasks, createRepo: true });
+    expect(created.status).toBe(200);
+    expect(created.body).toEqual({ added: ['x/has-policy:a', 'x/nopolicy-b:a'], updated: [], unchanged: [], createdRepos: ['x/nopolicy-b'] });
+    expect((await r.api(maint, 'GET', '/api/repos')).body.repos.find((x: { repo: string }) => x.repo === 'x/nopolicy-b')).toMatchObject({ reviewBudget: 5, allowedTiers: [0, 1] });
   });
 
   it('the API refuses createRepo: false for a repo without a policy and imports nothing', async () => {

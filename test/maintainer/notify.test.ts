@@ -52,7 +52,7 @@ describe('notifications from a relay', () => {
     maint = await r.token('maintainer');
     worker = await r.token('worker', 'nw');
     await r.api(maint, 'PUT', '/api/repos/acme/notes', { repo: 'acme/notes', reviewBudget: 1, maxAttempts: 1 });
-    await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'acme/notes:a', repo: 'acme/notes', title: 'Fix <!channel> & more' }, { id: 'acme/notes:b', repo: 'acme/notes', title: 'B' }] });
+    await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'acme/notes:a', repo: 'acme/notes', title: 'Fix <!channel> & more' }, { id: 'acme/notes:b', repo: 'acme/notes', title: 'B' }] });
     await r.api(worker, 'POST', '/api/workers/register', { skills: [], capacity: 10, maxConcurrent: 3 });
   }, 60_000);
 
@@ -99,7 +99,7 @@ describe('the notifier', () => {
     const r = await startTestRelay();
     const maint = await r.token('maintainer');
     await r.api(maint, 'PUT', '/api/repos/acme/quiet', { repo: 'acme/quiet', reviewBudget: 0 });
-    await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'acme/quiet:a', repo: 'acme/quiet', title: 'A' }] });
+    await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'acme/quiet:a', repo: 'acme/quiet', title: 'A' }] });
     await r.relay.engine.flush();
     await r.close();
     expect(received.length).toBe(before);

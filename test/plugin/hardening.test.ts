@@ -30,7 +30,7 @@ beforeAll(async () => {
   maint = await relay.token('maintainer');
   expect((await relay.api(maint, 'PUT', `/api/repos/${REPO}`, { repo: REPO })).status).toBe(200);
   const tasks = [1, 2, 3].map((n) => ({ id: `${REPO}#${n}`, repo: REPO, title: `Task ${n}`, body: `Brief ${n}.` }));
-  expect((await relay.api(maint, 'POST', '/api/tasks', { tasks })).status).toBe(200);
+  expect((await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks })).status).toBe(200);
   A = await openVault(await makeVaultDir('hard'), { relayUrl: relay.url, token: maint });
   for (const n of [1, 2, 3]) await waitFor(() => A.app.vault.getFileByPath(notePath(n, `Task ${n}`)), 15_000, `note ${n}`);
 });
@@ -154,7 +154,7 @@ describe('plugin hardening', () => {
     await waitFor(() => readTaskNote(A.read(renamed)).owned.priority === 8, 15_000, 'old-folder note syncs');
     expect(readTaskNote(A.read(renamed)).line?.title).toBe('Task 3 again'); // retitled, not moved
     expect(A.read(renamed).endsWith('Mine, keep this.\n')).toBe(true);
-    expect((await relay.api(maint, 'POST', '/api/tasks', { tasks: [{ id: `${REPO}#4`, repo: REPO, title: 'Task 4' }] })).status).toBe(200);
+    expect((await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: `${REPO}#4`, repo: REPO, title: 'Task 4' }] })).status).toBe(200);
     await waitFor(() => A.app.vault.getFileByPath(notePath(4, 'Task 4', 'Work/Pool')), 15_000, 'new note in the new folder');
     expect(A.app.vault.getMarkdownFiles().filter((f) => f.path.startsWith('Work/Pool/')).map((f) => f.path)).toEqual([notePath(4, 'Task 4', 'Work/Pool')]);
 

@@ -51,7 +51,7 @@ beforeAll(async () => {
     { id: 'octo/app#21', title: 'Twenty-one', body: 'b', skills: ['ts'], area: 'b/' },
     { id: 'octo/app#22', title: 'Twenty-two', body: 'b', skills: ['ts'], area: 'c/' },
   ];
-  expect((await relay.api(maint, 'POST', '/api/tasks', { tasks: [...tasks.map((t) => ({ repo: REPO, ...t })), { id: 'octo/hello:readme-typo', repo: 'octo/hello', title: 'Fix the typos in the README.md', body: 'Typos.', skills: ['docs'] }] })).status).toBe(200);
+  expect((await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [...tasks.map((t) => ({ repo: REPO, ...t })), { id: 'octo/hello:readme-typo', repo: 'octo/hello', title: 'Fix the typos in the README.md', body: 'Typos.', skills: ['docs'] }] })).status).toBe(200);
   M = await openVault(await makeVaultDir('maint'), { relayUrl: relay.url, token: maint, archiveAfterDays: 1 });
   W = await openVault(await makeVaultDir('worker'), { relayUrl: relay.url, token: await relay.token('worker', 'wendy'), skills: ['ts', 'docs'], capacity: 10, maxConcurrent: 5 });
   opened.push(M, W);

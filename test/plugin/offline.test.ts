@@ -37,7 +37,7 @@ describe('plugin with the relay stopped', () => {
     const maint = await relay.token('maintainer');
     const token = await relay.token('worker', 'dana');
     await relay.api(maint, 'PUT', '/api/repos/octo/off', { repo: 'octo/off' });
-    await relay.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'octo/off#1', repo: 'octo/off', title: 'Offline task' }] });
+    await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'octo/off#1', repo: 'octo/off', title: 'Offline task' }] });
     const p = 'OWP/Tasks/octo/off/1 Offline task.md';
     V = await openVault(await makeVaultDir('offline'), { relayUrl: relay.url, token });
     await waitFor(() => V!.app.vault.getFileByPath(p), 15_000, 'note');
@@ -81,7 +81,7 @@ describe('the local cache is y-indexeddb, one per vault and relay on a shared In
     for (const [r, repo] of [[one, 'octo/one'], [two, 'octo/two']] as const) {
       const m = await r.token('maintainer');
       expect((await r.api(m, 'PUT', `/api/repos/${repo}`, { repo })).status).toBe(200);
-      expect((await r.api(m, 'POST', '/api/tasks', { tasks: [{ id: `${repo}#1`, repo, title: `Task of ${repo}` }] })).status).toBe(200);
+      expect((await r.api(m, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: `${repo}#1`, repo, title: `Task of ${repo}` }] })).status).toBe(200);
     }
     const tokOne = await one.token('worker', 'pat');
     const tokTwo = await two.token('worker', 'quinn');
@@ -145,7 +145,7 @@ describe('without IndexedDB', () => {
     try {
       const m = await r.token('maintainer');
       await r.api(m, 'PUT', '/api/repos/octo/nodb', { repo: 'octo/nodb' });
-      await r.api(m, 'POST', '/api/tasks', { tasks: [{ id: 'octo/nodb#1', repo: 'octo/nodb', title: 'No cache' }] });
+      await r.api(m, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'octo/nodb#1', repo: 'octo/nodb', title: 'No cache' }] });
       const mark = noticeLog.length;
       W = await openVault(await makeVaultDir('nodb'), { relayUrl: r.url, token: await r.token('worker', 'wes') });
       await waitFor(() => W!.app.vault.getFileByPath('OWP/Tasks/octo/nodb/1 No cache.md'), 15_000, 'note without a cache');

@@ -22,7 +22,7 @@ const notePath = (id: string, title: string) => `OWP/Tasks/octo/app/${id.split('
 const noticesSince = (i: number) => noticeLog.slice(i).map((n) => n.message);
 
 async function addTasks(tasks: Record<string, unknown>[]): Promise<void> {
-  const r = await relay.api(maint, 'POST', '/api/tasks', { tasks: tasks.map((t) => ({ repo: REPO, ...t })) });
+  const r = await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: tasks.map((t) => ({ repo: REPO, ...t })) });
   expect(r.status).toBe(200);
 }
 

@@ -17,7 +17,7 @@ beforeAll(async () => {
   relay = await startTestRelay();
   maint = await relay.token('maintainer');
   const tasks = Array.from({ length: N }, (_, i) => ({ id: id(i), repo: 'big/repo', title: `Task number ${i}`, body: `Brief ${i}.` }));
-  const r = await relay.api(maint, 'POST', '/api/tasks', { tasks });
+  const r = await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks });
   expect(r.status).toBe(200);
   V = await openVault(await makeVaultDir('scale'), { relayUrl: relay.url, token: maint });
 });

@@ -37,7 +37,7 @@ describe('vault template', () => {
     relay = await startTestRelay();
     const maint = await relay.token('maintainer');
     const file = parseYamlTasksOrThrow(fs.readFileSync(path.join(t, 'OWP/example-tasks.yaml'), 'utf8'), 'example-tasks.yaml');
-    expect((await relay.api(maint, 'POST', '/api/tasks', { tasks: file.tasks })).status).toBe(200);
+    expect((await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: file.tasks })).status).toBe(200);
 
     const dir = await makeVaultDir('template');
     fs.cpSync(t, dir, { recursive: true, filter: (src) => !src.endsWith('main.js') });

@@ -42,7 +42,7 @@ describe('examples/python-worker', () => {
       { id: 'octo/py#1', repo: 'octo/py', issueNumber: 1, title: 'first', priority: 10 },
       { id: 'octo/py#2', repo: 'octo/py', issueNumber: 2, title: 'second', priority: 0 },
     ];
-    expect((await r.api(maint, 'POST', '/api/tasks', { tasks })).status).toBe(200);
+    expect((await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks })).status).toBe(200);
     // The work on task 1 is interrupted: a maintainer cancels it (its lease ends).
     const cancelFirst = `if [ "$OWP_TASK_ID" = "octo/py#1" ]; then ${PYTHON} -c "import os,urllib.request as u; u.urlopen(u.Request(os.environ['RELAY']+'/api/tasks/octo%2Fpy%231/cancel', data=b'{}', method='POST', headers={'Authorization':'Bearer '+os.environ['MAINT'],'Content-Type':'application/json'}))"; fi`;
     const res = await run(['--url', r.url, '--skills', 'docs', '--work-cmd', cancelFirst], { OWP_TOKEN: worker, RELAY: r.url, MAINT: maint });

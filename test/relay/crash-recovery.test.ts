@@ -39,7 +39,7 @@ describe('crash safety', () => {
     const maint = (await api(first.url, ADMIN, 'POST', '/api/tokens', { role: 'maintainer' })).body.token as string;
     const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `o/r#${i + 1}`, repo: 'o/r', title: `Task ${i + 1}` }));
     expect((await api(first.url, maint, 'PUT', '/api/repos/o/r', { reviewBudget: 1000, dailyQuota: 10000 })).status).toBe(200);
-    expect((await api(first.url, maint, 'POST', '/api/tasks', { tasks })).status).toBe(200);
+    expect((await api(first.url, maint, 'POST', '/api/tasks', { createRepo: true, tasks })).status).toBe(200);
     const workers: { id: string; token: string }[] = [];
     for (let i = 0; i < WORKERS; i++) {
       const id = `w${i}`;

@@ -25,7 +25,7 @@ describe('relay on PostgreSQL', () => {
       const maint = await r.token('maintainer');
       const w1 = await r.token('worker', 'w1');
       expect((await r.api(w1, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 5, maxConcurrent: 3 })).status).toBe(200);
-      const up = await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'o/r#1', repo: 'o/r', title: 'One', skills: ['ts'], points: 1 }] });
+      const up = await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'o/r#1', repo: 'o/r', title: 'One', skills: ['ts'], points: 1 }] });
       expect(up.body.added).toEqual(['o/r#1']);
       const claim = await r.api(w1, 'POST', '/api/claim', { taskId: 'o/r#1', intentId: 'pg-1' });
       expect(claim.status).toBe(200);

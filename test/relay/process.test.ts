@@ -73,7 +73,7 @@ describe('relay process', () => {
     procs.push(p);
     const maint = (await api(p.url, admin, 'POST', '/api/tokens', { role: 'maintainer' })).body.token;
     const w = (await api(p.url, admin, 'POST', '/api/tokens', { role: 'worker', workerId: 'w1' })).body.token;
-    await api(p.url, maint, 'POST', '/api/tasks', { tasks: [1, 2, 3].map((n) => ({ id: `o/r#${n}`, repo: 'o/r', title: `T${n}` })) });
+    await api(p.url, maint, 'POST', '/api/tasks', { createRepo: true, tasks: [1, 2, 3].map((n) => ({ id: `o/r#${n}`, repo: 'o/r', title: `T${n}` })) });
     await api(p.url, w, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 3 });
     const c = await api(p.url, w, 'POST', '/api/claim', { taskId: 'o/r#1', intentId: 'keep-me' });
     expect(c.status).toBe(200);
@@ -151,7 +151,7 @@ describe('relay process', () => {
     const { spawnSync } = await import('node:child_process');
     const r = spawnSync('node', ['--import', 'tsx', 'server/main.ts', '--port', 'abc'], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/port must be a number/);
+    expect(r.stderr).toContain('owp serve: config-invalid-value: --port is "abc": it must be a whole number from 0 to 65535.');
   });
 });
 

@@ -67,7 +67,7 @@ describe('public worker profiles', () => {
   });
 
   it("explains a queued task to a viewer with the scheduler's filters", async () => {
-    await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'o/r#1', repo: 'o/r', title: 'Port the parser', skills: ['rust'] }] });
+    await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'o/r#1', repo: 'o/r', title: 'Port the parser', skills: ['rust'] }] });
     const res = await r.api(viewer, 'GET', `/api/tasks/${encodeURIComponent('o/r#1')}/explain`);
     expect(res.status).toBe(200);
     expect(res.body.explanation).toMatchObject({ taskId: 'o/r#1', state: 'queued', fits: [], workers: [{ workerId: 'alice', online: false, refusal: { code: 'skill-mismatch' } }] });

@@ -34,7 +34,7 @@ async function client(r: TestRelay, doc: string, token: string): Promise<YClient
 async function seed(r: TestRelay, maint: string, tasks: { id: string; repo?: string }[], policy: Record<string, unknown> = {}): Promise<void> {
   const repo = tasks[0]?.repo ?? 'o/r';
   expect((await r.api(maint, 'PUT', `/api/repos/${repo}`, policy)).status).toBe(200);
-  const res = await r.api(maint, 'POST', '/api/tasks', { tasks: tasks.map((t) => ({ repo, title: t.id, skills: [], ...t })) });
+  const res = await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: tasks.map((t) => ({ repo, title: t.id, skills: [], ...t })) });
   expect(res.status).toBe(200);
 }
 
@@ -102,6 +102,58 @@ describe('engine', () => {
     expect(rt.state).toBe('queued');
   });
 
+  it("an inbox intent reusing another sender's id is refused with conflict in the inbox's refusals, never answered with the other outcome", async () => {
+    const r = await relay();
+    const maint = await r.token('maintainer');
+    const wa = await r.token('worker', 'wa');
+    const wb = await r.token('worker', 'wb');
+    await seed(r, maint, [{ id: 'o/r#1' }, { id: 'o/r#2' }]);
+    for (const t of [wa, wb]) await r.api(t, 'POST', '/api/workers/register', { skills: [], capacity: 3, maxConcurrent: 2 });
+    const first = await r.api(wa, 'POST', '/api/claim', { taskId: 'o/r#1', intentId: 'shared-inbox-id' });
+    expect(first.body.outcome.status).toBe('granted');
+    const inbox = await client(r, 'owp/inbox/wb', wb);
+    const ledger = await client(r, 'owp/ledger', wb);
+    // A stored id of another sender, a valid and an invalid entry, and a fresh id after them.
+    inbox.doc.getArray('intents').push([
+      { kind: 'claim', id: 'shared-inbox-id', workerId: 'wb', taskId: 'o/r#2' },
+      { kind: 'claim', id: 'shared-inbox-id', workerId: 'wb' },
+      { kind: 'claim', id: 'wb-own', workerId: 'wb', taskId: 'o/r#2' },
+    ]);
+    const refusals = inbox.doc.getMap('refusals');
+    const refused = await waitFor(() => refusals.get('shared-inbox-id') as Outcome | undefined, 10_000, 'inbox refusal');
+    expect(refused).toMatchObject({ intentId: 'shared-inbox-id', workerId: 'wb', kind: 'claim', status: 'rejected', code: 'conflict' });
+    expect(refused.message).toContain('already used by another sender');
+    expect(refused.message).not.toContain('o/r#1');
+    expect(refusals.size).toBe(1);
+    // The other sender's outcome stays theirs; the fresh id is arbitrated as usual.
+    const own = await waitFor(() => ledger.doc.getMap('outcomes').get('wb-own') as Outcome | undefined, 10_000, 'own outcome');
+    expect(own).toMatchObject({ workerId: 'wb', status: 'granted', taskId: 'o/r#2' });
+    expect(ledger.doc.getMap('outcomes').get('shared-inbox-id')).toMatchObject({ workerId: 'wa', taskId: 'o/r#1', status: 'granted' });
+    // HTTP says the same for the same id.
+    const http = await r.api(wb, 'POST', '/api/claim', { taskId: 'o/r#2', intentId: 'shared-inbox-id' });
+    expect(http.status).toBe(409);
+    expect(http.body.error.code).toBe(refused.code);
+  });
+
+  it("an inbox intent whose id another sender's queued intent holds is refused in the inbox too", async () => {
+    const r = await relay({ tickMs: 3000 });
+    const maint = await r.token('maintainer');
+    const wa = await r.token('worker', 'wa');
+    const wb = await r.token('worker', 'wb');
+    await seed(r, maint, [{ id: 'o/r#1' }, { id: 'o/r#2' }]);
+    for (const t of [wa, wb]) await r.api(t, 'POST', '/api/workers/register', { skills: [], capacity: 3, maxConcurrent: 2 });
+    const inbox = await client(r, 'owp/inbox/wb', wb);
+    // wa's intent waits for its batch (3 s tick) when wb's entry with the same id arrives. (On
+    // a machine so slow that the batch ran already, the id is stored: the answer is the same.)
+    const http = r.api(wa, 'POST', '/api/claim', { taskId: 'o/r#1', intentId: 'queued-id' });
+    await waitFor(async () => (await r.api(maint, 'GET', '/api/status')).body.engine.queued >= 1, 10_000, 'the claim waits for its batch');
+    inbox.doc.getArray('intents').push([{ kind: 'claim', id: 'queued-id', workerId: 'wb', taskId: 'o/r#2' }]);
+    const refused = await waitFor(() => inbox.doc.getMap('refusals').get('queued-id') as Outcome | undefined, 10_000, 'inbox refusal');
+    expect(refused).toMatchObject({ workerId: 'wb', status: 'rejected', code: 'conflict' });
+    expect((await http).body.outcome).toMatchObject({ workerId: 'wa', status: 'granted', taskId: 'o/r#1' });
+    expect((await r.api(maint, 'GET', `/api/tasks/${enc('o/r#2')}`)).body.runtime.state).toBe('queued');
+  });
+
   it('the sweeper expires a lease shortly after its TTL and requeues the task', async () => {
     const r = await relay({ sweepMs: 50 });
     const maint = await r.token('maintainer');
@@ -143,7 +195,7 @@ describe('engine', () => {
       for (const g of group) expect(g.status).toBe(200);
     }
     // a round trip through the relay so the client has seen everything the relay sent
-    await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'o/r#2', repo: 'o/r', title: 'marker' }] });
+    await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'o/r#2', repo: 'o/r', title: 'marker' }] });
     await r.api(w, 'POST', '/api/claim', { taskId: 'nonexistent#1', intentId: 'marker-intent' });
     await waitFor(() => ledger.doc.getMap('outcomes').has('marker-intent'));
     const sizeAfter = Y.encodeStateAsUpdate(ledger.doc).length;

@@ -12,7 +12,7 @@ describe('board changes reach the ledger without waiting for an intent', () => {
     r = await startTestRelay();
     const m = await r.token('maintainer');
     expect((await r.api(m, 'PUT', '/api/repos/octo/hello', { reviewBudget: 3 })).status).toBe(200);
-    const up = await r.api(m, 'POST', '/api/tasks', { tasks: [{ id: 'octo/hello:a', repo: 'octo/hello', title: 'A' }] });
+    const up = await r.api(m, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'octo/hello:a', repo: 'octo/hello', title: 'A' }] });
     expect(up.status).toBe(200);
     const id = encodeURIComponent('octo/hello:a');
     await waitFor(async () => (await r!.api(m, 'GET', `/api/tasks/${id}`)).body?.runtime?.state === 'queued', 10_000, 'queued runtime');

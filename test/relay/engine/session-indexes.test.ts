@@ -22,7 +22,7 @@ describe('engine: board edits between batches reach claim-next', () => {
     const m = await r.token('maintainer');
     expect((await r.api(m, 'PUT', `/api/repos/${REPO}`, { reviewBudget: 50 })).status).toBe(200);
     const tasks = Array.from({ length: 40 }, (_, i) => ({ id: `${REPO}#${i + 1}`, repo: REPO, title: `T${i + 1}`, priority: i % 5, skills: ['ts'] }));
-    expect((await r.api(m, 'POST', '/api/tasks', { tasks })).status).toBe(200);
+    expect((await r.api(m, 'POST', '/api/tasks', { createRepo: true, tasks })).status).toBe(200);
     const w = await r.token('worker', 'carrier');
     expect((await r.api(w, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 50, maxConcurrent: 50, maxOpenPrs: 50 })).status).toBe(200);
     const claim = async (): Promise<string> => {
@@ -59,7 +59,7 @@ describe('engine: board edits between batches reach claim-next', () => {
     // A released task goes back to the pool (with a cooldown for this worker); a new task appears and wins.
     const held = (await r.api(m, 'GET', `/api/tasks/${enc(fifth)}`)).body.runtime.lease.fencingToken as number;
     await release(fifth, held);
-    expect((await r.api(m, 'POST', '/api/tasks', { tasks: [{ id: `${REPO}#new`, repo: REPO, title: 'New', priority: 100, skills: [] }] })).status).toBe(200);
+    expect((await r.api(m, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: `${REPO}#new`, repo: REPO, title: 'New', priority: 100, skills: [] }] })).status).toBe(200);
     expect(await claim()).toBe(`${REPO}#new`);
   });
 });

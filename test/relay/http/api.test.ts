@@ -42,7 +42,7 @@ describe('HTTP API', () => {
     expect(none.body.error.code).toBe('unauthorized');
     const bad = await r.api('owp_nope', 'GET', '/api/status');
     expect(bad.status).toBe(401);
-    const forbidden = await r.api(viewer, 'POST', '/api/tasks', { tasks: [] });
+    const forbidden = await r.api(viewer, 'POST', '/api/tasks', { createRepo: true, tasks: [] });
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.error.code).toBe('not-authorized');
     expect(forbidden.body.error.message).toMatch(/maintainer/);
@@ -51,10 +51,10 @@ describe('HTTP API', () => {
   });
 
   it('400 on malformed JSON and on invalid tasks, naming the field', async () => {
-    const bad = await r.api(maint, 'POST', '/api/tasks', '{"tasks": [');
+    const bad = await r.api(maint, 'POST', '/api/tasks', '{"createRepo":true,"tasks": [');
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('invalid-json');
-    const invalid = await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'a/b#9', repo: 'not a repo', title: 'x' }] });
+    const invalid = await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'a/b#9', repo: 'not a repo', title: 'x' }] });
     expect(invalid.status).toBe(400);
     expect(invalid.body.error.code).toBe('invalid-field');
     expect(invalid.body.error.message).toMatch(/repo/);
@@ -95,11 +95,11 @@ describe('HTTP API', () => {
       { id: 'o/r#2', repo: 'o/r', title: 'Two', skills: ['ts'], points: 1 },
       { id: 'o/r#3', repo: 'o/r', title: 'Three', skills: ['ts'], points: 1 },
     ];
-    const first = await r.api(maint, 'POST', '/api/tasks', { tasks });
-    expect(first.body).toEqual({ added: ['o/r#1', 'o/r#2', 'o/r#3'], updated: [], unchanged: [], reposWithoutPolicy: ['o/r'] });
-    const again = await r.api(maint, 'POST', '/api/tasks', { tasks });
-    expect(again.body).toEqual({ added: [], updated: [], unchanged: ['o/r#1', 'o/r#2', 'o/r#3'], reposWithoutPolicy: ['o/r'] });
-    const changed = await r.api(maint, 'POST', '/api/tasks', { tasks: [{ ...tasks[0], title: 'One!' }] });
+    const first = await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks });
+    expect(first.body).toEqual({ added: ['o/r#1', 'o/r#2', 'o/r#3'], updated: [], unchanged: [], createdRepos: ['o/r'] });
+    const again = await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks });
+    expect(again.body).toEqual({ added: [], updated: [], unchanged: ['o/r#1', 'o/r#2', 'o/r#3'] });
+    const changed = await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ ...tasks[0], title: 'One!' }] });
     expect(changed.body.updated).toEqual(['o/r#1']);
     const got = await r.api(viewer, 'GET', `/api/tasks/${enc('o/r#1')}`);
     expect(got.body.task.title).toBe('One!');

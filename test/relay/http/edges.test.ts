@@ -24,7 +24,7 @@ describe('reserved object keys as ids', () => {
 
   it('refuses __proto__ and constructor as task ids instead of silently dropping them', async () => {
     for (const id of ['__proto__', 'constructor', 'valueOf']) {
-      const res = await r.api(r.adminToken, 'POST', '/api/tasks', { tasks: [{ id, repo: 'a/b', title: 'x' }] });
+      const res = await r.api(r.adminToken, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id, repo: 'a/b', title: 'x' }] });
       expect(res.status, id).toBe(400);
       expect(res.body.error.code).toBe('invalid-field');
       expect(res.body.error.message).toMatch(/reserve/);
@@ -152,7 +152,7 @@ describe('request bodies', () => {
     expect(err.message).toMatch(/UTF-8/);
     expect((await r.api(r.adminToken, 'GET', '/api/tasks/u1')).status).toBe(404);
     // Valid UTF-8 (with a BOM-free é) goes through.
-    const ok = await r.api(r.adminToken, 'POST', '/api/tasks', { tasks: [{ id: 'u1', repo: 'a/b', title: 'café' }] });
+    const ok = await r.api(r.adminToken, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'u1', repo: 'a/b', title: 'café' }] });
     expect(ok.status).toBe(200);
   });
 });
@@ -184,7 +184,7 @@ describe('event stream replay buffer', () => {
   it('holds at most sseBufferBytes of deltas: a resume from a dropped id gets a fresh snapshot', async () => {
     const first = await readStream({}, /event: snapshot[\s\S]*\n\n/);
     const startId = /id: (\S+)\nevent: snapshot/.exec(first)![1];
-    const up = (i: number) => r.api(r.adminToken, 'POST', '/api/tasks', { tasks: [{ id: `big-${i}`, repo: 'a/b', title: 't', body: 'x'.repeat(30_000) }] });
+    const up = (i: number) => r.api(r.adminToken, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: `big-${i}`, repo: 'a/b', title: 't', body: 'x'.repeat(30_000) }] });
     expect((await up(1)).status).toBe(200);
     // Just after one delta, the resume replays it (no snapshot).
     const resumed = await readStream({ 'last-event-id': startId }, /event: board[\s\S]*\n\n/);
@@ -204,7 +204,7 @@ describe('ids and text the model must refuse', () => {
     r = await startTestRelay({ tickMs: 2 });
     w = await r.token('worker', 'w1');
     await r.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 3 });
-    await r.api(r.adminToken, 'POST', '/api/tasks', { tasks: [{ id: 't1', repo: 'a/b', title: 'x' }] });
+    await r.api(r.adminToken, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 't1', repo: 'a/b', title: 'x' }] });
   });
   afterAll(async () => r?.close());
 
@@ -215,13 +215,13 @@ describe('ids and text the model must refuse', () => {
     }));
 
   it('a lone surrogate in a task id or title is refused, and the engine keeps answering', async () => {
-    const a = await post(r.adminToken, '/api/tasks', '{"tasks":[{"id":"bad\\ud800","repo":"a/b","title":"x"}]}');
+    const a = await post(r.adminToken, '/api/tasks', '{"createRepo":true,"tasks":[{"id":"bad\\ud800","repo":"a/b","title":"x"}]}');
     expect(a.status).toBe(400);
     expect(a.body.error!.message).toMatch(/lone surrogate/);
-    const b = await post(r.adminToken, '/api/tasks', '{"tasks":[{"id":"ok2","repo":"a/b","title":"x\\udfff"}]}');
+    const b = await post(r.adminToken, '/api/tasks', '{"createRepo":true,"tasks":[{"id":"ok2","repo":"a/b","title":"x\\udfff"}]}');
     expect(b.status).toBe(400);
     // A well-formed pair (an emoji) is fine.
-    const c = await post(r.adminToken, '/api/tasks', '{"tasks":[{"id":"emoji-\\ud83d\\ude00","repo":"a/b","title":"\\ud83d\\ude00"}]}');
+    const c = await post(r.adminToken, '/api/tasks', '{"createRepo":true,"tasks":[{"id":"emoji-\\ud83d\\ude00","repo":"a/b","title":"\\ud83d\\ude00"}]}');
     expect(c.status).toBe(200);
     const claim = await r.api(w, 'POST', '/api/claim', { taskId: 't1' });
     expect(claim.status).toBe(200);

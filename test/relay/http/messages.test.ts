@@ -44,7 +44,7 @@ describe('HTTP error messages', () => {
   });
 
   it('403 for the wrong role: the sentence names the role with the right article and the roles it needs', async () => {
-    const res = await r.api(viewer, 'POST', '/api/tasks', { tasks: [] });
+    const res = await r.api(viewer, 'POST', '/api/tasks', { createRepo: true, tasks: [] });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('not-authorized');
     expect(res.body.error.message).not.toMatch(codeFirst('not-authorized'));
@@ -76,7 +76,7 @@ describe('HTTP error messages', () => {
   });
 
   it('a bad task field over HTTP says what the field must be, not zod\'s wording', async () => {
-    const res = await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'octo/app#3', repo: 'octo/app', title: 'T', points: '3' }] });
+    const res = await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'octo/app#3', repo: 'octo/app', title: 'T', points: '3' }] });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid-field');
     expect(res.body.error.message).toContain('points: must be a whole number from 1 to 100');

@@ -19,6 +19,7 @@ describe('SSE /api/events', () => {
     w = await r.token('worker', 'w1');
     viewer = await r.token('viewer');
     await r.api(maint, 'POST', '/api/tasks', {
+      createRepo: true,
       tasks: [1, 2, 3].map((n) => ({ id: `o/r#${n}`, repo: 'o/r', title: `T${n}` })),
     });
     await r.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 3 });
