@@ -23,6 +23,7 @@ import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
 import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
+import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
 import type { ApiDeps } from './http/deps.js';
@@ -34,12 +35,16 @@ import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
-import { openRelayStore, type Durability } from './store/index.js';
+import { openRelayStore, type Durability, type Store } from './store/index.js';
 import { clusterRoute, openCluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
   dataDir: string;
+  /** Opens the store to run on instead of LevelDB or PostgreSQL, once dataDir exists (the relay inside Obsidian opens its file store); the relay closes it. */
+  openStore?: () => Promise<Store>;
+  /** The version /healthz reports (default: package.json's; the relay inside Obsidian passes the plugin's). */
+  version?: string;
   /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
   databaseUrl?: string;
   /**
@@ -121,7 +126,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
   const cluster = config.databaseUrl && config.relayId ? await openCluster({ url: config.databaseUrl, relayId: config.relayId, leaseMs: config.electionLeaseMs, log }) : undefined;
-  const store = cluster ? cluster.store : await openRelayStore(config);
+  const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
   const cleanup: (() => Promise<void> | void)[] = [() => (cluster ? cluster.close() : store.close())];
   try {
     const openTokens = async () => {
@@ -186,7 +191,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       inbox: (workerId) => docs.get(inboxDoc(workerId)),
       persisted: (name) => docs.whenPersisted(name),
       now,
-      version: await packageVersion(),
+      version: config.version ?? (await packageVersion()),
       startedAt: now(),
       lastSeen,
     };
@@ -210,6 +215,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
+    router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
     if (cluster) router.add([clusterRoute(cluster)]);
     router.add(

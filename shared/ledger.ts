@@ -104,7 +104,9 @@ export type AuditKind =
   | 'task-cancelled'
   | 'task-queued'
   | 'review-changes-requested'
-  | 'intent-rejected';
+  | 'intent-rejected'
+  /** An admin took a repo's policy off the board (DELETE /api/repos/:owner/:name); `repo` names it. */
+  | 'repo-deleted';
 
 export interface AuditEvent {
   kind: AuditKind;
@@ -119,6 +121,8 @@ export interface AuditEvent {
   code?: ErrorCode;
   reason?: string;
   fencingToken?: number;
+  /** The repo an event is about when it is about no task (`repo-deleted`). */
+  repo?: string;
 }
 
 /** The board as the scheduler reads it (written by maintainers, admin and the importer). */

@@ -255,6 +255,13 @@ export class BoardView {
     return policy;
   }
 
+  /** Take a repo's policy off the board; false when it had none. (The caller checks it is unused.) */
+  deleteRepo(repo: string): boolean {
+    if (!this.reposMap.has(repo)) return false;
+    this.doc.transact(() => this.reposMap.delete(repo), RELAY);
+    return true;
+  }
+
   setTrust(workerId: string, tier: RiskTier): void {
     if (this.trustMap.get(workerId) === tier) return;
     this.doc.transact(() => this.trustMap.set(workerId, tier), RELAY);

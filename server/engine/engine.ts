@@ -331,10 +331,19 @@ export class Engine {
     const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), rawTask: (id: string) => board.rawTask(id), retentionMs: this.retentionMs } : undefined;
     this.archiveDue = false;
     const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive });
-    const { ops: auditOps, entries: auditEntries } = audit.prepare(plan.events);
-    try {
-      await store.batch([...plan.storeOps, ...auditOps]);
-    } catch (e) {
+    // The audit head is the log's alone while this batch writes (an admin route may append).
+    const written = await audit.exclusive(async () => {
+      const { ops: auditOps, entries: auditEntries } = audit.prepare(plan.events);
+      try {
+        await store.batch([...plan.storeOps, ...auditOps]);
+      } catch (e) {
+        return { error: e };
+      }
+      audit.commit(auditEntries);
+      return { error: undefined };
+    });
+    if (written.error !== undefined) {
+      const e = written.error;
       this.boardChanged = null;
       // Deposed while deciding: the next arbiter decides these intents (ids make it once).
       if ((e as { code?: unknown }).code === 'fenced' && this.opts.forward) return forwardAll(entries, this.opts.forward);
@@ -346,7 +355,6 @@ export class Engine {
     }
     const persistedAt = performance.now();
     this.stats.persistMs += persistedAt - scheduledAt;
-    audit.commit(auditEntries);
     this.stats.idlePolls += plan.idlePolls;
     // Memory moves only after the write succeeded: a failed batch leaves it as it was.
     this.session.commit(scheduled, plan.settled);

@@ -68,6 +68,7 @@ const KIND_TEXT: Record<string, string> = {
   'task-queued': 'task queued',
   'review-changes-requested': 'changes requested',
   'intent-rejected': 'intent refused',
+  'repo-deleted': 'repo policy deleted',
 };
 
 /** One line describing an audit event, e.g. `lease granted: acme/app#12 to alice`. */
@@ -75,6 +76,7 @@ export function describeEvent(e: AuditEvent): string {
   const what = KIND_TEXT[e.kind] ?? String(e.kind);
   const parts = [what];
   if (e.taskId) parts.push(`: ${e.taskId}`);
+  else if (e.repo) parts.push(`: ${e.repo}`);
   if (e.workerId) parts.push(e.kind === 'lease-granted' ? ` to ${e.workerId}` : ` (${e.workerId})`);
   if (e.code) parts.push(` [${e.code}]`);
   if (e.reason) parts.push(` ${e.reason}`);
