@@ -29,6 +29,7 @@ import { answer, backoff, fail, forwardAll, intentIdTaken, IntentQueue, schedule
 import { changed, coalesced, loadLedger, readFollowed } from './follow.js';
 import { countBatch, LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, resetLedgerDoc, visibleLedger, type LedgerDiff } from './ledger-diff.js';
+import { tell } from './observer.js';
 import type { EngineOptions } from './options.js';
 import { archivedOnBoard, planBatch, type BatchPlan } from './plan.js';
 
@@ -318,6 +319,7 @@ export class Engine {
     } catch (e) {
       this.boardChanged = null;
       this.opts.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
+      tell(this.opts.observer, (o) => o.failed('schedule', entries.length));
       this.backoffMs = schedulerFailed(this.queue, entries, rejected, this.backoffMs);
       return undefined;
     }
@@ -348,6 +350,7 @@ export class Engine {
       // Deposed while deciding: the next arbiter decides these intents (ids make it once).
       if ((e as { code?: unknown }).code === 'fenced' && this.opts.forward) return forwardAll(entries, this.opts.forward);
       this.opts.log.error('ledger write failed; batch dropped', { error: String(e) });
+      tell(this.opts.observer, (o) => o.failed('write', entries.length));
       this.queue.putBack(rejected);
       this.backoffMs = backoff(this.backoffMs);
       fail(entries, new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.'));
@@ -364,6 +367,7 @@ export class Engine {
     for (const p of entries) if (!p.ephemeral) this.latencies.record(answeredAt - p.queuedAt);
     answer(entries, plan.replies, (id) => new OwpError('internal', `The scheduler gave no outcome for intent ${id}; retry with the same id.`));
     countBatch(this.stats, performance.now() - started, entries.length);
+    tell(this.opts.observer, (o) => o.batch({ ms: this.stats.lastBatchMs, replies: plan.replies, rejected, events: plan.events, entries, answeredAt }));
     // The next batch's working copy of the tasks record, made while waiting for its intents.
     setImmediate(() => {
       if (!this.inFlight) this.session.prepare();
@@ -402,6 +406,7 @@ export class Engine {
    */
   private failBatch(e: unknown, entries: Pending[], rejected: RejectedIntent[]): void {
     this.opts.log.error('batch failed after arbitration', { error: String((e as Error)?.stack ?? e) });
+    tell(this.opts.observer, (o) => o.failed('record', entries.length));
     this.boardChanged = null;
     // Refused inbox intents get their stored outcome in a later batch (skipped if stored).
     this.queue.putBack(rejected);

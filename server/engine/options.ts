@@ -6,6 +6,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Logger } from '../ports.js';
 import type { Store } from '../store/index.js';
 import type { BoardView } from './board.js';
+import type { EngineObserver } from './observer.js';
 
 export interface EngineOptions {
   store: Store;
@@ -26,6 +27,8 @@ export interface EngineOptions {
   sweepMs?: number;
   /** How often the sweeper looks for tasks to archive (default 60 s). */
   archiveEveryMs?: number;
+  /** Told of every batch, recorded or failed (the relay's metrics). */
+  observer?: EngineObserver;
   /**
    * Several relays on one database: start as a follower that forwards every intent through
    * this (answered once the arbiter committed it); `activate()` makes this engine the arbiter.
