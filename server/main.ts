@@ -44,6 +44,8 @@ export interface ServeOptions {
   tuning: ReturnType<typeof relayTuning>;
   /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
   log: { level: LevelWithSilent; format: LogFormat };
+  /** GET /metrics without a token (OWP_METRICS_PUBLIC), and a token that may read it (OWP_METRICS_TOKEN). */
+  metrics: { public: boolean; token?: string };
   /** Everything, with where each value came from. */
   config: LoadedConfig;
 }
@@ -82,6 +84,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     githubHost: githubHostFrom({ OWP_GITHUB_HOST: c['github.host'], OWP_GITHUB_API_URL: c['github.apiUrl'] }),
     tuning: relayTuning(c),
     log: { level: c['log.level'], format: c['log.format'] },
+    metrics: { public: c['metrics.public'], token: c['metrics.token'] },
     config,
   };
   if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
@@ -175,6 +178,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       githubHost: opts.githubHost,
       notify: opts.notify,
       ...opts.tuning,
+      metrics: opts.metrics,
       log,
       features: (port) => {
         const fs: RelayFeature[] = [];

@@ -5,7 +5,8 @@
  * Invariants:
  * - Start order: LevelDB -> tokens -> audit -> documents -> engine (ledger loaded from
  *   LevelDB, ledger doc made to match) -> HTTP + sockets listen. Nothing is served before
- *   the ledger is loaded, so /healthz answering means ready.
+ *   the ledger is loaded, so /healthz answering means ready; /readyz turns 503 the moment
+ *   close() starts (/healthz stays 200: liveness).
  * - Close order: stop accepting -> features stop -> engine finishes the tick in flight and
  *   the intents queued -> SSE and sockets closed (1001) -> documents flushed and compacted
  *   -> LevelDB closed. close() is idempotent.
@@ -30,6 +31,8 @@ import type { ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { createLogger } from './log/index.js';
+import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
+import { socketAddress } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
@@ -91,6 +94,8 @@ export interface RelayConfig {
   githubHost?: string;
   /** Outgoing webhook notifications (server/notify): off unless given. `backoffMs` for tests. */
   notify?: { url: string; secret?: string; backoffMs?: number };
+  /** GET /metrics: `public` (OWP_METRICS_PUBLIC) needs no token; `token` (OWP_METRICS_TOKEN) may read it; admin tokens always may. */
+  metrics?: { public?: boolean; token?: string };
 }
 
 export interface RunningRelay {
@@ -117,6 +122,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
   const store = config.openStore ? await config.openStore() : await openRelayStore(config);
+  const metrics = new RelayMetrics();
+  let phase: Phase = 'starting';
   const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     const tokens = await openTokenStore(store, { now });
@@ -142,6 +149,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       retentionMs: config.retentionMs,
       sweepMs: config.sweepMs,
       archiveEveryMs: config.archiveEveryMs,
+      observer: metrics.engineObserver(),
     });
     late.engine = engine;
     const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
@@ -182,15 +190,18 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       kv: (ns) => store.kv(ns),
       log,
       now,
+      metrics: metrics.port(),
     };
 
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
-    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes });
+    const addressOf = socketAddress;
+    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
+    router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
     router.add(
@@ -224,6 +235,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       tokens,
       log,
       guard,
+      addressOf,
+      onRefused: (code) => metrics.socketRefusals.inc({ code }),
       knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
       maxMessageBytes: config.limits?.socketMessageBytes,
@@ -232,6 +245,13 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         if (principal.role === 'worker' && principal.workerId) lastSeen.set(principal.workerId, now());
       },
       onHeartbeat: ({ workerId, leases }) => engine.awarenessHeartbeat(workerId, leases),
+    });
+    metrics.watch({
+      ledger: () => engine.ledger(),
+      board: () => board.board(),
+      sockets: () => sync.connectionCount(),
+      streams: () => hub.size,
+      dbSizeBytes: config.databaseUrl ? undefined : () => folderBytes(config.dataDir),
     });
     const started: RelayFeature[] = [];
     for (const f of features) {
@@ -247,6 +267,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         resolve();
       });
     });
+    phase = 'serving';
     const addr = server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);
     const host = config.host ?? '127.0.0.1';
@@ -256,6 +277,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const close = () =>
       (closing ??= (async () => {
         shuttingDown = true;
+        phase = 'stopping';
         const stopped = new Promise<void>((r) => server.close(() => r()));
         for (const f of started.reverse()) {
           try {

@@ -53,8 +53,8 @@ export const FIELDS = {
   'log.level': def(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', { help: 'least important log level written' }),
   'log.format': def(oneOf(['auto', 'json', 'pretty']), 'auto', { help: 'json: one JSON object a line; pretty: readable lines; auto: pretty on a terminal, else json' }),
   trustProxy: opt(text(), { reserved: 'ops-observe (issue 14.6)', help: 'proxies whose X-Forwarded-For is believed: a hop count or address ranges' }),
-  'metrics.public': def(bool(), false, { reserved: 'ops-observe (issue 14.4)', help: 'GET /metrics without a token' }),
-  'metrics.token': opt(text(16), { secret: true, reserved: 'ops-observe (issue 14.4)', help: 'bearer token for GET /metrics' }),
+  'metrics.public': def(bool(), false, { help: 'GET /metrics without a token (docs/DEPLOY.md)' }),
+  'metrics.token': opt(text(16), { secret: true, help: 'bearer token that may read GET /metrics and nothing else; admin tokens may too' }),
 
   // Outgoing webhook
   'notify.url': opt(url(), { secret: true, help: 'outgoing webhook (Slack incoming webhook or any JSON endpoint); off when unset' }),

@@ -28,6 +28,7 @@ import type { BoardView } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
 import { answer, backoff, fail, intentIdTaken, IntentQueue, type Pending } from './intake.js';
 import { LatencyRecorder, type LatencySummary } from './latency.js';
+import { tell, type EngineObserver } from './observer.js';
 import { applyToLedgerDoc, ledgerFromEntries, LEDGER_PREFIX, resetLedgerDoc, type LedgerDiff } from './ledger-diff.js';
 import { ARCHIVE_PREFIX, planBatch, type BatchPlan } from './plan.js';
 
@@ -50,6 +51,8 @@ export interface EngineOptions {
   sweepMs?: number;
   /** How often the sweeper looks for tasks to archive (default 60 s). */
   archiveEveryMs?: number;
+  /** Told of every batch, recorded or failed (the relay's metrics). */
+  observer?: EngineObserver;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -297,6 +300,7 @@ export class Engine {
     } catch (e) {
       this.boardChanged = null;
       this.opts.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
+      tell(this.opts.observer, (o) => o.failed('schedule', entries.length));
       this.queue.putBack(rejected);
       if (entries.length > 1) {
         // One bad intent must not block the others: retry them one per batch.
@@ -340,6 +344,7 @@ export class Engine {
       const e = written.error;
       this.boardChanged = null;
       this.opts.log.error('ledger write failed; batch dropped', { error: String(e) });
+      tell(this.opts.observer, (o) => o.failed('write', entries.length));
       this.queue.putBack(rejected);
       this.backoffMs = backoff(this.backoffMs);
       fail(entries, new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.'));
@@ -360,6 +365,7 @@ export class Engine {
     this.stats.intents += entries.length;
     this.stats.lastBatchMs = ms;
     if (ms > this.stats.maxBatchMs) this.stats.maxBatchMs = ms;
+    tell(this.opts.observer, (o) => o.batch({ ms, replies: plan.replies, rejected, events: plan.events, entries, answeredAt }));
     // The next batch's working copy of the tasks record, made while waiting for its intents.
     setImmediate(() => {
       if (!this.inFlight) this.session.prepare();
@@ -399,6 +405,7 @@ export class Engine {
    */
   private failBatch(e: unknown, entries: Pending[], rejected: RejectedIntent[]): void {
     this.opts.log.error('batch failed after arbitration', { error: String((e as Error)?.stack ?? e) });
+    tell(this.opts.observer, (o) => o.failed('record', entries.length));
     this.boardChanged = null;
     // Refused inbox intents get their stored outcome in a later batch (skipped if stored).
     this.queue.putBack(rejected);

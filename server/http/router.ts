@@ -46,6 +46,8 @@ export interface RouterOptions {
   guard?: AuthGuard;
   /** The client's address for brakes, limits and logs (default: the socket's; see OWP_TRUST_PROXY). */
   addressOf?: AddressOf;
+  /** Every answered request, by method, route pattern and status (metrics). */
+  onAnswered?: (method: string, route: string | undefined, status: number) => void;
 }
 
 interface Compiled {
@@ -129,7 +131,10 @@ export class Router {
     // Every answer names the protocol version this relay speaks (docs/PROTOCOL.md, Versioning).
     res.setHeader(PROTOCOL_HEADER, PROTOCOL_VERSION);
     const note: RequestNote = { started: performance.now() };
-    res.once('close', () => logRequest(this.o.log, req, res, note, this.addressOf(req)));
+    res.once('close', () => {
+      this.o.onAnswered?.(req.method ?? '?', note.route, res.statusCode);
+      logRequest(this.o.log, req, res, note, this.addressOf(req));
+    });
     try {
       await this.dispatch(req, res, note);
     } catch (e) {
