@@ -29,6 +29,10 @@ export interface ServeOptions {
   dataDir: string;
   /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
   databaseUrl?: string;
+  /** OWP_RELAY_ID (with OWP_DATABASE_URL): several relays on one database elect one arbiter. */
+  relayId?: string;
+  /** OWP_ELECTION_LEASE_MS: the arbiter's lease (default 2500). */
+  electionLeaseMs?: number;
   /** OWP_DURABILITY: fsync (default) or os. */
   durability: Durability;
   adminToken?: string;
@@ -42,6 +46,8 @@ export interface ServeOptions {
   tuning: ReturnType<typeof relayTuning>;
   /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
   log: { level: LevelWithSilent; format: LogFormat };
+  /** GET /metrics without a token (OWP_METRICS_PUBLIC), and a token that may read it (OWP_METRICS_TOKEN). */
+  metrics: { public: boolean; token?: string };
   /** Everything, with where each value came from. */
   config: LoadedConfig;
 }
@@ -80,8 +86,15 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     githubHost: githubHostFrom({ OWP_GITHUB_HOST: c['github.host'], OWP_GITHUB_API_URL: c['github.apiUrl'] }),
     tuning: relayTuning(c),
     log: { level: c['log.level'], format: c['log.format'] },
+    metrics: { public: c['metrics.public'], token: c['metrics.token'] },
     config,
   };
+  if (c.relayId !== undefined) {
+    if (!opts.databaseUrl) throw new Error('relayId (OWP_RELAY_ID) needs databaseUrl (OWP_DATABASE_URL): several relays share one PostgreSQL database (docs/SCALING.md)');
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(c.relayId)) throw new Error('relayId (OWP_RELAY_ID) must be 1-64 letters, digits, _ . or -, unique per relay (e.g. relay-1)');
+    opts.relayId = c.relayId;
+    opts.electionLeaseMs = c['election.lease'];
+  }
   if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
   if (c['github.token']) opts.github = { token: c['github.token'], apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
   return opts;
@@ -169,6 +182,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     relay = await startRelay({
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
+      relayId: opts.relayId,
+      electionLeaseMs: opts.electionLeaseMs,
       durability: opts.durability,
       host: opts.host,
       port: opts.port,
@@ -177,6 +192,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       githubHost: opts.githubHost,
       notify: opts.notify,
       ...opts.tuning,
+      metrics: opts.metrics,
       log,
       features: (port) => {
         const fs: RelayFeature[] = [];
