@@ -22,7 +22,7 @@ const started = Date.now();
 if (only.has('side')) {
   const machine = machineInfo();
   console.log('side by side: bare HTTP limit, BullMQ on redis-server, OWP (claim+complete cycles)...');
-  const rows = await runSide(quick ? { workers: [20], tasks: 2000, cycles: 400, runs: 1, systems: ['bare', 'bullmq', 'owp'] } : { workers: [200, 1000], tasks: 40_000, cycles: 6000, runs: 3, systems: ['bare', 'bullmq', 'owp'] });
+  const rows = await runSide(quick ? { workers: [20], tasks: 2000, cycles: 400, runs: 1, systems: ['bare', 'bullmq', 'owp'] } : { workers: [200, 1000], tasks: 40_000, cycles: 3000, runs: 3, systems: ['bare', 'bullmq', 'owp'] });
   const t = sideTable(rows);
   console.log('\n' + t + '\n');
   if (write) await writeBlock('side-by-side', t, machine);
@@ -36,7 +36,7 @@ if (only.has('steady') || only.has('burst')) {
 if (only.has('curves')) {
   const machine = machineInfo();
   console.log('scaling curves (OWP): workers, then queued tasks...');
-  const r = await runCurves(quick ? { workers: [10, 40], queued: [400, 800], cycles: 200 } : { workers: [100, 500, 1000, 2000, 5000], queued: [1000, 10_000, 40_000, 100_000], cycles: 3000 }, write);
+  const r = await runCurves(quick ? { workers: [10, 40], queued: [400, 800], cycles: 200 } : { workers: [100, 1000, 5000], queued: [1000, 10_000, 100_000], cycles: 1500 }, write);
   const t = curveTable([...r.byWorkers, ...r.byQueued]);
   console.log('\n' + t + '\n');
   if (write) await writeBlock('curves', t, machine);
