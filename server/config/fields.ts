@@ -42,7 +42,8 @@ export const FIELDS = {
   port: def(int(0, 65535), 8787, { flag: 'port', help: 'port to listen on; 0 = any free port' }),
   data: def(text(), './data', { flag: 'data', help: 'data folder (LevelDB); relative to the working directory' }),
   databaseUrl: opt(url(['postgres', 'postgresql'], 'postgres://owp@db/owp'), { secret: true, help: 'PostgreSQL instead of LevelDB (docs/STORAGE.md)' }),
-  relayId: opt(text(), { reserved: 'ha (issue 15)', help: 'this relay\'s name among several on one PostgreSQL' }),
+  relayId: opt(text(), { help: 'this relay\'s name among several on one PostgreSQL (with databaseUrl): they elect one arbiter (docs/SCALING.md)' }),
+  'election.lease': def(duration(100), 2500, { help: 'the arbiter\'s lease with several relays; another relay arbitrates within twice this after a crash' }),
   durability: def(oneOf(['fsync', 'os']), 'fsync', { help: 'fsync: every write is synced to disk before anyone is answered (docs/RELIABILITY.md); os: leave flushing to the OS' }),
 
   // Access
