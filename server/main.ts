@@ -11,17 +11,15 @@
  *   start that fails for a reason the operator can fix (port in use or not allowed, data
  *   folder not writable or held by another relay) says which flag or variable to change
  *   (`startFailureMessage`), never just `listen EADDRINUSE`.
- * - The GitHub and dashboard features are loaded only if their modules exist.
+ * - The GitHub module is loaded only when a GitHub token is configured.
  */
-import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
 import { createLogger, type LogFormat, type RelayLogger } from './log/index.js';
 import type { LevelWithSilent } from 'pino';
 import { startRelay } from './relay.js';
 import type { Durability } from './store/port.js';
-import { describeDatabaseUrl } from './store/postgres.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
 import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
 
@@ -105,10 +103,14 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
 type GithubModule = { createGithubFeature(port: RelayPort, opts: { token: string; apiUrl?: string; webhookSecret?: string }): RelayFeature };
 type DashboardModule = { createDashboardFeature(port: RelayPort, opts: { publicDashboard: boolean }): RelayFeature };
 
-async function optionalModule<T>(rel: string): Promise<T | undefined> {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  if (!existsSync(resolve(here, rel + '.ts')) && !existsSync(resolve(here, rel + '.js'))) return undefined;
-  return (await import(`./${rel}.js`)) as T;
+/** Feature modules, loaded only when used (literal imports, so the compiled build bundles them). */
+const FEATURE_MODULES = {
+  'github/index': () => import('./github/index.js'),
+  'web/index': () => import('./web/index.js'),
+};
+
+async function optionalModule<T>(rel: keyof typeof FEATURE_MODULES): Promise<T | undefined> {
+  return (await FEATURE_MODULES[rel]()) as T;
 }
 
 /** A node or LevelDB error, as far as this file reads it. */
@@ -209,7 +211,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   // logged, not fatal: the arbiter's own state is only changed after its writes succeed.
   const onRejection = (reason: unknown) => log.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
   process.on('unhandledRejection', onRejection);
-  log.info(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`, { url: relay.url });
+  const dataIn = opts.databaseUrl ? (await import('./store/postgres.js')).describeDatabaseUrl(opts.databaseUrl) : opts.dataDir;
+  log.info(`OWP relay listening on ${relay.url} (data in ${dataIn})`, { url: relay.url });
   if (!dashboard) log.info('Dashboard: not included in this build');
   else if (opts.publicDashboard) log.info(`Dashboard: ${relay.url}/ (public: no token needed)`);
   else log.info(`Dashboard: ${relay.url}/#token=<token> (any token opens it; make a read-only one with: owp token create --role viewer)`);
@@ -242,7 +245,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   return 0;
 }
 
-// Run directly (the container's CMD): node --import tsx server/main.ts
+// Run directly: `node dist/main.js` (npm start, the container's CMD) or `node --import tsx server/main.ts` (sources).
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const code = await runServe(process.argv.slice(2), process.env);
   process.exit(code);
