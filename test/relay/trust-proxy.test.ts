@@ -4,8 +4,10 @@
  * proxy is trusted, and share the socket address's when it is not; a forged header from an
  * untrusted peer is ignored. The clock is frozen, so no bucket refills during a test.
  */
+import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { parse as parseYaml } from 'yaml';
 import { parseTrustProxy } from '../../server/http/client-address.js';
 import { createLogger } from '../../server/log/index.js';
 import { parseServeArgs } from '../../server/main.js';
@@ -117,5 +119,27 @@ describe('OWP_TRUST_PROXY', () => {
     expect(() => parseTrustProxy('99')).toThrow(/at most 32/);
     expect(() => parseServeArgs([], { OWP_TRUST_PROXY: '10.0.0.0/99' })).toThrow();
     expect(parseServeArgs([], { OWP_TRUST_PROXY: '1' }).trustProxy).toBe('1');
+  });
+});
+
+describe('docker-compose.yml with the Caddy profile', () => {
+  it('gives Caddy the fixed address the docs tell operators to trust, and Caddy proxies to the relay with /readyz', async () => {
+    const compose = parseYaml(await readFile(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as {
+      services: Record<string, { profiles?: string[]; environment?: Record<string, string>; networks?: Record<string, { ipv4_address?: string } | null> }>;
+      networks: Record<string, { ipam: { config: { subnet: string }[] } }>;
+    };
+    const caddy = compose.services.caddy!;
+    expect(caddy.profiles).toEqual(['tls']);
+    const address = caddy.networks!.owp!.ipv4_address!;
+    const trust = parseTrustProxy(address)!;
+    expect(trust(address, 0)).toBe(true);
+    // The compose network's gateway (what a direct connection to the published port looks like) is not trusted.
+    expect(trust(compose.networks.owp!.ipam.config[0]!.subnet.replace(/0\/\d+$/, '1'), 0)).toBe(false);
+    expect(compose.services.relay!.environment!.OWP_TRUST_PROXY).toBe('${OWP_TRUST_PROXY:-}');
+    const deploy = await readFile(new URL('../../docs/DEPLOY.md', import.meta.url), 'utf8');
+    expect(deploy).toContain(`OWP_TRUST_PROXY=${address}`);
+    const caddyfile = await readFile(new URL('../../Caddyfile', import.meta.url), 'utf8');
+    expect(caddyfile).toMatch(/reverse_proxy relay:8787/);
+    expect(caddyfile).toMatch(/health_uri \/readyz/);
   });
 });
