@@ -11,18 +11,17 @@
  *   start that fails for a reason the operator can fix (port in use or not allowed, data
  *   folder not writable or held by another relay) says which flag or variable to change
  *   (`startFailureMessage`), never just `listen EADDRINUSE`.
- * - The GitHub and dashboard features are loaded only if their modules exist.
+ * - The GitHub module is loaded only when a GitHub token is configured.
  */
-import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
 import { createLogger, type LogFormat, type RelayLogger } from './log/index.js';
 import type { LevelWithSilent } from 'pino';
 import { startRelay } from './relay.js';
 import type { Durability } from './store/port.js';
-import { describeDatabaseUrl } from './store/postgres.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
+import { githubAuthFrom, type GithubAuth } from './github/app-config.js';
 import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
 
 export interface ServeOptions {
@@ -31,11 +30,15 @@ export interface ServeOptions {
   dataDir: string;
   /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
   databaseUrl?: string;
+  /** OWP_RELAY_ID (with OWP_DATABASE_URL): several relays on one database elect one arbiter. */
+  relayId?: string;
+  /** OWP_ELECTION_LEASE_MS: the arbiter's lease (default 2500). */
+  electionLeaseMs?: number;
   /** OWP_DURABILITY: fsync (default) or os. */
   durability: Durability;
   adminToken?: string;
   publicDashboard: boolean;
-  github?: { token: string; apiUrl?: string; webhookSecret?: string };
+  github?: GithubAuth & { apiUrl?: string; webhookSecret?: string };
   /** OWP_NOTIFY_URL / OWP_NOTIFY_SECRET: outgoing webhook notifications (off without a URL). */
   notify?: { url: string; secret?: string };
   /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
@@ -90,18 +93,29 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     trustProxy: c.trustProxy,
     config,
   };
+  if (c.relayId !== undefined) {
+    if (!opts.databaseUrl) throw new Error('relayId (OWP_RELAY_ID) needs databaseUrl (OWP_DATABASE_URL): several relays share one PostgreSQL database (docs/SCALING.md)');
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(c.relayId)) throw new Error('relayId (OWP_RELAY_ID) must be 1-64 letters, digits, _ . or -, unique per relay (e.g. relay-1)');
+    opts.relayId = c.relayId;
+    opts.electionLeaseMs = c['election.lease'];
+  }
   if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
-  if (c['github.token']) opts.github = { token: c['github.token'], apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
+  const auth = githubAuthFrom({ token: c['github.token'], appId: c['github.app.id'], privateKey: c['github.app.privateKey'], installationId: c['github.app.installationId'] });
+  if (auth) opts.github = { ...auth, apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
   return opts;
 }
 
-type GithubModule = { createGithubFeature(port: RelayPort, opts: { token: string; apiUrl?: string; webhookSecret?: string }): RelayFeature };
+type GithubModule = { createGithubFeature(port: RelayPort, opts: GithubAuth & { apiUrl?: string; webhookSecret?: string }): RelayFeature };
 type DashboardModule = { createDashboardFeature(port: RelayPort, opts: { publicDashboard: boolean }): RelayFeature };
 
-async function optionalModule<T>(rel: string): Promise<T | undefined> {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  if (!existsSync(resolve(here, rel + '.ts')) && !existsSync(resolve(here, rel + '.js'))) return undefined;
-  return (await import(`./${rel}.js`)) as T;
+/** Feature modules, loaded only when used (literal imports, so the compiled build bundles them). */
+const FEATURE_MODULES = {
+  'github/index': () => import('./github/index.js'),
+  'web/index': () => import('./web/index.js'),
+};
+
+async function optionalModule<T>(rel: keyof typeof FEATURE_MODULES): Promise<T | undefined> {
+  return (await FEATURE_MODULES[rel]()) as T;
 }
 
 /** A node or LevelDB error, as far as this file reads it. */
@@ -167,12 +181,14 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   const log = serveLogger(opts);
   const github = opts.github ? await optionalModule<GithubModule>('github/index') : undefined;
   const dashboard = await optionalModule<DashboardModule>('web/index');
-  if (opts.github && !github) log.warn('OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
+  if (opts.github && !github) log.warn('GitHub is configured (OWP_GITHUB_TOKEN or OWP_GITHUB_APP_*) but this build has no GitHub module; GitHub sync is off.');
   let relay: Awaited<ReturnType<typeof startRelay>>;
   try {
     relay = await startRelay({
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
+      relayId: opts.relayId,
+      electionLeaseMs: opts.electionLeaseMs,
       durability: opts.durability,
       host: opts.host,
       port: opts.port,
@@ -201,7 +217,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   // logged, not fatal: the arbiter's own state is only changed after its writes succeed.
   const onRejection = (reason: unknown) => log.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
   process.on('unhandledRejection', onRejection);
-  log.info(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`, { url: relay.url });
+  const dataIn = opts.databaseUrl ? (await import('./store/postgres.js')).describeDatabaseUrl(opts.databaseUrl) : opts.dataDir;
+  log.info(`OWP relay listening on ${relay.url} (data in ${dataIn})`, { url: relay.url });
   if (!dashboard) log.info('Dashboard: not included in this build');
   else if (opts.publicDashboard) log.info(`Dashboard: ${relay.url}/ (public: no token needed)`);
   else log.info(`Dashboard: ${relay.url}/#token=<token> (any token opens it; make a read-only one with: owp token create --role viewer)`);
@@ -234,7 +251,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   return 0;
 }
 
-// Run directly (the container's CMD): node --import tsx server/main.ts
+// Run directly: `node dist/main.js` (npm start, the container's CMD) or `node --import tsx server/main.ts` (sources).
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const code = await runServe(process.argv.slice(2), process.env);
   process.exit(code);

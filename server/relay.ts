@@ -39,6 +39,7 @@ import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
+import { clusterRoute, openCluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
@@ -49,6 +50,14 @@ export interface RelayConfig {
   version?: string;
   /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
   databaseUrl?: string;
+  /**
+   * With databaseUrl: this relay's id among several on one database (OWP_RELAY_ID). They elect
+   * one arbiter; the others serve clients and forward intents (docs/SCALING.md). Without it,
+   * one relay per database.
+   */
+  relayId?: string;
+  /** Election lease with several relays (default 2500 ms: failover within 5 s). */
+  electionLeaseMs?: number;
   /** OWP_DURABILITY: `fsync` (default) syncs every write before anyone is answered; `os` leaves it to the OS (docs/RELIABILITY.md). */
   durability?: Durability;
   host?: string;
@@ -123,15 +132,27 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const store = config.openStore ? await config.openStore() : await openRelayStore(config);
+  const cluster = config.databaseUrl && config.relayId ? await openCluster({ url: config.databaseUrl, relayId: config.relayId, leaseMs: config.electionLeaseMs, log }) : undefined;
+  const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
   const metrics = new RelayMetrics();
   let phase: Phase = 'starting';
-  const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
+  const cleanup: (() => Promise<void> | void)[] = [() => (cluster ? cluster.close() : store.close())];
   try {
-    const tokens = await openTokenStore(store, { now });
-    const { created } = await tokens.ensureAdmin(config.adminToken);
-    const audit = await openAuditLog(store);
-    const docs = new DocStore(store, { log });
+    const openTokens = async () => {
+      const t = await openTokenStore(store, { now });
+      return { tokens: t, ...(await t.ensureAdmin(config.adminToken)) };
+    };
+    // Relays starting together on one database: one of them creates the first admin token.
+    const { tokens, created } = cluster ? await cluster.serialised(openTokens) : await openTokens();
+    // With several relays, ledger and audit writes pass the arbiter's fence.
+    const engineStore = cluster?.fencedStore ?? store;
+    const audit = await openAuditLog(engineStore);
+    const docs: DocStore = new DocStore(store, {
+      log,
+      fanout: cluster?.docs,
+      // Another relay opened a worker's inbox: watch it here too (the arbiter reads its intents).
+      onRemoteDoc: (name) => void (name.startsWith(INBOX_PREFIX) ? docs.get(name).catch(() => undefined) : undefined),
+    });
     cleanup.unshift(() => docs.close());
     const board = new BoardView(await docs.get(BOARD_DOC));
     const ledgerDoc = await docs.get(LEDGER_DOC);
@@ -140,7 +161,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const late: { engine?: Engine } = {};
     const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now });
     const engine = await Engine.open({
-      store,
+      store: engineStore,
+      forward: cluster ? (intent, ephemeral) => cluster.forward(intent, ephemeral) : undefined,
       audit,
       board,
       ledgerDoc,
@@ -157,7 +179,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
     engine.onBatch((r) => {
       const facts = stats.ingest(r.events);
-      notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
+      // Webhooks are sent by the arbiter only (followers see the same batches).
+      if (engine.isActive()) notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
     });
     if (notifier) cleanup.unshift(() => notifier.stop());
     cleanup.unshift(() => engine.stop());
@@ -165,6 +188,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
     });
     for (const name of await docs.names()) if (name.startsWith(INBOX_PREFIX)) await docs.get(name);
+    await cluster?.start(engine, tokens);
     const publicProfiles = new PublicProfiles(engine.inboxes, ledgerDoc);
     cleanup.unshift(() => publicProfiles.close());
 
@@ -206,6 +230,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
+    if (cluster) router.add([clusterRoute(cluster)]);
     router.add(
       statsRoutes({
         index: stats,
@@ -289,6 +314,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
           }
         }
         await engine.stop();
+        // Give the lease up at once: another relay arbitrates without waiting for it to lapse.
+        await cluster?.resign();
         notifier?.stop();
         hub.close();
         await sync.close();
@@ -299,7 +326,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         for (const s of sockets) s.destroy();
         await stopped;
         await docs.close();
-        await store.close();
+        await (cluster ? cluster.close() : store.close());
       })());
 
     return { url: `http://${urlHost}:${actualPort}`, port: actualPort, createdAdminToken: created, relay: port, tokens, engine, close };
