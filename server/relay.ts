@@ -25,11 +25,11 @@ import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
-import type { ApiDeps } from './http/deps.js';
+import { actorOf, type ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { EventHub } from './http/sse.js';
-import type { Logger, RelayFeature, RelayPort } from './ports.js';
+import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
@@ -108,7 +108,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const audit = await openAuditLog(store);
     const docs = new DocStore(store, { log });
     cleanup.unshift(() => docs.close());
-    const board = new BoardView(await docs.get(BOARD_DOC));
+    // A maintainer's board edit over sync is audited under their name (the peer is the origin).
+    const board = new BoardView(await docs.get(BOARD_DOC), (origin) => (origin instanceof Object && 'principal' in origin ? actorOf((origin as { principal: Principal }).principal) : undefined));
     const ledgerDoc = await docs.get(LEDGER_DOC);
     // The stats index reads the audit log before the engine can run a batch, and follows
     // every batch from the line after Engine.open (no await between: no batch is missed).

@@ -104,7 +104,13 @@ export type AuditKind =
   | 'task-cancelled'
   | 'task-queued'
   | 'review-changes-requested'
-  | 'intent-rejected';
+  | 'intent-rejected'
+  /** Board edits by a maintainer (or the relay's importer): `before` / `after` hold the values. */
+  | 'task-held'
+  | 'task-unheld'
+  | 'task-priority-changed'
+  /** A worker's trust tier changed: set by a maintainer, or moved by a repo's trust ladder (`repo`). */
+  | 'trust-changed';
 
 export interface AuditEvent {
   kind: AuditKind;
@@ -119,6 +125,11 @@ export interface AuditEvent {
   code?: ErrorCode;
   reason?: string;
   fencingToken?: number;
+  /** Board edits and trust changes: the value before and after (priority, held, trust tier). */
+  before?: number | boolean;
+  after?: number | boolean;
+  /** Trust changes of a repo's trust ladder: the repo whose ladder moved. */
+  repo?: string;
 }
 
 /** The board as the scheduler reads it (written by maintainers, admin and the importer). */

@@ -87,6 +87,9 @@ export const AuditEventSchema = z.looseObject({
   code: ErrorCodeSchema.optional(),
   reason: z.string().optional(),
   fencingToken: int().optional(),
+  before: z.union([z.number(), z.boolean()]).optional(),
+  after: z.union([z.number(), z.boolean()]).optional(),
+  repo: z.string().optional(),
 });
 
 /** Every refusal over HTTP; a refused intent adds its stored outcome. */

@@ -24,7 +24,7 @@ import { SchedulerSession, type ScheduleFn, type ScheduleRules, type SessionBatc
 import type { AuditLog } from '../audit/index.js';
 import type { BatchResult, Logger } from '../ports.js';
 import type { Store } from '../store/index.js';
-import type { BoardView } from './board.js';
+import type { BoardEdit, BoardView } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
 import { answer, backoff, fail, intentIdTaken, IntentQueue, type Pending } from './intake.js';
 import { LatencyRecorder, type LatencySummary } from './latency.js';
@@ -75,6 +75,8 @@ export class Engine {
    * (start-up, a failed batch): the next batch reconciles everything. */
   private boardChanged: Set<string> | null = null;
   private unsubscribeBoard: (() => void) | undefined;
+  /** Board edits (hold, priority, trust) waiting to be audited by the next batch. */
+  private edits: BoardEdit[] = [];
   private readonly latencies = new LatencyRecorder();
   readonly tickMs: number;
   readonly retentionMs: number;
@@ -117,6 +119,7 @@ export class Engine {
     engine.startSweeper();
     engine.unsubscribeBoard = opts.board.onChange((delta) => {
       if (engine.boardChanged) for (const id in delta.tasks) engine.boardChanged.add(id);
+      if (delta.edits) engine.edits.push(...delta.edits);
       if (engine.stopping) return;
       engine.boardDirty = true;
       engine.kick();
@@ -264,7 +267,7 @@ export class Engine {
     if (this.inFlight) return this.inFlight;
     const p = this.tick().finally(() => {
       this.inFlight = undefined;
-      if (this.queue.hasWork() || this.boardDirty) this.kick();
+      if (this.queue.hasWork() || this.boardDirty || this.edits.length > 0) this.kick();
     });
     this.inFlight = p;
     return p;
@@ -274,13 +277,18 @@ export class Engine {
     const started = performance.now();
     this.boardDirty = false;
     const { entries, rejected } = this.queue.take();
+    const edits = this.edits;
+    this.edits = [];
     const now = this.opts.now();
+    const written = { edits: false };
     try {
       const scheduled = this.decide(entries, rejected, now);
-      if (scheduled) await this.record(started, now, scheduled, entries, rejected);
+      if (scheduled) await this.record(started, now, scheduled, entries, rejected, edits, written);
     } catch (e) {
       this.failBatch(e, entries, rejected);
     }
+    // Edits a batch did not write are audited by the next one.
+    if (!written.edits && edits.length > 0) this.edits.unshift(...edits);
   }
 
   /** The scheduler's part; undefined when it threw (then its intents are isolated or refused). */
@@ -318,13 +326,13 @@ export class Engine {
   }
 
   /** Plan the batch's effects and perform them in order: persist, commit, show, answer. */
-  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[]): Promise<void> {
+  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], edits: BoardEdit[], written: { edits: boolean }): Promise<void> {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
     const { ledgerDoc, board, audit, store } = this.opts;
     const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), rawTask: (id: string) => board.rawTask(id), retentionMs: this.retentionMs } : undefined;
     this.archiveDue = false;
-    const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive });
+    const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive, edits });
     const { ops: auditOps, entries: auditEntries } = audit.prepare(plan.events);
     try {
       await store.batch([...plan.storeOps, ...auditOps]);
@@ -336,6 +344,7 @@ export class Engine {
       fail(entries, new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.'));
       return;
     }
+    written.edits = true;
     const persistedAt = performance.now();
     this.stats.persistMs += persistedAt - scheduledAt;
     audit.commit(auditEntries);

@@ -10,7 +10,7 @@ import { OwpError } from '../../shared/errors.js';
 import { BOARD_DOC, inboxDoc, ORIGIN, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
 import type { Role, Route } from '../ports.js';
-import { body, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
+import { actorOf, body, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
 
 const ANY = ['worker', 'maintainer', 'viewer'] as const;
 const MAINTAINER = ['maintainer'] as const;
@@ -163,7 +163,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
         if (!isWorkerId(ctx.params.workerId)) {
           throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ - (at most 100), not a reserved name such as constructor.', 'workerId');
         }
-        deps.board.setTrust(ctx.params.workerId, tier as RiskTier);
+        deps.board.setTrust(ctx.params.workerId, tier as RiskTier, actorOf(ctx.principal!));
         await deps.persisted(BOARD_DOC);
         ctx.send(200, { workerId: ctx.params.workerId, tier });
       },

@@ -152,7 +152,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
           'repo',
         );
       }
-      const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now());
+      const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now(), actorOf(ctx.principal!));
       const created = b.createRepo === true ? missing.map((repo) => deps.board.putRepo({ repo }, false).repo) : [];
       await deps.persisted(BOARD_DOC);
       ctx.send(200, { ...result, ...(created.length ? { createdRepos: created } : {}) });
@@ -165,7 +165,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     auth: [...MAINTAINER],
     async handler(ctx) {
       const b = body(await ctx.json(), null);
-      const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>);
+      const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>, actorOf(ctx.principal!));
       await deps.persisted(BOARD_DOC);
       ctx.send(200, { task });
     },
