@@ -53,6 +53,24 @@ export interface TaskRuntime {
   creditedTo?: string;
 }
 
+/**
+ * A worker's place on one repo's trust ladder (shared/trust-ladder.ts), kept by the scheduler
+ * from the reviews of its pull requests there since its last trust change.
+ */
+export interface LadderState {
+  /** The level the ladder gives the worker in this repo. */
+  tier: RiskTier;
+  /** The worker's base trust this state started from; another base makes it stale. */
+  base: RiskTier;
+  /** Pull requests merged at `tier` since the last change. */
+  merged: number;
+  /** Review results since the last change, oldest first: `m` merged, `c` closed unmerged (at most 50). */
+  recent: string;
+  /** When the ladder last moved the worker here, and why. */
+  changedAt?: number;
+  reason?: string;
+}
+
 export interface WorkerRuntime {
   workerId: string;
   /** Sum of points of this worker's active leases (leased or pr_open). */
@@ -70,6 +88,8 @@ export interface WorkerRuntime {
   completed: number;
   failed: number;
   expired: number;
+  /** Repo -> this worker's trust ladder state there (only repos whose ladder saw a review of its PRs). */
+  ladder?: Record<string, LadderState>;
 }
 
 export type OutcomeStatus = 'granted' | 'rejected' | 'applied';

@@ -57,6 +57,19 @@ export const WorkerRuntimeSchema = z.looseObject({
   completed: int(),
   failed: int(),
   expired: int(),
+  ladder: z
+    .record(
+      z.string(),
+      z.object({
+        tier: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
+        base: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
+        merged: int(),
+        recent: z.string(),
+        changedAt: int().optional(),
+        reason: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 
 export const OutcomeSchema = z.looseObject({
