@@ -127,3 +127,31 @@ export function decideFromSummary(
   }
   return undefined;
 }
+
+/** A worker's level in one repo and where it comes from (what `owp trust W` and the dashboard show). */
+export interface TrustLevel {
+  tier: RiskTier;
+  source: 'override' | 'ladder' | 'base';
+  /** The ladder's last move here (ladder source). */
+  reason?: string;
+  changedAt?: number;
+}
+
+/**
+ * The worker's level in every repo where it can differ from its base trust: a maintainer's
+ * override, or a policy with the ladder on. Keys in code-unit order.
+ */
+export function trustLevels(trust: Record<string, RiskTier>, workerId: string, workerState: WorkerRuntime | undefined, policies: readonly LevelPolicy[]): Record<string, TrustLevel> {
+  const out: Record<string, TrustLevel> = {};
+  const base = Object.hasOwn(trust, workerId) ? trust[workerId]! : DEFAULTS.workerTrust;
+  for (const p of [...policies].sort((a, b) => (a.repo < b.repo ? -1 : a.repo > b.repo ? 1 : 0))) {
+    const key = trustKey(workerId, p.repo);
+    const live = liveLadder(workerState, p, base);
+    let level: TrustLevel | undefined;
+    if (Object.hasOwn(trust, key)) level = { tier: trust[key]!, source: 'override' };
+    else if (live) level = { tier: live.tier, source: 'ladder', ...(live.reason ? { reason: live.reason } : {}), ...(live.changedAt !== undefined ? { changedAt: live.changedAt } : {}) };
+    else if (p.trustLadder?.enabled) level = { tier: base, source: 'base' };
+    if (level) Object.defineProperty(out, p.repo, { value: level, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}

@@ -30,6 +30,7 @@ import {
   type Task,
   type TaskInput,
 } from '../../shared/model.js';
+import { parseTrustKey } from '../../shared/trust-ladder.js';
 import type { UpsertResult } from '../ports.js';
 
 export interface InvalidTask {
@@ -54,8 +55,11 @@ export interface BoardEdit {
   kind: 'task-held' | 'task-unheld' | 'task-priority-changed' | 'trust-changed';
   taskId?: string;
   workerId?: string;
-  before: number | boolean;
-  after: number | boolean;
+  /** A trust override for one repo (absent: the worker's base trust). */
+  repo?: string;
+  /** Absent for an override that did not exist before / was cleared. */
+  before?: number | boolean;
+  after?: number | boolean;
   actor: string;
 }
 
@@ -148,10 +152,13 @@ export class BoardView {
         if (before && after && before.priority !== after.priority) edits.push({ kind: 'task-priority-changed', taskId: k, before: before.priority, after: after.priority, actor: actor() });
       } else if (which === 'repos') delta.repos[k] = this.refreshRepo(k) ?? null;
       else {
-        const before = this.cache.trust[k] ?? DEFAULTS.workerTrust;
-        const after = this.refreshTrust(k);
-        delta.trust[k] = after ?? null;
-        if ((after ?? DEFAULTS.workerTrust) !== before) edits.push({ kind: 'trust-changed', workerId: k, before, after: after ?? DEFAULTS.workerTrust, actor: actor() });
+        // `W`: a worker's base trust (absent = the default); `owner/name/W`: an override for one repo.
+        const { workerId, repo } = parseTrustKey(k);
+        const unset = repo ? undefined : DEFAULTS.workerTrust;
+        const before = this.cache.trust[k] ?? unset;
+        const after = this.refreshTrust(k) ?? unset;
+        delta.trust[k] = this.cache.trust[k] ?? null;
+        if (after !== before) edits.push({ kind: 'trust-changed', workerId, ...(repo ? { repo } : {}), before, after, actor: actor() });
       }
     }
     if (edits.length > 0) delta.edits = edits;
@@ -297,9 +304,10 @@ export class BoardView {
     return policy;
   }
 
-  setTrust(workerId: string, tier: RiskTier, actor?: string): void {
-    if (this.trustMap.get(workerId) === tier) return;
-    this.doc.transact(() => this.trustMap.set(workerId, tier), originOf(actor));
+  /** Set (or, with `undefined`, clear) a trust entry: `trustKey(workerId, repo?)`. */
+  setTrust(key: string, tier: RiskTier | undefined, actor?: string): void {
+    if (this.trustMap.get(key) === tier) return;
+    this.doc.transact(() => (tier === undefined ? this.trustMap.delete(key) : this.trustMap.set(key, tier)), originOf(actor));
   }
 
   /** Archive support: take finished tasks out of the live board. */

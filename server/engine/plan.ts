@@ -112,9 +112,12 @@ export interface PlanInput {
 /** The audit events of board edits, stamped with this batch. */
 export function editEvents(edits: readonly BoardEdit[], batch: number, now: number): AuditEvent[] {
   return edits.map((e) => {
-    const ev: AuditEvent = { kind: e.kind, at: now, batch, actor: e.actor, before: e.before, after: e.after };
+    const ev: AuditEvent = { kind: e.kind, at: now, batch, actor: e.actor };
     if (e.taskId !== undefined) ev.taskId = e.taskId;
     if (e.workerId !== undefined) ev.workerId = e.workerId;
+    if (e.repo !== undefined) ev.repo = e.repo;
+    if (e.before !== undefined) ev.before = e.before;
+    if (e.after !== undefined) ev.after = e.after;
     return ev;
   });
 }

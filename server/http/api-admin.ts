@@ -9,6 +9,7 @@
 import { OwpError } from '../../shared/errors.js';
 import { BOARD_DOC, inboxDoc, ORIGIN, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
+import { trustKey, trustLevels } from '../../shared/trust-ladder.js';
 import type { Role, Route } from '../ports.js';
 import { actorOf, body, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
 
@@ -98,14 +99,17 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       handler(ctx) {
         const profiles = deps.engine.inboxes.profiles;
         const runtimes = deps.engine.ledger().workers;
-        const trust = deps.board.board().trust;
+        const { trust, repos } = deps.board.board();
+        const policies = Object.values(repos);
         const now = deps.now();
         const ids = [...new Set([...Object.keys(profiles), ...Object.keys(runtimes)])].sort();
         ctx.send(200, {
           workers: ids.map((id) => ({
             profile: profiles[id] ?? null,
             runtime: runtimes[id] ?? null,
-            trust: trust[id] ?? DEFAULTS.workerTrust,
+            trust: own(trust, id) ?? DEFAULTS.workerTrust,
+            // Per repo where the level can differ from `trust`: an override, or a trust ladder.
+            trustLevels: trustLevels(trust, id, own(runtimes, id), policies),
             online: now - (deps.lastSeen.get(id) ?? -Infinity) < ONLINE_WINDOW_MS,
           })),
         });
@@ -157,15 +161,20 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/trust/:workerId',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const b = body(await ctx.json(), ['tier'], 'a trust setting');
+        const b = body(await ctx.json(), ['tier', 'repo'], 'a trust setting');
         const tier = b.tier;
-        if (tier !== 0 && tier !== 1 && tier !== 2 && tier !== 3) throw new OwpError('invalid-field', 'tier must be 0, 1, 2 or 3.', 'tier');
+        const repo = b.repo;
+        if (tier !== 0 && tier !== 1 && tier !== 2 && tier !== 3 && !(tier === null && repo !== undefined)) {
+          throw new OwpError('invalid-field', `tier must be 0, 1, 2 or 3${repo === undefined ? '' : ' (or null to clear the override)'}.`, 'tier');
+        }
         if (!isWorkerId(ctx.params.workerId)) {
           throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ - (at most 100), not a reserved name such as constructor.', 'workerId');
         }
-        deps.board.setTrust(ctx.params.workerId, tier as RiskTier, actorOf(ctx.principal!));
+        if (repo !== undefined && (typeof repo !== 'string' || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repo))) throw new OwpError('invalid-field', 'repo must look like owner/name.', 'repo');
+        // With a repo: an override that pins the worker's level there (null clears it); without: the base trust.
+        deps.board.setTrust(trustKey(ctx.params.workerId, repo as string | undefined), tier === null ? undefined : (tier as RiskTier), actorOf(ctx.principal!));
         await deps.persisted(BOARD_DOC);
-        ctx.send(200, { workerId: ctx.params.workerId, tier });
+        ctx.send(200, { workerId: ctx.params.workerId, tier, ...(repo === undefined ? {} : { repo }) });
       },
     },
     {
