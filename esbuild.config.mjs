@@ -1,5 +1,6 @@
 // Builds the Obsidian plugin: main.js (CommonJS, one file, one copy of yjs) at the repo root,
-// plus styles.css (plugin styles + the shared dashboard styles).
+// plus styles.css (plugin styles + the shared dashboard styles) and owp-relay.js, the relay
+// main.js loads on desktop when "Host the pool from this vault" is on (plugin/build/relay-chunk.mjs).
 //
 //   node esbuild.config.mjs             watch mode, inline source maps
 //   node esbuild.config.mjs production  one minified build
@@ -21,6 +22,10 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 const repoUrl = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;
 const BANNER = `/* OWP Pool for Obsidian, ${pkg.license} licence.${repoUrl ? ` Sources: ${String(repoUrl).replace(/^git\+/, '')}` : ''} */`;
 const { noNodeBuiltins, oneYjs } = await import('./plugin/build/esbuild-plugins.mjs');
+const { buildRelayChunk } = await import('./plugin/build/relay-chunk.mjs');
+const manifestVersion = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8')).version;
+const RELEASE = ['main.js', 'manifest.json', 'styles.css', 'owp-relay.js'];
+const relayChunk = () => buildRelayChunk({ outfile: path.join(root, 'owp-relay.js'), version: manifestVersion, minify: prod, banner: BANNER });
 
 function writeStyles(dest) {
   const parts = [fs.readFileSync(path.join(root, 'plugin/styles.css'), 'utf8')];
@@ -53,16 +58,21 @@ if (prod) {
     process.exit(1);
   }
   writeStyles(path.join(root, 'styles.css'));
+  try {
+    await relayChunk();
+  } catch {
+    await context.dispose();
+    process.exit(1);
+  }
   if (vault) {
     const dir = path.join(root, 'vault-template/.obsidian/plugins/owp-pool');
     fs.mkdirSync(dir, { recursive: true });
-    fs.copyFileSync(path.join(root, 'main.js'), path.join(dir, 'main.js'));
-    fs.copyFileSync(path.join(root, 'manifest.json'), path.join(dir, 'manifest.json'));
-    fs.copyFileSync(path.join(root, 'styles.css'), path.join(dir, 'styles.css'));
+    for (const f of RELEASE) fs.copyFileSync(path.join(root, f), path.join(dir, f));
     console.log(`vault template ready: ${path.relative(root, dir)}`);
   }
   await context.dispose();
 } else {
   writeStyles(path.join(root, 'styles.css'));
+  await relayChunk();
   await context.watch();
 }

@@ -40,6 +40,7 @@ export default defineConfig([
     'dist/**',
     'data/**',
     'main.js',
+    'owp-relay.js',
     'vault-template/**',
     'test-output/**',
     'coverage/**',

@@ -6,6 +6,8 @@
  * every relay runs in its own temp data folder the caller removes.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'node:http';
 
@@ -46,21 +48,48 @@ export function call(base: string, token: string, method: string, path: string, 
   });
 }
 
-/** OWP_BENCH_NODE_FLAGS: extra `node` flags for the relay child (e.g. `--max-semi-space-size=64`), for experiments. */
-export async function startRelay(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+/**
+ * The relay as `npm start` starts it: the `node` command of package.json's `start` script,
+ * run directly (no npm in between, so SIGTERM reaches the relay). OWP_BENCH_NODE_FLAGS:
+ * extra `node` flags (e.g. `--max-semi-space-size=64`), for experiments; OWP_BENCH_PROF=dir
+ * writes a CPU profile of the relay there. `env` adds variables (OWP_LIMITS_REQUESTS_PER_SECOND, ...: docs/CONFIG.md).
+ */
+export async function startRelay(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [cmd, ...startArgs] = pkg.scripts.start.split(/\s+/);
+  if (cmd !== 'node') throw new Error(`bench: package.json's start script does not run node: ${pkg.scripts.start}`);
   const nodeFlags = (process.env.OWP_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeFlags, ...(process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : []), '--import', 'tsx', ...(process.env.OWP_BENCH_LOOPMON ? ['--import', './bench/loop-monitor.ts'] : []), 'server/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const prof = process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : [];
+  const loopmon = process.env.OWP_BENCH_LOOPMON ? ['--import', './bench/loop-monitor.ts'] : [];
+  const server = await startServer([...nodeFlags, ...prof, ...loopmon, ...startArgs], { OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN, ...env });
+  return {
+    ...server,
+    async stop() {
+      const out = await server.stop();
+      const mon = /loop-monitor: .*/.exec(out);
+      if (mon) console.log(`  relay ${mon[0]}`);
+    },
+  };
+}
+
+/** A node child process that prints `listening on <url>` when ready; stop() resolves its output. */
+export async function startServer(args: string[], env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<string> }> {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Keep the start of the output (the listening line) and its last 64 KiB: the relay logs a
+  // line per request, which must not pile up in the load generator's memory.
+  let head = '';
   let out = '';
-  proc.stdout.on('data', (d) => (out += String(d)));
-  proc.stderr.on('data', (d) => (out += String(d)));
+  const keep = (d: Buffer) => {
+    if (head.length < 16_384) head += String(d);
+    out += String(d);
+    if (out.length > 131_072) out = out.slice(-65_536);
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
   const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
   const url = await new Promise<string>((resolve, reject) => {
     const t = setInterval(() => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(head);
       if (m) {
         clearInterval(t);
         resolve(m[1]);
@@ -68,16 +97,16 @@ export async function startRelay(dataDir: string): Promise<{ url: string; stop()
     }, 20);
     void exited.then((c) => {
       clearInterval(t);
-      reject(new Error(`relay exited (${c}): ${out}`));
+      reject(new Error(`server exited (${c}): ${head}${out.slice(-4000)}`));
     });
   });
   return {
     url,
+    pid: proc.pid!,
     async stop() {
       proc.kill('SIGTERM');
       await exited;
-      const mon = /loop-monitor: .*/.exec(out);
-      if (mon) console.log(`  relay ${mon[0]}`);
+      return out;
     },
   };
 }

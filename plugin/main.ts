@@ -20,6 +20,12 @@ import { statusText } from './views/status.js';
 import { platform } from './sync/platform.js';
 import { commandList } from './commands/list.js';
 import { findSecretStore, loadToken, persisted, secretId, storeToken, type TokenPlace } from './settings/secret.js';
+import { Host } from './host/host.js';
+import { hostedConnection, isLoopback } from './host/hosted.js';
+import { AdminTokenModal, hostEnv } from './obsidian/host-env.js';
+
+/** Hosting is a per-computer choice: kept in the app's local storage for this vault where it has one. */
+const HOST_KEY = 'owp-pool-host-enabled';
 
 export default class OwpPoolPlugin extends Plugin {
   override settings: OwpSettings = normaliseSettings({});
@@ -31,18 +37,37 @@ export default class OwpPoolPlugin extends Plugin {
   /** Resolves when the current session has opened (or failed to). Tests wait on it. */
   ready: Promise<void> = Promise.resolve();
 
-  private tokenPlace: TokenPlace = { store: undefined, id: '' };
+  private tokenPlace: TokenPlace = { store: undefined, id: '', hostId: '' };
+  /** The relay inside Obsidian (desktop, when "Host the pool from this vault" is on). */
+  host!: Host;
 
   override async onload(): Promise<void> {
     this.settings = normaliseSettings(await this.loadData());
-    this.tokenPlace = { store: findSecretStore(this.app), id: secretId(this.vaultId()) };
+    this.tokenPlace = { store: findSecretStore(this.app), id: secretId(this.vaultId()), hostId: secretId(this.vaultId(), 'host') };
+    const hostHere = this.localHostFlag();
+    if (hostHere !== undefined) this.settings.host.enabled = hostHere;
     if (loadToken(this.settings, this.tokenPlace)) await this.saveSettings();
+    this.host = new Host({
+      env: () => hostEnv(this.app, this.manifest),
+      pluginVersion: this.manifest.version,
+      log: { info: () => undefined, warn: (m, f) => console.warn(`OWP relay: ${m}`, f ?? ''), error: (m, f) => console.error(`OWP relay: ${m}`, f ?? '') },
+    });
     const now = () => platform().now();
     this.notes = new VaultNotes(this.app, now);
     this.statusEl = this.addStatusBarItem();
     this.registerView(DASHBOARD_VIEW, (leaf) => new DashboardView(leaf, { client: () => this.session?.client, openTask: (id) => void this.openTask(id), now }));
     this.registerView(MY_TASKS_VIEW, (leaf) => new MyTasksView(leaf, { client: () => this.session?.client, who: () => this.whoText(), openTask: (id) => void this.openTask(id), now }));
-    this.addSettingTab(new OwpSettingTab(this.app, this, { settings: this.settings, saveSettings: () => this.saveSettings(), restartConnection: () => this.restart(), identity: () => this.identityText(), tokenPlace: () => (this.tokenPlace.store ? "Obsidian's secret storage (not in data.json)" : 'data.json') }));
+    this.addSettingTab(
+      new OwpSettingTab(this.app, this, {
+        settings: this.settings,
+        saveSettings: () => this.saveSettings(),
+        restartConnection: () => this.restart(),
+        identity: () => this.identityText(),
+        tokenPlace: () => (this.tokenPlace.store ? "Obsidian's secret storage (not in data.json)" : 'data.json'),
+        canHost: () => hostEnv(this.app, this.manifest) !== undefined,
+        hostState: () => this.host.state,
+      }),
+    );
     this.addRibbonIcon('layout-dashboard', 'Open pool dashboard', () => void this.openDashboard());
     this.addRibbonIcon('list-checks', 'Open my tasks', () => void this.openView(MY_TASKS_VIEW));
     this.registerCommands();
@@ -67,6 +92,7 @@ export default class OwpPoolPlugin extends Plugin {
     this.session = undefined;
     this.closing = (async () => {
       await session?.close();
+      await this.host?.stop();
       await this.saving;
     })();
   }
@@ -75,19 +101,24 @@ export default class OwpPoolPlugin extends Plugin {
   saveSettings(): Promise<void> {
     this.session?.publishProfile(this.settings);
     storeToken(this.settings, this.tokenPlace);
-    const data = persisted(this.settings, this.tokenPlace);
+    const local = this.hasLocalStorage();
+    local?.save(HOST_KEY, this.settings.host.enabled);
+    const kept = persisted(this.settings, this.tokenPlace);
+    const data = local ? { ...kept, host: { ...kept.host, enabled: false } } : kept;
     this.saving = this.saving.then(() => this.saveData(data)).catch(() => undefined);
     return this.saving;
   }
 
-  /** Close the current session (if any) and open one with the current settings. */
+  /** Close the current session (if any), host the pool if asked, and open a session with the current settings. */
   async restart(): Promise<void> {
     await this.session?.close();
     this.session = undefined;
+    const connection = await this.hostIfAsked();
     this.session = await openSession(
       sessionDeps({
         vaultId: this.vaultId(),
         settings: this.settings,
+        ...(connection ? { connection } : {}),
         notes: this.notes,
         client: () => this.session?.client,
         save: () => this.saveSettings(),
@@ -104,6 +135,39 @@ export default class OwpPoolPlugin extends Plugin {
       }
     }
     this.tick();
+  }
+
+  /**
+   * Start, restart or stop the relay inside Obsidian to match the settings; while it runs,
+   * this vault signs in to it (with the settings' token when that is meant for it, else as
+   * its admin). The admin token is shown once, when the relay creates it.
+   */
+  private async hostIfAsked(): Promise<{ relayUrl: string; token: string } | undefined> {
+    const r = await this.host.ensure(this.settings.host);
+    if (r.problem) new Notice(`OWP: cannot host the pool: ${r.problem}`);
+    if (!r.relay) return undefined;
+    if (r.createdAdminToken) {
+      this.settings.hostToken = r.createdAdminToken;
+      await this.saveSettings();
+      new AdminTokenModal(this.app, r.createdAdminToken, r.relay.url).open();
+    }
+    if (r.started && !isLoopback(this.settings.host.address)) new Notice(`OWP: the pool is open to your network at ${this.settings.host.address}:${r.relay.port}. Anyone who can reach this computer can try tokens; keep it on 127.0.0.1 unless others must connect.`);
+    const c = hostedConnection(r.relay, this.settings, this.settings.hostToken);
+    if (!c) new Notice(`OWP: this vault hosts the pool at ${r.relay.url} but does not have its admin token. Put a token for it in the settings, with the relay address ${r.relay.url}.`);
+    return c;
+  }
+
+  /** The app's per-vault local storage (Obsidian 1.8.7 and later), feature-detected. */
+  private hasLocalStorage(): { load(key: string): unknown; save(key: string, v: unknown): void } | undefined {
+    const app = this.app as unknown as { loadLocalStorage?: (key: string) => unknown; saveLocalStorage?: (key: string, v: unknown) => void };
+    const { loadLocalStorage: load, saveLocalStorage: save } = app;
+    return typeof load === 'function' && typeof save === 'function' ? { load: (k) => load.call(app, k), save: (k, v) => save.call(app, k, v) } : undefined;
+  }
+
+  /** This computer's choice to host, or undefined when the app keeps none (then data.json decides). */
+  private localHostFlag(): boolean | undefined {
+    const v = this.hasLocalStorage()?.load(HOST_KEY);
+    return typeof v === 'boolean' ? v : undefined;
   }
 
   private vaultId(): string {

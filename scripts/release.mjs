@@ -1,6 +1,7 @@
 // Release the Obsidian plugin: bump the version in manifest.json, versions.json and
-// package.json together, build, and put the release trio (main.js, manifest.json,
-// styles.css) into dist/release/ for a GitHub release named after the version.
+// package.json together, build, and put the release files (main.js, manifest.json,
+// styles.css, and owp-relay.js: the relay for "Host the pool from this vault", see
+// docs/OBSIDIAN.md) into dist/release/ for a GitHub release named after the version.
 //
 //   node scripts/release.mjs 0.2.0            (or: npm run release -- 0.2.0)
 //   node scripts/release.mjs 0.2.0 --min-app 1.6.0
@@ -56,6 +57,7 @@ execFileSync(process.execPath, [path.join(root, 'esbuild.config.mjs'), 'producti
 const out = path.join(root, 'dist/release');
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
-for (const f of ['main.js', 'manifest.json', 'styles.css']) fs.copyFileSync(path.join(root, f), path.join(out, f));
-console.log(`release ${version} (Obsidian ${minApp} or newer): ${path.relative(process.cwd(), out) || out}/ main.js, manifest.json, styles.css`);
-console.log(`next: commit, tag ${version} (no "v"), and attach the three files to the GitHub release ${version}.`);
+const FILES = ['main.js', 'manifest.json', 'styles.css', 'owp-relay.js'];
+for (const f of FILES) fs.copyFileSync(path.join(root, f), path.join(out, f));
+console.log(`release ${version} (Obsidian ${minApp} or newer): ${path.relative(process.cwd(), out) || out}/ ${FILES.join(', ')}`);
+console.log(`next: commit, tag ${version} (no "v"), and attach the four files to the GitHub release ${version}.`);

@@ -2,8 +2,9 @@
  * `owp serve` / `npm start` / the container's entry: run the relay until SIGTERM or SIGINT.
  *
  * Invariants:
- * - Flags win over env: --host/OWP_HOST (127.0.0.1), --port/OWP_PORT (8787),
- *   --data/OWP_DATA (./data); OWP_DATABASE_URL (PostgreSQL instead of LevelDB). OWP_ADMIN_TOKEN, OWP_PUBLIC_DASHBOARD, OWP_NOTIFY_URL and OWP_NOTIFY_SECRET (outgoing webhook), OWP_GITHUB_* (OWP_GITHUB_HOST: see pr-links.ts).
+ * - Settings come from server/config (docs/CONFIG.md): flags win over OWP_* variables, which
+ *   win over owp.config.yaml, which wins over the defaults. A bad setting exits 2 with one
+ *   line per problem (`owp serve: <code>: <sentence>`) before anything is opened.
  * - A created admin token is printed once (only its hash is stored).
  * - On SIGTERM/SIGINT: stop accepting, finish the tick in flight, flush, close sockets,
  *   resolve 0. Bad flags or a failed start resolve 2 / 1 with a sentence on stderr; a
@@ -16,9 +17,13 @@ import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
-import { consoleLogger, startRelay } from './relay.js';
+import { createLogger, type LogFormat, type RelayLogger } from './log/index.js';
+import type { LevelWithSilent } from 'pino';
+import { startRelay } from './relay.js';
+import type { Durability } from './store/port.js';
 import { describeDatabaseUrl } from './store/postgres.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
+import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
 
 export interface ServeOptions {
   host: string;
@@ -26,6 +31,8 @@ export interface ServeOptions {
   dataDir: string;
   /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
   databaseUrl?: string;
+  /** OWP_DURABILITY: fsync (default) or os. */
+  durability: Durability;
   adminToken?: string;
   publicDashboard: boolean;
   github?: { token: string; apiUrl?: string; webhookSecret?: string };
@@ -33,41 +40,52 @@ export interface ServeOptions {
   notify?: { url: string; secret?: string };
   /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
   githubHost: string;
+  /** Limits and timings (docs/CONFIG.md). */
+  tuning: ReturnType<typeof relayTuning>;
+  /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
+  log: { level: LevelWithSilent; format: LogFormat };
+  /** Everything, with where each value came from. */
+  config: LoadedConfig;
 }
 
-export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
+/** `--name value` / `--name=value` flags of `owp serve` (the CLI passes its parsed flags on in this form). */
+const SERVE_FLAGS = ['host', 'port', 'data', 'config'];
+
+export function parseServeFlags(argv: string[]): Record<string, string> {
   const flags: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const m = /^--(host|port|data)(?:=(.*))?$/.exec(a);
-    if (!m) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m || !SERVE_FLAGS.includes(m[1])) {
       if (a === 'serve' && i === 0) continue;
-      throw new Error(`unknown argument ${a}; use --host HOST, --port PORT, --data DIR`);
+      throw new Error(`unknown argument ${JSON.stringify(a.slice(0, 40))}; use --host HOST, --port PORT, --data DIR, --config FILE`);
     }
     const v = m[2] ?? argv[++i];
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     flags[m[1]] = v;
   }
-  const portText = flags.port ?? env.OWP_PORT ?? '8787';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be a number 0..65535, got ${portText}`);
-  const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
+  return flags;
+}
+
+/** Flags, environment and owp.config.yaml as the relay's options; throws ConfigError or Error with sentences. */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): ServeOptions {
+  const config = loadConfig({ flags: parseServeFlags(argv), env, cwd });
+  const c = config.values;
   const opts: ServeOptions = {
-    host: flags.host ?? env.OWP_HOST ?? '127.0.0.1',
-    port,
-    dataDir: resolve(flags.data ?? env.OWP_DATA ?? './data'),
-    databaseUrl: env.OWP_DATABASE_URL || undefined,
-    adminToken: env.OWP_ADMIN_TOKEN || undefined,
-    publicDashboard: truthy(env.OWP_PUBLIC_DASHBOARD),
-    githubHost: githubHostFrom(env),
+    host: c.host,
+    port: c.port,
+    dataDir: resolve(cwd, c.data),
+    databaseUrl: c.databaseUrl,
+    durability: c.durability,
+    adminToken: c.adminToken,
+    publicDashboard: c.publicDashboard,
+    githubHost: githubHostFrom({ OWP_GITHUB_HOST: c['github.host'], OWP_GITHUB_API_URL: c['github.apiUrl'] }),
+    tuning: relayTuning(c),
+    log: { level: c['log.level'], format: c['log.format'] },
+    config,
   };
-  if (env.OWP_NOTIFY_URL) {
-    if (!/^https?:\/\//.test(env.OWP_NOTIFY_URL)) throw new Error('OWP_NOTIFY_URL must be an http(s) URL, such as a Slack incoming webhook');
-    opts.notify = { url: env.OWP_NOTIFY_URL, secret: env.OWP_NOTIFY_SECRET || undefined };
-  }
-  if (env.OWP_GITHUB_TOKEN) {
-    opts.github = { token: env.OWP_GITHUB_TOKEN, apiUrl: env.OWP_GITHUB_API_URL || undefined, webhookSecret: env.OWP_GITHUB_WEBHOOK_SECRET || undefined };
-  }
+  if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
+  if (c['github.token']) opts.github = { token: c['github.token'], apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
   return opts;
 }
 
@@ -123,29 +141,41 @@ export function startFailureMessage(error: unknown, opts: Pick<ServeOptions, 'ho
   return `could not start the relay: ${detail}`;
 }
 
+/** The relay's logger, told every configured secret so no line can carry one. */
+function serveLogger(opts: ServeOptions): RelayLogger {
+  const log = createLogger({ level: opts.log.level, format: opts.log.format });
+  const values = opts.config.values as Record<FieldKey, unknown>;
+  for (const k of FIELD_KEYS) if (FIELDS[k].secret && typeof values[k] === 'string') log.addSecret(values[k]);
+  return log;
+}
+
 export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let opts: ServeOptions;
   try {
     opts = parseServeArgs(argv, env);
   } catch (e) {
-    console.error(`owp serve: ${(e as Error).message}`);
+    if (e instanceof ConfigError) for (const i of e.issues) console.error(`owp serve: ${i.code}: ${i.message}`);
+    else console.error(`owp serve: ${(e as Error).message}`);
     return 2;
   }
+  const log = serveLogger(opts);
   const github = opts.github ? await optionalModule<GithubModule>('github/index') : undefined;
   const dashboard = await optionalModule<DashboardModule>('web/index');
-  if (opts.github && !github) console.warn('warn: OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
+  if (opts.github && !github) log.warn('OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
   let relay: Awaited<ReturnType<typeof startRelay>>;
   try {
     relay = await startRelay({
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
+      durability: opts.durability,
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
       publicDashboard: opts.publicDashboard,
       githubHost: opts.githubHost,
       notify: opts.notify,
-      log: consoleLogger,
+      ...opts.tuning,
+      log,
       features: (port) => {
         const fs: RelayFeature[] = [];
         if (dashboard) fs.push(dashboard.createDashboardFeature(port, { publicDashboard: opts.publicDashboard }));
@@ -154,20 +184,21 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       },
     });
   } catch (e) {
-    console.error(`owp serve: ${startFailureMessage(e, opts)}`);
+    const message = startFailureMessage(e, opts);
+    log.error(message, { error: String((e as Error)?.message ?? e) });
+    if (!process.stdout.isTTY) console.error(`owp serve: ${message}`);
     return 1;
   }
   // A stray rejected promise (a feature's background job, a client gone mid-answer) is
   // logged, not fatal: the arbiter's own state is only changed after its writes succeed.
-  const onRejection = (reason: unknown) => consoleLogger.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
+  const onRejection = (reason: unknown) => log.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
   process.on('unhandledRejection', onRejection);
-  console.log(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`);
-  if (!dashboard) console.log('Dashboard: not included in this build');
-  else if (opts.publicDashboard) console.log(`Dashboard: ${relay.url}/ (public: no token needed)`);
-  else {
-    console.log(`Dashboard: ${relay.url}/#token=<token>`);
-    console.log('  (any token opens it; make a read-only one with: owp token create --role viewer)');
-  }
+  log.info(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`, { url: relay.url });
+  if (!dashboard) log.info('Dashboard: not included in this build');
+  else if (opts.publicDashboard) log.info(`Dashboard: ${relay.url}/ (public: no token needed)`);
+  else log.info(`Dashboard: ${relay.url}/#token=<token> (any token opens it; make a read-only one with: owp token create --role viewer)`);
+  // The one secret ever printed: plain lines straight to stdout, not through the log (whose
+  // scrubber would hide it). The operator must see it once.
   if (relay.createdAdminToken) {
     console.log('Created an admin token. It is shown only this once; store it now:');
     console.log(`  OWP_ADMIN_TOKEN=${relay.createdAdminToken}`);
@@ -176,7 +207,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     const stop = (sig: string) => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      console.log(`${sig}: shutting down (finishing the current batch, flushing)`);
+      log.info(`${sig}: shutting down (finishing the current batch, flushing)`);
       done();
     };
     const onTerm = () => stop('SIGTERM');
@@ -188,10 +219,10 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     await relay.close();
     process.off('unhandledRejection', onRejection);
   } catch (e) {
-    console.error(`owp serve: error while shutting down: ${(e as Error).message}`);
+    log.error(`error while shutting down: ${(e as Error).message}`);
     return 1;
   }
-  console.log('relay stopped');
+  log.info('relay stopped');
   return 0;
 }
 

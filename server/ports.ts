@@ -19,6 +19,8 @@ export interface Principal {
 }
 
 export interface Logger {
+  /** Optional: loggers without it drop debug lines (server/log creates the relay's). */
+  debug?(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;

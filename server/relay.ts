@@ -23,23 +23,31 @@ import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
 import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
+import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
 import { actorOf, type ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
+import { createLogger } from './log/index.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
-import { openRelayStore } from './store/index.js';
+import { openRelayStore, type Durability, type Store } from './store/index.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
   dataDir: string;
+  /** Opens the store to run on instead of LevelDB or PostgreSQL, once dataDir exists (the relay inside Obsidian opens its file store); the relay closes it. */
+  openStore?: () => Promise<Store>;
+  /** The version /healthz reports (default: package.json's; the relay inside Obsidian passes the plugin's). */
+  version?: string;
   /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
   databaseUrl?: string;
+  /** OWP_DURABILITY: `fsync` (default) syncs every write before anyone is answered; `os` leaves it to the OS (docs/RELIABILITY.md). */
+  durability?: Durability;
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
@@ -48,6 +56,7 @@ export interface RelayConfig {
   retentionMs?: number;
   publicDashboard?: boolean;
   features?: (port: RelayPort) => RelayFeature[];
+  /** Default: JSON lines on stdout at info (server/log). */
   log?: Logger;
   now?: () => number;
   /** Per-token rate limit (default 50/s, burst 100); false turns it off. */
@@ -57,8 +66,21 @@ export interface RelayConfig {
    * off when rateLimit is false). Past it, that address gets 429 / close 4429 for any token.
    */
   authFailureLimit?: RateLimitOptions | false;
-  /** Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000, 64 MiB of SSE replay, 30 s to send a whole request: a trickled body gets 408). */
-  limits?: { sseClients?: number; ssePerToken?: number; socketsPerToken?: number; socketMessages?: RateLimitOptions; sseBufferBytes?: number; requestTimeoutMs?: number };
+  /**
+   * Caps (defaults: 1000 event streams, 32 per token, 64 sockets per token, 200 socket messages/s per token, burst 2000, 64 MiB of SSE replay, 30 s to send a whole request: a trickled body gets 408,
+   * 1 MiB per request body and per socket message). Settable by operators: server/config (docs/CONFIG.md).
+   */
+  limits?: {
+    sseClients?: number;
+    ssePerToken?: number;
+    socketsPerToken?: number;
+    socketMessages?: RateLimitOptions;
+    sseBufferBytes?: number;
+    requestTimeoutMs?: number;
+    bodyBytes?: number;
+    socketMessageBytes?: number;
+    jsonDepth?: number;
+  };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
@@ -81,12 +103,6 @@ export interface RunningRelay {
   close(): Promise<void>;
 }
 
-export const consoleLogger: Logger = {
-  info: (msg, f) => console.log(f ? `${msg} ${JSON.stringify(f)}` : msg),
-  warn: (msg, f) => console.warn(f ? `warn: ${msg} ${JSON.stringify(f)}` : `warn: ${msg}`),
-  error: (msg, f) => console.error(f ? `error: ${msg} ${JSON.stringify(f)}` : `error: ${msg}`),
-};
-
 async function packageVersion(): Promise<string> {
   try {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -97,10 +113,10 @@ async function packageVersion(): Promise<string> {
 }
 
 export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
-  const log = config.log ?? consoleLogger;
+  const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const store = await openRelayStore(config);
+  const store = config.openStore ? await config.openStore() : await openRelayStore(config);
   const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     const tokens = await openTokenStore(store, { now });
@@ -152,7 +168,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       inbox: (workerId) => docs.get(inboxDoc(workerId)),
       persisted: (name) => docs.whenPersisted(name),
       now,
-      version: await packageVersion(),
+      version: config.version ?? (await packageVersion()),
       startedAt: now(),
       lastSeen,
     };
@@ -171,11 +187,12 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
 
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
-    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard });
+    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
+    router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
     router.add(
       statsRoutes({
@@ -210,6 +227,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       guard,
       knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
+      maxMessageBytes: config.limits?.socketMessageBytes,
       messageRate: config.limits?.socketMessages,
       onAwareness: (principal) => {
         if (principal.role === 'worker' && principal.workerId) lastSeen.set(principal.workerId, now());

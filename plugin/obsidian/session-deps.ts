@@ -30,6 +30,7 @@ export async function relayRequest(relayUrl: string, token: string, method: stri
 export function sessionDeps(input: {
   vaultId: string;
   settings: OwpSettings;
+  connection?: { relayUrl: string; token: string };
   notes: NoteStore;
   client: () => PoolClient | undefined;
   save: () => Promise<void>;
@@ -42,6 +43,7 @@ export function sessionDeps(input: {
   return {
     vaultId: input.vaultId,
     settings,
+    ...(input.connection ? { connection: input.connection } : {}),
     notes: input.notes,
     host: {
       tasksFolder: () => tasksFolder,

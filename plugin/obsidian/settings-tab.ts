@@ -1,6 +1,6 @@
-/** The settings tab: relay, token, tasks folder, archive, contributor profile. */
+/** The settings tab: relay, token, tasks folder, archive, contributor profile, hosting. */
 import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
-import { parseSkills, type OwpSettings } from '../settings/settings.js';
+import { isAbsolutePath, parseSkills, type OwpSettings } from '../settings/settings.js';
 import { safeFolder } from '../../shared/notes/note-path.js';
 
 export interface SettingsHost {
@@ -11,6 +11,10 @@ export interface SettingsHost {
   identity(): string;
   /** Where the token is kept, for the description ("secret storage" or "data.json"). */
   tokenPlace(): string;
+  /** Hosting is possible here (desktop, a vault on disk). */
+  canHost(): boolean;
+  /** Where the hosted relay listens, or why it does not. */
+  hostState(): string;
 }
 
 const wholeNumber = (v: string, min: number): number | undefined => {
@@ -81,6 +85,59 @@ export class OwpSettingTab extends PluginSettingTab {
         }),
       );
     this.profile(containerEl, s);
+    this.hosting(containerEl, s);
+  }
+
+  private hosting(containerEl: HTMLElement, s: OwpSettings): void {
+    new Setting(containerEl).setName('Hosting').setHeading();
+    if (!this.host.canHost()) {
+      new Setting(containerEl).setName('Host the pool from this vault').setDesc('Available in Obsidian on a desktop computer only.');
+      return;
+    }
+    const h = s.host;
+    const apply = async () => {
+      await this.host.saveSettings();
+      await this.host.restartConnection();
+      this.display();
+    };
+    new Setting(containerEl)
+      .setName('Host the pool from this vault')
+      .setDesc(`Runs the relay inside Obsidian on this computer while the vault is open, so a small team needs no server; this vault signs in to it as its admin. This choice is kept for this computer only. ${this.host.hostState()}`)
+      .addToggle((t) =>
+        t.setValue(h.enabled).onChange(async (v) => {
+          h.enabled = v;
+          await apply();
+        }),
+      );
+    new Setting(containerEl)
+      .setName('Listen address')
+      .setDesc('127.0.0.1: this computer only. 0.0.0.0 or one of its addresses: others on your network can connect (they still need a token).')
+      .addText((t) =>
+        t.setValue(h.address).onChange(async (v) => {
+          if (/^[0-9a-fA-F.:]+$|^localhost$/.test(v.trim())) h.address = v.trim();
+          await this.host.saveSettings();
+        }),
+      );
+    new Setting(containerEl).setName('Port').addText((t) =>
+      t.setValue(String(h.port)).onChange(async (v) => {
+        const n = wholeNumber(v, 1);
+        if (n !== undefined && n <= 65535) h.port = n;
+        await this.host.saveSettings();
+      }),
+    );
+    new Setting(containerEl)
+      .setName('Data folder')
+      .setDesc('An absolute folder for the pool\'s data; empty keeps it in the plugin\'s folder (relay-data). Choose a folder outside the vault if the vault syncs to other computers.')
+      .addText((t) =>
+        t.setValue(h.dataDir).onChange(async (v) => {
+          if (v.trim() === '' || isAbsolutePath(v.trim())) h.dataDir = v.trim();
+          await this.host.saveSettings();
+        }),
+      );
+    new Setting(containerEl)
+      .setName('Apply hosting settings')
+      .setDesc('Restart the hosted relay with the address, port and folder above.')
+      .addButton((b) => b.setButtonText('Restart').onClick(() => void apply()));
   }
 
   private profile(containerEl: HTMLElement, s: OwpSettings): void {

@@ -1,5 +1,5 @@
 /**
- * Where the token lives: Obsidian's secret storage when the app has one (1.11.4 and later),
+ * Where the tokens live (the vault's token, and the admin token of a relay it hosts): Obsidian's secret storage when the app has one (1.11.4 and later),
  * data.json otherwise.
  *
  * Invariants:
@@ -25,38 +25,51 @@ export function findSecretStore(app: unknown): SecretStore | undefined {
   return s && typeof s.getSecret === 'function' && typeof s.setSecret === 'function' ? (s as SecretStore) : undefined;
 }
 
-/** Lowercase letters, digits and dashes, as secret storage requires. */
-export function secretId(vaultId: string): string {
+/**
+ * Lowercase letters, digits and dashes, as secret storage requires. `token` is the vault's
+ * token; `host` the admin token of the relay this vault hosts (plugin/host/).
+ */
+export function secretId(vaultId: string, kind: 'token' | 'host' = 'token'): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < vaultId.length; i++) h = Math.imul(h ^ vaultId.charCodeAt(i), 0x01000193) >>> 0;
-  return `owp-pool-token-${h.toString(36)}`;
+  return `owp-pool-${kind}-${h.toString(36)}`;
 }
 
 export interface TokenPlace {
   store: SecretStore | undefined;
   id: string;
+  /** The secret id of the hosted relay's admin token (`hostToken`). */
+  hostId: string;
 }
+
+const FIELDS = [
+  ['token', 'id'],
+  ['hostToken', 'hostId'],
+] as const;
 
 /**
  * Put the token into `settings.token` (in memory). Returns true when data.json must be
  * saved again because a token was moved out of it into the secret storage.
  */
 export function loadToken(settings: OwpSettings, place: TokenPlace): boolean {
-  if (!place.store) return false;
-  if (settings.token !== '') {
-    place.store.setSecret(place.id, settings.token);
-    return true;
+  const store = place.store;
+  if (!store) return false;
+  let moved = false;
+  for (const [field, id] of FIELDS) {
+    if (settings[field] !== '') {
+      store.setSecret(place[id], settings[field]);
+      moved = true;
+    } else settings[field] = store.getSecret(place[id]) ?? '';
   }
-  settings.token = place.store.getSecret(place.id) ?? '';
-  return false;
+  return moved;
 }
 
-/** Keep a changed token where it belongs (secret storage when available). */
+/** Keep changed tokens where they belong (secret storage when available). */
 export function storeToken(settings: OwpSettings, place: TokenPlace): void {
-  place.store?.setSecret(place.id, settings.token);
+  for (const [field, id] of FIELDS) place.store?.setSecret(place[id], settings[field]);
 }
 
-/** What goes into data.json: everything but the token when the secret storage holds it. */
+/** What goes into data.json: everything but the tokens when the secret storage holds them. */
 export function persisted(settings: OwpSettings, place: TokenPlace): OwpSettings {
-  return place.store ? { ...settings, token: '' } : settings;
+  return place.store ? { ...settings, token: '', hostToken: '' } : settings;
 }

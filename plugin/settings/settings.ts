@@ -35,18 +35,23 @@ export interface OwpSettings {
   archiveAfterDays: number;
   /** Written by the plugin: the note format of this vault's task notes (see migrate.ts). */
   noteFormat?: number;
-  /** Host the pool from this vault (desktop only): the embedded relay. */
+  /** Host the pool from this vault (desktop only): the relay inside Obsidian (plugin/host/). */
   host: HostSettings;
+  /** The hosted relay's admin token (secret storage when the app has it, like `token`). */
+  hostToken: string;
 }
 
 export interface HostSettings {
+  /** Kept per computer where the app allows (main.ts: local storage), so a synced vault does not host twice. */
   enabled: boolean;
-  /** Address the embedded relay listens on; 127.0.0.1 unless the user asks for the network. */
+  /** Address the relay listens on; 127.0.0.1 unless the user asks for the network. */
   address: string;
   port: number;
+  /** Absolute folder for the relay's data; '' = `relay-data` in the plugin's folder. */
+  dataDir: string;
 }
 
-export const DEFAULT_HOST: HostSettings = { enabled: false, address: '127.0.0.1', port: 8787 };
+export const DEFAULT_HOST: HostSettings = { enabled: false, address: '127.0.0.1', port: 8787, dataDir: '' };
 
 
 /** Who we are for this session (the token is held in memory only). */
@@ -90,6 +95,7 @@ export const DEFAULT_SETTINGS: OwpSettings = {
   noted: [],
   archiveAfterDays: 0,
   host: { ...DEFAULT_HOST },
+  hostToken: '',
 };
 
 function int(v: unknown, min: number, max: number, fallback: number): number {
@@ -121,13 +127,20 @@ export function normaliseSettings(raw: unknown): OwpSettings {
     archiveAfterDays: int(r.archiveAfterDays, 0, 3650, 0),
     ...(typeof r.noteFormat === 'number' && Number.isInteger(r.noteFormat) ? { noteFormat: r.noteFormat } : {}),
     host: parseHost(r.host),
+    hostToken: str(r.hostToken, ''),
   };
 }
 
 function parseHost(v: unknown): HostSettings {
   const r = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
   const address = typeof r.address === 'string' && /^[0-9a-fA-F.:]+$|^localhost$/.test(r.address.trim()) ? r.address.trim() : DEFAULT_HOST.address;
-  return { enabled: r.enabled === true, address, port: int(r.port, 0, 65535, DEFAULT_HOST.port) };
+  const dataDir = typeof r.dataDir === 'string' && isAbsolutePath(r.dataDir.trim()) ? r.dataDir.trim() : '';
+  return { enabled: r.enabled === true, address, port: int(r.port, 0, 65535, DEFAULT_HOST.port), dataDir };
+}
+
+/** `/srv/owp`, `C:\owp` or `\\server\share`: a folder the relay can use whatever the working directory. */
+export function isAbsolutePath(p: string): boolean {
+  return /^\/|^[A-Za-z]:[\\/]|^\\\\/.test(p);
 }
 
 /** `http://host:8787` -> `ws://host:8787/yjs`; `https` -> `wss`. */

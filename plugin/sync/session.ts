@@ -25,6 +25,8 @@ export interface MeAnswer {
 export interface SessionDeps {
   vaultId: string;
   settings: OwpSettings;
+  /** The relay and token to use instead of the settings' (this vault hosts the pool: plugin/host/). */
+  connection?: { relayUrl: string; token: string };
   notes: NoteStore;
   host: MirrorHost;
   /** GET /api/me; throws when the relay cannot be reached, returns status and body otherwise. */
@@ -71,7 +73,7 @@ export class Session {
 }
 
 async function resolveIdentity(deps: SessionDeps): Promise<Identity | undefined> {
-  const { relayUrl, token } = deps.settings;
+  const { relayUrl, token } = deps.connection ?? deps.settings;
   if (!token) {
     deps.notice('OWP: no token yet. Add the token from your pool admin in the plugin settings.');
     return undefined;

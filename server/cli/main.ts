@@ -12,6 +12,8 @@ import { GLOBAL_OPTIONS, RefusedError, UsageError, parseCommandArgs, type Option
 import { Context, type Command } from './command.js';
 import { Output } from './output.js';
 import { serve } from './commands/serve.js';
+import { backup, restore } from './commands/backup.js';
+import { config } from './commands/config.js';
 import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
 import { areaFreeze, areaUnfreeze, repoAdd, repoList, repoSet } from './commands/repo.js';
 import { trust } from './commands/trust.js';
@@ -30,6 +32,7 @@ import { refusalHint } from './hints.js';
 
 export const COMMANDS: Command[] = [
   serve,
+  config,
   tokenCreate,
   tokenList,
   tokenRevoke,
@@ -63,6 +66,8 @@ export const COMMANDS: Command[] = [
   auditVerify,
   githubSync,
   conformance,
+  backup,
+  restore,
 ];
 
 const GLOBAL_FLAGS = new Set([...Object.keys(GLOBAL_OPTIONS).map((n) => `--${n}`), '-h']);

@@ -9,6 +9,8 @@
  *   `token-revoked`, role not allowed -> 403. `admin` may call every route. Refused tokens
  *   are braked per address (../auth/guard.ts): past the brake, 429 for every token.
  * - Only the path of a URL is ever logged, never its query (it may hold `?token=`).
+ * - One access-log line per request once its answer ends (./access-log.ts): method, route
+ *   pattern, status, duration, role, client address and the error code of a refusal.
  * - Bodies are capped (default 1 MiB) -> 413 before they are buffered whole. A JSON body
  *   must be valid UTF-8 (else 400 `invalid-json`): bytes are never silently replaced by U+FFFD.
  * - Rate limit per token (or per address without one): a token bucket -> 429 with
@@ -24,6 +26,8 @@ import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal, Route, RouteContext } from '../ports.js';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { RateLimiter, retryAfterSeconds, type RateLimitOptions } from '../ratelimit/index.js';
+import { logRequest, type RequestNote } from './access-log.js';
+import { socketAddress, type AddressOf } from './client-address.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -38,6 +42,8 @@ export interface RouterOptions {
   shuttingDown?: () => boolean;
   /** Shared with the event stream and sockets; default: a guard of its own. */
   guard?: AuthGuard;
+  /** The client's address for brakes, limits and logs (default: the socket's; see OWP_TRUST_PROXY). */
+  addressOf?: AddressOf;
 }
 
 interface Compiled {
@@ -79,8 +85,10 @@ export class Router {
   private readonly limiter: RateLimiter | undefined;
   private readonly bodyLimit: number;
   private readonly guard: AuthGuard;
+  private readonly addressOf: AddressOf;
 
   constructor(private readonly o: RouterOptions) {
+    this.addressOf = o.addressOf ?? socketAddress;
     this.bodyLimit = o.bodyLimit ?? DEFAULT_BODY_LIMIT;
     this.guard = o.guard ?? new AuthGuard(o.tokens, DEFAULT_AUTH_FAILURE_LIMIT, o.now ?? Date.now);
     this.limiter = o.rateLimit === false ? undefined : new RateLimiter(o.rateLimit ?? {}, o.now ?? Date.now);
@@ -118,9 +126,12 @@ export class Router {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Every answer names the protocol version this relay speaks (docs/PROTOCOL.md, Versioning).
     res.setHeader(PROTOCOL_HEADER, PROTOCOL_VERSION);
+    const note: RequestNote = { started: performance.now() };
+    res.once('close', () => logRequest(this.o.log, req, res, note, this.addressOf(req)));
     try {
-      await this.dispatch(req, res);
+      await this.dispatch(req, res, note);
     } catch (e) {
+      if (isOwpError(e)) note.code = e.code;
       if (e instanceof RetryLater) {
         sendError(res, e, { 'retry-after': String(e.retryAfterSec) });
       } else if (isOwpError(e)) {
@@ -135,7 +146,7 @@ export class Router {
     }
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async dispatch(req: IncomingMessage, res: ServerResponse, note: RequestNote): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://relay.invalid');
     const segs = splitPath(url.pathname);
     if (!segs) throw new OwpError('invalid-field', 'The request path is not valid percent-encoding.');
@@ -145,20 +156,22 @@ export class Router {
       if (segs.length > 3 && segs[0] === 'api' && segs[1] === 'tasks') throw new OwpError('not-found', unencodedTaskIdMessage(url.pathname));
       throw new OwpError('not-found', `No endpoint at ${url.pathname}; see docs/PROTOCOL.md.`);
     }
+    note.route = route.path;
     if (this.o.shuttingDown?.() && route.auth !== 'none') {
       throw new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.');
     }
     let principal: Principal | undefined;
     if (route.auth !== 'none') {
-      const check = this.guard.check(tokenFromRequest(req), req.socket.remoteAddress);
+      const check = this.guard.check(tokenFromRequest(req), this.addressOf(req));
       if (!check.ok) throw refusal(check);
       principal = check.principal;
+      note.role = principal.role;
       if (principal.role !== 'admin' && !route.auth.includes(principal.role)) {
         throw new OwpError('not-authorized', `${aOrAn(principal.role, true)} ${principal.role} token may not call ${route.method} ${route.path}; it needs ${route.auth.join(' or ')}.`);
       }
     }
     if (this.limiter) {
-      const key = principal ? `t:${principal.tokenId}` : `a:${req.socket.remoteAddress ?? '?'}`;
+      const key = principal ? `t:${principal.tokenId}` : `a:${this.addressOf(req) ?? '?'}`;
       const wait = this.limiter.take(key);
       if (wait > 0) {
         const secs = retryAfterSeconds(wait);
@@ -189,10 +202,19 @@ export class Router {
           throw new OwpError('invalid-json', 'The request body is not valid JSON; send a JSON object with Content-Type: application/json.');
         }
       },
-      send: (status, b) => sendJson(res, status, b),
+      send: (status, b) => {
+        if (status >= 400) note.code = errorCodeOf(b);
+        sendJson(res, status, b);
+      },
     };
     await route.handler(ctx);
   }
+}
+
+/** The `error.code` of a JSON error answer, if it has one. */
+function errorCodeOf(b: unknown): string | undefined {
+  const code = (b as { error?: { code?: unknown } } | null)?.error?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /**

@@ -24,6 +24,7 @@ import type { ServerResponse } from 'node:http';
 import { EVENT } from '../../shared/protocol.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
+import { socketAddress, type AddressOf } from './client-address.js';
 import type { BoardDelta, BoardView } from '../engine/board.js';
 import type { Engine } from '../engine/engine.js';
 import type { PublicProfiles } from '../engine/public-profiles.js';
@@ -64,6 +65,8 @@ export interface EventHubOptions {
   maxPerCaller?: number;
   /** The relay's shared brake on refused tokens; default: one of its own. */
   guard?: AuthGuard;
+  /** The client's address for the brake and the per-caller cap (default: the socket's). */
+  addressOf?: AddressOf;
 }
 
 export class EventHub {
@@ -171,11 +174,11 @@ export class EventHub {
         const token = tokenFromRequest(ctx.req);
         let tokenId: string | undefined;
         if (token !== undefined || !this.o.publicDashboard) {
-          const check = this.guard.check(token, ctx.req.socket.remoteAddress);
+          const check = this.guard.check(token, (this.o.addressOf ?? socketAddress)(ctx.req));
           if (!check.ok) throw refusal(check);
           tokenId = check.principal.tokenId;
         }
-        const caller = tokenId !== undefined ? `t:${tokenId}` : `a:${ctx.req.socket.remoteAddress ?? '?'}`;
+        const caller = tokenId !== undefined ? `t:${tokenId}` : `a:${(this.o.addressOf ?? socketAddress)(ctx.req) ?? '?'}`;
         if (this.clients.size >= (this.o.maxClients ?? 1000)) {
           throw new RetryLater('The relay has as many event streams open as it allows; retry in a minute, or close other dashboards.', 60);
         }

@@ -4,8 +4,8 @@
  * such as inside Obsidian on the desktop.
  *
  * - The file starts with a header line; then one line per batch: `{"ops":[["p",key,base64],
- *   ["d",key]]}`. A batch resolves once its line is written (fsynced too with `sync: true`;
- *   like LevelDB's default, not without it). Opening replays every line.
+ *   ["d",key]]}`. A batch resolves once its line is written, and fdatasynced when the batch asks
+ *   for `sync` (or the file was opened with `sync: true`). Opening replays every line.
  * - A torn last line (a crash mid-write) is dropped and cut off; a bad line before the last
  *   means the file was damaged: opening fails with code `corrupt` instead of guessing.
  * - When the log grows past `rewriteBytes` and three times the live data, it is rewritten as
@@ -22,7 +22,7 @@ import { MemoryVolume, openMemoryBackend } from './memory.js';
 const HEADER = '{"owp-store":1}\n';
 
 export interface FileBackendOptions {
-  /** fsync after every batch (slower; survives power loss, not only a process crash). */
+  /** fdatasync after every batch, whatever the batch asks (a batch with `sync` is always synced). */
   sync?: boolean;
   /** Rewrite the log once it is at least this many bytes (default 4 MiB) and 3x the live data. */
   rewriteBytes?: number;
@@ -132,12 +132,12 @@ export async function openFileBackend(path: string, opts: FileBackendOptions = {
     return openMemoryBackend({
       volume,
       kind: 'file',
-      async persist(ops) {
+      async persist(ops, sync) {
         if (size >= rewriteBytes && size >= 3 * volume.liveBytes) await rewrite();
         const line = encodeLine(ops);
         try {
           await fh!.write(line);
-          if (opts.sync) await fh!.sync();
+          if (sync || opts.sync) await fh!.datasync();
         } catch (err) {
           // Cut a partly written line off, so the next batch does not follow a torn one.
           await fh!.truncate(size).catch(() => undefined);

@@ -7,9 +7,10 @@
  * - Keys are UTF-8 (LevelDB orders their bytes: code point order), values raw bytes. Data
  *   written before the storage port (JSON values through Level's json encoding) is the same bytes.
  * - Iterators read LevelDB's implicit snapshot taken when they are created.
+ * - A batch with `sync` is fsynced (LevelDB's `sync: true`) before it resolves.
  */
 import { Level } from 'level';
-import { StoreError, type KeyRange, type RawOp, type StoreBackend } from './port.js';
+import { StoreError, type BatchOptions, type KeyRange, type RawOp, type StoreBackend } from './port.js';
 
 type Db = Level<string, Uint8Array>;
 
@@ -35,9 +36,11 @@ export async function openLevelBackend(dir: string): Promise<StoreBackend> {
       open();
       return (await db.get(key)) ?? undefined;
     },
-    async batch(ops: RawOp[]) {
+    async batch(ops: RawOp[], opts?: BatchOptions) {
       open();
-      if (ops.length > 0) await db.batch(ops);
+      // sync: LevelDB fsyncs its write-ahead log before the write returns (and groups
+      // concurrent writers into one sync).
+      if (ops.length > 0) await db.batch(ops, { sync: opts?.sync === true });
     },
     iterate(range) {
       open();

@@ -71,7 +71,8 @@ export async function* walk(tree: Tree, r: KeyRange): AsyncIterableIterator<[str
 export interface MemoryOptions {
   volume?: MemoryVolume;
   kind?: string;
-  persist?: (ops: RawOp[]) => Promise<void>;
+  /** Runs before a batch is applied; `sync` is the batch's BatchOptions.sync. */
+  persist?: (ops: RawOp[], sync: boolean) => Promise<void>;
   /** Runs once on close, after the last batch. */
   onClose?: () => Promise<void>;
 }
@@ -91,7 +92,7 @@ export function openMemoryBackend(opts: MemoryOptions = {}): StoreBackend {
       open();
       return volume.tree.get(key)?.slice() ?? undefined;
     },
-    batch(ops) {
+    batch(ops, batchOpts) {
       try {
         open();
       } catch (err) {
@@ -100,7 +101,7 @@ export function openMemoryBackend(opts: MemoryOptions = {}): StoreBackend {
       const copy = ops.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : { ...op }));
       const run = async () => {
         if (copy.length === 0) return;
-        if (opts.persist) await opts.persist(copy);
+        if (opts.persist) await opts.persist(copy, batchOpts?.sync === true);
         volume.apply(copy);
       };
       const p = chain.then(run, run);

@@ -21,12 +21,28 @@ export interface KeyRange {
 
 export type RawOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
+/** How durable a batch must be when it resolves. */
+export interface BatchOptions {
+  /**
+   * true: on stable storage (fsync / fdatasync, a committed transaction) before it resolves, so it
+   * survives an OS crash or power loss. false or absent: handed to the OS (survives a process crash).
+   */
+  sync?: boolean;
+}
+
+/** OWP_DURABILITY: `fsync` (default) syncs every batch before anyone is answered; `os` leaves flushing to the OS. */
+export type Durability = 'fsync' | 'os';
+export const DURABILITY_MODES: readonly Durability[] = ['fsync', 'os'];
+
 export interface StoreBackend {
   /** A short name for logs and docs: `leveldb`, `memory`, `file`, `postgres`. */
   readonly kind: string;
   get(key: string): Promise<Uint8Array | undefined>;
-  /** Atomic: after it resolves every op is applied; if it rejects none is. Ops apply in order. */
-  batch(ops: RawOp[]): Promise<void>;
+  /**
+   * Atomic: after it resolves every op is applied (and on stable storage with `sync`); if it
+   * rejects none is. Ops apply in order.
+   */
+  batch(ops: RawOp[], opts?: BatchOptions): Promise<void>;
   /**
    * Entries in the range, in key order (or reverse). The iterator reads one snapshot, taken no
    * later than when its first `next()` resolves: writes after that are not seen. Breaking out of

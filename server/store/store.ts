@@ -7,10 +7,13 @@
  *   `encoding: 'binary'`): the bytes carry no tag, so every backend holds the same bytes.
  * - Prefix scans cover [prefix, prefixEnd(prefix)), so `a/b/` never sees `a/b0...`.
  * - `kv(namespace)` keys are `kv/<namespace>/<key>`, apart from the relay's own prefixes.
+ * - Durability (`createStore(backend, { durability })`, OWP_DURABILITY): with `fsync` (the
+ *   default) every batch, put and del asks the backend for `sync`, so whatever a caller awaited
+ *   is on stable storage; with `os` none does (docs/RELIABILITY.md).
  * - Key layout of the whole relay: docs/STORAGE.md.
  */
 import type { KvStore } from '../ports.js';
-import { checkKey, checkRange, prefixRange, StoreError, type KeyRange, type RawOp, type StoreBackend } from './port.js';
+import { checkKey, checkRange, prefixRange, StoreError, type Durability, type KeyRange, type RawOp, type StoreBackend } from './port.js';
 
 export type ValueKind = 'json' | 'binary';
 
@@ -38,6 +41,8 @@ export interface NamespacedKv extends KvStore {
 export interface Store {
   /** The backend underneath (`kind` says which). */
   readonly backend: StoreBackend;
+  /** `fsync`: every write is synced to stable storage before it resolves; `os`: left to the OS. */
+  readonly durability: Durability;
   kv(namespace: string): NamespacedKv;
   /** Atomic: all ops or none. */
   batch(ops: StoreOp[]): Promise<void>;
@@ -86,10 +91,18 @@ async function* decoded<T>(it: AsyncIterableIterator<[string, Uint8Array]>, enco
   for await (const [k, v] of it) yield [k, (encoding === 'binary' ? v : decodeJson<T>(k, v)) as T];
 }
 
+export interface StoreOptions {
+  /** Default `fsync`. */
+  durability?: Durability;
+}
+
 /** The Store over `backend`. Closing the Store closes the backend. */
-export function createStore(backend: StoreBackend): Store {
+export function createStore(backend: StoreBackend, opts: StoreOptions = {}): Store {
+  const durability = opts.durability ?? 'fsync';
+  const write = { sync: durability === 'fsync' };
   const store: Store = {
     backend,
+    durability,
     kv(namespace: string): NamespacedKv {
       if (!namespace || namespace.includes('/')) throw new TypeError('kv namespace must be a non-empty name without "/"');
       const p = `kv/${namespace}/`;
@@ -102,15 +115,15 @@ export function createStore(backend: StoreBackend): Store {
     },
     async batch(ops) {
       if (ops.length === 0) return;
-      await backend.batch(ops.map(toRawOp));
+      await backend.batch(ops.map(toRawOp), write);
     },
     async get<T>(key: string) {
       const bytes = await backend.get(checkKey(key));
       return bytes === undefined ? undefined : decodeJson<T>(key, bytes);
     },
     getBinary: async (key) => backend.get(checkKey(key)),
-    put: async (key, value) => backend.batch([toRawOp({ type: 'put', key, value })]),
-    del: async (key) => backend.batch([{ type: 'del', key: checkKey(key) }]),
+    put: async (key, value) => backend.batch([toRawOp({ type: 'put', key, value })], write),
+    del: async (key) => backend.batch([{ type: 'del', key: checkKey(key) }], write),
     async entries<T>(prefix: string, opts: ScanOptions = {}) {
       const out: Array<[string, T]> = [];
       for await (const e of store.iterate<T>(prefixRange(checkKey(prefix), opts), opts.encoding)) out.push(e);

@@ -6,7 +6,9 @@
  *   `doc/<encodeURIComponent(name)>/u/<seq zero-padded to 12>` (one update each), binary.
  * - Every update a loaded doc emits (any origin: a client, the relay) is appended to its log, in
  *   order, through one promise chain per doc; `whenPersisted(name)` resolves once every update
- *   emitted so far is on disk, so callers can write before they broadcast.
+ *   emitted so far is on disk (synced, with the store's `fsync` durability), so callers can write
+ *   before they broadcast. Updates emitted while a write is in flight go together in the next
+ *   batch (group commit: one sync for a burst of edits; with a fanout, one transaction each).
  * - Compaction (once at least `compactEvery` updates AND at least `compactSizeFactor` times the
  *   snapshot's size in bytes were logged since the last one; and on close) writes the snapshot
  *   and deletes the logged updates it covers in one atomic batch. By size, so the whole-doc
@@ -77,6 +79,8 @@ interface Entry {
   /** Size of the last snapshot written (or read at load). */
   snapBytes: number;
   chain: Promise<void>;
+  /** Updates emitted but not yet handed to the store: the next batch in the chain takes them all. */
+  pending: StoreOp[];
   onUpdate: (update: Uint8Array, origin?: unknown) => void;
 }
 
@@ -202,6 +206,7 @@ export class DocStore {
       bytesSinceCompaction: loggedBytes,
       snapBytes: snap?.byteLength ?? 0,
       chain: Promise.resolve(),
+      pending: [],
       onUpdate: () => undefined,
     };
     entry.onUpdate = (update: Uint8Array, origin?: unknown) => {
@@ -225,9 +230,22 @@ export class DocStore {
     e.bytesSinceCompaction += update.byteLength;
     const key = docUpdateKey(name, seq, this.writer);
     const fanout = this.opts.fanout;
-    e.chain = e.chain
-      .then(() => (fanout ? fanout.append(name, key, update) : this.store.batch([{ type: 'put', key, value: update, encoding: 'binary' }])))
-      .catch((err) => this.opts.log?.error('could not persist a document update', { doc: name, seq, err: String(err) }));
+    const failed = (err: unknown) => this.opts.log?.error('could not persist document updates', { doc: name, seq, err: String(err) });
+    if (fanout) {
+      e.chain = e.chain.then(() => fanout.append(name, key, update)).catch(failed);
+    } else {
+      e.pending.push({ type: 'put', key, value: update, encoding: 'binary' });
+      // Group commit: one batch (one sync) takes every update queued before it starts.
+      if (e.pending.length === 1) {
+        e.chain = e.chain
+          .then(() => {
+            const ops = e.pending;
+            e.pending = [];
+            return this.store.batch(ops);
+          })
+          .catch(failed);
+      }
+    }
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
   }
 
@@ -294,7 +312,7 @@ export class DocStore {
     try {
       const snap = Y.encodeStateAsUpdate(e.doc);
       e.snapBytes = snap.byteLength;
-      const ops: Parameters<Store['batch']>[0] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
+      const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const k of await this.store.keys(docKeyPrefix(name) + 'u/')) {
         if (seqOf(k) <= upTo) ops.push({ type: 'del', key: k });
       }

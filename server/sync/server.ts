@@ -9,7 +9,9 @@
  *   per-token message throttling (server/ratelimit) and pings.
  *
  * Invariants: revoking a token closes its sockets at once (4410); `close()` closes every
- * socket (1001) and stops accepting. Close codes: shared/protocol.ts `CLOSE`.
+ * socket (1001) and stops accepting. Close codes: shared/protocol.ts `CLOSE`. Every
+ * refused upgrade is logged (warn) with its close code and stable reason code, every
+ * accepted one (info) with its document and role; never a token.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -18,6 +20,7 @@ import type * as awarenessProtocol from 'y-protocols/awareness';
 import { CLOSE, YJS_PATH } from '../../shared/protocol.js';
 import { AuthGuard } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
+import { socketAddress, type AddressOf } from '../http/client-address.js';
 import type { Logger, Principal } from '../ports.js';
 import { DEFAULT_AUTH_FAILURE_RATE, DEFAULT_SOCKET_MESSAGE_RATE, RateLimiter, type RateLimitOptions } from '../ratelimit/index.js';
 import { admit } from './admission.js';
@@ -51,6 +54,8 @@ export interface SyncServerOptions {
   messageRate?: RateLimitOptions;
   /** Does this worker id exist (a token was bound to it)? Default: every id does. */
   knownWorker?: (workerId: string) => boolean;
+  /** The client's address for the brake and the logs (default: the socket's). */
+  addressOf?: AddressOf;
 }
 
 export interface SyncServer {
@@ -84,6 +89,7 @@ function docNameOf(req: IncomingMessage, prefix: string): string | undefined | n
 
 export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncServer {
   const prefix = (opts.path ?? YJS_PATH).replace(/\/+$/, '');
+  const addressOf = opts.addressOf ?? socketAddress;
   const maxMessageBytes = opts.maxMessageBytes ?? 1024 * 1024;
   const rules = {
     guard: opts.guard ?? new AuthGuard(opts.tokens, DEFAULT_AUTH_FAILURE_RATE),
@@ -112,8 +118,15 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const a = admit(rules, { token: tokenFromRequest(req), address: req.socket.remoteAddress, docName, closing, socketsOf: (t) => conns.countOf(t) });
-      if (!a.ok) return ws.close(a.code, a.reason);
+      const ip = addressOf(req);
+      const a = admit(rules, { token: tokenFromRequest(req), address: ip, docName, closing, socketsOf: (t) => conns.countOf(t) });
+      if (!a.ok) {
+        opts.log?.warn('socket refused', { doc: docName?.slice(0, 200), close: a.code, code: a.reason.split(':')[0], ip });
+        return ws.close(a.code, a.reason);
+      }
+      const role = a.principal.role;
+      opts.log?.info('socket open', { doc: a.docName, role, ip });
+      ws.once('close', (code) => opts.log?.debug?.('socket closed', { doc: a.docName, role, close: code }));
       conns.accept(ws, a.principal, a.docName, a.writable, rooms.get(a.docName));
     });
   };

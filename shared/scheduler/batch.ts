@@ -169,6 +169,6 @@ export function runBatch(state: PoolState, intents: Intent[], now: number, carri
   const ledger = toLedger(draft);
   flushAdded(draft);
   compactBuckets(draft);
-  const indexes: PoolIndexes = { active: draft.active, leased: draft.leased, candidates: draft.candidates, buckets: draft.buckets, unordered: draft.unordered };
+  const indexes: PoolIndexes = { active: draft.active, leased: draft.leased, candidates: draft.candidates, buckets: draft.buckets, unordered: draft.unordered, skillCounts: draft.skillCounts };
   return { result: { ledger, outcomes, events: draft.events }, indexes, touched: draft.touched, workersTouched: draft.workersTouched };
 }

@@ -18,9 +18,9 @@ import type { ErrorCode } from '../errors.js';
 import { DEFAULTS, type Intent, type RepoPolicy, type Task, type WorkerProfile } from '../model.js';
 import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext } from './filters.js';
 import { grant, type Decision } from './leases.js';
-import { SCORES, pairBound, partScore, type ScoreInput, type Scored } from './scores.js';
+import { SCORES, pairBoundFor, partScore, type ScoreInput, type Scored } from './scores.js';
 import { areaKey, compareStrings, own, defaultPolicy, policyFor, workerRuntime, type RepoLoad, type Draft } from './state.js';
-import type { Candidate } from './indexes.js';
+import { maxSkillCount, type Candidate } from './indexes.js';
 import { rankCandidates, type RankedCandidates } from './pool.js';
 import { fnv1a32From, taskPrefixHash } from './hash.js';
 
@@ -140,7 +140,8 @@ export function claimNext(draft: Draft, intent: Extract<Intent, { kind: 'claim-n
   if (wno) return { status: 'rejected', code: wno.rejection.code, message: wno.rejection.message, filter: wno.filter };
   const input: ScoreInput = { task: NO_WORKER as unknown as Task, queuedAt: 0, now: draft.now, profile: ctx.profile!, skills: ctx.skills, workerState: ctx.workerState };
   const workerPart = partScore(input, 'worker', SCORES);
-  const pairMax = pairBound(SCORES);
+  // skillCounts covers every candidate at() can return, so this bounds every later pair part.
+  const pairMax = pairBoundFor(ctx.skills.size, maxSkillCount(draft.skillCounts), SCORES);
   const counts: Counts = new Map();
   // The order of scores.ts `beats` (total desc, tieBreakHash asc, id asc), with the best
   // candidate's hash kept and each task's hash prefix cached: a hash only for exact ties.

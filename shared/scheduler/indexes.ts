@@ -9,6 +9,7 @@
  * - `candidates` holds exactly the ids whose runtime is queued and whose board task exists
  *   and is neither held nor cancelled; `leased` exactly the ids in state leased with a
  *   lease. Both are synced for every id a batch sets and every board task it is told changed.
+ * - `skillCounts` counts the candidates by distinct required skills (kept with `candidates`).
  * - Owned by one SchedulerSession (session.ts) at a time; a batch moves them on in place.
  */
 import type { ErrorCode } from '../errors.js';
@@ -34,6 +35,32 @@ export interface Candidate {
   hashPrefix?: number;
   /** The state filter that blocks it for everyone, once one does (per batch). */
   blocked?: { filter: Filter; code: ErrorCode };
+  /** How many distinct skills its task requires (the skill-fit bound, claims.ts). */
+  skillCount: number;
+}
+
+/** The number of distinct skills a task requires. */
+export function distinctSkills(task: Task): number {
+  const s = task.skills;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) if (s.indexOf(s[i]!) === i) n++;
+  return n;
+}
+
+/** Candidates by the number of distinct skills their task requires: count -> candidates. */
+export type SkillCounts = Map<number, number>;
+
+function countSkills(counts: SkillCounts, k: number, by: 1 | -1): void {
+  const n = (counts.get(k) ?? 0) + by;
+  if (n > 0) counts.set(k, n);
+  else counts.delete(k);
+}
+
+/** The most distinct skills any candidate's task requires (0 without candidates). */
+export function maxSkillCount(counts: SkillCounts): number {
+  let max = 0;
+  for (const k of counts.keys()) if (k > max) max = k;
+  return max;
 }
 
 function offered(runtime: TaskRuntime | undefined, task: Task | undefined): task is Task {
@@ -48,6 +75,7 @@ export interface PoolIndexes {
   buckets: Map<number, Bucket>;
   /** Some candidate has a non-integer queuedAt: the ranking sorts instead of merging. */
   unordered: boolean;
+  skillCounts: SkillCounts;
 }
 
 /** What syncCandidate keeps in line. */
@@ -57,10 +85,13 @@ export interface CandidateIndex {
   buckets: Map<number, Bucket>;
   /** New candidates not yet in a bucket. */
   added: Candidate[];
+  skillCounts: SkillCounts;
 }
 
 function forget(c: CandidateIndex, e: Candidate | undefined): void {
-  if (!e?.bucketed) return;
+  if (!e) return;
+  countSkills(c.skillCounts, e.skillCount, -1);
+  if (!e.bucketed) return;
   const b = c.buckets.get(e.task.priority);
   if (b) b.stale++;
 }
@@ -75,7 +106,8 @@ export function syncCandidate(c: CandidateIndex, tasks: Record<string, TaskRunti
     const cur = c.candidates.get(id);
     if (cur && cur.runtime === runtime && cur.task === task) return;
     forget(c, cur);
-    const e: Candidate = { id, task, runtime: runtime!, area: areaKey(task.area), policy: undefined as unknown as RepoPolicy, taskPart: 0, taken: false };
+    const e: Candidate = { id, task, runtime: runtime!, area: areaKey(task.area), policy: undefined as unknown as RepoPolicy, taskPart: 0, taken: false, skillCount: distinctSkills(task) };
+    countSkills(c.skillCounts, e.skillCount, 1);
     c.candidates.set(id, e);
     c.added.push(e);
   } else {

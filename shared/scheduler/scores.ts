@@ -111,6 +111,24 @@ export function pairBound(scores: readonly Score[] = SCORES): number {
   return total;
 }
 
+/** The published pair scores are skill fit alone: then pairBoundFor can be tighter. */
+const ONLY_SKILL_FIT = SCORES.filter((s) => s.dependsOn === 'pair').length === 1 && SCORES.includes(skillFitScore);
+
+/**
+ * The most the pair scores can add for a worker with `workerSkills` distinct skills when no
+ * candidate task requires more than `maxTaskSkills` distinct skills. Skill fit of a task that
+ * passed the skills filter is k / workerSkills (k its distinct skills, all the worker's), and
+ * k <= min(maxTaskSkills, workerSkills); division and multiplication by a positive constant
+ * are monotone in floating point, so no candidate's pair part exceeds this. A worker with
+ * three skills and tasks needing one each scores at most 1/3, not 1: claim-next can stop as
+ * soon as the task part drops (claims.ts), instead of scanning 33 priority levels further.
+ */
+export function pairBoundFor(workerSkills: number, maxTaskSkills: number, scores: readonly Score[] = SCORES): number {
+  if (scores !== SCORES || !ONLY_SKILL_FIT) return pairBound(scores);
+  if (workerSkills === 0) return 0;
+  return skillFitScore.weight * clamp01(Math.min(maxTaskSkills, workerSkills) / workerSkills);
+}
+
 /**
  * total = (task part + worker part) + pair part, each part summed in SCORES order. This
  * exact association is what claim-next computes (and what its early stop relies on).

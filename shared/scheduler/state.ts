@@ -24,7 +24,7 @@ import {
   type WorkerProfile,
   type WorkerRuntime,
 } from '../model.js';
-import { syncCandidate, type Candidate, type PoolIndexes } from './indexes.js';
+import { syncCandidate, type Candidate, type PoolIndexes, type SkillCounts } from './indexes.js';
 import type { Bucket } from './pool.js';
 
 /** The actor recorded on events the scheduler causes by itself (reconcile, expiry). */
@@ -70,6 +70,7 @@ export interface Draft {
   candidates: Map<string, Candidate>;
   buckets: Map<number, Bucket>;
   unordered: boolean;
+  skillCounts: SkillCounts;
   /** Candidates not yet in a bucket. */
   added: Candidate[];
   /** Task ids set in this batch; `dirty` those not yet synced into leased/candidates. */
@@ -177,6 +178,7 @@ export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes
     candidates: indexes?.candidates ?? new Map(),
     buckets: indexes?.buckets ?? new Map(),
     unordered: indexes?.unordered ?? false,
+    skillCounts: indexes?.skillCounts ?? new Map(),
     added: [],
     touched: new Set(),
     dirty: [],

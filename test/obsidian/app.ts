@@ -10,6 +10,7 @@
  *   `throw: false`.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import nodePath from 'node:path';
 import { createElement } from './dom.js';
 import { FileManager, MetadataCache, Vault, Events } from './vault.js';
@@ -37,7 +38,7 @@ export interface PluginManifest {
 export const noticeLog: { at: number; message: string }[] = [];
 
 /** What the simulated Obsidian version offers (tests of older versions turn features off). */
-export const appFeatures = { secretStorage: true };
+export const appFeatures = { secretStorage: true, localStorage: true };
 
 /**
  * Obsidian's SecretStorage (1.11.4+): app-wide (shared by every vault of the app, kept out of
@@ -57,6 +58,18 @@ export class SecretStorage extends Events {
   }
 }
 let currentApp: App | undefined;
+
+/**
+ * Obsidian's Platform. The double is a desktop app by default (tests of mobile flip the
+ * flags), and like Electron's renderer it has Node's require on window (window is globalThis
+ * here, see dom.ts).
+ */
+export const Platform = { isDesktop: true, isDesktopApp: true, isMobile: false, isMobileApp: false, isIosApp: false, isAndroidApp: false, isPhone: false, isTablet: false, isMacOS: false, isWin: false, isLinux: true, isSafari: false };
+const g = globalThis as Record<string, unknown>;
+if (g.require === undefined) g.require = createRequire(import.meta.url);
+
+/** The app's local storage per vault (App.loadLocalStorage, Obsidian 1.8.7+): kept per app id, across restarts. */
+export const localStore = new Map<string, unknown>();
 
 export class App {
   vault: Vault;
@@ -92,6 +105,10 @@ export class App {
   statusBar = createElement('div');
   ribbon: { icon: string; title: string; el: HTMLElement; cb: (e: MouseEvent) => unknown }[] = [];
 
+  /** Present only when appFeatures.localStorage is on (older Obsidian versions lack them). */
+  loadLocalStorage?: (key: string) => unknown;
+  saveLocalStorage?: (key: string, data: unknown) => void;
+
   constructor(basePath: string, appId: string) {
     this.vault = new Vault(basePath);
     this.workspace = new Workspace(this);
@@ -99,6 +116,10 @@ export class App {
     this.fileManager = new FileManager(this.vault);
     this.appId = appId;
     if (appFeatures.secretStorage) this.secretStorage = new SecretStorage();
+    if (appFeatures.localStorage) {
+      this.loadLocalStorage = (key) => localStore.get(`${appId}:${key}`) ?? null;
+      this.saveLocalStorage = (key, data) => (data === null ? localStore.delete(`${appId}:${key}`) : localStore.set(`${appId}:${key}`, data));
+    }
   }
 }
 
@@ -292,13 +313,20 @@ export class ToggleComponent {
   private value = false;
   private handlers: ((v: boolean) => unknown)[] = [];
   constructor(containerEl: HTMLElement) {
+    this.toggleEl.classList.add('checkbox-container');
     containerEl.appendChild(this.toggleEl);
+    // Like Obsidian's toggle: a click flips it and calls the change handlers.
+    this.toggleEl.addEventListener('click', () => {
+      this.setValue(!this.value);
+      for (const h of this.handlers) void h(this.value);
+    });
   }
   getValue(): boolean {
     return this.value;
   }
   setValue(v: boolean): this {
     this.value = v;
+    this.toggleEl.classList.toggle('is-enabled', v);
     return this;
   }
   onChange(cb: (v: boolean) => unknown): this {

@@ -5,7 +5,7 @@
  * or (vitest.config.ts) `resolve: { alias: { obsidian: <abs>/test/obsidian/index.ts } }`.
  */
 export { doc, happyWindow, createElement } from './dom.js';
-export { Events, TAbstractFile, TFile, TFolder, Vault, MetadataCache, FileManager, normalizePath } from './vault.js';
+export { Events, FileSystemAdapter, TAbstractFile, TFile, TFolder, Vault, MetadataCache, FileManager, normalizePath } from './vault.js';
 export type { EventRef, CachedMetadata } from './vault.js';
 export { Component, View, ItemView, MarkdownView, Editor, WorkspaceLeaf, Workspace } from './workspace.js';
 export {
@@ -24,6 +24,8 @@ export {
   requestUrl,
   appFeatures,
   secretStore,
+  Platform,
+  localStore,
   SecretStorage,
 } from './app.js';
 export type { Command, PluginManifest, RequestUrlParam, RequestUrlResponse } from './app.js';

@@ -71,8 +71,20 @@ export class TFolder extends TAbstractFile {
   }
 }
 
+/** Desktop Obsidian's adapter for a vault that is a folder on disk. */
+export class FileSystemAdapter {
+  constructor(private readonly basePath: string) {}
+  getBasePath(): string {
+    return this.basePath;
+  }
+  getName(): string {
+    return nodePath.basename(this.basePath);
+  }
+}
+
 export class Vault extends Events {
   private files = new Map<string, TAbstractFile>();
+  readonly adapter: FileSystemAdapter;
   private root: TFolder;
   /** Counts for tests. */
   counts = { create: 0, modify: 0, rename: 0, delete: 0 };
@@ -82,6 +94,7 @@ export class Vault extends Events {
     readonly configDir = '.obsidian',
   ) {
     super();
+    this.adapter = new FileSystemAdapter(basePath);
     this.root = new TFolder();
     this.root.vault = this;
     this.root.path = '/';

@@ -16,8 +16,14 @@ export const MAIN_JS_LIMIT = 400 * 1024;
 const root = path.resolve(import.meta.dirname, '../..');
 
 describe('plugin build (npm run build)', () => {
-  it('produces a CommonJS main.js with one copy of yjs and no Node built-ins, plus manifest and styles', async () => {
+  it('produces a CommonJS main.js with one copy of yjs and no Node built-ins, plus manifest, styles and the relay chunk', async () => {
     await run(process.execPath, ['esbuild.config.mjs', 'production'], { cwd: root });
+    // owp-relay.js: the relay for hosting, built with this version; its database drivers are
+    // never required (the file store), its Node built-ins are Electron's on desktop.
+    const relayJs = fs.readFileSync(path.join(root, 'owp-relay.js'), 'utf8');
+    const manifestVersion = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8')).version;
+    expect(relayJs).toContain(JSON.stringify(manifestVersion));
+    expect(relayJs.split('Yjs was already imported').length - 1).toBe(1);
     const js = fs.readFileSync(path.join(root, 'main.js'), 'utf8');
     const required = [...js.matchAll(/require\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]);
     expect(new Set(required)).toEqual(new Set(['obsidian']));
@@ -83,6 +89,32 @@ describe('plugin build (npm run build)', () => {
     }
   });
 
+  it('the built main.js hosts the pool with the built owp-relay.js from its own folder, and unload frees the port', async () => {
+    const js = fs.readFileSync(path.join(root, 'main.js'), 'utf8');
+    const chunk = fs.readFileSync(path.join(root, 'owp-relay.js'), 'utf8');
+    expect(chunk).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML/);
+    const mod: { exports: Record<string, unknown> } = { exports: {} };
+    new Function('require', 'module', 'exports', js)((id: string) => (id === 'obsidian' ? obsidianDouble : undefined), mod, mod.exports);
+    const Plugin = mod.exports.default as new (app: unknown, manifest: unknown) => obsidianDouble.Plugin & { host: { running?: { url: string; port: number } }; closing: Promise<void> };
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'owp-bundle-host-'));
+    try {
+      const pluginDir = path.join(dir, '.obsidian/plugins/owp-pool');
+      fs.mkdirSync(pluginDir, { recursive: true });
+      fs.copyFileSync(path.join(root, 'owp-relay.js'), path.join(pluginDir, 'owp-relay.js'));
+      fs.writeFileSync(path.join(pluginDir, 'data.json'), JSON.stringify({ host: { enabled: true, port: 0 } }));
+      const app = obsidianDouble.createTestApp(dir);
+      const plugin = new Plugin(app, JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8')));
+      plugin.load();
+      const relay = await waitFor(() => plugin.host.running, 15_000, 'hosted relay');
+      expect((await (await fetch(`${relay.url}/healthz`)).json()).ok).toBe(true);
+      plugin.unload();
+      await plugin.closing;
+      await expect(fetch(`${relay.url}/healthz`)).rejects.toThrow();
+    } finally {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("lints everything bundled into main.js with Obsidian's rules (eslint.config.mjs PLUGIN_FILES covers every input)", async () => {
     // @ts-expect-error plain ESM config without types
     const { PLUGIN_FILES } = (await import('../../eslint.config.mjs')) as { PLUGIN_FILES: string[] };
@@ -94,6 +126,9 @@ describe('plugin build (npm run build)', () => {
     const ours = Object.keys(r.metafile.inputs).map((f) => path.relative(root, path.resolve(root, f))).filter((f) => !f.includes('node_modules'));
     expect(ours.length).toBeGreaterThan(20);
     expect(ours.filter((f) => !covered(f))).toEqual([]);
+    // The relay stays out of main.js: only the chunk (owp-relay.js) carries server code.
+    expect(ours.filter((f) => f.startsWith('server/') || f === 'plugin/host/relay-entry.ts')).toEqual([]);
+    expect(Object.keys(r.metafile.inputs).filter((f) => /node_modules\/(ws|level|pg)\//.test(f))).toEqual([]);
   });
 
   it('fails the build when code pulls a Node built-in', async () => {

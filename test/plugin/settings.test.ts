@@ -53,6 +53,7 @@ describe('plugin settings', () => {
       expect(settings).toEqual([
         'Connection', 'Relay address', 'Token', 'Apply connection settings', 'Notes', 'Tasks folder', 'Archive finished tasks after (days)',
         'Contributor profile', 'Display name', 'Skills', 'Capacity points', 'Maximum concurrent tasks',
+        'Hosting', 'Host the pool from this vault', 'Listen address', 'Port', 'Data folder', 'Apply hosting settings',
       ]);
       const input = (name: string) => {
         const item = [...tab.containerEl.querySelectorAll('.setting-item')].find((el) => el.querySelector('.setting-item-name')?.textContent === name)!;

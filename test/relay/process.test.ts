@@ -151,7 +151,7 @@ describe('relay process', () => {
     const { spawnSync } = await import('node:child_process');
     const r = spawnSync('node', ['--import', 'tsx', 'server/main.ts', '--port', 'abc'], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/port must be a number/);
+    expect(r.stderr).toContain('owp serve: config-invalid-value: --port is "abc": it must be a whole number from 0 to 65535.');
   });
 });
 

@@ -91,6 +91,51 @@ describe('scheduler session (incremental batches)', () => {
     );
   });
 
+  it('workers with more skills than any task needs (skill fit below 1): each carried claim-next equals a brute-force pick', () => {
+    // claim-next stops scanning at the worker's skill-fit bound (scores.ts pairBoundFor):
+    // here every task needs at most `most` skills, workers have up to four.
+    const T0 = Date.UTC(2026, 4, 1);
+    const SK = ['ts', 'py', 'go', 'docs'];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.array(fc.record({ p: fc.integer({ min: -40, max: 40 }), c: fc.integer({ min: 0, max: 2 }), s: fc.subarray(SK, { maxLength: 2 }) }), { minLength: 30, maxLength: 120 }),
+        fc.array(fc.record({ w: fc.nat({ max: 4 }), dt: fc.integer({ min: 0, max: 90_000_000 }), release: fc.boolean() }), { minLength: 5, maxLength: 20 }),
+        (most, specs, steps) => {
+          const tasks: Record<string, Task> = {};
+          specs.forEach((t, i) => {
+            const id = `r/x#${i}`;
+            tasks[id] = parseTask({ id, repo: 'r/x', title: `t${i}`, priority: t.p, skills: t.s.slice(0, most), createdAt: T0 + t.c * 1000 });
+          });
+          const board: Board = { tasks, repos: {}, trust: {} };
+          const profiles = Object.fromEntries(
+            [SK, ['ts', 'py', 'go'], ['ts', 'py'], ['docs'], []].map((skills, i) => [`w${i}`, parseWorkerProfile({ id: `w${i}`, name: `w${i}`, skills, capacity: 50, maxConcurrent: 50 })]),
+          );
+          let now = T0 + 5000;
+          const session = new SchedulerSession(schedule({ board, profiles, ledger: emptyLedger() }, [], now).ledger);
+          let n = 0;
+          for (const st of steps) {
+            now += st.dt;
+            const worker = `w${st.w}`;
+            const state: PoolState = { board, profiles, ledger: session.ledger() };
+            const expected = bruteForceClaimNext(state, worker, now);
+            const intents: Intent[] = [{ kind: 'claim-next', id: `c${n++}`, workerId: worker }];
+            const held = Object.values(state.ledger.tasks).find((rt) => rt.state === 'leased' && rt.lease);
+            if (st.release && held) intents.unshift({ kind: 'release', id: `r${n++}`, workerId: held.lease!.workerId, taskId: held.taskId, fencingToken: held.lease!.fencingToken });
+            const r = session.schedule({ board, profiles }, intents, now, []);
+            session.commit(r);
+            const o = r.outcomes[intents.length - 1]!;
+            if (!(st.release && held)) {
+              if (expected === undefined) expect(o.status).toBe('rejected');
+              else expect(o).toMatchObject({ status: 'granted', taskId: expected });
+            }
+          }
+        },
+      ),
+      fcOptions(150),
+    );
+  });
+
   it('over random intents and board edits, every session batch equals schedule() byte for byte', () => {
     fc.assert(
       fc.property(worldArb, stepsArb(14), fc.array(fc.array(editArb, { maxLength: 2 }), { maxLength: 14 }), fc.nat(), (world, steps, edits, mode) => {
