@@ -2,7 +2,7 @@
  * The side-by-side cycle: N workers, each looping "take the next task, complete it", until
  * the pool is empty. Shared by the three systems of bench/side.ts so each is measured the
  * same way: claim latency from sending the take to its answer, and cycles per second over
- * the middle of the run (from 5% to 95% of the tasks completed: no ramp-up, no drain tail).
+ * the middle of the run (a run stops when the pool is empty or after a budget of cycles) (from 5% to 95% of the tasks completed: no ramp-up, no drain tail).
  *
  * Invariants: one load generator for all systems; the HTTP systems use harness.ts's `call`
  * (one keep-alive agent, one connection per busy worker).
@@ -27,7 +27,9 @@ export interface CycleDriver {
   complete(worker: number, taken: unknown): Promise<void>;
 }
 
-export async function runCycles(driver: CycleDriver, workers: number, tasks: number): Promise<CycleResult> {
+/** `cycles`: stop after this many claims were sent (default: until the pool is empty). */
+export async function runCycles(driver: CycleDriver, workers: number, tasks: number, cycles = Infinity): Promise<CycleResult> {
+  let budget = cycles;
   const done: number[] = [];
   const claims: [number, number][] = [];
   let errors = 0;
@@ -35,6 +37,7 @@ export async function runCycles(driver: CycleDriver, workers: number, tasks: num
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
       for (;;) {
+        if (budget-- <= 0) return;
         const s = performance.now();
         let taken: unknown;
         try {
@@ -42,6 +45,7 @@ export async function runCycles(driver: CycleDriver, workers: number, tasks: num
         } catch {
           errors++;
           if (errors > tasks) throw new Error('too many errors');
+          budget++;
           continue;
         }
         claims.push([s, performance.now() - s]);
@@ -59,7 +63,9 @@ export async function runCycles(driver: CycleDriver, workers: number, tasks: num
   done.sort((a, b) => a - b);
   const lo = done[Math.floor(done.length * 0.05)] ?? t0;
   const hi = done[Math.floor(done.length * 0.95)] ?? t0;
-  const middle = claims.filter(([s]) => s >= lo && s <= hi).map(([, ms]) => ms).sort((a, b) => a - b);
+  // Claims sent in the measured window (all of them in a run too short to have one).
+  const inWindow = claims.filter(([s]) => s >= lo && s <= hi);
+  const middle = (inWindow.length > 0 ? inWindow : claims).map(([, ms]) => ms).sort((a, b) => a - b);
   const at = (p: number) => middle[Math.min(middle.length - 1, Math.floor((p / 100) * middle.length))] ?? NaN;
   return {
     workers,

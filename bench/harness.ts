@@ -16,6 +16,13 @@ export const ADMIN = 'owp_bench_admin_token_0123456789abcdef';
 export const TASKS = 10_000;
 export const REPOS = 10;
 
+/**
+ * OWP_RATE_LIMIT for the bench's relays (the default is 50 requests/s per token, burst 100):
+ * a saturating bench worker sends ~100/s, and the admin token creates thousands of tokens.
+ * The limiter still runs on every request; it just never says no.
+ */
+export const BENCH_RATE_LIMIT = '100000';
+
 export const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
 
 /** Setup calls: wait out 429s (the admin token creates hundreds of tokens in a row). */
@@ -66,8 +73,8 @@ export async function startRelay(dataDir: string, env: Record<string, string> = 
     ...server,
     async stop() {
       const out = await server.stop();
-      const mon = /loop-monitor: .*/.exec(out);
-      if (mon) console.log(`  relay ${mon[0]}`);
+      // Lines a preloaded observer printed on exit (bench/loop-monitor.ts, `bench-*:` lines).
+      for (const m of out.matchAll(/^.*?((?:loop-monitor|bench-[a-z]+): .*)$/gm)) console.log(`  relay ${m[1]}`);
     },
   };
 }
@@ -166,7 +173,7 @@ export async function seedPool(base: string, workers: number): Promise<{ maint: 
   const tokens: string[] = [];
   for (let i = 0; i < workers; i++) {
     const t = (await setup(base, ADMIN, 'POST', '/api/tokens', { role: 'worker', workerId: `bw${i}` })).body.token as string;
-    const reg = await setup(base, t, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 100, maxConcurrent: 50 });
+    const reg = await setup(base, t, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 100, maxConcurrent: 50, maxOpenPrs: 50 });
     if (reg.status !== 200) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
     tokens.push(t);
   }

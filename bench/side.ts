@@ -7,26 +7,29 @@
  * repos). Each figure is the median of `--runs` runs; the systems alternate within a round
  * so a change in the machine's load hits all three alike.
  *
+ * Each run queues `--tasks` tasks and measures `--cycles` cycles (at most a quarter of the
+ * queue, so the pool stays large all along).
+ *
  * Standalone: `node --import tsx bench/side.ts [--workers=200,1000] [--tasks=40000]
- * [--runs=3] [--systems=bare,bullmq,owp] [--write]`.
+ * [--cycles=10000] [--runs=3] [--systems=bare,bullmq,owp]`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ADMIN, agent, call } from './harness.js';
+import { ADMIN, BENCH_RATE_LIMIT, agent, call } from './harness.js';
 import { startRelay, startServer } from './harness.js';
 import { bareDriver, owpDriver, runCycles, type CycleResult } from './cycles.js';
 import { bullmqSystem, SKILLS, startRedis } from './bullmq.js';
 
 export type System = 'bare' | 'bullmq' | 'owp';
 export const SYSTEMS: System[] = ['bare', 'bullmq', 'owp'];
-/** The relay's per-token HTTP rate limit in the bench (default 50/s): a saturating worker sends ~100/s. */
-export const BENCH_RATE_LIMIT = '100000';
 
 export interface SideOptions {
   workers: number[];
   tasks: number;
+  /** Cycles measured per run (of the `tasks` queued); the queue stays at least 3/4 full. */
+  cycles: number;
   runs: number;
   systems: System[];
 }
@@ -37,6 +40,7 @@ export function parseSideArgs(argv: string[]): SideOptions {
   return {
     workers: nums(get('workers'), [200, 1000]),
     tasks: Number(get('tasks') ?? 40_000),
+    cycles: Number(get('cycles') ?? 10_000),
     runs: Number(get('runs') ?? 3),
     systems: (get('systems')?.split(',') as System[] | undefined) ?? SYSTEMS,
   };
@@ -61,7 +65,7 @@ export async function seedOwp(base: string, workers: number, tasks: number): Pro
   const one = async (i: number) => {
     const t = (await call(base, ADMIN, 'POST', '/api/tokens', { role: 'worker', workerId: `bw${i}` })).body.token as string;
     const skills = [0, 1, 2].map((k) => SKILLS[(i + k) % SKILLS.length]);
-    const reg = await call(base, t, 'POST', '/api/workers/register', { skills, capacity: 100, maxConcurrent: 50 });
+    const reg = await call(base, t, 'POST', '/api/workers/register', { skills, capacity: 100, maxConcurrent: 50, maxOpenPrs: 50 });
     if (reg.status !== 200) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
     tokens[i] = t;
   };
@@ -69,11 +73,11 @@ export async function seedOwp(base: string, workers: number, tasks: number): Pro
   return tokens;
 }
 
-export async function runSystem(system: System, workers: number, tasks: number): Promise<CycleResult> {
+export async function runSystem(system: System, workers: number, tasks: number, cycles = Infinity): Promise<CycleResult> {
   if (system === 'bare') {
     const s = await startServer(['--import', 'tsx', 'bench/bare-server.ts'], {});
     try {
-      return await runCycles(bareDriver(s.url, tasks), workers, tasks);
+      return await runCycles(bareDriver(s.url, tasks), workers, tasks, cycles);
     } finally {
       await s.stop();
     }
@@ -83,7 +87,7 @@ export async function runSystem(system: System, workers: number, tasks: number):
     try {
       const b = await bullmqSystem(redis.port, workers, tasks);
       try {
-        return await runCycles(b.driver, workers, tasks);
+        return await runCycles(b.driver, workers, tasks, cycles);
       } finally {
         await b.close();
       }
@@ -95,7 +99,7 @@ export async function runSystem(system: System, workers: number, tasks: number):
   const relay = await startRelay(dataDir, { OWP_LIMITS_REQUESTS_PER_SECOND: BENCH_RATE_LIMIT, OWP_LIMITS_REQUEST_BURST: String(2 * Number(BENCH_RATE_LIMIT)) });
   try {
     const tokens = await seedOwp(relay.url, workers, tasks);
-    return await runCycles(owpDriver(relay.url, tokens), workers, tasks);
+    return await runCycles(owpDriver(relay.url, tokens), workers, tasks, cycles);
   } finally {
     await relay.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -128,7 +132,7 @@ export async function runSide(o: SideOptions): Promise<SideRow[]> {
     for (let run = 0; run < o.runs; run++) {
       for (const system of o.systems) {
         loads.push(load());
-        const r = await runSystem(system, workers, o.tasks);
+        const r = await runSystem(system, workers, o.tasks, Math.min(o.cycles, Math.floor(o.tasks / 4)));
         console.log(`  ${system} ${workers} workers run ${run + 1}: ${Math.round(r.cyclesPerSec)} cycles/s, claim p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms, ${r.tasks} completed, ${r.errors} errors (load ${load()})`);
         got.get(system)!.push(r);
       }

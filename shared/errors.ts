@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   'daily-quota': 409,
   'worker-unavailable': 409,
   'invalid-transition': 409,
+  /** A repo policy cannot be deleted while the repo has live tasks. */
+  'repo-in-use': 409,
   conflict: 409,
   // flow control
   'rate-limited': 429,

@@ -125,6 +125,8 @@ export type AuditKind =
   | 'task-queued'
   | 'review-changes-requested'
   | 'intent-rejected'
+  /** An admin took a repo's policy off the board (DELETE /api/repos/:owner/:name); `repo` names it. */
+  | 'repo-deleted'
   /** Board edits by a maintainer (or the relay's importer): `before` / `after` hold the values. */
   | 'task-held'
   | 'task-unheld'
@@ -148,7 +150,7 @@ export interface AuditEvent {
   /** Board edits and trust changes: the value before and after (priority, held, trust tier). */
   before?: number | boolean;
   after?: number | boolean;
-  /** Trust changes of a repo's trust ladder: the repo whose ladder moved. */
+  /** The repo an event is about when it is about no task (`repo-deleted`), or whose trust changed (`trust-changed`). */
   repo?: string;
 }
 

@@ -254,6 +254,17 @@ export type RepoPolicyInput = z.input<typeof RepoPolicySchema>;
 const intentBase = { id: intentId, workerId };
 const leased = { ...intentBase, taskId, fencingToken };
 const REVIEW_RESULTS = ['open', 'merged', 'closed', 'changes-requested'] as const;
+/**
+ * The fields intents carry besides ids and fencing tokens: shared/wire.ts builds the HTTP
+ * request bodies from these same validators, so a body and its intent cannot disagree.
+ */
+export const INTENT_FIELDS = {
+  prUrl: url,
+  failReason: text(1, LIMITS.reasonLength),
+  reviewResult: z.enum(REVIEW_RESULTS, says(`must be one of ${REVIEW_RESULTS.join(', ')}`)),
+  reviewNote: text(0, LIMITS.reasonLength),
+  cancelReason: text(0, LIMITS.reasonLength),
+} as const;
 
 /** What a worker (or a maintainer, or the relay's GitHub tracker) asks the scheduler to do. */
 export const IntentSchema = z.discriminatedUnion(
@@ -263,19 +274,19 @@ export const IntentSchema = z.discriminatedUnion(
     strictObject({ kind: z.literal('claim-next'), ...intentBase }, 'a claim-next intent'),
     strictObject({ kind: z.literal('heartbeat'), ...leased }, 'a heartbeat intent'),
     strictObject({ kind: z.literal('release'), ...leased }, 'a release intent'),
-    strictObject({ kind: z.literal('submit'), ...leased, prUrl: url }, 'a submit intent'),
+    strictObject({ kind: z.literal('submit'), ...leased, prUrl: INTENT_FIELDS.prUrl }, 'a submit intent'),
     strictObject({ kind: z.literal('complete'), ...leased }, 'a complete intent'),
-    strictObject({ kind: z.literal('fail'), ...leased, reason: text(1, LIMITS.reasonLength) }, 'a fail intent'),
+    strictObject({ kind: z.literal('fail'), ...leased, reason: INTENT_FIELDS.failReason }, 'a fail intent'),
     /** Maintainer / GitHub tracker: the PR's review state changed. workerId is the actor. */
     strictObject(
       {
         kind: z.literal('review'),
         ...intentBase,
         taskId,
-        result: z.enum(REVIEW_RESULTS, says(`must be one of ${REVIEW_RESULTS.join(', ')}`)),
-        prUrl: url.optional(),
+        result: INTENT_FIELDS.reviewResult,
+        prUrl: INTENT_FIELDS.prUrl.optional(),
         /** What the reviewer asks for (changes-requested): kept as the task's note for the worker. */
-        note: text(0, LIMITS.reasonLength).optional(),
+        note: INTENT_FIELDS.reviewNote.optional(),
       },
       'a review intent',
     ),
@@ -285,7 +296,7 @@ export const IntentSchema = z.discriminatedUnion(
      */
     strictObject({ kind: z.literal('requeue'), ...intentBase, taskId }, 'a requeue intent'),
     /** Maintainer: end a task now, whatever its state; an active lease ends with it. */
-    strictObject({ kind: z.literal('cancel'), ...intentBase, taskId, reason: text(0, LIMITS.reasonLength).optional() }, 'a cancel intent'),
+    strictObject({ kind: z.literal('cancel'), ...intentBase, taskId, reason: INTENT_FIELDS.cancelReason.optional() }, 'a cancel intent'),
   ],
   {
     error: (issue) =>

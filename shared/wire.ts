@@ -6,12 +6,13 @@
  *
  * Invariants: each answer schema parses exactly the TypeScript type the relay builds
  * (`Same<...>` below fails to compile when the two drift apart); answers are open objects
- * (a relay may add fields: MAY), request bodies are closed (unknown fields are refused).
+ * (a relay may add fields: MAY), request bodies are closed (unknown fields are refused) and
+ * are what the relay's handlers parse (one source of truth for the server and the spec).
  */
 import { z } from 'zod';
 import { ERROR_CODES } from './errors.js';
 import { TASK_STATES, type AuditEvent, type Lease, type Outcome, type TaskRuntime, type WorkerRuntime } from './ledger.js';
-import { IntentSchema, RepoPolicySchema, TaskSchema, WorkerProfileSchema } from './model.js';
+import { INTENT_FIELDS, IntentSchema, RepoPolicySchema, TaskSchema, WorkerProfileSchema } from './model.js';
 import { INTENT_KINDS, PROTOCOL_VERSION, ROLES } from './protocol.js';
 
 const int = (min = 0) => z.number().int().min(min);
@@ -122,21 +123,60 @@ export const RegisterAnswerSchema = z.looseObject({ worker: WorkerProfileSchema 
 export const TokenCreatedSchema = z.looseObject({ id: z.string(), token: z.string(), role: z.enum(ROLES), workerId: z.string().optional(), name: z.string().optional(), createdAt: int() });
 export const ImportAnswerSchema = z.looseObject({ added: z.array(z.string()), updated: z.array(z.string()), unchanged: z.array(z.string()) });
 
-// ---- request bodies (closed: an unknown field is refused with invalid-field) ----
+// ---- request bodies ----
+// Closed: an unknown field is refused with invalid-field naming it. The relay's handlers parse
+// every body with these very schemas (server/http/body.ts), so the published JSON Schema and
+// OpenAPI cannot drift from what the relay accepts. A field checked here carries its refusal
+// as a whole sentence (`error`); a field taken from shared/model.ts keeps the model's wording.
 
-const intentId = z.string().min(1).max(200);
-const fencingToken = int(1);
-export const RegisterBodySchema = WorkerProfileSchema.omit({ id: true }).partial({ name: true, capacity: true, maxConcurrent: true });
-export const ClaimBodySchema = z.strictObject({ taskId: z.string().min(1).max(200).optional(), intentId: intentId.optional(), workerId: z.string().optional() });
-export const HeartbeatBodySchema = z.strictObject({ fencingToken, workerId: z.string().optional() });
-export const LeaseActionBodySchema = z.strictObject({ fencingToken, intentId: intentId.optional(), workerId: z.string().optional() });
-export const SubmitBodySchema = LeaseActionBodySchema.extend({ prUrl: z.string().max(2000) });
-export const FailBodySchema = LeaseActionBodySchema.extend({ reason: z.string().min(1).max(2000) });
-export const ReviewBodySchema = z.strictObject({ result: z.enum(['open', 'merged', 'closed', 'changes-requested']), prUrl: z.string().optional(), intentId: intentId.optional() });
+/** A check whose refusal, for any way to miss, is this sentence. */
+const sentence = (s: string) => ({ error: () => s });
+const shortText = (key: string) => {
+  const m = sentence(`${key} must be a non-empty string of at most 200 characters.`);
+  return z.string(m).min(1, m).max(200, m);
+};
+const FENCING = sentence('fencingToken must be the positive integer you got with the lease (owp status shows it).');
+const fencingToken = z.number(FENCING).int(FENCING).min(1, FENCING).max(Number.MAX_SAFE_INTEGER, FENCING);
+const intentId = shortText('intentId');
+/** Who a request acts for: a worker token may only name itself; an admin names a worker. */
+const actsFor = z.string(sentence('workerId must be a worker id (text); a worker token may only name its own.'));
+
+export const ClaimBodySchema = z.strictObject({ taskId: shortText('taskId').optional(), intentId: intentId.optional(), workerId: actsFor.optional() });
+export const HeartbeatBodySchema = z.strictObject({ fencingToken, workerId: actsFor.optional() });
+export const LeaseActionBodySchema = z.strictObject({ fencingToken, intentId: intentId.optional(), workerId: actsFor.optional() });
+export const SubmitBodySchema = LeaseActionBodySchema.extend({ prUrl: INTENT_FIELDS.prUrl });
+export const FailBodySchema = LeaseActionBodySchema.extend({ reason: INTENT_FIELDS.failReason });
+export const ReviewBodySchema = z.strictObject({
+  result: INTENT_FIELDS.reviewResult,
+  prUrl: INTENT_FIELDS.prUrl.optional(),
+  note: INTENT_FIELDS.reviewNote.optional(),
+  intentId: intentId.optional(),
+});
 export const RequeueBodySchema = z.strictObject({ intentId: intentId.optional() });
-export const CancelBodySchema = z.strictObject({ reason: z.string().max(2000).optional(), intentId: intentId.optional() });
-export const ImportBodySchema = z.strictObject({ tasks: z.array(TaskSchema.partial({ createdAt: true })).max(5000) });
-export const TokenBodySchema = z.strictObject({ role: z.enum(ROLES), workerId: z.string().optional(), name: z.string().optional() });
+export const CancelBodySchema = z.strictObject({ reason: INTENT_FIELDS.cancelReason.optional(), intentId: intentId.optional() });
+export const RegisterBodySchema = WorkerProfileSchema.omit({ id: true })
+  .partial({ name: true, capacity: true, maxConcurrent: true })
+  .extend({ workerId: actsFor.optional() });
+export const ImportBodySchema = z.strictObject({
+  tasks: z.array(TaskSchema.partial({ createdAt: true }), sentence('Send { "tasks": [ ... ] } with one object per task.')).max(5000, sentence('At most 5000 tasks per request; split the import.')),
+  createRepo: z.boolean(sentence('createRepo must be true or false.')).optional(),
+});
+export const TaskPatchBodySchema = TaskSchema.partial();
+export const RepoCreateBodySchema = RepoPolicySchema;
+/** `repo`, if sent, must be the path's (the relay refuses another). */
+export const RepoPutBodySchema = RepoPolicySchema.partial({ repo: true });
+export const RepoPatchBodySchema = RepoPolicySchema.partial();
+export const AreaBodySchema = z.strictObject({ area: z.string(sentence('area must be a relative path such as docs/.')).min(1, sentence('area must be a relative path such as docs/.')) });
+/** `repo`: an override of the worker's level in that repo only (pins it; `tier: null` clears it). */
+export const TrustBodySchema = z.strictObject({
+  tier: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.null()], sentence('tier must be 0, 1, 2 or 3 (or null, with repo, to clear an override).')),
+  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, sentence('repo must look like owner/name.')).optional(),
+});
+export const TokenBodySchema = z.strictObject({
+  role: z.enum(ROLES, sentence(`role must be one of ${ROLES.join(', ')}.`)),
+  workerId: z.string().optional(),
+  name: z.string().max(100).optional(),
+});
 
 /** Every named shape, for docs/schemas/<name>.json. */
 export const WIRE_SCHEMAS = {

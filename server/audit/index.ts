@@ -144,17 +144,24 @@ export class AuditLog {
     this.headHash = last.hash;
   }
 
+  /**
+   * Run `fn` as the log's only writer: each prepare..commit (the engine's batches, `append`)
+   * runs inside one of these, one at a time, so two writers never chain from the same head.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
   /** Write events on their own (prepare + batch + commit), serialised. For callers without a batch. */
   append(events: AuditEvent[]): Promise<AuditEntry[]> {
-    const run = async () => {
+    return this.exclusive(async () => {
       const { ops, entries } = this.prepare(events);
       await this.store.batch(ops);
       this.commit(entries);
       return entries;
-    };
-    const p = this.chain.then(run, run);
-    this.chain = p.catch(() => undefined);
-    return p;
+    });
   }
 
   async query(q: AuditQuery = {}): Promise<AuditEntry[]> {

@@ -20,14 +20,18 @@ export interface Answer {
 }
 
 export class Http {
+  /** Every answer of the run, in order (OWP-ERR-4 reads the error codes the relay used). */
+  readonly answers: { what: string; answer: Answer }[] = [];
+
   constructor(readonly url: string) {}
 
-  async call(method: string, path: string, token?: string, body?: unknown, raw?: string): Promise<Answer> {
+  async call(method: string, path: string, token?: string, body?: unknown, raw?: string, headers: Record<string, string> = {}): Promise<Answer> {
     const res = await fetch(this.url + path, {
       method,
       headers: {
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
       },
       body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
       signal: AbortSignal.timeout(30_000),
@@ -39,7 +43,71 @@ export class Http {
     } catch {
       json = undefined;
     }
-    return { status: res.status, headers: res.headers, json };
+    const answer = { status: res.status, headers: res.headers, json };
+    this.answers.push({ what: `${method} ${path.split('?')[0]}`, answer });
+    return answer;
+  }
+}
+
+/** One Server-Sent Event. */
+export interface StreamEvent {
+  event: string;
+  id?: string;
+  data: string;
+}
+
+/** A `GET /api/events` stream read event by event (comments and `retry:` skipped). */
+export class EventStream {
+  private readonly ctl = new AbortController();
+  private reader?: ReadableStreamDefaultReader<Uint8Array>;
+  private buffer = '';
+  private readonly decoder = new TextDecoder();
+  status = 0;
+  contentType = '';
+
+  private constructor() {}
+
+  static async open(url: string, token: string, lastEventId?: string): Promise<EventStream> {
+    const s = new EventStream();
+    const res = await fetch(`${url}/api/events`, {
+      headers: { authorization: `Bearer ${token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+      signal: s.ctl.signal,
+    });
+    s.status = res.status;
+    s.contentType = res.headers.get('content-type') ?? '';
+    s.reader = res.body?.getReader();
+    return s;
+  }
+
+  /** The next event, or undefined when the stream ended. */
+  async next(what = 'the next event'): Promise<StreamEvent | undefined> {
+    for (;;) {
+      const end = this.buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = this.buffer.slice(0, end);
+        this.buffer = this.buffer.slice(end + 2);
+        const ev: StreamEvent = { event: 'message', data: '' };
+        let fields = 0;
+        for (const line of block.split('\n')) {
+          const m = /^(event|id|data): ?(.*)$/.exec(line);
+          if (!m) continue;
+          fields++;
+          if (m[1] === 'event') ev.event = m[2]!;
+          else if (m[1] === 'id') ev.id = m[2]!;
+          else ev.data += (ev.data ? '\n' : '') + m[2]!;
+        }
+        if (fields > 0 && (ev.data || ev.id)) return ev;
+        continue;
+      }
+      if (!this.reader) return undefined;
+      const { value, done } = await within(this.reader.read(), what);
+      if (done) return undefined;
+      this.buffer += this.decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+    }
+  }
+
+  close(): void {
+    this.ctl.abort();
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * One conformance run against a relay: make a repo policy, three tasks and tokens of its own
- * (names carry a fresh run id), run every requirement of ./requirements.ts in order, then
- * clean up: cancel the run's tasks and revoke its tokens. Only the admin token is needed.
+ * One conformance run against a relay: make two repo policies, five tasks and tokens of its
+ * own (names carry a fresh run id), run every requirement of ./requirements.ts in order, then
+ * clean up: cancel the run's tasks, delete its repo policies and revoke its tokens. Only the
+ * admin token is needed.
  *
  * Invariants: a failing requirement never stops the run (each is reported); cleanup runs
  * even when setup or a check failed; the run touches no task or token it did not make.
@@ -22,12 +23,19 @@ export interface RunContext {
   admin: string;
   maintainer: string;
   viewer: string;
-  /** a: maxConcurrent 2; b and c: maxConcurrent 1. */
+  /** a and d: maxConcurrent 2; b and c: maxConcurrent 1. */
   a: Worker;
   b: Worker;
   c: Worker;
+  d: Worker;
   repo: string;
+  /** The run's repo's leaseTtlMs (long: no lease of it expires during a run). */
+  repoTtlMs: number;
+  /** Tasks of `repo`: 0-2 for the lease checks, 3 for OWP-LEASE-8. */
   taskIds: string[];
+  /** A second repo whose leases last 1 s (OWP-LEASE-7), and its one task. */
+  ttlRepo: string;
+  ttlTaskId: string;
   /** Fencing tokens the checks hand on to later checks. */
   fencing: number;
   fencingB: number;
@@ -58,13 +66,22 @@ export interface ConformanceReport {
   notes: string[];
 }
 
-async function setup(http: Http, sockets: Sockets, admin: string, made: string[]): Promise<RunContext> {
+/** What a run made, for cleanup (filled as it is made, so a failed setup is cleaned up too). */
+interface Made {
+  tokens: string[];
+  tasks: string[];
+  repos: string[];
+  maintainer?: string;
+}
+
+async function setup(http: Http, sockets: Sockets, admin: string, made: Made): Promise<RunContext> {
+  const { tokens: madeTokens, tasks: madeTasks, repos } = made;
   const run = randomUUID().slice(0, 8);
   const token = async (role: string, workerId?: string) => {
     const a = await http.call('POST', '/api/tokens', admin, { role, ...(workerId ? { workerId } : {}), name: `owp conformance ${run}` });
     const b = a.json as { id?: string; token?: string } | undefined;
     if (a.status !== 201 || !b?.id || !b.token) throw new Error(`could not create a ${role} token (POST /api/tokens answered ${a.status}); is the token an admin token?`);
-    made.push(b.id);
+    madeTokens.push(b.id);
     return { id: b.id, token: b.token };
   };
   const worker = async (name: string, maxConcurrent: number): Promise<Worker> => {
@@ -75,14 +92,22 @@ async function setup(http: Http, sockets: Sockets, admin: string, made: string[]
     return { id, token: t.token, tokenId: t.id };
   };
   const repo = `owp-conformance/run-${run}`;
+  const ttlRepo = `${repo}-ttl`;
+  const repoTtlMs = 3_600_000;
   const maintainer = (await token('maintainer')).token;
+  made.maintainer = maintainer;
   const viewer = (await token('viewer')).token;
-  const put = await http.call('PUT', `/api/repos/${repo}`, maintainer, { reviewBudget: 10, allowedTiers: [0], cooldownMs: 0 });
-  if (put.status !== 200) throw new Error(`could not create repo policy ${repo} (${put.status})`);
-  const taskIds = [1, 2, 3].map((n) => `${repo}#${n}`);
-  const tasks = taskIds.map((id, i) => ({ id, repo, title: `conformance task ${i + 1}`, tier: 0, points: 1 }));
+  for (const [name, leaseTtlMs] of [[repo, repoTtlMs], [ttlRepo, 1000]] as const) {
+    const put = await http.call('PUT', `/api/repos/${name}`, maintainer, { reviewBudget: 10, allowedTiers: [0], cooldownMs: 0, leaseTtlMs });
+    if (put.status !== 200) throw new Error(`could not create repo policy ${name} (${put.status})`);
+    repos.push(name);
+  }
+  const taskIds = [1, 2, 3, 4].map((n) => `${repo}#${n}`);
+  const ttlTaskId = `${ttlRepo}#1`;
+  const tasks = [...taskIds.map((id, i) => ({ id, repo, title: `conformance task ${i + 1}`, tier: 0, points: 1 })), { id: ttlTaskId, repo: ttlRepo, title: 'conformance task (1 s leases)', tier: 0, points: 1 }];
   const imp = await http.call('POST', '/api/tasks', maintainer, { tasks });
   if (imp.status !== 200) throw new Error(`could not add the run's tasks (${imp.status})`);
+  madeTasks.push(...tasks.map((t) => t.id));
   return {
     http,
     sockets,
@@ -92,8 +117,12 @@ async function setup(http: Http, sockets: Sockets, admin: string, made: string[]
     a: await worker('a', 2),
     b: await worker('b', 1),
     c: await worker('c', 1),
+    d: await worker('d', 2),
     repo,
+    repoTtlMs,
     taskIds,
+    ttlRepo,
+    ttlTaskId,
     fencing: 0,
     fencingB: 0,
     fencingC: 0,
@@ -102,14 +131,18 @@ async function setup(http: Http, sockets: Sockets, admin: string, made: string[]
   };
 }
 
-async function cleanup(c: RunContext | undefined, http: Http, admin: string, made: string[], notes: string[]): Promise<void> {
-  if (c) {
-    for (const id of c.taskIds) {
-      const a = await http.call('POST', `/api/tasks/${encodeURIComponent(id)}/cancel`, c.maintainer, { reason: 'owp conformance run finished' }).catch(() => undefined);
+async function cleanup(http: Http, admin: string, made: Made, notes: string[]): Promise<void> {
+  if (made.maintainer) {
+    for (const id of made.tasks) {
+      const a = await http.call('POST', `/api/tasks/${encodeURIComponent(id)}/cancel`, made.maintainer, { reason: 'owp conformance run finished' }).catch(() => undefined);
       if (a && a.status !== 200 && a.status !== 409) notes.push(`could not cancel ${id} (${a.status})`);
     }
   }
-  for (const id of made) {
+  for (const name of made.repos) {
+    const a = await http.call('DELETE', `/api/repos/${name}`, admin).catch(() => undefined);
+    if (!a || (a.status !== 200 && a.status !== 404)) notes.push(`could not delete repo policy ${name} (${a ? `${a.status} ${String((a.json?.error as { code?: string } | undefined)?.code ?? '')}` : 'no answer'})`);
+  }
+  for (const id of made.tokens) {
     const a = await http.call('DELETE', `/api/tokens/${encodeURIComponent(id)}`, admin).catch(() => undefined);
     if (!a || (a.status !== 200 && a.status !== 409)) notes.push(`could not revoke token ${id}`);
   }
@@ -130,7 +163,7 @@ export async function runConformance(opts: { url: string; adminToken: string; on
     results: [],
     notes: [],
   };
-  const made: string[] = [];
+  const made: Made = { tokens: [], tasks: [], repos: [] };
   let ctx: RunContext | undefined;
   try {
     ctx = await setup(http, sockets, opts.adminToken, made);
@@ -152,7 +185,7 @@ export async function runConformance(opts: { url: string; adminToken: string; on
     report.results.push({ id: r.id, level: r.level, title: r.title, ok: detail === undefined, ...(detail ? { detail } : {}), ms: Date.now() - start });
   }
   sockets.closeAll();
-  await cleanup(ctx, http, opts.adminToken, made, report.notes);
+  await cleanup(http, opts.adminToken, made, report.notes);
   report.passed = report.results.filter((r) => r.ok).length;
   report.failed = report.results.length - report.passed;
   return report;

@@ -304,6 +304,13 @@ export class BoardView {
     return policy;
   }
 
+  /** Take a repo's policy off the board; false when it had none. (The caller checks it is unused.) */
+  deleteRepo(repo: string): boolean {
+    if (!this.reposMap.has(repo)) return false;
+    this.doc.transact(() => this.reposMap.delete(repo), RELAY);
+    return true;
+  }
+
   /** Set (or, with `undefined`, clear) a trust entry: `trustKey(workerId, repo?)`. */
   setTrust(key: string, tier: RiskTier | undefined, actor?: string): void {
     if (this.trustMap.get(key) === tier) return;

@@ -280,15 +280,15 @@ export class Engine {
     const edits = this.edits;
     this.edits = [];
     const now = this.opts.now();
-    const written = { edits: false };
+    const done = { edits: false };
     try {
       const scheduled = this.decide(entries, rejected, now);
-      if (scheduled) await this.record(started, now, scheduled, entries, rejected, edits, written);
+      if (scheduled) await this.record(started, now, scheduled, entries, rejected, edits, done);
     } catch (e) {
       this.failBatch(e, entries, rejected);
     }
     // Edits a batch did not write are audited by the next one.
-    if (!written.edits && edits.length > 0) this.edits.unshift(...edits);
+    if (!done.edits && edits.length > 0) this.edits.unshift(...edits);
   }
 
   /** The scheduler's part; undefined when it threw (then its intents are isolated or refused). */
@@ -326,17 +326,26 @@ export class Engine {
   }
 
   /** Plan the batch's effects and perform them in order: persist, commit, show, answer. */
-  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], edits: BoardEdit[], written: { edits: boolean }): Promise<void> {
+  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], edits: BoardEdit[], done: { edits: boolean }): Promise<void> {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
     const { ledgerDoc, board, audit, store } = this.opts;
     const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), rawTask: (id: string) => board.rawTask(id), retentionMs: this.retentionMs } : undefined;
     this.archiveDue = false;
     const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive, edits });
-    const { ops: auditOps, entries: auditEntries } = audit.prepare(plan.events);
-    try {
-      await store.batch([...plan.storeOps, ...auditOps]);
-    } catch (e) {
+    // The audit head is the log's alone while this batch writes (an admin route may append).
+    const written = await audit.exclusive(async () => {
+      const { ops: auditOps, entries: auditEntries } = audit.prepare(plan.events);
+      try {
+        await store.batch([...plan.storeOps, ...auditOps]);
+      } catch (e) {
+        return { error: e };
+      }
+      audit.commit(auditEntries);
+      return { error: undefined };
+    });
+    if (written.error !== undefined) {
+      const e = written.error;
       this.boardChanged = null;
       this.opts.log.error('ledger write failed; batch dropped', { error: String(e) });
       this.queue.putBack(rejected);
@@ -344,10 +353,9 @@ export class Engine {
       fail(entries, new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.'));
       return;
     }
-    written.edits = true;
+    done.edits = true;
     const persistedAt = performance.now();
     this.stats.persistMs += persistedAt - scheduledAt;
-    audit.commit(auditEntries);
     this.stats.idlePolls += plan.idlePolls;
     // Memory moves only after the write succeeded: a failed batch leaves it as it was.
     this.session.commit(scheduled, plan.settled);

@@ -8,14 +8,20 @@
  */
 import { OwpError } from '../../shared/errors.js';
 import { BOARD_DOC, inboxDoc, ORIGIN, PROTOCOL_VERSION } from '../../shared/protocol.js';
-import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
+import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type TaskState } from '../../shared/model.js';
 import { trustKey, trustLevels } from '../../shared/trust-ladder.js';
 import type { Role, Route } from '../ports.js';
-import { actorOf, body, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
+import { API } from '../../shared/api-spec.js';
+import { repoDeleteRoute } from './api-repo-delete.js';
+import { parseBody } from './body.js';
+import { actorOf, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
 
 const ANY = ['worker', 'maintainer', 'viewer'] as const;
 const MAINTAINER = ['maintainer'] as const;
 const ADMIN: Role[] = ['admin'];
+/** Checked (and worded) by the model's parse that follows: the same validators as the schema. */
+const PROFILE_FIELDS = Object.keys(API.register.body.shape).filter((k) => k !== 'workerId');
+const POLICY_FIELDS = Object.keys(API.createRepo.body.shape);
 
 function intParam(url: URL, key: string): number | undefined {
   const v = url.searchParams.get(key);
@@ -26,7 +32,14 @@ function intParam(url: URL, key: string): number | undefined {
 }
 
 export function adminRoutes(deps: ApiDeps): Route[] {
-  const repoName = (p: Record<string, string>) => `${p.owner}/${p.name}`;
+  /** The path's repo; a `repo` in the body must name the same one (never silently replaced). */
+  const repoName = (p: Record<string, string>, b: { repo?: unknown } = {}) => {
+    const name = `${p.owner}/${p.name}`;
+    if (b.repo !== undefined && b.repo !== name) {
+      throw new OwpError('invalid-field', `The body names repo ${String(b.repo)} but the path is /api/repos/${name}; drop repo from the body or use the path of the repo you mean.`, 'repo');
+    }
+    return name;
+  };
   const repoOr404 = (name: string): RepoPolicy => {
     const r = own(deps.board.board().repos, name);
     if (!r) throw new OwpError('unknown-repo', `No policy for ${name}; create it with PUT /api/repos/${name}.`);
@@ -37,17 +50,13 @@ export function adminRoutes(deps: ApiDeps): Route[] {
     await deps.persisted(BOARD_DOC);
     return v;
   };
-  const areaOf = (b: Record<string, unknown>): string => {
-    if (typeof b.area !== 'string' || b.area.length === 0) throw new OwpError('invalid-field', 'area must be a relative path such as docs/.', 'area');
-    return b.area;
-  };
   /** Freeze an area (a repo without a policy gets one) or unfreeze it (404 without a policy). */
   const freezeRoute = (verb: 'freeze' | 'unfreeze'): Route => ({
     method: 'POST',
     path: `/api/repos/:owner/:name/${verb}`,
     auth: [...MAINTAINER],
     async handler(ctx) {
-      const area = areaOf(body(await ctx.json(), ['area'], `an area ${verb}`));
+      const { area } = parseBody(await ctx.json(), API[verb]);
       const name = repoName(ctx.params);
       const was = verb === 'freeze' ? (own(deps.board.board().repos, name)?.frozenAreas ?? []) : repoOr404(name).frozenAreas;
       const frozen = verb === 'unfreeze' ? was.filter((a) => a !== area) : was.includes(area) ? [...was] : [...was, area];
@@ -76,7 +85,8 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/workers/register',
       auth: ['worker'],
       async handler(ctx) {
-        const b = body(await ctx.json(), ['workerId', 'name', 'skills', 'capacity', 'maxConcurrent', 'maxOpenPrs', 'available'], 'a worker profile');
+        // The profile's fields are checked (and worded) by parseWorkerProfile, the same validators.
+        const b = parseBody(await ctx.json(), API.register, PROFILE_FIELDS);
         const workerId = workerOf(ctx.principal!, b, deps);
         const { workerId: _w, ...fields } = b;
         const profile = parseWorkerProfile({ name: ctx.principal!.name ?? workerId, capacity: DEFAULTS.capacity, maxConcurrent: DEFAULTS.maxConcurrent, ...fields, id: workerId });
@@ -127,7 +137,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/repos',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const b = body(await ctx.json(), null);
+        const b = parseBody(await ctx.json(), API.createRepo, POLICY_FIELDS);
         if (typeof b.repo === 'string' && own(deps.board.board().repos, b.repo)) {
           throw new OwpError('conflict', `${b.repo} is already in the pool; change its policy with owp repo set ${b.repo} (PATCH /api/repos/${b.repo}), or replace it whole with PUT.`, 'repo');
         }
@@ -139,8 +149,8 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/repos/:owner/:name',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const b = body(await ctx.json(), null);
-        ctx.send(200, { repo: await saved(deps.board.putRepo({ ...b, repo: repoName(ctx.params) }, true)) });
+        const b = parseBody(await ctx.json(), API.putRepo, POLICY_FIELDS);
+        ctx.send(200, { repo: await saved(deps.board.putRepo({ ...b, repo: repoName(ctx.params, b) }, true)) });
       },
     },
     {
@@ -148,12 +158,13 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/repos/:owner/:name',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const b = body(await ctx.json(), null);
-        const name = repoName(ctx.params);
+        const b = parseBody(await ctx.json(), API.patchRepo, POLICY_FIELDS);
+        const name = repoName(ctx.params, b);
         repoOr404(name);
         ctx.send(200, { repo: await saved(deps.board.putRepo({ ...b, repo: name }, false)) });
       },
     },
+    repoDeleteRoute(deps),
     freezeRoute('freeze'),
     freezeRoute('unfreeze'),
     {
@@ -161,18 +172,13 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/trust/:workerId',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const b = body(await ctx.json(), ['tier', 'repo'], 'a trust setting');
-        const tier = b.tier;
-        const repo = b.repo;
-        if (tier !== 0 && tier !== 1 && tier !== 2 && tier !== 3 && !(tier === null && repo !== undefined)) {
-          throw new OwpError('invalid-field', `tier must be 0, 1, 2 or 3${repo === undefined ? '' : ' (or null to clear the override)'}.`, 'tier');
-        }
+        const { tier, repo } = parseBody(await ctx.json(), API.trust);
+        if (tier === null && repo === undefined) throw new OwpError('invalid-field', 'tier must be 0, 1, 2 or 3 (null clears an override: send it with repo).', 'tier');
         if (!isWorkerId(ctx.params.workerId)) {
           throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ - (at most 100), not a reserved name such as constructor.', 'workerId');
         }
-        if (repo !== undefined && (typeof repo !== 'string' || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repo))) throw new OwpError('invalid-field', 'repo must look like owner/name.', 'repo');
         // With a repo: an override that pins the worker's level there (null clears it); without: the base trust.
-        deps.board.setTrust(trustKey(ctx.params.workerId, repo as string | undefined), tier === null ? undefined : (tier as RiskTier), actorOf(ctx.principal!));
+        deps.board.setTrust(trustKey(ctx.params.workerId, repo), tier === null ? undefined : tier, actorOf(ctx.principal!));
         await deps.persisted(BOARD_DOC);
         ctx.send(200, { workerId: ctx.params.workerId, tier, ...(repo === undefined ? {} : { repo }) });
       },
@@ -182,8 +188,8 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/tokens',
       auth: ADMIN,
       async handler(ctx) {
-        const b = body(await ctx.json(), ['role', 'workerId', 'name'], 'a new token');
-        const created = await deps.tokens.create(b as { role: Role; workerId?: string; name?: string });
+        // workerId and name are checked (and worded) by the token store.
+        const created = await deps.tokens.create(parseBody(await ctx.json(), API.createToken, ['workerId', 'name']));
         ctx.send(201, created);
       },
     },

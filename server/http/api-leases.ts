@@ -5,19 +5,24 @@
  * - Every state change goes through the engine as an intent (one outcome per intent id);
  *   the answer is sent only after the batch holding it was persisted and broadcast.
  * - Worker routes act for the token's worker id only (see deps.workerOf).
- * - Task bodies are validated with shared/model.ts before anything is written.
+ * - Bodies are parsed with the published schemas (./body.ts); tasks and intents are then
+ *   validated with shared/model.ts before anything is written.
  */
 import { randomUUID } from 'node:crypto';
 import { OwpError } from '../../shared/errors.js';
 import { BOARD_DOC } from '../../shared/protocol.js';
+import { API } from '../../shared/api-spec.js';
 import { parseIntent, TASK_STATES, type Intent, type Task, type TaskState } from '../../shared/model.js';
 import type { UpsertTaskInput } from '../engine/board.js';
 import type { Route, RouteContext } from '../ports.js';
-import { actorOf, body, own, fencingTokenOf, optionalString, sendOutcome, workerOf, type ApiDeps } from './deps.js';
+import { parseBody } from './body.js';
+import { actorOf, own, sendOutcome, workerOf, type ApiDeps } from './deps.js';
 
 const WORKER = ['worker'] as const;
 const MAINTAINER = ['maintainer'] as const;
 const ANY = ['worker', 'maintainer', 'viewer'] as const;
+/** Body fields that are the intent's own: parseIntent checks them and words their refusal. */
+const INTENT_OWN = ['prUrl', 'reason', 'result', 'note'];
 
 function taskView(deps: ApiDeps, id: string): { task: Task | null; runtime: unknown } {
   return { task: own(deps.board.board().tasks, id) ?? null, runtime: deps.engine.runtime(id) ?? null };
@@ -42,10 +47,10 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     path: '/api/claim',
     auth: [...WORKER],
     async handler(ctx) {
-      const b = body(await ctx.json(), ['taskId', 'intentId', 'workerId'], 'a claim (POST /api/claim)');
+      const b = parseBody(await ctx.json(), API.claim);
       const workerId = workerOf(ctx.principal!, b, deps);
-      const taskId = optionalString(b, 'taskId');
-      const id = optionalString(b, 'intentId') ?? randomUUID();
+      const taskId = b.taskId;
+      const id = b.intentId ?? randomUUID();
       const o = await submit(taskId ? { kind: 'claim', id, workerId, taskId } : { kind: 'claim-next', id, workerId });
       const tid = o.taskId ?? taskId;
       const rt = tid ? deps.engine.runtime(tid) : undefined;
@@ -58,42 +63,29 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     path: '/api/tasks/:id/heartbeat',
     auth: [...WORKER],
     async handler(ctx) {
-      const b = body(await ctx.json(), ['fencingToken', 'workerId'], 'a heartbeat');
+      const b = parseBody(await ctx.json(), API.heartbeat);
       const workerId = workerOf(ctx.principal!, b, deps);
-      const token = fencingTokenOf(b);
-      const o = await deps.engine.heartbeat(workerId, ctx.params.id, token);
+      const o = await deps.engine.heartbeat(workerId, ctx.params.id, b.fencingToken);
       sendOutcome(ctx, o, { lease: deps.engine.runtime(ctx.params.id)?.lease ?? null });
     },
   };
 
-  type Extra = { fields: string[]; pick: (b: Record<string, unknown>) => Record<string, unknown> };
+  type IntentSpec = (typeof API)['release' | 'submit' | 'complete' | 'fail' | 'review' | 'requeue' | 'cancel'];
   /**
    * `POST /api/tasks/:id/<kind>` as one intent. A lease action acts for the token's worker
    * and needs the lease's fencing token; a maintainer action acts as the token's actor id.
+   * The body's other fields are the intent's own (checked, and worded, by parseIntent).
    */
-  const intentRoute = (kind: Intent['kind'], by: 'worker' | 'maintainer', extra: Extra): Route => ({
+  const intentRoute = (kind: 'release' | 'submit' | 'complete' | 'fail' | 'review' | 'requeue' | 'cancel', spec: IntentSpec, by: 'worker' | 'maintainer'): Route => ({
     method: 'POST',
     path: `/api/tasks/:id/${kind}`,
     auth: by === 'worker' ? [...WORKER] : [...MAINTAINER],
     async handler(ctx) {
-      const fields = [...(by === 'worker' ? ['fencingToken', 'workerId'] : []), 'intentId', ...extra.fields];
-      const b = body(await ctx.json(), fields, `a ${kind} (POST /api/tasks/:id/${kind})`);
-      const who =
-        by === 'worker' ? { workerId: workerOf(ctx.principal!, b, deps), fencingToken: fencingTokenOf(b) } : { workerId: actorOf(ctx.principal!) };
-      const id = optionalString(b, 'intentId') ?? randomUUID();
-      const o = await submit({ kind, id, ...who, taskId: ctx.params.id, ...extra.pick(b) });
+      const b: Record<string, unknown> = parseBody(await ctx.json(), spec, INTENT_OWN);
+      const { intentId, workerId: _w, fencingToken, ...fields } = b;
+      const who = by === 'worker' ? { workerId: workerOf(ctx.principal!, b, deps), fencingToken } : { workerId: actorOf(ctx.principal!) };
+      const o = await submit({ kind, id: (intentId as string | undefined) ?? randomUUID(), ...who, taskId: ctx.params.id, ...fields });
       sendOutcome(ctx, o, { runtime: deps.engine.runtime(ctx.params.id) ?? null });
-    },
-  });
-  const leaseAction = (kind: 'release' | 'submit' | 'complete' | 'fail', extra: Extra) => intentRoute(kind, 'worker', extra);
-  const maintainerAction = (kind: 'review' | 'requeue' | 'cancel', extra: Extra) => intentRoute(kind, 'maintainer', extra);
-
-  const pick = (...keys: string[]): Extra => ({
-    fields: keys,
-    pick: (b) => {
-      const out: Record<string, unknown> = {};
-      for (const k of keys) if (b[k] !== undefined) out[k] = b[k];
-      return out;
     },
   });
 
@@ -137,11 +129,9 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     auth: [...MAINTAINER],
     async handler(ctx) {
       const raw = await ctx.json();
-      const b = Array.isArray(raw) ? { tasks: raw } : body(raw, ['tasks', 'createRepo'], 'a task import (POST /api/tasks)');
-      const list = b.tasks;
-      if (!Array.isArray(list)) throw new OwpError('invalid-field', 'Send { "tasks": [ ... ] } with one object per task.', 'tasks');
-      if (list.length > 5000) throw new OwpError('invalid-field', 'At most 5000 tasks per request; split the import.', 'tasks');
-      if (b.createRepo !== undefined && typeof b.createRepo !== 'boolean') throw new OwpError('invalid-field', 'createRepo must be true or false.', 'createRepo');
+      // Each task is checked (and its refusal worded) by the board with the same TaskSchema.
+      const b = parseBody(Array.isArray(raw) ? { tasks: raw } : raw, API.importTasks, ['tasks.*']);
+      const list: unknown[] = b.tasks;
       const missing = reposWithoutPolicy(deps, list);
       // Refused unless asked: a typo in repo: must not create a repo under the default policy.
       if (b.createRepo !== true && missing.length > 0) {
@@ -164,7 +154,8 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     path: '/api/tasks/:id',
     auth: [...MAINTAINER],
     async handler(ctx) {
-      const b = body(await ctx.json(), null);
+      // The fields' values are checked by the board's parseTask (the same validators).
+      const b = parseBody(await ctx.json(), API.patchTask, Object.keys(API.patchTask.body.shape));
       const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>, actorOf(ctx.principal!));
       await deps.persisted(BOARD_DOC);
       ctx.send(200, { task });
@@ -174,13 +165,13 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
   return [
     claim,
     heartbeat,
-    leaseAction('release', pick()),
-    leaseAction('submit', pick('prUrl')),
-    leaseAction('complete', pick()),
-    leaseAction('fail', pick('reason')),
-    maintainerAction('review', pick('result', 'prUrl', 'note')),
-    maintainerAction('requeue', pick()),
-    maintainerAction('cancel', pick('reason')),
+    intentRoute('release', API.release, 'worker'),
+    intentRoute('submit', API.submit, 'worker'),
+    intentRoute('complete', API.complete, 'worker'),
+    intentRoute('fail', API.fail, 'worker'),
+    intentRoute('review', API.review, 'maintainer'),
+    intentRoute('requeue', API.requeue, 'maintainer'),
+    intentRoute('cancel', API.cancel, 'maintainer'),
     listTasks,
     getTask,
     upsert,

@@ -7,7 +7,6 @@
  * - The actor id of a maintainer intent is derived from the token, never from the body.
  */
 import type * as Y from 'yjs';
-import { didYouMean } from '../../shared/did-you-mean.js';
 import { OwpError, httpStatusFor } from '../../shared/errors.js';
 import { isWorkerId, type Outcome } from '../../shared/model.js';
 import type { AuditLog } from '../audit/index.js';
@@ -40,30 +39,6 @@ export function own<T>(rec: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(rec, key) ? rec[key] : undefined;
 }
 
-/**
- * The request body as an object whose every key is one of `fields`: an unknown key (a
- * typo such as `task_id`) is refused with `invalid-field`, a did-you-mean and the list of
- * known fields, never ignored. `fields: null` skips the check (the caller validates the
- * object with a strict schema of its own).
- */
-export function body(v: unknown, fields: readonly string[] | null, what = 'this request'): Record<string, unknown> {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new OwpError('invalid-field', 'The request body must be a JSON object.');
-  const b = v as Record<string, unknown>;
-  if (fields) {
-    const unknown = Object.keys(b).filter((k) => !fields.includes(k));
-    if (unknown.length > 0) {
-      const first = unknown[0]!;
-      const known = fields.length ? `its fields are ${fields.join(', ')}` : 'it takes no fields (send {})';
-      throw new OwpError(
-        'invalid-field',
-        `${unknown.length === 1 ? `${first} is not a field` : `${unknown.join(', ')} are not fields`} of ${what}${didYouMean(first, fields)}; ${known}.`,
-        first,
-      );
-    }
-  }
-  return b;
-}
-
 /** The worker id a request acts for. */
 export function workerOf(p: Principal, b: Record<string, unknown>, deps: ApiDeps): string {
   if (p.role === 'worker') {
@@ -83,21 +58,6 @@ export function actorOf(p: Principal): string {
   if (p.workerId) return p.workerId;
   const fromName = (p.name ?? '').replace(/[^A-Za-z0-9_.@-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60);
   return fromName ? `${p.role}-${fromName}` : `${p.role}-${p.tokenId.replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}`;
-}
-
-export function optionalString(b: Record<string, unknown>, key: string, max = 200): string | undefined {
-  const v = b[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new OwpError('invalid-field', `${key} must be a non-empty string of at most ${max} characters.`, key);
-  return v;
-}
-
-export function fencingTokenOf(b: Record<string, unknown>): number {
-  const t = b.fencingToken;
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) {
-    throw new OwpError('invalid-field', 'fencingToken must be the positive integer you got with the lease (owp status shows it).', 'fencingToken');
-  }
-  return t;
 }
 
 /** Answer an outcome: 200 when granted/applied, else the status of its code with the outcome attached. */

@@ -68,6 +68,7 @@ const KIND_TEXT: Record<string, string> = {
   'task-queued': 'task queued',
   'review-changes-requested': 'changes requested',
   'intent-rejected': 'intent refused',
+  'repo-deleted': 'repo policy deleted',
   'task-held': 'put on hold',
   'task-unheld': 'hold lifted',
   'task-priority-changed': 'priority changed',
@@ -79,8 +80,9 @@ export function describeEvent(e: AuditEvent): string {
   const what = KIND_TEXT[e.kind] ?? String(e.kind);
   const parts = [what];
   if (e.taskId) parts.push(`: ${e.taskId}`);
+  else if (e.repo) parts.push(`: ${e.repo}`);
   if (e.workerId) parts.push(e.kind === 'lease-granted' ? ` to ${e.workerId}` : ` (${e.workerId})`);
-  if (e.repo) parts.push(` in ${e.repo}`);
+  if (e.repo && e.taskId) parts.push(` in ${e.repo}`);
   if (typeof e.before === 'number' || typeof e.after === 'number') parts.push(` ${String(e.before ?? '-')} -> ${String(e.after ?? '-')}`);
   if (e.kind === 'task-held' || e.kind === 'task-unheld' || e.kind === 'task-priority-changed' || e.kind === 'trust-changed') parts.push(` by ${e.actor}`);
   if (e.code) parts.push(` [${e.code}]`);

@@ -247,6 +247,25 @@ describe('commands from a note, only where they apply', () => {
     await waitFor(() => readTaskNote(M.read(p22)).line?.mark === '-', 15_000, 'cancelled line');
     expect(readTaskNote(M.read(p22)).owned.tags).toEqual(['owp', 'owp/cancelled']);
     await waitFor(() => !M.available().includes('cancel-task'), 15_000, 'cancel no longer offered');
+
+    // review: pull request closed (not merged) puts the task back in the queue
+    const p21 = note(21, 'Twenty-one');
+    await open(W, p21);
+    await waitFor(() => W.available().includes('claim-this-task'), 15_000, 'claim offered');
+    mark = noticeLog.length;
+    W.run('claim-this-task');
+    await saidSince(mark, /claim granted: octo\/app#21/);
+    await waitFor(() => W.available().includes('submit-pull-request'), 15_000, 'submit offered');
+    W.run('submit-pull-request');
+    await answerPrompt('https://github.com/octo/app/pull/21');
+    await waitFor(() => readTaskNote(M.read(p21)).owned.status === 'pr_open', 15_000, 'M sees the PR of #21');
+    await open(M, p21);
+    await waitFor(() => M.available().includes('review-closed'), 15_000, 'review offered');
+    mark = noticeLog.length;
+    M.run('review-closed');
+    await saidSince(mark, /review done: octo\/app#21/);
+    await waitFor(() => readTaskNote(M.read(p21)).owned.status === 'queued', 15_000, 'back in the queue');
+    expect(readTaskNote(M.read(p21)).owned.holder ?? null).toBeNull();
   });
 });
 

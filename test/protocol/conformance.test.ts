@@ -1,6 +1,7 @@
 /**
  * `owp conformance` (the real CLI, as a child process) against the reference relay: every
- * numbered requirement passes, the run cleans up after itself, and a wrong token fails.
+ * numbered requirement passes, the run cleans up after itself (tasks, repo policies, tokens),
+ * and a wrong token fails.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,11 @@ describe('owp conformance', () => {
     expect(made.filter((t) => t.revokedAt === undefined)).toEqual([]);
     const tasks = (await r.api(r.adminToken, 'GET', '/api/tasks')).body.tasks as { runtime: { state: string } | null }[];
     expect(tasks.filter((t) => t.runtime && !['done', 'cancelled'].includes(t.runtime.state))).toEqual([]);
+    // Its repo policies are deleted again (DELETE /api/repos/:owner/:name), and audited.
+    const repos = (await r.api(r.adminToken, 'GET', '/api/repos')).body.repos as { repo: string }[];
+    expect(repos.filter((x) => x.repo.startsWith('owp-conformance/'))).toEqual([]);
+    const audit = (await r.api(r.adminToken, 'GET', '/api/audit?limit=1000')).body.entries as { kind: string; repo?: string }[];
+    expect(audit.filter((e) => e.kind === 'repo-deleted' && e.repo?.startsWith('owp-conformance/run-'))).toHaveLength(2);
   }, 240_000);
 
   it('prints pass/FAIL per requirement for people, and exits 1 when it cannot set up (not an admin token)', async () => {
