@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // dist/ (the compiled relay and CLI that child-process tests run) is rebuilt once per run.
+    globalSetup: ['test/build-dist.ts'],
     // Hang guards, not speed limits: properties are CPU-bound and relay tests wait for
     // conditions (test/helpers/wait.ts), so a busy machine must only make them slower.
     testTimeout: 600_000,

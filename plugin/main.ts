@@ -186,13 +186,14 @@ export default class OwpPoolPlugin extends Plugin {
 
   private tick(): void {
     const s = this.session;
+    const hosting = this.host.running?.url;
     if (!s) {
-      this.statusEl.setText('OWP: not connected');
+      this.statusEl.setText(hosting ? `OWP: not connected · hosting ${hosting.replace(/^https?:\/\//, '')}` : 'OWP: not connected');
       return;
     }
     void s.mirror.flush();
     if (++this.ticks % 60 === 0) void s.mirror.archiveSweep();
-    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now() }));
+    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now(), ...(hosting ? { hosting } : {}) }));
   }
 
   private async noteChanged(f: TAbstractFile): Promise<void> {

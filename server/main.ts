@@ -11,17 +11,15 @@
  *   start that fails for a reason the operator can fix (port in use or not allowed, data
  *   folder not writable or held by another relay) says which flag or variable to change
  *   (`startFailureMessage`), never just `listen EADDRINUSE`.
- * - The GitHub and dashboard features are loaded only if their modules exist.
+ * - The GitHub module is loaded only when a GitHub token is configured.
  */
-import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { RelayFeature, RelayPort } from './ports.js';
 import { createLogger, type LogFormat, type RelayLogger } from './log/index.js';
 import type { LevelWithSilent } from 'pino';
 import { startRelay } from './relay.js';
 import type { Durability } from './store/port.js';
-import { describeDatabaseUrl } from './store/postgres.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
 import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
 
@@ -31,6 +29,10 @@ export interface ServeOptions {
   dataDir: string;
   /** OWP_DATABASE_URL: PostgreSQL instead of LevelDB under dataDir. */
   databaseUrl?: string;
+  /** OWP_RELAY_ID (with OWP_DATABASE_URL): several relays on one database elect one arbiter. */
+  relayId?: string;
+  /** OWP_ELECTION_LEASE_MS: the arbiter's lease (default 2500). */
+  electionLeaseMs?: number;
   /** OWP_DURABILITY: fsync (default) or os. */
   durability: Durability;
   adminToken?: string;
@@ -44,6 +46,8 @@ export interface ServeOptions {
   tuning: ReturnType<typeof relayTuning>;
   /** OWP_LOG_LEVEL (info) and OWP_LOG_FORMAT (auto: readable on a terminal, JSON otherwise). */
   log: { level: LevelWithSilent; format: LogFormat };
+  /** GET /metrics without a token (OWP_METRICS_PUBLIC), and a token that may read it (OWP_METRICS_TOKEN). */
+  metrics: { public: boolean; token?: string };
   /** Everything, with where each value came from. */
   config: LoadedConfig;
 }
@@ -82,8 +86,15 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     githubHost: githubHostFrom({ OWP_GITHUB_HOST: c['github.host'], OWP_GITHUB_API_URL: c['github.apiUrl'] }),
     tuning: relayTuning(c),
     log: { level: c['log.level'], format: c['log.format'] },
+    metrics: { public: c['metrics.public'], token: c['metrics.token'] },
     config,
   };
+  if (c.relayId !== undefined) {
+    if (!opts.databaseUrl) throw new Error('relayId (OWP_RELAY_ID) needs databaseUrl (OWP_DATABASE_URL): several relays share one PostgreSQL database (docs/SCALING.md)');
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(c.relayId)) throw new Error('relayId (OWP_RELAY_ID) must be 1-64 letters, digits, _ . or -, unique per relay (e.g. relay-1)');
+    opts.relayId = c.relayId;
+    opts.electionLeaseMs = c['election.lease'];
+  }
   if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
   if (c['github.token']) opts.github = { token: c['github.token'], apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
   return opts;
@@ -92,10 +103,14 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
 type GithubModule = { createGithubFeature(port: RelayPort, opts: { token: string; apiUrl?: string; webhookSecret?: string }): RelayFeature };
 type DashboardModule = { createDashboardFeature(port: RelayPort, opts: { publicDashboard: boolean }): RelayFeature };
 
-async function optionalModule<T>(rel: string): Promise<T | undefined> {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  if (!existsSync(resolve(here, rel + '.ts')) && !existsSync(resolve(here, rel + '.js'))) return undefined;
-  return (await import(`./${rel}.js`)) as T;
+/** Feature modules, loaded only when used (literal imports, so the compiled build bundles them). */
+const FEATURE_MODULES = {
+  'github/index': () => import('./github/index.js'),
+  'web/index': () => import('./web/index.js'),
+};
+
+async function optionalModule<T>(rel: keyof typeof FEATURE_MODULES): Promise<T | undefined> {
+  return (await FEATURE_MODULES[rel]()) as T;
 }
 
 /** A node or LevelDB error, as far as this file reads it. */
@@ -167,6 +182,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     relay = await startRelay({
       dataDir: opts.dataDir,
       databaseUrl: opts.databaseUrl,
+      relayId: opts.relayId,
+      electionLeaseMs: opts.electionLeaseMs,
       durability: opts.durability,
       host: opts.host,
       port: opts.port,
@@ -175,6 +192,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       githubHost: opts.githubHost,
       notify: opts.notify,
       ...opts.tuning,
+      metrics: opts.metrics,
       log,
       features: (port) => {
         const fs: RelayFeature[] = [];
@@ -193,7 +211,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   // logged, not fatal: the arbiter's own state is only changed after its writes succeed.
   const onRejection = (reason: unknown) => log.error('unhandled rejection', { reason: String((reason as Error)?.stack ?? reason) });
   process.on('unhandledRejection', onRejection);
-  log.info(`OWP relay listening on ${relay.url} (data in ${opts.databaseUrl ? describeDatabaseUrl(opts.databaseUrl) : opts.dataDir})`, { url: relay.url });
+  const dataIn = opts.databaseUrl ? (await import('./store/postgres.js')).describeDatabaseUrl(opts.databaseUrl) : opts.dataDir;
+  log.info(`OWP relay listening on ${relay.url} (data in ${dataIn})`, { url: relay.url });
   if (!dashboard) log.info('Dashboard: not included in this build');
   else if (opts.publicDashboard) log.info(`Dashboard: ${relay.url}/ (public: no token needed)`);
   else log.info(`Dashboard: ${relay.url}/#token=<token> (any token opens it; make a read-only one with: owp token create --role viewer)`);
@@ -226,7 +245,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   return 0;
 }
 
-// Run directly (the container's CMD): node --import tsx server/main.ts
+// Run directly: `node dist/main.js` (npm start, the container's CMD) or `node --import tsx server/main.ts` (sources).
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const code = await runServe(process.argv.slice(2), process.env);
   process.exit(code);

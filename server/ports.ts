@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditEvent, Board, Intent, Ledger, Outcome, RepoPolicy, Task, TaskInput, TaskRuntime } from '../shared/model.js';
 
 import type { Role } from '../shared/protocol.js';
+import type { MetricsPort } from './metrics/registry.js';
 
 export type { Role };
 
@@ -63,6 +64,8 @@ export interface RelayPort {
   kv(namespace: string): KvStore;
   log: Logger;
   now(): number;
+  /** The relay's metrics registry (server/metrics): add `owp_*` counters and gauges. */
+  metrics?: MetricsPort;
 }
 
 export interface RouteContext {

@@ -5,7 +5,8 @@
  * Invariants:
  * - Start order: LevelDB -> tokens -> audit -> documents -> engine (ledger loaded from
  *   LevelDB, ledger doc made to match) -> HTTP + sockets listen. Nothing is served before
- *   the ledger is loaded, so /healthz answering means ready.
+ *   the ledger is loaded, so /healthz answering means ready; /readyz turns 503 the moment
+ *   close() starts (/healthz stays 200: liveness).
  * - Close order: stop accepting -> features stop -> engine finishes the tick in flight and
  *   the intents queued -> SSE and sockets closed (1001) -> documents flushed and compacted
  *   -> LevelDB closed. close() is idempotent.
@@ -30,12 +31,15 @@ import { actorOf, type ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { createLogger } from './log/index.js';
+import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
+import { socketAddress } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
+import { clusterRoute, openCluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
@@ -46,6 +50,14 @@ export interface RelayConfig {
   version?: string;
   /** postgres://... (OWP_DATABASE_URL): persist in PostgreSQL instead of LevelDB under dataDir (docs/STORAGE.md). */
   databaseUrl?: string;
+  /**
+   * With databaseUrl: this relay's id among several on one database (OWP_RELAY_ID). They elect
+   * one arbiter; the others serve clients and forward intents (docs/SCALING.md). Without it,
+   * one relay per database.
+   */
+  relayId?: string;
+  /** Election lease with several relays (default 2500 ms: failover within 5 s). */
+  electionLeaseMs?: number;
   /** OWP_DURABILITY: `fsync` (default) syncs every write before anyone is answered; `os` leaves it to the OS (docs/RELIABILITY.md). */
   durability?: Durability;
   host?: string;
@@ -91,6 +103,8 @@ export interface RelayConfig {
   githubHost?: string;
   /** Outgoing webhook notifications (server/notify): off unless given. `backoffMs` for tests. */
   notify?: { url: string; secret?: string; backoffMs?: number };
+  /** GET /metrics: `public` (OWP_METRICS_PUBLIC) needs no token; `token` (OWP_METRICS_TOKEN) may read it; admin tokens always may. */
+  metrics?: { public?: boolean; token?: string };
 }
 
 export interface RunningRelay {
@@ -116,13 +130,27 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const store = config.openStore ? await config.openStore() : await openRelayStore(config);
-  const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
+  const cluster = config.databaseUrl && config.relayId ? await openCluster({ url: config.databaseUrl, relayId: config.relayId, leaseMs: config.electionLeaseMs, log }) : undefined;
+  const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
+  const metrics = new RelayMetrics();
+  let phase: Phase = 'starting';
+  const cleanup: (() => Promise<void> | void)[] = [() => (cluster ? cluster.close() : store.close())];
   try {
-    const tokens = await openTokenStore(store, { now });
-    const { created } = await tokens.ensureAdmin(config.adminToken);
-    const audit = await openAuditLog(store);
-    const docs = new DocStore(store, { log });
+    const openTokens = async () => {
+      const t = await openTokenStore(store, { now });
+      return { tokens: t, ...(await t.ensureAdmin(config.adminToken)) };
+    };
+    // Relays starting together on one database: one of them creates the first admin token.
+    const { tokens, created } = cluster ? await cluster.serialised(openTokens) : await openTokens();
+    // With several relays, ledger and audit writes pass the arbiter's fence.
+    const engineStore = cluster?.fencedStore ?? store;
+    const audit = await openAuditLog(engineStore);
+    const docs: DocStore = new DocStore(store, {
+      log,
+      fanout: cluster?.docs,
+      // Another relay opened a worker's inbox: watch it here too (the arbiter reads its intents).
+      onRemoteDoc: (name) => void (name.startsWith(INBOX_PREFIX) ? docs.get(name).catch(() => undefined) : undefined),
+    });
     cleanup.unshift(() => docs.close());
     // A maintainer's board edit over sync is audited under their name (the peer is the origin).
     const board = new BoardView(await docs.get(BOARD_DOC), (origin) => (origin instanceof Object && 'principal' in origin ? actorOf((origin as { principal: Principal }).principal) : undefined));
@@ -132,7 +160,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const late: { engine?: Engine } = {};
     const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now });
     const engine = await Engine.open({
-      store,
+      store: engineStore,
+      forward: cluster ? (intent, ephemeral) => cluster.forward(intent, ephemeral) : undefined,
       audit,
       board,
       ledgerDoc,
@@ -143,12 +172,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       retentionMs: config.retentionMs,
       sweepMs: config.sweepMs,
       archiveEveryMs: config.archiveEveryMs,
+      observer: metrics.engineObserver(),
     });
     late.engine = engine;
     const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
     engine.onBatch((r) => {
       const facts = stats.ingest(r.events);
-      notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
+      // Webhooks are sent by the arbiter only (followers see the same batches).
+      if (engine.isActive()) notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
     });
     if (notifier) cleanup.unshift(() => notifier.stop());
     cleanup.unshift(() => engine.stop());
@@ -156,6 +187,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
     });
     for (const name of await docs.names()) if (name.startsWith(INBOX_PREFIX)) await docs.get(name);
+    await cluster?.start(engine, tokens);
     const publicProfiles = new PublicProfiles(engine.inboxes, ledgerDoc);
     cleanup.unshift(() => publicProfiles.close());
 
@@ -183,17 +215,21 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       kv: (ns) => store.kv(ns),
       log,
       now,
+      metrics: metrics.port(),
     };
 
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
-    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes });
+    const addressOf = socketAddress;
+    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
+    router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
+    if (cluster) router.add([clusterRoute(cluster)]);
     router.add(
       statsRoutes({
         index: stats,
@@ -225,6 +261,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       tokens,
       log,
       guard,
+      addressOf,
+      onRefused: (code) => metrics.socketRefusals.inc({ code }),
       knownWorker: (workerId) => tokens.hasWorker(workerId),
       maxConnectionsPerToken: config.limits?.socketsPerToken,
       maxMessageBytes: config.limits?.socketMessageBytes,
@@ -233,6 +271,13 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         if (principal.role === 'worker' && principal.workerId) lastSeen.set(principal.workerId, now());
       },
       onHeartbeat: ({ workerId, leases }) => engine.awarenessHeartbeat(workerId, leases),
+    });
+    metrics.watch({
+      ledger: () => engine.ledger(),
+      board: () => board.board(),
+      sockets: () => sync.connectionCount(),
+      streams: () => hub.size,
+      dbSizeBytes: config.databaseUrl ? undefined : () => folderBytes(config.dataDir),
     });
     const started: RelayFeature[] = [];
     for (const f of features) {
@@ -248,6 +293,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         resolve();
       });
     });
+    phase = 'serving';
     const addr = server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);
     const host = config.host ?? '127.0.0.1';
@@ -257,6 +303,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const close = () =>
       (closing ??= (async () => {
         shuttingDown = true;
+        phase = 'stopping';
         const stopped = new Promise<void>((r) => server.close(() => r()));
         for (const f of started.reverse()) {
           try {
@@ -266,6 +313,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
           }
         }
         await engine.stop();
+        // Give the lease up at once: another relay arbitrates without waiting for it to lapse.
+        await cluster?.resign();
         notifier?.stop();
         hub.close();
         await sync.close();
@@ -276,7 +325,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         for (const s of sockets) s.destroy();
         await stopped;
         await docs.close();
-        await store.close();
+        await (cluster ? cluster.close() : store.close());
       })());
 
     return { url: `http://${urlHost}:${actualPort}`, port: actualPort, createdAdminToken: created, relay: port, tokens, engine, close };

@@ -5,7 +5,7 @@
  *
  * Invariants: pure (no I/O); the same validators give the same bytes (keys in a fixed order).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION, type Role } from './protocol.js';
 import * as W from './wire.js';
 import { RepoPolicySchema, TaskSchema, WorkerProfileSchema } from './model.js';

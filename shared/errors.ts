@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   'invalid-yaml': 400,
   'invalid-intent': 400,
   'payload-too-large': 413,
+  /** The client's OWP-Protocol header names another major version than the relay's. */
+  'unsupported-protocol': 400,
   // auth
   unauthorized: 401,
   'not-authorized': 403,

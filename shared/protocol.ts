@@ -9,8 +9,20 @@
 
 /** The protocol version this code speaks (`/healthz` `protocol`, header `OWP-Protocol`). */
 export const PROTOCOL_VERSION = '0.1';
-/** The HTTP response header that names the relay's protocol version. */
+/** The HTTP header that names the protocol version: on every answer, and MAY be sent by a client. */
 export const PROTOCOL_HEADER = 'OWP-Protocol';
+
+/**
+ * How a relay speaking `PROTOCOL_VERSION` meets a client's `OWP-Protocol` header
+ * (docs/PROTOCOL.md, Versioning, OWP-VER-3): no header or the same major version is served;
+ * a version of another major is `unsupported`; anything but MAJOR.MINOR is `malformed`.
+ */
+export function clientProtocol(header: string | undefined): 'ok' | 'unsupported' | 'malformed' {
+  if (header === undefined) return 'ok';
+  const m = /^(\d{1,6})\.(\d{1,6})$/.exec(header.trim());
+  if (!m) return 'malformed';
+  return Number(m[1]) === Number(PROTOCOL_VERSION.split('.')[0]) ? 'ok' : 'unsupported';
+}
 
 // ---- documents ----
 

@@ -9,7 +9,7 @@
  * (a relay may add fields: MAY), request bodies are closed (unknown fields are refused) and
  * are what the relay's handlers parse (one source of truth for the server and the spec).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERROR_CODES } from './errors.js';
 import { TASK_STATES, type AuditEvent, type Lease, type Outcome, type TaskRuntime, type WorkerRuntime } from './ledger.js';
 import { INTENT_FIELDS, IntentSchema, RepoPolicySchema, TaskSchema, WorkerProfileSchema } from './model.js';

@@ -91,18 +91,23 @@ export class AuditLog {
 
   static async open(store: Store): Promise<AuditLog> {
     const log = new AuditLog(store);
-    const head = await store.get<{ seq: number; hash: string }>(AUDIT_HEAD_KEY);
+    await log.reload();
+    return log;
+  }
+
+  /** Read the head from the store again (a relay taking over from another arbiter). */
+  async reload(): Promise<void> {
+    const head = await this.store.get<{ seq: number; hash: string }>(AUDIT_HEAD_KEY);
     if (head) {
-      log.headSeq = head.seq;
-      log.headHash = head.hash;
+      this.headSeq = head.seq;
+      this.headHash = head.hash;
     } else {
-      const [last] = await store.entries<AuditEntry>(AUDIT_PREFIX, { reverse: true, limit: 1 });
+      const [last] = await this.store.entries<AuditEntry>(AUDIT_PREFIX, { reverse: true, limit: 1 });
       if (last) {
-        log.headSeq = last[1].seq;
-        log.headHash = last[1].hash;
+        this.headSeq = last[1].seq;
+        this.headHash = last[1].hash;
       }
     }
-    return log;
   }
 
   head(): { seq: number; hash: string } {

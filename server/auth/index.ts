@@ -103,6 +103,7 @@ export class TokenStore {
   private readonly byId = new Map<string, TokenRecord>();
   private readonly workers = new Set<string>();
   private readonly revokeListeners = new Set<(tokenId: string) => void>();
+  private readonly writeListeners = new Set<() => void>();
 
   private constructor(
     private readonly store: Store,
@@ -111,12 +112,28 @@ export class TokenStore {
 
   static async open(store: Store, opts: { now?: () => number } = {}): Promise<TokenStore> {
     const ts = new TokenStore(store, opts.now ?? Date.now);
-    for (const [, rec] of await store.entries<TokenRecord>(AUTH_PREFIX)) {
-      ts.byHash.set(rec.hash, rec);
-      ts.byId.set(rec.id, rec);
-      if (rec.workerId !== undefined) ts.workers.add(rec.workerId);
-    }
+    await ts.reload();
     return ts;
+  }
+
+  /**
+   * Read the table again (another relay on the same database created or revoked tokens);
+   * a token found revoked now notifies `onRevoke` as if revoked here.
+   */
+  async reload(): Promise<void> {
+    for (const [, rec] of await this.store.entries<TokenRecord>(AUTH_PREFIX)) {
+      const before = this.byId.get(rec.id);
+      this.byHash.set(rec.hash, rec);
+      this.byId.set(rec.id, rec);
+      if (rec.workerId !== undefined) this.workers.add(rec.workerId);
+      if (before && before.revokedAt === undefined && rec.revokedAt !== undefined) for (const l of this.revokeListeners) l(rec.id);
+    }
+  }
+
+  /** Called after this store wrote a token (created or revoked): other relays may reload. */
+  onWrite(listener: () => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
   }
 
   async create(input: { role: Role; workerId?: string; name?: string }): Promise<CreatedToken> {
@@ -229,6 +246,7 @@ export class TokenStore {
     this.byHash.set(rec.hash, rec);
     this.byId.set(rec.id, rec);
     if (rec.workerId !== undefined) this.workers.add(rec.workerId);
+    for (const l of this.writeListeners) l();
   }
 }
 

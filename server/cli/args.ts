@@ -10,15 +10,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ErrorCode } from '../../shared/errors.js';
 import { RISK_TIERS, type RiskTier } from '../../shared/model.js';
 
-export type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean; help: string; arg?: string };
-export type OptionSpecs = Record<string, OptionSpec>;
+import { GLOBAL_OPTIONS, type OptionSpecs } from './help.js';
 
-export const GLOBAL_OPTIONS: OptionSpecs = {
-  url: { type: 'string', arg: 'URL', help: 'relay URL (env OWP_URL, default http://127.0.0.1:8787)' },
-  token: { type: 'string', arg: 'TOKEN', help: 'API token; its role decides what you may do (env OWP_TOKEN)' },
-  json: { type: 'boolean', help: 'print machine-readable JSON on stdout' },
-  help: { type: 'boolean', short: 'h', help: 'show help for this command' },
-};
+export { GLOBAL_OPTIONS, type OptionSpec, type OptionSpecs } from './help.js';
 
 /** Wrong flags or arguments: exit 2. */
 export class UsageError extends Error {

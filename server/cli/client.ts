@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { RefusedError } from './args.js';
+import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
 
 export interface ClientOptions {
   url: string;
@@ -57,6 +58,8 @@ export class RelayClient {
           method,
           headers: {
             accept: 'application/json',
+            // The protocol this CLI speaks: a relay of another major version refuses at once (OWP-VER-3).
+            [PROTOCOL_HEADER]: PROTOCOL_VERSION,
             ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
             ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
           },

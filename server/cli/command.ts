@@ -7,10 +7,11 @@
  *   worker loop's signal handler, after releasing its lease).
  * - The token is read from --token or OWP_TOKEN only, and sent only to the relay.
  */
-import { RefusedError, UsageError, str, type OptionSpecs, type Parsed } from './args.js';
+import { RefusedError, UsageError, str, type Parsed } from './args.js';
 import { RelayClient } from './client.js';
 import { LeaseBook, owpHome } from './lease-book.js';
 import type { Output } from './output.js';
+import type { CommandSpec } from './help.js';
 import type { Role } from '../../shared/protocol.js';
 
 export interface Me {
@@ -20,15 +21,7 @@ export interface Me {
   name?: string;
 }
 
-export interface Command {
-  /** Words after `owp`, e.g. `token create`. */
-  name: string;
-  /** Positional arguments as shown in help, e.g. `TASK_ID`. */
-  args?: string;
-  summary: string;
-  options?: OptionSpecs;
-  /** Extra help text (examples, notes). */
-  details?: string;
+export interface Command extends CommandSpec {
   run(ctx: Context): Promise<number>;
 }
 

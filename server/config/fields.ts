@@ -42,7 +42,8 @@ export const FIELDS = {
   port: def(int(0, 65535), 8787, { flag: 'port', help: 'port to listen on; 0 = any free port' }),
   data: def(text(), './data', { flag: 'data', help: 'data folder (LevelDB); relative to the working directory' }),
   databaseUrl: opt(url(['postgres', 'postgresql'], 'postgres://owp@db/owp'), { secret: true, help: 'PostgreSQL instead of LevelDB (docs/STORAGE.md)' }),
-  relayId: opt(text(), { reserved: 'ha (issue 15)', help: 'this relay\'s name among several on one PostgreSQL' }),
+  relayId: opt(text(), { help: 'this relay\'s name among several on one PostgreSQL (with databaseUrl): they elect one arbiter (docs/SCALING.md)' }),
+  'election.lease': def(duration(100), 2500, { help: 'the arbiter\'s lease with several relays; another relay arbitrates within twice this after a crash' }),
   durability: def(oneOf(['fsync', 'os']), 'fsync', { help: 'fsync: every write is synced to disk before anyone is answered (docs/RELIABILITY.md); os: leave flushing to the OS' }),
 
   // Access
@@ -53,8 +54,8 @@ export const FIELDS = {
   'log.level': def(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', { help: 'least important log level written' }),
   'log.format': def(oneOf(['auto', 'json', 'pretty']), 'auto', { help: 'json: one JSON object a line; pretty: readable lines; auto: pretty on a terminal, else json' }),
   trustProxy: opt(text(), { reserved: 'ops-observe (issue 14.6)', help: 'proxies whose X-Forwarded-For is believed: a hop count or address ranges' }),
-  'metrics.public': def(bool(), false, { reserved: 'ops-observe (issue 14.4)', help: 'GET /metrics without a token' }),
-  'metrics.token': opt(text(16), { secret: true, reserved: 'ops-observe (issue 14.4)', help: 'bearer token for GET /metrics' }),
+  'metrics.public': def(bool(), false, { help: 'GET /metrics without a token (docs/DEPLOY.md)' }),
+  'metrics.token': opt(text(16), { secret: true, help: 'bearer token that may read GET /metrics and nothing else; admin tokens may too' }),
 
   // Outgoing webhook
   'notify.url': opt(url(), { secret: true, help: 'outgoing webhook (Slack incoming webhook or any JSON endpoint); off when unset' }),

@@ -10,7 +10,7 @@
  * - Sizes take a unit (`64MiB`, `512KiB`, `1MB`, or plain bytes); durations take one
  *   (`30s`, `250ms`, `7d`, or plain milliseconds).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a single value (text, number or true/false), not a list or a section' });
 const asText = scalar.transform((v) => String(v).trim());

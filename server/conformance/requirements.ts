@@ -6,58 +6,13 @@
  * checks run in this order and later ones may rely on the state earlier ones left.
  */
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
-import * as Y from 'yjs';
 import { BOARD_DOC, CLOSE, inboxDoc, LEDGER_DOC, PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
-import { ClaimAnswerSchema, ErrorBodySchema, HealthSchema, HeartbeatAnswerSchema, IntentAnswerSchema, OutcomeSchema } from '../../shared/wire.js';
-import { until, within, type Answer } from './client.js';
-import type { RunContext } from './run.js';
+import { HealthSchema, HeartbeatAnswerSchema, IntentAnswerSchema, OutcomeSchema } from '../../shared/wire.js';
+import { EventStream, until, within } from './client.js';
+import { addition, closeOf, expectStatus, fail, leaseOf, refusal, shape, type Requirement } from './expect.js';
+import { ERR_4, EVT_2, LEASE_7, LEASE_8, VER_3, VER_4 } from './more-requirements.js';
 
-export interface Requirement {
-  id: string;
-  level: 'MUST' | 'SHOULD';
-  title: string;
-  check(c: RunContext): Promise<void>;
-}
-
-function fail(msg: string): never {
-  throw new Error(msg);
-}
-const said = (a: Answer) => `${a.status} ${JSON.stringify(a.json ?? {}).slice(0, 300)}`;
-
-function shape<T extends z.ZodType>(s: T, v: unknown, what: string): z.output<T> {
-  const r = s.safeParse(v);
-  if (!r.success) fail(`${what} does not match its schema: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
-function expectStatus(a: Answer, status: number, what: string): void {
-  if (a.status !== status) fail(`${what}: expected ${status}, got ${said(a)}`);
-}
-function refusal(a: Answer, status: number, codes: readonly string[], what: string): z.output<typeof ErrorBodySchema> {
-  const e = shape(ErrorBodySchema, a.json, `${what}: the error body`);
-  if (a.status !== status || !codes.includes(e.error.code)) fail(`${what}: expected ${status} ${codes.join(' or ')}, got ${said(a)}`);
-  return e;
-}
-const leaseOf = (a: Answer) => shape(ClaimAnswerSchema, a.json, 'the claim answer');
-
-async function closeOf(c: RunContext, doc: string, token: string | undefined, send?: (d: Y.Doc) => Uint8Array): Promise<number> {
-  const s = c.sockets.connect(doc, token);
-  if (send) {
-    await within(s.synced, `${doc} to sync`);
-    s.sendUpdate(send(s.doc));
-  }
-  const closed = await within(s.closed, `the relay to close the socket on ${doc}`);
-  return closed.code;
-}
-
-/** A Yjs update that adds `key` to the root map `map` of a copy of `doc`. */
-function addition(doc: Y.Doc, map: string, key: string, value: unknown): Uint8Array {
-  const before = Y.encodeStateVector(doc);
-  const copy = new Y.Doc();
-  Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
-  copy.getMap(map).set(key, value);
-  return Y.encodeStateAsUpdate(copy, before);
-}
+export type { Requirement };
 
 export const REQUIREMENTS: readonly Requirement[] = [
   {
@@ -80,6 +35,8 @@ export const REQUIREMENTS: readonly Requirement[] = [
       }
     },
   },
+  VER_3,
+  VER_4,
   {
     id: 'OWP-AUTH-1',
     level: 'MUST',
@@ -92,11 +49,23 @@ export const REQUIREMENTS: readonly Requirement[] = [
   {
     id: 'OWP-AUTH-2',
     level: 'MUST',
-    title: 'a revoked token is refused with 401 token-revoked',
+    title: `a revoked token is refused with 401 token-revoked; its open socket closes with ${CLOSE.revoked} and its event stream ends`,
     async check(c) {
       const t = await c.token('viewer');
-      expectStatus(await c.http.call('DELETE', `/api/tokens/${encodeURIComponent(t.id)}`, c.admin), 200, 'revoking a token');
-      refusal(await c.http.call('GET', '/api/me', t.token), 401, ['token-revoked'], 'a revoked token');
+      const socket = c.sockets.connect(BOARD_DOC, t.token);
+      await within(socket.synced, `${BOARD_DOC} to sync`);
+      const stream = await EventStream.open(c.http.url, t.token);
+      try {
+        if ((await stream.next('the snapshot'))?.event !== 'snapshot') fail('the event stream did not start with a snapshot');
+        expectStatus(await c.http.call('DELETE', `/api/tokens/${encodeURIComponent(t.id)}`, c.admin), 200, 'revoking a token');
+        refusal(await c.http.call('GET', '/api/me', t.token), 401, ['token-revoked'], 'a revoked token');
+        const closed = await within(socket.closed, 'the socket of the revoked token to close');
+        if (closed.code !== CLOSE.revoked) fail(`the socket of the revoked token was closed with ${closed.code}, not ${CLOSE.revoked}`);
+        for (let i = 0; i < 100; i++) if ((await stream.next('the event stream of the revoked token to end')) === undefined) return;
+        fail('the event stream of the revoked token did not end');
+      } finally {
+        stream.close();
+      }
     },
   },
   {
@@ -252,6 +221,8 @@ export const REQUIREMENTS: readonly Requirement[] = [
       if (shape(IntentAnswerSchema, done.json, 'the complete answer').runtime?.state !== 'done') fail('the task is not done after complete');
     },
   },
+  LEASE_8,
+  LEASE_7,
   {
     id: 'OWP-DOC-1',
     level: 'MUST',
@@ -329,4 +300,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
       }
     },
   },
+  EVT_2,
+  // Last: it reads the codes of every refusal the run saw.
+  ERR_4,
 ];

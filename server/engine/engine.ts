@@ -16,47 +16,34 @@
  *   alone gets a stored `internal` outcome. A failed write leaves memory, audit head and
  *   documents as they were; its callers get `internal`.
  * - ledger() is safe to keep across an await (the session's rule).
+ * - Several relays on one database (`forward`): only the active engine ticks; a follower
+ *   forwards intents and follows the store (follow.ts); activate/deactivate switch roles.
  */
 import type * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
 import type { AuditEvent, Intent, Ledger, Outcome, TaskRuntime } from '../../shared/model.js';
-import { SchedulerSession, type ScheduleFn, type ScheduleRules, type SessionBatch } from '../../shared/scheduler/index.js';
-import type { AuditLog } from '../audit/index.js';
-import type { BatchResult, Logger } from '../ports.js';
-import type { Store } from '../store/index.js';
-import type { BoardEdit, BoardView } from './board.js';
+import { SchedulerSession, type SessionBatch } from '../../shared/scheduler/index.js';
+import type { BatchResult } from '../ports.js';
+import type { BoardEdit } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
-import { answer, backoff, fail, intentIdTaken, IntentQueue, type Pending } from './intake.js';
-import { LatencyRecorder, type LatencySummary } from './latency.js';
-import { applyToLedgerDoc, ledgerFromEntries, LEDGER_PREFIX, resetLedgerDoc, type LedgerDiff } from './ledger-diff.js';
-import { ARCHIVE_PREFIX, planBatch, type BatchPlan } from './plan.js';
+import { answer, backoff, fail, forwardAll, intentIdTaken, IntentQueue, schedulerFailed, type Pending } from './intake.js';
+import { changed, coalesced, loadLedger, readFollowed } from './follow.js';
+import { countBatch, LatencyRecorder, type LatencySummary } from './latency.js';
+import { applyToLedgerDoc, resetLedgerDoc, visibleLedger, type LedgerDiff } from './ledger-diff.js';
+import { tell } from './observer.js';
+import type { EngineOptions } from './options.js';
+import { archivedOnBoard, planBatch, type BatchPlan } from './plan.js';
 
-export interface EngineOptions {
-  store: Store;
-  audit: AuditLog;
-  board: BoardView;
-  ledgerDoc: Y.Doc;
-  /** Relay configuration the scheduler's rules depend on (the GitHub host of PR links). */
-  rules?: ScheduleRules;
-  /** A plain scheduler to use instead of the session's incremental one (tests inject faults). */
-  schedule?: ScheduleFn;
-  now: () => number;
-  log: Logger;
-  /** Wait this long after the first intent of a batch before arbitrating (default 5 ms). */
-  tickMs?: number;
-  /** Finished tasks older than this leave the live documents (default 7 days). */
-  retentionMs?: number;
-  /** How often the sweeper looks for expired leases (default 250 ms). */
-  sweepMs?: number;
-  /** How often the sweeper looks for tasks to archive (default 60 s). */
-  archiveEveryMs?: number;
-}
+export type { EngineOptions };
 
 const DAY = 24 * 60 * 60 * 1000;
 
 export class Engine {
   readonly inboxes: InboxWatcher;
-  private readonly session: SchedulerSession;
+  private session: SchedulerSession;
+  private active: boolean;
+  /** Follower: the last audit seq shown to listeners. */
+  private followedSeq = 0;
   private readonly queue = new IntentQueue();
   private backoffMs = 0;
   private readonly listeners = new Set<(r: BatchResult, diff: LedgerDiff) => void>();
@@ -68,11 +55,9 @@ export class Engine {
   private lastArchiveCheck = 0;
   private earliestExpiry = Infinity;
   private heartbeatSeq = 0;
-  /** The board changed since the last tick: run one (even without intents) so new or
-   * cancelled tasks get their runtime at once, not at the next unrelated intent. */
+  /** The board changed since the last tick: run one, so new or cancelled tasks get their runtime at once. */
   private boardDirty = false;
-  /** Board task ids changed since the session's ledger was made; null when unknown
-   * (start-up, a failed batch): the next batch reconciles everything. */
+  /** Board task ids changed since the session's ledger was made; null (unknown): the next batch reconciles all. */
   private boardChanged: Set<string> | null = null;
   private unsubscribeBoard: (() => void) | undefined;
   /** Board edits (hold, priority, trust) waiting to be audited by the next batch. */
@@ -89,13 +74,15 @@ export class Engine {
     private readonly opts: EngineOptions,
     ledger: Ledger,
   ) {
-    this.session = new SchedulerSession(ledger, { rules: opts.rules, replace: opts.schedule });
+    this.session = this.sessionOf(ledger);
+    this.active = !opts.forward;
     this.tickMs = opts.tickMs ?? 5;
     this.retentionMs = opts.retentionMs ?? 7 * DAY;
     this.inboxes = new InboxWatcher({
       sender: (id) => this.session.outcome(id)?.workerId ?? this.queue.senderOf(id),
-      submit: (intent) => this.submit(intent),
-      refuse: (r) => this.refuse(r),
+      // A follower leaves inboxes to the arbiter (it reads the same documents).
+      submit: (intent) => (this.active ? this.submit(intent) : Promise.resolve(undefined)),
+      refuse: (r) => (this.active ? this.refuse(r) : undefined),
       taken: (r) => {
         const e = intentIdTaken(r.id);
         return { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: e.code, message: e.message, batch: this.session.ledger().batch, at: this.opts.now() };
@@ -104,19 +91,9 @@ export class Engine {
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
-    const ledger = ledgerFromEntries(await opts.store.entries<unknown>(LEDGER_PREFIX));
-    const engine = new Engine(opts, ledger);
-    resetLedgerDoc(opts.ledgerDoc, ledger, opts.now(), opts.now() - (opts.retentionMs ?? 7 * DAY));
-    // A crash between archiving and removing from the board must not resurrect the task.
-    const stale: string[] = [];
-    for (const id of Object.keys(opts.board.board().tasks)) {
-      if (!(id in ledger.tasks) && (await opts.store.get(ARCHIVE_PREFIX + id)) !== undefined) stale.push(id);
-    }
-    opts.board.removeTasks(stale);
-    engine.earliestExpiry = engine.session.earliestExpiry();
-    engine.lastArchiveCheck = opts.now();
-    engine.archiveDue = true;
-    engine.startSweeper();
+    const engine = new Engine(opts, await loadLedger(opts.store));
+    engine.followedSeq = opts.audit.head().seq;
+    if (engine.active) await engine.takeCharge();
     engine.unsubscribeBoard = opts.board.onChange((delta) => {
       if (engine.boardChanged) for (const id in delta.tasks) engine.boardChanged.add(id);
       if (delta.edits) engine.edits.push(...delta.edits);
@@ -125,6 +102,57 @@ export class Engine {
       engine.kick();
     });
     return engine;
+  }
+
+  /** The ledger document and board made to match the store; the sweeper started. */
+  private async takeCharge(): Promise<void> {
+    const { ledgerDoc, board, store, now } = this.opts;
+    resetLedgerDoc(ledgerDoc, this.session.ledger(), now(), now() - this.retentionMs);
+    board.removeTasks(await archivedOnBoard(store, board, this.session.ledger()));
+    this.earliestExpiry = this.session.earliestExpiry();
+    this.lastArchiveCheck = now();
+    this.archiveDue = true;
+    this.startSweeper();
+  }
+
+  /** Whether this engine arbitrates (a single relay's always does). */
+  isActive = (): boolean => this.active;
+
+  /** Become the arbiter (elected): ledger and audit head read from the store, inboxes read again. */
+  async activate(): Promise<void> {
+    if (this.active || this.stopping) return;
+    await this.opts.audit.reload();
+    this.session = this.sessionOf(await loadLedger(this.opts.store));
+    this.followedSeq = this.opts.audit.head().seq;
+    this.boardChanged = null;
+    this.active = true;
+    await this.takeCharge();
+    this.inboxes.rescan();
+    this.kick();
+  }
+
+  /** Stop arbitrating (deposed): the tick in flight ends (its write is fenced), what is queued is forwarded. */
+  async deactivate(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    clearInterval(this.sweeper);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inFlight;
+    while (this.queue.hasWork()) forwardAll(this.queue.take().entries, this.opts.forward!);
+  }
+
+  /** Follower: read what the arbiter committed since (coalesced) and tell the listeners. */
+  readonly follow = coalesced(async () => {
+    const f = this.active ? undefined : await readFollowed(this.opts.store, this.opts.audit, this.session.ledger(), this.followedSeq);
+    if (!f || this.active) return;
+    this.session = this.sessionOf(f.ledger);
+    this.followedSeq = f.auditSeq;
+    if (changed(f)) this.notify(f.result, f.diff);
+  });
+
+  private sessionOf(ledger: Ledger): SchedulerSession {
+    return new SchedulerSession(ledger, { rules: this.opts.rules, replace: this.opts.schedule });
   }
 
   /** The current ledger; safe to keep (it never changes; only its outcomes grow). */
@@ -139,11 +167,7 @@ export class Engine {
 
   /** The ledger as clients are shown it: outcomes past the retention window left out. */
   visibleLedger(): Ledger {
-    const cutoff = this.opts.now() - this.retentionMs;
-    const outcomes: Ledger['outcomes'] = {};
-    const ledger = this.session.ledger();
-    for (const [id, outcome] of Object.entries(ledger.outcomes)) if (outcome.at > cutoff) outcomes[id] = outcome;
-    return { ...ledger, outcomes };
+    return visibleLedger(this.session.ledger(), this.opts.now() - this.retentionMs);
   }
 
   /** The latest audit events (at most 100, newest last), as in the ledger doc's `recent`. */
@@ -202,10 +226,8 @@ export class Engine {
   /** Run a batch now (tests, shutdown); resolves when it is persisted and shown. */
   async flush(): Promise<void> {
     if (this.inFlight) await this.inFlight;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.queue.hasQueued()) await this.runTick();
   }
 
@@ -229,6 +251,7 @@ export class Engine {
 
   private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
     if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
+    if (!this.active) return this.opts.forward!(intent, ephemeral);
     // A repeated id: its stored (persisted) outcome, without waiting for a batch. Intent ids
     // are scoped to their sender: another sender's id is refused, never answered with its outcome.
     const stored = ephemeral ? undefined : this.session.outcome(intent.id);
@@ -240,7 +263,7 @@ export class Engine {
   }
 
   private kick(): void {
-    if (this.timer || this.inFlight) return;
+    if (this.timer || this.inFlight || !this.active) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.runTick();
@@ -305,22 +328,8 @@ export class Engine {
     } catch (e) {
       this.boardChanged = null;
       this.opts.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
-      this.queue.putBack(rejected);
-      if (entries.length > 1) {
-        // One bad intent must not block the others: retry them one per batch.
-        this.queue.isolate(entries);
-        return undefined;
-      }
-      const p = entries[0];
-      if (p) {
-        const message = `The scheduler failed on intent ${p.intent.id}; it was not applied. The relay log has details; report it.`;
-        fail([p], new OwpError('internal', message));
-        // Stored as its outcome, so an inbox intent is not retried forever.
-        if (!p.ephemeral) this.queue.refuse({ id: p.intent.id, workerId: p.intent.workerId, kind: p.intent.kind, code: 'internal', message });
-      } else {
-        // Nothing to isolate: the state itself trips the scheduler. Back off, keep the relay up.
-        this.backoffMs = backoff(this.backoffMs);
-      }
+      tell(this.opts.observer, (o) => o.failed('schedule', entries.length));
+      this.backoffMs = schedulerFailed(this.queue, entries, rejected, this.backoffMs);
       return undefined;
     }
   }
@@ -347,7 +356,10 @@ export class Engine {
     if (written.error !== undefined) {
       const e = written.error;
       this.boardChanged = null;
+      // Deposed while deciding: the next arbiter decides these intents (ids make it once).
+      if ((e as { code?: unknown }).code === 'fenced' && this.opts.forward) return forwardAll(entries, this.opts.forward);
       this.opts.log.error('ledger write failed; batch dropped', { error: String(e) });
+      tell(this.opts.observer, (o) => o.failed('write', entries.length));
       this.queue.putBack(rejected);
       this.backoffMs = backoff(this.backoffMs);
       fail(entries, new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.'));
@@ -364,11 +376,8 @@ export class Engine {
     this.stats.applyMs += answeredAt - persistedAt;
     for (const p of entries) if (!p.ephemeral) this.latencies.record(answeredAt - p.queuedAt);
     answer(entries, plan.replies, (id) => new OwpError('internal', `The scheduler gave no outcome for intent ${id}; retry with the same id.`));
-    const ms = performance.now() - started;
-    this.stats.batches += 1;
-    this.stats.intents += entries.length;
-    this.stats.lastBatchMs = ms;
-    if (ms > this.stats.maxBatchMs) this.stats.maxBatchMs = ms;
+    countBatch(this.stats, performance.now() - started, entries.length);
+    tell(this.opts.observer, (o) => o.batch({ ms: this.stats.lastBatchMs, replies: plan.replies, rejected, events: plan.events, entries, answeredAt }));
     // The next batch's working copy of the tasks record, made while waiting for its intents.
     setImmediate(() => {
       if (!this.inFlight) this.session.prepare();
@@ -400,14 +409,14 @@ export class Engine {
   }
 
   /**
-   * A throw anywhere after the batch was taken (a bug: diffing, audit, applying to the
-   * document) must not leave its callers waiting forever or stop the engine: every waiter
-   * gets `internal` (a waiter already answered keeps its answer), the next batch reconciles
-   * the whole board, and the ledger document is rebuilt from the session's ledger (which is
-   * what the store holds: memory moves only after a successful write).
+   * A throw after the batch was taken (a bug) must not leave callers waiting or stop the
+   * engine: every waiter gets `internal` (one answered keeps its answer), the next batch
+   * reconciles the whole board, the ledger document is rebuilt from the session's ledger
+   * (what the store holds: memory moves only after a successful write).
    */
   private failBatch(e: unknown, entries: Pending[], rejected: RejectedIntent[]): void {
     this.opts.log.error('batch failed after arbitration', { error: String((e as Error)?.stack ?? e) });
+    tell(this.opts.observer, (o) => o.failed('record', entries.length));
     this.boardChanged = null;
     // Refused inbox intents get their stored outcome in a later batch (skipped if stored).
     this.queue.putBack(rejected);

@@ -103,6 +103,11 @@ export class InboxWatcher {
     for (const v of intents.toArray()) this.readIntent(workerId, v);
   }
 
+  /** Read every watched inbox's intents again (a relay that just became the arbiter). */
+  rescan(): void {
+    for (const [workerId, w] of this.watched) for (const v of w.doc.getArray<unknown>('intents').toArray()) this.readIntent(workerId, v);
+  }
+
   private readProfile(workerId: string, profile: Y.Map<unknown>): void {
     this.parseProfile(workerId, profile);
     for (const l of this.profileListeners) l(workerId);

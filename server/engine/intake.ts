@@ -117,3 +117,31 @@ export function answer(entries: readonly Pending[], outcomes: ReadonlyMap<string
 export function fail(entries: readonly Pending[], error: unknown): void {
   for (const p of entries) for (const w of p.waiters) w.reject(error);
 }
+
+/**
+ * The scheduler threw on a batch. One bad intent must not block the others: several are
+ * retried one per batch; one alone gets `internal`, stored as its outcome (an inbox intent
+ * is not retried forever); with none the state itself trips the scheduler: back off, keep
+ * the relay up. Returns the next backoff.
+ */
+export function schedulerFailed(queue: IntentQueue, entries: Pending[], rejected: RejectedIntent[], backoffMs: number): number {
+  queue.putBack(rejected);
+  if (entries.length > 1) {
+    queue.isolate(entries);
+    return backoffMs;
+  }
+  const p = entries[0];
+  if (!p) return backoff(backoffMs);
+  const message = `The scheduler failed on intent ${p.intent.id}; it was not applied. The relay log has details; report it.`;
+  fail([p], new OwpError('internal', message));
+  if (!p.ephemeral) queue.refuse({ id: p.intent.id, workerId: p.intent.workerId, kind: p.intent.kind, code: 'internal', message });
+  return backoffMs;
+}
+
+/** Hand these intents to the arbiter (a relay that stopped arbitrating); their waiters get its answers. */
+export function forwardAll(entries: readonly Pending[], forward: (intent: Intent, ephemeral: boolean) => Promise<Outcome>): void {
+  for (const p of entries) {
+    const sent = forward(p.intent, p.ephemeral);
+    for (const w of p.waiters) sent.then(w.resolve, w.reject);
+  }
+}

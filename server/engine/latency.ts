@@ -38,3 +38,11 @@ export class LatencyRecorder {
     return { total, count: n, p50: at(0.5), p99: at(0.99), max: xs[n - 1] };
   }
 }
+
+/** Count one batch of `intents` that took `ms` in the engine's figures. */
+export function countBatch(stats: { batches: number; intents: number; lastBatchMs: number; maxBatchMs: number }, ms: number, intents: number): void {
+  stats.batches += 1;
+  stats.intents += intents;
+  stats.lastBatchMs = ms;
+  if (ms > stats.maxBatchMs) stats.maxBatchMs = ms;
+}

@@ -201,3 +201,10 @@ export function resetLedgerDoc(doc: Y.Doc, ledger: Ledger, at: number, outcomeCu
     if (recent.length > RECENT_MAX) recent.delete(0, recent.length - RECENT_MAX);
   }, ORIGIN.relay);
 }
+
+/** The ledger as clients are shown it: outcomes at or before `cutoff` left out. */
+export function visibleLedger(ledger: Ledger, cutoff: number): Ledger {
+  const outcomes: Ledger['outcomes'] = {};
+  for (const [id, outcome] of Object.entries(ledger.outcomes)) if (outcome.at > cutoff) outcomes[id] = outcome;
+  return { ...ledger, outcomes };
+}

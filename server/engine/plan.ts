@@ -183,3 +183,10 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
     archived,
   };
 }
+
+/** Board tasks already archived (a crash between archiving and removing them from the board must not resurrect them). */
+export async function archivedOnBoard(store: { get(key: string): Promise<unknown> }, board: { board(): { tasks: Record<string, unknown> } }, ledger: Ledger): Promise<string[]> {
+  const stale: string[] = [];
+  for (const id of Object.keys(board.board().tasks)) if (!(id in ledger.tasks) && (await store.get(ARCHIVE_PREFIX + id)) !== undefined) stale.push(id);
+  return stale;
+}

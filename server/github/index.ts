@@ -12,6 +12,7 @@
  * - Syncs are asked for by the HTTP route, the interval (default 5 min), webhooks
  *   (debounced per repo) and PR submissions (debounced).
  */
+import { observeGithub } from '../metrics/github.js';
 import type { BatchResult, Logger, RelayFeature, RelayPort, Route, RouteContext } from '../ports.js';
 import { didYouMean } from '../../shared/did-you-mean.js';
 import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
@@ -96,6 +97,7 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
     maxRateLimitRetries: opts.maxRateLimitRetries,
     maxRateLimitWaitSeconds: opts.maxRateLimitWaitSeconds,
   });
+  observeGithub(port.metrics, client.octokit);
   const ctx: GithubContext = { port, client, kv, log };
   const intervalMs = opts.intervalMs ?? 5 * 60 * 1000;
   const debounceMs = opts.debounceMs ?? 2000;

@@ -16,6 +16,8 @@
  * - Rate limit per token (or per address without one): a token bucket -> 429 with
  *   Retry-After (seconds).
  * - Path segments are percent-decoded one by one, so task ids may contain `/` as `%2F`.
+ * - Every answer carries `OWP-Protocol`; a request naming another major version in that
+ *   header is refused (400 unsupported-protocol) before auth or any effect (OWP-VER-3).
  * - A JSON error message is a plain sentence: it never repeats its code in front (that is
  *   only the form of socket close reasons).
  */
@@ -24,7 +26,7 @@ import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT, type GuardedCheck } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal, Route, RouteContext } from '../ports.js';
-import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { clientProtocol, PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { RateLimiter, retryAfterSeconds, type RateLimitOptions } from '../ratelimit/index.js';
 import { logRequest, type RequestNote } from './access-log.js';
 import { socketAddress, type AddressOf } from './client-address.js';
@@ -44,6 +46,8 @@ export interface RouterOptions {
   guard?: AuthGuard;
   /** The client's address for brakes, limits and logs (default: the socket's; see OWP_TRUST_PROXY). */
   addressOf?: AddressOf;
+  /** Every answered request, by method, route pattern and status (metrics). */
+  onAnswered?: (method: string, route: string | undefined, status: number) => void;
 }
 
 interface Compiled {
@@ -127,7 +131,10 @@ export class Router {
     // Every answer names the protocol version this relay speaks (docs/PROTOCOL.md, Versioning).
     res.setHeader(PROTOCOL_HEADER, PROTOCOL_VERSION);
     const note: RequestNote = { started: performance.now() };
-    res.once('close', () => logRequest(this.o.log, req, res, note, this.addressOf(req)));
+    res.once('close', () => {
+      this.o.onAnswered?.(req.method ?? '?', note.route, res.statusCode);
+      logRequest(this.o.log, req, res, note, this.addressOf(req));
+    });
     try {
       await this.dispatch(req, res, note);
     } catch (e) {
@@ -160,6 +167,7 @@ export class Router {
     if (this.o.shuttingDown?.() && route.auth !== 'none') {
       throw new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.');
     }
+    if (route.auth !== 'none') checkClientProtocol(req.headers[PROTOCOL_HEADER.toLowerCase()]);
     let principal: Principal | undefined;
     if (route.auth !== 'none') {
       const check = this.guard.check(tokenFromRequest(req), this.addressOf(req));
@@ -234,6 +242,26 @@ export function plainSentence(code: string, message: string): string {
   if (rest.length === 0) return message;
   const sentence = rest[0].toUpperCase() + rest.slice(1);
   return /[.!?]$/.test(sentence) ? sentence : sentence + '.';
+}
+
+/**
+ * A client MAY name its protocol version in the OWP-Protocol header (OWP-VER-3): another
+ * major version is refused before anything happens, so a client never acts on answers it
+ * would misread. Public routes (/healthz first) answer whatever the header says.
+ */
+function checkClientProtocol(header: string | string[] | undefined): void {
+  const v = Array.isArray(header) ? header.join(',') : header;
+  const verdict = clientProtocol(v);
+  if (verdict === 'malformed') {
+    throw new OwpError('invalid-field', `The ${PROTOCOL_HEADER} header must be a version such as ${PROTOCOL_VERSION} (MAJOR.MINOR), not ${JSON.stringify(v)}.`, PROTOCOL_HEADER);
+  }
+  if (verdict === 'unsupported') {
+    throw new OwpError(
+      'unsupported-protocol',
+      `This relay speaks protocol ${PROTOCOL_VERSION}; a client of protocol ${v!.trim()} cannot use it. Use a client for protocol ${PROTOCOL_VERSION.split('.')[0]}.x (or a relay for ${v!.trim()}).`,
+      PROTOCOL_HEADER,
+    );
+  }
 }
 
 /** `a` or `an` before a word, by its first letter (`an admin`, `a maintainer`). */

@@ -36,6 +36,7 @@ export async function openFileStore(path: string, opts?: FileBackendOptions & St
 
 /** PostgreSQL (OWP_DATABASE_URL): several relays may share it. Every batch is a committed transaction, durable as the server is configured. */
 export async function openPostgresStore(url: string, opts?: PostgresOptions): Promise<Store> {
+  // Loaded only when used: `pg` is a sizeable part of a LevelDB relay's start-up otherwise.
   const { openPostgresBackend } = await import('./postgres.js');
   return createStore(await openPostgresBackend(url, opts));
 }

@@ -56,6 +56,8 @@ export interface SyncServerOptions {
   knownWorker?: (workerId: string) => boolean;
   /** The client's address for the brake and the logs (default: the socket's). */
   addressOf?: AddressOf;
+  /** An upgrade was refused, with the stable code of its reason (metrics). */
+  onRefused?: (code: string) => void;
 }
 
 export interface SyncServer {
@@ -121,7 +123,9 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
       const ip = addressOf(req);
       const a = admit(rules, { token: tokenFromRequest(req), address: ip, docName, closing, socketsOf: (t) => conns.countOf(t) });
       if (!a.ok) {
-        opts.log?.warn('socket refused', { doc: docName?.slice(0, 200), close: a.code, code: a.reason.split(':')[0], ip });
+        const code = a.reason.split(':')[0]!;
+        opts.onRefused?.(code);
+        opts.log?.warn('socket refused', { doc: docName?.slice(0, 200), close: a.code, code, ip });
         return ws.close(a.code, a.reason);
       }
       const role = a.principal.role;

@@ -5,10 +5,13 @@
  * Invariants:
  * - Built at most once per process (the promise is cached; a failed build is retried on
  *   the next request rather than cached forever).
- * - Nothing is written to disk; the bundle lives in memory.
+ * - Nothing is written to disk here; the bundle lives in memory.
+ * - The compiled relay (dist/) does not build: it reads dist/web/app.js and app.css, which
+ *   scripts/build.ts made with these same functions (the runtime image has no esbuild).
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { compiled } from '../build-flags.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
@@ -25,7 +28,14 @@ async function etagOf(body: Buffer): Promise<string> {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
 }
 
+/** A file made at build time, next to the compiled relay (dist/web/NAME). */
+async function prebuilt(name: string): Promise<Asset> {
+  const body = await readFile(new URL(`./web/${name}`, import.meta.url));
+  return { body, etag: await etagOf(body) };
+}
+
 export async function buildClient(): Promise<Asset> {
+  if (compiled) return prebuilt('app.js');
   const esbuild = await import('esbuild');
   const out = await esbuild.build({
     entryPoints: [CLIENT_ENTRY],
@@ -46,6 +56,7 @@ export async function buildClient(): Promise<Asset> {
 }
 
 export async function buildCss(): Promise<Asset> {
+  if (compiled) return prebuilt('app.css');
   const parts = await Promise.all(CSS_FILES.map((f) => readFile(f)));
   const body = Buffer.concat(parts.flatMap((p) => [p, Buffer.from('\n')]));
   return { body, etag: await etagOf(body) };

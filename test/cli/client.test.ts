@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RefusedError } from '../../server/cli/args.js';
 import { RelayClient, ensureAccepted } from '../../server/cli/client.js';
+import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -30,10 +31,10 @@ async function refusal(p: Promise<unknown>): Promise<RefusedError> {
 }
 
 describe('RelayClient', () => {
-  it('sends the token only as a bearer header and maps { error } answers to their code', async () => {
-    let seen: { auth?: string; url?: string } = {};
+  it('sends the token only as a bearer header, names its protocol version, and maps { error } answers to their code', async () => {
+    let seen: { auth?: string; url?: string; protocol?: string | string[] } = {};
     const url = await serve((req, res) => {
-      seen = { auth: req.headers.authorization, url: req.url };
+      seen = { auth: req.headers.authorization, url: req.url, protocol: req.headers['owp-protocol'] };
       res.writeHead(409, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'capacity-exceeded', message: 'too much' } }));
     });
@@ -41,6 +42,7 @@ describe('RelayClient', () => {
     expect(e).toMatchObject({ code: 'capacity-exceeded', message: 'too much', status: 409 });
     expect(seen.auth).toBe('Bearer owp_secret');
     expect(seen.url).toBe('/api/claim');
+    expect(seen.protocol).toBe(PROTOCOL_VERSION);
   });
 
   it('drops a code the relay repeats at the start of its message', async () => {

@@ -9,7 +9,7 @@ import { waitFor } from './relay.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The CMD of the Dockerfile (exec form), e.g. ["node", "--import", "tsx", "server/main.ts"]. */
+/** The CMD of the Dockerfile (exec form), e.g. ["node", "dist/main.js"]. */
 export function dockerCmd(): string[] {
   const text = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
   const line = text.split('\n').find((l) => /^CMD\s+\[/.test(l));
@@ -24,9 +24,9 @@ export interface RelayProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startRelayProcess(dataDir: string, env: Record<string, string> = {}, cmd = dockerCmd()): Promise<RelayProcess> {
+export async function startRelayProcess(dataDir: string, env: Record<string, string> = {}, cmd = dockerCmd(), cwd = REPO_ROOT): Promise<RelayProcess> {
   const proc = spawn(cmd[0], cmd.slice(1), {
-    cwd: REPO_ROOT,
+    cwd,
     env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

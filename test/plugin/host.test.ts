@@ -15,7 +15,7 @@ import { api, startTestRelay, waitFor } from '../helpers/relay.js';
 import { makeVaultDir, MANIFEST, mirrorIdle, openVault, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
 import { owp, owpJson, type OwpOptions } from '../helpers/cli-run.js';
 import { readTaskNote } from '../../shared/notes/task-note.js';
-import { Modal, Platform, happyWindow, localStore, noticeLog, secretStore } from '../obsidian/index.js';
+import { Modal, Platform, appFeatures, happyWindow, localStore, noticeLog, secretStore } from '../obsidian/index.js';
 import { secretId } from '../../plugin/settings/secret.js';
 import { Host } from '../../plugin/host/host.js';
 import { DEFAULT_HOST } from '../../plugin/settings/settings.js';
@@ -88,6 +88,7 @@ describe('hosting the pool from a vault', () => {
     expect(fs.existsSync(path.join(dir, '.obsidian/plugins/owp-pool/relay-data/relay.log'))).toBe(true);
     expect(noticeLog.slice(mark).map((n) => n.message).filter((m) => /cannot host/.test(m))).toEqual([]);
     expect((await api(relay.url, undefined, 'GET', '/healthz')).body).toMatchObject({ ok: true, version: MANIFEST.version });
+    await waitFor(() => H.app.statusBar.textContent?.startsWith(`OWP: connected · hosting ${relay.url.slice('http://'.length)}`), 15_000, 'status bar says hosting');
 
     // A maintainer's work over the CLI against the hosted relay.
     home = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'owp-host-cli-'));
@@ -147,32 +148,37 @@ describe('the hosting settings', () => {
     const dir = await makeVaultDir('toggle');
     installChunk(dir);
     const relay = await startTestRelay();
-    const V = await openVault(dir, { relayUrl: relay.url, token: await relay.token('maintainer') });
+    // An Obsidian older than 1.8.7 has no per-vault local storage: the switch lives in data.json.
+    appFeatures.localStorage = false;
+    const V = await openVault(dir, { relayUrl: relay.url, token: await relay.token('maintainer'), host: { port: 0 } });
+    const saved = () => JSON.parse(fs.readFileSync(path.join(dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8')).host.enabled;
     try {
       expect(V.plugin.host.running).toBeUndefined();
       expect(V.plugin.session!.identity.relayUrl).toBe(relay.url);
       const tab = V.app.setting.tabs[0]!;
       tab.display();
       const item = (name: string) => [...tab.containerEl.querySelectorAll('.setting-item')].find((el) => el.querySelector('.setting-item-name')?.textContent === name)!;
-      const port = item('Port').querySelector('input')!;
-      port.value = '0';
-      port.dispatchEvent(new happyWindow.Event('input') as unknown as Event);
+      expect(item('Port').querySelector('input')!.value).toBe('0'); // any free port (data.json): tests never take 8787
       item('Host the pool from this vault').querySelector('.checkbox-container')!.dispatchEvent(new happyWindow.MouseEvent('click') as unknown as Event);
       const hosted = await waitFor(() => V.plugin.host.running, 15_000, 'hosted relay');
       await waitFor(() => V.plugin.session?.identity.relayUrl === hosted.url, 15_000, 'signed in to the hosted relay');
       expect(V.plugin.session!.identity.role).toBe('admin');
+      expect(saved()).toBe(true);
       expect(item('Host the pool from this vault').textContent).toMatch(/Listening at http:\/\/127\.0\.0\.1:\d+, data in .*relay-data\./);
       const hostedPort = hosted.port;
+      expect(hostedPort).not.toBe(8787);
       item('Host the pool from this vault').querySelector('.checkbox-container')!.dispatchEvent(new happyWindow.MouseEvent('click') as unknown as Event);
       await waitFor(() => V.plugin.session?.identity.relayUrl === relay.url, 15_000, 'back on the configured relay');
       expect(V.plugin.host.running).toBeUndefined();
       expect(await portFree(hostedPort)).toBe(true);
+      expect(saved()).toBe(false);
       Platform.isDesktopApp = false;
       tab.display();
       expect(item('Host the pool from this vault').textContent).toContain('Available in Obsidian on a desktop computer only.');
       expect(item('Listen address')).toBeUndefined();
     } finally {
       Platform.isDesktopApp = true;
+      appFeatures.localStorage = true;
       await V.close();
       await relay.close();
     }

@@ -36,6 +36,7 @@ describe('plugin settings', () => {
     const rt = { taskId: 'o/r#1', repo: 'o/r', state: 'leased' as const, attempt: 1, fencingToken: 1, queuedAt: 0, updatedAt: 0, lease };
     expect(statusText({ status: 'offline', pending: 2, leases: [rt], now: 0 })).toBe('OWP: offline · 2 pending · o/r#1 1h 02m');
     expect(statusText({ status: 'connected', pending: 0, leases: [], now: 0 })).toBe('OWP: connected');
+    expect(statusText({ status: 'connected', pending: 1, leases: [], now: 0, hosting: 'http://127.0.0.1:8787' })).toBe('OWP: connected · hosting 127.0.0.1:8787 · 1 pending');
   });
 
   it('edits settings through the settings tab and saves them to data.json', async () => {

@@ -1,5 +1,6 @@
 /**
- * The relay as the container runs it: the Dockerfile's CMD as a child process answers
+ * The relay as the container runs it: the Dockerfile's CMD (the compiled build, dist/, made
+ * fresh for this run by test/build-dist.ts) as a child process answers
  * /healthz, prints where it listens and the admin token once, and on SIGTERM finishes its
  * work, flushes and exits 0 with everything on disk.
  */
@@ -23,7 +24,8 @@ describe('relay process', () => {
   /** One `owp serve` that is expected to fail at start: its exit status and stderr. */
   const serveOnce = async (dataDir: string, env: Record<string, string>) => {
     const { spawn } = await import('node:child_process');
-    const child = spawn('node', ['--import', 'tsx', 'server/main.ts'], {
+    const [cmd, ...args] = dockerCmd();
+    const child = spawn(cmd!, args, {
       cwd: join(import.meta.dirname, '../..'),
       env: { ...process.env, OWP_HOST: '127.0.0.1', OWP_DATA: dataDir, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,7 +45,7 @@ describe('relay process', () => {
   });
 
   it("runs the Dockerfile's CMD: /healthz answers, the admin token is printed once and works", async () => {
-    expect(dockerCmd()).toEqual(['node', '--import', 'tsx', 'server/main.ts']);
+    expect(dockerCmd()).toEqual(['node', 'dist/main.js']);
     const dataDir = await mkdtemp(join(tmpdir(), 'owp-proc-'));
     dirs.push(dataDir);
     const p = await startRelayProcess(dataDir);
@@ -149,7 +151,8 @@ describe('relay process', () => {
 
   it('bad flags exit 2 with a sentence', async () => {
     const { spawnSync } = await import('node:child_process');
-    const r = spawnSync('node', ['--import', 'tsx', 'server/main.ts', '--port', 'abc'], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8' });
+    const [cmd, ...args] = dockerCmd();
+    const r = spawnSync(cmd!, [...args, '--port', 'abc'], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('owp serve: config-invalid-value: --port is "abc": it must be a whole number from 0 to 65535.');
   });

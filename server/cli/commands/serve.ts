@@ -14,9 +14,8 @@ export const serve: Command = {
     'The relay writes log lines (not JSON) whatever --json says; --url and --token do not apply.',
   ].join('\n'),
   async run(ctx) {
-    // Not a literal import: server/main.ts is optional for every other command and loads the whole relay.
-    const relayMain = '../../main.js';
-    const mod = (await import(relayMain)) as { runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> };
+    // Loaded only here: server/main.ts pulls in the whole relay, which no other command needs.
+    const mod = await import('../../main.js');
     ctx.noMorePositionals(0);
     const argv: string[] = [];
     for (const k of Object.keys(SERVE_OPTIONS)) {

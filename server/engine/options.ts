@@ -1,0 +1,37 @@
+/** What the engine (./engine.ts) is opened with: its store, documents, rules and timings. */
+import type * as Y from 'yjs';
+import type { Intent, Outcome } from '../../shared/model.js';
+import type { ScheduleFn, ScheduleRules } from '../../shared/scheduler/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { Logger } from '../ports.js';
+import type { Store } from '../store/index.js';
+import type { BoardView } from './board.js';
+import type { EngineObserver } from './observer.js';
+
+export interface EngineOptions {
+  store: Store;
+  audit: AuditLog;
+  board: BoardView;
+  ledgerDoc: Y.Doc;
+  /** Relay configuration the scheduler's rules depend on (the GitHub host of PR links). */
+  rules?: ScheduleRules;
+  /** A plain scheduler to use instead of the session's incremental one (tests inject faults). */
+  schedule?: ScheduleFn;
+  now: () => number;
+  log: Logger;
+  /** Wait this long after the first intent of a batch before arbitrating (default 5 ms). */
+  tickMs?: number;
+  /** Finished tasks older than this leave the live documents (default 7 days). */
+  retentionMs?: number;
+  /** How often the sweeper looks for expired leases (default 250 ms). */
+  sweepMs?: number;
+  /** How often the sweeper looks for tasks to archive (default 60 s). */
+  archiveEveryMs?: number;
+  /** Told of every batch, recorded or failed (the relay's metrics). */
+  observer?: EngineObserver;
+  /**
+   * Several relays on one database: start as a follower that forwards every intent through
+   * this (answered once the arbiter committed it); `activate()` makes this engine the arbiter.
+   */
+  forward?: (intent: Intent, ephemeral: boolean) => Promise<Outcome>;
+}
