@@ -16,7 +16,7 @@ import { serve } from './commands/serve.js';
 import { backup, restore } from './commands/backup.js';
 import { config } from './commands/config.js';
 import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
-import { areaFreeze, areaUnfreeze, repoAdd, repoList, repoSet } from './commands/repo.js';
+import { areaFreeze, areaUnfreeze, repoAdd, repoDelete, repoList, repoSet } from './commands/repo.js';
 import { trust } from './commands/trust.js';
 import { importYaml } from './commands/import.js';
 import { workerRegister, workers } from './commands/workers.js';
@@ -40,6 +40,7 @@ export const COMMANDS: Command[] = [
   repoAdd,
   repoList,
   repoSet,
+  repoDelete,
   areaFreeze,
   areaUnfreeze,
   trust,

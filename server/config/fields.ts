@@ -66,9 +66,9 @@ export const FIELDS = {
   'github.apiUrl': opt(url(['http', 'https'], 'https://github.example.com/api/v3'), { help: 'GitHub API base URL (GitHub Enterprise: https://HOST/api/v3); default api.github.com' }),
   'github.webhookSecret': opt(text(), { secret: true, help: 'secret of the GitHub webhook that points at /github/webhook' }),
   'github.host': opt(text(), { help: 'host submitted pull request links must be on; default derived from github.apiUrl, else github.com' }),
-  'github.app.id': opt(text(), { reserved: 'ops-data (issue 14.9)', help: 'GitHub App id (instead of github.token)' }),
-  'github.app.privateKey': opt(text(), { secret: true, reserved: 'ops-data (issue 14.9)', help: 'GitHub App private key (PEM)' }),
-  'github.app.installationId': opt(text(), { reserved: 'ops-data (issue 14.9)', help: 'GitHub App installation id' }),
+  'github.app.id': opt(text(), { help: 'GitHub App id (instead of github.token; docs/GITHUB.md)' }),
+  'github.app.privateKey': opt(text(), { secret: true, help: 'GitHub App private key (PEM; literal \\n accepted)' }),
+  'github.app.installationId': opt(text(), { help: 'GitHub App installation id (a number)' }),
 
   // Limits (defaults: server/ratelimit, server/http, server/sync)
   'limits.requestsPerSecond': def(positive(), 50, { help: 'HTTP requests per token (per address without one), sustained' }),
