@@ -49,6 +49,8 @@ export interface ServeOptions {
   log: { level: LevelWithSilent; format: LogFormat };
   /** GET /metrics without a token (OWP_METRICS_PUBLIC), and a token that may read it (OWP_METRICS_TOKEN). */
   metrics: { public: boolean; token?: string };
+  /** OWP_TRUST_PROXY (docs/DEPLOY.md). */
+  trustProxy?: string;
   /** Everything, with where each value came from. */
   config: LoadedConfig;
 }
@@ -88,6 +90,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     tuning: relayTuning(c),
     log: { level: c['log.level'], format: c['log.format'] },
     metrics: { public: c['metrics.public'], token: c['metrics.token'] },
+    trustProxy: c.trustProxy,
     config,
   };
   if (c.relayId !== undefined) {
@@ -195,6 +198,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       notify: opts.notify,
       ...opts.tuning,
       metrics: opts.metrics,
+      trustProxy: opts.trustProxy,
       log,
       features: (port) => {
         const fs: RelayFeature[] = [];
