@@ -20,7 +20,7 @@ const TASK = 'acme/audited:a';
 let r: TestRelay;
 let ann: string;
 let bea: string;
-let clients: YClient[] = [];
+const clients: YClient[] = [];
 
 beforeAll(async () => {
   r = await startTestRelay();
