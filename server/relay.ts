@@ -39,7 +39,7 @@ import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
-import { clusterRoute, openCluster } from './store/postgres-cluster.js';
+import type { Cluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
@@ -130,7 +130,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const cluster = config.databaseUrl && config.relayId ? await openCluster({ url: config.databaseUrl, relayId: config.relayId, leaseMs: config.electionLeaseMs, log }) : undefined;
+  // Loaded only when used: a bundle without `pg` (the relay inside Obsidian) never evaluates it.
+  const ha = config.databaseUrl && config.relayId ? await import('./store/postgres-cluster.js') : undefined;
+  const cluster: Cluster | undefined = ha ? await ha.openCluster({ url: config.databaseUrl!, relayId: config.relayId!, leaseMs: config.electionLeaseMs, log }) : undefined;
   const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
   const metrics = new RelayMetrics();
   let phase: Phase = 'starting';
@@ -228,7 +230,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
-    if (cluster) router.add([clusterRoute(cluster)]);
+    if (ha && cluster) router.add([ha.clusterRoute(cluster)]);
     router.add(
       statsRoutes({
         index: stats,
