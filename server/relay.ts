@@ -63,7 +63,10 @@ export interface RelayConfig {
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
+  /** OWP_ADMIN_TOKEN: an additional admin token, live while it is set (TokenStore.syncEnvAdmin). */
   adminToken?: string;
+  /** `owp serve --reset-admin`: once listening, revoke every admin token and create one (createdAdminToken). */
+  resetAdmin?: boolean;
   tickMs?: number;
   retentionMs?: number;
   publicDashboard?: boolean;
@@ -138,10 +141,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   try {
     const openTokens = async () => {
       const t = await openTokenStore(store, { now });
-      return { tokens: t, ...(await t.ensureAdmin(config.adminToken)) };
+      await t.syncEnvAdmin(config.adminToken);
+      return t;
     };
-    // Relays starting together on one database: one of them creates the first admin token.
-    const { tokens, created } = cluster ? await cluster.serialised(openTokens) : await openTokens();
+    // Relays starting together on one database: one at a time.
+    const tokens = cluster ? await cluster.serialised(openTokens) : await openTokens();
     // With several relays, ledger and audit writes pass the arbiter's fence.
     const engineStore = cluster?.fencedStore ?? store;
     const audit = await openAuditLog(engineStore);
@@ -292,6 +296,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         resolve();
       });
     });
+    cleanup.unshift(() => new Promise<void>((r) => server.close(() => r())));
+    // Only now, once it listens, does a first start create (or --reset-admin replace) the
+    // admin token: a start that fails leaves no token that was never shown.
+    const firstAdmin = async () => {
+      await tokens.reload();
+      return config.resetAdmin ? { created: (await tokens.resetAdmins()).created } : tokens.ensureFirstAdmin();
+    };
+    const { created } = cluster ? await cluster.serialised(firstAdmin) : await firstAdmin();
     phase = 'serving';
     const addr = server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);
