@@ -21,6 +21,7 @@ import type { LevelWithSilent } from 'pino';
 import { startRelay } from './relay.js';
 import type { Durability } from './store/port.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
+import { githubAuthFrom, type GithubAuth } from './github/app-config.js';
 import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
 
 export interface ServeOptions {
@@ -37,7 +38,7 @@ export interface ServeOptions {
   durability: Durability;
   adminToken?: string;
   publicDashboard: boolean;
-  github?: { token: string; apiUrl?: string; webhookSecret?: string };
+  github?: GithubAuth & { apiUrl?: string; webhookSecret?: string };
   /** OWP_NOTIFY_URL / OWP_NOTIFY_SECRET: outgoing webhook notifications (off without a URL). */
   notify?: { url: string; secret?: string };
   /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
@@ -48,6 +49,8 @@ export interface ServeOptions {
   log: { level: LevelWithSilent; format: LogFormat };
   /** GET /metrics without a token (OWP_METRICS_PUBLIC), and a token that may read it (OWP_METRICS_TOKEN). */
   metrics: { public: boolean; token?: string };
+  /** OWP_TRUST_PROXY (docs/DEPLOY.md). */
+  trustProxy?: string;
   /** Everything, with where each value came from. */
   config: LoadedConfig;
   /** --reset-admin: once listening, revoke every admin token and print a new one. */
@@ -100,6 +103,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     tuning: relayTuning(c),
     log: { level: c['log.level'], format: c['log.format'] },
     metrics: { public: c['metrics.public'], token: c['metrics.token'] },
+    trustProxy: c.trustProxy,
     config,
     resetAdmin: flags['reset-admin'] === 'true',
   };
@@ -110,11 +114,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     opts.electionLeaseMs = c['election.lease'];
   }
   if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
-  if (c['github.token']) opts.github = { token: c['github.token'], apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
+  const auth = githubAuthFrom({ token: c['github.token'], appId: c['github.app.id'], privateKey: c['github.app.privateKey'], installationId: c['github.app.installationId'] });
+  if (auth) opts.github = { ...auth, apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
   return opts;
 }
 
-type GithubModule = { createGithubFeature(port: RelayPort, opts: { token: string; apiUrl?: string; webhookSecret?: string }): RelayFeature };
+type GithubModule = { createGithubFeature(port: RelayPort, opts: GithubAuth & { apiUrl?: string; webhookSecret?: string }): RelayFeature };
 type DashboardModule = { createDashboardFeature(port: RelayPort, opts: { publicDashboard: boolean }): RelayFeature };
 
 /** Feature modules, loaded only when used (literal imports, so the compiled build bundles them). */
@@ -190,7 +195,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   const log = serveLogger(opts);
   const github = opts.github ? await optionalModule<GithubModule>('github/index') : undefined;
   const dashboard = await optionalModule<DashboardModule>('web/index');
-  if (opts.github && !github) log.warn('OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
+  if (opts.github && !github) log.warn('GitHub is configured (OWP_GITHUB_TOKEN or OWP_GITHUB_APP_*) but this build has no GitHub module; GitHub sync is off.');
   let relay: Awaited<ReturnType<typeof startRelay>>;
   try {
     relay = await startRelay({
@@ -208,6 +213,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       notify: opts.notify,
       ...opts.tuning,
       metrics: opts.metrics,
+      trustProxy: opts.trustProxy,
       log,
       features: (port) => {
         const fs: RelayFeature[] = [];

@@ -32,7 +32,7 @@ import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { createLogger } from './log/index.js';
 import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
-import { socketAddress } from './http/client-address.js';
+import { clientAddress, parseTrustProxy } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
@@ -108,6 +108,8 @@ export interface RelayConfig {
   notify?: { url: string; secret?: string; backoffMs?: number };
   /** GET /metrics: `public` (OWP_METRICS_PUBLIC) needs no token; `token` (OWP_METRICS_TOKEN) may read it; admin tokens always may. */
   metrics?: { public?: boolean; token?: string };
+  /** OWP_TRUST_PROXY: reverse proxies whose X-Forwarded-For gives the client address (a hop count, or addresses and ranges); default: trust nothing. */
+  trustProxy?: string;
 }
 
 export interface RunningRelay {
@@ -223,9 +225,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
 
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
-    const addressOf = socketAddress;
+    const addressOf = clientAddress(parseTrustProxy(config.trustProxy));
     const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
-    const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
+    const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, addressOf, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));

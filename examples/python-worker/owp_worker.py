@@ -8,8 +8,10 @@ register, claim-next, heartbeat, do the work, submit the pull request, and when 
     python3 owp_worker.py --url http://127.0.0.1:8787 --token "$OWP_TOKEN" \
         --skills docs --work-cmd './do-the-work.sh' --pr-url 'https://github.com/{repo}/pull/{issue}'
 
-The work command runs with OWP_TASK_ID, OWP_TASK_REPO, OWP_TASK_TITLE and OWP_FENCING_TOKEN
-set; exit 0 means "submit", anything else means "fail" (with its output as the reason).
+The work command runs with OWP_TASK_ID, OWP_TASK_REPO, OWP_TASK_TITLE, OWP_FENCING_TOKEN and
+OWP_LEASE_EXPIRES_AT set; exit 0 means "submit", anything else means "fail" (with its output
+as the reason). While it runs, the worker heartbeats every third of the lease's ttlMs
+(OWP-LEASE-8); on lease-lost it stops the command and never submits for that task.
 """
 import argparse
 import json
@@ -40,6 +42,8 @@ class Relay:
         data = None if body is None else json.dumps(body).encode("utf-8")
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Accept", "application/json")
+        # The protocol this client speaks: a relay of another major version refuses (OWP-VER-3).
+        req.add_header("OWP-Protocol", PROTOCOL)
         if self.token:
             req.add_header("Authorization", "Bearer " + self.token)
         if data is not None:
@@ -70,13 +74,26 @@ def check_protocol(relay):
     say("relay", protocol=spoken, version=health.get("version"))
 
 
-def work(args, task, lease):
+def work(relay, args, task, lease):
+    """Run the work command, heartbeating every third of the lease's ttlMs while it runs."""
     if not args.work_cmd:
         return 0, ""
     env = dict(os.environ, OWP_TASK_ID=task["id"], OWP_TASK_REPO=task["repo"], OWP_TASK_TITLE=task.get("title", ""),
-               OWP_FENCING_TOKEN=str(lease["fencingToken"]))
-    done = subprocess.run(args.work_cmd, shell=True, env=env, capture_output=True, text=True)
-    return done.returncode, (done.stdout + done.stderr).strip()[-1000:]
+               OWP_FENCING_TOKEN=str(lease["fencingToken"]), OWP_LEASE_EXPIRES_AT=str(lease["expiresAt"]))
+    every = max(1.0, lease["ttlMs"] / 3000.0)
+    proc = subprocess.Popen(args.work_cmd, shell=True, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        while True:
+            try:
+                output, _ = proc.communicate(timeout=every)
+                return proc.returncode, (output or "").strip()[-1000:]
+            except subprocess.TimeoutExpired:
+                relay.call("POST", relay.task_path(task["id"], "heartbeat"), {"fencingToken": lease["fencingToken"]})
+                say("heartbeat", taskId=task["id"])
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # lease-lost (or any refusal) mid-work: the work is abandoned
+            proc.communicate()
 
 
 def one_task(relay, args):
@@ -92,9 +109,9 @@ def one_task(relay, args):
     fencing = lease["fencingToken"]
     say("claimed", taskId=task["id"], fencingToken=fencing, expiresAt=lease["expiresAt"])
     try:
-        relay.call("POST", relay.task_path(task["id"], "heartbeat"), {"fencingToken": fencing})
+        _, _, beat = relay.call("POST", relay.task_path(task["id"], "heartbeat"), {"fencingToken": fencing})
         say("heartbeat", taskId=task["id"])
-        code, output = work(args, task, lease)
+        code, output = work(relay, args, task, beat.get("lease") or lease)
         relay.call("POST", relay.task_path(task["id"], "heartbeat"), {"fencingToken": fencing})
         if code == 0:
             pr = args.pr_url.format(repo=task["repo"], issue=task.get("issueNumber") or 1, id=task["id"])

@@ -16,7 +16,7 @@ import { serve } from './commands/serve.js';
 import { backup, restore } from './commands/backup.js';
 import { config } from './commands/config.js';
 import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
-import { areaFreeze, areaUnfreeze, repoAdd, repoList, repoSet, trust } from './commands/repo.js';
+import { areaFreeze, areaUnfreeze, repoAdd, repoDelete, repoList, repoSet, trust } from './commands/repo.js';
 import { importYaml } from './commands/import.js';
 import { workerRegister, workers } from './commands/workers.js';
 import { workerRun, workerTools } from './commands/worker-run.js';
@@ -39,6 +39,7 @@ export const COMMANDS: Command[] = [
   repoAdd,
   repoList,
   repoSet,
+  repoDelete,
   areaFreeze,
   areaUnfreeze,
   trust,

@@ -92,6 +92,7 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
   });
   const docs = postgresDocFanout(backend, theBus, () => (election?.current().role === 'arbiter' ? fenced() : undefined));
   let roles: Promise<void> = Promise.resolve();
+  let wired: Engine | undefined;
   let resigned = false;
   const resign = async () => {
     resigned = true;
@@ -106,7 +107,12 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
     store,
     fencedStore,
     docs,
-    forward: (intent, ephemeral) => forwarder.forward(intent, ephemeral),
+    async forward(intent, ephemeral) {
+      const o = await forwarder.forward(intent, ephemeral);
+      // Read your writes: the client's next read on this relay shows the batch that answered it.
+      if (!ephemeral && wired && !wired.isActive() && typeof o.batch === 'number' && wired.ledger().batch < o.batch) await wired.follow().catch(() => undefined);
+      return o;
+    },
     async serialised(fn) {
       const client = await backend.pool.connect();
       try {
@@ -118,6 +124,7 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
       }
     },
     async start(engine, tokens) {
+      wired = engine;
       const d = new IntentDesk(backend.pool, theBus, {
         log: opts.log,
         submit: (intent, ephemeral) =>

@@ -49,8 +49,8 @@ export interface TestPostgres {
   /** A fresh empty database; returns its URL. */
   database(): Promise<string>;
   drop(url: string): Promise<void>;
-  /** Run one statement as the superuser on the `postgres` database (e.g. pg_terminate_backend). */
-  query(text: string, values?: unknown[]): Promise<unknown[]>;
+  /** Run one statement as the superuser on `database` (a URL from `database()`; default the `postgres` database). */
+  query(text: string, values?: unknown[], database?: string): Promise<unknown[]>;
   stop(): Promise<void>;
 }
 
@@ -70,8 +70,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   const settings = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
   run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'log'), '-w', '-t', '120', 'start'], opts);
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
-  const admin = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const c = new pg.Client({ connectionString: url() });
+  const admin = async <T>(fn: (c: pg.Client) => Promise<T>, on = url()): Promise<T> => {
+    const c = new pg.Client({ connectionString: on });
     await c.connect();
     try {
       return await fn(c);
@@ -91,8 +91,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       const name = new URL(dbUrl).pathname.slice(1);
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
-    async query(text, values) {
-      return admin(async (c) => (await c.query(text, values)).rows as unknown[]);
+    async query(text, values, database) {
+      return admin(async (c) => (await c.query(text, values)).rows as unknown[], database);
     },
     async stop() {
       try {

@@ -1,9 +1,12 @@
 /**
  * The second client: examples/python-worker (Python standard library only) runs the
  * contributor journey against the reference relay: register, claim-next, heartbeat, submit,
- * and a lease lost mid-work (a maintainer cancels the task) handled by moving on.
+ * and a lease lost mid-work (a maintainer cancels the task) handled by moving on; long work
+ * keeps its lease by heartbeats every third of the ttl.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
@@ -64,6 +67,44 @@ describe('examples/python-worker', () => {
     expect(t2.runtime).toMatchObject({ state: 'pr_open', prUrl: 'https://github.com/octo/py/pull/2' });
     expect((await r.api(maint, 'GET', '/api/tasks/octo%2Fpy%231')).body.runtime.state).toBe('cancelled');
   }, 120_000);
+
+  it.runIf(hasPython)('heartbeats every third of the ttl while the work runs (OWP-LEASE-8), so long work keeps its lease', async () => {
+    const maint = await r.token('maintainer');
+    const worker = await r.token('worker', 'py-2');
+    // 30 s leases: a heartbeat every 10 s. The work waits for the relay to show one (a state, not a sleep).
+    await r.api(maint, 'PUT', '/api/repos/octo/pyttl', { allowedTiers: [0], leaseTtlMs: 30_000 });
+    expect((await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'octo/pyttl#1', repo: 'octo/pyttl', issueNumber: 1, title: 'long work' }] })).status).toBe(200);
+    const dir = await mkdtemp(join(tmpdir(), 'owp-py-'));
+    const waiter = join(dir, 'wait_for_heartbeat.py');
+    await writeFile(
+      waiter,
+      [
+        'import json, os, sys, time, urllib.parse, urllib.request',
+        'url = os.environ["RELAY"] + "/api/tasks/" + urllib.parse.quote(os.environ["OWP_TASK_ID"], safe="")',
+        'start = int(os.environ["OWP_LEASE_EXPIRES_AT"])',
+        'deadline = time.time() + 90',
+        'while time.time() < deadline:',
+        '    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["MAINT"]})',
+        '    lease = json.load(urllib.request.urlopen(req))["runtime"].get("lease") or {}',
+        '    if lease.get("expiresAt", 0) > start:',
+        '        sys.exit(0)',
+        '    time.sleep(0.2)',
+        'sys.exit("no heartbeat moved the lease while the work ran")',
+      ].join('\n'),
+    );
+    try {
+      const res = await run(['--url', r.url, '--max-tasks', '1', '--work-cmd', `${PYTHON} ${waiter}`], { OWP_TOKEN: worker, RELAY: r.url, MAINT: maint });
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      const steps = res.events.map((e) => String(e.event));
+      expect(steps[0]).toBe('relay');
+      expect(steps.filter((e) => e === 'heartbeat').length).toBeGreaterThanOrEqual(2);
+      expect(steps.at(-1)).toBe('submitted');
+      expect((await r.api(maint, 'GET', `/api/tasks/${encodeURIComponent('octo/pyttl#1')}`)).body.runtime.state).toBe('pr_open');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it.runIf(hasPython)('a refused token ends it with the code on stderr and exit 1', async () => {
     const res = await run(['--url', r.url], { OWP_TOKEN: 'owp_not-a-token' });

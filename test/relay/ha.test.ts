@@ -53,7 +53,9 @@ describe('several relays on one database', () => {
       const token = claim.body.outcome.fencingToken as number;
       // Answered only after the arbiter committed it: the arbiter shows the lease already.
       expect((await a.api(viewer, 'GET', `/api/tasks/${enc('o/r#1')}`)).body.runtime.lease).toMatchObject({ workerId: 'w1', fencingToken: token });
-      await waitFor(async () => (await b.api(viewer, 'GET', `/api/tasks/${enc('o/r#1')}`)).body.runtime?.lease?.fencingToken === token, 10_000, 'the follower reads the lease');
+      // Read your writes on the follower: the answer and the next read show the batch that answered.
+      expect(claim.body.lease).toMatchObject({ workerId: 'w1', fencingToken: token });
+      expect((await b.api(viewer, 'GET', `/api/tasks/${enc('o/r#1')}`)).body.runtime.lease).toMatchObject({ workerId: 'w1', fencingToken: token });
       // The same intent id again: the stored outcome, not a second grant.
       const again = await b.api(w1, 'POST', '/api/claim', { taskId: 'o/r#1', intentId: 'ha-claim-1' });
       expect(again.body.outcome).toEqual(claim.body.outcome);

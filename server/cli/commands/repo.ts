@@ -96,6 +96,20 @@ export const repoSet: Command = {
   },
 };
 
+export const repoDelete: Command = {
+  name: 'repo delete',
+  args: 'OWNER/NAME',
+  summary: "take a repository's policy out of the pool (admin; refused while it has live tasks)",
+  details: 'Cancel or finish its tasks first (`owp tasks --repo OWNER/NAME`); the deleted policy is printed so `owp repo add` can restore it.',
+  async run(ctx) {
+    const { owner, name } = parseRepoArg(ctx.p.positionals[0], 'repo delete');
+    ctx.noMorePositionals(1);
+    const r = await ctx.client().del<{ repo: RepoPolicy }>(repoPath(owner, name));
+    ctx.out.result(r, () => ['Deleted:', ...describe(r.repo)]);
+    return 0;
+  },
+};
+
 export const repoList: Command = {
   name: 'repo list',
   summary: 'list repositories and their policies',

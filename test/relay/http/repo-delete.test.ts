@@ -4,7 +4,11 @@
  * goes, the answer holds it, and the hash-chained audit log records who deleted it, also
  * when engine batches write the log at the same moment.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { owp } from '../../helpers/cli-run.js';
 import { startTestRelay, type TestRelay } from '../../helpers/relay.js';
 
 let r: TestRelay;
@@ -73,4 +77,23 @@ describe('DELETE /api/repos/:owner/:name', () => {
     expect(entries.filter((e) => e.kind === 'repo-deleted' && e.repo?.startsWith('del/idle')).map((e) => e.repo).sort()).toEqual([...names].sort());
     expect(entries.filter((e) => e.kind === 'lease-granted')).toHaveLength(20);
   });
+
+  it('`owp repo delete` (the real CLI) says repo-in-use while a task is live, then deletes and prints the policy', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'owp-repo-del-'));
+    try {
+      const o = { url: r.url, token: r.adminToken, home };
+      expect((await owp(['repo', 'add', 'del/cli', '--budget', '4'], o)).code).toBe(0);
+      expect((await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'del/cli#1', repo: 'del/cli', title: 'one' }] })).status).toBe(200);
+      const busy = await owp(['repo', 'delete', 'del/cli'], o);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toMatch(/^owp: repo-in-use: del\/cli still has 1 live task \(del\/cli#1\)/);
+      expect((await r.api(maint, 'POST', `/api/tasks/${enc('del/cli#1')}/cancel`, {})).status).toBe(200);
+      const done = await owp(['repo', 'delete', 'del/cli'], o);
+      expect(done.code).toBe(0);
+      expect(done.stdout).toMatch(/^Deleted:/);
+      expect(done.stdout).toContain('del/cli');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
