@@ -3,7 +3,7 @@
  * relay): self time by function and by file, and total (inclusive) time of the functions
  * named on the command line. For reading profiles in a terminal; changes nothing.
  *
- * `node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top=40] [fnName ...]`
+ * `node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top=40] [--last=S] [fnName ...]`
  */
 import { readFileSync } from 'node:fs';
 
@@ -24,12 +24,18 @@ const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--'))!;
 const top = Number(args.find((a) => a.startsWith('--top='))?.slice(6) ?? 40);
 const names = args.filter((a) => !a.startsWith('--') && a !== file);
+/** --last=S: only the last S seconds of the profile (e.g. the measured part after seeding). */
+const lastS = Number(args.find((a) => a.startsWith('--last='))?.slice(7) ?? Infinity);
 const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const selfUs = new Map<number, number>();
-for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+const from = p.endTime - lastS * 1e6;
+for (let i = 0, t = p.startTime; i < p.samples.length; i++) {
+  t += p.timeDeltas[i] ?? 0;
+  if (t >= from) selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+}
 const short = (u: string) => u.replace(/^.*\/(node_modules\/)/, '$1').replace(/^file:\/\/.*?\/(server|shared|bench)\//, '$1/');
 const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${short(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
 const fnSelf = new Map<string, number>();

@@ -18,7 +18,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { BENCH_RATE_LIMIT, REPOS, TASKS, agent, call, claimFigures, seedPool, startRelay, type ClaimFigures } from './harness.js';
+import { BENCH_LIMITS, REPOS, TASKS, agent, call, claimFigures, seedPool, startRelay, type ClaimFigures } from './harness.js';
 import { runSteady, steadyTable, type SteadyResult } from './steady.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -40,7 +40,7 @@ export type Mode = 'claim-next' | 'claim';
 
 export async function runScenario(workers: number, mode: Mode = 'claim-next'): Promise<ScenarioResult> {
   const dataDir = await mkdtemp(join(tmpdir(), 'owp-bench-'));
-  const relay = await startRelay(dataDir, { OWP_RATE_LIMIT: BENCH_RATE_LIMIT });
+  const relay = await startRelay(dataDir, BENCH_LIMITS);
   try {
     const base = relay.url;
     const { maint, tokens } = await seedPool(base, workers);

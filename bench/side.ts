@@ -17,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ADMIN, BENCH_RATE_LIMIT, agent, call } from './harness.js';
+import { ADMIN, BENCH_LIMITS, agent, call } from './harness.js';
 import { startRelay, startServer } from './harness.js';
 import { bareDriver, owpDriver, runCycles, type CycleResult } from './cycles.js';
 import { bullmqSystem, SKILLS, startRedis } from './bullmq.js';
@@ -96,7 +96,7 @@ export async function runSystem(system: System, workers: number, tasks: number, 
     }
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'owp-bench-'));
-  const relay = await startRelay(dataDir, { OWP_LIMITS_REQUESTS_PER_SECOND: BENCH_RATE_LIMIT, OWP_LIMITS_REQUEST_BURST: String(2 * Number(BENCH_RATE_LIMIT)) });
+  const relay = await startRelay(dataDir, BENCH_LIMITS);
   try {
     const tokens = await seedOwp(relay.url, workers, tasks);
     return await runCycles(owpDriver(relay.url, tokens), workers, tasks, cycles);

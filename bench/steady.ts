@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_RATE_LIMIT, call, claimFigures, seedPool, startRelay, type ClaimFigures } from './harness.js';
+import { BENCH_LIMITS, call, claimFigures, seedPool, startRelay, type ClaimFigures } from './harness.js';
 import { mulberry32 } from '../scripts/prng.js';
 
 export interface SteadyResult extends ClaimFigures {
@@ -38,7 +38,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runSteady(workers: number, rate: number, durationMs: number, warmupMs = 3000): Promise<SteadyResult> {
   const dataDir = await mkdtemp(join(tmpdir(), 'owp-bench-'));
   // A high per-token limit only so the admin token creates 1,000 worker tokens quickly.
-  const relay = await startRelay(dataDir, { OWP_RATE_LIMIT: BENCH_RATE_LIMIT });
+  const relay = await startRelay(dataDir, BENCH_LIMITS);
   try {
     const base = relay.url;
     const { maint, tokens } = await seedPool(base, workers);

@@ -21,6 +21,7 @@ import type { LevelWithSilent } from 'pino';
 import { startRelay } from './relay.js';
 import type { Durability } from './store/port.js';
 import { githubHostFrom } from '../shared/scheduler/pr-links.js';
+import { githubAuthFrom, type GithubAuth } from './github/app-config.js';
 import { ConfigError, FIELDS, FIELD_KEYS, loadConfig, relayTuning, type FieldKey, type LoadedConfig } from './config/index.js';
 
 export interface ServeOptions {
@@ -37,7 +38,7 @@ export interface ServeOptions {
   durability: Durability;
   adminToken?: string;
   publicDashboard: boolean;
-  github?: { token: string; apiUrl?: string; webhookSecret?: string };
+  github?: GithubAuth & { apiUrl?: string; webhookSecret?: string };
   /** OWP_NOTIFY_URL / OWP_NOTIFY_SECRET: outgoing webhook notifications (off without a URL). */
   notify?: { url: string; secret?: string };
   /** Where submitted pull request links must point (OWP_GITHUB_HOST, else derived from OWP_GITHUB_API_URL). */
@@ -48,21 +49,31 @@ export interface ServeOptions {
   log: { level: LevelWithSilent; format: LogFormat };
   /** GET /metrics without a token (OWP_METRICS_PUBLIC), and a token that may read it (OWP_METRICS_TOKEN). */
   metrics: { public: boolean; token?: string };
+  /** OWP_TRUST_PROXY (docs/DEPLOY.md). */
+  trustProxy?: string;
   /** Everything, with where each value came from. */
   config: LoadedConfig;
+  /** --reset-admin: once listening, revoke every admin token and print a new one. */
+  resetAdmin: boolean;
 }
 
 /** `--name value` / `--name=value` flags of `owp serve` (the CLI passes its parsed flags on in this form). */
 const SERVE_FLAGS = ['host', 'port', 'data', 'config'];
+/** Flags without a value. */
+const SERVE_SWITCHES = ['reset-admin'];
 
 export function parseServeFlags(argv: string[]): Record<string, string> {
   const flags: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (m && SERVE_SWITCHES.includes(m[1]) && m[2] === undefined) {
+      flags[m[1]] = 'true';
+      continue;
+    }
     if (!m || !SERVE_FLAGS.includes(m[1])) {
       if (a === 'serve' && i === 0) continue;
-      throw new Error(`unknown argument ${JSON.stringify(a.slice(0, 40))}; use --host HOST, --port PORT, --data DIR, --config FILE`);
+      throw new Error(`unknown argument ${JSON.stringify(a.slice(0, 40))}; use --host HOST, --port PORT, --data DIR, --config FILE, --reset-admin`);
     }
     const v = m[2] ?? argv[++i];
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
@@ -73,8 +84,13 @@ export function parseServeFlags(argv: string[]): Record<string, string> {
 
 /** Flags, environment and owp.config.yaml as the relay's options; throws ConfigError or Error with sentences. */
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): ServeOptions {
-  const config = loadConfig({ flags: parseServeFlags(argv), env, cwd });
+  const flags = parseServeFlags(argv);
+  const config = loadConfig({ flags, env, cwd });
   const c = config.values;
+  // The variable would make its token an admin again at once: the reset would not be one.
+  if (flags['reset-admin'] && c.adminToken !== undefined) {
+    throw new Error(`--reset-admin revokes every admin token, but ${config.sources.adminToken.name} names one that would stay an admin; unset it (or give it a new value instead of resetting)`);
+  }
   const opts: ServeOptions = {
     host: c.host,
     port: c.port,
@@ -87,7 +103,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     tuning: relayTuning(c),
     log: { level: c['log.level'], format: c['log.format'] },
     metrics: { public: c['metrics.public'], token: c['metrics.token'] },
+    trustProxy: c.trustProxy,
     config,
+    resetAdmin: flags['reset-admin'] === 'true',
   };
   if (c.relayId !== undefined) {
     if (!opts.databaseUrl) throw new Error('relayId (OWP_RELAY_ID) needs databaseUrl (OWP_DATABASE_URL): several relays share one PostgreSQL database (docs/SCALING.md)');
@@ -96,11 +114,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     opts.electionLeaseMs = c['election.lease'];
   }
   if (c['notify.url']) opts.notify = { url: c['notify.url'], secret: c['notify.secret'] };
-  if (c['github.token']) opts.github = { token: c['github.token'], apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
+  const auth = githubAuthFrom({ token: c['github.token'], appId: c['github.app.id'], privateKey: c['github.app.privateKey'], installationId: c['github.app.installationId'] });
+  if (auth) opts.github = { ...auth, apiUrl: c['github.apiUrl'], webhookSecret: c['github.webhookSecret'] };
   return opts;
 }
 
-type GithubModule = { createGithubFeature(port: RelayPort, opts: { token: string; apiUrl?: string; webhookSecret?: string }): RelayFeature };
+type GithubModule = { createGithubFeature(port: RelayPort, opts: GithubAuth & { apiUrl?: string; webhookSecret?: string }): RelayFeature };
 type DashboardModule = { createDashboardFeature(port: RelayPort, opts: { publicDashboard: boolean }): RelayFeature };
 
 /** Feature modules, loaded only when used (literal imports, so the compiled build bundles them). */
@@ -176,7 +195,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   const log = serveLogger(opts);
   const github = opts.github ? await optionalModule<GithubModule>('github/index') : undefined;
   const dashboard = await optionalModule<DashboardModule>('web/index');
-  if (opts.github && !github) log.warn('OWP_GITHUB_TOKEN is set but this build has no GitHub module; GitHub sync is off.');
+  if (opts.github && !github) log.warn('GitHub is configured (OWP_GITHUB_TOKEN or OWP_GITHUB_APP_*) but this build has no GitHub module; GitHub sync is off.');
   let relay: Awaited<ReturnType<typeof startRelay>>;
   try {
     relay = await startRelay({
@@ -188,11 +207,13 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
+      resetAdmin: opts.resetAdmin,
       publicDashboard: opts.publicDashboard,
       githubHost: opts.githubHost,
       notify: opts.notify,
       ...opts.tuning,
       metrics: opts.metrics,
+      trustProxy: opts.trustProxy,
       log,
       features: (port) => {
         const fs: RelayFeature[] = [];
@@ -219,7 +240,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   // The one secret ever printed: plain lines straight to stdout, not through the log (whose
   // scrubber would hide it). The operator must see it once.
   if (relay.createdAdminToken) {
-    console.log('Created an admin token. It is shown only this once; store it now:');
+    console.log(opts.resetAdmin ? 'Revoked every admin token and created a new one. It is shown only this once; store it now:' : 'Created an admin token. It is shown only this once; store it now:');
     console.log(`  OWP_ADMIN_TOKEN=${relay.createdAdminToken}`);
   }
   await new Promise<void>((done) => {

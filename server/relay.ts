@@ -32,7 +32,7 @@ import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { createLogger } from './log/index.js';
 import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
-import { socketAddress } from './http/client-address.js';
+import { clientAddress, parseTrustProxy } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
 import type { Logger, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
@@ -63,7 +63,10 @@ export interface RelayConfig {
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
+  /** OWP_ADMIN_TOKEN: an additional admin token, live while it is set (TokenStore.syncEnvAdmin). */
   adminToken?: string;
+  /** `owp serve --reset-admin`: once listening, revoke every admin token and create one (createdAdminToken). */
+  resetAdmin?: boolean;
   tickMs?: number;
   retentionMs?: number;
   publicDashboard?: boolean;
@@ -105,6 +108,8 @@ export interface RelayConfig {
   notify?: { url: string; secret?: string; backoffMs?: number };
   /** GET /metrics: `public` (OWP_METRICS_PUBLIC) needs no token; `token` (OWP_METRICS_TOKEN) may read it; admin tokens always may. */
   metrics?: { public?: boolean; token?: string };
+  /** OWP_TRUST_PROXY: reverse proxies whose X-Forwarded-For gives the client address (a hop count, or addresses and ranges); default: trust nothing. */
+  trustProxy?: string;
 }
 
 export interface RunningRelay {
@@ -140,10 +145,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   try {
     const openTokens = async () => {
       const t = await openTokenStore(store, { now });
-      return { tokens: t, ...(await t.ensureAdmin(config.adminToken)) };
+      await t.syncEnvAdmin(config.adminToken);
+      return t;
     };
-    // Relays starting together on one database: one of them creates the first admin token.
-    const { tokens, created } = cluster ? await cluster.serialised(openTokens) : await openTokens();
+    // Relays starting together on one database: one at a time.
+    const tokens = cluster ? await cluster.serialised(openTokens) : await openTokens();
     // With several relays, ledger and audit writes pass the arbiter's fence.
     const engineStore = cluster?.fencedStore ?? store;
     const audit = await openAuditLog(engineStore);
@@ -221,9 +227,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
 
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
-    const addressOf = socketAddress;
+    const addressOf = clientAddress(parseTrustProxy(config.trustProxy));
     const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
-    const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
+    const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, addressOf, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));
     router.add(explainRoutes(deps));
@@ -294,6 +300,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         resolve();
       });
     });
+    cleanup.unshift(() => new Promise<void>((r) => server.close(() => r())));
+    // Only now, once it listens, does a first start create (or --reset-admin replace) the
+    // admin token: a start that fails leaves no token that was never shown.
+    const firstAdmin = async () => {
+      await tokens.reload();
+      return config.resetAdmin ? { created: (await tokens.resetAdmins()).created } : tokens.ensureFirstAdmin();
+    };
+    const { created } = cluster ? await cluster.serialised(firstAdmin) : await firstAdmin();
     phase = 'serving';
     const addr = server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);

@@ -5,7 +5,8 @@
  * than the bucket allows.
  *
  * Invariants:
- * - The bucket is per remote address (behind a reverse proxy all callers share one).
+ * - The bucket is per client address: the socket's, or behind a trusted reverse proxy the
+ *   forwarded one (OWP_TRUST_PROXY, ../http/client-address.ts; untrusted, callers share one).
  *   Default 1 refused token per second, burst 30; `false` turns the brake off.
  * - A good token from an address that is not braked costs nothing here.
  * - The HTTP router, the event stream and the socket upgrade use the same guard, so a

@@ -13,7 +13,7 @@
  * - Defaults match what the relay did before the field existed.
  */
 import type { z } from 'zod';
-import { bool, bytes, duration, int, oneOf, positive, text, url } from './parse.js';
+import { bool, bytes, duration, int, oneOf, positive, text, trustProxy, url } from './parse.js';
 
 export interface Field<T = unknown> {
   schema: z.ZodType<T, unknown>;
@@ -47,13 +47,13 @@ export const FIELDS = {
   durability: def(oneOf(['fsync', 'os']), 'fsync', { help: 'fsync: every write is synced to disk before anyone is answered (docs/RELIABILITY.md); os: leave flushing to the OS' }),
 
   // Access
-  adminToken: opt(text(16), { secret: true, help: 'an additional admin token (at least 16 characters), kept as long as it is set (docs/CONFIG.md)' }),
+  adminToken: opt(text(16), { secret: true, help: 'an additional admin token (at least 16 characters), live while set: a new value revokes the previous one (docs/CONFIG.md)' }),
   publicDashboard: def(bool(), false, { help: 'dashboard and event stream readable without a token' }),
 
   // Logs, metrics, proxies
   'log.level': def(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', { help: 'least important log level written' }),
   'log.format': def(oneOf(['auto', 'json', 'pretty']), 'auto', { help: 'json: one JSON object a line; pretty: readable lines; auto: pretty on a terminal, else json' }),
-  trustProxy: opt(text(), { reserved: 'ops-observe (issue 14.6)', help: 'proxies whose X-Forwarded-For is believed: a hop count or address ranges' }),
+  trustProxy: opt(trustProxy(), { help: 'proxies whose X-Forwarded-For gives the client address (brakes, limits, logs): a hop count such as 1, or ranges such as 10.0.0.0/8,loopback; unset: trust nothing (docs/DEPLOY.md)' }),
   'metrics.public': def(bool(), false, { help: 'GET /metrics without a token (docs/DEPLOY.md)' }),
   'metrics.token': opt(text(16), { secret: true, help: 'bearer token that may read GET /metrics and nothing else; admin tokens may too' }),
 
@@ -66,9 +66,9 @@ export const FIELDS = {
   'github.apiUrl': opt(url(['http', 'https'], 'https://github.example.com/api/v3'), { help: 'GitHub API base URL (GitHub Enterprise: https://HOST/api/v3); default api.github.com' }),
   'github.webhookSecret': opt(text(), { secret: true, help: 'secret of the GitHub webhook that points at /github/webhook' }),
   'github.host': opt(text(), { help: 'host submitted pull request links must be on; default derived from github.apiUrl, else github.com' }),
-  'github.app.id': opt(text(), { reserved: 'ops-data (issue 14.9)', help: 'GitHub App id (instead of github.token)' }),
-  'github.app.privateKey': opt(text(), { secret: true, reserved: 'ops-data (issue 14.9)', help: 'GitHub App private key (PEM)' }),
-  'github.app.installationId': opt(text(), { reserved: 'ops-data (issue 14.9)', help: 'GitHub App installation id' }),
+  'github.app.id': opt(text(), { help: 'GitHub App id (instead of github.token; docs/GITHUB.md)' }),
+  'github.app.privateKey': opt(text(), { secret: true, help: 'GitHub App private key (PEM; literal \\n accepted)' }),
+  'github.app.installationId': opt(text(), { help: 'GitHub App installation id (a number)' }),
 
   // Limits (defaults: server/ratelimit, server/http, server/sync)
   'limits.requestsPerSecond': def(positive(), 50, { help: 'HTTP requests per token (per address without one), sustained' }),

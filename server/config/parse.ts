@@ -11,6 +11,7 @@
  *   (`30s`, `250ms`, `7d`, or plain milliseconds).
  */
 import * as z from 'zod';
+import { parseTrustProxy } from '../http/client-address.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a single value (text, number or true/false), not a list or a section' });
 const asText = scalar.transform((v) => String(v).trim());
@@ -97,5 +98,17 @@ export const duration = (min = 1) =>
         return z.NEVER;
       }
       return n;
+    }),
+  );
+
+/** OWP_TRUST_PROXY: a hop count or addresses and ranges (server/http/client-address.ts). */
+export const trustProxy = () =>
+  text().pipe(
+    z.string().superRefine((s, ctx) => {
+      try {
+        parseTrustProxy(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
     }),
   );

@@ -4,7 +4,8 @@
  *
  * Invariants:
  * - The token lives only inside the Octokit instance; every string this module logs or
- *   puts in an error passes through `redact`, which removes it.
+ *   puts in an error passes through `redact`, which removes it. With a GitHub App
+ *   (./app-auth.ts) the same holds for its private key and every installation token.
  * - A 304 answer is served from the kv cache and costs nothing against the rate limit.
  * - Content-creating requests (POST/DELETE) are never retried by the retry plugin: a 5xx
  *   after GitHub stored a comment would post it twice. Callers retry them after checking
@@ -17,9 +18,15 @@ import { retry } from '@octokit/plugin-retry';
 import Bottleneck from 'bottleneck';
 import type { KvStore, Logger } from '../ports.js';
 import { OwpError } from '../../shared/errors.js';
+import { InstallationTokens, type GithubAppCredentials } from './app-auth.js';
 
 export interface GithubClientOptions {
-  token: string;
+  /** A personal or fine-grained token (OWP_GITHUB_TOKEN); or `app`. */
+  token?: string;
+  /** Act as a GitHub App installation (tokens fetched and refreshed as they expire). */
+  app?: GithubAppCredentials;
+  /** The relay's clock (installation token expiry). Default Date.now. */
+  now?: () => number;
   apiUrl?: string;
   log: Logger;
   kv: KvStore;
@@ -54,19 +61,23 @@ export class GithubClient {
   requests = 0;
   rateLimitRemaining?: number;
   private readonly token: string;
+  /** With a GitHub App: its installation tokens. */
+  readonly installation?: InstallationTokens;
   private readonly log: Logger;
   private readonly kv: KvStore;
 
   constructor(opts: GithubClientOptions) {
-    this.token = opts.token;
+    if (!opts.token === !opts.app) throw new Error('GithubClient needs a token or a GitHub App, not both');
+    this.token = opts.token ?? '';
     this.log = opts.log;
     this.kv = opts.kv;
     const base = opts.retryAfterBaseValue ?? 1000;
     const maxRl = opts.maxRateLimitRetries ?? 2;
     const quiet = (m: unknown): string => this.redact(String(m));
+    const baseUrl = (opts.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
     this.octokit = new ThrottledOctokit({
-      auth: opts.token,
-      baseUrl: (opts.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
+      ...(opts.token ? { auth: opts.token } : {}),
+      baseUrl,
       userAgent: 'owp-pool-relay',
       log: {
         debug: () => undefined,
@@ -101,11 +112,17 @@ export class GithubClient {
       },
       retry: { retryAfterBaseValue: base, retries: opts.retries ?? 3 },
     });
+    if (opts.app) {
+      this.installation = new InstallationTokens(opts.app, { baseUrl, now: opts.now ?? Date.now });
+      this.installation.install(this.octokit);
+    }
   }
 
-  /** Remove the token from any text before it is logged or answered. */
+  /** Remove the token (the app's key and installation tokens) from any text before it is logged or answered. */
   redact(text: string): string {
-    return this.token ? text.split(this.token).join('[redacted]') : text;
+    let out = text;
+    for (const secret of [this.token, ...(this.installation?.secrets() ?? [])]) if (secret) out = out.split(secret).join('[redacted]');
+    return out;
   }
 
   private noteHeaders(headers: Record<string, unknown> | undefined): void {

@@ -3,8 +3,8 @@
  * plugged in through RelayPort / RelayFeature.
  *
  * Invariants:
- * - The token stays in this process: it is handed to Octokit and nowhere else; log lines
- *   and answers pass through the client's `redact`.
+ * - The token (or the GitHub App's key and installation tokens) stays in this process: it is
+ *   handed to Octokit and nowhere else; log lines and answers pass through the client's `redact`.
  * - One GitHub job at a time (a single queue): few requests in flight, per-sync request
  *   counts are exact, and two syncs of one repo never interleave.
  * - A sync never throws: a failure becomes `error: { code: 'upstream-error', message }` in
@@ -17,6 +17,7 @@ import type { BatchResult, Logger, RelayFeature, RelayPort, Route, RouteContext 
 import { didYouMean } from '../../shared/did-you-mean.js';
 import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
 import type { RepoPolicy } from '../../shared/model.js';
+import type { GithubAppCredentials } from './app-auth.js';
 import { GithubClient } from './client.js';
 import type { GithubContext } from './context.js';
 import { importIssues, type ImportProblem } from './importer.js';
@@ -25,7 +26,10 @@ import { jobsForBatch, runWriteBack, type WriteBackJob } from './writeback.js';
 import { actionFor, verifySignature } from './webhook.js';
 
 export interface GithubFeatureOptions {
-  token: string;
+  /** OWP_GITHUB_TOKEN; or `app` (one of the two). */
+  token?: string;
+  /** OWP_GITHUB_APP_*: act as a GitHub App installation (./app-auth.ts). */
+  app?: GithubAppCredentials;
   apiUrl?: string;
   webhookSecret?: string;
   /** Polling interval (ms). Default 5 minutes; 0 turns polling off. */
@@ -88,6 +92,8 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
   const kv = port.kv('github');
   const client = new GithubClient({
     token: opts.token,
+    app: opts.app,
+    now: port.now,
     apiUrl: opts.apiUrl,
     log,
     kv,
@@ -326,7 +332,7 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
         interval.unref?.();
       }
       if (opts.syncOnStart ?? true) void sync(undefined, 'start');
-      log.info('github: sync on', { apiUrl: opts.apiUrl ?? 'https://api.github.com', intervalMs, webhooks: !!opts.webhookSecret });
+      log.info('github: sync on', { apiUrl: opts.apiUrl ?? 'https://api.github.com', auth: opts.app ? `GitHub App ${opts.app.appId}, installation ${opts.app.installationId}` : 'token', intervalMs, webhooks: !!opts.webhookSecret });
     },
     async stop() {
       stopped = true;

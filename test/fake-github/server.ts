@@ -7,7 +7,8 @@
  * - Every answer carries x-ratelimit-* headers; a 304 (If-None-Match matched the ETag)
  *   does not use up the rate limit, every other answer does.
  * - Every request is recorded (method, path with query, headers, status) for assertions.
- * - Requests without `authorization: token|Bearer <expected token>` get 401.
+ * - Requests without `authorization: token|Bearer <expected token>` get 401; with `app`, an
+ *   installation token (app.ts) is accepted until it expires, and acts as `<slug>[bot]`.
  * - Time is a fake clock that moves one second per mutation, so `updated_at` is strictly
  *   increasing and tests do not depend on the wall clock.
  */
@@ -15,6 +16,7 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { routeRequest, type FakeInternals, type Send } from './routes.js';
+import { FakeGithubApp, type FakeAppOptions } from './app.js';
 
 export interface FakeLabel { name: string }
 export interface FakeIssue {
@@ -74,11 +76,15 @@ export interface FakeGithubOptions {
   token?: string;
   /** Identity used as comment author. */
   login?: string;
+  /** Also act as GitHub for a GitHub App (installation tokens; see app.ts). */
+  app?: FakeAppOptions;
 }
 
 export class FakeGithub {
   readonly token: string;
   readonly login: string;
+  /** The GitHub App side, when `app` was given. */
+  readonly app?: FakeGithubApp;
   readonly requests: RecordedRequest[] = [];
   rateLimit = 5000;
   rateRemaining = 5000;
@@ -94,6 +100,7 @@ export class FakeGithub {
   constructor(opts: FakeGithubOptions = {}) {
     this.token = opts.token ?? 'ghp_fake_secret_token_1234567890';
     this.login = opts.login ?? 'owp-bot';
+    if (opts.app) this.app = new FakeGithubApp(opts.app);
   }
 
   async start(): Promise<string> {
@@ -286,8 +293,14 @@ export class FakeGithub {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const auth = req.headers.authorization ?? '';
+    const tokenAnswer = this.app?.handle(method, url.pathname, auth);
+    if (tokenAnswer) {
+      this.answer(req, res, tokenAnswer.status, tokenAnswer.body, {}, reqBody);
+      return;
+    }
     const given = /^(?:token|Bearer) (.+)$/.exec(auth)?.[1];
-    const actor = given === this.token ? this.login : given !== undefined ? this.tokens.get(given) : undefined;
+    const asApp = given !== undefined ? this.app?.identify(given) : undefined;
+    const actor = given === this.token ? this.login : asApp !== undefined && asApp !== 'expired' ? asApp : given !== undefined ? this.tokens.get(given) : undefined;
     if (actor === undefined) {
       this.answer(req, res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
       return;

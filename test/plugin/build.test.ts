@@ -24,9 +24,10 @@ describe('plugin build (npm run build)', () => {
     const manifestVersion = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8')).version;
     expect(relayJs).toContain(JSON.stringify(manifestVersion));
     expect(relayJs.split('Yjs was already imported').length - 1).toBe(1);
-    // Not capped by the directory, but loaded into Obsidian: about 450 KB. Past 600 KB look for
-    // `import { z } from 'zod'` (every zod locale; write `import * as z`) or a new dependency.
-    expect(relayJs.length, 'owp-relay.js grew past 600 KB').toBeLessThanOrEqual(600 * 1024);
+    // Not capped by the directory, but loaded into Obsidian: about 520 KB. Past 800 KB look for
+    // `import { z } from 'zod'` (every zod locale, +360 KB; write `import * as z`) or a new
+    // dependency of server/relay.ts.
+    expect(relayJs.length, 'owp-relay.js grew past 800 KB').toBeLessThanOrEqual(800 * 1024);
     const js = fs.readFileSync(path.join(root, 'main.js'), 'utf8');
     const required = [...js.matchAll(/require\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]);
     expect(new Set(required)).toEqual(new Set(['obsidian']));
