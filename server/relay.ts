@@ -39,7 +39,7 @@ import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
-import { clusterRoute, openCluster } from './store/postgres-cluster.js';
+import type { Cluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
@@ -63,7 +63,10 @@ export interface RelayConfig {
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
+  /** OWP_ADMIN_TOKEN: an additional admin token, live while it is set (TokenStore.syncEnvAdmin). */
   adminToken?: string;
+  /** `owp serve --reset-admin`: once listening, revoke every admin token and create one (createdAdminToken). */
+  resetAdmin?: boolean;
   tickMs?: number;
   retentionMs?: number;
   publicDashboard?: boolean;
@@ -132,7 +135,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const cluster = config.databaseUrl && config.relayId ? await openCluster({ url: config.databaseUrl, relayId: config.relayId, leaseMs: config.electionLeaseMs, log }) : undefined;
+  // Loaded only when used: a bundle without `pg` (the relay inside Obsidian) never evaluates it.
+  const ha = config.databaseUrl && config.relayId ? await import('./store/postgres-cluster.js') : undefined;
+  const cluster: Cluster | undefined = ha ? await ha.openCluster({ url: config.databaseUrl!, relayId: config.relayId!, leaseMs: config.electionLeaseMs, log }) : undefined;
   const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
   const metrics = new RelayMetrics();
   let phase: Phase = 'starting';
@@ -140,10 +145,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   try {
     const openTokens = async () => {
       const t = await openTokenStore(store, { now });
-      return { tokens: t, ...(await t.ensureAdmin(config.adminToken)) };
+      await t.syncEnvAdmin(config.adminToken);
+      return t;
     };
-    // Relays starting together on one database: one of them creates the first admin token.
-    const { tokens, created } = cluster ? await cluster.serialised(openTokens) : await openTokens();
+    // Relays starting together on one database: one at a time.
+    const tokens = cluster ? await cluster.serialised(openTokens) : await openTokens();
     // With several relays, ledger and audit writes pass the arbiter's fence.
     const engineStore = cluster?.fencedStore ?? store;
     const audit = await openAuditLog(engineStore);
@@ -231,7 +237,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
-    if (cluster) router.add([clusterRoute(cluster)]);
+    if (ha && cluster) router.add([ha.clusterRoute(cluster)]);
     router.add(
       statsRoutes({
         index: stats,
@@ -295,6 +301,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         resolve();
       });
     });
+    cleanup.unshift(() => new Promise<void>((r) => server.close(() => r())));
+    // Only now, once it listens, does a first start create (or --reset-admin replace) the
+    // admin token: a start that fails leaves no token that was never shown.
+    const firstAdmin = async () => {
+      await tokens.reload();
+      return config.resetAdmin ? { created: (await tokens.resetAdmins()).created } : tokens.ensureFirstAdmin();
+    };
+    const { created } = cluster ? await cluster.serialised(firstAdmin) : await firstAdmin();
     phase = 'serving';
     const addr = server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);
