@@ -53,19 +53,27 @@ export interface ServeOptions {
   trustProxy?: string;
   /** Everything, with where each value came from. */
   config: LoadedConfig;
+  /** --reset-admin: once listening, revoke every admin token and print a new one. */
+  resetAdmin: boolean;
 }
 
 /** `--name value` / `--name=value` flags of `owp serve` (the CLI passes its parsed flags on in this form). */
 const SERVE_FLAGS = ['host', 'port', 'data', 'config'];
+/** Flags without a value. */
+const SERVE_SWITCHES = ['reset-admin'];
 
 export function parseServeFlags(argv: string[]): Record<string, string> {
   const flags: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (m && SERVE_SWITCHES.includes(m[1]) && m[2] === undefined) {
+      flags[m[1]] = 'true';
+      continue;
+    }
     if (!m || !SERVE_FLAGS.includes(m[1])) {
       if (a === 'serve' && i === 0) continue;
-      throw new Error(`unknown argument ${JSON.stringify(a.slice(0, 40))}; use --host HOST, --port PORT, --data DIR, --config FILE`);
+      throw new Error(`unknown argument ${JSON.stringify(a.slice(0, 40))}; use --host HOST, --port PORT, --data DIR, --config FILE, --reset-admin`);
     }
     const v = m[2] ?? argv[++i];
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
@@ -76,8 +84,13 @@ export function parseServeFlags(argv: string[]): Record<string, string> {
 
 /** Flags, environment and owp.config.yaml as the relay's options; throws ConfigError or Error with sentences. */
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): ServeOptions {
-  const config = loadConfig({ flags: parseServeFlags(argv), env, cwd });
+  const flags = parseServeFlags(argv);
+  const config = loadConfig({ flags, env, cwd });
   const c = config.values;
+  // The variable would make its token an admin again at once: the reset would not be one.
+  if (flags['reset-admin'] && c.adminToken !== undefined) {
+    throw new Error(`--reset-admin revokes every admin token, but ${config.sources.adminToken.name} names one that would stay an admin; unset it (or give it a new value instead of resetting)`);
+  }
   const opts: ServeOptions = {
     host: c.host,
     port: c.port,
@@ -92,6 +105,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = pro
     metrics: { public: c['metrics.public'], token: c['metrics.token'] },
     trustProxy: c.trustProxy,
     config,
+    resetAdmin: flags['reset-admin'] === 'true',
   };
   if (c.relayId !== undefined) {
     if (!opts.databaseUrl) throw new Error('relayId (OWP_RELAY_ID) needs databaseUrl (OWP_DATABASE_URL): several relays share one PostgreSQL database (docs/SCALING.md)');
@@ -193,6 +207,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       host: opts.host,
       port: opts.port,
       adminToken: opts.adminToken,
+      resetAdmin: opts.resetAdmin,
       publicDashboard: opts.publicDashboard,
       githubHost: opts.githubHost,
       notify: opts.notify,
@@ -225,7 +240,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   // The one secret ever printed: plain lines straight to stdout, not through the log (whose
   // scrubber would hide it). The operator must see it once.
   if (relay.createdAdminToken) {
-    console.log('Created an admin token. It is shown only this once; store it now:');
+    console.log(opts.resetAdmin ? 'Revoked every admin token and created a new one. It is shown only this once; store it now:' : 'Created an admin token. It is shown only this once; store it now:');
     console.log(`  OWP_ADMIN_TOKEN=${relay.createdAdminToken}`);
   }
   await new Promise<void>((done) => {

@@ -27,18 +27,19 @@ import { adminRoutes } from './http/api-admin.js';
 import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
-import type { ApiDeps } from './http/deps.js';
+import { actorOf, type ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { createLogger } from './log/index.js';
 import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
 import { clientAddress, parseTrustProxy } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
-import type { Logger, RelayFeature, RelayPort } from './ports.js';
+import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
+import type { Cluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
@@ -62,7 +63,10 @@ export interface RelayConfig {
   host?: string;
   /** 0 = any free port. Default 8787. */
   port?: number;
+  /** OWP_ADMIN_TOKEN: an additional admin token, live while it is set (TokenStore.syncEnvAdmin). */
   adminToken?: string;
+  /** `owp serve --reset-admin`: once listening, revoke every admin token and create one (createdAdminToken). */
+  resetAdmin?: boolean;
   tickMs?: number;
   retentionMs?: number;
   publicDashboard?: boolean;
@@ -131,10 +135,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  // Loaded only for several relays on PostgreSQL: `pg` must stay out of builds that never use it
-  // (the relay chunk the Obsidian plugin loads has no node_modules beside it).
-  const clusterModule = config.databaseUrl && config.relayId ? await import('./store/postgres-cluster.js') : undefined;
-  const cluster = clusterModule && config.databaseUrl && config.relayId ? await clusterModule.openCluster({ url: config.databaseUrl, relayId: config.relayId, leaseMs: config.electionLeaseMs, log }) : undefined;
+  // Loaded only when used: a bundle without `pg` (the relay inside Obsidian) never evaluates it.
+  const ha = config.databaseUrl && config.relayId ? await import('./store/postgres-cluster.js') : undefined;
+  const cluster: Cluster | undefined = ha ? await ha.openCluster({ url: config.databaseUrl!, relayId: config.relayId!, leaseMs: config.electionLeaseMs, log }) : undefined;
   const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
   const metrics = new RelayMetrics();
   let phase: Phase = 'starting';
@@ -142,10 +145,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   try {
     const openTokens = async () => {
       const t = await openTokenStore(store, { now });
-      return { tokens: t, ...(await t.ensureAdmin(config.adminToken)) };
+      await t.syncEnvAdmin(config.adminToken);
+      return t;
     };
-    // Relays starting together on one database: one of them creates the first admin token.
-    const { tokens, created } = cluster ? await cluster.serialised(openTokens) : await openTokens();
+    // Relays starting together on one database: one at a time.
+    const tokens = cluster ? await cluster.serialised(openTokens) : await openTokens();
     // With several relays, ledger and audit writes pass the arbiter's fence.
     const engineStore = cluster?.fencedStore ?? store;
     const audit = await openAuditLog(engineStore);
@@ -156,7 +160,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       onRemoteDoc: (name) => void (name.startsWith(INBOX_PREFIX) ? docs.get(name).catch(() => undefined) : undefined),
     });
     cleanup.unshift(() => docs.close());
-    const board = new BoardView(await docs.get(BOARD_DOC));
+    // A maintainer's board edit over sync is audited under their name (the peer is the origin).
+    const board = new BoardView(await docs.get(BOARD_DOC), (origin) => (origin instanceof Object && 'principal' in origin ? actorOf((origin as { principal: Principal }).principal) : undefined));
     const ledgerDoc = await docs.get(LEDGER_DOC);
     // The stats index reads the audit log before the engine can run a batch, and follows
     // every batch from the line after Engine.open (no await between: no batch is missed).
@@ -232,7 +237,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
-    if (cluster && clusterModule) router.add([clusterModule.clusterRoute(cluster)]);
+    if (ha && cluster) router.add([ha.clusterRoute(cluster)]);
     router.add(
       statsRoutes({
         index: stats,
@@ -296,6 +301,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         resolve();
       });
     });
+    cleanup.unshift(() => new Promise<void>((r) => server.close(() => r())));
+    // Only now, once it listens, does a first start create (or --reset-admin replace) the
+    // admin token: a start that fails leaves no token that was never shown.
+    const firstAdmin = async () => {
+      await tokens.reload();
+      return config.resetAdmin ? { created: (await tokens.resetAdmins()).created } : tokens.ensureFirstAdmin();
+    };
+    const { created } = cluster ? await cluster.serialised(firstAdmin) : await firstAdmin();
     phase = 'serving';
     const addr = server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);

@@ -35,7 +35,13 @@ export interface TokenRecord {
   name?: string;
   createdAt: number;
   revokedAt?: number;
+  /** `env`: the token OWP_ADMIN_TOKEN names (syncEnvAdmin keeps only the current one live). */
+  source?: 'env';
 }
+
+const ENV_ADMIN_NAME = 'OWP_ADMIN_TOKEN';
+/** Records saved for OWP_ADMIN_TOKEN (those from before `source` existed carry only its name). */
+const isEnvAdmin = (r: TokenRecord) => r.role === 'admin' && (r.source === 'env' || (r.source === undefined && r.name === ENV_ADMIN_NAME));
 
 export interface TokenInfo {
   id: string;
@@ -213,29 +219,64 @@ export class TokenStore {
   }
 
   /**
-   * With `envToken` (OWP_ADMIN_TOKEN): make sure it is a live admin token (its hash only).
-   * Without: if no live admin token exists, create one and return it once in `created`.
+   * OWP_ADMIN_TOKEN, then the first admin token: `syncEnvAdmin` and, once the relay listens,
+   * `ensureFirstAdmin` (startRelay calls them apart so that a start that fails creates
+   * nothing). Kept for callers that want both at once.
    */
   async ensureAdmin(envToken?: string): Promise<{ created?: string }> {
-    if (envToken !== undefined && envToken !== '') {
-      if (envToken.length < MIN_ENV_TOKEN_LENGTH || /\s/.test(envToken)) {
-        throw new OwpError(
-          'invalid-field',
-          `OWP_ADMIN_TOKEN must be at least ${MIN_ENV_TOKEN_LENGTH} characters without spaces; generate one with: openssl rand -base64 32`,
-          'OWP_ADMIN_TOKEN',
-        );
-      }
-      const hash = hashToken(envToken);
-      const rec = this.byHash.get(hash);
-      if (rec && rec.role === 'admin' && rec.revokedAt === undefined) return {};
-      // The operator set this token deliberately: (re)make it a live admin token.
-      await this.save({ id: rec?.id ?? randomUUID(), hash, role: 'admin', name: 'OWP_ADMIN_TOKEN', createdAt: rec?.createdAt ?? this.now() });
-      return {};
+    await this.syncEnvAdmin(envToken);
+    return this.ensureFirstAdmin();
+  }
+
+  /**
+   * OWP_ADMIN_TOKEN is an additional admin token that lives exactly as long as the variable
+   * names it: set, it is (made) a live admin token (its hash only); the token of a previous
+   * value, or of a variable now unset, is revoked. So changing the variable never piles up
+   * admins. Tokens made by `ensureFirstAdmin` or the API are not touched. Returns how many
+   * previous OWP_ADMIN_TOKEN tokens were revoked.
+   */
+  async syncEnvAdmin(envToken?: string): Promise<{ revoked: number }> {
+    const given = envToken !== undefined && envToken !== '' ? envToken : undefined;
+    if (given !== undefined && (given.length < MIN_ENV_TOKEN_LENGTH || /\s/.test(given))) {
+      throw new OwpError('invalid-field', `OWP_ADMIN_TOKEN must be at least ${MIN_ENV_TOKEN_LENGTH} characters without spaces; generate one with: openssl rand -base64 32`, 'OWP_ADMIN_TOKEN');
     }
+    const hash = given === undefined ? undefined : hashToken(given);
+    let revoked = 0;
+    for (const rec of [...this.byId.values()]) {
+      if (isEnvAdmin(rec) && rec.hash !== hash && rec.revokedAt === undefined) {
+        await this.revoke(rec.id);
+        revoked++;
+      }
+    }
+    if (hash !== undefined) {
+      const rec = this.byHash.get(hash);
+      if (!(rec && rec.role === 'admin' && rec.revokedAt === undefined && isEnvAdmin(rec))) {
+        // The operator set this token deliberately: (re)make it a live admin token.
+        await this.save({ id: rec?.id ?? randomUUID(), hash, role: 'admin', name: ENV_ADMIN_NAME, source: 'env', createdAt: rec?.createdAt ?? this.now() });
+      }
+    }
+    return { revoked };
+  }
+
+  /** Without a live admin token, create one and return it once in `created`. */
+  async ensureFirstAdmin(): Promise<{ created?: string }> {
     const live = [...this.byId.values()].some((r) => r.role === 'admin' && r.revokedAt === undefined);
     if (live) return {};
     const created = await this.create({ role: 'admin', name: 'initial admin' });
     return { created: created.token };
+  }
+
+  /** `owp serve --reset-admin`: revoke every admin token and create a new one (returned once). */
+  async resetAdmins(): Promise<{ revoked: number; created: string }> {
+    let revoked = 0;
+    for (const rec of [...this.byId.values()]) {
+      if (rec.role === 'admin' && rec.revokedAt === undefined) {
+        await this.revoke(rec.id);
+        revoked++;
+      }
+    }
+    const created = await this.create({ role: 'admin', name: 'admin (reset)' });
+    return { revoked, created: created.token };
   }
 
   private async save(rec: TokenRecord): Promise<void> {

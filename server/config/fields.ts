@@ -47,7 +47,7 @@ export const FIELDS = {
   durability: def(oneOf(['fsync', 'os']), 'fsync', { help: 'fsync: every write is synced to disk before anyone is answered (docs/RELIABILITY.md); os: leave flushing to the OS' }),
 
   // Access
-  adminToken: opt(text(16), { secret: true, help: 'an additional admin token (at least 16 characters), kept as long as it is set (docs/CONFIG.md)' }),
+  adminToken: opt(text(16), { secret: true, help: 'an additional admin token (at least 16 characters), live while set: a new value revokes the previous one (docs/CONFIG.md)' }),
   publicDashboard: def(bool(), false, { help: 'dashboard and event stream readable without a token' }),
 
   // Logs, metrics, proxies

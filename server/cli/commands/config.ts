@@ -17,6 +17,11 @@ export const SERVE_OPTIONS = {
   config: { type: 'string', arg: 'FILE', help: 'configuration file (env OWP_CONFIG, default ./owp.config.yaml when present)' },
 } as const;
 
+/** `owp serve` only. */
+export const RESET_ADMIN_OPTION = {
+  'reset-admin': { type: 'boolean', help: 'once listening, revoke every admin token and print a new one (lost admin token; OWP_ADMIN_TOKEN must be unset)' },
+} as const;
+
 export const config: Command = {
   name: 'config',
   summary: "print the relay's effective configuration (secrets masked) and where each value comes from",
