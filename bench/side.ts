@@ -58,7 +58,7 @@ export async function seedOwp(base: string, workers: number, tasks: number): Pro
       const n = start + i + 1;
       return { id: `bench/pool${n % 10}#${n}`, repo: `bench/pool${n % 10}`, title: `Task ${n}`, skills: [SKILLS[n % SKILLS.length]], priority: n % 7 };
     });
-    const r = await call(base, maint, 'POST', '/api/tasks', { tasks: batch });
+    const r = await call(base, maint, 'POST', '/api/tasks', { createRepo: true, tasks: batch });
     if (r.status !== 200) throw new Error(`seeding failed: ${JSON.stringify(r.body)}`);
   }
   const tokens: string[] = new Array(workers);

@@ -27,19 +27,19 @@ import { adminRoutes } from './http/api-admin.js';
 import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
 import { explainRoutes } from './http/api-explain.js';
-import type { ApiDeps } from './http/deps.js';
+import { actorOf, type ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
 import { Router } from './http/router.js';
 import { createLogger } from './log/index.js';
 import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
 import { clientAddress, parseTrustProxy } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
-import type { Logger, RelayFeature, RelayPort } from './ports.js';
+import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
-import { clusterRoute, openCluster } from './store/postgres-cluster.js';
+import type { Cluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
 
 export interface RelayConfig {
@@ -135,7 +135,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  const cluster = config.databaseUrl && config.relayId ? await openCluster({ url: config.databaseUrl, relayId: config.relayId, leaseMs: config.electionLeaseMs, log }) : undefined;
+  // Loaded only when used: a bundle without `pg` (the relay inside Obsidian) never evaluates it.
+  const ha = config.databaseUrl && config.relayId ? await import('./store/postgres-cluster.js') : undefined;
+  const cluster: Cluster | undefined = ha ? await ha.openCluster({ url: config.databaseUrl!, relayId: config.relayId!, leaseMs: config.electionLeaseMs, log }) : undefined;
   const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
   const metrics = new RelayMetrics();
   let phase: Phase = 'starting';
@@ -158,7 +160,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       onRemoteDoc: (name) => void (name.startsWith(INBOX_PREFIX) ? docs.get(name).catch(() => undefined) : undefined),
     });
     cleanup.unshift(() => docs.close());
-    const board = new BoardView(await docs.get(BOARD_DOC));
+    // A maintainer's board edit over sync is audited under their name (the peer is the origin).
+    const board = new BoardView(await docs.get(BOARD_DOC), (origin) => (origin instanceof Object && 'principal' in origin ? actorOf((origin as { principal: Principal }).principal) : undefined));
     const ledgerDoc = await docs.get(LEDGER_DOC);
     // The stats index reads the audit log before the engine can run a batch, and follows
     // every batch from the line after Engine.open (no await between: no batch is missed).
@@ -234,7 +237,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
     router.add([hub.route()]);
-    if (cluster) router.add([clusterRoute(cluster)]);
+    if (ha && cluster) router.add([ha.clusterRoute(cluster)]);
     router.add(
       statsRoutes({
         index: stats,

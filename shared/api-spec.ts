@@ -68,7 +68,7 @@ export const API = {
   deleteRepo: { method: 'delete', path: '/api/repos/{owner}/{name}', summary: 'Delete a repo policy (409 repo-in-use while the repo has live tasks; audited as repo-deleted)', roles: ADMIN, answer: RepoAnswer },
   freeze: { method: 'post', path: '/api/repos/{owner}/{name}/freeze', summary: 'Freeze an area: no new claims touch it', roles: MAINT, body: W.AreaBodySchema, noun: 'an area freeze', answer: RepoAnswer },
   unfreeze: { method: 'post', path: '/api/repos/{owner}/{name}/unfreeze', summary: 'Unfreeze an area', roles: MAINT, body: W.AreaBodySchema, noun: 'an area unfreeze', answer: RepoAnswer },
-  trust: { method: 'put', path: '/api/trust/{workerId}', summary: 'The risk tier maintainers trust a worker with', roles: MAINT, body: W.TrustBodySchema, noun: 'a trust setting', answer: z.looseObject({ workerId: z.string(), tier: z.number().int() }) },
+  trust: { method: 'put', path: '/api/trust/{workerId}', summary: 'The risk tier maintainers trust a worker with', roles: MAINT, body: W.TrustBodySchema, noun: 'a trust setting', answer: z.looseObject({ workerId: z.string(), tier: z.number().int().nullable(), repo: z.string().optional() }) },
   createToken: { method: 'post', path: '/api/tokens', summary: 'Create a token (shown once)', roles: ADMIN, body: W.TokenBodySchema, noun: 'a new token', answer: W.TokenCreatedSchema, status: 201 },
   listTokens: { method: 'get', path: '/api/tokens', summary: 'List tokens (never the secrets)', roles: ADMIN, answer: Tokens },
   revokeToken: { method: 'delete', path: '/api/tokens/{id}', summary: 'Revoke a token; its sockets and streams close', roles: ADMIN, answer: z.looseObject({ id: z.string(), revokedAt: z.number().int() }) },

@@ -53,6 +53,24 @@ export interface TaskRuntime {
   creditedTo?: string;
 }
 
+/**
+ * A worker's place on one repo's trust ladder (shared/trust-ladder.ts), kept by the scheduler
+ * from the reviews of its pull requests there since its last trust change.
+ */
+export interface LadderState {
+  /** The level the ladder gives the worker in this repo. */
+  tier: RiskTier;
+  /** The worker's base trust this state started from; another base makes it stale. */
+  base: RiskTier;
+  /** Pull requests merged at `tier` since the last change. */
+  merged: number;
+  /** Review results since the last change, oldest first: `m` merged, `c` closed unmerged (at most 50). */
+  recent: string;
+  /** When the ladder last moved the worker here, and why. */
+  changedAt?: number;
+  reason?: string;
+}
+
 export interface WorkerRuntime {
   workerId: string;
   /** Sum of points of this worker's active leases (leased or pr_open). */
@@ -70,6 +88,8 @@ export interface WorkerRuntime {
   completed: number;
   failed: number;
   expired: number;
+  /** Repo -> this worker's trust ladder state there (only repos whose ladder saw a review of its PRs). */
+  ladder?: Record<string, LadderState>;
 }
 
 export type OutcomeStatus = 'granted' | 'rejected' | 'applied';
@@ -106,7 +126,13 @@ export type AuditKind =
   | 'review-changes-requested'
   | 'intent-rejected'
   /** An admin took a repo's policy off the board (DELETE /api/repos/:owner/:name); `repo` names it. */
-  | 'repo-deleted';
+  | 'repo-deleted'
+  /** Board edits by a maintainer (or the relay's importer): `before` / `after` hold the values. */
+  | 'task-held'
+  | 'task-unheld'
+  | 'task-priority-changed'
+  /** A worker's trust tier changed: set by a maintainer, or moved by a repo's trust ladder (`repo`). */
+  | 'trust-changed';
 
 export interface AuditEvent {
   kind: AuditKind;
@@ -121,7 +147,10 @@ export interface AuditEvent {
   code?: ErrorCode;
   reason?: string;
   fencingToken?: number;
-  /** The repo an event is about when it is about no task (`repo-deleted`). */
+  /** Board edits and trust changes: the value before and after (priority, held, trust tier). */
+  before?: number | boolean;
+  after?: number | boolean;
+  /** The repo an event is about when it is about no task (`repo-deleted`), or whose trust changed (`trust-changed`). */
   repo?: string;
 }
 

@@ -15,6 +15,7 @@ import { DEFAULTS } from './defaults.js';
 import * as z from 'zod';
 import { OwpError, type ErrorCode } from './errors.js';
 import { didYouMean } from './did-you-mean.js';
+import { DEFAULT_TRUST_LADDER, LADDER_MEMORY } from './trust-ladder.js';
 import { INTENT_KINDS, MAINTAINER_INTENT_KINDS, WORKER_INTENT_KINDS } from './protocol.js';
 
 export const RISK_TIERS = [0, 1, 2, 3] as const;
@@ -229,6 +230,19 @@ export const RepoPolicySchema = strictObject(
         writeBack: bool().default(false),
       },
       'the GitHub settings',
+    ).optional(),
+    /**
+     * The trust ladder (shared/trust-ladder.ts): absent means off. `{ enabled: true }` gets
+     * the default thresholds; `enabled: false` turns it off and keeps them.
+     */
+    trustLadder: strictObject(
+      {
+        enabled: bool().default(true),
+        promoteAfter: wholeNumber(1, 100).default(DEFAULT_TRUST_LADDER.promoteAfter),
+        lookback: wholeNumber(1, LADDER_MEMORY).default(DEFAULT_TRUST_LADDER.lookback),
+        demoteAfter: wholeNumber(1, LADDER_MEMORY).default(DEFAULT_TRUST_LADDER.demoteAfter),
+      },
+      'the trust ladder settings',
     ).optional(),
   },
   'a repo policy',

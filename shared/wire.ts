@@ -58,6 +58,19 @@ export const WorkerRuntimeSchema = z.looseObject({
   completed: int(),
   failed: int(),
   expired: int(),
+  ladder: z
+    .record(
+      z.string(),
+      z.object({
+        tier: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
+        base: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
+        merged: int(),
+        recent: z.string(),
+        changedAt: int().optional(),
+        reason: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 
 export const OutcomeSchema = z.looseObject({
@@ -88,6 +101,8 @@ export const AuditEventSchema = z.looseObject({
   code: ErrorCodeSchema.optional(),
   reason: z.string().optional(),
   fencingToken: int().optional(),
+  before: z.union([z.number(), z.boolean()]).optional(),
+  after: z.union([z.number(), z.boolean()]).optional(),
   repo: z.string().optional(),
 });
 
@@ -152,7 +167,11 @@ export const RepoCreateBodySchema = RepoPolicySchema;
 export const RepoPutBodySchema = RepoPolicySchema.partial({ repo: true });
 export const RepoPatchBodySchema = RepoPolicySchema.partial();
 export const AreaBodySchema = z.strictObject({ area: z.string(sentence('area must be a relative path such as docs/.')).min(1, sentence('area must be a relative path such as docs/.')) });
-export const TrustBodySchema = z.strictObject({ tier: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)], sentence('tier must be 0, 1, 2 or 3.')) });
+/** `repo`: an override of the worker's level in that repo only (pins it; `tier: null` clears it). */
+export const TrustBodySchema = z.strictObject({
+  tier: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.null()], sentence('tier must be 0, 1, 2 or 3 (or null, with repo, to clear an override).')),
+  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, sentence('repo must look like owner/name.')).optional(),
+});
 export const TokenBodySchema = z.strictObject({
   role: z.enum(ROLES, sentence(`role must be one of ${ROLES.join(', ')}.`)),
   workerId: z.string().optional(),

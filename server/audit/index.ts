@@ -80,7 +80,7 @@ export function hashEntry(entry: Omit<AuditEntry, 'hash'> | AuditEntry): string 
     .digest('hex');
 }
 
-const EVENT_FIELDS = ['kind', 'at', 'batch', 'actor', 'taskId', 'workerId', 'intentId', 'from', 'to', 'code', 'reason', 'fencingToken', 'repo'] as const;
+const EVENT_FIELDS = ['kind', 'at', 'batch', 'actor', 'taskId', 'workerId', 'intentId', 'from', 'to', 'code', 'reason', 'fencingToken', 'before', 'after', 'repo'] as const;
 
 export class AuditLog {
   private headSeq = 0;

@@ -11,12 +11,16 @@
  *   except `removeTasks` (archiving of finished tasks, called by the engine).
  * - Writes set only fields whose JSON value really changes: re-importing the same tasks
  *   changes nothing and broadcasts nothing. Fields an upsert does not state are kept.
- * - Every relay write is one transaction with origin 'relay'.
+ * - Every relay write is one transaction with origin 'relay', or a `BoardWrite` naming the
+ *   person it acts for (an HTTP route); a write from a sync peer has that peer as origin.
+ * - Hold, unhold, priority and trust changes of existing entries are reported to listeners
+ *   as `edits` (before, after, actor) so the engine audits them, whoever wrote them.
  */
 import * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
 import { ORIGIN } from '../../shared/protocol.js';
 import {
+  DEFAULTS,
   TaskSchema,
   parseRepoPolicy,
   parseTask,
@@ -26,6 +30,7 @@ import {
   type Task,
   type TaskInput,
 } from '../../shared/model.js';
+import { parseTrustKey } from '../../shared/trust-ladder.js';
 import type { UpsertResult } from '../ports.js';
 
 export interface InvalidTask {
@@ -41,9 +46,33 @@ export interface BoardDelta {
   tasks: Record<string, Task | null>;
   repos: Record<string, RepoPolicy | null>;
   trust: Record<string, RiskTier | null>;
+  /** Audited changes of existing entries (hold, priority, trust), in key order. */
+  edits?: BoardEdit[];
 }
 
+/** One audited board change: what, of which task or worker, before and after, by whom. */
+export interface BoardEdit {
+  kind: 'task-held' | 'task-unheld' | 'task-priority-changed' | 'trust-changed';
+  taskId?: string;
+  workerId?: string;
+  /** A trust override for one repo (absent: the worker's base trust). */
+  repo?: string;
+  /** Absent for an override that did not exist before / was cleared. */
+  before?: number | boolean;
+  after?: number | boolean;
+  actor: string;
+}
+
+/** The origin of a relay write made for a person (an HTTP route): the audit names them. */
+export class BoardWrite {
+  constructor(readonly actor: string) {}
+}
+
+/** Who a transaction origin is: a BoardWrite's actor, a sync peer's (via `peerActor`), else 'relay'. */
+export type OriginActor = (origin: unknown) => string | undefined;
+
 const RELAY = ORIGIN.relay;
+const originOf = (actor: string | undefined): unknown => (actor === undefined ? RELAY : new BoardWrite(actor));
 /** Task fields the schema knows; anything else a client left in a task map is not merged into an upsert. */
 const TASK_FIELDS = new Set(Object.keys(TaskSchema.shape));
 
@@ -74,7 +103,11 @@ export class BoardView {
   private readonly invalidRepos = new Map<string, InvalidTask>();
   private readonly listeners = new Set<(d: BoardDelta) => void>();
 
-  constructor(doc: Y.Doc) {
+  /** `peerActor` names the person behind a sync peer's write (the relay passes actorOf). */
+  constructor(
+    doc: Y.Doc,
+    private readonly peerActor: OriginActor = () => undefined,
+  ) {
     this.doc = doc;
     this.tasksMap = doc.getMap('tasks');
     this.reposMap = doc.getMap('repos');
@@ -108,11 +141,27 @@ export class BoardView {
       else for (const k of (ev as unknown as Y.YMapEvent<unknown>).keysChanged) keys.add(k);
     }
     const delta: BoardDelta = { tasks: {}, repos: {}, trust: {} };
-    for (const k of keys) {
-      if (which === 'tasks') delta.tasks[k] = this.refreshTask(k) ?? null;
-      else if (which === 'repos') delta.repos[k] = this.refreshRepo(k) ?? null;
-      else delta.trust[k] = this.refreshTrust(k) ?? null;
+    const edits: BoardEdit[] = [];
+    const origin = evs[0]?.transaction.origin;
+    const actor = () => (origin instanceof BoardWrite ? origin.actor : (this.peerActor(origin) ?? RELAY));
+    for (const k of [...keys].sort()) {
+      if (which === 'tasks') {
+        const before = this.cache.tasks[k];
+        const after = (delta.tasks[k] = this.refreshTask(k) ?? null);
+        if (before && after && before.held !== after.held) edits.push({ kind: after.held ? 'task-held' : 'task-unheld', taskId: k, before: before.held, after: after.held, actor: actor() });
+        if (before && after && before.priority !== after.priority) edits.push({ kind: 'task-priority-changed', taskId: k, before: before.priority, after: after.priority, actor: actor() });
+      } else if (which === 'repos') delta.repos[k] = this.refreshRepo(k) ?? null;
+      else {
+        // `W`: a worker's base trust (absent = the default); `owner/name/W`: an override for one repo.
+        const { workerId, repo } = parseTrustKey(k);
+        const unset = repo ? undefined : DEFAULTS.workerTrust;
+        const before = this.cache.trust[k] ?? unset;
+        const after = this.refreshTrust(k) ?? unset;
+        delta.trust[k] = this.cache.trust[k] ?? null;
+        if (after !== before) edits.push({ kind: 'trust-changed', workerId, ...(repo ? { repo } : {}), before, after, actor: actor() });
+      }
     }
+    if (edits.length > 0) delta.edits = edits;
     for (const l of this.listeners) l(delta);
   }
 
@@ -181,7 +230,7 @@ export class BoardView {
    * Validate every input first (all or nothing), then write in one transaction.
    * Fields an input leaves out keep their current value on an existing task.
    */
-  upsertTasks(inputs: UpsertTaskInput[], now: number): UpsertResult {
+  upsertTasks(inputs: UpsertTaskInput[], now: number, actor?: string): UpsertResult {
     const planned: { id: string; task: Task; exists: boolean; explicit: Set<string> }[] = [];
     for (const [i, input] of inputs.entries()) {
       if (!input || typeof input !== 'object' || Array.isArray(input)) {
@@ -217,11 +266,11 @@ export class BoardView {
         else if (changed) result.updated.push(p.id);
         else result.unchanged.push(p.id);
       }
-    }, RELAY);
+    }, originOf(actor));
     return result;
   }
 
-  patchTask(taskId: string, patch: Partial<Task>): Task {
+  patchTask(taskId: string, patch: Partial<Task>, actor?: string): Task {
     const existing = mapToObject(this.tasksMap.get(taskId));
     if (!existing) throw new OwpError('unknown-task', `No task ${taskId} on the board; list tasks with GET /api/tasks.`);
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) {
@@ -233,7 +282,7 @@ export class BoardView {
       const fields: Record<string, unknown> = {};
       for (const k of Object.keys(patch)) fields[k] = (task as Record<string, unknown>)[k];
       this.writeFields(this.tasksMap, taskId, fields, 'id');
-    }, RELAY);
+    }, originOf(actor));
     return task;
   }
 
@@ -262,9 +311,10 @@ export class BoardView {
     return true;
   }
 
-  setTrust(workerId: string, tier: RiskTier): void {
-    if (this.trustMap.get(workerId) === tier) return;
-    this.doc.transact(() => this.trustMap.set(workerId, tier), RELAY);
+  /** Set (or, with `undefined`, clear) a trust entry: `trustKey(workerId, repo?)`. */
+  setTrust(key: string, tier: RiskTier | undefined, actor?: string): void {
+    if (this.trustMap.get(key) === tier) return;
+    this.doc.transact(() => (tier === undefined ? this.trustMap.delete(key) : this.trustMap.set(key, tier)), originOf(actor));
   }
 
   /** Archive support: take finished tasks out of the live board. */

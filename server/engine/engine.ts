@@ -24,6 +24,7 @@ import { OwpError } from '../../shared/errors.js';
 import type { AuditEvent, Intent, Ledger, Outcome, TaskRuntime } from '../../shared/model.js';
 import { SchedulerSession, type SessionBatch } from '../../shared/scheduler/index.js';
 import type { BatchResult } from '../ports.js';
+import type { BoardEdit } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
 import { answer, backoff, fail, forwardAll, intentIdTaken, IntentQueue, schedulerFailed, type Pending } from './intake.js';
 import { changed, coalesced, loadLedger, readFollowed } from './follow.js';
@@ -59,6 +60,8 @@ export class Engine {
   /** Board task ids changed since the session's ledger was made; null (unknown): the next batch reconciles all. */
   private boardChanged: Set<string> | null = null;
   private unsubscribeBoard: (() => void) | undefined;
+  /** Board edits (hold, priority, trust) waiting to be audited by the next batch. */
+  private edits: BoardEdit[] = [];
   private readonly latencies = new LatencyRecorder();
   readonly tickMs: number;
   readonly retentionMs: number;
@@ -93,6 +96,7 @@ export class Engine {
     if (engine.active) await engine.takeCharge();
     engine.unsubscribeBoard = opts.board.onChange((delta) => {
       if (engine.boardChanged) for (const id in delta.tasks) engine.boardChanged.add(id);
+      if (delta.edits) engine.edits.push(...delta.edits);
       if (engine.stopping) return;
       engine.boardDirty = true;
       engine.kick();
@@ -286,7 +290,7 @@ export class Engine {
     if (this.inFlight) return this.inFlight;
     const p = this.tick().finally(() => {
       this.inFlight = undefined;
-      if (this.queue.hasWork() || this.boardDirty) this.kick();
+      if (this.queue.hasWork() || this.boardDirty || this.edits.length > 0) this.kick();
     });
     this.inFlight = p;
     return p;
@@ -296,13 +300,18 @@ export class Engine {
     const started = performance.now();
     this.boardDirty = false;
     const { entries, rejected } = this.queue.take();
+    const edits = this.edits;
+    this.edits = [];
     const now = this.opts.now();
+    const done = { edits: false };
     try {
       const scheduled = this.decide(entries, rejected, now);
-      if (scheduled) await this.record(started, now, scheduled, entries, rejected);
+      if (scheduled) await this.record(started, now, scheduled, entries, rejected, edits, done);
     } catch (e) {
       this.failBatch(e, entries, rejected);
     }
+    // Edits a batch did not write are audited by the next one.
+    if (!done.edits && edits.length > 0) this.edits.unshift(...edits);
   }
 
   /** The scheduler's part; undefined when it threw (then its intents are isolated or refused). */
@@ -326,13 +335,13 @@ export class Engine {
   }
 
   /** Plan the batch's effects and perform them in order: persist, commit, show, answer. */
-  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[]): Promise<void> {
+  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], edits: BoardEdit[], done: { edits: boolean }): Promise<void> {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
     const { ledgerDoc, board, audit, store } = this.opts;
     const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), rawTask: (id: string) => board.rawTask(id), retentionMs: this.retentionMs } : undefined;
     this.archiveDue = false;
-    const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive });
+    const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive, edits });
     // The audit head is the log's alone while this batch writes (an admin route may append).
     const written = await audit.exclusive(async () => {
       const { ops: auditOps, entries: auditEntries } = audit.prepare(plan.events);
@@ -356,6 +365,7 @@ export class Engine {
       fail(entries, new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.'));
       return;
     }
+    done.edits = true;
     const persistedAt = performance.now();
     this.stats.persistMs += persistedAt - scheduledAt;
     this.stats.idlePolls += plan.idlePolls;

@@ -13,6 +13,7 @@
 import { TERMINAL_STATES, type AuditEvent, type Ledger, type Outcome, type TaskRuntime } from '../../shared/model.js';
 import type { SessionBatch } from '../../shared/scheduler/index.js';
 import type { StoreOp } from '../store/index.js';
+import type { BoardEdit } from './board.js';
 import type { RejectedIntent } from './inboxes.js';
 import type { Pending } from './intake.js';
 import { diffLedger, diffLedgerIds, ledgerOps, withoutHeartbeatNoise, type LedgerDiff } from './ledger-diff.js';
@@ -104,6 +105,21 @@ export interface PlanInput {
   now: number;
   /** Given when finished tasks and old outcomes are due to leave the live state. */
   archive?: { shownOutcomes: Iterable<[string, Outcome]>; rawTask: (id: string) => unknown; retentionMs: number };
+  /** Board edits since the last batch (hold, priority, trust): audited after the batch's own events. */
+  edits?: readonly BoardEdit[];
+}
+
+/** The audit events of board edits, stamped with this batch. */
+export function editEvents(edits: readonly BoardEdit[], batch: number, now: number): AuditEvent[] {
+  return edits.map((e) => {
+    const ev: AuditEvent = { kind: e.kind, at: now, batch, actor: e.actor };
+    if (e.taskId !== undefined) ev.taskId = e.taskId;
+    if (e.workerId !== undefined) ev.workerId = e.workerId;
+    if (e.repo !== undefined) ev.repo = e.repo;
+    if (e.before !== undefined) ev.before = e.before;
+    if (e.after !== undefined) ev.after = e.after;
+    return ev;
+  });
 }
 
 export interface BatchPlan {
@@ -138,6 +154,7 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
   for (const o of scheduled.outcomes) replies.set(o.intentId, o);
   const settled = settleOutcomes(next.outcomes, scheduled.events, ephemeralIds, rejected, input.stored, batch, now);
   const audited = withoutIdlePolls(settled.events);
+  if (input.edits?.length) audited.events = [...audited.events, ...editEvents(input.edits, batch, now)];
   let tasks = next.tasks;
   let archiveOps: StoreOp[] = [];
   let archived: string[] = [];

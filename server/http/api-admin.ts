@@ -8,12 +8,13 @@
  */
 import { OwpError } from '../../shared/errors.js';
 import { BOARD_DOC, inboxDoc, ORIGIN, PROTOCOL_VERSION } from '../../shared/protocol.js';
-import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type RiskTier, type TaskState } from '../../shared/model.js';
+import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type TaskState } from '../../shared/model.js';
+import { trustKey, trustLevels } from '../../shared/trust-ladder.js';
 import type { Role, Route } from '../ports.js';
 import { API } from '../../shared/api-spec.js';
 import { repoDeleteRoute } from './api-repo-delete.js';
 import { parseBody } from './body.js';
-import { ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
+import { actorOf, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
 
 const ANY = ['worker', 'maintainer', 'viewer'] as const;
 const MAINTAINER = ['maintainer'] as const;
@@ -108,14 +109,17 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       handler(ctx) {
         const profiles = deps.engine.inboxes.profiles;
         const runtimes = deps.engine.ledger().workers;
-        const trust = deps.board.board().trust;
+        const { trust, repos } = deps.board.board();
+        const policies = Object.values(repos);
         const now = deps.now();
         const ids = [...new Set([...Object.keys(profiles), ...Object.keys(runtimes)])].sort();
         ctx.send(200, {
           workers: ids.map((id) => ({
             profile: profiles[id] ?? null,
             runtime: runtimes[id] ?? null,
-            trust: trust[id] ?? DEFAULTS.workerTrust,
+            trust: own(trust, id) ?? DEFAULTS.workerTrust,
+            // Per repo where the level can differ from `trust`: an override, or a trust ladder.
+            trustLevels: trustLevels(trust, id, own(runtimes, id), policies),
             online: now - (deps.lastSeen.get(id) ?? -Infinity) < ONLINE_WINDOW_MS,
           })),
         });
@@ -168,13 +172,15 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       path: '/api/trust/:workerId',
       auth: [...MAINTAINER],
       async handler(ctx) {
-        const { tier } = parseBody(await ctx.json(), API.trust);
+        const { tier, repo } = parseBody(await ctx.json(), API.trust);
+        if (tier === null && repo === undefined) throw new OwpError('invalid-field', 'tier must be 0, 1, 2 or 3 (null clears an override: send it with repo).', 'tier');
         if (!isWorkerId(ctx.params.workerId)) {
           throw new OwpError('invalid-field', 'workerId must be letters, digits and _ . @ - (at most 100), not a reserved name such as constructor.', 'workerId');
         }
-        deps.board.setTrust(ctx.params.workerId, tier as RiskTier);
+        // With a repo: an override that pins the worker's level there (null clears it); without: the base trust.
+        deps.board.setTrust(trustKey(ctx.params.workerId, repo), tier === null ? undefined : tier, actorOf(ctx.principal!));
         await deps.persisted(BOARD_DOC);
-        ctx.send(200, { workerId: ctx.params.workerId, tier });
+        ctx.send(200, { workerId: ctx.params.workerId, tier, ...(repo === undefined ? {} : { repo }) });
       },
     },
     {

@@ -142,7 +142,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
           'repo',
         );
       }
-      const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now());
+      const result = deps.board.upsertTasks(list as UpsertTaskInput[], deps.now(), actorOf(ctx.principal!));
       const created = b.createRepo === true ? missing.map((repo) => deps.board.putRepo({ repo }, false).repo) : [];
       await deps.persisted(BOARD_DOC);
       ctx.send(200, { ...result, ...(created.length ? { createdRepos: created } : {}) });
@@ -156,7 +156,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     async handler(ctx) {
       // The fields' values are checked by the board's parseTask (the same validators).
       const b = parseBody(await ctx.json(), API.patchTask, Object.keys(API.patchTask.body.shape));
-      const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>);
+      const task = deps.board.patchTask(ctx.params.id, b as Partial<Task>, actorOf(ctx.principal!));
       await deps.persisted(BOARD_DOC);
       ctx.send(200, { task });
     },

@@ -69,6 +69,10 @@ const KIND_TEXT: Record<string, string> = {
   'review-changes-requested': 'changes requested',
   'intent-rejected': 'intent refused',
   'repo-deleted': 'repo policy deleted',
+  'task-held': 'put on hold',
+  'task-unheld': 'hold lifted',
+  'task-priority-changed': 'priority changed',
+  'trust-changed': 'trust changed',
 };
 
 /** One line describing an audit event, e.g. `lease granted: acme/app#12 to alice`. */
@@ -78,6 +82,9 @@ export function describeEvent(e: AuditEvent): string {
   if (e.taskId) parts.push(`: ${e.taskId}`);
   else if (e.repo) parts.push(`: ${e.repo}`);
   if (e.workerId) parts.push(e.kind === 'lease-granted' ? ` to ${e.workerId}` : ` (${e.workerId})`);
+  if (e.repo && e.taskId) parts.push(` in ${e.repo}`);
+  if (typeof e.before === 'number' || typeof e.after === 'number') parts.push(` ${String(e.before ?? '-')} -> ${String(e.after ?? '-')}`);
+  if (e.kind === 'task-held' || e.kind === 'task-unheld' || e.kind === 'task-priority-changed' || e.kind === 'trust-changed') parts.push(` by ${e.actor}`);
   if (e.code) parts.push(` [${e.code}]`);
   if (e.reason) parts.push(` ${e.reason}`);
   return parts.join('');

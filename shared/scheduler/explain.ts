@@ -3,7 +3,8 @@
  * words. It runs the real claim filters (filters.ts) for the task against every registered
  * worker, exactly as a named claim by that worker would, and sums the answers up in one
  * sentence a maintainer can act on ("no available worker has skill rust", "area
- * src/billing/ is frozen", "tier 2 is above every worker's trust", "review budget full").
+ * src/billing/ is frozen", "tier 2 needs trust level 2, above every worker's trust", "review budget
+ * full"). A worker's trust is its level in the task's repo (trust ladder, overrides).
  *
  * Invariants:
  * - Pure: reads its input only (presence is passed in), never mutates it; same input, same
@@ -16,7 +17,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import { DEFAULTS, type PoolState, type TaskState } from '../model.js';
-import { FILTERS, STATE_FILTERS, taskClaimable, tier as tierFilter, type ClaimContext } from './filters.js';
+import { FILTERS, STATE_FILTERS, taskClaimable, tier as tierFilter, trustOf, type ClaimContext } from './filters.js';
 import { areaKey, compareStrings, keysOverlap, createDraft, defaultPolicy, own, policyFor, workerRuntime } from './state.js';
 
 export interface ExplainReason {
@@ -79,7 +80,7 @@ function groupText(code: ErrorCode, ids: string[], ctx: ClaimContext, everyone: 
       if (everyone && nobodyHas.length) return `no available worker has skill ${list(nobodyHas)}`;
       return `${who} ${ids.length === 1 ? 'lacks' : 'lack'} skill ${list(ctx.task?.skills ?? [])}`;
     case 'tier-not-allowed':
-      return everyone ? `tier ${t} is above every worker's trust` : `tier ${t} is above the trust of ${who}`;
+      return everyone ? `tier ${t} needs trust level ${t}, above every worker's trust` : `tier ${t} needs trust level ${t}, above the trust of ${who}`;
     case 'capacity-exceeded':
       return `${who} ${ids.length === 1 ? 'has' : 'have'} no room for ${plural(ctx.task?.points ?? DEFAULTS.points, 'point', 'points')}`;
     case 'max-concurrent':
@@ -154,7 +155,7 @@ export function explainTask(state: PoolState, taskId: string, now: number, opts:
     const v: WorkerVerdict = { workerId: id, ...(opts.online ? { online: opts.online(id) } : {}) };
     for (const f of PER_WORKER) {
       // The policy half of the tier filter is a blocker above; here only the worker's trust counts.
-      const code = f === tierFilter ? ((task?.tier ?? DEFAULTS.tier) > ctx.trust ? 'tier-not-allowed' : null) : f.test(ctx);
+      const code = f === tierFilter ? ((task?.tier ?? DEFAULTS.tier) > trustOf(ctx) ? 'tier-not-allowed' : null) : f.test(ctx);
       if (code === null) continue;
       v.refusal = { filter: f.name, code, message: f.explain(ctx, code) };
       break;

@@ -19,6 +19,7 @@ import type { RepoPolicy, RiskTier, Task, TaskRuntime, WorkerProfile, WorkerRunt
 import type { ErrorCode } from '../errors.js';
 import { areaKey, claimsToday, compareStrings, keysOverlap, own, type Draft } from './state.js';
 import { leasesInProgress, maxOpenPrs, pointsInProgress } from './open-prs.js';
+import { trustLevel } from '../trust-ladder.js';
 
 export interface Rejection {
   code: ErrorCode;
@@ -109,17 +110,26 @@ export const skills = filter(
   },
 );
 
+/** The worker's trust level in the task's repo (shared/trust-ladder.ts: override, ladder, base). */
+export function trustOf(ctx: ClaimContext): RiskTier {
+  // Fast path: no ladder and no override in this repo means the base trust (ctx.trust).
+  if (!ctx.policy.trustLadder?.enabled && !ctx.draft.repoOverrides) return ctx.trust;
+  return trustLevel(ctx.draft.board.trust, ctx.workerId, ctx.workerState, ctx.policy);
+}
+
 export const tier = filter(
   'tier',
   'task',
-  ({ task, trust, policy }) => {
-    const t = task?.tier ?? DEFAULTS.tier;
-    return t > trust || !policy.allowedTiers.includes(t) ? 'tier-not-allowed' : null;
+  (ctx) => {
+    const t = ctx.task?.tier ?? DEFAULTS.tier;
+    return !ctx.policy.allowedTiers.includes(t) || t > trustOf(ctx) ? 'tier-not-allowed' : null;
   },
-  ({ task, trust, policy, taskId, workerId }) => {
+  (ctx) => {
+    const { task, policy, taskId, workerId } = ctx;
     const t = task?.tier ?? DEFAULTS.tier;
-    return t > trust
-      ? `Task ${taskId} is risk tier ${t}; maintainers trust worker ${workerId} with tiers up to ${trust}.`
+    const level = trustOf(ctx);
+    return policy.allowedTiers.includes(t)
+      ? `Task ${taskId} is risk tier ${t} and needs trust level ${t}; worker ${workerId} is at trust level ${level} in ${policy.repo}.`
       : `Repo ${policy.repo} accepts risk tiers ${policy.allowedTiers.join(', ') || '(none)'}; task ${taskId} is tier ${t}.`;
   },
 );

@@ -19,6 +19,7 @@
 import { normaliseArea, type Intent, type Lease, type TaskRuntime, type TaskState } from '../model.js';
 import type { ErrorCode } from '../errors.js';
 import { checkPrLink, notePr } from './pr-links.js';
+import { noteReview } from './trust.js';
 import {
   SCHEDULER_ACTOR,
   clean,
@@ -250,10 +251,12 @@ export function applyMaintainerIntent(draft: Draft, intent: Of<'review' | 'reque
     }
     case 'merged':
       finish(draft, prev, actor, intent.id);
+      noteReview(draft, prev, 'merged', intent.id);
       return { status: 'applied' };
     case 'closed':
       // Closed unmerged: back to the queue, no cooldown (the maintainer closed it, the worker did not give up).
       endToQueue(draft, prev, { kind: 'task-requeued', actor, intentId: intent.id, stuckAtMax: false, reason: PR_CLOSED_REASON });
+      noteReview(draft, prev, 'closed', intent.id);
       return { status: 'applied' };
     case 'changes-requested': {
       const lease = prev.lease!;

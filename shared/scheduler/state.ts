@@ -81,6 +81,8 @@ export interface Draft {
   githubHost: string;
   /** Pull request URL key -> the task holding it, built on first need (pr-links.ts). */
   prHolders?: Map<string, string>;
+  /** Whether the board's trust map holds a maintainer's override for one repo (`owner/name/worker`). */
+  repoOverrides: boolean;
 }
 
 export function utcDay(ms: number): string {
@@ -182,6 +184,7 @@ export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes
     dirty: [],
     workersTouched: new Set(),
     githubHost: githubHost ?? 'github.com',
+    repoOverrides: Object.keys(state.board.trust).some((k) => k.includes('/')),
   };
   if (!indexes) {
     for (const id in ledger.tasks) {

@@ -45,8 +45,19 @@ export interface TaskSpec {
 
 export interface World {
   tasks: TaskSpec[];
-  workers: { skills: string[]; capacity: number; maxConcurrent: number; available: boolean; trust: number }[];
-  policy: { reviewBudget: number; maxAttempts: number; cooldownMs: number; leaseTtlMs: number; dailyQuota: number; frozen: string[]; tiers: number[] };
+  /** `pin`: a maintainer's override of the worker's trust level in the tight repo. */
+  workers: { skills: string[]; capacity: number; maxConcurrent: number; available: boolean; trust: number; pin: number | null }[];
+  policy: {
+    reviewBudget: number;
+    maxAttempts: number;
+    cooldownMs: number;
+    leaseTtlMs: number;
+    dailyQuota: number;
+    frozen: string[];
+    tiers: number[];
+    /** The tight repo's trust ladder (null: none, the default). */
+    ladder: { enabled: boolean; promoteAfter: number; lookback: number; demoteAfter: number } | null;
+  };
 }
 
 export interface IntentSpec {
@@ -87,6 +98,7 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
       maxConcurrent: fc.integer({ min: 1, max: 3 }),
       available: fc.integer({ min: 0, max: 7 }).map((n) => n !== 0),
       trust: fc.integer({ min: 1, max: 2 }),
+      pin: fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 }) }),
     }),
     { minLength: 1, maxLength: 4 },
   ),
@@ -98,6 +110,18 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
     dailyQuota: fc.integer({ min: 1, max: 6 }),
     frozen: fc.subarray(['docs/', 'src/a/'], { maxLength: 1 }),
     tiers: fc.oneof({ weight: 3, arbitrary: fc.constant([0, 1]) }, { weight: 1, arbitrary: fc.subarray([0, 1, 2], { minLength: 1 }) }) as fc.Arbitrary<number[]>,
+    ladder: fc.oneof(
+      { weight: 1, arbitrary: fc.constant(null) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          enabled: fc.integer({ min: 0, max: 5 }).map((n) => n !== 0),
+          promoteAfter: fc.integer({ min: 1, max: 2 }),
+          lookback: fc.integer({ min: 1, max: 3 }),
+          demoteAfter: fc.integer({ min: 1, max: 2 }),
+        }),
+      },
+    ),
   }),
 });
 
@@ -156,17 +180,21 @@ export function boardAt(world: World, step: number): Board {
       dailyQuota: p.dailyQuota,
       frozenAreas: p.frozen,
       allowedTiers: p.tiers,
+      ...(p.ladder ? { trustLadder: p.ladder } : {}),
     }),
   };
   const trust: Record<string, RiskTier> = {};
-  world.workers.forEach((w, i) => (trust[workerId(i)] = w.trust as RiskTier));
+  world.workers.forEach((w, i) => {
+    trust[workerId(i)] = w.trust as RiskTier;
+    if (w.pin !== null) trust[`${TIGHT}/${workerId(i)}`] = w.pin as RiskTier;
+  });
   return { tasks, repos, trust };
 }
 
 export function profilesOf(world: World): Record<string, WorkerProfile> {
   const out: Record<string, WorkerProfile> = {};
   world.workers.forEach((w, i) => {
-    const { trust: _trust, ...profile } = w;
+    const { trust: _trust, pin: _pin, ...profile } = w;
     out[workerId(i)] = parseWorkerProfile({ id: workerId(i), name: `worker ${i}`, ...profile });
   });
   return out;

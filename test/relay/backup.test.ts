@@ -47,7 +47,7 @@ describe('owp backup / owp restore', () => {
     const maint = await a.token('maintainer');
     expect((await a.api(maint, 'PUT', '/api/repos/o/r', { reviewBudget: 1000 })).status).toBe(200);
     const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `o/r#${i + 1}`, repo: 'o/r', title: `Task ${i + 1}` }));
-    expect((await a.api(maint, 'POST', '/api/tasks', { tasks })).status).toBe(200);
+    expect((await a.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks })).status).toBe(200);
     const workers: { id: string; token: string }[] = [];
     for (let i = 0; i < WORKERS; i++) {
       const id = `w${i}`;

@@ -54,7 +54,7 @@ describe('relay logs', () => {
 
   it('writes one JSON access line per request, with the route pattern, status, role and code', async () => {
     expect((await r.api(maint, 'PUT', '/api/repos/o/r', { reviewBudget: 2 })).status).toBe(200);
-    expect((await r.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'o/r#1', repo: 'o/r', title: 'One', skills: ['ts'], points: 1 }] })).status).toBe(200);
+    expect((await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'o/r#1', repo: 'o/r', title: 'One', skills: ['ts'], points: 1 }] })).status).toBe(200);
     expect((await r.api(worker, 'POST', '/api/workers/register', { skills: ['ts'], capacity: 3, maxConcurrent: 1 })).status).toBe(200);
     const claim = await r.api(worker, 'POST', '/api/claim', { taskId: 'o/r#1', intentId: 'log-claim-1' });
     expect(claim.status).toBe(200);

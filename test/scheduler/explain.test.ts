@@ -35,7 +35,7 @@ describe('explainTask', () => {
 
   it("says a tier is above every worker's trust, and when the policy refuses the tier", () => {
     const s = makeState({ tasks: [task('t1', { tier: 2 })], workers: [profile('ann'), profile('bob')], repos: [policy(REPO, { allowedTiers: [0, 1, 2] })] });
-    expect(explainTask(s, 't1', T0).summary).toBe("Nobody can take it now: tier 2 is above every worker's trust.");
+    expect(explainTask(s, 't1', T0).summary).toBe("Nobody can take it now: tier 2 needs trust level 2, above every worker's trust.");
     const refused = makeState({ tasks: [task('t1', { tier: 2 })], workers: [profile('ann')], trust: { ann: 3 } });
     expect(explainTask(refused, 't1', T0).summary).toBe('Nobody can take it now: repo acme/app accepts tiers 0, 1 and the task is tier 2.');
   });

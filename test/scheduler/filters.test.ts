@@ -73,7 +73,7 @@ describe('filter pipeline', () => {
       trust: { pro: 3 },
     });
     expect(rejectedBy(s, 'ann', 't2')).toMatchObject({ code: 'tier-not-allowed', filter: 'tier' });
-    expect(rejectedBy(s, 'ann', 't2').message).toMatch(/up to 1/);
+    expect(rejectedBy(s, 'ann', 't2').message).toMatch(/needs trust level 2; worker ann is at trust level 1/);
     expect(rejectedBy(s, 'pro', 't2')).toMatchObject({ status: 'granted' });
     expect(rejectedBy(s, 'pro', 't1')).toMatchObject({ code: 'tier-not-allowed' });
     expect(rejectedBy(s, 'pro', 't1').message).toMatch(/accepts risk tiers 0, 2/);

@@ -15,6 +15,15 @@ interface AuditEntry {
   code?: string;
   reason?: string;
   batch?: number;
+  before?: number | boolean;
+  after?: number | boolean;
+  repo?: string;
+}
+
+/** A state change (`queued>leased`) or an edit's values (`0>5` for a priority, `1>2` for a trust tier). */
+export function fromTo(e: { from?: string; to?: string; before?: number | boolean; after?: number | boolean }): string {
+  if (e.from || e.to) return `${e.from ?? ''}>${e.to ?? ''}`;
+  return e.before !== undefined || e.after !== undefined ? `${String(e.before ?? '')}>${String(e.after ?? '')}` : '';
 }
 
 export const audit: Command = {
@@ -45,9 +54,9 @@ export const audit: Command = {
               e.kind,
               e.taskId,
               e.workerId,
-              e.from || e.to ? `${e.from ?? ''}>${e.to ?? ''}` : '',
+              fromTo(e),
               e.actor,
-              [e.code, e.reason].filter(Boolean).join(' '),
+              [e.repo && `in ${e.repo}:`, e.code, e.reason].filter(Boolean).join(' '),
             ]),
           )
         : 'No audit entries match.',

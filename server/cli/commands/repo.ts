@@ -1,9 +1,10 @@
-/** `owp repo add|list|set`, `owp area freeze|unfreeze`, `owp trust` (maintainer). */
-import { UsageError, flag, parseDuration, parseIntArg, parseRepoArg, parseTier, parseTiers, str, type OptionSpecs } from '../args.js';
+/** `owp repo add|list|set`, `owp area freeze|unfreeze` (maintainer). */
+import { UsageError, flag, parseDuration, parseIntArg, parseRepoArg, parseTiers, str, type OptionSpecs } from '../args.js';
 import type { Command, Context } from '../command.js';
 import { formatDuration } from '../args.js';
 import { table } from '../output.js';
 import type { RepoPolicy } from '../../../shared/model.js';
+import { DEFAULT_TRUST_LADDER, LADDER_MEMORY } from '../../../shared/trust-ladder.js';
 
 const POLICY_OPTIONS: OptionSpecs = {
   budget: { type: 'string', arg: 'N', help: 'review budget: PRs awaiting review + active leases at most N' },
@@ -16,7 +17,28 @@ const POLICY_OPTIONS: OptionSpecs = {
   'no-github': { type: 'boolean', help: 'stop GitHub import for this repo' },
   label: { type: 'string', arg: 'LABEL', help: 'GitHub label that marks pool tasks (default owp)' },
   'write-back': { type: 'boolean', help: 'let the relay comment on issues when leases change' },
+  'trust-ladder': { type: 'string', arg: 'on|off', help: 'move workers one trust tier up or down from their reviewed PRs here (off by default)' },
+  'promote-after': { type: 'string', arg: 'N', help: 'trust ladder: promote after N PRs merged at the current tier (default 5)' },
+  lookback: { type: 'string', arg: 'M', help: 'trust ladder: ...when none of the last M PRs was closed unmerged (default 10)' },
+  'demote-after': { type: 'string', arg: 'K', help: 'trust ladder: demote after K PRs in a row closed unmerged (default 3)' },
 };
+
+const LADDER_FLAGS = ['trust-ladder', 'promote-after', 'lookback', 'demote-after'];
+
+/** The trust ladder settings the flags ask for, over the policy's current ones; undefined when no flag is given. */
+function ladderFromFlags(ctx: Context, base: Partial<RepoPolicy>): RepoPolicy['trustLadder'] {
+  const v = (n: string): string | undefined => str(ctx.p, n);
+  if (!LADDER_FLAGS.some((f) => v(f) !== undefined)) return undefined;
+  const onOff = v('trust-ladder');
+  if (onOff !== undefined && onOff !== 'on' && onOff !== 'off') throw new UsageError(`--trust-ladder takes on or off, not ${onOff}`);
+  const prev = base.trustLadder ?? { ...DEFAULT_TRUST_LADDER };
+  return {
+    enabled: onOff === undefined ? prev.enabled : onOff === 'on',
+    promoteAfter: v('promote-after') !== undefined ? parseIntArg(v('promote-after')!, '--promote-after', 1, 100) : prev.promoteAfter,
+    lookback: v('lookback') !== undefined ? parseIntArg(v('lookback')!, '--lookback', 1, LADDER_MEMORY) : prev.lookback,
+    demoteAfter: v('demote-after') !== undefined ? parseIntArg(v('demote-after')!, '--demote-after', 1, LADDER_MEMORY) : prev.demoteAfter,
+  };
+}
 
 function policyFromFlags(ctx: Context, base: Partial<RepoPolicy>): Partial<RepoPolicy> {
   const p: Partial<RepoPolicy> = {};
@@ -37,6 +59,8 @@ function policyFromFlags(ctx: Context, base: Partial<RepoPolicy>): Partial<RepoP
       writeBack: flag(ctx.p, 'write-back') ? true : prev.writeBack,
     };
   }
+  const ladder = ladderFromFlags(ctx, base);
+  if (ladder) p.trustLadder = ladder;
   return p;
 }
 
@@ -51,6 +75,7 @@ function describe(r: RepoPolicy): string[] {
     `  daily quota    ${r.dailyQuota}`,
     `  frozen areas   ${r.frozenAreas.length ? r.frozenAreas.join(', ') : '-'}`,
     `  github         ${r.github?.enabled ? `on (label ${r.github.label}${r.github.writeBack ? ', write-back' : ''})` : 'off'}`,
+    `  trust ladder   ${r.trustLadder?.enabled ? `on (promote after ${r.trustLadder.promoteAfter} merged with none of the last ${r.trustLadder.lookback} closed; demote after ${r.trustLadder.demoteAfter} closed in a row)` : 'off'}`,
   ];
 }
 
@@ -83,13 +108,14 @@ export const repoSet: Command = {
     ctx.noMorePositionals(1);
     const client = ctx.client();
     let base: Partial<RepoPolicy> = {};
-    const needsBase = flag(ctx.p, 'github') || flag(ctx.p, 'no-github') || str(ctx.p, 'label') !== undefined || flag(ctx.p, 'write-back');
+    const needsBase =
+      flag(ctx.p, 'github') || flag(ctx.p, 'no-github') || str(ctx.p, 'label') !== undefined || flag(ctx.p, 'write-back') || LADDER_FLAGS.some((f) => str(ctx.p, f) !== undefined);
     if (needsBase) {
       const all = await client.get<{ repos: RepoPolicy[] }>('/api/repos');
       base = all.repos.find((x) => x.repo === `${owner}/${name}`) ?? {};
     }
     const patch = policyFromFlags(ctx, base);
-    if (!Object.keys(patch).length) throw new UsageError('nothing to change: give at least one of --budget --tiers --lease-ttl --max-attempts --cooldown --daily-quota --github --label --write-back');
+    if (!Object.keys(patch).length) throw new UsageError('nothing to change: give at least one of --budget --tiers --lease-ttl --max-attempts --cooldown --daily-quota --github --label --write-back --trust-ladder --promote-after --lookback --demote-after');
     const r = await client.patch<{ repo: RepoPolicy }>(repoPath(owner, name), patch);
     ctx.out.result(r, () => ['Updated:', ...describe(r.repo)]);
     return 0;
@@ -155,17 +181,3 @@ function areaCommand(action: 'freeze' | 'unfreeze'): Command {
 }
 export const areaFreeze = areaCommand('freeze');
 export const areaUnfreeze = areaCommand('unfreeze');
-
-export const trust: Command = {
-  name: 'trust',
-  args: 'WORKER TIER',
-  summary: 'set the highest risk tier (0..3) a worker is trusted with',
-  async run(ctx) {
-    const worker = ctx.positional(0, 'WORKER id');
-    const tier = parseTier(ctx.positional(1, 'TIER (0, 1, 2 or 3)'), 'TIER');
-    ctx.noMorePositionals(2);
-    const r = await ctx.client().put<{ workerId: string; tier: number }>(`/api/trust/${encodeURIComponent(worker)}`, { tier });
-    ctx.out.result(r, () => `Worker ${r.workerId} is trusted up to tier ${r.tier}.`);
-    return 0;
-  },
-};

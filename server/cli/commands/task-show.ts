@@ -10,6 +10,7 @@ import { formatDuration, parseRepoArg, str } from '../args.js';
 import { taskPath } from '../client.js';
 import type { Command } from '../command.js';
 import { table, when } from '../output.js';
+import { fromTo } from './audit.js';
 import type { Task, TaskRuntime } from '../../../shared/model.js';
 
 /** `#12` for a GitHub-style PR URL, else the URL itself; empty without one. */
@@ -37,6 +38,8 @@ interface AuditEntry {
   to?: string;
   reason?: string;
   code?: string;
+  before?: number | boolean;
+  after?: number | boolean;
 }
 
 interface Explanation {
@@ -78,7 +81,7 @@ export const taskShow: Command = {
         ...(history.entries.length
           ? table(
               ['  AT', 'EVENT', 'WORKER', 'FROM>TO', 'BY', 'REASON'],
-              history.entries.map((e) => [`  ${when(e.at)}`, e.kind, e.workerId ?? '', e.from || e.to ? `${e.from ?? ''}>${e.to ?? ''}` : '', e.actor, [e.code, e.reason].filter(Boolean).join(' ')]),
+              history.entries.map((e) => [`  ${when(e.at)}`, e.kind, e.workerId ?? '', fromTo(e), e.actor, [e.code, e.reason].filter(Boolean).join(' ')]),
             )
           : ['  (nothing yet)']),
       );

@@ -72,7 +72,15 @@ interface WorkerRow {
   profile?: WorkerProfile;
   runtime?: WorkerRuntime;
   trust?: number;
+  /** Per repo where the level may differ from `trust` (override, trust ladder). */
+  trustLevels?: Record<string, { tier: number }>;
   online?: boolean;
+}
+
+/** `1`, or `1 (acme/app 2)` when a repo's override or trust ladder gives another level. */
+function trustText(w: WorkerRow): string {
+  const other = Object.entries(w.trustLevels ?? {}).filter(([, l]) => l.tier !== w.trust);
+  return `${w.trust ?? ''}${other.length ? ` (${other.map(([r, l]) => `${r} ${l.tier}`).join(', ')})` : ''}`;
 }
 
 export const workers: Command = {
@@ -93,7 +101,7 @@ export const workers: Command = {
               `${w.runtime?.activeLeases.length ?? 0}/${w.profile?.maxConcurrent ?? '?'}`,
               w.runtime?.credit ?? 0,
               w.runtime?.completed ?? 0,
-              w.trust,
+              trustText(w),
               w.online ? 'yes' : 'no',
               when(w.runtime?.lastCreditAt),
             ]),

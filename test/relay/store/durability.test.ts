@@ -48,7 +48,7 @@ async function claimOnce(durability: Durability | undefined): Promise<{ writes: 
   relay = await startTestRelay(durability ? { durability } : {});
   const maint = await relay.token('maintainer');
   expect((await relay.api(maint, 'PUT', '/api/repos/o/r', { reviewBudget: 10 })).status).toBe(200);
-  expect((await relay.api(maint, 'POST', '/api/tasks', { tasks: [{ id: 'o/r#1', repo: 'o/r', title: 'One' }] })).status).toBe(200);
+  expect((await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'o/r#1', repo: 'o/r', title: 'One' }] })).status).toBe(200);
   const worker = await relay.token('worker', 'w1');
   expect((await relay.api(worker, 'POST', '/api/workers/register', { skills: [] })).status).toBe(200);
   const res = await relay.api(worker, 'POST', '/api/claim', {});
