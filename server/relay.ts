@@ -229,7 +229,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
     const addressOf = clientAddress(parseTrustProxy(config.trustProxy));
-    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
+    const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, jsonDepth: config.limits?.jsonDepth, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, addressOf, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
     router.add(leaseRoutes(deps));

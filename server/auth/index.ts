@@ -198,7 +198,7 @@ export class TokenStore {
   /** Revoke a token by id. Throws OwpError('not-found'). Revoking twice keeps the first time. */
   async revoke(id: string): Promise<{ id: string; revokedAt: number }> {
     const rec = this.byId.get(id);
-    if (!rec) throw new OwpError('not-found', `No token with id ${id}; list tokens with GET /api/tokens.`);
+    if (!rec) throw new OwpError('not-found', `No token with id ${JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id)}; list tokens with GET /api/tokens.`);
     if (rec.revokedAt === undefined) {
       await this.save({ ...rec, revokedAt: this.now() });
     }

@@ -12,7 +12,8 @@
  * - One access-log line per request once its answer ends (./access-log.ts): method, route
  *   pattern, status, duration, role, client address and the error code of a refusal.
  * - Bodies are capped (default 1 MiB) -> 413 before they are buffered whole. A JSON body
- *   must be valid UTF-8 (else 400 `invalid-json`): bytes are never silently replaced by U+FFFD.
+ *   must be valid UTF-8 (else 400 `invalid-json`): bytes are never silently replaced by U+FFFD;
+ *   and nest at most 64 levels (else 400 `invalid-json`, checked before parsing).
  * - Rate limit per token (or per address without one): a token bucket -> 429 with
  *   Retry-After (seconds).
  * - Path segments are percent-decoded one by one, so task ids may contain `/` as `%2F`.
@@ -32,12 +33,37 @@ import { logRequest, type RequestNote } from './access-log.js';
 import { socketAddress, type AddressOf } from './client-address.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_JSON_DEPTH = 64;
+
+/**
+ * How deep the arrays and objects of a JSON text nest, counted without parsing (brackets
+ * inside strings do not count); stops counting past `stopAt`. Deep input never reaches a
+ * recursive step (a validator, an error message) that could overflow the stack.
+ */
+export function jsonDepth(text: string, stopAt = Infinity): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max && (max = depth) > stopAt) return max;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface RouterOptions {
   tokens: TokenStore;
   log: Logger;
   bodyLimit?: number;
+  /** Deepest nesting of a JSON body (default 64): deeper is 400 invalid-json, before parsing. */
+  jsonDepth?: number;
   /** `false` turns rate limiting off. Default 50 req/s, burst 100. */
   rateLimit?: RateLimitOptions | false;
   now?: () => number;
@@ -188,6 +214,7 @@ export class Router {
     }
     let body: Promise<Buffer> | undefined;
     const rawBody = () => (body ??= readBody(req, this.bodyLimit));
+    const maxDepth = this.o.jsonDepth ?? DEFAULT_JSON_DEPTH;
     const ctx: RouteContext = {
       req,
       res,
@@ -204,6 +231,8 @@ export class Router {
         } catch {
           throw new OwpError('invalid-json', 'The request body is not valid UTF-8; send JSON encoded as UTF-8.');
         }
+        const depth = jsonDepth(text, maxDepth);
+        if (depth > maxDepth) throw new OwpError('invalid-json', `The request body nests JSON deeper than ${maxDepth} levels; no request of the protocol needs more than a few.`);
         try {
           return JSON.parse(text) as T;
         } catch {
