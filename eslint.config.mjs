@@ -21,6 +21,7 @@ export const PLUGIN_FILES = [
   'shared/ledger.ts',
   'shared/protocol.ts',
   'shared/did-you-mean.ts',
+  'shared/trust-ladder.ts',
   'shared/notes/**/*.ts',
   'shared/dashboard/**/*.ts',
 ];

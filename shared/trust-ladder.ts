@@ -38,7 +38,7 @@ export const trustKey = (workerId: string, repo?: string): string => (repo ? `${
 /** A board `trust` key read back: a worker's base trust, or an override for one repo. */
 export function parseTrustKey(key: string): { workerId: string; repo?: string } {
   const m = /^([^/]+\/[^/]+)\/([^/]+)$/.exec(key);
-  return m ? { workerId: m[2]!, repo: m[1]! } : { workerId: key };
+  return m ? { workerId: m[2], repo: m[1] } : { workerId: key };
 }
 
 interface LevelPolicy {
@@ -49,15 +49,15 @@ interface LevelPolicy {
 /** The ladder state of `workerState` for the policy's repo that still counts (on, and started from `base`). */
 export function liveLadder(workerState: WorkerRuntime | undefined, policy: LevelPolicy, base: RiskTier): LadderState | undefined {
   if (!policy.trustLadder?.enabled || !workerState?.ladder || !Object.hasOwn(workerState.ladder, policy.repo)) return undefined;
-  const s = workerState.ladder[policy.repo]!;
+  const s = workerState.ladder[policy.repo];
   return s.base === base ? s : undefined;
 }
 
 /** Worker W's trust level in the policy's repo (the rule above). `trust` is the board's trust map. */
 export function trustLevel(trust: Record<string, RiskTier>, workerId: string, workerState: WorkerRuntime | undefined, policy: LevelPolicy): RiskTier {
   const key = trustKey(workerId, policy.repo);
-  if (Object.hasOwn(trust, key)) return trust[key]!;
-  const base = Object.hasOwn(trust, workerId) ? trust[workerId]! : DEFAULTS.workerTrust;
+  if (Object.hasOwn(trust, key)) return trust[key];
+  const base = Object.hasOwn(trust, workerId) ? trust[workerId] : DEFAULTS.workerTrust;
   return liveLadder(workerState, policy, base)?.tier ?? base;
 }
 
@@ -143,12 +143,12 @@ export interface TrustLevel {
  */
 export function trustLevels(trust: Record<string, RiskTier>, workerId: string, workerState: WorkerRuntime | undefined, policies: readonly LevelPolicy[]): Record<string, TrustLevel> {
   const out: Record<string, TrustLevel> = {};
-  const base = Object.hasOwn(trust, workerId) ? trust[workerId]! : DEFAULTS.workerTrust;
+  const base = Object.hasOwn(trust, workerId) ? trust[workerId] : DEFAULTS.workerTrust;
   for (const p of [...policies].sort((a, b) => (a.repo < b.repo ? -1 : a.repo > b.repo ? 1 : 0))) {
     const key = trustKey(workerId, p.repo);
     const live = liveLadder(workerState, p, base);
     let level: TrustLevel | undefined;
-    if (Object.hasOwn(trust, key)) level = { tier: trust[key]!, source: 'override' };
+    if (Object.hasOwn(trust, key)) level = { tier: trust[key], source: 'override' };
     else if (live) level = { tier: live.tier, source: 'ladder', ...(live.reason ? { reason: live.reason } : {}), ...(live.changedAt !== undefined ? { changedAt: live.changedAt } : {}) };
     else if (p.trustLadder?.enabled) level = { tier: base, source: 'base' };
     if (level) Object.defineProperty(out, p.repo, { value: level, enumerable: true, writable: true, configurable: true });
