@@ -36,6 +36,10 @@ export default class OwpPoolPlugin extends Plugin {
   private status: ConnectionStatus = 'connecting';
   /** Resolves when the current session has opened (or failed to). Tests wait on it. */
   ready: Promise<void> = Promise.resolve();
+  /** Set by unload: nothing connects or hosts after it. */
+  private unloaded = false;
+  /** Bumped by every restart; a restart that is no longer the latest drops what it opened. */
+  private generation = 0;
 
   private tokenPlace: TokenPlace = { store: undefined, id: '', hostId: '' };
   /** The relay inside Obsidian (desktop, when "Host the pool from this vault" is on). */
@@ -88,10 +92,17 @@ export default class OwpPoolPlugin extends Plugin {
   private saving: Promise<void> = Promise.resolve();
 
   override onunload(): void {
+    this.unloaded = true;
     const session = this.session;
+    const pending = this.ready;
     this.session = undefined;
     this.closing = (async () => {
       await session?.close();
+      // A restart in flight sees `unloaded` at its next step and closes what it opened;
+      // wait for it so the relay below stops after any start it made.
+      await pending.catch(() => undefined);
+      await this.session?.close();
+      this.session = undefined;
       await this.host?.stop();
       await this.saving;
     })();
@@ -111,10 +122,23 @@ export default class OwpPoolPlugin extends Plugin {
 
   /** Close the current session (if any), host the pool if asked, and open a session with the current settings. */
   async restart(): Promise<void> {
-    await this.session?.close();
-    this.session = undefined;
-    const connection = await this.hostIfAsked();
-    this.session = await openSession(
+    const generation = ++this.generation;
+    const stale = () => this.unloaded || generation !== this.generation;
+    try {
+      await this.session?.close();
+      this.session = undefined;
+      if (stale()) return;
+      const connection = await this.hostIfAsked();
+      if (stale()) return;
+      await this.connect(connection, stale);
+    } catch (e) {
+      if (!stale()) new Notice(`OWP: could not connect: ${e instanceof Error ? e.message : String(e)}. Run "Reconnect" to try again.`);
+    }
+  }
+
+  /** Open a session with the current settings unless the restart went stale meanwhile. */
+  private async connect(connection: { relayUrl: string; token: string } | undefined, stale: () => boolean): Promise<void> {
+    const session = await openSession(
       sessionDeps({
         vaultId: this.vaultId(),
         settings: this.settings,
@@ -128,6 +152,11 @@ export default class OwpPoolPlugin extends Plugin {
         },
       }),
     );
+    if (stale()) {
+      await session.close();
+      return;
+    }
+    this.session = session;
     for (const leaf of [...this.app.workspace.getLeavesOfType(DASHBOARD_VIEW), ...this.app.workspace.getLeavesOfType(MY_TASKS_VIEW)]) {
       if (leaf.view instanceof PoolView) {
         leaf.view.attach();

@@ -12,10 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { api, startTestRelay, waitFor } from '../helpers/relay.js';
-import { makeVaultDir, MANIFEST, mirrorIdle, openVault, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
+import { makeVaultDir, MANIFEST, mirrorIdle, openVault, socketLog, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
 import { owp, owpJson, type OwpOptions } from '../helpers/cli-run.js';
 import { readTaskNote } from '../../shared/notes/task-note.js';
-import { Modal, Platform, appFeatures, happyWindow, localStore, noticeLog, secretStore } from '../obsidian/index.js';
+import { Modal, Platform, appFeatures, createTestApp, happyWindow, localStore, noticeLog, secretStore } from '../obsidian/index.js';
+import OwpPoolPlugin from '../../plugin/main.js';
 import { secretId } from '../../plugin/settings/secret.js';
 import { Host } from '../../plugin/host/host.js';
 import { DEFAULT_HOST } from '../../plugin/settings/settings.js';
@@ -181,6 +182,31 @@ describe('the hosting settings', () => {
       appFeatures.localStorage = true;
       await V.close();
       await relay.close();
+    }
+  });
+});
+
+describe('unloading while the plugin is still starting', () => {
+  it('stops the relay it was starting, opens no socket afterwards and keeps no session', async () => {
+    const dir = await makeVaultDir('unload-early');
+    installChunk(dir);
+    fs.writeFileSync(path.join(dir, '.obsidian/plugins/owp-pool/data.json'), JSON.stringify({ host: { enabled: true, port: 0 } }));
+    const plugin = new OwpPoolPlugin(createTestApp(dir, 'vault-unload-early') as never, MANIFEST);
+    const notices = noticeLog.length;
+    try {
+      plugin.load();
+      await (plugin as unknown as { loading: Promise<void> }).loading;
+      // The layout is ready: the restart is loading the relay chunk (or about to).
+      plugin.unload();
+      const sockets = socketLog.length;
+      await plugin.closing;
+      await plugin.ready;
+      expect(plugin.session).toBeUndefined();
+      expect(plugin.host.running).toBeUndefined();
+      expect(socketLog.length).toBe(sockets);
+      expect(noticeLog.slice(notices).map((n) => n.message)).toEqual([]);
+    } finally {
+      await fs.promises.rm(dir, { recursive: true, force: true });
     }
   });
 });
