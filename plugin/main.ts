@@ -153,7 +153,7 @@ export default class OwpPoolPlugin extends Plugin {
       }),
     );
     if (stale()) {
-      await session.close();
+      await session?.close();
       return;
     }
     this.session = session;
