@@ -10,7 +10,7 @@ import { createGithubFeature, type GithubFeature } from '../../server/github/ind
 import { signBody } from '../../server/github/webhook.js';
 import type { Logger } from '../../server/ports.js';
 import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
-import { startFakeGithub, type FakeGithub } from '../fake-github/server.js';
+import { startFakeGithub, type FakeGithub, type RecordedRequest } from '../fake-github/server.js';
 
 const REPO = 'acme/widgets';
 const SECRET = 'webhook-secret-for-tests';
@@ -222,7 +222,9 @@ describe('github feature in the relay', () => {
     const worker = await e.relay.token('worker', 'w1');
     await e.relay.api(worker, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 2 });
     await waitFor(async () => (await e.relay.api(worker, 'POST', '/api/claim', { taskId: `${REPO}#1`, intentId: 'claim-1' })).status === 200);
-    await waitFor(() => e.gh.issue(REPO, 1).labels.includes('owp:claimed'), 10_000, 'claimed label');
+    // The label may already be gone again when a busy machine polls (1 s TTL): wait for the request that added it.
+    const labelled = (r: RecordedRequest) => r.method === 'POST' && r.status < 300 && r.path.endsWith('/issues/1/labels') && String(r.body).includes('owp:claimed');
+    await waitFor(() => e.gh.requests.some(labelled), 10_000, 'claimed label');
     await waitFor(() => e.gh.comments(REPO, 1).length === 2 && !e.gh.issue(REPO, 1).labels.includes('owp:claimed'), 15_000, 'expiry write-back');
     expect(e.gh.comments(REPO, 1)[1]!.body).toMatch(/expired/);
     expect(e.gh.comments(REPO, 1)[1]!.body).toContain(`<!-- owp:release:${REPO}#1:1 -->`);
