@@ -20,6 +20,7 @@ import { emptyLedger } from '../shared/model.js';
 import { openAuditLog } from './audit/index.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT } from './auth/guard.js';
 import { openTokenStore, type TokenStore } from './auth/index.js';
+import { resetAdminsAudited } from './auth/reset-admin.js';
 import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
 import { PublicProfiles } from './engine/public-profiles.js';
@@ -306,7 +307,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     // admin token: a start that fails leaves no token that was never shown.
     const firstAdmin = async () => {
       await tokens.reload();
-      return config.resetAdmin ? { created: (await tokens.resetAdmins()).created } : tokens.ensureFirstAdmin();
+      if (!config.resetAdmin) return tokens.ensureFirstAdmin();
+      return { created: (await resetAdminsAudited({ tokens, audit, sameStore: engineStore === store, batch: () => engine.ledger().batch, now, log })).created };
     };
     const { created } = cluster ? await cluster.serialised(firstAdmin) : await firstAdmin();
     phase = 'serving';
