@@ -14,6 +14,7 @@ import { Context, type Command } from './command.js';
 import { Output } from './output.js';
 import { serve } from './commands/serve.js';
 import { backup, restore } from './commands/backup.js';
+import { migrate } from './commands/migrate.js';
 import { config } from './commands/config.js';
 import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
 import { areaFreeze, areaUnfreeze, repoAdd, repoDelete, repoList, repoSet } from './commands/repo.js';
@@ -74,6 +75,7 @@ export const COMMANDS: Command[] = [
   conformance,
   backup,
   restore,
+  migrate,
 ];
 
 /** `owp <command>` resolved against every command (see help.ts). */

@@ -184,6 +184,16 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
   };
 }
 
+/** The earliest lease expiry among these changed tasks and `bound` (a lower bound the engine keeps cheaply). */
+export function earliestLeaseExpiry(tasks: Readonly<Record<string, TaskRuntime | null | undefined>>, bound: number): number {
+  let earliest = bound;
+  for (const id in tasks) {
+    const rt = tasks[id];
+    if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < earliest) earliest = rt.lease.expiresAt;
+  }
+  return earliest;
+}
+
 /** Board tasks already archived (a crash between archiving and removing them from the board must not resurrect them). */
 export async function archivedOnBoard(store: { get(key: string): Promise<unknown> }, board: { board(): { tasks: Record<string, unknown> } }, ledger: Ledger): Promise<string[]> {
   const stale: string[] = [];
