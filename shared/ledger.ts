@@ -132,7 +132,9 @@ export type AuditKind =
   | 'task-unheld'
   | 'task-priority-changed'
   /** A worker's trust tier changed: set by a maintainer, or moved by a repo's trust ladder (`repo`). */
-  | 'trust-changed';
+  | 'trust-changed'
+  /** `owp serve --reset-admin`: `before` admin tokens revoked, `after` (1) created; `actor` the OS user, `reason` user@host and the new token's id. */
+  | 'admin-reset';
 
 export interface AuditEvent {
   kind: AuditKind;

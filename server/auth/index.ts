@@ -18,7 +18,7 @@ import { OwpError } from '../../shared/errors.js';
 import { isWorkerId } from '../../shared/model.js';
 import { ROLES as PROTOCOL_ROLES } from '../../shared/protocol.js';
 import type { Principal, Role } from '../ports.js';
-import type { Store } from '../store/index.js';
+import type { Store, StoreOp } from '../store/index.js';
 
 export const ROLES: readonly Role[] = PROTOCOL_ROLES;
 const AUTH_PREFIX = 'auth/';
@@ -203,6 +203,11 @@ export class TokenStore {
       await this.save({ ...rec, revokedAt: this.now() });
     }
     const revokedAt = this.byId.get(id)!.revokedAt!;
+    this.notifyRevoked(id);
+    return { id, revokedAt };
+  }
+
+  private notifyRevoked(id: string): void {
     for (const cb of this.revokeListeners) {
       try {
         cb(id);
@@ -210,7 +215,6 @@ export class TokenStore {
         // a listener's failure must not keep the others from closing their sockets
       }
     }
-    return { id, revokedAt };
   }
 
   onRevoke(cb: (tokenId: string) => void): () => void {
@@ -266,27 +270,40 @@ export class TokenStore {
     return { created: created.token };
   }
 
-  /** `owp serve --reset-admin`: revoke every admin token and create a new one (returned once). */
-  async resetAdmins(): Promise<{ revoked: number; created: string }> {
-    let revoked = 0;
-    for (const rec of [...this.byId.values()]) {
-      if (rec.role === 'admin' && rec.revokedAt === undefined) {
-        await this.revoke(rec.id);
-        revoked++;
-      }
-    }
-    const created = await this.create({ role: 'admin', name: 'admin (reset)' });
-    return { revoked, created: created.token };
+  /**
+   * `owp serve --reset-admin`: revoke every admin token and create a new one (returned once),
+   * in one atomic store batch with the ops `also` returns (the audit entry of the reset:
+   * server/auth/reset-admin.ts), so a reset is never left half done or unrecorded.
+   */
+  async resetAdmins(also?: (revoked: number, createdId: string) => StoreOp[]): Promise<{ revoked: number; created: string; createdId: string }> {
+    const at = this.now();
+    const revokedRecs = [...this.byId.values()].filter((r) => r.role === 'admin' && r.revokedAt === undefined).map((r) => ({ ...r, revokedAt: at }));
+    const token = generateToken();
+    const fresh: TokenRecord = { id: randomUUID(), hash: hashToken(token), role: 'admin', name: 'admin (reset)', createdAt: at };
+    const recs = [...revokedRecs, fresh];
+    await this.store.batch([...recs.flatMap((rec) => this.recordOps(rec)), ...(also?.(revokedRecs.length, fresh.id) ?? [])]);
+    for (const rec of recs) this.remember(rec);
+    for (const rec of revokedRecs) this.notifyRevoked(rec.id);
+    for (const l of this.writeListeners) l();
+    return { revoked: revokedRecs.length, created: token, createdId: fresh.id };
   }
 
-  private async save(rec: TokenRecord): Promise<void> {
-    await this.store.batch([
+  private recordOps(rec: TokenRecord): StoreOp[] {
+    return [
       { type: 'put', key: AUTH_PREFIX + rec.hash, value: rec },
       { type: 'put', key: ID_PREFIX + rec.id, value: rec.hash },
-    ]);
+    ];
+  }
+
+  private remember(rec: TokenRecord): void {
     this.byHash.set(rec.hash, rec);
     this.byId.set(rec.id, rec);
     if (rec.workerId !== undefined) this.workers.add(rec.workerId);
+  }
+
+  private async save(rec: TokenRecord): Promise<void> {
+    await this.store.batch(this.recordOps(rec));
+    this.remember(rec);
     for (const l of this.writeListeners) l();
   }
 }

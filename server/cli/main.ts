@@ -14,6 +14,7 @@ import { Context, type Command } from './command.js';
 import { Output } from './output.js';
 import { serve } from './commands/serve.js';
 import { backup, restore } from './commands/backup.js';
+import { migrate } from './commands/migrate.js';
 import { config } from './commands/config.js';
 import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
 import { areaFreeze, areaUnfreeze, repoAdd, repoDelete, repoList, repoSet } from './commands/repo.js';
@@ -29,6 +30,7 @@ import { githubSync } from './commands/github.js';
 import { conformance } from './commands/conformance.js';
 import { credits, stats } from './commands/stats.js';
 import { reviews, taskShow } from './commands/task-show.js';
+import { taskHold, taskPriority, taskUnhold } from './commands/task-edit.js';
 import { refusalHint } from './hints.js';
 
 export const COMMANDS: Command[] = [
@@ -59,6 +61,9 @@ export const COMMANDS: Command[] = [
   cancel,
   tasks,
   taskShow,
+  taskHold,
+  taskUnhold,
+  taskPriority,
   reviews,
   workers,
   status,
@@ -70,6 +75,7 @@ export const COMMANDS: Command[] = [
   conformance,
   backup,
   restore,
+  migrate,
 ];
 
 /** `owp <command>` resolved against every command (see help.ts). */

@@ -6,7 +6,7 @@
  * Invariants:
  * - Admission is HTTP's: the relay's AuthGuard (token digest, revoked, refused-token brake
  *   per address), and the client's `OWP-Protocol` (header, or `?protocol=` where a header
- *   cannot be set) checked like OWP-VER-3; refusals close with 44xx and `<code>: <sentence>`.
+ *   cannot be set) checked as on /yjs (OWP-VER-5); refusals close with 44xx and `<code>: <sentence>`.
  *   At most `maxSocketsPerToken` channel sockets per token (4429 past it).
  * - The first message on an admitted socket is the hello (protocol, maxInFlight, ops).
  * - A socket has at most `maxInFlight` requests received and not yet answered; one more is
@@ -20,7 +20,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_MAX_IN_FLIGHT, INTENT_OP_NAMES, isMessageId, parseIntentRequest, type IntentAnswer, type IntentHello, type MessageId } from '../../shared/intent-channel.js';
-import { CLOSE, clientProtocol, PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { CLOSE, PROTOCOL_HEADER, PROTOCOL_VERSION, socketProtocolRefusal } from '../../shared/protocol.js';
 import type { AuthGuard } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { AddressOf } from '../http/client-address.js';
@@ -73,16 +73,18 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 function protocolOf(req: IncomingMessage): string | undefined {
   const h = req.headers[PROTOCOL_HEADER.toLowerCase()];
   if (h !== undefined) return Array.isArray(h) ? h.join(',') : h;
-  return new URL(req.url ?? '/', 'http://relay.invalid').searchParams.get('protocol') ?? undefined;
+  try {
+    return new URL(req.url ?? '/', 'http://relay.invalid').searchParams.get('protocol') ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why this upgrade may not become a channel socket (close code and reason), if it may not. */
 function refusal(o: IntentChannelOptions, req: IncomingMessage, closing: boolean, socketsOf: (t: string) => number): { code: number; reason: string } | Principal {
   if (closing || o.shuttingDown()) return { code: CLOSE.shuttingDown, reason: 'shutting-down: the relay is stopping' };
-  const v = protocolOf(req);
-  const verdict = clientProtocol(v);
-  if (verdict === 'malformed') return { code: CLOSE.malformed, reason: `invalid-field: ${PROTOCOL_HEADER} must be a version such as ${PROTOCOL_VERSION} (MAJOR.MINOR)` };
-  if (verdict === 'unsupported') return { code: CLOSE.malformed, reason: `unsupported-protocol: this relay speaks protocol ${PROTOCOL_VERSION}, not ${v!.trim().slice(0, 20)}` };
+  const version = socketProtocolRefusal(protocolOf(req));
+  if (version) return version;
   const check = o.guard.check(tokenFromRequest(req), o.addressOf(req));
   if (!check.ok) return { code: check.code === 'token-revoked' ? CLOSE.revoked : check.code === 'rate-limited' ? CLOSE.tooMany : CLOSE.unauthorized, reason: check.message };
   const max = o.maxSocketsPerToken ?? 64;
@@ -96,6 +98,7 @@ export function intentChannel(o: IntentChannelOptions): IntentChannel {
   const maxDepth = o.jsonDepth ?? DEFAULT_JSON_DEPTH;
   const d: DispatchDeps = { routes: routesByOp(o.routes), limiter: o.limiter, shuttingDown: o.shuttingDown, log: o.log };
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxBytes * 2 });
+  wss.on('headers', (headers) => headers.push(`${PROTOCOL_HEADER}: ${PROTOCOL_VERSION}`));
   const conns = new Set<Conn>();
   let closing = false;
 

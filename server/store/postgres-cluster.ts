@@ -22,11 +22,8 @@ import { PgBus } from './postgres-bus.js';
 import { postgresDocFanout } from './postgres-docs.js';
 import { ensureIntentTable, Forwarder, IntentDesk } from './postgres-intents.js';
 import { Election, fencedBackend, type LeaderState } from './postgres-lead.js';
-import { openPostgresBackend, type PostgresBackend } from './postgres.js';
+import { openPostgresBackend, STARTUP_LOCK, type PostgresBackend } from './postgres.js';
 import { createStore, type Store } from './store.js';
-
-/** Advisory lock held while a relay starts (one relay creates the first admin token). */
-const STARTUP_LOCK = 7_240_003;
 
 export interface ClusterOptions {
   url: string;

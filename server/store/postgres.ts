@@ -46,8 +46,25 @@ function rangeSql(r: KeyRange, after: string | undefined, limit: number): { text
 
 type Row = { key: Buffer; value: Buffer };
 
+/** Rows of `r` in pages of PAGE through `query` (one snapshot only if `query` runs in one). */
+async function* pagedRows(query: pg.ClientBase['query'], r: KeyRange, left: number): AsyncIterableIterator<[string, Uint8Array]> {
+  let after: string | undefined;
+  while (left > 0) {
+    const q = rangeSql(r, after, Math.min(PAGE, left));
+    const { rows } = await query<Row>(q.text, q.values);
+    for (const row of rows) {
+      after = row.key.toString('utf8');
+      left -= 1;
+      yield [after, row.value];
+    }
+    if (rows.length < PAGE) break;
+  }
+}
+
+const limitOf = (r: KeyRange) => (r.limit === undefined || r.limit < 0 ? Infinity : r.limit);
+
 async function* pgIterate(pool: pg.Pool, r: KeyRange): AsyncIterableIterator<[string, Uint8Array]> {
-  let left = r.limit === undefined || r.limit < 0 ? Infinity : r.limit;
+  const left = limitOf(r);
   if (left === 0) return;
   if (left <= PAGE) {
     const q = rangeSql(r, undefined, left);
@@ -58,23 +75,31 @@ async function* pgIterate(pool: pg.Pool, r: KeyRange): AsyncIterableIterator<[st
   let ok = false;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    let after: string | undefined;
-    while (left > 0) {
-      const q = rangeSql(r, after, Math.min(PAGE, left));
-      const { rows } = await client.query<Row>(q.text, q.values);
-      for (const row of rows) {
-        after = row.key.toString('utf8');
-        left -= 1;
-        yield [after, row.value];
-      }
-      if (rows.length < PAGE) break;
-    }
+    yield* pagedRows(client.query.bind(client) as pg.ClientBase['query'], r, left);
     await client.query('COMMIT');
     ok = true;
   } finally {
     if (!ok) await client.query('ROLLBACK').catch(() => undefined);
     client.release();
   }
+}
+
+/**
+ * A read-only backend over one client, inside a transaction the caller holds: reads see that
+ * transaction's own writes (`owp migrate` verifies its copy this way before committing it).
+ */
+export function transactionReader(client: pg.ClientBase): StoreBackend {
+  const query = client.query.bind(client) as pg.ClientBase['query'];
+  return {
+    kind: 'postgres-transaction',
+    async get(key) {
+      const { rows } = await client.query<{ value: Buffer }>('SELECT value FROM owp_kv WHERE key = $1', [keyBytes(key)]);
+      return rows[0]?.value;
+    },
+    batch: () => Promise.reject(new StoreError('closed', 'this view of a transaction is read-only')),
+    iterate: (range) => pagedRows(query, range, limitOf(range)),
+    close: async () => undefined,
+  };
 }
 
 /** The final state of every key the ops touch, in one DELETE and one upsert. */
@@ -129,7 +154,10 @@ export function describeDatabaseUrl(url: string): string {
   }
 }
 
-const SINGLE_RELAY_LOCK = 7_240_002;
+/** Held by a relay without OWP_RELAY_ID for as long as it runs (one relay per database). */
+export const SINGLE_RELAY_LOCK = 7_240_002;
+/** Held while a relay of several starts (one relay creates the first admin token), and by `owp migrate` while it copies. */
+export const STARTUP_LOCK = 7_240_003;
 
 /** Hold a session advisory lock on a connection of its own: one relay per database (until election). */
 async function holdRelayLock(url: string): Promise<pg.Client> {
@@ -141,6 +169,13 @@ async function holdRelayLock(url: string): Promise<pg.Client> {
   await client.end();
   throw new StoreError('locked', `the PostgreSQL database at ${describeDatabaseUrl(url)} is in use by another relay`);
 }
+
+/**
+ * The relay's tables with their indexes and TOAST (owp_db_size_bytes): not pg_database_size,
+ * because the database may hold other applications' tables too.
+ */
+const SIZE_SQL =
+  "SELECT sum(pg_total_relation_size(c.oid))::bigint AS bytes FROM pg_class c WHERE c.oid IN (to_regclass('owp_kv'), to_regclass('owp_intents'), to_regclass('owp_leader'))";
 
 export interface PostgresOptions {
   /** Pool size (default 10). */
@@ -191,6 +226,11 @@ export async function openPostgresBackend(url: string, opts: PostgresOptions = {
     iterate(range) {
       open();
       return pgIterate(pool, range);
+    },
+    async sizeBytes() {
+      open();
+      const { rows } = await pool.query<{ bytes: string | null }>(SIZE_SQL);
+      return Number(rows[0]?.bytes ?? 0);
     },
     async close() {
       if (closed) return;

@@ -73,6 +73,7 @@ const KIND_TEXT: Record<string, string> = {
   'task-unheld': 'hold lifted',
   'task-priority-changed': 'priority changed',
   'trust-changed': 'trust changed',
+  'admin-reset': 'admin tokens reset',
 };
 
 /** One line describing an audit event, e.g. `lease granted: acme/app#12 to alice`. */
@@ -84,7 +85,7 @@ export function describeEvent(e: AuditEvent): string {
   if (e.workerId) parts.push(e.kind === 'lease-granted' ? ` to ${e.workerId}` : ` (${e.workerId})`);
   if (e.repo && e.taskId) parts.push(` in ${e.repo}`);
   if (typeof e.before === 'number' || typeof e.after === 'number') parts.push(` ${String(e.before ?? '-')} -> ${String(e.after ?? '-')}`);
-  if (e.kind === 'task-held' || e.kind === 'task-unheld' || e.kind === 'task-priority-changed' || e.kind === 'trust-changed') parts.push(` by ${e.actor}`);
+  if (e.kind === 'task-held' || e.kind === 'task-unheld' || e.kind === 'task-priority-changed' || e.kind === 'trust-changed' || e.kind === 'admin-reset') parts.push(` by ${e.actor}`);
   if (e.code) parts.push(` [${e.code}]`);
   if (e.reason) parts.push(` ${e.reason}`);
   return parts.join('');

@@ -1,7 +1,7 @@
 /**
  * The dashboard's user input, delegated on its root: opening a task (card click or
- * Enter/Space, review rows), the detail's actions and confirmations, the filter bar and
- * the figures' selectors.
+ * Enter/Space, review rows), the detail's actions and confirmations, the filter bar, the
+ * figures' selectors and a worker's trust override control.
  *
  * Invariants:
  * - One set of listeners per root, whatever the number of renders; each render only swaps
@@ -19,6 +19,12 @@ export type DetailEvent =
   | { type: 'confirm-cancel' }
   | { type: 'close' };
 
+/**
+ * A worker's trust control: `ask` to set (tier) or clear (null) a level (only asks for a
+ * confirmation), `confirm` sends what was asked, `cancel` keeps things as they are.
+ */
+export type TrustEvent = { type: 'ask'; workerId: string; repo?: string; tier: number | null } | { type: 'confirm'; workerId: string } | { type: 'cancel' };
+
 export interface FiguresChoice {
   window?: string;
   repo?: string;
@@ -29,6 +35,7 @@ export interface Handlers {
   detail?: (e: DetailEvent) => void;
   filter?: (f: TaskFilter) => void;
   figures?: (c: FiguresChoice) => void;
+  trust?: (e: TrustEvent) => void;
 }
 
 const slots = new WeakMap<HTMLElement, Handlers>();
@@ -54,6 +61,22 @@ function readFigures(root: HTMLElement): FiguresChoice {
   return c;
 }
 
+/** A click on a worker's trust control, as its event (undefined when it is not one). */
+function trustClick(inside: (sel: string) => HTMLElement | null): TrustEvent | undefined {
+  const card = inside('[data-worker-id]');
+  const workerId = card?.getAttribute('data-worker-id') ?? '';
+  if (inside('[data-trust-set]') && card) {
+    const repo = card.querySelector<HTMLSelectElement>('[data-trust-input="repo"]')?.value || undefined;
+    const tier = Number(card.querySelector<HTMLSelectElement>('[data-trust-input="tier"]')?.value);
+    return { type: 'ask', workerId, ...(repo ? { repo } : {}), tier };
+  }
+  const clear = inside('[data-trust-clear]');
+  if (clear && card) return { type: 'ask', workerId, repo: clear.getAttribute('data-trust-for') ?? undefined, tier: null };
+  if (inside('[data-trust-confirm]') && card) return { type: 'confirm', workerId };
+  if (inside('[data-trust-cancel]')) return { type: 'cancel' };
+  return undefined;
+}
+
 function onClick(root: HTMLElement, h: Handlers, ev: Event): void {
   const target = ev.target as Element | null;
   if (!target?.closest) return;
@@ -61,6 +84,8 @@ function onClick(root: HTMLElement, h: Handlers, ev: Event): void {
     const el = target.closest<HTMLElement>(sel);
     return el && root.contains(el) ? el : null;
   };
+  const trust = h.trust ? trustClick(inside) : undefined;
+  if (trust && h.trust) return h.trust(trust);
   const detail = inside('[data-task-detail]');
   const taskId = detail?.getAttribute('data-task-detail') ?? '';
   const action = inside('[data-action]');
@@ -104,7 +129,7 @@ export function syncControls(root: HTMLElement): void {
 export function delegate(root: HTMLElement, handlers: Handlers): void {
   const known = slots.get(root);
   if (known) {
-    Object.assign(known, { open: undefined, detail: undefined, filter: undefined, figures: undefined }, handlers);
+    Object.assign(known, { open: undefined, detail: undefined, filter: undefined, figures: undefined, trust: undefined }, handlers);
     return;
   }
   const h: Handlers = { ...handlers };

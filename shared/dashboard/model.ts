@@ -16,6 +16,7 @@ import { buildSeries, type ChartSeries } from './series.js';
 import { DEFAULTS } from '../defaults.js';
 import { issueUrlOf } from './detail.js';
 import { filterChoices, isEmptyFilter, matchesFilter, reviewQueue, type FilterChoices, type ReviewItem, type TaskFilter } from './filters.js';
+import { workerTrust, type TrustLevelView } from './trust.js';
 
 /** The task states in display order (a local copy: importing values from ../model.js would
  *  drag zod into the browser bundle). `satisfies` keeps it in step with TaskState. */
@@ -95,6 +96,10 @@ export interface WorkerView {
   available?: boolean;
   /** Highest risk tier maintainers trust this worker with (board trust, else the default). */
   trust: RiskTier;
+  /** Its level in each repo where it can differ from `trust` (override, trust ladder), and why. */
+  trustLevels: TrustLevelView[];
+  /** The newest `trust-changed` event of this worker among the recent events. */
+  lastTrustChange?: AuditEvent;
   credit: number;
   completed: number;
   expired: number;
@@ -125,6 +130,8 @@ export interface DashboardModel {
   choices: FilterChoices;
   /** Tasks matching the filter against all tasks (columns show only matching ones). */
   matching: { shown: number; all: number };
+  /** Repos with a policy, sorted: where a maintainer may override a worker's trust. */
+  policyRepos: string[];
 }
 
 export interface DashboardInput {
@@ -243,6 +250,7 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
     const rt = ledger.workers[id];
     const p = profiles[id];
     const leaseIds = rt?.activeLeases ?? [];
+    const trust = workerTrust(board, rt, id, input.recent);
     const leases: WorkerLeaseView[] = leaseIds.map((taskId) => {
       const c = cardById.get(taskId);
       return { taskId, title: c?.title ?? taskId, state: c?.state ?? 'leased', expiresAt: c?.expiresAt, points: c?.points ?? 0 };
@@ -256,7 +264,9 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
       pointsInUse: rt?.pointsInUse ?? 0,
       maxConcurrent: p?.maxConcurrent,
       available: p?.available,
-      trust: board.trust[id] ?? DEFAULTS.workerTrust,
+      trust: trust.base,
+      trustLevels: trust.levels,
+      ...(trust.lastChange ? { lastTrustChange: trust.lastChange } : {}),
       credit: rt?.credit ?? 0,
       completed: rt?.completed ?? 0,
       expired: rt?.expired ?? 0,
@@ -300,5 +310,6 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
     filter,
     choices: filterChoices(cards, workers.map((w) => w.id)),
     matching: { shown: matching.length, all: cards.length },
+    policyRepos: Object.keys(board.repos).sort(cmpStr),
   };
 }

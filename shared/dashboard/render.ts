@@ -20,13 +20,14 @@ import { builder, type Builder } from './dom.js';
 import { morphChildren } from './morph.js';
 import { renderChart } from './charts.js';
 import { describeCountdown, describeEvent, formatClock, formatCountdown } from './format.js';
-import type { DashboardModel, RepoView, WorkerView } from './model.js';
-import { bar, countdown, repoBoard, STATE_TEXT, URGENT_MS } from './render-board.js';
+import type { DashboardModel, RepoView } from './model.js';
+import { bar, repoBoard, URGENT_MS } from './render-board.js';
+import { workerCard, type TrustUi } from './render-workers.js';
 import { filterBar, reviewQueueSection } from './render-panels.js';
 import { renderTaskDetail, type DetailUi } from './render-detail.js';
 import type { TaskDetail } from './detail.js';
 import type { TaskFilter } from './filters.js';
-import { delegate, syncControls, type DetailEvent, type FiguresChoice } from './interact.js';
+import { delegate, syncControls, type DetailEvent, type FiguresChoice, type TrustEvent } from './interact.js';
 import { DEFAULTS } from '../defaults.js';
 
 /** A repo without a policy is scheduled with DEFAULTS, not left out (shared/defaults.ts has no zod). */
@@ -50,56 +51,9 @@ export interface RenderOptions {
   /** Extra sections (e.g. success figures, credits), placed after the review queue. */
   extra?: (b: Builder, model: DashboardModel) => HTMLElement[];
   onFigures?: (c: FiguresChoice) => void;
-}
-
-function workerCard(b: Builder, w: WorkerView, opts: RenderOptions): HTMLElement {
-  const status = w.online === undefined ? 'unknown' : w.online ? 'online' : 'offline';
-  // Without presence (public page, plugin) the profile still says whether it takes work.
-  const shown = status === 'unknown' && w.available !== undefined ? (w.available ? 'available' : 'unavailable') : status;
-  return b.el(
-    'li',
-    {
-      class: `owp-worker owp-worker-${status}`,
-      tabindex: 0,
-      'data-worker-id': w.id,
-      'data-online': status,
-      'aria-label': `${w.name}, ${shown}, ${w.pointsInUse} of ${w.capacity} capacity points in use, ${w.leases.length} active lease${w.leases.length === 1 ? '' : 's'}`,
-    },
-    b.el(
-      'div',
-      { class: 'owp-worker-head' },
-      b.el('span', { class: `owp-dot owp-dot-${status}`, 'aria-hidden': 'true' }),
-      b.el('span', { class: 'owp-worker-name' }, w.name),
-      w.name !== w.id ? b.el('span', { class: 'owp-worker-id' }, w.id) : null,
-      b.el('span', { class: 'owp-worker-status' }, shown),
-      w.available === false && shown !== 'unavailable' ? b.el('span', { class: 'owp-chip owp-chip-held' }, 'unavailable') : null,
-    ),
-    w.skills.length
-      ? b.el('div', { class: 'owp-worker-skills' }, ...w.skills.map((s) => b.el('span', { class: 'owp-chip owp-chip-skill' }, s)))
-      : null,
-    bar(b, w.pointsInUse, w.capacity, `Capacity in use for ${w.name}`, 'owp-capacity'),
-    w.maxConcurrent !== undefined
-      ? b.el('p', { class: 'owp-worker-limits', 'data-capacity': w.capacity, 'data-max-concurrent': w.maxConcurrent, 'data-trust': w.trust }, `capacity ${w.capacity} · at most ${w.maxConcurrent} at once · trusted up to tier ${w.trust}`)
-      : b.el('p', { class: 'owp-worker-limits owp-empty' }, 'No profile published yet (owp worker register)'),
-    b.el('p', { class: 'owp-worker-stats' }, `credit ${w.credit} · done ${w.completed} · expired ${w.expired}`),
-    w.leases.length
-      ? b.el(
-          'ul',
-          { class: 'owp-lease-list', 'aria-label': `Active leases of ${w.name}` },
-          ...w.leases.map((l) =>
-            b.el(
-              'li',
-              { class: 'owp-lease', 'data-lease-task-id': l.taskId, 'data-lease-state': l.state },
-              b.el('span', { class: 'owp-lease-title' }, l.title),
-              ' ',
-              l.state === 'leased' && l.expiresAt !== undefined
-                ? countdown(b, l.expiresAt, opts.now)
-                : b.el('span', { class: 'owp-lease-state' }, STATE_TEXT[l.state] ?? l.state),
-            ),
-          ),
-        )
-      : b.el('p', { class: 'owp-empty' }, 'No active leases'),
-  );
+  /** Show each worker's trust override control (maintainer or admin token) and report its use. */
+  onTrust?: (e: TrustEvent) => void;
+  trustUi?: TrustUi;
 }
 
 function repoPolicy(b: Builder, r: RepoView): HTMLElement {
@@ -160,7 +114,7 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
     'workers',
     'Workers',
     model.workers.length
-      ? b.el('ul', { class: 'owp-worker-list' }, ...model.workers.map((w) => workerCard(b, w, opts)))
+      ? b.el('ul', { class: 'owp-worker-list' }, ...model.workers.map((w) => workerCard(b, w, { now: opts.now, canSetTrust: Boolean(opts.onTrust), trustUi: opts.trustUi, repos: model.policyRepos })))
       : b.el('p', { class: 'owp-empty' }, 'No workers yet.'),
   );
   const repos = section(
@@ -205,7 +159,7 @@ export function renderDashboard(root: HTMLElement, model: DashboardModel, opts: 
   morphChildren(root, fresh);
   root.classList.add('owp-dashboard');
   syncControls(root);
-  delegate(root, { open: opts.onOpenTask, detail: opts.onDetail, filter: opts.onFilter, figures: opts.onFigures });
+  delegate(root, { open: opts.onOpenTask, detail: opts.onDetail, filter: opts.onFilter, figures: opts.onFigures, trust: opts.onTrust });
 
   const esc = (s: string): string => s.replace(/["\\]/g, '\\$&');
   const again = focusTask

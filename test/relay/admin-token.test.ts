@@ -6,7 +6,7 @@
  * Real relays: the compiled build as child processes, and in-process relays on real LevelDB.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { owp, startOwp } from '../helpers/cli-run.js';
@@ -75,6 +75,20 @@ describe('the admin token', () => {
     }
     expect((await api(url, fresh, 'GET', '/api/me')).body.role).toBe('admin');
     expect((await api(url, maint, 'GET', '/api/me')).body.role).toBe('maintainer');
+    // Audited in the hash chain: who (the OS user), when, how many admin tokens went; no token.
+    const audit = await api(url, fresh, 'GET', '/api/audit?limit=1000');
+    const resets = (audit.body.entries as { kind: string; actor: string; at: number; before?: number; after?: number; reason?: string }[]).filter((e) => e.kind === 'admin-reset');
+    expect(resets).toHaveLength(1);
+    expect(resets[0]).toMatchObject({ actor: `operator-${userInfo().username}`, before: 2, after: 1 });
+    expect(resets[0]!.reason).toMatch(/^owp serve --reset-admin by \S+@\S+: revoked 2 admin tokens, created admin token [0-9a-f-]{36}$/);
+    expect(Math.abs(resets[0]!.at - Date.now())).toBeLessThan(10 * 60_000);
+    const me = await api(url, fresh, 'GET', '/api/me');
+    expect(resets[0]!.reason).toContain(me.body.tokenId as string);
+    for (const t of [initial, second, fresh, maint]) {
+      expect(JSON.stringify(audit.body)).not.toContain(t);
+      expect(reset.out().stdout.split('\n').filter((l) => l.includes(t))).toEqual(t === fresh ? [`  OWP_ADMIN_TOKEN=${fresh}`] : []);
+    }
+    expect((await api(url, fresh, 'GET', '/api/audit/verify')).body).toMatchObject({ ok: true });
     reset.child.kill('SIGTERM');
     expect((await reset.done).code).toBe(0);
 

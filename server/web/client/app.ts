@@ -15,6 +15,7 @@ import { EVENT, type DeltaEvent } from '../../../shared/protocol.js';
 import { LiveConnection, type ConnectionStatus } from './connection.js';
 import { DetailController, hashFor, type Answer } from './detail.js';
 import { FiguresController } from './figures.js';
+import { TrustController } from './trust.js';
 import { forgetToken, loadToken, saveToken, tokenFromFragment } from './token.js';
 
 const HOUR_MS = 3600_000;
@@ -47,6 +48,7 @@ let clockOffset = 0;
 let canAct = false;
 let filter: TaskFilter = {};
 const detail = new DetailController({ token: () => token, send }, () => scheduleRender());
+const trust = new TrustController({ token: () => token, send }, () => scheduleRender());
 const figures = new FiguresController({ token: () => token, send }, () => scheduleRender(), publicDashboard);
 
 /** Lease expiries are relay times: read the relay's clock so countdowns are right on a skewed machine. */
@@ -108,6 +110,7 @@ function render(): void {
     },
     extra: (b, m) => [figuresSection(b, m, figures.view)],
     onFigures: (c) => figures.choose(c),
+    ...(canAct ? { onTrust: (e) => void trust.handle(e), trustUi: trust.ui } : {}),
   });
 }
 
