@@ -159,6 +159,24 @@ export class AuditLog {
     return p;
   }
 
+  /**
+   * The engine's write: `ops` (the ledger's) and the events' entries in ONE atomic store batch,
+   * serialised. The head moves only after it succeeded; a failed store batch resolves with
+   * `{ error }` and leaves the head where it was (a throw before the write rejects).
+   */
+  appendWith(events: AuditEvent[], ops: readonly StoreOp[]): Promise<{ error?: unknown }> {
+    return this.exclusive(async () => {
+      const prepared = this.prepare(events);
+      try {
+        await this.store.batch([...ops, ...prepared.ops]);
+      } catch (error) {
+        return { error: error ?? new Error('store batch failed') };
+      }
+      this.commit(prepared.entries);
+      return {};
+    });
+  }
+
   /** Write events on their own (prepare + batch + commit), serialised. For callers without a batch. */
   append(events: AuditEvent[]): Promise<AuditEntry[]> {
     return this.exclusive(async () => {

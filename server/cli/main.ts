@@ -30,6 +30,7 @@ import { githubSync } from './commands/github.js';
 import { conformance } from './commands/conformance.js';
 import { credits, stats } from './commands/stats.js';
 import { reviews, taskShow } from './commands/task-show.js';
+import { taskHold, taskPriority, taskUnhold } from './commands/task-edit.js';
 import { refusalHint } from './hints.js';
 
 export const COMMANDS: Command[] = [
@@ -60,6 +61,9 @@ export const COMMANDS: Command[] = [
   cancel,
   tasks,
   taskShow,
+  taskHold,
+  taskUnhold,
+  taskPriority,
   reviews,
   workers,
   status,

@@ -14,7 +14,7 @@
  *   `stats.idlePolls`, not chained into the audit log (plan.ts).
  * - A batch the scheduler throws on is retried one intent per batch; an intent that fails
  *   alone gets a stored `internal` outcome. A failed write leaves memory, audit head and
- *   documents as they were; its callers get `internal`.
+ *   documents as they were; its callers get `internal` (failures.ts).
  * - ledger() is safe to keep across an await (the session's rule).
  * - Several relays on one database (`forward`): only the active engine ticks; a follower
  *   forwards intents and follows the store (follow.ts); activate/deactivate switch roles.
@@ -26,13 +26,14 @@ import { SchedulerSession, type SessionBatch } from '../../shared/scheduler/inde
 import type { BatchResult } from '../ports.js';
 import type { BoardEdit } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
-import { answer, backoff, fail, forwardAll, intentIdTaken, IntentQueue, schedulerFailed, type Pending } from './intake.js';
+import { onRecordFailed, onScheduleFailed, onWriteFailed, type FailureContext } from './failures.js';
+import { answer, forwardAll, intentIdTaken, IntentQueue, type Pending } from './intake.js';
 import { changed, coalesced, loadLedger, readFollowed } from './follow.js';
 import { countBatch, LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, resetLedgerDoc, visibleLedger, type LedgerDiff } from './ledger-diff.js';
-import { tell } from './observer.js';
+import { notifyListeners, observeBatch } from './observer.js';
 import type { EngineOptions } from './options.js';
-import { archivedOnBoard, planBatch, type BatchPlan } from './plan.js';
+import { archivedOnBoard, earliestLeaseExpiry, planBatch, type BatchPlan } from './plan.js';
 
 export type { EngineOptions };
 
@@ -332,9 +333,7 @@ export class Engine {
       return scheduled;
     } catch (e) {
       this.boardChanged = null;
-      this.opts.log.error('scheduler failed on a batch', { intents: intents.length, error: String((e as Error)?.stack ?? e) });
-      tell(this.opts.observer, (o) => o.failed('schedule', entries.length));
-      this.backoffMs = schedulerFailed(this.queue, entries, rejected, this.backoffMs);
+      this.backoffMs = onScheduleFailed(this.failures(), e, entries, rejected, this.backoffMs);
       return undefined;
     }
   }
@@ -343,31 +342,15 @@ export class Engine {
   private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], edits: BoardEdit[], done: { edits: boolean }): Promise<void> {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
-    const { ledgerDoc, board, audit, store } = this.opts;
+    const { ledgerDoc, board, audit } = this.opts;
     const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), rawTask: (id: string) => board.rawTask(id), retentionMs: this.retentionMs } : undefined;
     this.archiveDue = false;
     const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive, edits });
-    // The audit head is the log's alone while this batch writes (an admin route may append).
-    const written = await audit.exclusive(async () => {
-      const { ops: auditOps, entries: auditEntries } = audit.prepare(plan.events);
-      try {
-        await store.batch([...plan.storeOps, ...auditOps]);
-      } catch (e) {
-        return { error: e };
-      }
-      audit.commit(auditEntries);
-      return { error: undefined };
-    });
-    if (written.error !== undefined) {
-      const e = written.error;
+    // One atomic write: ledger ops and audit entries; the audit head moves only if it succeeded.
+    const written = await audit.appendWith(plan.events, plan.storeOps);
+    if ('error' in written) {
       this.boardChanged = null;
-      // Deposed while deciding: the next arbiter decides these intents (ids make it once).
-      if ((e as { code?: unknown }).code === 'fenced' && this.opts.forward) return forwardAll(entries, this.opts.forward);
-      this.opts.log.error('ledger write failed; batch dropped', { error: String(e) });
-      tell(this.opts.observer, (o) => o.failed('write', entries.length));
-      this.queue.putBack(rejected);
-      this.backoffMs = backoff(this.backoffMs);
-      fail(entries, new OwpError('internal', 'The relay could not write to its database; nothing was changed. Retry.'));
+      this.backoffMs = onWriteFailed(this.failures(), written.error, entries, rejected, this.backoffMs);
       return;
     }
     done.edits = true;
@@ -382,7 +365,7 @@ export class Engine {
     for (const p of entries) if (!p.ephemeral) this.latencies.record(answeredAt - p.queuedAt);
     answer(entries, plan.replies, (id) => new OwpError('internal', `The scheduler gave no outcome for intent ${id}; retry with the same id.`));
     countBatch(this.stats, performance.now() - started, entries.length);
-    tell(this.opts.observer, (o) => o.batch({ ms: this.stats.lastBatchMs, replies: plan.replies, rejected, events: plan.events, entries, answeredAt }));
+    observeBatch(this.opts.observer, { ms: this.stats.lastBatchMs, replies: plan.replies, rejected, events: plan.events, entries, answeredAt });
     // The next batch's working copy of the tasks record, made while waiting for its intents.
     setImmediate(() => {
       if (!this.inFlight) this.session.prepare();
@@ -392,9 +375,7 @@ export class Engine {
 
   /** Apply a recorded batch to the ledger document and the board (archived tasks leave it). */
   private show(plan: BatchPlan, now: number): void {
-    for (const rt of Object.values(plan.diff.tasks)) {
-      if (rt?.state === 'leased' && rt.lease && rt.lease.expiresAt < this.earliestExpiry) this.earliestExpiry = rt.lease.expiresAt;
-    }
+    this.earliestExpiry = earliestLeaseExpiry(plan.diff.tasks, this.earliestExpiry);
     if (plan.doc.apply) applyToLedgerDoc(this.opts.ledgerDoc, plan.doc.diff, plan.batch, now, plan.events, plan.doc.pruned);
     if (plan.archived.length > 0) {
       this.opts.board.removeTasks(plan.archived);
@@ -404,34 +385,19 @@ export class Engine {
   }
 
   private notify(result: BatchResult, diff: LedgerDiff): void {
-    for (const l of this.listeners) {
-      try {
-        l(result, diff);
-      } catch (e) {
-        this.opts.log.warn('onBatch listener failed', { error: String(e) });
-      }
-    }
+    notifyListeners(this.listeners, result, diff, this.opts.log);
   }
 
-  /**
-   * A throw after the batch was taken (a bug) must not leave callers waiting or stop the
-   * engine: every waiter gets `internal` (one answered keeps its answer), the next batch
-   * reconciles the whole board, the ledger document is rebuilt from the session's ledger
-   * (what the store holds: memory moves only after a successful write).
-   */
+  private failures(): FailureContext {
+    return { log: this.opts.log, observer: this.opts.observer, queue: this.queue, forward: this.opts.forward };
+  }
+
+  /** A throw after the batch was taken (a bug): see onRecordFailed; the next batch reconciles the whole board. */
   private failBatch(e: unknown, entries: Pending[], rejected: RejectedIntent[]): void {
-    this.opts.log.error('batch failed after arbitration', { error: String((e as Error)?.stack ?? e) });
-    tell(this.opts.observer, (o) => o.failed('record', entries.length));
     this.boardChanged = null;
-    // Refused inbox intents get their stored outcome in a later batch (skipped if stored).
-    this.queue.putBack(rejected);
-    this.backoffMs = backoff(this.backoffMs);
-    fail(entries, new OwpError('internal', 'The relay failed while recording this batch; retry with the same intent id. The relay log has details.'));
-    try {
+    this.backoffMs = onRecordFailed(this.failures(), e, entries, rejected, this.backoffMs, () => {
       const now = this.opts.now();
       resetLedgerDoc(this.opts.ledgerDoc, this.session.ledger(), now, now - this.retentionMs);
-    } catch (again) {
-      this.opts.log.error('could not rebuild the ledger document', { error: String(again) });
-    }
+    });
   }
 }

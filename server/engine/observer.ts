@@ -1,12 +1,15 @@
 /**
- * What the engine tells an observer (the relay's metrics, server/metrics) about each batch.
+ * What the engine tells an observer (the relay's metrics, server/metrics) about each batch,
+ * and its onBatch listeners (sync, SSE, GitHub) about each recorded or followed batch.
  *
  * Invariants: called after the batch is persisted, shown and answered, so an observer never
  * delays an answer; an observer must be cheap and must not throw (a throw is swallowed).
  */
 import type { AuditEvent, Outcome } from '../../shared/model.js';
+import type { BatchResult, Logger } from '../ports.js';
 import type { RejectedIntent } from './inboxes.js';
 import type { Pending } from './intake.js';
+import type { LedgerDiff } from './ledger-diff.js';
 
 export interface BatchObservation {
   /** The tick's duration (ms), from taking the intents to answering them. */
@@ -31,12 +34,33 @@ export interface EngineObserver {
   failed(stage: BatchFailure, intents: number): void;
 }
 
-/** Tell the observer, if any; its throw is swallowed (metrics never break a batch). */
-export function tell(observer: EngineObserver | undefined, f: (o: EngineObserver) => void): void {
+/** Tell the observer, if any, of a recorded batch; its throw is swallowed (metrics never break a batch). */
+export function observeBatch(observer: EngineObserver | undefined, o: BatchObservation): void {
   if (!observer) return;
   try {
-    f(observer);
+    observer.batch(o);
   } catch {
     // see above
+  }
+}
+
+/** Tell the observer, if any, that a batch failed at `stage`; its throw is swallowed. */
+export function observeFailure(observer: EngineObserver | undefined, stage: BatchFailure, intents: number): void {
+  if (!observer) return;
+  try {
+    observer.failed(stage, intents);
+  } catch {
+    // see above
+  }
+}
+
+/** Tell every onBatch listener of a batch; one that throws is logged and the others still told. */
+export function notifyListeners(listeners: Iterable<(r: BatchResult, diff: LedgerDiff) => void>, result: BatchResult, diff: LedgerDiff, log: Logger): void {
+  for (const l of listeners) {
+    try {
+      l(result, diff);
+    } catch (e) {
+      log.warn('onBatch listener failed', { error: String(e) });
+    }
   }
 }
