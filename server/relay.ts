@@ -192,6 +192,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const engine = await Engine.open({
       store: engineStore,
       forward: cluster ? (intent, ephemeral) => cluster.forward(intent, ephemeral) : undefined,
+      ledgerFeed: cluster?.ledgerFeed,
       audit,
       board,
       ledgerDoc,
@@ -301,7 +302,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       board: () => board.board(),
       sockets: () => sync.connectionCount(),
       streams: () => hub.size,
-      dbSizeBytes: config.databaseUrl ? undefined : () => folderBytes(config.dataDir),
+      dbSizeBytes: () => (store.backend.sizeBytes ? store.backend.sizeBytes() : folderBytes(config.dataDir)),
     });
     cleanup.unshift(() => sync.close());
     // Only now, listening and loaded, does a first start create (or --reset-admin replace) the

@@ -21,7 +21,7 @@ export interface RelayState {
   sockets(): number;
   /** Open event streams (SSE). */
   streams(): number;
-  /** Bytes the relay's database takes, if known (LevelDB: its folder). */
+  /** Bytes the relay's database takes, if known (LevelDB: its folder; PostgreSQL: its tables). */
   dbSizeBytes?(): Promise<number | undefined>;
 }
 
@@ -101,7 +101,16 @@ export class RelayMetrics extends MetricsRegistry {
       this.set({ kind: 'websocket' }, state.sockets());
       this.set({ kind: 'sse' }, state.streams());
     });
-    if (state.dbSizeBytes) this.gaugeFrom('owp_db_size_bytes', 'Bytes the relay database takes on disk.', state.dbSizeBytes);
+    if (state.dbSizeBytes) this.gaugeFrom('owp_db_size_bytes', 'Bytes the relay database takes on disk (LevelDB: its data folder; PostgreSQL: the relay tables with indexes and TOAST).', () => sizeOrNothing(state));
+  }
+}
+
+/** The database size, or no sample when it cannot be read now (a database that is down must not fail the scrape). */
+async function sizeOrNothing(state: RelayState): Promise<number | undefined> {
+  try {
+    return await state.dbSizeBytes?.();
+  } catch {
+    return undefined;
   }
 }
 
