@@ -196,6 +196,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const engine = await Engine.open({
       store: engineStore,
       forward: cluster ? (intent, ephemeral) => cluster.forward(intent, ephemeral) : undefined,
+      ledgerFeed: cluster?.ledgerFeed,
       audit,
       board,
       ledgerDoc,
