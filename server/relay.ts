@@ -3,17 +3,19 @@
  * and feature modules into one running relay.
  *
  * Invariants:
- * - Start order: LevelDB -> tokens -> audit -> documents -> engine (ledger loaded from
- *   LevelDB, ledger doc made to match) -> HTTP + sockets listen. Nothing is served before
- *   the ledger is loaded, so /healthz answering means ready; /readyz turns 503 the moment
- *   close() starts (/healthz stays 200: liveness).
+ * - Start order: port bound (every request answered 503 `starting`: ./http/starting.ts) ->
+ *   LevelDB -> tokens -> audit -> documents -> engine (ledger loaded from LevelDB, ledger doc
+ *   made to match) -> features -> sockets -> admin token -> the router serves. Nothing is
+ *   served before the ledger is loaded, so /healthz answering 200 means ready; /readyz turns
+ *   503 the moment close() starts (/healthz stays 200: liveness). A start that fails after
+ *   binding closes what it opened, the port included.
  * - Close order: stop accepting -> features stop -> engine finishes the tick in flight and
  *   the intents queued -> SSE and sockets closed (1001) -> documents flushed and compacted
  *   -> LevelDB closed. close() is idempotent.
  * - Feature modules see only RelayPort (server/ports.ts).
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
 import { emptyLedger } from '../shared/model.js';
@@ -27,6 +29,8 @@ import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
 import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
+import { intentChannel } from './intents-ws/index.js';
+import { INTENTS_PATH } from '../shared/intent-channel.js';
 import { explainRoutes } from './http/api-explain.js';
 import { actorOf, type ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
@@ -35,6 +39,7 @@ import { createLogger } from './log/index.js';
 import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
 import { clientAddress, parseTrustProxy } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
+import { startingHandler } from './http/starting.js';
 import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
@@ -96,6 +101,8 @@ export interface RelayConfig {
     bodyBytes?: number;
     socketMessageBytes?: number;
     jsonDepth?: number;
+    /** Intents one intent-channel socket may have in flight (default 64; server/intents-ws). */
+    intentsInFlight?: number;
   };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
@@ -111,6 +118,8 @@ export interface RelayConfig {
   metrics?: { public?: boolean; token?: string };
   /** OWP_TRUST_PROXY: reverse proxies whose X-Forwarded-For gives the client address (a hop count, or addresses and ranges); default: trust nothing. */
   trustProxy?: string;
+  /** Called once the port is bound, before the store is opened: until startRelay resolves, the relay answers 503 `starting`. */
+  onListening?: (url: string) => void;
 }
 
 export interface RunningRelay {
@@ -136,14 +145,30 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = config.log ?? createLogger();
   const now = config.now ?? Date.now;
   await mkdir(config.dataDir, { recursive: true });
-  // Loaded only when used: a bundle without `pg` (the relay inside Obsidian) never evaluates it.
-  const ha = config.databaseUrl && config.relayId ? await import('./store/postgres-cluster.js') : undefined;
-  const cluster: Cluster | undefined = ha ? await ha.openCluster({ url: config.databaseUrl!, relayId: config.relayId!, leaseMs: config.electionLeaseMs, log }) : undefined;
-  const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
+  const addressOf = clientAddress(parseTrustProxy(config.trustProxy));
+  // The port is bound first: a port in use fails before anything is opened, and until the
+  // relay serves every request is answered 503 `starting` (./http/starting.ts).
+  let serve = startingHandler({ log, addressOf });
+  const { server, sockets } = await listen(config, (req, res) => serve(req, res));
+  const addr = server.address();
+  const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);
+  const url = `http://${urlHostOf(config.host ?? '127.0.0.1')}:${actualPort}`;
+  config.onListening?.(url);
   const metrics = new RelayMetrics();
   let phase: Phase = 'starting';
-  const cleanup: (() => Promise<void> | void)[] = [() => (cluster ? cluster.close() : store.close())];
+  const cleanup: (() => Promise<void> | void)[] = [
+    () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sockets) s.destroy();
+      return closed;
+    },
+  ];
   try {
+    // Loaded only when used: a bundle without `pg` (the relay inside Obsidian) never evaluates it.
+    const ha = config.databaseUrl && config.relayId ? await import('./store/postgres-cluster.js') : undefined;
+    const cluster: Cluster | undefined = ha ? await ha.openCluster({ url: config.databaseUrl!, relayId: config.relayId!, leaseMs: config.electionLeaseMs, log }) : undefined;
+    const store = cluster ? cluster.store : config.openStore ? await config.openStore() : await openRelayStore(config);
+    cleanup.unshift(() => (cluster ? cluster.close() : store.close()));
     const openTokens = async () => {
       const t = await openTokenStore(store, { now });
       await t.syncEnvAdmin(config.adminToken);
@@ -171,6 +196,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const engine = await Engine.open({
       store: engineStore,
       forward: cluster ? (intent, ephemeral) => cluster.forward(intent, ephemeral) : undefined,
+      ledgerFeed: cluster?.ledgerFeed,
       audit,
       board,
       ledgerDoc,
@@ -229,11 +255,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
 
     let shuttingDown = false;
     const guard = new AuthGuard(tokens, config.authFailureLimit ?? (config.rateLimit === false ? false : DEFAULT_AUTH_FAILURE_LIMIT), now);
-    const addressOf = clientAddress(parseTrustProxy(config.trustProxy));
     const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, jsonDepth: config.limits?.jsonDepth, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, addressOf, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
-    router.add(leaseRoutes(deps));
+    const lease = leaseRoutes(deps);
+    router.add(lease);
     router.add(explainRoutes(deps));
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
@@ -252,20 +278,32 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const features = config.features?.(port) ?? [];
     for (const f of features) if (f.routes) router.add(f.routes);
 
-    // A request (headers and body) must arrive within requestTimeoutMs: a client trickling a
-    // body cannot hold a socket for Node's default 5 minutes. Event streams are not affected
-    // (their request is complete at once; only the answer is long).
-    const requestTimeout = config.limits?.requestTimeoutMs ?? 30_000;
-    const server: Server = createServer(
-      { requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout, 5_000) },
-      (req, res) => void router.handle(req, res),
-    );
-    const sockets = new Set<Socket>();
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
+    const started: RelayFeature[] = [];
+    cleanup.unshift(async () => {
+      for (const f of [...started].reverse()) await f.stop?.();
     });
+    for (const f of features) {
+      await f.start?.();
+      started.push(f);
+    }
+    // Claims and lease actions over one WebSocket, several in flight: the same routes, auth and budget as HTTP.
+    const intents = intentChannel({
+      routes: lease,
+      tokens,
+      guard,
+      limiter: router.limiter,
+      addressOf,
+      log,
+      shuttingDown: () => shuttingDown,
+      maxMessageBytes: config.limits?.bodyBytes,
+      jsonDepth: config.limits?.jsonDepth,
+      maxSocketsPerToken: config.limits?.socketsPerToken,
+      maxInFlight: config.limits?.intentsInFlight,
+      onAnswered: (route, status) => metrics.request('WS', route, status),
+    });
+    const unRevokeIntents = tokens.onRevoke((tokenId) => void intents.closeTokenSockets(tokenId));
     const sync = attachSyncServer(server, {
+      upgrades: { [INTENTS_PATH]: (req, socket, head) => intents.upgrade(req, socket, head) },
       docs,
       tokens,
       log,
@@ -284,26 +322,12 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     metrics.watch({
       ledger: () => engine.ledger(),
       board: () => board.board(),
-      sockets: () => sync.connectionCount(),
+      sockets: () => sync.connectionCount() + intents.count(),
       streams: () => hub.size,
-      dbSizeBytes: config.databaseUrl ? undefined : () => folderBytes(config.dataDir),
+      dbSizeBytes: () => (store.backend.sizeBytes ? store.backend.sizeBytes() : folderBytes(config.dataDir)),
     });
-    const started: RelayFeature[] = [];
-    for (const f of features) {
-      await f.start?.();
-      started.push(f);
-    }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // A deep accept queue: hundreds of workers reconnecting while a batch runs must not
-      // have their SYNs dropped (the kernel's retry waits 1 s, 3 s, 7 s...).
-      server.listen({ port: config.port ?? 8787, host: config.host ?? '127.0.0.1', backlog: 2048 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    cleanup.unshift(() => new Promise<void>((r) => server.close(() => r())));
-    // Only now, once it listens, does a first start create (or --reset-admin replace) the
+    cleanup.unshift(() => sync.close(), () => intents.close());
+    // Only now, listening and loaded, does a first start create (or --reset-admin replace) the
     // admin token: a start that fails leaves no token that was never shown.
     const firstAdmin = async () => {
       await tokens.reload();
@@ -311,11 +335,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       return { created: (await resetAdminsAudited({ tokens, audit, sameStore: engineStore === store, batch: () => engine.ledger().batch, now, log })).created };
     };
     const { created } = cluster ? await cluster.serialised(firstAdmin) : await firstAdmin();
+    serve = (req, res) => void router.handle(req, res);
     phase = 'serving';
-    const addr = server.address();
-    const actualPort = typeof addr === 'object' && addr ? addr.port : (config.port ?? 8787);
-    const host = config.host ?? '127.0.0.1';
-    const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -335,7 +356,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         await cluster?.resign();
         notifier?.stop();
         hub.close();
-        await sync.close();
+        unRevokeIntents();
+        await Promise.all([sync.close(), intents.close()]);
         // Let answers already written reach their clients, then cut what is left.
         server.closeIdleConnections();
         const grace = new Promise<void>((r) => setTimeout(r, 1000).unref());
@@ -346,7 +368,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         await (cluster ? cluster.close() : store.close());
       })());
 
-    return { url: `http://${urlHost}:${actualPort}`, port: actualPort, createdAdminToken: created, relay: port, tokens, engine, close };
+    return { url, port: actualPort, createdAdminToken: created, relay: port, tokens, engine, close };
   } catch (e) {
     for (const c of cleanup) {
       try {
@@ -357,4 +379,33 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     }
     throw e;
   }
+}
+
+/** Bind the relay's port (./http/starting.ts answers until the relay serves). */
+async function listen(config: RelayConfig, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; sockets: Set<Socket> }> {
+  // A request (headers and body) must arrive within requestTimeoutMs: a client trickling a
+  // body cannot hold a socket for Node's default 5 minutes. Event streams are not affected
+  // (their request is complete at once; only the answer is long).
+  const requestTimeout = config.limits?.requestTimeoutMs ?? 30_000;
+  const server = createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout, 5_000) }, handler);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // A deep accept queue: hundreds of workers reconnecting while a batch runs must not
+    // have their SYNs dropped (the kernel's retry waits 1 s, 3 s, 7 s...).
+    server.listen({ port: config.port ?? 8787, host: config.host ?? '127.0.0.1', backlog: 2048 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, sockets };
+}
+
+/** The host part of the relay's URL: a wildcard address is reached on 127.0.0.1; IPv6 in brackets. */
+function urlHostOf(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }

@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   // flow control
   'rate-limited': 429,
   'shutting-down': 503,
+  /** The relay is opening its database and loading the ledger (answers before it serves). */
+  starting: 503,
   'upstream-error': 502,
   internal: 500,
 } as const;

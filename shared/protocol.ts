@@ -76,6 +76,19 @@ export function isRefusalCloseCode(code: number): boolean {
   return code >= 4400 && code < 4500;
 }
 
+/**
+ * A socket's protocol check (OWP-VER-5): the version a client names on a WebSocket upgrade
+ * (`OWP-Protocol` header, or `?protocol=` where a client cannot set headers) against this
+ * relay's, as the close code and reason that refuse it; undefined when it is served (no
+ * version named, or the same major).
+ */
+export function socketProtocolRefusal(version: string | undefined): { code: number; reason: string } | undefined {
+  const verdict = clientProtocol(version);
+  if (verdict === 'malformed') return { code: CLOSE.malformed, reason: `invalid-field: ${PROTOCOL_HEADER} must be a version such as ${PROTOCOL_VERSION} (MAJOR.MINOR)` };
+  if (verdict === 'unsupported') return { code: CLOSE.malformed, reason: `unsupported-protocol: this relay speaks protocol ${PROTOCOL_VERSION}, not ${version!.trim().slice(0, 20)}` };
+  return undefined;
+}
+
 /** Close codes that mean "not now" rather than "never": a client retries after a pause. */
 export const RETRY_LATER_CLOSE_CODES: readonly number[] = [CLOSE.tooMany];
 

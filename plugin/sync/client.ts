@@ -16,7 +16,7 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import type { Intent, Outcome, TaskRuntime, WorkerProfile } from '../../shared/model.js';
-import { BOARD_DOC, CLOSE, inboxDoc, isRefusalCloseCode, LEDGER_DOC, ORIGIN, RETRY_LATER_CLOSE_CODES, type Role } from '../../shared/protocol.js';
+import { BOARD_DOC, CLOSE, inboxDoc, isRefusalCloseCode, LEDGER_DOC, ORIGIN, PROTOCOL_VERSION, RETRY_LATER_CLOSE_CODES, type Role } from '../../shared/protocol.js';
 import { openCache, platform, type DocCache } from './platform.js';
 import { yjsServerUrl } from '../settings/settings.js';
 
@@ -103,7 +103,8 @@ export class PoolClient {
     const server = yjsServerUrl(this.opts.relayUrl);
     for (const [name, doc] of this.docs()) {
       const provider = new WebsocketProvider(server, name, doc, {
-        params: { token: this.opts.token },
+        // the version this plugin speaks: a relay of another major closes with 4400 and says so (OWP-VER-5)
+        params: { token: this.opts.token, protocol: PROTOCOL_VERSION },
         disableBc: p.disableBc,
         maxBackoffTime: 5000,
         ...(p.WebSocket ? { WebSocketPolyfill: p.WebSocket as typeof WebSocket } : {}),

@@ -40,14 +40,24 @@ export interface Parsed {
   positionals: string[];
 }
 
+/** A negative number (`-5`, `-0.5`) is an argument, never a flag (no option is a digit). */
+const NEGATIVE = /^-\d+(?:\.\d+)?$/;
+/** What a negative number travels as through parseArgs (which would read it as a flag). */
+const ESCAPE = '\u0000';
+
 export function parseCommandArgs(argv: string[], specs: OptionSpecs): Parsed {
   const options: NonNullable<ParseArgsConfig['options']> = {};
   for (const [name, s] of Object.entries({ ...GLOBAL_OPTIONS, ...specs })) {
     options[name] = { type: s.type, ...(s.short ? { short: s.short } : {}), ...(s.multiple ? { multiple: true } : {}) };
   }
+  const end = argv.indexOf('--');
+  const args = argv.map((a, i) => ((end < 0 || i < end) && NEGATIVE.test(a) ? ESCAPE + a : a));
+  const back = (v: string): string => (v.startsWith(ESCAPE) ? v.slice(1) : v);
   try {
-    const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { values: r.values as Parsed['values'], positionals: r.positionals };
+    const r = parseArgs({ args, options, allowPositionals: true, strict: true });
+    const values: Parsed['values'] = {};
+    for (const [k, v] of Object.entries(r.values)) values[k] = typeof v === 'string' ? back(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? back(x) : String(x))) : v;
+    return { values, positionals: r.positionals.map(back) };
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, '.'));
   }

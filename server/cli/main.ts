@@ -30,6 +30,7 @@ import { githubSync } from './commands/github.js';
 import { conformance } from './commands/conformance.js';
 import { credits, stats } from './commands/stats.js';
 import { reviews, taskShow } from './commands/task-show.js';
+import { taskHold, taskPriority, taskUnhold } from './commands/task-edit.js';
 import { refusalHint } from './hints.js';
 
 export const COMMANDS: Command[] = [
@@ -60,6 +61,9 @@ export const COMMANDS: Command[] = [
   cancel,
   tasks,
   taskShow,
+  taskHold,
+  taskUnhold,
+  taskPriority,
   reviews,
   workers,
   status,
@@ -118,5 +122,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     out.refused('internal', `unexpected error: ${(e as Error).stack ?? String(e)}`);
     return 1;
+  } finally {
+    ctx?.close();
   }
 }

@@ -10,7 +10,7 @@ import * as encoding from 'lib0/encoding';
 import { WebSocket } from 'ws';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { MESSAGE_SYNC, YJS_PATH } from '../../shared/protocol.js';
+import { MESSAGE_SYNC, PROTOCOL_HEADER, YJS_PATH } from '../../shared/protocol.js';
 
 export interface Answer {
   status: number;
@@ -118,6 +118,8 @@ export interface DocSocket {
   synced: Promise<void>;
   /** Resolves with the close code and reason when the socket closes. */
   closed: Promise<{ code: number; reason: string }>;
+  /** The relay's `OWP-Protocol` on its 101 answer (undefined when absent or never upgraded). */
+  version: Promise<string | undefined>;
   /** Send a Yjs update as a y-websocket update message. */
   sendUpdate(update: Uint8Array): void;
   close(): void;
@@ -135,10 +137,16 @@ export class Sockets {
 
   constructor(private readonly httpUrl: string) {}
 
-  connect(docName: string, token: string | undefined): DocSocket {
+  /** `version.header` / `version.query`: name a protocol version in the `OWP-Protocol` header / the `?protocol=` parameter. */
+  connect(docName: string, token: string | undefined, version: { header?: string; query?: string } = {}): DocSocket {
     const base = this.httpUrl.replace(/^http/, 'ws');
-    const ws = new WebSocket(`${base}${YJS_PATH}/${docName}${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+    const query = new URLSearchParams({ ...(token ? { token } : {}), ...(version.query !== undefined ? { protocol: version.query } : {}) }).toString();
+    const ws = new WebSocket(`${base}${YJS_PATH}/${docName}${query ? `?${query}` : ''}`, version.header !== undefined ? { headers: { [PROTOCOL_HEADER]: version.header } } : {});
     this.open.add(ws);
+    const answered = new Promise<string | undefined>((resolve) => {
+      ws.once('upgrade', (res) => resolve(res.headers[PROTOCOL_HEADER.toLowerCase()] as string | undefined));
+      ws.once('close', () => resolve(undefined));
+    });
     const doc = new Y.Doc();
     let markSynced!: () => void;
     const synced = new Promise<void>((r) => (markSynced = r));
@@ -166,6 +174,7 @@ export class Sockets {
       doc,
       synced,
       closed,
+      version: answered,
       sendUpdate: (update) => send(frame((e) => syncProtocol.writeUpdate(e, update))),
       close: () => ws.close(1000),
     };

@@ -1,5 +1,5 @@
 /**
- * Conformance checks for version negotiation (OWP-VER-3), the published answer shapes
+ * Conformance checks for version negotiation (OWP-VER-3, OWP-VER-5 on sockets), the published answer shapes
  * (OWP-VER-4), lease timing (OWP-LEASE-7, -8), event ids and resuming (OWP-EVT-2) and the
  * error vocabulary (OWP-ERR-4). ./requirements.ts puts them in the run's order.
  *
@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { API } from '../../shared/api-spec.js';
 import { ERROR_CODES, httpStatusFor, type ErrorCode } from '../../shared/errors.js';
-import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { BOARD_DOC, CLOSE, PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { HeartbeatAnswerSchema, TaskViewSchema } from '../../shared/wire.js';
-import { EventStream, until, type StreamEvent } from './client.js';
+import { EventStream, until, within, type StreamEvent } from './client.js';
 import { expectStatus, fail, leaseOf, refusal, shape, type Requirement } from './expect.js';
 
 const MAJOR = PROTOCOL_VERSION.split('.')[0]!;
@@ -30,6 +30,30 @@ export const VER_3: Requirement = {
     refusal(await c.http.call('GET', '/api/me', c.viewer, undefined, undefined, header(other)), 400, ['unsupported-protocol'], `GET /api/me with ${PROTOCOL_HEADER}: ${other}`);
     refusal(await c.http.call('POST', '/api/claim', c.a.token, {}, undefined, header(other)), 400, ['unsupported-protocol'], `POST /api/claim with ${PROTOCOL_HEADER}: ${other}`);
     expectStatus(await c.http.call('GET', '/healthz', undefined, undefined, undefined, header(other)), 200, `GET /healthz with ${PROTOCOL_HEADER}: ${other}`);
+  },
+};
+
+export const VER_5: Requirement = {
+  id: 'OWP-VER-5',
+  level: 'MUST',
+  title: `a socket naming the relay's major version (${PROTOCOL_HEADER} header or ?protocol=) is served, with ${PROTOCOL_HEADER} on the 101 answer; another major is closed ${CLOSE.malformed} unsupported-protocol`,
+  async check(c) {
+    const newer = `${MAJOR}.999`;
+    for (const version of [{ header: newer }, { query: newer }]) {
+      const s = c.sockets.connect(BOARD_DOC, c.viewer, version);
+      const how = version.header ? `the ${PROTOCOL_HEADER} header` : '?protocol=';
+      const answered = await within(s.version, `the 101 answer of a socket naming ${newer} in ${how}`);
+      if (answered !== PROTOCOL_VERSION) fail(`the 101 answer's ${PROTOCOL_HEADER} is ${answered ?? 'missing'}, not ${PROTOCOL_VERSION}`);
+      await within(s.synced, `a socket naming ${newer} in ${how} to sync`);
+      s.close();
+    }
+    const other = `${Number(MAJOR) + 1}.0`;
+    for (const version of [{ header: other }, { query: other }]) {
+      const closed = await within(c.sockets.connect(BOARD_DOC, c.viewer, version).closed, `the relay to close a socket naming ${other}`);
+      if (closed.code !== CLOSE.malformed || !closed.reason.startsWith('unsupported-protocol')) {
+        fail(`a socket naming ${other} (${version.header ? 'header' : '?protocol='}) was closed ${closed.code} "${closed.reason}"`);
+      }
+    }
   },
 };
 

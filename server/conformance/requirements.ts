@@ -10,7 +10,7 @@ import { BOARD_DOC, CLOSE, inboxDoc, LEDGER_DOC, PROTOCOL_HEADER, PROTOCOL_VERSI
 import { HealthSchema, HeartbeatAnswerSchema, IntentAnswerSchema, OutcomeSchema } from '../../shared/wire.js';
 import { EventStream, until, within } from './client.js';
 import { addition, closeOf, expectStatus, fail, leaseOf, refusal, shape, type Requirement } from './expect.js';
-import { ERR_4, EVT_2, LEASE_7, LEASE_8, VER_3, VER_4 } from './more-requirements.js';
+import { ERR_4, EVT_2, LEASE_7, LEASE_8, VER_3, VER_4, VER_5 } from './more-requirements.js';
 
 export type { Requirement };
 
@@ -37,6 +37,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   },
   VER_3,
   VER_4,
+  VER_5,
   {
     id: 'OWP-AUTH-1',
     level: 'MUST',

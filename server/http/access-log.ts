@@ -7,7 +7,7 @@
  *   unmatched request gets its path, cut to 200 characters), the status, the duration in ms,
  *   the caller's role, the client address and, for a refusal, its stable error code. Never
  *   a query string (it may hold `?token=`), a header or a body.
- * - Level: 5xx error (503 `shutting-down` and 502 `upstream-error` warn: expected, not
+ * - Level: 5xx error (503 `shutting-down` / `starting` and 502 `upstream-error` warn: expected, not
  *   the relay's fault); 401, 403 and 429 (refused tokens, roles and brakes) warn; probes and
  *   scrapes (/healthz, /readyz, /metrics) that succeed debug; everything else info.
  */
@@ -24,6 +24,8 @@ export interface RequestNote {
 }
 
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+/** 5xx answers that are not the relay's fault: logged at warn. */
+const EXPECTED_5XX = new Set(['shutting-down', 'starting', 'upstream-error']);
 
 export function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse, note: RequestNote, ip: string | undefined): void {
   const status = res.statusCode;
@@ -38,7 +40,7 @@ export function logRequest(log: Logger, req: IncomingMessage, res: ServerRespons
   if (ip) fields.ip = ip;
   if (note.code) fields.code = note.code;
   if (!res.writableFinished) fields.aborted = true;
-  if (status >= 500 && note.code !== 'shutting-down' && note.code !== 'upstream-error') log.error('request', fields);
+  if (status >= 500 && !EXPECTED_5XX.has(note.code ?? '')) log.error('request', fields);
   else if (status >= 500) log.warn('request', fields);
   else if (status === 401 || status === 403 || status === 429) log.warn('request', fields);
   else if (status < 400 && note.route && PROBES.has(note.route)) log.debug?.('request', fields);

@@ -7,8 +7,8 @@
  *   a live token of another role: 403 `not-authorized`. A wrong token costs the caller's
  *   address like any refused token (the relay's AuthGuard brake).
  * - The metrics token is compared in constant time, by its SHA-256.
- * - /readyz answers 200 only while the relay serves: 503 while starting or stopping
- *   (`shutting-down`), so a proxy or orchestrator stops sending traffic before the relay
+ * - /readyz answers 200 only while the relay serves: 503 while starting (`starting`; until
+ *   the router serves, ../http/starting.ts answers it) or stopping (`shutting-down`), so a proxy or orchestrator stops sending traffic before the relay
  *   goes away. /healthz keeps answering 200 until the process stops.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -17,6 +17,7 @@ import type { AuthGuard } from '../auth/guard.js';
 import { tokenFromRequest } from '../auth/index.js';
 import type { AddressOf } from '../http/client-address.js';
 import { refusal } from '../http/router.js';
+import { STARTING_MESSAGE } from '../http/starting.js';
 import type { Route } from '../ports.js';
 import type { MetricsRegistry } from './registry.js';
 
@@ -70,8 +71,8 @@ export function observabilityRoutes(o: ObservabilityOptions): Route[] {
       handler(ctx) {
         const phase = o.phase();
         if (phase === 'serving') return ctx.send(200, { ready: true, phase });
-        const message = phase === 'starting' ? 'The relay is starting; retry in a moment.' : 'The relay is shutting down; send traffic to another relay.';
-        ctx.send(503, { ready: false, phase, error: { code: 'shutting-down', message } });
+        if (phase === 'starting') return ctx.send(503, { ready: false, phase, error: { code: 'starting', message: STARTING_MESSAGE } });
+        ctx.send(503, { ready: false, phase, error: { code: 'shutting-down', message: 'The relay is shutting down; send traffic to another relay.' } });
       },
     },
   ];

@@ -29,3 +29,6 @@ export const updateMessage = (update: Uint8Array) => frame(MESSAGE_SYNC, (e) => 
 
 export const awarenessMessage = (awareness: awarenessProtocol.Awareness, clients: number[]) =>
   frame(MESSAGE_AWARENESS, (e) => encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(awareness, clients)));
+
+/** An awareness message around an update already encoded (y-protocols' encodeAwarenessUpdate format). */
+export const rawAwarenessMessage = (update: Uint8Array) => frame(MESSAGE_AWARENESS, (e) => encoding.writeVarUint8Array(e, update));

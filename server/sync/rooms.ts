@@ -11,6 +11,11 @@
  * - Awareness is relayed, never persisted. A clientID belongs to the first peer that
  *   announced it (at most MAX_AWARENESS_CLIENTS_PER_SOCKET each); a state naming another
  *   worker's id is dropped; a peer's states are removed when it leaves.
+ * - Presence without content is not fanned out: an empty state (`{}`, what y-protocols
+ *   publishes for a client that sets nothing, e.g. every read-only ledger viewer) for a
+ *   client id the room holds no state of is neither applied nor broadcast; it is echoed to
+ *   its sender alone (y-websocket drops a connection that hears nothing for 30 s). Relaying
+ *   it cost N x N messages every 15 s: 1,000 viewers of the ledger were a million messages.
  * - Rooms know nothing of sockets: a peer is something that can be sent bytes.
  */
 import * as decoding from 'lib0/decoding';
@@ -20,12 +25,16 @@ import * as Y from 'yjs';
 import { CLOSE } from '../../shared/protocol.js';
 import type { Logger, Principal } from '../ports.js';
 import { writeDeniedReason } from './acl.js';
-import { AwarenessStateTooLarge, awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries, MAX_AWARENESS_STATE_BYTES } from './awareness.js';
+import { type AwarenessEntry, AwarenessStateTooLarge, awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries, MAX_AWARENESS_STATE_BYTES } from './awareness.js';
 import type { DocStore } from './docstore.js';
-import { awarenessMessage, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, syncStep1Message, syncStep2Message, updateMessage } from './messages.js';
+import { awarenessMessage, rawAwarenessMessage, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, syncStep1Message, syncStep2Message, updateMessage } from './messages.js';
 
 /** Awareness client ids one socket may own; more are ignored. */
 export const MAX_AWARENESS_CLIENTS_PER_SOCKET = 8;
+
+/** `{}` or `null`: a state that tells the other peers nothing. */
+const isEmptyState = (state: unknown): boolean =>
+  state === null || (typeof state === 'object' && !Array.isArray(state) && Object.keys(state as object).length === 0);
 
 /** One member of a room (a socket, seen from the room). */
 export interface Peer {
@@ -132,8 +141,14 @@ export class Room {
 
   private publish(peer: Peer, raw: Uint8Array): void {
     const entries = decodeAwarenessUpdate(raw);
+    const echoed: AwarenessEntry[] = [];
     const kept = entries.filter((x) => {
       const owner = this.owners.get(x.clientID);
+      if (owner === undefined && isEmptyState(x.state)) {
+        // Nothing to tell the others (and a leave of a state never held removes nothing).
+        if (x.state !== null) echoed.push(x);
+        return false;
+      }
       if (owner !== undefined && owner !== peer) return false;
       if (owner === undefined && x.state !== null) {
         // A socket is one client (a few after reloads); a flood of ids is dropped.
@@ -145,16 +160,22 @@ export class Room {
       }
       return awarenessStateAllowed(peer.principal, x.state);
     });
+    if (echoed.length > 0) peer.send(rawAwarenessMessage(encodeAwarenessEntries(echoed)));
+    if (echoed.length > 0) this.notify(peer, {});
     if (kept.length === 0) return;
     awarenessProtocol.applyAwarenessUpdate(this.awareness, kept.length === entries.length ? raw : encodeAwarenessEntries(kept), peer);
     if (!this.onAwareness) return;
     for (const x of kept) {
       if (x.state === null || typeof x.state !== 'object' || Array.isArray(x.state)) continue;
-      try {
-        this.onAwareness(peer.principal, this.name, x.state as Record<string, unknown>);
-      } catch (err) {
-        this.log?.error('awareness listener failed', { doc: this.name, err: String(err) });
-      }
+      this.notify(peer, x.state as Record<string, unknown>);
+    }
+  }
+
+  private notify(peer: Peer, state: Record<string, unknown>): void {
+    try {
+      this.onAwareness?.(peer.principal, this.name, state);
+    } catch (err) {
+      this.log?.error('awareness listener failed', { doc: this.name, err: String(err) });
     }
   }
 }

@@ -17,7 +17,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type * as awarenessProtocol from 'y-protocols/awareness';
-import { CLOSE, YJS_PATH } from '../../shared/protocol.js';
+import { CLOSE, PROTOCOL_HEADER, PROTOCOL_VERSION, YJS_PATH } from '../../shared/protocol.js';
 import { AuthGuard } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import { socketAddress, type AddressOf } from '../http/client-address.js';
@@ -58,6 +58,8 @@ export interface SyncServerOptions {
   addressOf?: AddressOf;
   /** An upgrade was refused, with the stable code of its reason (metrics). */
   onRefused?: (code: string) => void;
+  /** Other WebSocket endpoints on this server, by exact path (the intent channel, server/intents-ws). */
+  upgrades?: Record<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
 export interface SyncServer {
@@ -72,6 +74,25 @@ export interface SyncServer {
 }
 
 const STOPPING = 'shutting-down: the relay is stopping';
+
+function pathOf(req: IncomingMessage): string {
+  try {
+    return new URL(req.url ?? '/', 'http://relay.invalid').pathname;
+  } catch {
+    return '';
+  }
+}
+
+/** The protocol version a client names on its upgrade: the `OWP-Protocol` header, else `?protocol=` (browsers set no headers). */
+function protocolOf(req: IncomingMessage): string | undefined {
+  const h = req.headers[PROTOCOL_HEADER.toLowerCase()];
+  if (h !== undefined) return Array.isArray(h) ? h.join(',') : h;
+  try {
+    return new URL(req.url ?? '/', 'http://relay.invalid').searchParams.get('protocol') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The document name an upgrade asks for: undefined when it does not decode; null when the path is not ours. */
 function docNameOf(req: IncomingMessage, prefix: string): string | undefined | null {
@@ -110,9 +131,13 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
   // message a little over the limit gets our 4413 and a sentence, and no socket makes the relay
   // buffer more than 2 x maxBytes for one message.
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes * 2 });
+  // The relay's version on the 101 answer too, as on every HTTP answer (OWP-VER-5).
+  wss.on('headers', (headers) => headers.push(`${PROTOCOL_HEADER}: ${PROTOCOL_VERSION}`));
   let closing = false;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const other = opts.upgrades && Object.hasOwn(opts.upgrades, pathOf(req)) ? opts.upgrades[pathOf(req)] : undefined;
+    if (other) return other(req, socket, head);
     const docName = docNameOf(req, prefix);
     if (docName === null) {
       // Another upgrade handler may want it; if there is none, refuse.
@@ -121,7 +146,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const ip = addressOf(req);
-      const a = admit(rules, { token: tokenFromRequest(req), address: ip, docName, closing, socketsOf: (t) => conns.countOf(t) });
+      const a = admit(rules, { token: tokenFromRequest(req), address: ip, docName, closing, protocol: protocolOf(req), socketsOf: (t) => conns.countOf(t) });
       if (!a.ok) {
         const code = a.reason.split(':')[0]!;
         opts.onRefused?.(code);

@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError, formatDuration, parseDuration, parseSince, parseTiers } from '../../server/cli/args.js';
+import { UsageError, formatDuration, parseCommandArgs, parseDuration, parseSince, parseTiers } from '../../server/cli/args.js';
 import { resolveCommand } from '../../server/cli/main.js';
 import { taskDirName } from '../../server/cli/worker/brief.js';
 import { childEnv, prUrlFrom } from '../../server/cli/worker/exec.js';
 
 describe('cli value parsers', () => {
+  it('reads a negative number as an argument or a value, never as a flag', () => {
+    const specs = { reason: { type: 'string', help: '' }, force: { type: 'boolean', help: '' } } as const;
+    expect(parseCommandArgs(['t', '-5'], specs).positionals).toEqual(['t', '-5']);
+    expect(parseCommandArgs(['-0.5', '--reason', '-12', 'x'], specs)).toEqual({ values: { reason: '-12' }, positionals: ['-0.5', 'x'] });
+    expect(parseCommandArgs(['--', '-5', '--force'], specs).positionals).toEqual(['-5', '--force']);
+    expect(() => parseCommandArgs(['-5x'], specs)).toThrow(UsageError);
+    expect(() => parseCommandArgs(['-f'], specs)).toThrow(UsageError);
+  });
+
   it('parses durations with units and refuses anything else', () => {
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('10m')).toBe(600_000);

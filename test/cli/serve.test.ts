@@ -59,7 +59,9 @@ describe('owp serve', () => {
     const a: OwpOptions = { url, token: admin, home };
     const m = { ...a, token: (await owpJson<{ token: string }>(['token', 'create', '--role', 'maintainer'], a)).token };
     const w = { ...a, token: (await owpJson<{ token: string }>(['token', 'create', '--role', 'worker', '--worker', 'wanda'], a)).token, home: join(dir, 'wanda') };
-    await owpJson(['repo', 'add', 'acme/away', '--lease-ttl', '3s'], m);
+    // Short enough to lapse while the relay is away, long enough that the first heartbeat (a
+    // quarter of it in) lands before it on a busy machine.
+    await owpJson(['repo', 'add', 'acme/away', '--lease-ttl', '8s'], m);
     const f = join(dir, 'away.yaml');
     writeFileSync(f, 'repo: acme/away\ntasks:\n  - id: w1\n    title: Survive an outage\n    skills: [ops]\n');
     await owpJson(['import', 'yaml', f], m);

@@ -7,15 +7,15 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGithubFeature, type GithubFeature } from '../../server/github/index.js';
+import type { GithubFeature } from '../../server/github/index.js';
 import { parseServeArgs } from '../../server/main.js';
-import type { Logger } from '../../server/ports.js';
 import { owp } from '../helpers/cli-run.js';
-import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
+import { filesUnder, startGithubRelay } from '../helpers/github-relay.js';
+import { waitFor, type TestRelay } from '../helpers/relay.js';
 import { startFakeGithub, type FakeGithub } from '../fake-github/server.js';
 
 const REPO = 'acme/widgets';
@@ -48,44 +48,15 @@ afterEach(async () => {
 async function setup(privateKey = keys.privateKey): Promise<Env> {
   const gh = await startFakeGithub({ app: { id: APP_ID, publicKey: keys.publicKey, installationId: INSTALLATION, slug: 'owp-pool' } });
   gh.createRepo(REPO);
-  const logs: string[] = [];
-  const log: Logger = {
-    info: (m, f) => logs.push(`info ${m} ${JSON.stringify(f ?? {})}`),
-    warn: (m, f) => logs.push(`warn ${m} ${JSON.stringify(f ?? {})}`),
-    error: (m, f) => logs.push(`error ${m} ${JSON.stringify(f ?? {})}`),
-  };
   let offset = 0;
-  let feature!: GithubFeature;
-  const relay = await startTestRelay({
-    log,
-    now: () => Date.now() + offset,
-    features: (port) => [
-      (feature = createGithubFeature(port, {
-        app: { appId: APP_ID, privateKey, installationId: INSTALLATION },
-        apiUrl: gh.url, intervalMs: 0, syncOnStart: false, retryAfterBaseValue: 5, writeMinTimeMs: 0, debounceMs: 5, writeBackRetryMs: 5,
-      })),
-    ],
-  });
-  const maint = await relay.token('maintainer');
-  const put = await relay.api(maint, 'PUT', `/api/repos/${REPO}`, { repo: REPO, reviewBudget: 20, github: { enabled: true, writeBack: true } });
-  expect(put.status).toBe(200);
-  const env = { gh, relay, feature, logs, maint, shift: (ms: number) => void (offset += ms) };
+  const started = await startGithubRelay(gh, REPO, { app: { appId: APP_ID, privateKey, installationId: INSTALLATION } }, { now: () => Date.now() + offset });
+  const env = { gh, ...started, shift: (ms: number) => void (offset += ms) };
   envs.push(env);
   return env;
 }
 
 /** Requests to the API proper (not the token endpoint) and the token each carried. */
 const apiTokens = (gh: FakeGithub) => gh.requests.filter((r) => !r.path.startsWith('/app/')).map((r) => String(r.headers.authorization).replace(/^token /, ''));
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, d.name);
-    if (d.isDirectory()) out.push(...(await filesUnder(p)));
-    else out.push(p);
-  }
-  return out;
-}
 
 describe('GitHub App authentication', () => {
   it('syncs and comments as the app; an installation token GitHub calls expired is replaced and the request succeeds', async () => {

@@ -4,13 +4,12 @@
  * token staying inside the relay.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createGithubFeature, type GithubFeature } from '../../server/github/index.js';
+import { readFile } from 'node:fs/promises';
+import type { GithubFeature } from '../../server/github/index.js';
 import { signBody } from '../../server/github/webhook.js';
-import type { Logger } from '../../server/ports.js';
-import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
-import { startFakeGithub, type FakeGithub } from '../fake-github/server.js';
+import { filesUnder, startGithubRelay } from '../helpers/github-relay.js';
+import { waitFor, type TestRelay } from '../helpers/relay.js';
+import { startFakeGithub, type FakeGithub, type RecordedRequest } from '../fake-github/server.js';
 
 const REPO = 'acme/widgets';
 const SECRET = 'webhook-secret-for-tests';
@@ -21,26 +20,7 @@ const envs: Env[] = [];
 async function setup(opts: { webhookSecret?: string } = { webhookSecret: SECRET }): Promise<Env> {
   const gh = await startFakeGithub();
   gh.createRepo(REPO);
-  const logs: string[] = [];
-  const log: Logger = {
-    info: (m, f) => logs.push(`info ${m} ${JSON.stringify(f ?? {})}`),
-    warn: (m, f) => logs.push(`warn ${m} ${JSON.stringify(f ?? {})}`),
-    error: (m, f) => logs.push(`error ${m} ${JSON.stringify(f ?? {})}`),
-  };
-  let feature!: GithubFeature;
-  const relay = await startTestRelay({
-    log,
-    features: (port) => [
-      (feature = createGithubFeature(port, {
-        token: gh.token, apiUrl: gh.url, webhookSecret: opts.webhookSecret, intervalMs: 0, syncOnStart: false,
-        retryAfterBaseValue: 5, writeMinTimeMs: 0, debounceMs: 5, writeBackRetryMs: 5,
-      })),
-    ],
-  });
-  const maint = await relay.token('maintainer');
-  const put = await relay.api(maint, 'PUT', `/api/repos/${REPO}`, { repo: REPO, reviewBudget: 20, github: { enabled: true, writeBack: true } });
-  expect(put.status).toBe(200);
-  const env = { gh, relay, feature, logs, maint };
+  const env = { gh, ...(await startGithubRelay(gh, REPO, { token: gh.token, webhookSecret: opts.webhookSecret })) };
   envs.push(env);
   return env;
 }
@@ -59,16 +39,6 @@ function hook(e: Env, event: string, payload: unknown, signature?: string) {
     headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-hub-signature-256': signature ?? signBody(SECRET, body) },
     body,
   });
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, d.name);
-    if (d.isDirectory()) out.push(...(await filesUnder(p)));
-    else out.push(p);
-  }
-  return out;
 }
 
 describe('github feature in the relay', () => {
@@ -222,7 +192,9 @@ describe('github feature in the relay', () => {
     const worker = await e.relay.token('worker', 'w1');
     await e.relay.api(worker, 'POST', '/api/workers/register', { skills: [], capacity: 5, maxConcurrent: 2 });
     await waitFor(async () => (await e.relay.api(worker, 'POST', '/api/claim', { taskId: `${REPO}#1`, intentId: 'claim-1' })).status === 200);
-    await waitFor(() => e.gh.issue(REPO, 1).labels.includes('owp:claimed'), 10_000, 'claimed label');
+    // The label may already be gone again when a busy machine polls (1 s TTL): wait for the request that added it.
+    const labelled = (r: RecordedRequest) => r.method === 'POST' && r.status < 300 && r.path.endsWith('/issues/1/labels') && String(r.body).includes('owp:claimed');
+    await waitFor(() => e.gh.requests.some(labelled), 10_000, 'claimed label');
     await waitFor(() => e.gh.comments(REPO, 1).length === 2 && !e.gh.issue(REPO, 1).labels.includes('owp:claimed'), 15_000, 'expiry write-back');
     expect(e.gh.comments(REPO, 1)[1]!.body).toMatch(/expired/);
     expect(e.gh.comments(REPO, 1)[1]!.body).toContain(`<!-- owp:release:${REPO}#1:1 -->`);

@@ -40,6 +40,18 @@ async function open(v: TestVault, p: string): Promise<void> {
   await waitFor(() => v.app.metadataCache.getFileCache(v.app.vault.getFileByPath(p)!)?.frontmatter, 5_000, 'metadata');
 }
 
+/** Opens task note `n` in W, claims it from the note and waits until the lease command `next` is offered. */
+async function claimFromNote(n: number, title: string, next: string): Promise<string> {
+  const p = note(n, title);
+  await open(W, p);
+  await waitFor(() => W.available().includes('claim-this-task'), 15_000, `claim of #${n} offered`);
+  const mark = noticeLog.length;
+  W.run('claim-this-task');
+  await saidSince(mark, new RegExp(`claim granted: octo/app#${n}\\b`));
+  await waitFor(() => W.available().includes(next), 15_000, `${next} offered`);
+  return p;
+}
+
 beforeAll(async () => {
   relay = await startTestRelay();
   maint = await relay.token('maintainer');
@@ -153,13 +165,8 @@ describe('commands from a note, only where they apply', () => {
   });
 
   it('fails with a reason, releases; refuses an empty reason with a notice', async () => {
-    const p20 = note(20, 'Twenty');
-    await open(W, p20);
+    await claimFromNote(20, 'Twenty', 'fail-task');
     let mark = noticeLog.length;
-    W.run('claim-this-task');
-    await saidSince(mark, /claim granted: octo\/app#20/);
-    await waitFor(() => W.available().includes('fail-task'), 15_000, 'fail offered');
-    mark = noticeLog.length;
     W.run('fail-task');
     await answerPrompt('   ');
     await saidSince(mark, /say why the task failed/);
@@ -168,24 +175,16 @@ describe('commands from a note, only where they apply', () => {
     await saidSince(mark, /fail done: octo\/app#20/);
     await waitFor(async () => (await runtime(20))?.lease === undefined, 15_000, 'lease ended');
 
-    const p21 = note(21, 'Twenty-one');
-    await open(W, p21);
+    const p21 = await claimFromNote(21, 'Twenty-one', 'release-task');
     mark = noticeLog.length;
-    W.run('claim-this-task');
-    await saidSince(mark, /claim granted: octo\/app#21/);
-    await waitFor(() => W.available().includes('release-task'), 15_000, 'release offered');
     W.run('release-task');
     await saidSince(mark, /release done: octo\/app#21/);
     await waitFor(() => readTaskNote(W.read(p21)).owned.status === 'queued', 15_000, 'queued again');
   });
 
   it('a maintainer reviews (changes requested, merged), holds, resumes, requeues and cancels; contributors see none of it', async () => {
-    const p = note(12, 'Name the line in parser errors');
-    await open(W, p);
+    const p = await claimFromNote(12, 'Name the line in parser errors', 'submit-pull-request');
     let mark = noticeLog.length;
-    W.run('claim-this-task');
-    await saidSince(mark, /claim granted: octo\/app#12/);
-    await waitFor(() => W.available().includes('submit-pull-request'), 15_000, 'submit offered');
     W.run('submit-pull-request');
     await answerPrompt('https://github.com/octo/app/pull/12');
     await saidSince(mark, /pull request link done: octo\/app#12/);
@@ -249,13 +248,7 @@ describe('commands from a note, only where they apply', () => {
     await waitFor(() => !M.available().includes('cancel-task'), 15_000, 'cancel no longer offered');
 
     // review: pull request closed (not merged) puts the task back in the queue
-    const p21 = note(21, 'Twenty-one');
-    await open(W, p21);
-    await waitFor(() => W.available().includes('claim-this-task'), 15_000, 'claim offered');
-    mark = noticeLog.length;
-    W.run('claim-this-task');
-    await saidSince(mark, /claim granted: octo\/app#21/);
-    await waitFor(() => W.available().includes('submit-pull-request'), 15_000, 'submit offered');
+    const p21 = await claimFromNote(21, 'Twenty-one', 'submit-pull-request');
     W.run('submit-pull-request');
     await answerPrompt('https://github.com/octo/app/pull/21');
     await waitFor(() => readTaskNote(M.read(p21)).owned.status === 'pr_open', 15_000, 'M sees the PR of #21');

@@ -2,10 +2,12 @@
  * Version negotiation (docs/PROTOCOL.md, Versioning; OWP-VER-3) against a real relay: a
  * client names its version in the OWP-Protocol header; the same major (any minor) is served,
  * another major is refused before anything changes, a malformed one is invalid-field, and
- * /healthz answers whatever the header says. Plus the pure rule itself.
+ * /healthz answers whatever the header says; sockets follow the same rule (OWP-VER-5). Plus
+ * the pure rules themselves.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientProtocol, PROTOCOL_VERSION } from '../../shared/protocol.js';
+import WebSocket from 'ws';
+import { CLOSE, clientProtocol, PROTOCOL_VERSION, socketProtocolRefusal } from '../../shared/protocol.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
 
 let r: TestRelay;
@@ -59,6 +61,46 @@ describe('the OWP-Protocol request header', () => {
       const h = await call('/healthz', undefined, v);
       expect(h.status, v).toBe(200);
       expect(h.header).toBe(PROTOCOL_VERSION);
+    }
+  });
+});
+
+/** Open a board socket naming `version` as asked; resolves with the 101's OWP-Protocol and how the socket ended. */
+function socketNaming(version: { header?: string; query?: string }, token: string) {
+  const q = new URLSearchParams({ token, ...(version.query !== undefined ? { protocol: version.query } : {}) });
+  const ws = new WebSocket(`${r.wsUrl}/owp/board?${q}`, version.header !== undefined ? { headers: { 'OWP-Protocol': version.header } } : {});
+  const answered = new Promise<string | undefined>((resolve) => ws.once('upgrade', (res) => resolve(res.headers['owp-protocol'] as string | undefined)));
+  const firstMessage = new Promise<'message'>((resolve) => ws.once('message', () => resolve('message')));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws.on('error', () => undefined);
+  return { ws, answered, firstMessage, closed };
+}
+
+describe('the protocol version on a socket (OWP-VER-5)', () => {
+  it('is a pure rule: none or the same major is served; another major or a malformed one is closed 4400 with its code', () => {
+    expect(socketProtocolRefusal(undefined)).toBeUndefined();
+    expect(socketProtocolRefusal('0.42')).toBeUndefined();
+    expect(socketProtocolRefusal('1.0')).toEqual({ code: CLOSE.malformed, reason: `unsupported-protocol: this relay speaks protocol ${PROTOCOL_VERSION}, not 1.0` });
+    expect(socketProtocolRefusal('v1')).toEqual({ code: CLOSE.malformed, reason: `invalid-field: OWP-Protocol must be a version such as ${PROTOCOL_VERSION} (MAJOR.MINOR)` });
+  });
+
+  it('the same major (header or ?protocol=) is served and the 101 names the relay version; another major is closed before any document byte', async () => {
+    const viewer = await r.token('viewer');
+    for (const version of [{}, { header: '0.999' }, { query: '0.999' }]) {
+      const s = socketNaming(version, viewer);
+      expect(await s.answered, JSON.stringify(version)).toBe(PROTOCOL_VERSION);
+      expect(await s.firstMessage).toBe('message');
+      s.ws.close();
+      await s.closed;
+    }
+    for (const version of [{ header: '1.0' }, { query: '1.0' }, { query: 'latest' }]) {
+      const s = socketNaming(version, viewer);
+      let messages = 0;
+      s.ws.on('message', () => messages++);
+      const closed = await s.closed;
+      expect(closed.code, JSON.stringify(version)).toBe(CLOSE.malformed);
+      expect(closed.reason).toMatch(version.query === 'latest' ? /^invalid-field: OWP-Protocol/ : /^unsupported-protocol: this relay speaks protocol 0\.1, not 1\.0$/);
+      expect(messages).toBe(0);
     }
   });
 });

@@ -46,6 +46,43 @@ function edited(board: Board, edits: Edit[]): Board {
 /** A copy of the ledger with fresh records (what schedule() gets: nothing shared with the session). */
 const fresh = (l: Ledger): Ledger => JSON.parse(JSON.stringify(l)) as Ledger;
 
+interface ClaimStep {
+  w: number;
+  dt: number;
+  release: boolean;
+}
+
+/**
+ * Runs `steps` through one session, each a claim-next by worker `w<w>` (after giving one held
+ * lease back, when `release`), and checks every decision against a brute-force pick.
+ * `prepared`: the session must reuse its indexes from the third batch on, and most batches
+ * are prepared ahead (as the relay does between ticks).
+ */
+function claimNextMatchesOracle(board: Board, profiles: PoolState['profiles'], steps: ClaimStep[], start: number, prepared: boolean): void {
+  let now = start;
+  const session = new SchedulerSession(schedule({ board, profiles, ledger: emptyLedger() }, [], now).ledger);
+  let n = 0;
+  for (const st of steps) {
+    now += st.dt;
+    const worker = `w${st.w}`;
+    const state: PoolState = { board, profiles, ledger: session.ledger() };
+    const expected = bruteForceClaimNext(state, worker, now);
+    const intents: Intent[] = [{ kind: 'claim-next', id: `c${n++}`, workerId: worker }];
+    // Give one held lease back first (it re-enters the queue at `now`).
+    const held = Object.values(state.ledger.tasks).find((rt) => rt.state === 'leased' && rt.lease);
+    if (st.release && held) intents.unshift({ kind: 'release', id: `r${n++}`, workerId: held.lease!.workerId, taskId: held.taskId, fencingToken: held.lease!.fencingToken });
+    if (prepared && n > 2) expect(session.incremental).toBe(true); // the indexes are reused
+    const r = session.schedule({ board, profiles }, intents, now, []);
+    session.commit(r);
+    if (prepared && n % 3 !== 0) session.prepare();
+    const o = r.outcomes[intents.length - 1]!;
+    if (!(st.release && held)) {
+      if (expected === undefined) expect(o.status).toBe('rejected');
+      else expect(o).toMatchObject({ status: 'granted', taskId: expected });
+    }
+  }
+}
+
 describe('scheduler session (incremental batches)', () => {
   it('in a large pool with many ties and requeues, each carried claim-next equals a brute-force pick', () => {
     const T0 = Date.UTC(2026, 4, 1);
@@ -63,28 +100,7 @@ describe('scheduler session (incremental batches)', () => {
           const profiles = Object.fromEntries(
             [['ts'], ['py'], ['ts', 'py'], [], ['ts'], ['docs']].map((skills, i) => [`w${i}`, parseWorkerProfile({ id: `w${i}`, name: `w${i}`, skills, capacity: 20, maxConcurrent: 20 })]),
           );
-          let now = T0 + 5000;
-          const session = new SchedulerSession(schedule({ board, profiles, ledger: emptyLedger() }, [], now).ledger);
-          let n = 0;
-          for (const st of steps) {
-            now += st.dt;
-            const worker = `w${st.w}`;
-            const state: PoolState = { board, profiles, ledger: session.ledger() };
-            const expected = bruteForceClaimNext(state, worker, now);
-            const intents: Intent[] = [{ kind: 'claim-next', id: `c${n++}`, workerId: worker }];
-            // Give one held lease back first (it re-enters the queue at `now`).
-            const held = Object.values(state.ledger.tasks).find((rt) => rt.state === 'leased' && rt.lease);
-            if (st.release && held) intents.unshift({ kind: 'release', id: `r${n++}`, workerId: held.lease!.workerId, taskId: held.taskId, fencingToken: held.lease!.fencingToken });
-            if (n > 2) expect(session.incremental).toBe(true); // the indexes are reused
-            const r = session.schedule({ board, profiles }, intents, now, []);
-            session.commit(r);
-            if (n % 3 !== 0) session.prepare();
-            const o = r.outcomes[intents.length - 1]!;
-            if (!(st.release && held)) {
-              if (expected === undefined) expect(o.status).toBe('rejected');
-              else expect(o).toMatchObject({ status: 'granted', taskId: expected });
-            }
-          }
+          claimNextMatchesOracle(board, profiles, steps, T0 + 5000, true);
         },
       ),
       fcOptions(150),
@@ -111,25 +127,7 @@ describe('scheduler session (incremental batches)', () => {
           const profiles = Object.fromEntries(
             [SK, ['ts', 'py', 'go'], ['ts', 'py'], ['docs'], []].map((skills, i) => [`w${i}`, parseWorkerProfile({ id: `w${i}`, name: `w${i}`, skills, capacity: 50, maxConcurrent: 50 })]),
           );
-          let now = T0 + 5000;
-          const session = new SchedulerSession(schedule({ board, profiles, ledger: emptyLedger() }, [], now).ledger);
-          let n = 0;
-          for (const st of steps) {
-            now += st.dt;
-            const worker = `w${st.w}`;
-            const state: PoolState = { board, profiles, ledger: session.ledger() };
-            const expected = bruteForceClaimNext(state, worker, now);
-            const intents: Intent[] = [{ kind: 'claim-next', id: `c${n++}`, workerId: worker }];
-            const held = Object.values(state.ledger.tasks).find((rt) => rt.state === 'leased' && rt.lease);
-            if (st.release && held) intents.unshift({ kind: 'release', id: `r${n++}`, workerId: held.lease!.workerId, taskId: held.taskId, fencingToken: held.lease!.fencingToken });
-            const r = session.schedule({ board, profiles }, intents, now, []);
-            session.commit(r);
-            const o = r.outcomes[intents.length - 1]!;
-            if (!(st.release && held)) {
-              if (expected === undefined) expect(o.status).toBe('rejected');
-              else expect(o).toMatchObject({ status: 'granted', taskId: expected });
-            }
-          }
+          claimNextMatchesOracle(board, profiles, steps, T0 + 5000, false);
         },
       ),
       fcOptions(150),

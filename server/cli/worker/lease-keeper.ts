@@ -56,7 +56,7 @@ function schedule(ctx: Context, held: Held, o: KeeperOptions, delay: number, bac
         held.onLost();
         return;
       }
-      held.relayDown = code === 'upstream-error' || code === 'shutting-down';
+      held.relayDown = code === 'upstream-error' || code === 'shutting-down' || code === 'starting';
       const lapsed = ctx.now() > held.expiresAt ? ' (the lease may have lapsed)' : '';
       o.log('heartbeat-failed', `heartbeat ${held.task.id} failed: ${code}: ${(e as Error).message}; retrying in ${formatDuration(backoff)}${lapsed}`, { taskId: held.task.id, code });
       schedule(ctx, held, o, backoff, Math.min(backoff * 2, 30_000));

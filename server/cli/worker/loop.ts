@@ -94,7 +94,7 @@ export class WorkerLoop {
           granted = { ...(await claim(this.ctx)), why: 'claimed' };
         } catch (e) {
           if (!(e instanceof RefusedError)) throw e;
-          const retry = e.status === 409 || e.code === 'upstream-error' || e.code === 'shutting-down' || e.code === 'rate-limited';
+          const retry = e.status === 409 || e.code === 'upstream-error' || e.code === 'shutting-down' || e.code === 'starting' || e.code === 'rate-limited';
           if (!retry) throw e;
           this.log('waiting', `no task for now (${e.code}: ${e.message}); next try in ${formatDuration(wait)}`, { code: e.code, retryInMs: wait });
           await this.sleepOrStop(wait);
