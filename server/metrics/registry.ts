@@ -32,7 +32,7 @@ export interface HistogramHandle {
 export interface MetricsPort {
   counter(name: string, help: string, labelNames?: readonly string[]): CounterHandle;
   gauge(name: string, help: string, labelNames?: readonly string[]): GaugeHandle;
-  /** A gauge computed when scraped: `read` returns one value, or one per label set. */
+  /** A gauge computed when scraped: `read` returns its value, or undefined for no sample (not known now). */
   gaugeFrom(name: string, help: string, read: () => number | undefined | Promise<number | undefined>): void;
   /** Buckets in the metric's unit (seconds for `_seconds`). */
   histogram(name: string, help: string, buckets: readonly number[], labelNames?: readonly string[]): HistogramHandle;
@@ -75,7 +75,7 @@ export class MetricsRegistry {
   gaugeFrom(name: string, help: string, read: () => number | undefined | Promise<number | undefined>): void {
     this.gauge(name, help, [], async function () {
       const v = await read();
-      if (v === undefined) this.reset();
+      if (v === undefined) this.remove();
       else this.set(v);
     });
   }

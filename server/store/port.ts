@@ -51,6 +51,11 @@ export interface StoreBackend {
   iterate(range: KeyRange): AsyncIterableIterator<[string, Uint8Array]>;
   /** Idempotent. After it, other calls reject. */
   close(): Promise<void>;
+  /**
+   * Optional: bytes the stored data takes where it is not a folder of its own (PostgreSQL: the
+   * relay's tables). Without it, the relay counts its data folder (owp_db_size_bytes).
+   */
+  sizeBytes?(): Promise<number | undefined>;
 }
 
 /** A stable error for bad input to the store (a bad key, a value that is not what the caller asked for). */

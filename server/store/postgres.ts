@@ -170,6 +170,13 @@ async function holdRelayLock(url: string): Promise<pg.Client> {
   throw new StoreError('locked', `the PostgreSQL database at ${describeDatabaseUrl(url)} is in use by another relay`);
 }
 
+/**
+ * The relay's tables with their indexes and TOAST (owp_db_size_bytes): not pg_database_size,
+ * because the database may hold other applications' tables too.
+ */
+const SIZE_SQL =
+  "SELECT sum(pg_total_relation_size(c.oid))::bigint AS bytes FROM pg_class c WHERE c.oid IN (to_regclass('owp_kv'), to_regclass('owp_intents'), to_regclass('owp_leader'))";
+
 export interface PostgresOptions {
   /** Pool size (default 10). */
   max?: number;
@@ -219,6 +226,11 @@ export async function openPostgresBackend(url: string, opts: PostgresOptions = {
     iterate(range) {
       open();
       return pgIterate(pool, range);
+    },
+    async sizeBytes() {
+      open();
+      const { rows } = await pool.query<{ bytes: string | null }>(SIZE_SQL);
+      return Number(rows[0]?.bytes ?? 0);
     },
     async close() {
       if (closed) return;
