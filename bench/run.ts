@@ -21,8 +21,8 @@ const started = Date.now();
 
 if (only.has('side')) {
   const machine = machineInfo();
-  console.log('side by side: bare HTTP limit, BullMQ on redis-server, OWP (claim+complete cycles)...');
-  const rows = await runSide(quick ? { workers: [20], tasks: 2000, cycles: 400, runs: 1, systems: ['bare', 'bullmq', 'owp'] } : { workers: [200, 1000], tasks: 40_000, cycles: 3000, runs: 3, systems: ['bare', 'bullmq', 'owp'] });
+  console.log('side by side: bare HTTP limit, BullMQ on redis-server, OWP over HTTP and over its intent channel (claim+complete cycles)...');
+  const rows = await runSide(quick ? { workers: [20], tasks: 2000, cycles: 400, runs: 1, systems: ['bare', 'bullmq', 'owp', 'owp-ws'] } : { workers: [200, 1000], tasks: 40_000, cycles: 3000, runs: 3, systems: ['bare', 'bullmq', 'owp', 'owp-ws'] });
   const t = sideTable(rows);
   console.log('\n' + t + '\n');
   if (write) await writeBlock('side-by-side', t, machine);
