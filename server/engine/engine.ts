@@ -45,6 +45,8 @@ export class Engine {
   private active: boolean;
   /** Follower: the last audit seq shown to listeners. */
   private followedSeq = 0;
+  /** Follower: the ledger feed's cursor (undefined: the next follow reads the whole ledger). */
+  private feedCursor: number | undefined;
   private readonly queue = new IntentQueue();
   private backoffMs = 0;
   private readonly listeners = new Set<(r: BatchResult, diff: LedgerDiff) => void>();
@@ -125,6 +127,7 @@ export class Engine {
     await this.opts.audit.reload();
     this.session = this.sessionOf(await loadLedger(this.opts.store));
     this.followedSeq = this.opts.audit.head().seq;
+    this.feedCursor = undefined;
     this.boardChanged = null;
     this.active = true;
     await this.takeCharge();
@@ -145,10 +148,12 @@ export class Engine {
 
   /** Follower: read what the arbiter committed since (coalesced) and tell the listeners. */
   readonly follow = coalesced(async () => {
-    const f = this.active ? undefined : await readFollowed(this.opts.store, this.opts.audit, this.session.ledger(), this.followedSeq);
+    const feed = this.opts.ledgerFeed && { feed: this.opts.ledgerFeed, cursor: this.feedCursor };
+    const f = this.active ? undefined : await readFollowed(this.opts.store, this.opts.audit, this.session.ledger(), this.followedSeq, feed);
     if (!f || this.active) return;
     this.session = this.sessionOf(f.ledger);
     this.followedSeq = f.auditSeq;
+    this.feedCursor = f.cursor;
     if (changed(f)) this.notify(f.result, f.diff);
   });
 

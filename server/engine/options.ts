@@ -6,6 +6,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Logger } from '../ports.js';
 import type { Store } from '../store/index.js';
 import type { BoardView } from './board.js';
+import type { LedgerFeed } from './follow.js';
 import type { EngineObserver } from './observer.js';
 
 export interface EngineOptions {
@@ -34,4 +35,6 @@ export interface EngineOptions {
    * this (answered once the arbiter committed it); `activate()` makes this engine the arbiter.
    */
   forward?: (intent: Intent, ephemeral: boolean) => Promise<Outcome>;
+  /** A follower reads only the ledger entries changed since its last read here (else the whole ledger each time). */
+  ledgerFeed?: LedgerFeed;
 }

@@ -47,14 +47,16 @@ export function settleOutcomes(
 }
 
 /**
- * A claim-next refused because no task fits (an idle worker polling) is not history: it
- * is counted, not chained into the audit log, so idle polling never grows the log.
- * Returns the events to audit and how many idle refusals were left out.
+ * A claim-next refused (an idle worker polling: no task fits, or the worker is at one of its
+ * own limits, e.g. max-open-prs while its PRs wait for review) is not history: it is
+ * counted, not chained into the audit log, so idle polling never grows the log. A refused
+ * claim of a named task stays an entry. Returns the events to audit and how many idle
+ * refusals were left out.
  */
 export function withoutIdlePolls(events: AuditEvent[]): { events: AuditEvent[]; idle: number } {
   let idle = 0;
   const kept = events.filter((e) => {
-    const isIdle = e.kind === 'claim-rejected' && e.code === 'no-matching-task' && e.taskId === undefined;
+    const isIdle = e.kind === 'claim-rejected' && e.taskId === undefined;
     if (isIdle) idle += 1;
     return !isIdle;
   });

@@ -112,7 +112,8 @@ function splitPath(pathname: string): string[] | undefined {
 
 export class Router {
   private readonly routes: Compiled[] = [];
-  private readonly limiter: RateLimiter | undefined;
+  /** The per-token request budget; the intent channel (server/intents-ws) takes from it too. */
+  readonly limiter: RateLimiter | undefined;
   private readonly bodyLimit: number;
   private readonly guard: AuthGuard;
   private readonly addressOf: AddressOf;

@@ -41,10 +41,12 @@ export class PgBus {
   private constructor(
     private readonly url: string,
     private readonly log?: Logger,
+    private readonly name?: string,
   ) {}
 
-  static async open(url: string, opts: { log?: Logger } = {}): Promise<PgBus> {
-    const bus = new PgBus(url, opts.log);
+  /** `name`: the listening connection's application_name (pg_stat_activity shows whose it is). */
+  static async open(url: string, opts: { log?: Logger; name?: string } = {}): Promise<PgBus> {
+    const bus = new PgBus(url, opts.log, opts.name);
     await bus.connect();
     return bus;
   }
@@ -86,7 +88,7 @@ export class PgBus {
   }
 
   private async connect(): Promise<void> {
-    const c = new pg.Client({ connectionString: this.url });
+    const c = new pg.Client({ connectionString: this.url, ...(this.name ? { application_name: this.name } : {}) });
     c.on('error', () => this.lost(c));
     c.on('end', () => this.lost(c));
     c.on('notification', (n) => {

@@ -6,14 +6,16 @@
  *   through the fence, so a deposed arbiter's batch is refused and writes nothing.
  * - Followers' engines forward intents through the database (./postgres-intents.ts) and follow
  *   the store: after each committed batch the arbiter sends a `batch` note, and a follower
- *   reads the ledger and the audit events since (server/engine/follow.ts), so HTTP reads,
- *   event streams and statistics are served on every relay.
+ *   reads the ledger entries that batch changed (./postgres-ledger-log.ts, by sequence
+ *   number) and the audit events since (server/engine/follow.ts), so HTTP reads, event
+ *   streams and statistics are served on every relay.
  * - Documents: ./postgres-docs.ts. Tokens: a relay that wrote one sends `tokens`; the others
  *   read the table again. After a lost listening connection every follower re-reads all three.
  * - Role changes run one at a time, in order: arbiter = engine.activate() then the desk opens;
  *   follower = the desk closes, then engine.deactivate() (queued intents are forwarded).
  */
 import type { Engine } from '../engine/engine.js';
+import type { LedgerFeed } from '../engine/follow.js';
 import type { TokenStore } from '../auth/index.js';
 import type { Logger, Route } from '../ports.js';
 import type { Intent, Outcome } from '../../shared/model.js';
@@ -22,8 +24,9 @@ import { PgBus } from './postgres-bus.js';
 import { postgresDocFanout } from './postgres-docs.js';
 import { ensureIntentTable, Forwarder, IntentDesk } from './postgres-intents.js';
 import { Election, fencedBackend, type LeaderState } from './postgres-lead.js';
+import { ensureLedgerLog, logLedgerKeys, readLedgerChanges } from './postgres-ledger-log.js';
 import { openPostgresBackend, STARTUP_LOCK, type PostgresBackend } from './postgres.js';
-import { createStore, type Store } from './store.js';
+import { createStore, decodeJson, type Store } from './store.js';
 
 export interface ClusterOptions {
   url: string;
@@ -42,6 +45,10 @@ export interface Cluster {
   /** The arbiter's writes (ledger, audit): every batch passes the election's fence. */
   readonly fencedStore: Store;
   readonly docs: DocFanout;
+  /** Where this relay's engine, while it follows, reads only the ledger entries the arbiter changed. */
+  readonly ledgerFeed: LedgerFeed;
+  /** Reads of the ledger while following: whole (start, role change, far behind) and changed entries only. */
+  followStats(): { wholeReads: number; changeReads: number; entriesRead: number; fanoutConnections: number };
   /** Follower's path for intents (the engine's `forward`). */
   forward(intent: Intent, ephemeral: boolean): Promise<Outcome>;
   /** Run `fn` holding the startup lock. */
@@ -59,8 +66,9 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
   const offs: (() => void)[] = [];
   let bus: PgBus | undefined;
   try {
-    bus = await PgBus.open(opts.url, { log: opts.log });
+    bus = await PgBus.open(opts.url, { log: opts.log, name: `owp-fanout-${opts.relayId}`.slice(0, 63) });
     await ensureIntentTable(backend.pool);
+    await ensureLedgerLog(backend.pool);
   } catch (err) {
     await bus?.close();
     await backend.close();
@@ -70,7 +78,20 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
   const store = createStore(backend);
   let election: Election | undefined;
   let desk: IntentDesk | undefined;
-  const fenced = () => (election ? fencedBackend(backend, election) : undefined);
+  const fenced = () => (election ? fencedBackend(backend, election, logLedgerKeys) : undefined);
+  const follow = { wholeReads: 0, changeReads: 0, entriesRead: 0 };
+  const ledgerFeed: LedgerFeed = {
+    async read(since) {
+      const r = await readLedgerChanges(backend.pool, since);
+      if (!r.entries) {
+        follow.wholeReads += 1;
+        return { cursor: r.cursor };
+      }
+      follow.changeReads += 1;
+      follow.entriesRead += r.entries.length;
+      return { cursor: r.cursor, entries: r.entries.map(([k, v]): [string, unknown] => [k, v === undefined ? undefined : decodeJson(k, v)]) };
+    },
+  };
   const fencedStore = createStore({
     kind: 'postgres-fenced',
     get: (k) => backend.get(k),
@@ -104,6 +125,8 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
     store,
     fencedStore,
     docs,
+    ledgerFeed,
+    followStats: () => ({ ...follow, fanoutConnections: theBus.connections }),
     async forward(intent, ephemeral) {
       const o = await forwarder.forward(intent, ephemeral);
       // Read your writes: the client's next read on this relay shows the batch that answered it.
@@ -181,7 +204,7 @@ export function clusterRoute(cluster: Cluster): Route {
     auth: 'none',
     handler(ctx) {
       const { role, epoch, holder } = cluster.role();
-      ctx.send(200, { relayId: cluster.relayId, role, epoch, arbiter: holder ?? null });
+      ctx.send(200, { relayId: cluster.relayId, role, epoch, arbiter: holder ?? null, follow: cluster.followStats() });
     },
   };
 }

@@ -14,7 +14,7 @@
  *   `leaseMs`, so another relay arbitrates within about leaseMs + renewMs (< 2 x leaseMs).
  */
 import type pg from 'pg';
-import { StoreError, type StoreBackend } from './port.js';
+import { StoreError, type RawOp, type StoreBackend } from './port.js';
 import { inTransaction, SCHEMA_LOCK, type PostgresBackend } from './postgres.js';
 
 export interface LeaderState {
@@ -142,13 +142,20 @@ export class Election {
   }
 }
 
-/** The backend whose every batch passes the election's fence (the arbiter's ledger writes). */
-export function fencedBackend(backend: PostgresBackend, election: Election): StoreBackend {
+/**
+ * The backend whose every batch passes the election's fence (the arbiter's ledger writes);
+ * `also` runs after the fence in the same transaction (the ledger's change log).
+ */
+export function fencedBackend(backend: PostgresBackend, election: Election, also?: (client: pg.PoolClient, ops: RawOp[]) => Promise<void>): StoreBackend {
   return {
     kind: 'postgres-fenced',
     get: (key) => backend.get(key),
     iterate: (range) => backend.iterate(range),
-    batch: (ops) => backend.batchChecked(ops, election.check),
+    batch: (ops) =>
+      backend.batchChecked(ops, async (c) => {
+        await election.check(c);
+        await also?.(c, ops);
+      }),
     close: async () => undefined,
   };
 }

@@ -142,6 +142,23 @@ describe('idle polling does not grow the audit log', () => {
     await r.api(w, 'POST', '/api/claim', { taskId: 'o/ids:b' });
     expect((await r.api(maint, 'GET', '/api/audit/verify')).body.entries).toBe(headBefore + 1);
   });
+
+  it('a claim-next refused at the worker’s own limit (owp worker run polling with its PRs in review) is counted, not chained', async () => {
+    expect((await r.api(maint, 'PUT', '/api/repos/o/limits', {})).status).toBe(200);
+    expect((await r.api(maint, 'POST', '/api/tasks', { tasks: ['a', 'b'].map((n) => ({ id: `o/limits:${n}`, repo: 'o/limits', title: n, skills: ['limits'] })) })).status).toBe(200);
+    const t = await r.token('worker', 'busy-w');
+    expect((await r.api(t, 'POST', '/api/workers/register', { skills: ['limits'], capacity: 10, maxConcurrent: 1 })).status).toBe(200);
+    expect((await r.api(t, 'POST', '/api/claim', {})).status).toBe(200);
+    const headBefore = (await r.api(maint, 'GET', '/api/audit/verify')).body.entries as number;
+    const idleBefore = (await r.api(maint, 'GET', '/api/status')).body.engine.idlePolls as number;
+    for (let i = 0; i < 3; i++) {
+      const res = await r.api(t, 'POST', '/api/claim', {});
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('max-concurrent');
+    }
+    expect((await r.api(maint, 'GET', '/api/audit/verify')).body).toMatchObject({ ok: true, entries: headBefore });
+    expect((await r.api(maint, 'GET', '/api/status')).body.engine.idlePolls).toBe(idleBefore + 3);
+  });
 });
 
 describe('imports and repo policies (CLI as a child process)', () => {
