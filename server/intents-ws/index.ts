@@ -26,7 +26,7 @@ import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { AddressOf } from '../http/client-address.js';
 import { DEFAULT_JSON_DEPTH, jsonDepth } from '../http/router.js';
 import type { Logger, Principal, Route } from '../ports.js';
-import type { RateLimiter } from '../ratelimit/index.js';
+import { retryAfterSeconds, type RateLimiter } from '../ratelimit/index.js';
 import { clampReason } from '../sync/acl.js';
 import { dispatch, routesByOp, type DispatchDeps, type Reply } from './dispatch.js';
 
@@ -96,7 +96,7 @@ export function intentChannel(o: IntentChannelOptions): IntentChannel {
   const maxInFlight = o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   const maxBytes = o.maxMessageBytes ?? 1024 * 1024;
   const maxDepth = o.jsonDepth ?? DEFAULT_JSON_DEPTH;
-  const d: DispatchDeps = { routes: routesByOp(o.routes), limiter: o.limiter, shuttingDown: o.shuttingDown, log: o.log };
+  const d: DispatchDeps = { routes: routesByOp(o.routes), shuttingDown: o.shuttingDown, log: o.log };
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxBytes * 2 });
   wss.on('headers', (headers) => headers.push(`${PROTOCOL_HEADER}: ${PROTOCOL_VERSION}`));
   const conns = new Set<Conn>();
@@ -130,6 +130,13 @@ export function intentChannel(o: IntentChannelOptions): IntentChannel {
       raw = JSON.parse(text);
     } catch {
       return refuse(c, null, 400, 'invalid-json', 'The message is not valid UTF-8 JSON; send one JSON object { id, op, task?, body? } per message.');
+    }
+    // The token's request budget, shared with HTTP, is taken per message as the router takes it per request.
+    const wait = o.limiter?.take(`t:${c.principal.tokenId}`) ?? 0;
+    if (wait > 0) {
+      const secs = retryAfterSeconds(wait);
+      const id = isMessageId((raw as { id?: unknown } | null)?.id) ? (raw as { id: MessageId }).id : null;
+      return answer(c, id, { status: 429, body: { error: { code: 'rate-limited', message: `Too many requests; wait ${secs} s (see retryAfter) and slow down.` } }, retryAfter: secs });
     }
     const p = parseIntentRequest(raw);
     if (!p.ok) return refuse(c, p.id, 400, p.code, p.message, p.field);
