@@ -11,6 +11,8 @@
  * - The first message on an admitted socket is the hello (protocol, maxInFlight, ops).
  * - A socket has at most `maxInFlight` requests received and not yet answered; one more is
  *   answered 429 `rate-limited` at once (no retryAfter) and never reaches the engine.
+ * - A socket whose unread answers pass 16 MiB is closed (4429): no client makes the relay buffer
+ *   without end.
  * - Answers go only to the socket that asked; a socket that is gone gets nothing, and the
  *   intent still runs to its outcome (retrievable by its intentId, as over HTTP).
  * - Revoking a token closes its channel sockets (4410); close() answers what is in flight
@@ -69,6 +71,7 @@ interface Conn {
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
 function protocolOf(req: IncomingMessage): string | undefined {
   const h = req.headers[PROTOCOL_HEADER.toLowerCase()];
@@ -108,7 +111,10 @@ export function intentChannel(o: IntentChannelOptions): IntentChannel {
     return n;
   };
   const send = (c: Conn, m: IntentAnswer | IntentHello) => {
-    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(m));
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    // A client that sends without reading its answers does not make the relay buffer without end.
+    if (c.ws.bufferedAmount > MAX_UNREAD_BYTES) return void c.ws.close(CLOSE.tooMany, 'rate-limited: over 16 MiB of answers unread; read the answers you asked for');
+    c.ws.send(JSON.stringify(m));
   };
   const answer = (c: Conn, id: MessageId | null, r: Reply, route?: string) => {
     if (route) o.onAnswered?.(route, r.status);
