@@ -144,8 +144,9 @@ export class AuditLog {
       seq += 1;
       const base: Record<string, unknown> = { seq, prevHash };
       for (const f of EVENT_FIELDS) if (ev[f] !== undefined) base[f] = ev[f];
-      base.hash = hashPrepared(base);
-      const entry = base as unknown as AuditEntry;
+      // A fresh literal (not `base` grown further): JSON.stringify is slower on objects whose
+      // shape grew key by key, and every entry is written as JSON.
+      const entry = { ...base, hash: hashPrepared(base) } as unknown as AuditEntry;
       entries.push(entry);
       prevHash = entry.hash;
     }
