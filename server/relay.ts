@@ -29,6 +29,8 @@ import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
 import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
+import { intentChannel } from './intents-ws/index.js';
+import { INTENTS_PATH } from '../shared/intent-channel.js';
 import { explainRoutes } from './http/api-explain.js';
 import { actorOf, type ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
@@ -99,6 +101,8 @@ export interface RelayConfig {
     bodyBytes?: number;
     socketMessageBytes?: number;
     jsonDepth?: number;
+    /** Intents one intent-channel socket may have in flight (default 64; server/intents-ws). */
+    intentsInFlight?: number;
   };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
@@ -254,7 +258,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, jsonDepth: config.limits?.jsonDepth, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, addressOf, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
-    router.add(leaseRoutes(deps));
+    const lease = leaseRoutes(deps);
+    router.add(lease);
     router.add(explainRoutes(deps));
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
@@ -281,7 +286,24 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       await f.start?.();
       started.push(f);
     }
+    // Claims and lease actions over one WebSocket, several in flight: the same routes, auth and budget as HTTP.
+    const intents = intentChannel({
+      routes: lease,
+      tokens,
+      guard,
+      limiter: router.limiter,
+      addressOf,
+      log,
+      shuttingDown: () => shuttingDown,
+      maxMessageBytes: config.limits?.bodyBytes,
+      jsonDepth: config.limits?.jsonDepth,
+      maxSocketsPerToken: config.limits?.socketsPerToken,
+      maxInFlight: config.limits?.intentsInFlight,
+      onAnswered: (route, status) => metrics.request('WS', route, status),
+    });
+    const unRevokeIntents = tokens.onRevoke((tokenId) => void intents.closeTokenSockets(tokenId));
     const sync = attachSyncServer(server, {
+      upgrades: { [INTENTS_PATH]: (req, socket, head) => intents.upgrade(req, socket, head) },
       docs,
       tokens,
       log,
@@ -300,11 +322,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     metrics.watch({
       ledger: () => engine.ledger(),
       board: () => board.board(),
-      sockets: () => sync.connectionCount(),
+      sockets: () => sync.connectionCount() + intents.count(),
       streams: () => hub.size,
       dbSizeBytes: () => (store.backend.sizeBytes ? store.backend.sizeBytes() : folderBytes(config.dataDir)),
     });
-    cleanup.unshift(() => sync.close());
+    cleanup.unshift(() => sync.close(), () => intents.close());
     // Only now, listening and loaded, does a first start create (or --reset-admin replace) the
     // admin token: a start that fails leaves no token that was never shown.
     const firstAdmin = async () => {
@@ -334,7 +356,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         await cluster?.resign();
         notifier?.stop();
         hub.close();
-        await sync.close();
+        unRevokeIntents();
+        await Promise.all([sync.close(), intents.close()]);
         // Let answers already written reach their clients, then cut what is left.
         server.closeIdleConnections();
         const grace = new Promise<void>((r) => setTimeout(r, 1000).unref());

@@ -58,6 +58,8 @@ export interface SyncServerOptions {
   addressOf?: AddressOf;
   /** An upgrade was refused, with the stable code of its reason (metrics). */
   onRefused?: (code: string) => void;
+  /** Other WebSocket endpoints on this server, by exact path (the intent channel, server/intents-ws). */
+  upgrades?: Record<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
 export interface SyncServer {
@@ -72,6 +74,14 @@ export interface SyncServer {
 }
 
 const STOPPING = 'shutting-down: the relay is stopping';
+
+function pathOf(req: IncomingMessage): string {
+  try {
+    return new URL(req.url ?? '/', 'http://relay.invalid').pathname;
+  } catch {
+    return '';
+  }
+}
 
 /** The protocol version a client names on its upgrade: the `OWP-Protocol` header, else `?protocol=` (browsers set no headers). */
 function protocolOf(req: IncomingMessage): string | undefined {
@@ -126,6 +136,8 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
   let closing = false;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const other = opts.upgrades && Object.hasOwn(opts.upgrades, pathOf(req)) ? opts.upgrades[pathOf(req)] : undefined;
+    if (other) return other(req, socket, head);
     const docName = docNameOf(req, prefix);
     if (docName === null) {
       // Another upgrade handler may want it; if there is none, refuse.
