@@ -102,9 +102,13 @@ describe('a vault written by plugin 0.1.0', () => {
     expect(F.app.vault.getMarkdownFiles().map((f) => f.path).sort()).toEqual([note(12, 'Name the line in parser errors'), note(13, 'Document the CLI'), note(20, 'Twenty'), note(21, 'Twenty-one'), note(22, 'Twenty-two'), 'OWP/Tasks/octo/hello/readme-typo Fix the typos in the README.md.md'].sort());
     expect(since(mark).filter((m) => /deleted while Obsidian was closed/.test(m))).toEqual([]);
     // the token moved out of data.json into the app's secret storage
-    const data = await savedData(F);
+    // (the plugin saves in the background: wait for the save that notes every task)
+    const noted = ['octo/app#12', 'octo/app#13', 'octo/hello:readme-typo'];
+    const data = await waitFor(() => {
+      const d = JSON.parse(fs.readFileSync(path.join(dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8')) as { token?: string; noted?: string[] };
+      return noted.every((id) => d.noted?.includes(id)) ? d : undefined;
+    }, 15_000, 'data.json noting every task');
     expect(data.token).toBe('');
-    expect(data.noted).toEqual(expect.arrayContaining(['octo/app#12', 'octo/app#13', 'octo/hello:readme-typo']));
     expect([...secretStore.values()]).toContain(F.plugin.settings.token);
     // and it still syncs: a second start changes nothing
     const before = F.read(p);
