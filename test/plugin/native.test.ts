@@ -9,7 +9,7 @@ vi.mock('obsidian', () => import('../obsidian/index.js'));
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
-import { clock, makeVaultDir, mirrorIdle, openVault, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
+import { clock, makeVaultDir, mirrorIdle, openVault, savedData, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
 import { readTaskNote } from '../../shared/notes/task-note.js';
 import { Modal, appFeatures, happyWindow, noticeLog, secretStore } from '../obsidian/index.js';
 import { MyTasksView } from '../../plugin/views/my-tasks-view.js';
@@ -124,7 +124,7 @@ describe('a vault written by plugin 0.1.0', () => {
       const token = await relay.token('worker', 'olga');
       const O = await openVault(await makeVaultDir('no-secrets'), { relayUrl: relay.url, token });
       opened.push(O);
-      expect(JSON.parse(fs.readFileSync(path.join(O.dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8')).token).toBe(token);
+      expect((await savedData(O)).token).toBe(token);
       expect(O.plugin.session?.identity.workerId).toBe('olga');
     } finally {
       appFeatures.secretStorage = true;
