@@ -15,8 +15,6 @@
  * - Feature modules see only RelayPort (server/ports.ts).
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
 import { emptyLedger } from '../shared/model.js';
 import { openAuditLog } from './audit/index.js';
@@ -29,6 +27,8 @@ import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
 import { backupRoutes } from './backup/index.js';
 import { leaseRoutes } from './http/api-leases.js';
+import { intentChannel } from './intents-ws/index.js';
+import { INTENTS_PATH } from '../shared/intent-channel.js';
 import { explainRoutes } from './http/api-explain.js';
 import { actorOf, type ApiDeps } from './http/deps.js';
 import type { RateLimitOptions } from './ratelimit/index.js';
@@ -37,7 +37,7 @@ import { createLogger } from './log/index.js';
 import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
 import { clientAddress, parseTrustProxy } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
-import { startingHandler } from './http/starting.js';
+import { listen, startingHandler, urlHostOf } from './http/starting.js';
 import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
@@ -99,6 +99,8 @@ export interface RelayConfig {
     bodyBytes?: number;
     socketMessageBytes?: number;
     jsonDepth?: number;
+    /** Intents one intent-channel socket may have in flight (default 64; server/intents-ws). */
+    intentsInFlight?: number;
   };
   /** Sweeper period for lease expiry (default 250 ms). */
   sweepMs?: number;
@@ -254,7 +256,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const router = new Router({ tokens, log, rateLimit: config.rateLimit, now, shuttingDown: () => shuttingDown, guard, bodyLimit: config.limits?.bodyBytes, jsonDepth: config.limits?.jsonDepth, addressOf, onAnswered: (m, route, status) => metrics.request(m, route, status) });
     const hub = new EventHub({ engine, board, profiles: publicProfiles, tokens, log, publicDashboard: config.publicDashboard ?? false, pingMs: config.ssePingMs, guard, addressOf, maxClients: config.limits?.sseClients, maxPerCaller: config.limits?.ssePerToken, bufferBytes: config.limits?.sseBufferBytes });
     router.add(adminRoutes(deps));
-    router.add(leaseRoutes(deps));
+    const lease = leaseRoutes(deps);
+    router.add(lease);
     router.add(explainRoutes(deps));
     router.add(observabilityRoutes({ metrics, guard, addressOf, phase: () => phase, metricsPublic: config.metrics?.public, metricsToken: config.metrics?.token }));
     router.add(backupRoutes({ store, log, now, version: deps.version }));
@@ -281,7 +284,24 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       await f.start?.();
       started.push(f);
     }
+    // Claims and lease actions over one WebSocket, several in flight: the same routes, auth and budget as HTTP.
+    const intents = intentChannel({
+      routes: lease,
+      tokens,
+      guard,
+      limiter: router.limiter,
+      addressOf,
+      log,
+      shuttingDown: () => shuttingDown,
+      maxMessageBytes: config.limits?.bodyBytes,
+      jsonDepth: config.limits?.jsonDepth,
+      maxSocketsPerToken: config.limits?.socketsPerToken,
+      maxInFlight: config.limits?.intentsInFlight,
+      onAnswered: (route, status) => metrics.request('WS', route, status),
+    });
+    const unRevokeIntents = tokens.onRevoke((tokenId) => void intents.closeTokenSockets(tokenId));
     const sync = attachSyncServer(server, {
+      upgrades: { [INTENTS_PATH]: (req, socket, head) => intents.upgrade(req, socket, head) },
       docs,
       tokens,
       log,
@@ -300,11 +320,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     metrics.watch({
       ledger: () => engine.ledger(),
       board: () => board.board(),
-      sockets: () => sync.connectionCount(),
+      sockets: () => sync.connectionCount() + intents.count(),
       streams: () => hub.size,
       dbSizeBytes: () => (store.backend.sizeBytes ? store.backend.sizeBytes() : folderBytes(config.dataDir)),
     });
-    cleanup.unshift(() => sync.close());
+    cleanup.unshift(() => sync.close(), () => intents.close());
     // Only now, listening and loaded, does a first start create (or --reset-admin replace) the
     // admin token: a start that fails leaves no token that was never shown.
     const firstAdmin = async () => {
@@ -334,7 +354,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         await cluster?.resign();
         notifier?.stop();
         hub.close();
-        await sync.close();
+        unRevokeIntents();
+        await Promise.all([sync.close(), intents.close()]);
         // Let answers already written reach their clients, then cut what is left.
         server.closeIdleConnections();
         const grace = new Promise<void>((r) => setTimeout(r, 1000).unref());
@@ -358,31 +379,3 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   }
 }
 
-/** Bind the relay's port (./http/starting.ts answers until the relay serves). */
-async function listen(config: RelayConfig, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; sockets: Set<Socket> }> {
-  // A request (headers and body) must arrive within requestTimeoutMs: a client trickling a
-  // body cannot hold a socket for Node's default 5 minutes. Event streams are not affected
-  // (their request is complete at once; only the answer is long).
-  const requestTimeout = config.limits?.requestTimeoutMs ?? 30_000;
-  const server = createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout, 5_000) }, handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // A deep accept queue: hundreds of workers reconnecting while a batch runs must not
-    // have their SYNs dropped (the kernel's retry waits 1 s, 3 s, 7 s...).
-    server.listen({ port: config.port ?? 8787, host: config.host ?? '127.0.0.1', backlog: 2048 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return { server, sockets };
-}
-
-/** The host part of the relay's URL: a wildcard address is reached on 127.0.0.1; IPv6 in brackets. */
-function urlHostOf(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-}

@@ -6,7 +6,9 @@
  *   `create`, or `ensureAdmin`'s `created`) and never stored: LevelDB holds only its SHA-256
  *   under `auth/<sha256 hex>` and an index `auth-id/<id>` -> sha256 hex.
  * - `verify` compares digests in constant time and returns undefined for unknown or revoked
- *   tokens. It is synchronous (an in-memory copy of the table, loaded by `open`, written
+ *   tokens. The digests of up to DIGEST_CACHE recently used known tokens are kept in memory
+ *   (never stored), so a busy caller's token is not hashed on every request; the record is
+ *   still looked up each time, so a revocation counts at once. It is synchronous (an in-memory copy of the table, loaded by `open`, written
  *   through on every change), so the socket upgrade path and every HTTP request can use it.
  * - A worker token is bound to exactly one worker id; other roles carry none.
  * - Revocation is permanent and notifies `onRevoke` listeners at once (sockets, SSE streams).
@@ -16,6 +18,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import { OwpError } from '../../shared/errors.js';
 import { isWorkerId } from '../../shared/model.js';
+import { PROTOCOL_HEADER } from '../../shared/protocol.js';
 import { ROLES as PROTOCOL_ROLES } from '../../shared/protocol.js';
 import type { Principal, Role } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
@@ -25,6 +28,8 @@ const AUTH_PREFIX = 'auth/';
 const ID_PREFIX = 'auth-id/';
 /** An operator-chosen admin token (OWP_ADMIN_TOKEN) must be at least this long. */
 export const MIN_ENV_TOKEN_LENGTH = 16;
+/** How many known tokens' digests `check` keeps (oldest dropped first). */
+export const DIGEST_CACHE = 4096;
 
 export interface TokenRecord {
   id: string;
@@ -73,6 +78,20 @@ export function generateToken(): string {
   return 'owp_' + randomBytes(32).toString('base64url');
 }
 
+/**
+ * The protocol version a socket upgrade names: the `OWP-Protocol` header, else `?protocol=`
+ * (browsers and y-websocket set no headers); checked with shared/protocol.ts socketProtocolRefusal.
+ */
+export function protocolFromRequest(req: IncomingMessage): string | undefined {
+  const h = req.headers[PROTOCOL_HEADER.toLowerCase()];
+  if (h !== undefined) return Array.isArray(h) ? h.join(',') : h;
+  try {
+    return new URL(req.url ?? '/', 'http://relay.invalid').searchParams.get('protocol') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The token of an HTTP or upgrade request: `Authorization: Bearer <t>` first, else `?token=`. */
 export function tokenFromRequest(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
@@ -106,6 +125,8 @@ function principalOf(r: TokenRecord): Principal {
 
 export class TokenStore {
   private readonly byHash = new Map<string, TokenRecord>();
+  /** Token -> its sha256 hex, for known tokens only (see the module header). */
+  private readonly digests = new Map<string, string>();
   private readonly byId = new Map<string, TokenRecord>();
   private readonly workers = new Set<string>();
   private readonly revokeListeners = new Set<(tokenId: string) => void>();
@@ -114,10 +135,12 @@ export class TokenStore {
   private constructor(
     private readonly store: Store,
     private readonly now: () => number,
+    private readonly digestCache: number,
   ) {}
 
-  static async open(store: Store, opts: { now?: () => number } = {}): Promise<TokenStore> {
-    const ts = new TokenStore(store, opts.now ?? Date.now);
+  /** `digestCache`: how many known tokens' digests to keep (default DIGEST_CACHE). */
+  static async open(store: Store, opts: { now?: () => number; digestCache?: number } = {}): Promise<TokenStore> {
+    const ts = new TokenStore(store, opts.now ?? Date.now, Math.max(0, opts.digestCache ?? DIGEST_CACHE));
     await ts.reload();
     return ts;
   }
@@ -170,10 +193,15 @@ export class TokenStore {
     if (typeof token !== 'string' || token.length === 0 || token.length > 512) {
       return { ok: false, code: 'unauthorized', message: 'unauthorized: no token; pass one as ?token= or Authorization: Bearer' };
     }
-    const digest = hashToken(token);
+    const cached = this.digests.get(token);
+    const digest = cached ?? hashToken(token);
     const rec = this.byHash.get(digest);
-    if (!rec || !timingSafeEqual(Buffer.from(digest, 'hex'), Buffer.from(rec.hash, 'hex'))) {
+    if (!rec || (cached === undefined && !timingSafeEqual(Buffer.from(digest, 'hex'), Buffer.from(rec.hash, 'hex')))) {
       return { ok: false, code: 'unauthorized', message: 'unauthorized: this token is not known to the relay; ask an admin for one' };
+    }
+    if (cached === undefined && this.digestCache > 0) {
+      if (this.digests.size >= this.digestCache) this.digests.delete(this.digests.keys().next().value!);
+      this.digests.set(token, digest);
     }
     if (rec.revokedAt !== undefined) {
       return { ok: false, code: 'token-revoked', message: 'token-revoked: this token was revoked; ask an admin for a new one' };

@@ -29,6 +29,8 @@ export const DEFAULT_URL = 'http://127.0.0.1:8787';
 
 export class Context {
   private clientCache?: RelayClient;
+  /** Claims and lease actions over the intent channel when the relay offers it (`owp worker run`); set before the first client() call. */
+  intents = false;
   private meCache?: Promise<Me>;
 
   constructor(
@@ -59,7 +61,12 @@ export class Context {
       throw new UsageError(`the relay URL must start with http:// or https://, e.g. ${DEFAULT_URL}; got "${this.url}" (from ${str(this.p, 'url') !== undefined ? '--url' : 'OWP_URL'})`);
     if (!this.token)
       throw new UsageError('no token: pass --token TOKEN or set OWP_TOKEN (an admin makes one with `owp token create`)');
-    return (this.clientCache ??= new RelayClient({ url: this.url, token: this.token }));
+    return (this.clientCache ??= new RelayClient({ url: this.url, token: this.token, intents: this.intents }));
+  }
+
+  /** Let go of what the command opened (the intent channel's socket keeps a process alive). */
+  close(): void {
+    this.clientCache?.close();
   }
 
   me(): Promise<Me> {

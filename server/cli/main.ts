@@ -122,5 +122,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     out.refused('internal', `unexpected error: ${(e as Error).stack ?? String(e)}`);
     return 1;
+  } finally {
+    ctx?.close();
   }
 }

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { BOARD_DOC, CLOSE, inboxDoc, LEDGER_DOC, PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { HealthSchema, HeartbeatAnswerSchema, IntentAnswerSchema, OutcomeSchema } from '../../shared/wire.js';
+import { CHAN_1, CHAN_2, CHAN_3 } from './channel.js';
 import { EventStream, until, within } from './client.js';
 import { addition, closeOf, expectStatus, fail, leaseOf, refusal, shape, type Requirement } from './expect.js';
 import { ERR_4, EVT_2, LEASE_7, LEASE_8, VER_3, VER_4, VER_5 } from './more-requirements.js';
@@ -184,6 +185,9 @@ export const REQUIREMENTS: readonly Requirement[] = [
       if (e.outcome && e.outcome.workerId !== c.c.id) fail("the answer carries worker b's outcome");
     },
   },
+  CHAN_1,
+  CHAN_2,
+  CHAN_3,
   {
     id: 'OWP-LEASE-4',
     level: 'MUST',

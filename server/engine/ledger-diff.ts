@@ -140,9 +140,37 @@ export function withoutHeartbeatNoise(d: LedgerDiff, shown: { get(taskId: string
   return tasks ? { ...d, tasks } : d;
 }
 
+/**
+ * Equal as JSON values (plain data: objects, arrays, strings, numbers, booleans, null), key
+ * order aside; a field holding undefined counts as absent and an array item null, as in
+ * JSON. No allocation: it replaced two JSON.stringify calls per entry written.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i] ?? null, bb[i] ?? null)) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let nx = 0;
+  for (const k in x) {
+    if (!Object.hasOwn(x, k) || x[k] === undefined) continue;
+    nx++;
+    if (!Object.hasOwn(y, k) || !sameJson(x[k], y[k])) return false;
+  }
+  let ny = 0;
+  for (const k in y) if (Object.hasOwn(y, k) && y[k] !== undefined) ny++;
+  return nx === ny;
+}
+
 function setIfChanged(m: Y.Map<unknown>, k: string, v: unknown): void {
   const cur = m.get(k);
-  if (cur === undefined || JSON.stringify(cur) !== JSON.stringify(v)) m.set(k, v);
+  if (cur === undefined || !sameJson(cur, v)) m.set(k, v);
 }
 
 /** Apply one batch to the ledger doc, in one transaction. */

@@ -35,7 +35,7 @@ export class RelayMetrics extends MetricsRegistry {
   readonly batchFailures = this.counter('owp_batch_failures_total', 'Batches that failed: the scheduler threw, the store write failed, or recording threw.', ['stage']);
   readonly tickSeconds = this.histogram('owp_tick_duration_seconds', 'Duration of one engine tick (arbitrate, persist, show, answer).', SECONDS_BUCKETS);
   readonly claimSeconds = this.histogram('owp_claim_latency_seconds', 'Time from a claim intent being queued to its answer, inside the relay.', SECONDS_BUCKETS);
-  readonly httpRequests = this.counter('owp_http_requests_total', 'HTTP requests answered, by method, route pattern and status.', ['method', 'route', 'status']);
+  readonly httpRequests = this.counter('owp_http_requests_total', 'HTTP requests answered, by method, route pattern and status (method WS: intent-channel messages, server/intents-ws).', ['method', 'route', 'status']);
   readonly socketRefusals = this.counter('owp_socket_refusals_total', 'WebSocket upgrades refused, by stable code.', ['code']);
 
   /** The engine's observer: counters per batch. */

@@ -19,7 +19,7 @@ import { WebSocketServer } from 'ws';
 import type * as awarenessProtocol from 'y-protocols/awareness';
 import { CLOSE, PROTOCOL_HEADER, PROTOCOL_VERSION, YJS_PATH } from '../../shared/protocol.js';
 import { AuthGuard } from '../auth/guard.js';
-import { tokenFromRequest, type TokenStore } from '../auth/index.js';
+import { protocolFromRequest, tokenFromRequest, type TokenStore } from '../auth/index.js';
 import { socketAddress, type AddressOf } from '../http/client-address.js';
 import type { Logger, Principal } from '../ports.js';
 import { DEFAULT_AUTH_FAILURE_RATE, DEFAULT_SOCKET_MESSAGE_RATE, RateLimiter, type RateLimitOptions } from '../ratelimit/index.js';
@@ -58,6 +58,8 @@ export interface SyncServerOptions {
   addressOf?: AddressOf;
   /** An upgrade was refused, with the stable code of its reason (metrics). */
   onRefused?: (code: string) => void;
+  /** Other WebSocket endpoints on this server, by exact path (the intent channel, server/intents-ws). */
+  upgrades?: Record<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
 export interface SyncServer {
@@ -73,14 +75,11 @@ export interface SyncServer {
 
 const STOPPING = 'shutting-down: the relay is stopping';
 
-/** The protocol version a client names on its upgrade: the `OWP-Protocol` header, else `?protocol=` (browsers set no headers). */
-function protocolOf(req: IncomingMessage): string | undefined {
-  const h = req.headers[PROTOCOL_HEADER.toLowerCase()];
-  if (h !== undefined) return Array.isArray(h) ? h.join(',') : h;
+function pathOf(req: IncomingMessage): string {
   try {
-    return new URL(req.url ?? '/', 'http://relay.invalid').searchParams.get('protocol') ?? undefined;
+    return new URL(req.url ?? '/', 'http://relay.invalid').pathname;
   } catch {
-    return undefined;
+    return '';
   }
 }
 
@@ -126,6 +125,8 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
   let closing = false;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const other = opts.upgrades && Object.hasOwn(opts.upgrades, pathOf(req)) ? opts.upgrades[pathOf(req)] : undefined;
+    if (other) return other(req, socket, head);
     const docName = docNameOf(req, prefix);
     if (docName === null) {
       // Another upgrade handler may want it; if there is none, refuse.
@@ -134,7 +135,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const ip = addressOf(req);
-      const a = admit(rules, { token: tokenFromRequest(req), address: ip, docName, closing, protocol: protocolOf(req), socketsOf: (t) => conns.countOf(t) });
+      const a = admit(rules, { token: tokenFromRequest(req), address: ip, docName, closing, protocol: protocolFromRequest(req), socketsOf: (t) => conns.countOf(t) });
       if (!a.ok) {
         const code = a.reason.split(':')[0]!;
         opts.onRefused?.(code);

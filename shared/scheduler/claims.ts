@@ -155,7 +155,17 @@ export function claimNext(draft: Draft, intent: Extract<Intent, { kind: 'claim-n
     if (e.taken || e.blocked) continue;
     // Entries come in taskPart order, so every later total is <= this bound (float addition
     // is monotone): once it is below the best total, nothing later can win or even tie.
-    if (best && e.taskPart + workerPart + pairMax < best.total) break;
+    const bound = e.taskPart + workerPart + pairMax;
+    let h = -1;
+    if (best && bound < best.total) break;
+    if (best && bound === best.total) {
+      // Only a tie is possible here, and a tie goes to the lower hash: a candidate whose hash
+      // loses cannot win whatever the filters say, so it is dropped before them (a bulk import
+      // queues hundreds of tasks with the same task part; their filters were most of a claim).
+      if (bestHash < 0) bestHash = hashOf(best.entry);
+      h = hashOf(e);
+      if (h > bestHash || (h === bestHash && compareStrings(e.id, best.taskId) > 0)) continue;
+    }
     focus(ctx, e);
     const no = firstFailing(PAIR_FILTERS, ctx);
     if (no) {
@@ -170,7 +180,7 @@ export function claimNext(draft: Draft, intent: Extract<Intent, { kind: 'claim-n
       bestHash = -1;
     } else if (total === best.total) {
       if (bestHash < 0) bestHash = hashOf(best.entry);
-      const h = hashOf(e);
+      if (h < 0) h = hashOf(e);
       if (h < bestHash || (h === bestHash && compareStrings(e.id, best.taskId) < 0)) {
         best = { taskId: e.id, total, entry: e };
         bestHash = h;

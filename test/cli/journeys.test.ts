@@ -243,6 +243,29 @@ describe('lease expiry', () => {
     expect(sub.code).toBe(1);
     expect(sub.stderr).toMatch(/^owp: lease-lost: /);
   });
+
+  it('complete: a leased task without a PR is done and credited; a second complete and a stranger’s are refused', async () => {
+    await owpJson(['repo', 'add', 'acme/chores'], maint);
+    await owpJson(['import', 'yaml', yamlFile('chores.yaml', 'repo: acme/chores\ntasks:\n  - id: tidy\n    title: Tidy the labels\n    points: 2\n')], maint);
+    const dora = await workerAs('dora');
+    const eve = await workerAs('eve');
+    await owpJson(['worker', 'register', '--skills', 'docs'], dora);
+    await owpJson(['worker', 'register', '--skills', 'docs'], eve);
+    const c = await owpJson<{ lease: { fencingToken: number } }>(['claim', 'acme/chores:tidy'], dora);
+    const stranger = await owp(['complete', 'acme/chores:tidy', '--fencing-token', String(c.lease.fencingToken)], eve);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toMatch(/^owp: lease-lost: /);
+    const done = await owp(['complete', 'acme/chores:tidy'], dora);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toBe('Completed acme/chores:tidy.\n');
+    const v = await relay.api(relay.adminToken, 'GET', `/api/tasks/${encodeURIComponent('acme/chores:tidy')}`);
+    expect(v.body.runtime).toMatchObject({ state: 'done', creditedTo: 'dora' });
+    const again = await owp(['complete', 'acme/chores:tidy'], dora);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^owp: lease-lost: no lease on acme\/chores:tidy is remembered/);
+    const ws = await owpJson<{ workers: { runtime: { workerId: string; credit: number; completed: number } | null }[] }>(['workers'], maint);
+    expect(ws.workers.find((w) => w.runtime?.workerId === 'dora')?.runtime).toMatchObject({ credit: 2, completed: 1 });
+  });
 });
 
 function alice0(): OwpOptions {

@@ -60,6 +60,10 @@ describe('README first session', () => {
     const second = await owp(['claim'], alice);
     expect(second.stderr).not.toMatch(/max-concurrent/);
     expect(second.code, second.stderr).toBe(0);
+    // `owp workers` says so: one task in progress of one at once (LEASES), one PR awaiting review (PRS)
+    const list = await owp(['workers'], admin);
+    expect(list.stdout).toMatch(/^WORKER\s+NAME\s+SKILLS\s+IN USE\s+LEASES\s+PRS\s/m);
+    expect(list.stdout).toMatch(/^alice\s+Alice\s+docs,typescript\s+\d+\/3\s+1\/1\s+1\s/m);
   });
 });
 

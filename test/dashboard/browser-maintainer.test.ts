@@ -209,13 +209,35 @@ describe.skipIf(!haveBrowser)(`maintainer dashboard in Chromium${haveBrowser ? '
     await page.selectOption('#owp-figures-window', '7d');
     await page.selectOption('#owp-figures-repo', REPO);
     await waitFor(async () => (await page.locator('#owp-figures-window').inputValue()) === '7d' && (await page.locator('#owp-figures-repo').inputValue()) === REPO, 10_000, 'choice kept across renders');
+    // The page shows the relay's own figures for the choice: rates, throughput and credits.
     const stats = await r.api(viewer, 'GET', `/api/stats?since=7d&repo=${encodeURIComponent(REPO)}`);
-    if (stats.status === 404) {
-      await waitFor(async () => /does not serve success figures/.test((await page.locator('[data-figures-unavailable]').textContent()) ?? ''), 30_000, 'says figures are missing');
-    } else {
-      expect(stats.status).toBe(200);
-      await waitFor(async () => /%$/.test((await page.locator('[data-figure="completion"] .owp-figure-value').textContent()) ?? ''), 30_000, 'completion rate');
-    }
+    expect(stats.status).toBe(200);
+    const f = stats.body.repos[REPO];
+    expect(f).toMatchObject({ granted: 3, done: 1, merged: 1 });
+    const value = (name: string) => page.locator(`[data-figure="${name}"] .owp-figure-value`);
+    const pct = (x: number) => `${Math.round(x * 100)}%`;
+    await waitFor(async () => (await value('completion').textContent()) === pct(f.completionRate), 30_000, 'completion rate of the relay');
+    expect(await value('requeue').textContent()).toBe(pct(f.requeueRate));
+    expect(await value('expiry').textContent()).toBe(pct(f.expiryRate));
+    expect(await page.locator('[data-figure="completion"]').getAttribute('class')).toContain('owp-figure-bad'); // 33% is under the 80% target
+    const cells = async (sel: string) => page.locator(`${sel} td`).allTextContents();
+    expect(await cells('[data-throughput-worker="bob"]')).toEqual(['1', '1', '1']);
+    await waitFor(async () => (await page.locator('[data-credit-worker="bob"]').count()) === 1, 30_000, 'credits');
+    const credits = (await r.api(viewer, 'GET', `/api/credits?since=7d&repo=${encodeURIComponent(REPO)}`)).body.credits as { workerId: string; points: number; mergedPrs: number; tasks: number }[];
+    const bob = credits.find((c) => c.workerId === 'bob')!;
+    expect(bob).toMatchObject({ mergedPrs: 1, tasks: 1 });
+    expect(await cells('[data-credit-worker="bob"]')).toEqual([String(bob.points), '1', '1']);
+  });
+
+  it('sends changes requested from the page: the PR goes back to its author with a fresh lease', async () => {
+    await page.goto(`${r.url}/#task=${encodeURIComponent(id(2))}`);
+    const d = page.locator(detail(2));
+    await d.locator('[data-action="changes-requested"]').click();
+    await page.waitForSelector(card(2, 'leased'), { timeout: 30_000 });
+    await waitFor(async () => (await d.locator('[data-action-result="ok"]').textContent()) === 'Changes requested: done.', 30_000, 'changes requested message');
+    const rt = (await r.api(maintainer, 'GET', `/api/tasks/${encodeURIComponent(id(2))}`)).body.runtime;
+    expect(rt).toMatchObject({ state: 'leased', lease: { workerId: 'alice' } });
+    await waitFor(async () => (await d.locator('.owp-detail-events [data-kind="review-changes-requested"]').count()) === 1, 30_000, 'in the history');
   });
 
   it('keeps the new parts at WCAG AA text contrast in light and dark', async () => {

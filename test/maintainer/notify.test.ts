@@ -54,7 +54,7 @@ describe('notifications from a relay', () => {
     await r.api(maint, 'PUT', '/api/repos/acme/notes', { repo: 'acme/notes', reviewBudget: 1, maxAttempts: 1 });
     await r.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks: [{ id: 'acme/notes:a', repo: 'acme/notes', title: 'Fix <!channel> & more' }, { id: 'acme/notes:b', repo: 'acme/notes', title: 'B' }] });
     await r.api(worker, 'POST', '/api/workers/register', { skills: [], capacity: 10, maxConcurrent: 3 });
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await r?.close();

@@ -56,6 +56,9 @@ describe('owp task hold / unhold', () => {
     expect(refused.stderr).toMatch(/^owp: [a-z-]+: .*hold/m);
     await waitFor(async () => (await edits()).some((e) => e.kind === 'task-held'), 30_000, 'task-held audited');
     expect((await edits()).find((e) => e.kind === 'task-held')).toMatchObject({ actor: 'maintainer-ann', before: false, after: true });
+    // `owp tasks` says it is held; `owp task show` too.
+    expect((await owp(['tasks', '--repo', REPO], viewer)).stdout).toMatch(new RegExp(`^${A}\\s+queued,held\\s+1\\s+0\\s+0\\s`, 'm'));
+    expect((await owp(['task', 'show', A], viewer)).stdout).toMatch(/held\s+yes/);
   });
 
   it('says so when the task is already on hold, and adds no audit entry (counted after the unhold below)', async () => {
@@ -90,6 +93,7 @@ describe('owp task priority', () => {
     expect(down).toMatchObject({ priority: -5, before: 20, changed: true });
     expect((await r.api(maint.token, 'GET', `/api/tasks/${encodeURIComponent(A)}`)).body.task.priority).toBe(-5);
     expect((await owp(['task', 'priority', A, '-5'], maint)).stdout).toBe(`${A} already has priority -5; nothing changed.\n`);
+    expect((await owp(['tasks', '--repo', REPO], viewer)).stdout).toMatch(new RegExp(`^${A}\\s+leased\\s+1\\s+0\\s+-5\\s`, 'm'));
     await waitFor(async () => (await edits()).filter((e) => e.kind === 'task-priority-changed').length === 2, 30_000, 'both changes audited');
     expect((await edits()).filter((e) => e.kind === 'task-priority-changed').map((e) => [e.before, e.after, e.actor])).toEqual([
       [0, 20, 'maintainer-ann'],

@@ -53,8 +53,8 @@ describe('owp tasks and owp status', () => {
   it('show the PR column and "awaiting review <age>" for PR-open tasks', async () => {
     const t = await owp(['tasks', '--repo', REPO], maint);
     expect(t.code, t.stderr).toBe(0);
-    expect(t.stdout).toMatch(/TASK\s+STATE\s+PTS\s+TIER\s+SKILLS\s+AREA\s+HOLDER\s+PR\s+LEASE\s+TITLE/);
-    expect(t.stdout).toMatch(/acme\/views:a\s+pr_open\s+1\s+0\s+-\s+-\s+w1\s+#7\s+awaiting review (?:\d+(?:ms|[dhms]))+\s+Fix the parser/);
+    expect(t.stdout).toMatch(/TASK\s+STATE\s+PTS\s+TIER\s+PRIO\s+SKILLS\s+AREA\s+HOLDER\s+PR\s+LEASE\s+TITLE/);
+    expect(t.stdout).toMatch(/acme\/views:a\s+pr_open\s+1\s+0\s+0\s+-\s+-\s+w1\s+#7\s+awaiting review (?:\d+(?:ms|[dhms]))+\s+Fix the parser/);
     expect(t.stdout).not.toMatch(/lapsed|in -/);
     const s = await owp(['status'], maint);
     expect(s.code, s.stderr).toBe(0);

@@ -66,7 +66,7 @@ describe('examples/python-worker', () => {
     const t2 = (await r.api(maint, 'GET', '/api/tasks/octo%2Fpy%232')).body;
     expect(t2.runtime).toMatchObject({ state: 'pr_open', prUrl: 'https://github.com/octo/py/pull/2' });
     expect((await r.api(maint, 'GET', '/api/tasks/octo%2Fpy%231')).body.runtime.state).toBe('cancelled');
-  }, 120_000);
+  });
 
   it.runIf(hasPython)('heartbeats every third of the ttl while the work runs (OWP-LEASE-8), so long work keeps its lease', async () => {
     const maint = await r.token('maintainer');
@@ -104,11 +104,11 @@ describe('examples/python-worker', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 180_000);
+  });
 
   it.runIf(hasPython)('a refused token ends it with the code on stderr and exit 1', async () => {
     const res = await run(['--url', r.url], { OWP_TOKEN: 'owp_not-a-token' });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^owp_worker: unauthorized: /);
-  }, 60_000);
+  });
 });

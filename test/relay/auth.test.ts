@@ -94,6 +94,20 @@ describe('token store', () => {
     expect(tokens.list()).toEqual([{ id: w.id, role: 'worker', workerId: 'w1', createdAt: 1_000, revokedAt: 1_000 }]);
   });
 
+  it('a token checked before (its digest remembered) is refused at once when revoked, and unknown tokens stay unknown', async () => {
+    const w = await tokens.create({ role: 'worker', workerId: 'w1' });
+    for (let i = 0; i < 3; i++) expect(tokens.check(w.token)).toMatchObject({ ok: true, principal: { workerId: 'w1' } });
+    await tokens.revoke(w.id);
+    expect(tokens.check(w.token)).toMatchObject({ ok: false, code: 'token-revoked' });
+    for (let i = 0; i < 3; i++) expect(tokens.check(w.token.slice(0, -1) + 'x')).toMatchObject({ ok: false, code: 'unauthorized' });
+    // More known tokens than the digest cache holds: every one still verifies (the oldest are hashed again).
+    const small = await TokenStore.open(store, { digestCache: 8 });
+    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => small.create({ role: 'worker', workerId: `m${i}` })));
+    for (let round = 0; round < 2; round++) for (const [i, t] of many.entries()) expect(small.verify(t.token)?.workerId).toBe(`m${i}`);
+    await small.revoke(many[19]!.id);
+    expect(small.check(many[19]!.token)).toMatchObject({ ok: false, code: 'token-revoked' });
+  });
+
   it('ensureAdmin creates the first admin token once, and honours OWP_ADMIN_TOKEN', async () => {
     const first = await tokens.ensureAdmin();
     expect(first.created).toMatch(/^owp_/);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createLogger, parseLogFormat, parseLogLevel, scrub, REDACTED } from '../../server/log/index.js';
+import { censorSecrets, createLogger, parseLogFormat, parseLogLevel, scrub, REDACTED } from '../../server/log/index.js';
 import { openSse } from '../helpers/sse.js';
 import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
 
@@ -156,6 +156,16 @@ describe('createLogger', () => {
     expect(line.key).toBe(REDACTED);
     // Secrets shorter than 8 characters are not registered (they would censor ordinary words).
     expect(line.short).toBe('short');
+  });
+
+  it('censors a copy: the caller keeps its object, arrays are walked, an object without secrets is passed as it is', () => {
+    const fields = { method: 'POST', headers: { token: 't1', accept: 'x' }, list: [{ password: 'p' }, 'plain'] };
+    const out = censorSecrets(fields);
+    expect(out).toEqual({ method: 'POST', headers: { token: REDACTED, accept: 'x' }, list: [{ password: REDACTED }, 'plain'] });
+    expect(fields.headers.token).toBe('t1');
+    expect(fields.list[0]).toEqual({ password: 'p' });
+    const clean = { method: 'GET', route: '/api/claim', status: 200, ms: 1.2 };
+    expect(censorSecrets(clean)).toBe(clean);
   });
 
   it('writes JSON lines when the output is not a terminal and readable lines when it is', () => {

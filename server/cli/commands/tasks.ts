@@ -1,7 +1,8 @@
 /**
  * `owp tasks` and `owp status`. A task with a PR awaiting review shows its PR (`#12`) and
  * `awaiting review <age>` (since the PR was submitted, from GET /api/reviews): such a lease
- * does not expire, so no countdown.
+ * does not expire, so no countdown. A held task reads `queued,held` (one word, so columns
+ * still split on spaces); PRIO is the priority the scheduler orders the queue by.
  */
 import { UsageError, parseRepoArg, str } from '../args.js';
 import type { Command, Context } from '../command.js';
@@ -32,12 +33,13 @@ export const tasks: Command = {
     ctx.out.result(r, () =>
       r.tasks.length
         ? table(
-            ['TASK', 'STATE', 'PTS', 'TIER', 'SKILLS', 'AREA', 'HOLDER', 'PR', 'LEASE', 'TITLE'],
+            ['TASK', 'STATE', 'PTS', 'TIER', 'PRIO', 'SKILLS', 'AREA', 'HOLDER', 'PR', 'LEASE', 'TITLE'],
             r.tasks.map(({ task, runtime }) => [
               task.id,
-              runtime?.state ?? '?',
+              `${runtime?.state ?? '?'}${task.held ? ',held' : ''}`,
               task.points,
               task.tier,
+              task.priority,
               task.skills.join(',') || '-',
               task.area || '-',
               runtime?.lease?.workerId ?? '',

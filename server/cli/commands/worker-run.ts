@@ -35,6 +35,7 @@ export const workerRun: Command = {
     'no-workspace': { type: 'boolean', help: 'run the tool in an empty task folder; it clones, pushes and prints `PR: <url>` itself' },
     once: { type: 'boolean', help: 'stop after one task (exit 0 if it was submitted, 1 otherwise)' },
     poll: { type: 'string', arg: 'DUR', help: 'how often to look for a task when none is free (default 10s, backs off to 8x)' },
+    transport: { type: 'string', arg: 'auto|http', help: 'claims and heartbeats over the intent channel (one WebSocket) when the relay offers it (auto, default), or over HTTP only' },
   },
   details: [
     'With --tool or --exec: each task gets a worktree of its repository on branch owp/<task>,',
@@ -50,6 +51,9 @@ export const workerRun: Command = {
   ].join('\n'),
   async run(ctx) {
     ctx.noMorePositionals(0);
+    const transport = str(ctx.p, 'transport') ?? 'auto';
+    if (transport !== 'auto' && transport !== 'http') throw new UsageError(`--transport must be auto or http, got ${JSON.stringify(transport)}`);
+    ctx.intents = transport === 'auto';
     const pollMs = str(ctx.p, 'poll') !== undefined ? Math.max(100, parseDuration(str(ctx.p, 'poll')!, '--poll')) : 10_000;
     const toolName = str(ctx.p, 'tool');
     const execCmd = str(ctx.p, 'exec');

@@ -88,17 +88,23 @@ export const workers: Command = {
   summary: 'list workers: skills, capacity in use, leases, credit, trust',
   async run(ctx) {
     ctx.noMorePositionals(0);
-    const r = await ctx.client().get<{ workers: WorkerRow[] }>('/api/workers');
+    const client = ctx.client();
+    const r = await client.get<{ workers: WorkerRow[] }>('/api/workers');
+    // A lease whose PR awaits review does not count against --max-concurrent: LEASES shows the
+    // tasks in progress against it, PRS the pull requests awaiting review.
+    const held = ctx.out.json ? [] : (await client.get<{ tasks: { runtime?: { lease?: { workerId: string } } | null }[] }>('/api/tasks?state=leased')).tasks;
+    const working = (id: string | undefined) => held.filter((t) => t.runtime?.lease?.workerId === id).length;
     ctx.out.result(r, () =>
       r.workers.length
         ? table(
-            ['WORKER', 'NAME', 'SKILLS', 'IN USE', 'LEASES', 'CREDIT', 'DONE', 'TRUST', 'ONLINE', 'LAST CREDIT'],
+            ['WORKER', 'NAME', 'SKILLS', 'IN USE', 'LEASES', 'PRS', 'CREDIT', 'DONE', 'TRUST', 'ONLINE', 'LAST CREDIT'],
             r.workers.map((w) => [
               w.profile?.id ?? w.runtime?.workerId,
               w.profile?.name,
               w.profile?.skills.join(',') || '-',
               `${w.runtime?.pointsInUse ?? 0}/${w.profile?.capacity ?? '?'}`,
-              `${w.runtime?.activeLeases.length ?? 0}/${w.profile?.maxConcurrent ?? '?'}`,
+              `${working(w.runtime?.workerId)}/${w.profile?.maxConcurrent ?? '?'}`,
+              (w.runtime?.activeLeases.length ?? 0) - working(w.runtime?.workerId),
               w.runtime?.credit ?? 0,
               w.runtime?.completed ?? 0,
               trustText(w),

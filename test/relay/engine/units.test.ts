@@ -1,11 +1,13 @@
 /**
  * The engine's pure parts on real Y.Docs: ledger diff/persist/doc helpers and the board view.
  */
+import fc from 'fast-check';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
+import { fcOptions } from '../../helpers/fc.js';
 import type { AuditEvent, Ledger, TaskRuntime } from '../../../shared/model.js';
 import { BoardView } from '../../../server/engine/board.js';
-import { applyToLedgerDoc, diffLedger, ledgerFromEntries, ledgerOps, resetLedgerDoc, RECENT_MAX } from '../../../server/engine/ledger-diff.js';
+import { applyToLedgerDoc, diffLedger, ledgerFromEntries, ledgerOps, resetLedgerDoc, RECENT_MAX, sameJson } from '../../../server/engine/ledger-diff.js';
 
 const rt = (id: string, state: TaskRuntime['state'] = 'queued'): TaskRuntime => ({
   taskId: id,
@@ -15,6 +17,32 @@ const rt = (id: string, state: TaskRuntime['state'] = 'queued'): TaskRuntime => 
   fencingToken: 0,
   queuedAt: 1,
   updatedAt: 1,
+});
+
+/** JSON text with object keys sorted: equal exactly when the values are equal as JSON. */
+const sortedJson = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+
+describe('sameJson (the ledger doc writes an entry only when it changed)', () => {
+  it('says equal exactly when the values are equal as JSON, whatever the key order; undefined fields count as absent', () => {
+    const leaf = fc.oneof(fc.constantFrom('a', 'b', ''), fc.integer({ min: -2, max: 2 }), fc.boolean(), fc.constant(null), fc.constant(undefined));
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(fc.constantFrom('x', 'y', 'z'), tie('v'), { maxKeys: 3 })),
+    })).v;
+    const shuffled = (v: unknown): unknown => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, shuffled(x)])) : Array.isArray(v) ? v.map(shuffled) : v);
+    fc.assert(
+      fc.property(value, value, (a, b) => {
+        // Inside objects; a top-level undefined is not a ledger entry.
+        const x = { e: a };
+        const y = { e: b };
+        expect(sameJson(x, y)).toBe(sortedJson(x) === sortedJson(y));
+        expect(sameJson(x, shuffled(x))).toBe(true);
+      }),
+      fcOptions(400),
+    );
+    expect(sameJson({ a: 1, b: undefined }, { a: 1 })).toBe(true);
+    expect(sameJson({ a: [1, 2] }, { a: { 0: 1, 1: 2 } })).toBe(false);
+    expect(sameJson({ a: [undefined] }, { a: [null] })).toBe(true);
+  });
 });
 
 describe('ledger sync', () => {

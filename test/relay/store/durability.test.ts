@@ -31,14 +31,32 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-/** Record every batch LevelDB is asked to write (keys and the sync flag), then write it. */
+/**
+ * Record every batch LevelDB is asked to write (keys and the sync flag), then write it. The
+ * LevelDB backend writes chained batches: each one's puts and dels, then its write(options).
+ */
 function watchLevel(): Write[] {
   const writes: Write[] = [];
-  const proto = Level.prototype as unknown as { _batch(ops: Array<{ key: string }>, options: { sync?: boolean }): Promise<void> };
-  const real = proto._batch;
+  interface Chained {
+    _put(key: string, value: unknown): void;
+    _del(key: string): void;
+    _write(options: { sync?: boolean }): Promise<void>;
+  }
+  const proto = Level.prototype as unknown as { _chainedBatch(): Chained; _batch(ops: Array<{ key: string }>, options: { sync?: boolean }): Promise<void> };
+  const realChained = proto._chainedBatch;
+  vi.spyOn(proto, '_chainedBatch').mockImplementation(function (this: unknown) {
+    const b = realChained.call(this);
+    const keys: string[] = [];
+    const [put, del, write] = [b._put.bind(b), b._del.bind(b), b._write.bind(b)];
+    b._put = (key, value) => (keys.push(key), put(key, value));
+    b._del = (key) => (keys.push(key), del(key));
+    b._write = (options) => (writes.push({ keys, sync: options?.sync === true }), write(options));
+    return b;
+  });
+  const realBatch = proto._batch;
   vi.spyOn(proto, '_batch').mockImplementation(function (this: unknown, ops, options) {
     writes.push({ keys: ops.map((o) => o.key), sync: options?.sync === true });
-    return real.call(this, ops, options);
+    return realBatch.call(this, ops, options);
   });
   return writes;
 }
