@@ -13,7 +13,7 @@
  */
 import { DEFAULTS } from './defaults.js';
 import * as z from 'zod';
-import { OwpError, type ErrorCode } from './errors.js';
+import { OwpError, untrusted, type ErrorCode } from './errors.js';
 import { didYouMean } from './did-you-mean.js';
 import { DEFAULT_TRUST_LADDER, LADDER_MEMORY } from './trust-ladder.js';
 import { INTENT_KINDS, MAINTAINER_INTENT_KINDS, WORKER_INTENT_KINDS } from './protocol.js';
@@ -316,7 +316,8 @@ export * from './ledger.js';
 
 /** An unknown key is named by its own path (`pointz`), other problems by their field's. */
 function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string } {
-  const at = (keys: readonly PropertyKey[]) => keys.map(String).join('.') || '(root)';
+  // Keys come from the input: each is bounded and made safe to show (shared/errors.ts).
+  const at = (keys: readonly PropertyKey[]) => keys.map((k) => untrusted(String(k))).join('.') || '(root)';
   if (issue.code === 'unrecognized_keys') {
     const names = issue.keys.map((k) => at([...issue.path, k]));
     return { field: names[0], message: `${names.join(', ')}: ${issue.message}` };

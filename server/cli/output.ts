@@ -8,7 +8,11 @@
  * - Refusals always go to stderr as `owp: <code>: <message>` so scripts can grep the code;
  *   an optional second line `hint: <what to do>` follows.
  * - Progress bars and status lines are drawn only when the stream is a TTY.
+ * - A refusal's code and message (which may come from a relay) pass `safeText`: no control
+ *   character but line feeds, no token.
  */
+import { safeText } from '../../shared/errors.js';
+
 export interface Streams {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -38,7 +42,10 @@ export class Output {
   /** `hint`: what to do next, printed on its own line after the refusal (and as `error.hint` in JSON). */
   refused(code: string, message: string, details?: unknown, hint?: string): void {
     if (this.json) this.streams.stdout.write(JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}), ...(details ? { details } : {}) } }, null, 2) + '\n');
-    this.streams.stderr.write(`owp: ${code}: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+    // The code and message may come from a relay: nothing in them may move the cursor,
+    // colour the terminal or fake a line of its own.
+    const shown = safeText(message, 100_000, { keepLines: true });
+    this.streams.stderr.write(`owp: ${safeText(code, 64)}: ${shown}\n${hint ? `hint: ${hint}\n` : ''}`);
   }
 
   usage(message: string, hint: string): void {

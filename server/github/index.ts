@@ -15,7 +15,7 @@
 import { observeGithub } from '../metrics/github.js';
 import type { BatchResult, Logger, RelayFeature, RelayPort, Route, RouteContext } from '../ports.js';
 import { didYouMean } from '../../shared/did-you-mean.js';
-import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
+import { OwpError, httpStatusFor, isOwpError, quote } from '../../shared/errors.js';
 import type { RepoPolicy } from '../../shared/model.js';
 import type { GithubAppCredentials } from './app-auth.js';
 import { GithubClient } from './client.js';
@@ -255,7 +255,7 @@ export function createGithubFeature(port: RelayPort, opts: GithubFeatureOptions)
       if (body === null || typeof body !== 'object') return fail(c, new OwpError('invalid-json', 'The body must be a JSON object such as { "repo": "owner/name" }.'));
       const unknown = Object.keys(body).find((k) => k !== 'repo');
       if (unknown !== undefined) {
-        return fail(c, new OwpError('invalid-field', `${unknown} is not a field of a sync request${didYouMean(unknown, ['repo'])}; its only field is repo (owner/name).`, unknown));
+        return fail(c, new OwpError('invalid-field', `${quote(unknown)} is not a field of a sync request${didYouMean(unknown, ['repo'])}; its only field is repo (owner/name).`, unknown));
       }
       const repo = body.repo;
       if (repo !== undefined) {

@@ -6,7 +6,7 @@
  * - Token routes never return a stored token: only `POST /api/tokens` shows the new one once.
  * - `/api/status` is computed from the in-memory board and ledger (no I/O).
  */
-import { OwpError } from '../../shared/errors.js';
+import { OwpError, quote, untrusted } from '../../shared/errors.js';
 import { BOARD_DOC, inboxDoc, ORIGIN, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type TaskState } from '../../shared/model.js';
 import { trustKey, trustLevels } from '../../shared/trust-ladder.js';
@@ -36,13 +36,13 @@ export function adminRoutes(deps: ApiDeps): Route[] {
   const repoName = (p: Record<string, string>, b: { repo?: unknown } = {}) => {
     const name = `${p.owner}/${p.name}`;
     if (b.repo !== undefined && b.repo !== name) {
-      throw new OwpError('invalid-field', `The body names repo ${String(b.repo)} but the path is /api/repos/${name}; drop repo from the body or use the path of the repo you mean.`, 'repo');
+      throw new OwpError('invalid-field', `The body names repo ${quote(b.repo)} but the path is /api/repos/${untrusted(name, 200)}; drop repo from the body or use the path of the repo you mean.`, 'repo');
     }
     return name;
   };
   const repoOr404 = (name: string): RepoPolicy => {
     const r = own(deps.board.board().repos, name);
-    if (!r) throw new OwpError('unknown-repo', `No policy for ${name}; create it with PUT /api/repos/${name}.`);
+    if (!r) throw new OwpError('unknown-repo', `No policy for ${untrusted(name, 200)}; create it with PUT /api/repos/${untrusted(name, 200)}.`);
     return r;
   };
   /** Answer a board write only once it is on disk. */

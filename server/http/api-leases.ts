@@ -9,7 +9,7 @@
  *   validated with shared/model.ts before anything is written.
  */
 import { randomUUID } from 'node:crypto';
-import { OwpError } from '../../shared/errors.js';
+import { OwpError, untrusted } from '../../shared/errors.js';
 import { BOARD_DOC } from '../../shared/protocol.js';
 import { API } from '../../shared/api-spec.js';
 import { parseIntent, TASK_STATES, type Intent, type Task, type TaskState } from '../../shared/model.js';
@@ -118,7 +118,7 @@ export function leaseRoutes(deps: ApiDeps): Route[] {
     auth: [...ANY],
     handler(ctx) {
       const v = taskView(deps, ctx.params.id);
-      if (!v.task && !v.runtime) throw new OwpError('unknown-task', `No task ${ctx.params.id}; list tasks with GET /api/tasks.`);
+      if (!v.task && !v.runtime) throw new OwpError('unknown-task', `No task ${untrusted(ctx.params.id, 200)}; list tasks with GET /api/tasks.`);
       ctx.send(200, v);
     },
   };

@@ -8,7 +8,7 @@
  * - Every deletion is an audit entry (`repo-deleted`, the admin as actor) in the hash chain,
  *   written before the answer.
  */
-import { OwpError } from '../../shared/errors.js';
+import { OwpError, untrusted } from '../../shared/errors.js';
 import { TERMINAL_STATES } from '../../shared/model.js';
 import { BOARD_DOC } from '../../shared/protocol.js';
 import type { Route } from '../ports.js';
@@ -33,7 +33,7 @@ export function repoDeleteRoute(deps: ApiDeps): Route {
     async handler(ctx) {
       const repo = `${ctx.params.owner}/${ctx.params.name}`;
       const policy = own(deps.board.board().repos, repo);
-      if (!policy) throw new OwpError('unknown-repo', `No policy for ${repo}; list the pool's repos with GET /api/repos.`);
+      if (!policy) throw new OwpError('unknown-repo', `No policy for ${untrusted(repo, 200)}; list the pool's repos with GET /api/repos.`);
       const live = liveTasksOf(deps, repo);
       if (live.length > 0) {
         const shown = live.slice(0, 5).join(', ') + (live.length > 5 ? ` and ${live.length - 5} more` : '');

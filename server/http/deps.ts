@@ -7,7 +7,7 @@
  * - The actor id of a maintainer intent is derived from the token, never from the body.
  */
 import type * as Y from 'yjs';
-import { OwpError, httpStatusFor } from '../../shared/errors.js';
+import { OwpError, httpStatusFor, safeText, untrusted } from '../../shared/errors.js';
 import { isWorkerId, type Outcome } from '../../shared/model.js';
 import type { AuditLog } from '../audit/index.js';
 import type { TokenStore } from '../auth/index.js';
@@ -44,7 +44,7 @@ export function workerOf(p: Principal, b: Record<string, unknown>, deps: ApiDeps
   if (p.role === 'worker') {
     if (!p.workerId) throw new OwpError('not-authorized', 'This worker token is not bound to a worker id; ask an admin for a new one.');
     if (b.workerId !== undefined && b.workerId !== p.workerId) {
-      throw new OwpError('not-authorized', `This token acts for worker ${p.workerId}, not ${String(b.workerId)}; a worker may only act for itself.`);
+      throw new OwpError('not-authorized', `This token acts for worker ${p.workerId}, not ${untrusted(b.workerId)}; a worker may only act for itself.`);
     }
     deps.lastSeen.set(p.workerId, deps.now());
     return p.workerId;
@@ -61,7 +61,9 @@ export function actorOf(p: Principal): string {
 }
 
 /** Answer an outcome: 200 when granted/applied, else the status of its code with the outcome attached. */
-export function sendOutcome(ctx: RouteContext, o: Outcome, extra: Record<string, unknown> = {}): void {
+export function sendOutcome(ctx: RouteContext, stored: Outcome, extra: Record<string, unknown> = {}): void {
+  // A stored outcome's message may name what a request carried: answered through safeText.
+  const o = stored.message === undefined ? stored : { ...stored, message: safeText(stored.message) };
   if (o.status === 'rejected') {
     const code = o.code ?? 'conflict';
     const error: Record<string, unknown> = { code, message: o.message ?? `Refused (${code}).` };

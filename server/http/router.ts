@@ -23,7 +23,7 @@
  *   only the form of socket close reasons).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
+import { OwpError, httpStatusFor, isOwpError, quote, untrusted } from '../../shared/errors.js';
 import { AuthGuard, DEFAULT_AUTH_FAILURE_LIMIT, type GuardedCheck } from '../auth/guard.js';
 import { tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { Logger, Principal, Route, RouteContext } from '../ports.js';
@@ -205,9 +205,9 @@ export class Router {
     if (!segs) throw new OwpError('invalid-field', 'The request path is not valid percent-encoding.');
     const { route, params, methodMismatch } = this.match(req.method ?? 'GET', segs);
     if (!route) {
-      if (methodMismatch) throw new OwpError('not-found', `${req.method} is not supported on ${url.pathname}; see docs/PROTOCOL.md.`);
+      if (methodMismatch) throw new OwpError('not-found', `${untrusted(req.method, 20)} is not supported on ${untrusted(url.pathname, 200)}; see docs/PROTOCOL.md.`);
       if (segs.length > 3 && segs[0] === 'api' && segs[1] === 'tasks') throw new OwpError('not-found', unencodedTaskIdMessage(url.pathname));
-      throw new OwpError('not-found', `No endpoint at ${url.pathname}; see docs/PROTOCOL.md.`);
+      throw new OwpError('not-found', `No endpoint at ${untrusted(url.pathname, 200)}; see docs/PROTOCOL.md.`);
     }
     note.route = route.path;
     if (this.o.shuttingDown?.() && route.auth !== 'none') {
@@ -304,7 +304,7 @@ function checkClientProtocol(header: string | string[] | undefined): void {
   const v = Array.isArray(header) ? header.join(',') : header;
   const verdict = clientProtocol(v);
   if (verdict === 'malformed') {
-    throw new OwpError('invalid-field', `The ${PROTOCOL_HEADER} header must be a version such as ${PROTOCOL_VERSION} (MAJOR.MINOR), not ${JSON.stringify(v)}.`, PROTOCOL_HEADER);
+    throw new OwpError('invalid-field', `The ${PROTOCOL_HEADER} header must be a version such as ${PROTOCOL_VERSION} (MAJOR.MINOR), not ${quote(v)}.`, PROTOCOL_HEADER);
   }
   if (verdict === 'unsupported') {
     throw new OwpError(
@@ -324,7 +324,7 @@ export function aOrAn(word: string, capital = false): string {
 /** A 404 under /api/tasks/ with more segments than any route: most likely a task id sent unencoded. */
 function unencodedTaskIdMessage(pathname: string): string {
   return (
-    `No endpoint at ${pathname}. Task ids contain /, : and # (such as octo/app#12), so put them in the path ` +
+    `No endpoint at ${untrusted(pathname, 200)}. Task ids contain /, : and # (such as octo/app#12), so put them in the path ` +
     `encoded with encodeURIComponent: /api/tasks/${encodeURIComponent('octo/app#12')}/heartbeat. ` +
     'An unencoded # also cuts the path there. See docs/PROTOCOL.md.'
   );

@@ -10,9 +10,16 @@
  * - Hot paths only increment counters or observe histograms; gauges that need a walk over
  *   the state are computed when scraped (`collect`).
  * - Node's process metrics (`process_*`, `nodejs_*`) are switched on at the first scrape, so a
- *   relay nobody scrapes pays nothing for them.
+ *   relay nobody scrapes pays nothing for them: their code (and @opentelemetry/api, which
+ *   prom-client's index pulls in) is not even loaded before (a faster start).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import type { Metric } from 'prom-client';
+// One by one, not the package's index: that also loads the default process metrics and
+// @opentelemetry/api (~50 modules), which only the first scrape needs (./prom-client-parts.d.ts).
+import Counter from 'prom-client/lib/counter.js';
+import Gauge from 'prom-client/lib/gauge.js';
+import Histogram from 'prom-client/lib/histogram.js';
+import Registry from 'prom-client/lib/registry.js';
 
 export type Labels = Record<string, string | number>;
 
@@ -88,6 +95,7 @@ export class MetricsRegistry {
   async scrape(): Promise<{ contentType: string; text: string }> {
     if (!this.processMetrics) {
       this.processMetrics = true;
+      const { default: collectDefaultMetrics } = await import('prom-client/lib/defaultMetrics.js');
       collectDefaultMetrics({ register: this.registry });
     }
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };

@@ -10,7 +10,7 @@
  * - Unknown query parameters are refused (`invalid-field`, with a did-you-mean).
  */
 import { didYouMean } from '../../shared/did-you-mean.js';
-import { OwpError } from '../../shared/errors.js';
+import { OwpError, quote, untrusted } from '../../shared/errors.js';
 import { statsReport } from '../../shared/stats/figures.js';
 import type { Board, Ledger } from '../../shared/model.js';
 import type { Route } from '../ports.js';
@@ -42,7 +42,7 @@ export function parseSinceParam(raw: string | null, now: number, retentionMs: nu
   } else if (/^\d{10,}$/.test(text)) since = Number(text);
   else {
     since = Date.parse(text);
-    if (Number.isNaN(since)) throw new OwpError('invalid-field', `since must be a duration ago such as 24h, 7d or 30d, an ISO time such as 2026-01-31, or epoch milliseconds; got "${text}".`, 'since');
+    if (Number.isNaN(since)) throw new OwpError('invalid-field', `since must be a duration ago such as 24h, 7d or 30d, an ISO time such as 2026-01-31, or epoch milliseconds; got ${quote(text)}.`, 'since');
   }
   if (since < now - retentionMs - 60_000) {
     throw new OwpError('invalid-field', `since reaches back further than the ${Math.round(retentionMs / DAY_MS)} days the relay keeps figures for; ask for 30d or less.`, 'since');
@@ -52,14 +52,14 @@ export function parseSinceParam(raw: string | null, now: number, retentionMs: nu
 
 function checkParams(url: URL, known: readonly string[]): void {
   for (const k of url.searchParams.keys()) {
-    if (!known.includes(k)) throw new OwpError('invalid-field', `${k} is not a parameter of ${url.pathname}${didYouMean(k, known)}; its parameters are ${known.join(', ')}.`, k);
+    if (!known.includes(k)) throw new OwpError('invalid-field', `${quote(k)} is not a parameter of ${untrusted(url.pathname, 200)}${didYouMean(k, known)}; its parameters are ${known.join(', ')}.`, k);
   }
 }
 
 function repoParam(url: URL): string | null {
   const repo = url.searchParams.get('repo');
   if (repo === null || repo === '') return null;
-  if (!REPO.test(repo)) throw new OwpError('invalid-field', `repo must look like owner/name; got "${repo}".`, 'repo');
+  if (!REPO.test(repo)) throw new OwpError('invalid-field', `repo must look like owner/name; got ${quote(repo)}.`, 'repo');
   return repo;
 }
 

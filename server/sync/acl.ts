@@ -8,6 +8,7 @@
  * - Any other name is unknown: nobody reads or writes it (close 4404).
  * - A worker principal without a workerId can reach no inbox.
  */
+import { safeText } from '../../shared/errors.js';
 import { isWorkerId } from '../../shared/model.js';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, type Role } from '../../shared/protocol.js';
 import type { Principal } from '../ports.js';
@@ -68,9 +69,11 @@ function describe(role: Role, workerId?: string): string {
 
 /**
  * WebSocket close reasons are at most 123 UTF-8 bytes: cut whole code points (never half a
- * surrogate pair) and end with `…`. Linear in the reason's length (it may carry a long name).
+ * surrogate pair) and end with `…`, after `safeText` (no control characters, no token). Linear
+ * in the reason's length (it may carry a long name).
  */
-export function clampReason(reason: string): string {
+export function clampReason(unsafe: string): string {
+  const reason = safeText(unsafe, 123);
   if (Buffer.byteLength(reason, 'utf8') <= 123) return reason;
   let out = '';
   let bytes = 0;

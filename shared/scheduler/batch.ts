@@ -7,6 +7,7 @@
  *   `carried`, its indexes and tasks copy are moved on in place (the session's, see session.ts).
  * - The same input gives the same result with or without `carried`.
  */
+import { quote } from '../errors.js';
 import type { AuditEvent, Intent, Ledger, Outcome, PoolState, TaskRuntime } from '../model.js';
 import { claimNextPool, claimNamed, claimNext, type ClaimNextPool } from './claims.js';
 import type { PoolIndexes } from './indexes.js';
@@ -92,7 +93,7 @@ function decide(draft: Draft, intent: Intent, pool: () => ClaimNextPool): Decisi
       return { ...applyMaintainerIntent(draft, intent), taskId: intent.taskId };
     default: {
       const kind = (intent as { kind?: unknown }).kind;
-      return { status: 'rejected', code: 'invalid-intent', message: `Unknown intent kind ${JSON.stringify(kind)}; see docs/PROTOCOL.md for the kinds.` };
+      return { status: 'rejected', code: 'invalid-intent', message: `Unknown intent kind ${quote(kind)}; see docs/PROTOCOL.md for the kinds.` };
     }
   }
 }
