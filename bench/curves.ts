@@ -38,10 +38,14 @@ export interface CurvePoint extends CycleResult {
 
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' / ');
 
-/** One point: `workers` workers, `queued` tasks, at most a quarter of them cycled. */
+/**
+ * One point: `workers` workers, `queued` tasks, `cycles` cycles but at least three per worker
+ * (5,000 workers doing 1,500 cycles would measure the ramp-up, not the rate), and at most a
+ * quarter of the queue (the pool stays large all along).
+ */
 async function point(workers: number, queued: number, cycles: number): Promise<CurvePoint> {
   const l = load();
-  const r = await runSystem('owp', workers, queued, Math.min(cycles, Math.floor(queued / 4)));
+  const r = await runSystem('owp', workers, queued, Math.min(Math.max(cycles, 3 * workers), Math.floor(queued / 4)));
   console.log(`  curve: ${workers} workers, ${queued} queued: ${Math.round(r.cyclesPerSec)} cycles/s, claim p99 ${r.p99.toFixed(1)} ms (load ${l})`);
   return { ...r, queued, load: l };
 }

@@ -1,22 +1,28 @@
 /**
- * Also measured (issue 16 item 3), against the relay as `npm start` starts it:
+ * Also measured (issue 16 item 3), against the relay as `npm start` starts it, each with its
+ * target, the median of `runs` runs (the 100,000 lifecycles: one run), the load beside it:
  * - relay memory (RSS) with N connected read-only WebSocket (Yjs) clients on `owp/ledger`;
  * - one ledger change reaching all N clients: from the claim's HTTP answer (the relay applies
  *   the change to the document just before answering) to the change arriving in each
  *   client's copy, p50 / p99 / max over every (change, client);
+ * - the plugin's claim path (bench/plugin-path.ts), the state after many lifecycles
+ *   (bench/lifecycles.ts), the vault mirror (bench/vault-mirror.ts);
  * - the plugin bundle's size (`npm run build`, main.js).
  *
- * Standalone: `node --import tsx bench/extra.ts [--clients=1000] [--changes=10]`.
+ * Standalone: `node --import tsx bench/extra.ts [--quick]`.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { ADMIN, BENCH_LIMITS, agent, call, pct, startRelay } from './harness.js';
+import { runLifecycles, type LifecycleResult } from './lifecycles.js';
+import { runClaimPath, type ClaimPathResult } from './plugin-path.js';
+import { runVaultMirror, type VaultMirrorResult } from './vault-mirror.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 // Every y-websocket provider adds a process 'exit' listener.
@@ -63,14 +69,22 @@ export async function runFanout(clients: number, changes: number, tasks = 1000):
     const wsUrl = base.replace(/^http/, 'ws') + '/yjs';
     const t0 = performance.now();
     const docs: Y.Doc[] = [];
+    // Close codes the clients saw, to say why if they do not all sync.
+    const closes = new Map<number, number>();
+    class Socket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        this.on('close', (code: number) => closes.set(code, (closes.get(code) ?? 0) + 1));
+      }
+    }
     for (let i = 0; i < clients; i++) {
       const doc = new Y.Doc();
       docs.push(doc);
-      providers.push(new WebsocketProvider(wsUrl, 'owp/ledger', doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, disableBc: true, params: { token: viewers[Math.floor(i / 60)]! } }));
+      providers.push(new WebsocketProvider(wsUrl, 'owp/ledger', doc, { WebSocketPolyfill: Socket as unknown as typeof globalThis.WebSocket, disableBc: true, params: { token: viewers[Math.floor(i / 60)]! } }));
       if (i % 50 === 49) await sleep(10);
     }
     for (let waited = 0; providers.some((p) => !p.synced); waited += 50) {
-      if (waited > 300_000) throw new Error(`only ${providers.filter((p) => p.synced).length} of ${clients} clients synced`);
+      if (waited > 300_000) throw new Error(`only ${providers.filter((p) => p.synced).length} of ${clients} clients synced; close codes seen: ${JSON.stringify([...closes])}`);
       await sleep(50);
     }
     const connectMs = performance.now() - t0;
@@ -127,22 +141,95 @@ export async function bundleKiB(): Promise<number> {
   return (await stat(join(ROOT, 'main.js'))).size / 1024;
 }
 
-export function extraTable(r: ExtraResult, bundle: number): string {
+export interface ExtraOptions {
+  clients: number;
+  changes: number;
+  claims: number;
+  vaultTasks: number;
+  lifecycles: number;
+  wave: number;
+  runs: number;
+}
+
+export const EXTRA_FULL: ExtraOptions = { clients: 1000, changes: 10, claims: 200, vaultTasks: 10_000, lifecycles: 100_000, wave: 10_000, runs: 3 };
+export const EXTRA_QUICK: ExtraOptions = { clients: 50, changes: 2, claims: 20, vaultTasks: 300, lifecycles: 1000, wave: 500, runs: 1 };
+
+/** Every run of every measure, and the load average when each measure started. */
+export interface ExtraFigures {
+  o: ExtraOptions;
+  fanout: ExtraResult[];
+  path: ClaimPathResult[];
+  vault: VaultMirrorResult[];
+  life: LifecycleResult;
+  bundleKiB: number;
+  load: Record<'fanout' | 'path' | 'vault' | 'life', string>;
+}
+
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' / ');
+
+export async function runExtra(o: ExtraOptions): Promise<ExtraFigures> {
+  const loads = { fanout: load(), path: '', vault: '', life: '' };
+  const fanout: ExtraResult[] = [];
+  for (let i = 0; i < o.runs; i++) fanout.push(await runFanout(o.clients, o.changes));
+  loads.path = load();
+  const path: ClaimPathResult[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    path.push(await runClaimPath(o.claims));
+    console.log(`  plugin claim path: p50 ${path[i]!.p50.toFixed(1)} ms, p99 ${path[i]!.p99.toFixed(1)} ms`);
+  }
+  loads.vault = load();
+  const vault: VaultMirrorResult[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    vault.push(await runVaultMirror(o.vaultTasks));
+    console.log(`  vault mirror: first sync of ${o.vaultTasks} tasks ${(vault[i]!.firstSyncMs / 1000).toFixed(1)} s, one change ${vault[i]!.writesForOneChange} write(s)`);
+  }
+  loads.life = load();
+  const life = await runLifecycles(o.lifecycles, o.wave);
+  return { o, fanout, path, vault, life, bundleKiB: await bundleKiB(), load: loads };
+}
+
+/** The median of the numbers (the lower middle for an even count, so it is a measured value). */
+export function med(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] ?? NaN;
+}
+
+export function extraTable(f: ExtraFigures): string {
   const f1 = (n: number) => n.toFixed(1);
+  const runs = (xs: number[], fmt = f1) => xs.map(fmt).join(', ');
+  const mib = (b: number) => b / 1024 / 1024;
+  const met = (ok: boolean) => (ok ? 'yes' : '**no**');
+  const fo = f.fanout;
+  const rss = med(fo.map((r) => r.rssWithClientsMiB));
+  const fanP99 = med(fo.map((r) => r.fanoutP99));
+  const life = f.life;
+  const docs = life.docBytes.board + life.docBytes.ledger;
+  const beyond = docs - life.liveTasks * life.bytesPerLiveTask;
+  const sync = med(f.vault.map((v) => v.firstSyncMs));
+  const writes = f.vault.map((v) => v.writesForOneChange);
+  const n = f.o.runs;
   return [
-    '| measure | figure | target |',
-    '|---|---:|---:|',
-    `| relay RSS, idle with ${r.tasks} tasks / with ${r.clients} read-only WebSocket clients on owp/ledger | ${f1(r.rssBeforeMiB)} / ${f1(r.rssWithClientsMiB)} MiB | <= 256 MB |`,
-    `| time for ${r.clients} clients to connect and sync | ${(r.connectMs / 1000).toFixed(1)} s | - |`,
-    `| one ledger change to ${r.clients} clients (claim answered -> change in each client), ${r.changes} changes: p50 / p99 / max | ${f1(r.fanoutP50)} / ${f1(r.fanoutP99)} / ${f1(r.fanoutMax)} ms | p99 <= 100 ms |`,
-    `| plugin bundle (main.js, production build) | ${f1(bundle)} KiB | - |`,
+    `Each figure: the median of ${n} run(s) (all runs listed), except the lifecycles (one run). Load average (1/5/15 min) when the measure started.`,
+    '',
+    '| measure | figure (median) | runs | target | met? | load average |',
+    '|---|---:|---|---:|---|---|',
+    `| plugin claim path (intent appended to the inbox doc -> lease in the client's ledger doc), ${f.path[0]?.claims} claims: p50 / p99 | ${f1(med(f.path.map((r) => r.p50)))} / ${f1(med(f.path.map((r) => r.p99)))} ms | p99 ${runs(f.path.map((r) => r.p99))} | - | - | ${f.load.path} |`,
+    `| one ledger change to ${f.o.clients} read-only Yjs clients (claim answered -> change in each copy), ${f.o.changes} changes: p50 / p99 / max | ${f1(med(fo.map((r) => r.fanoutP50)))} / ${f1(fanP99)} / ${f1(med(fo.map((r) => r.fanoutMax)))} ms | p99 ${runs(fo.map((r) => r.fanoutP99))} | p99 <= 100 ms | ${met(fanP99 <= 100)} | ${f.load.fanout} |`,
+    `| ${f.o.clients} clients connected and synced (1,000 tasks in the ledger) | ${f1(med(fo.map((r) => r.connectMs)) / 1000)} s | ${runs(fo.map((r) => r.connectMs / 1000))} | - | - | ${f.load.fanout} |`,
+    `| relay RSS: idle with 1,000 tasks / with ${f.o.clients} WebSocket clients | ${f1(med(fo.map((r) => r.rssBeforeMiB)))} / ${f1(rss)} MiB | ${runs(fo.map((r) => r.rssWithClientsMiB))} | <= 256 MB (244 MiB) | ${met(rss * 1024 * 1024 <= 256e6)} | ${f.load.fanout} |`,
+    `| after ${life.lifecycles} completed lifecycles (${life.liveTasks} tasks live): owp/board + owp/ledger encoded, once the finished tasks are past retention (archived) | ${f1(mib(life.docBytes.board))} + ${f1(mib(life.docBytes.ledger))} MiB; beyond the live tasks ${f1(mib(beyond))} MiB | 1 | <= 1 MB beyond the live tasks | ${met(beyond <= 1e6)} | ${f.load.life} |`,
+    `| the same, right after the last completion (${life.ledgerTasks} finished tasks still in the retention window) | ${f1(mib(life.docBytesInRetention.board))} + ${f1(mib(life.docBytesInRetention.ledger))} MiB | 1 | - | - | ${f.load.life} |`,
+    `| the same: relay cold start (spawn -> /readyz 200) | ${Math.round(life.coldStartMs)} ms | 1 | <= 1 s | ${met(life.coldStartMs <= 1000)} | ${f.load.life} |`,
+    `| the same: database size (data folder, archive included) | ${f1(mib(life.dbBytes))} MiB | 1 | - | - | ${f.load.life} |`,
+    `| vault mirror of ${f.o.vaultTasks} tasks (the plugin on the Obsidian double): first sync | ${f1(sync / 1000)} s | ${runs(f.vault.map((v) => v.firstSyncMs / 1000))} | <= 10 s | ${met(sync <= 10_000)} | ${f.load.vault} |`,
+    `| the same: vault writes for one task change | ${med(writes)} | ${writes.join(', ')} | 1 | ${met(writes.every((w) => w === 1))} | ${f.load.vault} |`,
+    `| plugin bundle (main.js, production build) | ${f1(f.bundleKiB)} KiB | 1 | - | - | - |`,
   ].join('\n');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const get = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const r = await runFanout(Number(get('clients') ?? 1000), Number(get('changes') ?? 10));
-  console.log(extraTable(r, await bundleKiB()));
+  const f = await runExtra(process.argv.includes('--quick') ? EXTRA_QUICK : EXTRA_FULL);
+  console.log(extraTable(f));
   agent.destroy();
   process.exit(0);
 }

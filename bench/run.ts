@@ -11,7 +11,7 @@ import { agent } from './harness.js';
 import { machineInfo, runRelayBench, writeBlock } from './relay.js';
 import { curveTable, runCurves } from './curves.js';
 import { runSide, sideTable } from './side.js';
-import { bundleKiB, extraTable, runFanout } from './extra.js';
+import { EXTRA_FULL, EXTRA_QUICK, extraTable, runExtra } from './extra.js';
 
 const argv = process.argv.slice(2);
 const write = !argv.includes('--no-write');
@@ -21,8 +21,8 @@ const started = Date.now();
 
 if (only.has('side')) {
   const machine = machineInfo();
-  console.log('side by side: bare HTTP limit, BullMQ on redis-server, OWP (claim+complete cycles)...');
-  const rows = await runSide(quick ? { workers: [20], tasks: 2000, cycles: 400, runs: 1, systems: ['bare', 'bullmq', 'owp'] } : { workers: [200, 1000], tasks: 40_000, cycles: 3000, runs: 3, systems: ['bare', 'bullmq', 'owp'] });
+  console.log('side by side: bare HTTP limit, BullMQ on redis-server, OWP over HTTP and over its intent channel (claim+complete cycles)...');
+  const rows = await runSide(quick ? { workers: [20], tasks: 2000, cycles: 400, runs: 1, systems: ['bare', 'bullmq', 'owp', 'owp-ws'] } : { workers: [200, 1000], tasks: 40_000, cycles: 3000, runs: 3, systems: ['bare', 'bullmq', 'owp', 'owp-ws'] });
   const t = sideTable(rows);
   console.log('\n' + t + '\n');
   if (write) await writeBlock('side-by-side', t, machine);
@@ -36,15 +36,15 @@ if (only.has('steady') || only.has('burst')) {
 if (only.has('curves')) {
   const machine = machineInfo();
   console.log('scaling curves (OWP): workers, then queued tasks...');
-  const r = await runCurves(quick ? { workers: [10, 40], queued: [400, 800], cycles: 200 } : { workers: [100, 1000, 5000], queued: [1000, 10_000, 100_000], cycles: 1500 }, write);
+  const r = await runCurves(quick ? { workers: [10, 40], queued: [400, 800], cycles: 200 } : { workers: [100, 500, 1000, 2000, 5000], queued: [1000, 10_000, 40_000, 100_000], cycles: 2000 }, write);
   const t = curveTable([...r.byWorkers, ...r.byQueued]);
   console.log('\n' + t + '\n');
   if (write) await writeBlock('curves', t, machine);
 }
 if (only.has('extra')) {
   const machine = machineInfo();
-  console.log('also measured: relay RSS and one ledger change with 1,000 Yjs clients; plugin bundle size...');
-  const t = extraTable(await runFanout(quick ? 20 : 1000, quick ? 2 : 10), await bundleKiB());
+  console.log('also measured: 1,000 Yjs clients (fan-out, RSS), the plugin claim path, the vault mirror, 100,000 lifecycles, the bundle...');
+  const t = extraTable(await runExtra(quick ? EXTRA_QUICK : EXTRA_FULL));
   console.log('\n' + t + '\n');
   if (write) await writeBlock('extra', t, machine);
 }

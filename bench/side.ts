@@ -19,11 +19,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ADMIN, BENCH_LIMITS, agent, call } from './harness.js';
 import { startRelay, startServer } from './harness.js';
-import { bareDriver, owpDriver, runCycles, type CycleResult } from './cycles.js';
+import { IntentSocket } from '../server/cli/intent-channel.js';
+import { bareDriver, owpChannelDriver, owpDriver, runCycles, type CycleResult } from './cycles.js';
 import { bullmqSystem, SKILLS, startRedis } from './bullmq.js';
 
-export type System = 'bare' | 'bullmq' | 'owp';
-export const SYSTEMS: System[] = ['bare', 'bullmq', 'owp'];
+/** `owp-ws`: OWP with the same cycle over the intent channel (one WebSocket per worker) instead of HTTP. */
+export type System = 'bare' | 'bullmq' | 'owp' | 'owp-ws';
+export const SYSTEMS: System[] = ['bare', 'bullmq', 'owp', 'owp-ws'];
 
 export interface SideOptions {
   workers: number[];
@@ -99,7 +101,14 @@ export async function runSystem(system: System, workers: number, tasks: number, 
   const relay = await startRelay(dataDir, BENCH_LIMITS);
   try {
     const tokens = await seedOwp(relay.url, workers, tasks);
-    return await runCycles(owpDriver(relay.url, tokens), workers, tasks, cycles);
+    if (system === 'owp') return await runCycles(owpDriver(relay.url, tokens), workers, tasks, cycles);
+    const sockets: IntentSocket[] = [];
+    try {
+      for (let i = 0; i < tokens.length; i += 50) sockets.push(...(await Promise.all(tokens.slice(i, i + 50).map((t) => IntentSocket.connect(relay.url, t, 60_000)))));
+      return await runCycles(owpChannelDriver(sockets), workers, tasks, cycles);
+    } finally {
+      for (const s of sockets) s.close();
+    }
   } finally {
     await relay.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -147,8 +156,8 @@ export function sideTable(rows: SideRow[]): string {
   const lines = ['| workers | system | cycles/s (median) | runs, cycles/s | claim p50 ms | claim p99 ms | OWP / limit | OWP / BullMQ | load average (1/5/15 min) |', '|---:|---|---:|---|---:|---:|---:|---:|---|'];
   for (const r of rows) {
     const of = (s: System) => rows.find((x) => x.workers === r.workers && x.system === s)?.median.cyclesPerSec;
-    const owp = of('owp');
-    const ratio = (d: number | undefined) => (r.system === 'owp' && owp && d ? (owp / d).toFixed(2) : '');
+    const owp = r.system === 'owp' || r.system === 'owp-ws' ? r.median.cyclesPerSec : undefined;
+    const ratio = (d: number | undefined) => (owp && d ? (owp / d).toFixed(2) : '');
     lines.push(
       `| ${r.workers} | ${r.system} | ${Math.round(r.median.cyclesPerSec)} | ${r.runs.map((x) => Math.round(x.cyclesPerSec)).join(', ')} | ${f1(r.median.p50)} | ${f1(r.median.p99)} | ${ratio(of('bare'))} | ${ratio(of('bullmq'))} | ${r.load} |`,
     );

@@ -33,15 +33,13 @@ export function niceMax(max: number): number {
   return 10 * p;
 }
 
+/** The chart's size and margins (px): room for the title above, the axes' labels around. */
+const BOX = { width: 640, height: 340, left: 70, right: 70, top: 40, bottom: 60 } as const;
+
 export function lineChart(c: Chart): string {
-  const W = 640;
-  const H = 340;
-  const L = 70;
-  const R = 70;
-  const T = 40;
-  const B = 60;
-  const pw = W - L - R;
-  const ph = H - T - B;
+  const { width: W, height: H, left: L, top: T } = BOX;
+  const pw = W - L - BOX.right;
+  const ph = H - T - BOX.bottom;
   const lx = c.xs.map((x) => Math.log10(x));
   const x0 = Math.min(...lx);
   const x1 = Math.max(...lx);

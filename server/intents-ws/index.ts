@@ -24,7 +24,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_MAX_IN_FLIGHT, INTENT_OP_NAMES, isMessageId, parseIntentRequest, type IntentAnswer, type IntentHello, type MessageId } from '../../shared/intent-channel.js';
 import { CLOSE, PROTOCOL_HEADER, PROTOCOL_VERSION, socketProtocolRefusal } from '../../shared/protocol.js';
 import type { AuthGuard } from '../auth/guard.js';
-import { tokenFromRequest, type TokenStore } from '../auth/index.js';
+import { protocolFromRequest, tokenFromRequest, type TokenStore } from '../auth/index.js';
 import type { AddressOf } from '../http/client-address.js';
 import { DEFAULT_JSON_DEPTH, jsonDepth } from '../http/router.js';
 import type { Logger, Principal, Route } from '../ports.js';
@@ -73,20 +73,10 @@ interface Conn {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
-function protocolOf(req: IncomingMessage): string | undefined {
-  const h = req.headers[PROTOCOL_HEADER.toLowerCase()];
-  if (h !== undefined) return Array.isArray(h) ? h.join(',') : h;
-  try {
-    return new URL(req.url ?? '/', 'http://relay.invalid').searchParams.get('protocol') ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Why this upgrade may not become a channel socket (close code and reason), if it may not. */
 function refusal(o: IntentChannelOptions, req: IncomingMessage, closing: boolean, socketsOf: (t: string) => number): { code: number; reason: string } | Principal {
   if (closing || o.shuttingDown()) return { code: CLOSE.shuttingDown, reason: 'shutting-down: the relay is stopping' };
-  const version = socketProtocolRefusal(protocolOf(req));
+  const version = socketProtocolRefusal(protocolFromRequest(req));
   if (version) return version;
   const check = o.guard.check(tokenFromRequest(req), o.addressOf(req));
   if (!check.ok) return { code: check.code === 'token-revoked' ? CLOSE.revoked : check.code === 'rate-limited' ? CLOSE.tooMany : CLOSE.unauthorized, reason: check.message };

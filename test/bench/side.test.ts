@@ -1,6 +1,7 @@
 /**
  * The side-by-side bench (bench/side.ts) runs end to end at tiny sizes: the bare HTTP
- * server, BullMQ on a redis-server it starts, and the relay as `npm start` starts it, each
+ * server, BullMQ on a redis-server it starts, and the relay as `npm start` starts it (over
+ * HTTP and over its intent channel), each
  * completing the cycles it was given without errors. Shape only: no timing is asserted.
  * Also the hand-written SVG chart (bench/svg.ts).
  */
@@ -14,7 +15,7 @@ describe('side-by-side bench', () => {
   it('each system completes its budget of take-then-complete cycles without errors', async () => {
     const rows: SideRow[] = [];
     try {
-      for (const system of ['bare', 'bullmq', 'owp'] as const) {
+      for (const system of ['bare', 'bullmq', 'owp', 'owp-ws'] as const) {
         const r = await runSystem(system, 3, 40, 12);
         expect(r).toMatchObject({ workers: 3, tasks: 12, errors: 0 });
         expect(r.cyclesPerSec).toBeGreaterThan(0);
@@ -25,12 +26,15 @@ describe('side-by-side bench', () => {
       agent.destroy();
     }
     const table = sideTable(rows);
-    expect(table.split('\n')).toHaveLength(5);
+    expect(table.split('\n')).toHaveLength(6);
+    // Both OWP rows carry their ratios to the limit and to BullMQ.
     expect(table).toMatch(/\| 3 \| owp \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+    expect(table).toMatch(/\| 3 \| owp-ws \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+    expect(table).toMatch(/\| 3 \| bare \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \|  \|  \|/);
   });
 
   it('reads its flags, with the issue sizes as defaults', () => {
-    expect(parseSideArgs([])).toEqual({ workers: [200, 1000], tasks: 40_000, cycles: 10_000, runs: 3, systems: ['bare', 'bullmq', 'owp'] });
+    expect(parseSideArgs([])).toEqual({ workers: [200, 1000], tasks: 40_000, cycles: 10_000, runs: 3, systems: ['bare', 'bullmq', 'owp', 'owp-ws'] });
     expect(parseSideArgs(['--workers=5', '--runs=1', '--systems=owp'])).toMatchObject({ workers: [5], runs: 1, systems: ['owp'] });
   });
 });
