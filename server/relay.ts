@@ -15,8 +15,6 @@
  * - Feature modules see only RelayPort (server/ports.ts).
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { BOARD_DOC, INBOX_PREFIX, LEDGER_DOC, inboxDoc } from '../shared/protocol.js';
 import { emptyLedger } from '../shared/model.js';
 import { openAuditLog } from './audit/index.js';
@@ -39,7 +37,7 @@ import { createLogger } from './log/index.js';
 import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
 import { clientAddress, parseTrustProxy } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
-import { startingHandler } from './http/starting.js';
+import { listen, startingHandler, urlHostOf } from './http/starting.js';
 import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
@@ -381,31 +379,3 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   }
 }
 
-/** Bind the relay's port (./http/starting.ts answers until the relay serves). */
-async function listen(config: RelayConfig, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; sockets: Set<Socket> }> {
-  // A request (headers and body) must arrive within requestTimeoutMs: a client trickling a
-  // body cannot hold a socket for Node's default 5 minutes. Event streams are not affected
-  // (their request is complete at once; only the answer is long).
-  const requestTimeout = config.limits?.requestTimeoutMs ?? 30_000;
-  const server = createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout, 5_000) }, handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // A deep accept queue: hundreds of workers reconnecting while a batch runs must not
-    // have their SYNs dropped (the kernel's retry waits 1 s, 3 s, 7 s...).
-    server.listen({ port: config.port ?? 8787, host: config.host ?? '127.0.0.1', backlog: 2048 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return { server, sockets };
-}
-
-/** The host part of the relay's URL: a wildcard address is reached on 127.0.0.1; IPv6 in brackets. */
-function urlHostOf(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-}

@@ -1,7 +1,8 @@
 /**
- * The relay's answers while it starts: the port is bound first (a port in use fails at once,
- * and probes get an answer), then the store is opened and the engine loaded. Until then
- * every request is answered here, never by a half-built relay.
+ * Binding the relay's port (`listen`), and its answers while it starts: the port is bound
+ * first (a port in use fails at once, and probes get an answer), then the store is opened
+ * and the engine loaded. Until then every request is answered here, never by a half-built
+ * relay.
  *
  * Invariants:
  * - `/readyz`: 503 `{ ready: false, phase: "starting", error: { code: "starting" } }`.
@@ -11,7 +12,8 @@
  * - Anything else (WebSocket upgrades included): 503 `starting` with `Retry-After: 1`.
  * - Every answer carries `OWP-Protocol` and is access-logged like the router's.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { OwpError } from '../../shared/errors.js';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { Logger } from '../ports.js';
@@ -37,4 +39,40 @@ export function startingHandler(o: { log: Logger; addressOf: AddressOf }): (req:
     }
     sendJson(res, 503, { error }, { 'retry-after': '1' });
   };
+}
+
+/** What `listen` reads of the relay's configuration. */
+export interface ListenConfig {
+  host?: string;
+  port?: number;
+  limits?: { requestTimeoutMs?: number };
+}
+
+/** Bind the relay's port (./http/starting.ts answers until the relay serves). */
+export async function listen(config: ListenConfig, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; sockets: Set<Socket> }> {
+  // A request (headers and body) must arrive within requestTimeoutMs: a client trickling a
+  // body cannot hold a socket for Node's default 5 minutes. Event streams are not affected
+  // (their request is complete at once; only the answer is long).
+  const requestTimeout = config.limits?.requestTimeoutMs ?? 30_000;
+  const server = createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout, 5_000) }, handler);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // A deep accept queue: hundreds of workers reconnecting while a batch runs must not
+    // have their SYNs dropped (the kernel's retry waits 1 s, 3 s, 7 s...).
+    server.listen({ port: config.port ?? 8787, host: config.host ?? '127.0.0.1', backlog: 2048 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, sockets };
+}
+
+/** The host part of the relay's URL: a wildcard address is reached on 127.0.0.1; IPv6 in brackets. */
+export function urlHostOf(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }

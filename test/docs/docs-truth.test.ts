@@ -132,6 +132,15 @@ describe('paths and module names in the docs', () => {
     expect(missing).toEqual([]);
   });
 
+  it('docs/ARCHITECTURE.md names every folder of server/, shared/ and plugin/', () => {
+    const arch = read('docs/ARCHITECTURE.md');
+    const folders = FILES.filter((f) => /^(server|shared|plugin)\/[^/]+\/$/.test(f)).map((f) => f.slice(0, -1));
+    expect(folders.length).toBeGreaterThan(20);
+    // named as a path (`server/sync/`, `server/store`), or as a sub-folder in its parent's row (`mirror/`)
+    const named = (f: string) => arch.includes(`\`${f}`) || arch.includes(` ${f} `) || arch.includes(`\`${f.slice(f.indexOf('/') + 1)}/\``) || arch.includes(`, ${f}`);
+    expect(folders.filter((f) => !named(f)), 'say in docs/ARCHITECTURE.md (Folders) what these folders hold').toEqual([]);
+  });
+
   it('every relative link resolves', () => {
     const broken: string[] = [];
     for (const doc of DOCS) {

@@ -117,6 +117,20 @@ export async function openVault(dir: string, settings: Record<string, unknown>):
   return v;
 }
 
+/**
+ * The plugin's data.json once every save it has started is on disk. Saves run one after
+ * another and write the file in place, so reading it while one runs can see it half written.
+ */
+export async function savedData(v: { dir: string; plugin: OwpPoolPlugin }): Promise<Record<string, unknown>> {
+  const p = v.plugin as unknown as { saving: Promise<void> };
+  for (let s = p.saving; ; ) {
+    await s;
+    if (p.saving === s) break;
+    s = p.saving;
+  }
+  return JSON.parse(fs.readFileSync(path.join(v.dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8')) as Record<string, unknown>;
+}
+
 /** Wait until the mirror has nothing left to write. */
 export async function mirrorIdle(v: TestVault): Promise<void> {
   await waitFor(async () => {

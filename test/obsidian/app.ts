@@ -3,7 +3,8 @@
  * requestUrl, and `createTestApp` which builds an app over a real temp vault folder.
  *
  * Invariants:
- * - loadData/saveData read and write `<vault>/.obsidian/plugins/<id>/data.json` for real.
+ * - loadData/saveData read and write `<vault>/.obsidian/plugins/<id>/data.json` for real
+ *   (saveData atomically: a reader never sees half a file).
  * - Notice records every message (globally and per app via `notices`), so tests assert on
  *   what the user was told.
  * - requestUrl does real HTTP (fetch) and, like Obsidian, throws on status >= 400 unless
@@ -58,6 +59,8 @@ export class SecretStorage extends Events {
   }
 }
 let currentApp: App | undefined;
+/** Saves so far (names the temp files of saveData). */
+let saves = 0;
 
 /**
  * Obsidian's Platform. The double is a desktop app by default (tests of mobile flip the
@@ -169,7 +172,11 @@ export abstract class Plugin extends Component {
   }
   async saveData(data: unknown): Promise<void> {
     await fs.promises.mkdir(nodePath.dirname(this.dataPath()), { recursive: true });
-    await fs.promises.writeFile(this.dataPath(), JSON.stringify(data, null, 2));
+    // Whole or not at all (a temp file renamed over it): a test reading data.json while the
+    // plugin saves sees one version or the other, never a half-written file.
+    const tmp = `${this.dataPath()}.${process.pid}.${++saves}.tmp`;
+    await fs.promises.writeFile(tmp, JSON.stringify(data, null, 2));
+    await fs.promises.rename(tmp, this.dataPath());
   }
   addCommand(c: Command): Command {
     const full = { ...c, id: `${this.manifest.id}:${c.id}` };

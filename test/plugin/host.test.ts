@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { api, startTestRelay, waitFor } from '../helpers/relay.js';
-import { makeVaultDir, MANIFEST, mirrorIdle, openVault, socketLog, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
+import { makeVaultDir, MANIFEST, mirrorIdle, openVault, savedData, socketLog, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
 import { owp, owpJson, type OwpOptions } from '../helpers/cli-run.js';
 import { readTaskNote } from '../../shared/notes/task-note.js';
 import { Modal, Platform, appFeatures, createTestApp, happyWindow, localStore, noticeLog, secretStore } from '../obsidian/index.js';
@@ -81,10 +81,10 @@ describe('hosting the pool from a vault', () => {
     expect(admin).toMatch(/^owp_/);
     const shown = Modal.opened.slice(modalsBefore).find((m) => m.contentEl.querySelector('input')?.value === admin);
     expect(shown?.titleEl.textContent).toBe('The admin token of your pool');
-    const data = fs.readFileSync(path.join(dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8');
-    expect(data).not.toContain(admin);
+    const data = await savedData(H);
+    expect(JSON.stringify(data)).not.toContain(admin);
     // Hosting is this computer's choice (local storage), not data.json's, which syncs.
-    expect(JSON.parse(data).host).toMatchObject({ enabled: false, address: '127.0.0.1' });
+    expect(data.host).toMatchObject({ enabled: false, address: '127.0.0.1' });
     expect(localStore.get(`${H.app.appId}:owp-pool-host-enabled`)).toBe(true);
     expect(fs.existsSync(path.join(dir, '.obsidian/plugins/owp-pool/relay-data/relay.log'))).toBe(true);
     expect(noticeLog.slice(mark).map((n) => n.message).filter((m) => /cannot host/.test(m))).toEqual([]);
@@ -152,7 +152,7 @@ describe('the hosting settings', () => {
     // An Obsidian older than 1.8.7 has no per-vault local storage: the switch lives in data.json.
     appFeatures.localStorage = false;
     const V = await openVault(dir, { relayUrl: relay.url, token: await relay.token('maintainer'), host: { port: 0 } });
-    const saved = () => JSON.parse(fs.readFileSync(path.join(dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8')).host.enabled;
+    const saved = async () => ((await savedData(V)).host as { enabled: boolean }).enabled;
     try {
       expect(V.plugin.host.running).toBeUndefined();
       expect(V.plugin.session!.identity.relayUrl).toBe(relay.url);
@@ -164,7 +164,7 @@ describe('the hosting settings', () => {
       const hosted = await waitFor(() => V.plugin.host.running, 15_000, 'hosted relay');
       await waitFor(() => V.plugin.session?.identity.relayUrl === hosted.url, 15_000, 'signed in to the hosted relay');
       expect(V.plugin.session!.identity.role).toBe('admin');
-      expect(saved()).toBe(true);
+      expect(await saved()).toBe(true);
       expect(item('Host the pool from this vault').textContent).toMatch(/Listening at http:\/\/127\.0\.0\.1:\d+, data in .*relay-data\./);
       const hostedPort = hosted.port;
       expect(hostedPort).not.toBe(8787);
@@ -172,7 +172,7 @@ describe('the hosting settings', () => {
       await waitFor(() => V.plugin.session?.identity.relayUrl === relay.url, 15_000, 'back on the configured relay');
       expect(V.plugin.host.running).toBeUndefined();
       expect(await portFree(hostedPort)).toBe(true);
-      expect(saved()).toBe(false);
+      expect(await saved()).toBe(false);
       Platform.isDesktopApp = false;
       tab.display();
       expect(item('Host the pool from this vault').textContent).toContain('Available in Obsidian on a desktop computer only.');

@@ -9,7 +9,7 @@ vi.mock('obsidian', () => import('../obsidian/index.js'));
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestRelay, waitFor, type TestRelay } from '../helpers/relay.js';
-import { clock, makeVaultDir, mirrorIdle, openVault, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
+import { clock, makeVaultDir, mirrorIdle, openVault, savedData, usePlatform, type TestVault } from '../helpers/plugin-vault.js';
 import { readTaskNote } from '../../shared/notes/task-note.js';
 import { Modal, appFeatures, happyWindow, noticeLog, secretStore } from '../obsidian/index.js';
 import { MyTasksView } from '../../plugin/views/my-tasks-view.js';
@@ -102,9 +102,13 @@ describe('a vault written by plugin 0.1.0', () => {
     expect(F.app.vault.getMarkdownFiles().map((f) => f.path).sort()).toEqual([note(12, 'Name the line in parser errors'), note(13, 'Document the CLI'), note(20, 'Twenty'), note(21, 'Twenty-one'), note(22, 'Twenty-two'), 'OWP/Tasks/octo/hello/readme-typo Fix the typos in the README.md.md'].sort());
     expect(since(mark).filter((m) => /deleted while Obsidian was closed/.test(m))).toEqual([]);
     // the token moved out of data.json into the app's secret storage
-    const data = JSON.parse(fs.readFileSync(path.join(dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8'));
+    // (the plugin saves in the background: wait for the save that notes every task)
+    const noted = ['octo/app#12', 'octo/app#13', 'octo/hello:readme-typo'];
+    const data = await waitFor(() => {
+      const d = JSON.parse(fs.readFileSync(path.join(dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8')) as { token?: string; noted?: string[] };
+      return noted.every((id) => d.noted?.includes(id)) ? d : undefined;
+    }, 15_000, 'data.json noting every task');
     expect(data.token).toBe('');
-    expect(data.noted).toEqual(expect.arrayContaining(['octo/app#12', 'octo/app#13', 'octo/hello:readme-typo']));
     expect([...secretStore.values()]).toContain(F.plugin.settings.token);
     // and it still syncs: a second start changes nothing
     const before = F.read(p);
@@ -120,7 +124,7 @@ describe('a vault written by plugin 0.1.0', () => {
       const token = await relay.token('worker', 'olga');
       const O = await openVault(await makeVaultDir('no-secrets'), { relayUrl: relay.url, token });
       opened.push(O);
-      expect(JSON.parse(fs.readFileSync(path.join(O.dir, '.obsidian/plugins/owp-pool/data.json'), 'utf8')).token).toBe(token);
+      expect((await savedData(O)).token).toBe(token);
       expect(O.plugin.session?.identity.workerId).toBe('olga');
     } finally {
       appFeatures.secretStorage = true;
