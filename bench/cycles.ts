@@ -7,7 +7,6 @@
  * Invariants: one load generator for all systems; the HTTP systems use harness.ts's `call`
  * (one keep-alive agent, one connection per busy worker).
  */
-import type { IntentSocket } from '../server/cli/intent-channel.js';
 import { call } from './harness.js';
 
 export interface CycleResult {
@@ -112,27 +111,6 @@ export function bareDriver(base: string, tasks: number): CycleDriver {
       const t = taken as { taskId: string; fencingToken: number };
       const r = await call(base, 'bare', 'POST', `/api/tasks/${encodeURIComponent(t.taskId)}/complete`, { fencingToken: t.fencingToken });
       if (r.status !== 200) throw new Error(`bare complete: ${r.status}`);
-    },
-  };
-}
-
-/**
- * The same OWP cycle over the intent channel (`/owp/intents`, server/cli/intent-channel.ts,
- * what `owp worker run` uses): one socket per worker, the same two requests as HTTP.
- */
-export function owpChannelDriver(sockets: IntentSocket[]): CycleDriver {
-  return {
-    async take(w) {
-      const a = await sockets[w]!.request('claim', undefined, {});
-      const body = a.body as { outcome?: { taskId: string; fencingToken: number }; error?: { code?: string } };
-      if (a.status === 200) return body.outcome;
-      if (body?.error?.code === 'no-matching-task') return undefined;
-      throw new Error(`claim: ${a.status} ${JSON.stringify(a.body)}`);
-    },
-    async complete(w, taken) {
-      const t = taken as { taskId: string; fencingToken: number };
-      const a = await sockets[w]!.request('complete', t.taskId, { fencingToken: t.fencingToken });
-      if (a.status !== 200) throw new Error(`complete: ${a.status} ${JSON.stringify(a.body)}`);
     },
   };
 }

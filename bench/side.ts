@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ADMIN, BENCH_LIMITS, agent, call } from './harness.js';
 import { startRelay, startServer } from './harness.js';
-import { IntentSocket } from '../server/cli/intent-channel.js';
-import { bareDriver, owpChannelDriver, owpDriver, runCycles, type CycleResult } from './cycles.js';
+import { bareDriver, owpDriver, runCycles, type CycleResult } from './cycles.js';
+import { owpWsDriver } from './intents-ws.js';
 import { bullmqSystem, SKILLS, startRedis } from './bullmq.js';
 
 /** `owp-ws`: OWP with the same cycle over the intent channel (one WebSocket per worker) instead of HTTP. */
@@ -102,12 +102,11 @@ export async function runSystem(system: System, workers: number, tasks: number, 
   try {
     const tokens = await seedOwp(relay.url, workers, tasks);
     if (system === 'owp') return await runCycles(owpDriver(relay.url, tokens), workers, tasks, cycles);
-    const sockets: IntentSocket[] = [];
+    const d = await owpWsDriver(relay.url, tokens);
     try {
-      for (let i = 0; i < tokens.length; i += 50) sockets.push(...(await Promise.all(tokens.slice(i, i + 50).map((t) => IntentSocket.connect(relay.url, t, 60_000)))));
-      return await runCycles(owpChannelDriver(sockets), workers, tasks, cycles);
+      return await runCycles(d, workers, tasks, cycles);
     } finally {
-      for (const s of sockets) s.close();
+      d.close();
     }
   } finally {
     await relay.stop();
