@@ -18,6 +18,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import { OwpError } from '../../shared/errors.js';
 import { isWorkerId } from '../../shared/model.js';
+import { PROTOCOL_HEADER } from '../../shared/protocol.js';
 import { ROLES as PROTOCOL_ROLES } from '../../shared/protocol.js';
 import type { Principal, Role } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
@@ -75,6 +76,20 @@ export function hashToken(token: string): string {
 
 export function generateToken(): string {
   return 'owp_' + randomBytes(32).toString('base64url');
+}
+
+/**
+ * The protocol version a socket upgrade names: the `OWP-Protocol` header, else `?protocol=`
+ * (browsers and y-websocket set no headers); checked with shared/protocol.ts socketProtocolRefusal.
+ */
+export function protocolFromRequest(req: IncomingMessage): string | undefined {
+  const h = req.headers[PROTOCOL_HEADER.toLowerCase()];
+  if (h !== undefined) return Array.isArray(h) ? h.join(',') : h;
+  try {
+    return new URL(req.url ?? '/', 'http://relay.invalid').searchParams.get('protocol') ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The token of an HTTP or upgrade request: `Authorization: Bearer <t>` first, else `?token=`. */

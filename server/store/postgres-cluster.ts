@@ -22,8 +22,8 @@ import type { Intent, Outcome } from '../../shared/model.js';
 import type { DocFanout } from '../sync/docstore.js';
 import { PgBus } from './postgres-bus.js';
 import { postgresDocFanout } from './postgres-docs.js';
-import { ensureIntentTable, Forwarder, IntentDesk } from './postgres-intents.js';
-import { Election, fencedBackend, type LeaderState } from './postgres-lead.js';
+import { ensureIntentTable, Forwarder, IntentDesk, openIntentPool } from './postgres-intents.js';
+import { Election, fencedBackend, openElectionPool, type LeaderState } from './postgres-lead.js';
 import { ensureLedgerLog, logLedgerKeys, readLedgerChanges } from './postgres-ledger-log.js';
 import { openPostgresBackend, STARTUP_LOCK, type PostgresBackend } from './postgres.js';
 import { createStore, decodeJson, type Store } from './store.js';
@@ -102,7 +102,9 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
     },
     close: async () => undefined,
   });
-  const forwarder = new Forwarder(backend.pool, theBus, {
+  const intentPool = openIntentPool(opts.url);
+  const electionPool = openElectionPool(opts.url);
+  const forwarder = new Forwarder(intentPool, theBus, {
     relayId: opts.relayId,
     timeoutMs: opts.forwardTimeoutMs,
     log: opts.log,
@@ -145,7 +147,7 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
     },
     async start(engine, tokens) {
       wired = engine;
-      const d = new IntentDesk(backend.pool, theBus, {
+      const d = new IntentDesk(intentPool, theBus, {
         log: opts.log,
         submit: (intent, ephemeral) =>
           ephemeral && intent.kind === 'heartbeat' ? engine.heartbeat(intent.workerId, intent.taskId, intent.fencingToken) : engine.submit(intent),
@@ -183,13 +185,15 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
           })
           .catch((err) => opts.log.error('role change failed', { role: state.role, err: String(err) }));
       };
-      election = await Election.open(backend.pool, { relayId: opts.relayId, leaseMs: opts.leaseMs, onChange, log: opts.log });
+      election = await Election.open(electionPool, { relayId: opts.relayId, leaseMs: opts.leaseMs, onChange, log: opts.log });
     },
     role: () => election?.current() ?? { role: 'follower', epoch: 0 },
     resign,
     async close() {
       await resign();
       forwarder.close();
+      await intentPool.end().catch(() => undefined);
+      await electionPool.end().catch(() => undefined);
       await theBus.close();
       await backend.close();
     },

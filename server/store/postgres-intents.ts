@@ -15,7 +15,7 @@
  * - A follower that missed notes (reconnect) reads the stored outcomes of what it waits for;
  *   what is still unanswered after `timeoutMs` gets `upstream-error` (retry with the same id).
  */
-import type pg from 'pg';
+import pg from 'pg';
 import { OwpError, type ErrorCode } from '../../shared/errors.js';
 import type { Intent, Outcome } from '../../shared/model.js';
 import type { Logger } from '../ports.js';
@@ -23,6 +23,19 @@ import { notifySql, type BusMessage, type PgBus } from './postgres-bus.js';
 import { inTransaction, SCHEMA_LOCK } from './postgres.js';
 
 const DDL = 'CREATE TABLE IF NOT EXISTS owp_intents (seq bigserial PRIMARY KEY, relay text NOT NULL, intent jsonb NOT NULL, ephemeral boolean NOT NULL)';
+
+/**
+ * The pool forwarded intents travel on: `synchronous_commit` off, so neither the follower's
+ * row nor the arbiter's answer waits for a WAL flush (two of the three flushes on a forwarded
+ * claim's path). Losing one in a database crash costs a retry, never a grant: the outcome
+ * itself is written by the arbiter's fenced batch, synchronously, and a row answered twice is
+ * a lookup of that stored outcome (intent ids); a lost row times out (`upstream-error`).
+ */
+export function openIntentPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 4, options: '-c synchronous_commit=off' });
+  pool.on('error', () => undefined);
+  return pool;
+}
 
 export async function ensureIntentTable(pool: pg.Pool): Promise<void> {
   await inTransaction(pool, async (c) => {
@@ -61,11 +74,11 @@ export class Forwarder {
       const list = this.waiting.get(intent.id) ?? [];
       list.push(waiter);
       this.waiting.set(intent.id, list);
+      // One statement (its own transaction): the row and the note commit together.
       const note = notifySql({ t: 'intent' });
-      inTransaction(this.pool, async (c) => {
-        await c.query('INSERT INTO owp_intents (relay, intent, ephemeral) VALUES ($1, $2, $3)', [this.opts.relayId, JSON.stringify(intent), ephemeral]);
-        await c.query(note.text, note.values);
-      }).catch((err) => {
+      this.pool
+        .query('WITH i AS (INSERT INTO owp_intents (relay, intent, ephemeral) VALUES ($1, $2, $3)) SELECT pg_notify($4, $5)', [this.opts.relayId, JSON.stringify(intent), ephemeral, ...note.values])
+        .catch((err: unknown) => {
         this.settle(intent.id, (w) => w === waiter, (w) => w.reject(new OwpError('upstream-error', `Could not pass intent ${intent.id} to the arbiter (${(err as Error).message}); retry with the same intent id.`)));
       });
     });
@@ -186,10 +199,7 @@ export class IntentDesk {
     if (!this.active || !this.taken.has(row.seq)) return;
     const note = notifySql({ t: 'outcome', r: row.relay, i: row.intent.id, ...body });
     try {
-      await inTransaction(this.pool, async (c) => {
-        await c.query('DELETE FROM owp_intents WHERE seq = $1', [row.seq]);
-        await c.query(note.text, note.values);
-      });
+      await this.pool.query('WITH d AS (DELETE FROM owp_intents WHERE seq = $1) SELECT pg_notify($2, $3)', [row.seq, ...note.values]);
     } catch (err) {
       this.opts.log?.warn('could not answer a forwarded intent', { intent: row.intent.id, err: String(err) });
     } finally {

@@ -13,7 +13,7 @@
  * - Failover: a follower tries every `renewMs`; after the arbiter dies its lease ends within
  *   `leaseMs`, so another relay arbitrates within about leaseMs + renewMs (< 2 x leaseMs).
  */
-import type pg from 'pg';
+import pg from 'pg';
 import { StoreError, type RawOp, type StoreBackend } from './port.js';
 import { inTransaction, SCHEMA_LOCK, type PostgresBackend } from './postgres.js';
 
@@ -31,6 +31,17 @@ export interface ElectionOptions {
   renewMs?: number;
   onChange?: (state: LeaderState) => void;
   log?: { warn(msg: string, fields?: Record<string, unknown>): void };
+}
+
+/**
+ * The election's own connections: a renewal never queues behind the store's queries in a
+ * busy pool (which, under load, deposed a healthy arbiter whose lease ran out while its
+ * renewal waited for a connection).
+ */
+export function openElectionPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 const DDL = 'CREATE TABLE IF NOT EXISTS owp_leader (id int PRIMARY KEY CHECK (id = 1), holder text NOT NULL, epoch bigint NOT NULL, expires_at timestamptz NOT NULL)';

@@ -19,7 +19,7 @@ import { WebSocketServer } from 'ws';
 import type * as awarenessProtocol from 'y-protocols/awareness';
 import { CLOSE, PROTOCOL_HEADER, PROTOCOL_VERSION, YJS_PATH } from '../../shared/protocol.js';
 import { AuthGuard } from '../auth/guard.js';
-import { tokenFromRequest, type TokenStore } from '../auth/index.js';
+import { protocolFromRequest, tokenFromRequest, type TokenStore } from '../auth/index.js';
 import { socketAddress, type AddressOf } from '../http/client-address.js';
 import type { Logger, Principal } from '../ports.js';
 import { DEFAULT_AUTH_FAILURE_RATE, DEFAULT_SOCKET_MESSAGE_RATE, RateLimiter, type RateLimitOptions } from '../ratelimit/index.js';
@@ -83,17 +83,6 @@ function pathOf(req: IncomingMessage): string {
   }
 }
 
-/** The protocol version a client names on its upgrade: the `OWP-Protocol` header, else `?protocol=` (browsers set no headers). */
-function protocolOf(req: IncomingMessage): string | undefined {
-  const h = req.headers[PROTOCOL_HEADER.toLowerCase()];
-  if (h !== undefined) return Array.isArray(h) ? h.join(',') : h;
-  try {
-    return new URL(req.url ?? '/', 'http://relay.invalid').searchParams.get('protocol') ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The document name an upgrade asks for: undefined when it does not decode; null when the path is not ours. */
 function docNameOf(req: IncomingMessage, prefix: string): string | undefined | null {
   let pathname: string;
@@ -146,7 +135,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const ip = addressOf(req);
-      const a = admit(rules, { token: tokenFromRequest(req), address: ip, docName, closing, protocol: protocolOf(req), socketsOf: (t) => conns.countOf(t) });
+      const a = admit(rules, { token: tokenFromRequest(req), address: ip, docName, closing, protocol: protocolFromRequest(req), socketsOf: (t) => conns.countOf(t) });
       if (!a.ok) {
         const code = a.reason.split(':')[0]!;
         opts.onRefused?.(code);

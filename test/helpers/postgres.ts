@@ -2,7 +2,8 @@
  * A private PostgreSQL cluster for tests: initdb and pg_ctl (PostgreSQL 15, on PATH or in
  * /usr/lib/postgresql/15/bin) in a temp folder, on a free port, trust auth on 127.0.0.1,
  * fsync off (tests throw the data away). PostgreSQL refuses to run as root: as root the
- * cluster runs as the `postgres` user (Debian's package creates it). `stop()` shuts it down
+ * cluster runs as the `postgres` user (Debian's package creates it); the benchmarks start it
+ * `durable`. `stop()` shuts it down
  * and removes the folder. `database()` gives each test a fresh, empty database.
  */
 import { execFileSync, spawnSync, type SpawnSyncOptions } from 'node:child_process';
@@ -56,7 +57,8 @@ export interface TestPostgres {
 
 let counter = 0;
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** `durable`: fsync, synchronous commit and full-page writes on, as a production server (the benchmarks); tests leave them off. */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'owp-pg-'));
   const data = join(dir, 'data');
   const owner = runAs();
@@ -67,7 +69,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   const opts: SpawnSyncOptions = { ...(owner ?? {}), cwd: dir, env: { ...process.env, LC_ALL: 'C' } };
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], opts);
   const port = await freePort();
-  const settings = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const durability = options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const settings = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${durability} -c max_connections=200`;
   run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'log'), '-w', '-t', '120', 'start'], opts);
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   const admin = async <T>(fn: (c: pg.Client) => Promise<T>, on = url()): Promise<T> => {

@@ -138,7 +138,7 @@ describe('the ledger change log', () => {
         // Only the very first read (no cursor yet) was whole.
         expect(f.reads.whole).toBe(1);
       }),
-      fcOptions(40),
+      fcOptions(15),
     );
   });
 
