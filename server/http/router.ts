@@ -110,6 +110,23 @@ function splitPath(pathname: string): string[] | undefined {
   }
 }
 
+/** Characters WHATWG URL parsing leaves as they are in a path. */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
+
+/**
+ * The pathname of a request target without a URL parse when parsing could not change it
+ * (no dot segments, `%2e`, `//` start, backslash, fragment or character URL would encode);
+ * undefined otherwise (then `new URL` decides). A URL parse per request was ~2% of the relay's
+ * CPU under load (docs/BENCHMARKS.md "Profile").
+ */
+export function plainPathname(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  const q = target.indexOf('?');
+  const p = q < 0 ? target : target.slice(0, q);
+  if (!PLAIN_PATH.test(p) || p.startsWith('//') || p.includes('/.') || /%2e/i.test(p)) return undefined;
+  return p;
+}
+
 export class Router {
   private readonly routes: Compiled[] = [];
   /** The per-token request budget; the intent channel (server/intents-ws) takes from it too. */
@@ -181,7 +198,9 @@ export class Router {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, note: RequestNote): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://relay.invalid');
+    let parsed: URL | undefined;
+    const parseUrl = () => (parsed ??= new URL(req.url ?? '/', 'http://relay.invalid'));
+    const url = { pathname: plainPathname(req.url) ?? parseUrl().pathname };
     const segs = splitPath(url.pathname);
     if (!segs) throw new OwpError('invalid-field', 'The request path is not valid percent-encoding.');
     const { route, params, methodMismatch } = this.match(req.method ?? 'GET', segs);
@@ -219,7 +238,9 @@ export class Router {
     const ctx: RouteContext = {
       req,
       res,
-      url,
+      get url() {
+        return parseUrl();
+      },
       params,
       principal,
       rawBody,

@@ -3,10 +3,10 @@
  * (server/http/api-leases.ts) with a context that answers on the socket instead.
  *
  * Invariants:
- * - The same checks as the HTTP router, in its order: shutting down (503), the role may call
- *   the route (403, the router's sentence), the token's rate limit shared with HTTP (429 with
- *   `retryAfter`); then the route's handler, which parses the body with the published schema
- *   and hands the intent to the engine. An answer is the HTTP status and the HTTP body.
+ * - The HTTP router's checks: shutting down (503), the role may call the route (403, the
+ *   router's sentence; the token's rate limit is taken per message by ./index.ts); then the
+ *   route's handler, which parses the body with the published schema and hands the intent to
+ *   the engine. An answer is the HTTP status and the HTTP body.
  * - A handler error that is not an OwpError is logged and answered 500 `internal`, never thrown.
  * - Nothing here touches the socket: the caller sends the answer (or drops it, socket gone).
  */
@@ -14,7 +14,6 @@ import { OwpError, httpStatusFor, isOwpError } from '../../shared/errors.js';
 import { httpPathOf, INTENT_OPS, type IntentOp, type IntentRequest } from '../../shared/intent-channel.js';
 import { aOrAn } from '../http/router.js';
 import type { Logger, Principal, Route, RouteContext } from '../ports.js';
-import { retryAfterSeconds, type RateLimiter } from '../ratelimit/index.js';
 
 export interface Reply {
   status: number;
@@ -25,8 +24,6 @@ export interface Reply {
 export interface DispatchDeps {
   /** The HTTP routes of the ops, by op (see routesByOp). */
   routes: ReadonlyMap<IntentOp, Route>;
-  /** The HTTP router's per-token limiter (one budget for both doors); undefined: no limit. */
-  limiter?: RateLimiter;
   shuttingDown(): boolean;
   log: Logger;
 }
@@ -74,11 +71,6 @@ export async function dispatch(d: DispatchDeps, principal: Principal, req: Inten
     if (d.shuttingDown()) throw new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.');
     if (route.auth !== 'none' && principal.role !== 'admin' && !route.auth.includes(principal.role)) {
       throw new OwpError('not-authorized', `${aOrAn(principal.role, true)} ${principal.role} token may not call ${route.method} ${route.path}; it needs ${route.auth.join(' or ')}.`);
-    }
-    const wait = d.limiter?.take(`t:${principal.tokenId}`) ?? 0;
-    if (wait > 0) {
-      const secs = retryAfterSeconds(wait);
-      return { ...errorReply(new OwpError('rate-limited', `Too many requests; wait ${secs} s (see retryAfter) and slow down.`)), retryAfter: secs };
     }
     let reply: Reply | undefined;
     await route.handler(socketContext(req, principal, route, (r) => (reply ??= r)));

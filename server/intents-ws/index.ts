@@ -11,6 +11,8 @@
  * - The first message on an admitted socket is the hello (protocol, maxInFlight, ops).
  * - A socket has at most `maxInFlight` requests received and not yet answered; one more is
  *   answered 429 `rate-limited` at once (no retryAfter) and never reaches the engine.
+ * - A socket whose unread answers pass 16 MiB is closed (4429): no client makes the relay buffer
+ *   without end.
  * - Answers go only to the socket that asked; a socket that is gone gets nothing, and the
  *   intent still runs to its outcome (retrievable by its intentId, as over HTTP).
  * - Revoking a token closes its channel sockets (4410); close() answers what is in flight
@@ -26,7 +28,7 @@ import { protocolFromRequest, tokenFromRequest, type TokenStore } from '../auth/
 import type { AddressOf } from '../http/client-address.js';
 import { DEFAULT_JSON_DEPTH, jsonDepth } from '../http/router.js';
 import type { Logger, Principal, Route } from '../ports.js';
-import type { RateLimiter } from '../ratelimit/index.js';
+import { retryAfterSeconds, type RateLimiter } from '../ratelimit/index.js';
 import { clampReason } from '../sync/acl.js';
 import { dispatch, routesByOp, type DispatchDeps, type Reply } from './dispatch.js';
 
@@ -69,6 +71,7 @@ interface Conn {
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
 /** Why this upgrade may not become a channel socket (close code and reason), if it may not. */
 function refusal(o: IntentChannelOptions, req: IncomingMessage, closing: boolean, socketsOf: (t: string) => number): { code: number; reason: string } | Principal {
@@ -86,7 +89,7 @@ export function intentChannel(o: IntentChannelOptions): IntentChannel {
   const maxInFlight = o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   const maxBytes = o.maxMessageBytes ?? 1024 * 1024;
   const maxDepth = o.jsonDepth ?? DEFAULT_JSON_DEPTH;
-  const d: DispatchDeps = { routes: routesByOp(o.routes), limiter: o.limiter, shuttingDown: o.shuttingDown, log: o.log };
+  const d: DispatchDeps = { routes: routesByOp(o.routes), shuttingDown: o.shuttingDown, log: o.log };
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxBytes * 2 });
   wss.on('headers', (headers) => headers.push(`${PROTOCOL_HEADER}: ${PROTOCOL_VERSION}`));
   const conns = new Set<Conn>();
@@ -98,7 +101,10 @@ export function intentChannel(o: IntentChannelOptions): IntentChannel {
     return n;
   };
   const send = (c: Conn, m: IntentAnswer | IntentHello) => {
-    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(m));
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    // A client that sends without reading its answers does not make the relay buffer without end.
+    if (c.ws.bufferedAmount > MAX_UNREAD_BYTES) return void c.ws.close(CLOSE.tooMany, 'rate-limited: over 16 MiB of answers unread; read the answers you asked for');
+    c.ws.send(JSON.stringify(m));
   };
   const answer = (c: Conn, id: MessageId | null, r: Reply, route?: string) => {
     if (route) o.onAnswered?.(route, r.status);
@@ -120,6 +126,13 @@ export function intentChannel(o: IntentChannelOptions): IntentChannel {
       raw = JSON.parse(text);
     } catch {
       return refuse(c, null, 400, 'invalid-json', 'The message is not valid UTF-8 JSON; send one JSON object { id, op, task?, body? } per message.');
+    }
+    // The token's request budget, shared with HTTP, is taken per message as the router takes it per request.
+    const wait = o.limiter?.take(`t:${c.principal.tokenId}`) ?? 0;
+    if (wait > 0) {
+      const secs = retryAfterSeconds(wait);
+      const id = isMessageId((raw as { id?: unknown } | null)?.id) ? (raw as { id: MessageId }).id : null;
+      return answer(c, id, { status: 429, body: { error: { code: 'rate-limited', message: `Too many requests; wait ${secs} s (see retryAfter) and slow down.` } }, retryAfter: secs });
     }
     const p = parseIntentRequest(raw);
     if (!p.ok) return refuse(c, p.id, 400, p.code, p.message, p.field);

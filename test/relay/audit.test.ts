@@ -45,6 +45,23 @@ describe('audit log', () => {
     expect(await log.verify()).toEqual({ ok: true, entries: 2 });
   });
 
+  it('every field an event may carry, nested values included, hashes as the verifier hashes it', () => {
+    const full: AuditEvent = {
+      ...ev(7),
+      intentId: 'i-1',
+      from: 'queued',
+      to: 'leased',
+      code: 'conflict',
+      reason: 'why "quoted" \u00e9',
+      before: { b: [1, { z: null, a: 'x' }], a: true } as unknown as AuditEvent['before'],
+      after: { priority: 3 } as unknown as AuditEvent['after'],
+      repo: 'acme/app',
+    };
+    const { entries } = log.prepare([full, ev(8), { kind: 'lease-expired', at: 5, batch: 2 } as AuditEvent]);
+    for (const e of entries) expect(e.hash).toBe(hashEntry(e));
+    expect(Object.keys(entries[0]!)).toEqual(['seq', 'prevHash', 'kind', 'at', 'batch', 'actor', 'taskId', 'workerId', 'intentId', 'from', 'to', 'code', 'reason', 'fencingToken', 'before', 'after', 'repo', 'hash']);
+  });
+
   it('prepare does no I/O and moves nothing until commit; a failed batch leaves the head alone', async () => {
     await fill(2);
     const head = log.head();

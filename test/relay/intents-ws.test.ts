@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { INTENTS_PATH, type IntentAnswer, type IntentHello } from '../../shared/intent-channel.js';
+import { httpPathOf, INTENTS_PATH, opOfHttp, type IntentAnswer, type IntentHello } from '../../shared/intent-channel.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { ChannelSwitch } from '../../server/cli/channel-switch.js';
 import { IntentSocket } from '../../server/cli/intent-channel.js';
@@ -69,6 +69,25 @@ async function pool(r: TestRelay, repo: string, n: number, workers: string[]): P
   }
   return tokens;
 }
+
+describe('which HTTP calls are ops (the client’s switch)', () => {
+  it('POST /api/claim and POST /api/tasks/:id/<op> are, with the id decoded; nothing else is', () => {
+    expect(opOfHttp('POST', '/api/claim')).toEqual({ op: 'claim' });
+    expect(opOfHttp('post', `/api/tasks/${enc('octo/app#12')}/complete`)).toEqual({ op: 'complete', task: 'octo/app#12' });
+    for (const [m, p] of [
+      ['GET', '/api/claim'],
+      ['POST', '/api/claim?x=1'],
+      ['POST', `/api/tasks/${enc('a/b#1')}/explain`],
+      ['POST', '/api/tasks/a/b/complete'],
+      ['POST', '/api/tasks/%E0%A4%A/complete'],
+      ['POST', '/api/tasks/x/constructor'],
+      ['POST', '/api/workers/register'],
+    ]) expect(opOfHttp(m!, p!), `${m} ${p}`).toBeUndefined();
+    for (const [op, task] of [['claim', undefined], ['heartbeat', 'a/b:c#1']] as const) {
+      expect(opOfHttp('POST', httpPathOf(op, task))).toEqual(task ? { op, task } : { op });
+    }
+  });
+});
 
 describe('the intent channel on a running relay', () => {
   let r: TestRelay;
@@ -267,6 +286,27 @@ describe('the intent channel, arbitration held until the test flushes', () => {
     await r.relay.engine.flush();
     expect((await Promise.all(pending)).map((a) => a.status)).toEqual([404, 404, 404, 404, 404, 404]);
     c.close();
+  });
+});
+
+describe('the intent channel shares the token’s HTTP request budget', () => {
+  it('a token that spent its budget over HTTP gets 429 with retryAfter on the channel, and the intent is not carried out', async () => {
+    const r = await startTestRelay({ rateLimit: { ratePerSec: 0.01, burst: 2 } });
+    try {
+      const w = await r.token('worker', 'rl1');
+      expect((await r.api(w, 'POST', '/api/workers/register', { skills: ['ts'] })).status).toBe(200);
+      expect((await r.api(w, 'GET', '/api/me')).status).toBe(200);
+      expect((await r.api(w, 'GET', '/api/me')).status).toBe(429);
+      const s = Raw.open(r.url, w);
+      await s.hello();
+      const a = await s.ask({ id: 1, op: 'claim', body: { intentId: 'rl-1' } });
+      expect(a).toMatchObject({ status: 429, body: { error: { code: 'rate-limited' } } });
+      expect(a.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(r.relay.engine.ledger().outcomes['rl-1']).toBeUndefined();
+      s.ws.close();
+    } finally {
+      await r.close();
+    }
   });
 });
 
