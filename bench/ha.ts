@@ -81,9 +81,11 @@ async function stable(relays: Relay[], what: string, phase: (arbiter: Relay, fol
     const before = await roles(relays);
     const rows = await phase(before.arbiter, before.followers);
     const after = await roles(relays);
-    if (after.epoch === before.epoch) return attempt === 1 ? rows : rows.map((r) => `${r} (after ${attempt - 1} discarded: the arbiter changed mid-phase)`);
+    // The note goes into the last cell, so the row stays a table row.
+    const noted = (note: string) => rows.map((r) => r.replace(/ \|$/, ` (${note}) |`));
+    if (after.epoch === before.epoch) return attempt === 1 ? rows : noted(`${attempt - 1} earlier attempt(s) discarded: the arbiter changed`);
     console.error(`bench: ${what}: the arbiter changed during the phase (epoch ${before.epoch} -> ${after.epoch}); measuring again`);
-    if (attempt === 3) return rows.map((r) => `${r} (the arbiter changed during all three attempts)`);
+    if (attempt === 3) return noted('the arbiter changed during all three attempts');
   }
 }
 

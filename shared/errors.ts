@@ -123,7 +123,9 @@ export class OwpError extends Error {
   readonly code: ErrorCode;
   readonly field?: string;
   constructor(code: ErrorCode, message: string, field?: string) {
-    super(safeText(message));
+    // Line feeds stay: some messages list one problem per line (invalid-yaml); builders put
+    // untrusted values in through quote / untrusted, which make them one line.
+    super(safeText(message, MAX_MESSAGE_LENGTH, { keepLines: true }));
     this.name = 'OwpError';
     this.code = code;
     if (field !== undefined) this.field = safeText(field, MAX_FIELD_LENGTH);

@@ -7,12 +7,12 @@
  * token, refused claims); every socket opened here is closed before the check returns.
  */
 import { WebSocket } from 'ws';
-import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { INTENTS_PATH } from '../../shared/intent-channel.js';
+import { CLOSE, PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { within, type Answer } from './client.js';
 import { fail, type Requirement } from './expect.js';
 import type { RunContext } from './run.js';
 
-const PATH = '/owp/intents';
 
 interface Msg {
   type?: string;
@@ -33,7 +33,7 @@ class Channel {
   private waiters: (() => void)[] = [];
 
   constructor(url: string, token: string | undefined) {
-    this.ws = new WebSocket(url.replace(/^http/, 'ws') + PATH, { headers: { [PROTOCOL_HEADER]: PROTOCOL_VERSION, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+    this.ws = new WebSocket(url.replace(/^http/, 'ws') + INTENTS_PATH, { headers: { [PROTOCOL_HEADER]: PROTOCOL_VERSION, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
     this.opened = new Promise((resolve) => {
       this.ws.once('open', () => resolve('open'));
       this.ws.once('unexpected-response', (req) => {
@@ -110,7 +110,7 @@ export const CHAN_1: Requirement = {
     try {
       if ((await within(none.opened, 'the /owp/intents upgrade')) === 'not-offered') return;
       const closed = await within(none.closed, 'the relay to close a channel without a token');
-      if (closed.code !== 4401) fail(`a channel without a token was closed with ${closed.code}, not 4401`);
+      if (closed.code !== CLOSE.unauthorized) fail(`a channel without a token was closed with ${closed.code}, not ${CLOSE.unauthorized}`);
       if (none.got.length > 0) fail('a channel without a token received a message before it was closed');
     } finally {
       none.close();
