@@ -51,25 +51,26 @@ export interface LedgerChangeRead {
   entries?: Array<[string, Uint8Array | undefined]>;
 }
 
-/**
- * Changed ledger keys after `since` with their values, and the log's span: ONE statement, so
- * one snapshot and one round trip (a follower's read is on a forwarded claim's path).
- */
-const CHANGES = `WITH span AS (SELECT min(seq) AS lo, max(seq) AS hi FROM owp_ledger_log),
-  changed AS (SELECT DISTINCT unnest(keys) AS key FROM owp_ledger_log WHERE seq > $1 AND seq <= $1 + ${MAX_ROWS} UNION SELECT $2::bytea)
-SELECT span.lo, span.hi, changed.key, kv.value FROM span CROSS JOIN changed LEFT JOIN owp_kv kv ON kv.key = changed.key`;
-
 /** What changed in the ledger after `since` (undefined: no cursor yet), from one snapshot. */
 export async function readLedgerChanges(pool: pg.Pool, since: number | undefined): Promise<LedgerChangeRead> {
-  if (since === undefined) {
-    const { rows } = await pool.query<{ hi: string | null }>('SELECT max(seq) AS hi FROM owp_ledger_log');
-    return { cursor: Number(rows[0]?.hi ?? 0) };
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const span = await client.query<{ lo: string | null; hi: string | null }>('SELECT min(seq) AS lo, max(seq) AS hi FROM owp_ledger_log');
+    const lo = span.rows[0]?.lo == null ? undefined : Number(span.rows[0].lo);
+    const hi = span.rows[0]?.hi == null ? 0 : Number(span.rows[0].hi);
+    // No cursor, rows pruned past it, a log that was emptied (migrate --replace), or too far behind: read everything.
+    if (since === undefined || since > hi || (lo !== undefined && lo > since + 1) || hi - since > MAX_ROWS) return { cursor: hi };
+    if (hi === since) return { cursor: hi, entries: [] };
+    const { rows } = await client.query<{ keys: Buffer[] }>('SELECT keys FROM owp_ledger_log WHERE seq > $1 ORDER BY seq', [since]);
+    const keys = new Set<string>([META]);
+    for (const row of rows) for (const k of row.keys) keys.add(k.toString('utf8'));
+    const wanted = [...keys].map((k) => Buffer.from(k, 'utf8'));
+    const values = await client.query<{ key: Buffer; value: Buffer }>('SELECT key, value FROM owp_kv WHERE key = ANY($1::bytea[])', [wanted]);
+    const found = new Map(values.rows.map((r) => [r.key.toString('utf8'), r.value]));
+    return { cursor: hi, entries: [...keys].map((k) => [k, found.get(k)]) };
+  } finally {
+    await client.query('COMMIT').catch(() => undefined);
+    client.release();
   }
-  const { rows } = await pool.query<{ lo: string | null; hi: string | null; key: Buffer; value: Buffer | null }>(CHANGES, [since, Buffer.from(META, 'utf8')]);
-  const lo = rows[0]?.lo == null ? undefined : Number(rows[0].lo);
-  const hi = rows[0]?.hi == null ? 0 : Number(rows[0].hi);
-  // Rows pruned past the cursor, a log that was emptied (migrate --replace), or too far behind: read everything.
-  if (since > hi || (lo !== undefined && lo > since + 1) || hi - since > MAX_ROWS) return { cursor: hi };
-  if (hi === since) return { cursor: hi, entries: [] };
-  return { cursor: hi, entries: rows.map((r): [string, Uint8Array | undefined] => [r.key.toString('utf8'), r.value ?? undefined]) };
 }
