@@ -45,6 +45,7 @@ import { statsRoutes } from './stats/routes.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
 import type { Cluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
+import { DEFAULT_ROTATION, type RotationPolicy } from './sync/rotation.js';
 
 export interface RelayConfig {
   dataDir: string;
@@ -106,6 +107,8 @@ export interface RelayConfig {
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
   archiveEveryMs?: number;
+  /** When `owp/board` and `owp/ledger` are re-created (server/sync/rotation.ts; default DEFAULT_ROTATION, false: never). */
+  rotation?: RotationPolicy | false;
   /** SSE keep-alive comment period (default 15 s). */
   ssePingMs?: number;
   /** The GitHub host submitted pull request links must be on (default github.com; see githubHostFrom). */
@@ -223,6 +226,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     await cluster?.start(engine, tokens);
     const publicProfiles = new PublicProfiles(engine.inboxes, ledgerDoc);
     cleanup.unshift(() => publicProfiles.close());
+    // A rotated document (docs/ROTATION.md): every holder re-points in the same tick.
+    docs.onRotate((name, doc) => {
+      if (name === LEDGER_DOC) {
+        engine.useLedgerDoc(doc);
+        publicProfiles.useDoc(doc);
+      } else if (name === BOARD_DOC) board.useDoc(doc);
+    });
+    if (config.rotation !== false) docs.enableRotation(config.rotation ?? DEFAULT_ROTATION);
 
     const lastSeen = new Map<string, number>();
     const deps: ApiDeps = {

@@ -73,6 +73,11 @@ export class Engine {
   /** What the last batch changed as clients see it (heartbeat-only expiry moves left out). */
   lastDiff: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
 
+  /** `owp/ledger` was rotated (server/sync/rotation.ts): write the new document from now on. */
+  useLedgerDoc(doc: Y.Doc): void {
+    this.opts.ledgerDoc = doc;
+  }
+
   private constructor(
     private readonly opts: EngineOptions,
     ledger: Ledger,
