@@ -181,7 +181,7 @@ export class Mirror {
       const { run, later } = admit(planned);
       queue.push(...later);
       const ok = await Promise.all(run.map((p) => this.apply(p.effects).catch((e: unknown) => this.failed(p.id, e))));
-      ok.forEach((good, i) => good || this.dirty.add(run[i]!.id));
+      ok.forEach((good, i) => good || this.dirty.add(run[i].id));
       done += chunk.length - later.length;
       if (report) {
         this.progress = { done, total: ids.length };
