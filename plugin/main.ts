@@ -222,7 +222,7 @@ export default class OwpPoolPlugin extends Plugin {
     }
     void s.mirror.flush();
     if (++this.ticks % 60 === 0) void s.mirror.archiveSweep();
-    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now(), ...(hosting ? { hosting } : {}) }));
+    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now(), ...(hosting ? { hosting } : {}), ...(s.mirror.progress ? { notes: s.mirror.progress } : {}) }));
   }
 
   private async noteChanged(f: TAbstractFile): Promise<void> {

@@ -33,6 +33,10 @@ export interface MirrorHost {
   clock?(): import('../../shared/notes/task-note.js').NoteClock;
   canEditBoard(): boolean;
   notice(message: string): void;
+  /** A large sync's progress: `done` of `total` tasks synced (called after every batch). */
+  progress?(done: number, total: number): void;
+  /** Let the app breathe between batches of a large sync (e.g. a zero timeout). */
+  pause?(): Promise<void>;
   /**
    * Persisted task id sets: 'suppressed' (the user deleted the note) and 'noted' (the task
    * has had a note in this vault, so a missing note means it was deleted, not never made).

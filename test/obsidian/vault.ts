@@ -8,6 +8,8 @@
  * - `process` and `processFrontMatter` write (and fire 'modify') only if the text changed.
  * - processFrontMatter reformats the YAML block the way Obsidian does (block lists, plain
  *   scalars where possible), which is why the plugin itself does not use it.
+ * - The metadata cache gives Obsidian's answers; it parses a changed note when asked (or for
+ *   a 'changed' listener), as Obsidian's worker keeps that cost off the plugin's thread.
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
@@ -34,6 +36,10 @@ export class Events {
   }
   trigger(name: string, ...args: unknown[]): void {
     for (const r of [...(this.handlers.get(name) ?? [])]) r.fn(...args);
+  }
+  /** True when someone listens to `name`. */
+  protected listening(name: string): boolean {
+    return (this.handlers.get(name)?.length ?? 0) > 0;
   }
   tryTrigger(ref: EventRef, args: unknown[]): void {
     ref.fn(...args);
@@ -256,10 +262,20 @@ const FM_RE = /^---\r?\n([\s\S]*?)\r?\n?---(?:\r?\n|$)/;
 
 export class MetadataCache extends Events {
   private cache = new Map<string, CachedMetadata>();
+  /** Notes changed since they were last parsed (parsed when asked, see below). */
+  private stale = new Set<string>();
   constructor(private vault: Vault) {
     super();
+    // Obsidian parses notes in a worker, off the app's thread. The double parses a changed
+    // note when someone asks for its cache, or at once when someone listens to 'changed':
+    // the same answers, without charging the plugin's thread for every note written.
     const update = (f: unknown) => {
-      if (f instanceof TFile && f.extension === 'md') void this.index(f);
+      if (!(f instanceof TFile) || f.extension !== 'md') return;
+      if (this.listening('changed')) void this.index(f);
+      else {
+        this.cache.delete(f.path);
+        this.stale.add(f.path);
+      }
     };
     vault.on('create', update);
     vault.on('modify', update);
@@ -267,14 +283,25 @@ export class MetadataCache extends Events {
       const c = this.cache.get(old);
       this.cache.delete(old);
       if (c) this.cache.set(f.path, c);
+      if (this.stale.delete(old)) this.stale.add(f.path);
     });
-    vault.on('delete', (f: TAbstractFile) => this.cache.delete(f.path));
+    vault.on('delete', (f: TAbstractFile) => {
+      this.cache.delete(f.path);
+      this.stale.delete(f.path);
+    });
     // Like Obsidian at layout-ready: the cache of existing notes is already built.
     for (const f of vault.getMarkdownFiles()) this.store(f, fs.readFileSync(vault.abs(f.path), 'utf8'), false);
   }
 
   private async index(f: TFile): Promise<void> {
+    this.stale.delete(f.path);
     this.store(f, await this.vault.read(f), true);
+  }
+
+  private fresh(path: string): void {
+    if (!this.stale.delete(path)) return;
+    const f = this.vault.getFileByPath(path);
+    if (f) this.store(f, fs.readFileSync(this.vault.abs(path), 'utf8'), false);
   }
 
   private store(f: TFile, text: string, announce: boolean): void {
@@ -295,9 +322,11 @@ export class MetadataCache extends Events {
   }
 
   getFileCache(file: TFile): CachedMetadata | null {
+    this.fresh(file.path);
     return this.cache.get(file.path) ?? null;
   }
   getCache(path: string): CachedMetadata | null {
+    this.fresh(path);
     return this.cache.get(path) ?? null;
   }
 }
