@@ -91,7 +91,7 @@ export class Engine {
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
-    const engine = new Engine(opts, await loadLedger(opts.store));
+    const engine = new Engine(opts, await (opts.ledger ?? loadLedger(opts.store)));
     await engine.role.start();
     engine.unsubscribeBoard = opts.board.onChange((delta) => {
       if (engine.boardChanged) for (const id in delta.tasks) engine.boardChanged.add(id);
