@@ -10,7 +10,7 @@
  *   503 the moment close() starts (/healthz stays 200: liveness). A start that fails after
  *   binding closes what it opened, the port included.
  * - Close order: stop accepting -> features stop -> engine finishes the tick in flight and
- *   the intents queued -> SSE and sockets closed (1001) -> documents flushed and compacted
+ *   the intents queued -> stats checkpoint written (./stats/saver.ts) -> SSE and sockets closed (1001) -> documents flushed and compacted
  *   -> LevelDB closed. close() is idempotent.
  * - Feature modules see only RelayPort (server/ports.ts).
  */
@@ -42,6 +42,7 @@ import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
+import { checkpointSaver } from './stats/saver.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
 import type { Cluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
@@ -190,7 +191,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     // The stats index reads the audit log before the engine can run a batch, and follows
     // every batch from the line after Engine.open (no await between: no batch is missed).
     const late: { engine?: Engine } = {};
-    const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now });
+    const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now }, { log });
     const engine = await Engine.open({
       store: engineStore,
       forward: cluster ? (intent, ephemeral) => cluster.forward(intent, ephemeral) : undefined,
@@ -209,8 +210,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     });
     late.engine = engine;
     const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
+    const checkpoints = checkpointSaver(stats, store, { log, now });
     engine.onBatch((r) => {
-      const facts = stats.ingest(r.events);
+      // The arbiter's batch is committed: the audit head is its last entry (a follower's position is not tracked).
+      const facts = stats.ingest(r.events, engine.isActive() ? audit.head() : undefined);
+      checkpoints.afterBatch();
       // Webhooks are sent by the arbiter only (followers see the same batches).
       if (engine.isActive()) notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
     });
@@ -335,6 +339,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const { created } = cluster ? await cluster.serialised(firstAdmin) : await firstAdmin();
     serve = (req, res) => void router.handle(req, res);
     phase = 'serving';
+    checkpoints.afterStart();
 
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -350,6 +355,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
           }
         }
         await engine.stop();
+        await checkpoints.close();
         // Give the lease up at once: another relay arbitrates without waiting for it to lapse.
         await cluster?.resign();
         notifier?.stop();
