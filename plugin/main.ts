@@ -227,7 +227,7 @@ export default class OwpPoolPlugin extends Plugin {
 
   private async noteChanged(f: TAbstractFile): Promise<void> {
     if (!(f instanceof TFile) || f.extension !== 'md' || !this.session) return;
-    const text = await this.app.vault.read(f);
+    const text = await this.app.vault.cachedRead(f);
     await this.session?.mirror.noteChanged(f.path, text);
   }
 
