@@ -228,12 +228,12 @@ export default class OwpPoolPlugin extends Plugin {
     }
     void s.mirror.flush();
     if (++this.ticks % 60 === 0) void s.mirror.archiveSweep();
-    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now(), ...(hosting ? { hosting } : {}) }));
+    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now(), ...(hosting ? { hosting } : {}), ...(s.mirror.progress ? { notes: s.mirror.progress } : {}) }));
   }
 
   private async noteChanged(f: TAbstractFile): Promise<void> {
     if (!(f instanceof TFile) || f.extension !== 'md' || !this.session) return;
-    const text = await this.app.vault.read(f);
+    const text = await this.app.vault.cachedRead(f);
     await this.session?.mirror.noteChanged(f.path, text);
   }
 

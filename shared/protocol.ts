@@ -73,6 +73,8 @@ export const CLOSE = {
   tooMany: 4429,
   shuttingDown: 1001,
   internal: 1011,
+  /** The socket fell too far behind (its unsent bytes passed the relay's bound): reconnect. */
+  tooSlow: 1013,
 } as const;
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
 

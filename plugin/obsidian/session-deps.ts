@@ -41,6 +41,7 @@ export function sessionDeps(input: {
   // Fixed for the session: a new tasks folder takes effect at the next (re)connect, never
   // while the mirror is running (typing a folder name would scatter notes otherwise).
   const tasksFolder = settings.tasksFolder;
+  let progress: Notice | undefined;
   return {
     vaultId: input.vaultId,
     settings,
@@ -52,6 +53,17 @@ export function sessionDeps(input: {
       now: () => platform().now(),
       canEditBoard: () => input.client()?.canEditBoard ?? false,
       notice: (m) => new Notice(m),
+      progress: (done, total) => {
+        const text = `OWP: bringing task notes up to date: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`;
+        progress ??= new Notice(text, 0);
+        progress.setMessage(text);
+        if (done >= total) {
+          progress.hide();
+          progress = undefined;
+          new Notice(`OWP: ${total.toLocaleString('en-US')} task notes are up to date.`);
+        }
+      },
+      pause: () => new Promise<void>((resolve) => window.setTimeout(resolve, 0)),
       loadIds: (kind) => settings[kind],
       saveIds: (kind, ids) => {
         settings[kind] = ids;

@@ -17,7 +17,7 @@
  *   documents as they were; its callers get `internal` (failures.ts).
  * - ledger() is safe to keep across an await (the session's rule).
  * - Several relays on one database (`forward`): only the active engine ticks; a follower
- *   forwards intents and follows the store (follow.ts); activate/deactivate switch roles.
+ *   forwards intents and follows the store (role.ts, follow.ts); activate/deactivate switch roles.
  */
 import type * as Y from 'yjs';
 import { OwpError } from '../../shared/errors.js';
@@ -28,12 +28,13 @@ import type { BoardEdit } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
 import { onRecordFailed, onScheduleFailed, onWriteFailed, type FailureContext } from './failures.js';
 import { answer, forwardAll, intentIdTaken, IntentQueue, type Pending } from './intake.js';
-import { changed, coalesced, loadLedger, readFollowed } from './follow.js';
+import { loadLedger } from './follow.js';
 import { countBatch, LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, resetLedgerDoc, visibleLedger, type LedgerDiff } from './ledger-diff.js';
 import { notifyListeners, observeBatch } from './observer.js';
 import type { EngineOptions } from './options.js';
-import { archivedOnBoard, earliestLeaseExpiry, planBatch, type BatchPlan } from './plan.js';
+import { earliestLeaseExpiry, planBatch, type BatchPlan } from './plan.js';
+import { Role, type RoleHost } from './role.js';
 
 export type { EngineOptions };
 
@@ -42,11 +43,7 @@ const DAY = 24 * 60 * 60 * 1000;
 export class Engine {
   readonly inboxes: InboxWatcher;
   private session: SchedulerSession;
-  private active: boolean;
-  /** Follower: the last audit seq shown to listeners. */
-  private followedSeq = 0;
-  /** Follower: the ledger feed's cursor (undefined: the next follow reads the whole ledger). */
-  private feedCursor: number | undefined;
+  private readonly role: Role;
   private readonly queue = new IntentQueue();
   private backoffMs = 0;
   private readonly listeners = new Set<(r: BatchResult, diff: LedgerDiff) => void>();
@@ -83,14 +80,14 @@ export class Engine {
     ledger: Ledger,
   ) {
     this.session = this.sessionOf(ledger);
-    this.active = !opts.forward;
     this.tickMs = opts.tickMs ?? 5;
     this.retentionMs = opts.retentionMs ?? 7 * DAY;
+    this.role = new Role(this.roleHost());
     this.inboxes = new InboxWatcher({
       sender: (id) => this.session.outcome(id)?.workerId ?? this.queue.senderOf(id),
       // A follower leaves inboxes to the arbiter (it reads the same documents).
-      submit: (intent) => (this.active ? this.submit(intent) : Promise.resolve(undefined)),
-      refuse: (r) => (this.active ? this.refuse(r) : undefined),
+      submit: (intent) => (this.role.active ? this.submit(intent) : Promise.resolve(undefined)),
+      refuse: (r) => (this.role.active ? this.refuse(r) : undefined),
       taken: (r) => {
         const e = intentIdTaken(r.id);
         return { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: e.code, message: e.message, batch: this.session.ledger().batch, at: this.opts.now() };
@@ -99,9 +96,8 @@ export class Engine {
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
-    const engine = new Engine(opts, await loadLedger(opts.store));
-    engine.followedSeq = opts.audit.head().seq;
-    if (engine.active) await engine.takeCharge();
+    const engine = new Engine(opts, await (opts.ledger ?? loadLedger(opts.store)));
+    await engine.role.start();
     engine.unsubscribeBoard = opts.board.onChange((delta) => {
       if (engine.boardChanged) for (const id in delta.tasks) engine.boardChanged.add(id);
       if (delta.edits) engine.edits.push(...delta.edits);
@@ -112,55 +108,51 @@ export class Engine {
     return engine;
   }
 
-  /** The ledger document and board made to match the store; the sweeper started. */
-  private async takeCharge(): Promise<void> {
-    const { ledgerDoc, board, store, now } = this.opts;
-    resetLedgerDoc(ledgerDoc, this.session.ledger(), now(), now() - this.retentionMs);
-    board.removeTasks(await archivedOnBoard(store, board, this.session.ledger()));
-    this.earliestExpiry = this.session.earliestExpiry();
-    this.lastArchiveCheck = now();
-    this.archiveDue = true;
-    this.startSweeper();
-  }
-
   /** Whether this engine arbitrates (a single relay's always does). */
-  isActive = (): boolean => this.active;
+  isActive = (): boolean => this.role.active;
 
   /** Become the arbiter (elected): ledger and audit head read from the store, inboxes read again. */
-  async activate(): Promise<void> {
-    if (this.active || this.stopping) return;
-    await this.opts.audit.reload();
-    this.session = this.sessionOf(await loadLedger(this.opts.store));
-    this.followedSeq = this.opts.audit.head().seq;
-    this.feedCursor = undefined;
-    this.boardChanged = null;
-    this.active = true;
-    await this.takeCharge();
-    this.inboxes.rescan();
-    this.kick();
-  }
+  activate = (): Promise<void> => this.role.activate();
 
   /** Stop arbitrating (deposed): the tick in flight ends (its write is fenced), what is queued is forwarded. */
-  async deactivate(): Promise<void> {
-    if (!this.active) return;
-    this.active = false;
-    clearInterval(this.sweeper);
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.inFlight;
-    while (this.queue.hasWork()) forwardAll(this.queue.take().entries, this.opts.forward!);
-  }
+  deactivate = (): Promise<void> => this.role.deactivate();
 
   /** Follower: read what the arbiter committed since (coalesced) and tell the listeners. */
-  readonly follow = coalesced(async () => {
-    const feed = this.opts.ledgerFeed && { feed: this.opts.ledgerFeed, cursor: this.feedCursor };
-    const f = this.active ? undefined : await readFollowed(this.opts.store, this.opts.audit, this.session.ledger(), this.followedSeq, feed);
-    if (!f || this.active) return;
-    this.session = this.sessionOf(f.ledger);
-    this.followedSeq = f.auditSeq;
-    this.feedCursor = f.cursor;
-    if (changed(f)) this.notify(f.result, f.diff);
-  });
+  follow = (): Promise<void> => this.role.follow();
+
+  /** Closures over this engine's state for the role code (role.ts). */
+  private roleHost(): RoleHost {
+    return {
+      opts: this.opts,
+      retentionMs: this.retentionMs,
+      ledger: () => this.session.ledger(),
+      resetSession: (ledger, wholeBoard) => {
+        this.session = this.sessionOf(ledger);
+        if (wholeBoard) this.boardChanged = null;
+      },
+      startDuties: () => {
+        this.earliestExpiry = this.session.earliestExpiry();
+        this.lastArchiveCheck = this.opts.now();
+        this.archiveDue = true;
+        this.startSweeper();
+      },
+      stopDuties: async () => {
+        clearInterval(this.sweeper);
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        await this.inFlight;
+      },
+      forwardQueued: () => {
+        while (this.queue.hasWork()) forwardAll(this.queue.take().entries, this.opts.forward!);
+      },
+      resume: () => {
+        this.inboxes.rescan();
+        this.kick();
+      },
+      notify: (result, diff) => this.notify(result, diff),
+      stopping: () => this.stopping,
+    };
+  }
 
   private sessionOf(ledger: Ledger): SchedulerSession {
     return new SchedulerSession(ledger, { rules: this.opts.rules, replace: this.opts.schedule });
@@ -262,7 +254,7 @@ export class Engine {
 
   private enqueue(intent: Intent, ephemeral: boolean): Promise<Outcome> {
     if (this.stopping) return Promise.reject(new OwpError('shutting-down', 'The relay is shutting down; retry in a moment.'));
-    if (!this.active) return this.opts.forward!(intent, ephemeral);
+    if (!this.role.active) return this.opts.forward!(intent, ephemeral);
     // A repeated id: its stored (persisted) outcome, without waiting for a batch. Intent ids
     // are scoped to their sender: another sender's id is refused, never answered with its outcome.
     const stored = ephemeral ? undefined : this.session.outcome(intent.id);
@@ -274,7 +266,7 @@ export class Engine {
   }
 
   private kick(): void {
-    if (this.timer || this.inFlight || !this.active) return;
+    if (this.timer || this.inFlight || !this.role.active) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.runTick();

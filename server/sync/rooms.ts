@@ -7,7 +7,9 @@
  *   broadcast: if it changes nothing (Y.snapshotContainsUpdate) it is ignored, otherwise
  *   `receive` answers with a refusal (4403) and the caller closes the socket.
  * - Write before broadcast: an applied update reaches the other peers only once the DocStore
- *   has it on disk, in order; the answer to a sync step 1 waits the same way.
+ *   has it on disk, in order; the answer to a sync step 1 waits the same way. Updates one
+ *   write covers (the DocStore's group commit: the same `whenPersisted` promise) go out as
+ *   one merged message, encoded once for every peer; a peer never gets its own update back.
  * - Awareness is relayed, never persisted. A clientID belongs to the first peer that
  *   announced it (at most MAX_AWARENESS_CLIENTS_PER_SOCKET each); a state naming another
  *   worker's id is dropped; a peer's states are removed when it leaves.
@@ -56,6 +58,15 @@ export interface Refusal {
   reason: string;
 }
 
+interface UnsentUpdate {
+  update: Uint8Array;
+  origin: unknown;
+}
+interface UnsentGroup {
+  persisted: Promise<void>;
+  updates: UnsentUpdate[];
+}
+
 /** Every awareness state a peer publishes (after the workerId check). */
 export type AwarenessListener = (principal: Principal, docName: string, state: Record<string, unknown>) => void;
 
@@ -65,6 +76,8 @@ export class Room {
   /** Set when the doc was rotated: a peer still joining is closed instead. */
   retired = false;
   private readonly owners = new Map<number, Peer>();
+  /** Updates applied but waiting for their write; the last group takes what the same write covers. */
+  private unsent: UnsentGroup | undefined;
 
   constructor(
     readonly name: string,
@@ -76,16 +89,41 @@ export class Room {
     this.awareness = new awarenessProtocol.Awareness(doc);
     this.awareness.setLocalState(null);
     doc.on('update', (update: Uint8Array, origin: unknown) => {
-      const msg = updateMessage(update);
       // Registered after DocStore's own listener, so this update is in the chain already.
-      void docs.whenPersisted(name).then(() => {
-        for (const p of this.peers) if (p !== origin) p.send(msg);
+      const persisted = docs.whenPersisted(name);
+      const last = this.unsent;
+      if (last?.persisted === persisted) {
+        // The same write covers it (group commit): one message for the group.
+        last.updates.push({ update, origin });
+        return;
+      }
+      const group: UnsentGroup = { persisted, updates: [{ update, origin }] };
+      this.unsent = group;
+      void persisted.then(() => {
+        if (this.unsent === group) this.unsent = undefined;
+        this.broadcast(group.updates);
       });
     });
     this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }) => {
       const msg = awarenessMessage(this.awareness, added.concat(updated, removed));
       for (const p of this.peers) p.send(msg);
     });
+  }
+
+  /**
+   * Send updates now on disk to every peer, in one message: the same bytes (framed once) to
+   * every peer that wrote none of them; a peer that wrote some gets the others' only.
+   */
+  private broadcast(updates: UnsentUpdate[]): void {
+    const merged = (list: UnsentUpdate[]) => updateMessage(list.length === 1 ? list[0]!.update : Y.mergeUpdates(list.map((u) => u.update)));
+    const msg = merged(updates);
+    const writers = new Set<Peer>();
+    for (const u of updates) if (this.peers.has(u.origin as Peer)) writers.add(u.origin as Peer);
+    for (const p of this.peers) if (!writers.has(p)) p.send(msg);
+    for (const p of writers) {
+      const others = updates.filter((u) => u.origin !== p);
+      if (others.length > 0) p.send(merged(others));
+    }
   }
 
   /** Add a peer and greet it: sync step 1, then the awareness states known so far. */
