@@ -140,12 +140,16 @@ export class Mirror {
       return this.running;
     }
     this.running = (async () => {
+      // Progress counts tasks, each once however many rounds sync it.
+      const count = { seen: new Set<string>(), done: new Set<string>() };
       do {
         this.rerun = false;
         const ids = [...this.dirty];
         this.dirty.clear();
-        await this.syncAll(ids);
+        for (const id of ids) count.seen.add(id);
+        await this.syncAll(ids, count);
       } while (this.rerun);
+      if (this.progress) this.host.progress?.(count.seen.size, count.seen.size);
       if (this.missing.length > 0) {
         const n = this.missing.length;
         this.host.notice(
@@ -161,7 +165,7 @@ export class Mirror {
     return this.running;
   }
 
-  /** Progress of a large sync (PROGRESS_FROM tasks or more) while it runs. */
+  /** Progress of a large flush (PROGRESS_FROM tasks or more, over its rounds) while it runs. */
   progress: { done: number; total: number } | undefined;
 
   /**
@@ -170,10 +174,8 @@ export class Mirror {
    * batches. A task whose plan must wait (note busy or changed, a path another plan of the
    * batch takes) is tried again.
    */
-  private async syncAll(ids: string[]): Promise<void> {
+  private async syncAll(ids: string[], count: { seen: Set<string>; done: Set<string> }): Promise<void> {
     const queue = [...ids];
-    const report = ids.length >= PROGRESS_FROM;
-    let done = 0;
     for (let at = 0; at < queue.length; ) {
       const chunk = queue.slice(at, at + BATCH);
       at += chunk.length;
@@ -182,10 +184,11 @@ export class Mirror {
       queue.push(...later);
       const ok = await Promise.all(run.map((p) => this.apply(p.effects).catch((e: unknown) => this.failed(p.id, e))));
       ok.forEach((good, i) => good || this.dirty.add(run[i].id));
-      done += chunk.length - later.length;
-      if (report) {
-        this.progress = { done, total: ids.length };
-        this.host.progress?.(done, ids.length);
+      for (const id of chunk) if (!later.includes(id)) count.done.add(id);
+      const [done, total] = [count.done.size, count.seen.size];
+      if (total >= PROGRESS_FROM && done < total) {
+        this.progress = { done, total };
+        this.host.progress?.(done, total);
       }
       if (at < queue.length) await this.host.pause?.();
     }

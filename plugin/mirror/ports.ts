@@ -6,6 +6,7 @@ export interface NoteStore {
   /** Paths of the markdown notes under a folder (recursively). */
   list(folder: string): string[];
   exists(path: string): boolean;
+  /** The note's text, possibly from the vault's cache: for planning; `replace` compares fresh text. */
   read(path: string): Promise<string | undefined>;
   /** Create a note (and its folders). Fails if the path exists. */
   create(path: string, text: string): Promise<void>;

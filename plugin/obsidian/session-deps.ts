@@ -35,6 +35,7 @@ export function sessionDeps(input: {
   client: () => PoolClient | undefined;
   save: () => Promise<void>;
   onStatus: (s: ConnectionStatus) => void;
+  onDocsReplaced?: () => void;
 }): SessionDeps {
   const { settings } = input;
   // Fixed for the session: a new tasks folder takes effect at the next (re)connect, never
@@ -80,5 +81,6 @@ export function sessionDeps(input: {
     },
     notice: (m) => new Notice(m),
     onStatus: input.onStatus,
+    ...(input.onDocsReplaced ? { onDocsReplaced: input.onDocsReplaced } : {}),
   };
 }

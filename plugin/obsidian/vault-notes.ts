@@ -60,9 +60,10 @@ export class VaultNotes implements NoteStore {
     return f instanceof TFile ? f : undefined;
   }
 
+  /** For planning only (cachedRead: no disk read for a note unchanged since written); writes compare fresh text. */
   async read(path: string): Promise<string | undefined> {
     const f = this.file(path);
-    return f ? this.app.vault.read(f) : undefined;
+    return f ? this.app.vault.cachedRead(f) : undefined;
   }
 
   /** Folders being created: notes written in parallel share one createFolder per folder. */

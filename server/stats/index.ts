@@ -92,6 +92,14 @@ async function windowEntries(store: Store, cutoff: number): Promise<{ entries: A
   return { entries: entries.reverse(), head };
 }
 
+/** What StatsIndex.read gives StatsIndex.open. */
+export interface StatsRead {
+  retentionMs: number;
+  restored?: StatsState;
+  position: { seq: number; hash: string };
+  entries: AuditEntry[];
+}
+
 export class StatsIndex {
   private facts: Fact[] = [];
   private readonly memory = new Map<string, TaskMemory>();
@@ -108,25 +116,28 @@ export class StatsIndex {
   ) {}
 
   /**
-   * The index as of the audit log's head: restored from the checkpoint and the entries after
-   * it, or (no checkpoint, or one that does not fit the log) the window's entries read newest
-   * first down to the retention cutoff and folded.
+   * What a start reads (no board needed, so it may run beside other start work): the
+   * checkpoint and the entries after it, or (no checkpoint, or one that does not fit the log)
+   * the window's entries read newest first down to the retention cutoff.
    */
-  static async open(store: Store, src: StatsSources, opts: { retentionMs?: number; log?: Logger } = {}): Promise<StatsIndex> {
+  static async read(store: Store, opts: { now: () => number; retentionMs?: number; log?: Logger }): Promise<StatsRead> {
+    const retentionMs = opts.retentionMs ?? STATS_RETENTION_MS;
+    const restored = await readCheckpoint(store, retentionMs, opts.log);
+    if (restored) return { retentionMs, restored, position: { seq: restored.seq, hash: restored.hash }, entries: await entriesAfter(store, restored.seq) };
+    const window = await windowEntries(store, opts.now() - retentionMs);
+    return { retentionMs, position: window.head, entries: window.entries };
+  }
+
+  /** The index as of the audit log's head: `read` (or what it gave, `opts.read`) folded. */
+  static async open(store: Store, src: StatsSources, opts: { retentionMs?: number; log?: Logger; read?: Promise<StatsRead> } = {}): Promise<StatsIndex> {
     const started = performance.now();
-    const index = new StatsIndex(src, opts.retentionMs ?? STATS_RETENTION_MS);
-    const restored = await readCheckpoint(store, index.retentionMs, opts.log);
-    let entries: AuditEntry[];
+    const { retentionMs, restored, position, entries } = await (opts.read ?? StatsIndex.read(store, { now: src.now, retentionMs: opts.retentionMs, log: opts.log }));
+    const index = new StatsIndex(src, retentionMs);
+    index.position = position;
     if (restored) {
       index.facts = restored.facts;
       for (const [id, m] of restored.memory) index.memory.set(id, m);
-      index.position = { seq: restored.seq, hash: restored.hash };
       index.restoredSeq = restored.seq;
-      entries = await entriesAfter(store, restored.seq);
-    } else {
-      const window = await windowEntries(store, src.now() - index.retentionMs);
-      index.position = window.head;
-      entries = window.entries;
     }
     const board = src.board();
     for (const e of entries) {

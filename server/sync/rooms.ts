@@ -18,13 +18,16 @@
  *   client id the room holds no state of is neither applied nor broadcast; it is echoed to
  *   its sender alone (y-websocket drops a connection that hears nothing for 30 s). Relaying
  *   it cost N x N messages every 15 s: 1,000 viewers of the ledger were a million messages.
- * - Rooms know nothing of sockets: a peer is something that can be sent bytes.
+ * - A rotated document (./rotation.ts): its room is dropped and every peer closed with
+ *   `CLOSE.docReset` at the swap; a peer whose sync step 1 (or update) names a client id of
+ *   an older generation is closed the same way before anything of the doc reaches it.
+ * - Rooms know nothing of sockets: a peer is something that can be sent bytes (and closed).
  */
 import * as decoding from 'lib0/decoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { CLOSE } from '../../shared/protocol.js';
+import { CLOSE, docResetReason } from '../../shared/protocol.js';
 import type { Logger, Principal } from '../ports.js';
 import { writeDeniedReason } from './acl.js';
 import { type AwarenessEntry, AwarenessStateTooLarge, awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries, MAX_AWARENESS_STATE_BYTES } from './awareness.js';
@@ -46,6 +49,7 @@ export interface Peer {
   /** Awareness client ids this peer announced first (it owns them). */
   readonly clientIds: Set<number>;
   send(msg: Uint8Array): void;
+  close?(code: number, reason: string): void;
 }
 
 /** Why a peer must be closed: a close code and a reason a person can act on. */
@@ -69,6 +73,8 @@ export type AwarenessListener = (principal: Principal, docName: string, state: R
 export class Room {
   readonly awareness: awarenessProtocol.Awareness;
   readonly peers = new Set<Peer>();
+  /** Set when the doc was rotated: a peer still joining is closed instead. */
+  retired = false;
   private readonly owners = new Map<number, Peer>();
   /** Updates applied but waiting for their write; the last group takes what the same write covers. */
   private unsent: UnsentGroup | undefined;
@@ -122,6 +128,7 @@ export class Room {
 
   /** Add a peer and greet it: sync step 1, then the awareness states known so far. */
   join(peer: Peer): void {
+    if (this.retired) return peer.close?.(this.reset().code, this.reset().reason);
     this.peers.add(peer);
     peer.send(syncStep1Message(this.doc));
     const states = this.awareness.getStates();
@@ -159,6 +166,7 @@ export class Room {
     const type = decoding.readVarUint(d);
     if (type === syncProtocol.messageYjsSyncStep1) {
       const sv = decoding.readVarUint8Array(d);
+      if (this.docs.staleClients(this.name, sv).length > 0) return this.reset();
       // Answer once what the doc holds is on disk: nobody reads what a crash could take back.
       void this.docs.whenPersisted(this.name).then(() => peer.send(syncStep2Message(this.doc, sv)));
       return undefined;
@@ -167,6 +175,7 @@ export class Room {
       throw new Error(`unknown sync message type ${type}`);
     }
     const update = decoding.readVarUint8Array(d);
+    if (this.docs.generation(this.name) > 0 && this.docs.staleClients(this.name, Y.parseUpdateMeta(update).from).length > 0) return this.reset();
     if (peer.writable) {
       Y.applyUpdate(this.doc, update, peer);
       return undefined;
@@ -175,6 +184,11 @@ export class Room {
     if (Y.snapshotContainsUpdate(Y.snapshot(this.doc), update)) return undefined;
     this.log?.warn('refused a write to a document', { doc: this.name, role: peer.principal.role, tokenId: peer.principal.tokenId });
     return { code: CLOSE.forbidden, reason: writeDeniedReason(peer.principal, this.name) };
+  }
+
+  /** The refusal of a copy from an older generation of this doc. */
+  reset(): Refusal {
+    return { code: CLOSE.docReset, reason: docResetReason(this.name, this.docs.generation(this.name)) };
   }
 
   private publish(peer: Peer, raw: Uint8Array): void {
@@ -227,7 +241,24 @@ export class Rooms {
     private readonly docs: DocStore,
     private readonly onAwareness?: AwarenessListener,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    docs.onRotate((name) => this.retire(name));
+  }
+
+  /** A document was rotated: close its room's peers (their copies are stale) and drop the room. */
+  private retire(name: string): void {
+    const room = this.open.get(name);
+    this.open.delete(name);
+    this.loading.delete(name);
+    if (!room) return;
+    room.retired = true;
+    const { code, reason } = room.reset();
+    for (const p of [...room.peers]) {
+      room.leave(p);
+      p.close?.(code, reason);
+    }
+    room.awareness.destroy();
+  }
 
   /** The room of a document, loading it on first use (a failed load is retried next time). */
   get(name: string): Promise<Room> {

@@ -8,6 +8,8 @@
  * - `process` and `processFrontMatter` write (and fire 'modify') only if the text changed.
  * - processFrontMatter reformats the YAML block the way Obsidian does (block lists, plain
  *   scalars where possible), which is why the plugin itself does not use it.
+ * - cachedRead answers from memory while a file's mtime and size on disk are those it had
+ *   when written or read through the vault, like Obsidian's.
  * - The metadata cache gives Obsidian's answers; it parses a changed note when asked (or for
  *   a 'changed' listener), as Obsidian's worker keeps that cost off the plugin's thread.
  */
@@ -169,8 +171,23 @@ export class Vault extends Events {
   async read(file: TFile): Promise<string> {
     return fs.promises.readFile(this.abs(file.path), 'utf8');
   }
+  /**
+   * Like Obsidian: the text in memory while the file's mtime and size are those it had then.
+   * The stat is taken from disk first, as Obsidian's file watcher keeps it current (tests
+   * edit notes on disk behind the vault's back).
+   */
   async cachedRead(file: TFile): Promise<string> {
-    return this.read(file);
+    this.stat(file);
+    const c = this.contents.get(file.path);
+    if (c && c.mtime === file.stat.mtime && c.size === file.stat.size) return c.text;
+    const text = await this.read(file);
+    this.keep(file, text);
+    return text;
+  }
+  /** path -> the text written or read through the vault, with the stat it had (cachedRead). */
+  private contents = new Map<string, { mtime: number; size: number; text: string }>();
+  private keep(f: TFile, text: string): void {
+    this.contents.set(f.path, { mtime: f.stat.mtime, size: f.stat.size, text });
   }
 
   async create(path: string, data: string): Promise<TFile> {
@@ -178,6 +195,7 @@ export class Vault extends Events {
     if (this.files.has(p)) throw new Error('File already exists.');
     await fs.promises.writeFile(this.abs(p), data, { flag: 'wx' });
     const f = this.add(new TFile(), p);
+    this.keep(f, data);
     this.counts.create++;
     this.trigger('create', f);
     return f;
@@ -195,6 +213,7 @@ export class Vault extends Events {
   async modify(file: TFile, data: string): Promise<void> {
     await fs.promises.writeFile(this.abs(file.path), data);
     this.stat(file);
+    this.keep(file, data);
     this.counts.modify++;
     this.trigger('modify', file);
   }
@@ -223,7 +242,10 @@ export class Vault extends Events {
       if (f instanceof TFolder) for (const c of f.children) walk(c, `${p}/${c.name}`);
     };
     walk(file, to);
-    for (const [f] of moved) this.files.delete(f.path);
+    for (const [f] of moved) {
+      this.files.delete(f.path);
+      this.contents.delete(f.path);
+    }
     const newParentPath = to.includes('/') ? to.slice(0, to.lastIndexOf('/')) : '/';
     const np = this.files.get(newParentPath) as TFolder;
     for (const [f, p] of moved) {
@@ -242,6 +264,7 @@ export class Vault extends Events {
     file.parent!.children = file.parent!.children.filter((c) => c !== file);
     const gone = (f: TAbstractFile) => {
       this.files.delete(f.path);
+      this.contents.delete(f.path);
       if (f instanceof TFolder) f.children.forEach(gone);
     };
     gone(file);
