@@ -11,14 +11,13 @@
  *   batch (group commit: one sync for a burst of edits; with a fanout, one transaction each).
  * - Compaction (once at least `compactEvery` updates AND at least `compactSizeFactor` times the
  *   snapshot's size in bytes were logged since the last one; and on close) writes the snapshot
- *   and deletes the logged updates it covers in one atomic batch. By size, so the whole-doc
- *   encode (~100 ms for a busy ledger) costs O(1) per logged byte instead of stalling the relay
- *   every few seconds (docs/BENCHMARKS.md measured it as the steady-state p99 tail); a crash at any point loses nothing (the log is
- *   replayed over the snapshot, and Yjs updates are idempotent).
+ *   and deletes the logged updates it covers in one atomic batch: by size, so the whole-doc
+ *   encode costs O(1) per logged byte; a crash loses nothing (log replayed over the snapshot).
  * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
- * - Rotation (./rotation.ts, after `enableRotation`): at a compaction of a rotating doc whose
- *   garbage is due, the doc is rebuilt as the next generation and swapped in (same tick), the
+ * - Rotation (./rotation.ts, after `enableRotation`): at a compaction (forced too once the bytes
+ *   logged since the last check could be due garbage) of a rotating doc whose garbage is due,
+ *   the doc is rebuilt as the next generation and swapped in (same tick), the
  *   `onRotate` listeners re-point, and one atomic batch writes the new snapshot and generation
  *   (`doc/<name>/gen`) and deletes the old log: a crash leaves the old or the new, never a mix.
  */
@@ -81,8 +80,9 @@ export interface DocStoreOptions {
 interface Entry {
   doc: Y.Doc;
   gen: Generation;
-  /** Encoded size of a fresh rebuild at the last check (undefined: not checked yet). */
+  /** Encoded size of a fresh rebuild at the last check (undefined: none yet); bytes logged since. */
   freshBytes?: number;
+  sinceCheck: number;
   nextSeq: number;
   sinceCompaction: number;
   /** Bytes logged since the last compaction (or found in the log at load). */
@@ -133,9 +133,7 @@ export class DocStore {
   }
 
   /** The doc if it is loaded already. */
-  peek(name: string): Y.Doc | undefined {
-    return this.loaded.get(name)?.doc;
-  }
+  peek = (name: string): Y.Doc | undefined => this.loaded.get(name)?.doc;
 
   /** Names of every doc stored or loaded now. */
   async names(): Promise<string[]> {
@@ -179,9 +177,7 @@ export class DocStore {
   staleClients = (name: string, sv: Uint8Array | Map<number, number>): number[] => staleClients(sv, this.loaded.get(name)?.gen.retired ?? new Map());
 
   /** Resolves when every update of that doc emitted so far is on disk. */
-  whenPersisted(name: string): Promise<void> {
-    return this.loaded.get(name)?.chain ?? Promise.resolve();
-  }
+  whenPersisted = (name: string): Promise<void> => this.loaded.get(name)?.chain ?? Promise.resolve();
 
   /** Write the snapshot now and drop the logged updates it covers. */
   compact(name: string): Promise<void> {
@@ -237,6 +233,7 @@ export class DocStore {
     const entry: Entry = {
       doc,
       gen,
+      sinceCheck: 0,
       nextSeq,
       sinceCompaction: logged,
       bytesSinceCompaction: loggedBytes,
@@ -283,6 +280,9 @@ export class DocStore {
       }
     }
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
+    // Garbage never exceeds the bytes logged since the last check: check once those could be due.
+    const r = this.rotation; // (minGarbageBytes 0, in tests: at compactions only)
+    if (r?.minGarbageBytes && r.docs.includes(name) && (e.sinceCheck += update.byteLength) > Math.max(r.minGarbageBytes, r.garbageFactor * (e.freshBytes ?? 0))) this.scheduleCompaction(name, e);
   }
 
   /** Another relay's update: applied to the loaded doc (read by key when the note did not carry it). */
@@ -366,6 +366,7 @@ export class DocStore {
    */
   private async rotateIfDue(name: string, e: Entry, encoded: number): Promise<boolean> {
     const policy = this.rotation!;
+    e.sinceCheck = 0;
     if (e.freshBytes !== undefined && !rotationDue(encoded, e.freshBytes, policy)) return false;
     const logged = await this.store.keys(docKeyPrefix(name) + 'u/');
     const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
