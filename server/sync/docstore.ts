@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
-import { decodeGeneration, encodeGeneration, GENESIS, rebuildDoc, retire, rotationDue, staleClients, type Generation, type RotationPolicy } from './rotation.js';
+import { decodeGeneration, encodeGeneration, garbageOf, GENESIS, rebuildDoc, retire, rotationDue, staleClients, type Generation, type RotationPolicy } from './rotation.js';
 
 const SEQ_WIDTH = 12;
 export const DOC_PREFIX = 'doc/';
@@ -92,7 +92,7 @@ interface Entry {
   chain: Promise<void>;
   /** Updates emitted but not yet handed to the store: the next batch in the chain takes them all. */
   pending: StoreOp[];
-  onUpdate: (update: Uint8Array, origin?: unknown) => void;
+  onUpdate: (update: Uint8Array, origin: unknown, doc: Y.Doc, tr: Y.Transaction) => void;
 }
 
 export class DocStore {
@@ -242,8 +242,8 @@ export class DocStore {
       pending: [],
       onUpdate: () => undefined,
     };
-    entry.onUpdate = (update: Uint8Array, origin?: unknown) => {
-      if (origin !== REMOTE) this.append(name, entry, update);
+    entry.onUpdate = (update, origin, _doc, tr) => {
+      if (origin !== REMOTE) this.append(name, entry, update, tr);
     };
     doc.on('update', entry.onUpdate);
     this.loaded.set(name, entry);
@@ -257,7 +257,7 @@ export class DocStore {
     return doc;
   }
 
-  private append(name: string, e: Entry, update: Uint8Array): void {
+  private append(name: string, e: Entry, update: Uint8Array, tr?: Y.Transaction): void {
     const seq = e.nextSeq++;
     e.sinceCompaction += 1;
     e.bytesSinceCompaction += update.byteLength;
@@ -280,9 +280,8 @@ export class DocStore {
       }
     }
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
-    // Garbage never exceeds the bytes logged since the last check: check once those could be due.
-    const r = this.rotation; // (minGarbageBytes 0, in tests: at compactions only)
-    if (r?.minGarbageBytes && r.docs.includes(name) && (e.sinceCheck += update.byteLength) > Math.max(r.minGarbageBytes, r.garbageFactor * (e.freshBytes ?? 0))) this.scheduleCompaction(name, e);
+    const r = this.rotation; // garbage grows by what is logged and deleted (minGarbageBytes 0, tests: compactions only)
+    if (r?.minGarbageBytes && r.docs.includes(name) && (e.sinceCheck += update.byteLength + garbageOf(tr)) > r.minGarbageBytes) this.scheduleCompaction(name, e);
   }
 
   /** Another relay's update: applied to the loaded doc (read by key when the note did not carry it). */

@@ -50,6 +50,13 @@ export function decodeGeneration(bytes: Uint8Array | undefined): Generation {
   return { generation: o.generation, retired: new Map(o.retired) };
 }
 
+/** Estimated tombstone bytes a transaction left (a tiny update may delete thousands): each deleted item keeps its id and key, ~32 bytes. */
+export function garbageOf(tr?: Y.Transaction): number {
+  let n = 0;
+  for (const dels of tr?.deleteSet.clients.values() ?? []) for (const d of dels) n += d.len;
+  return n * 32;
+}
+
 /** True when the garbage in `encodedBytes` over `freshBytes` is worth a rotation. */
 export function rotationDue(encodedBytes: number, freshBytes: number, policy: RotationPolicy): boolean {
   const garbage = encodedBytes - freshBytes;
