@@ -47,7 +47,8 @@ export class Engine {
   private readonly queue = new IntentQueue();
   private backoffMs = 0;
   private readonly listeners = new Set<(r: BatchResult, diff: LedgerDiff) => void>();
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending tick (a timer, or an immediate with tickMs 0). */
+  private timer: (() => void) | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private stopping = false;
@@ -75,7 +76,7 @@ export class Engine {
     ledger: Ledger,
   ) {
     this.session = this.sessionOf(ledger);
-    this.tickMs = opts.tickMs ?? 5;
+    this.tickMs = opts.tickMs ?? 0;
     this.retentionMs = opts.retentionMs ?? 7 * DAY;
     this.role = new Role(this.roleHost());
     this.inboxes = new InboxWatcher({
@@ -133,7 +134,7 @@ export class Engine {
       },
       stopDuties: async () => {
         clearInterval(this.sweeper);
-        clearTimeout(this.timer);
+        this.timer?.();
         this.timer = undefined;
         await this.inFlight;
       },
@@ -224,7 +225,7 @@ export class Engine {
   /** Run a batch now (tests, shutdown); resolves when it is persisted and shown. */
   async flush(): Promise<void> {
     if (this.inFlight) await this.inFlight;
-    clearTimeout(this.timer);
+    this.timer?.();
     this.timer = undefined;
     if (this.queue.hasQueued()) await this.runTick();
   }
@@ -260,12 +261,26 @@ export class Engine {
     return answered;
   }
 
+  /**
+   * Schedule a tick. tickMs 0 (the default) is group commit: an intent on an idle relay is
+   * arbitrated at once (next turn of the event loop, with whatever else arrived in it), and
+   * intents that arrive while a tick persists form the next batch, run as soon as it ends.
+   * tickMs > 0 gathers intents that long first.
+   */
   private kick(): void {
     if (this.timer || this.inFlight || !this.role.active) return;
-    this.timer = setTimeout(() => {
+    const run = () => {
       this.timer = undefined;
       void this.runTick();
-    }, this.tickMs + this.backoffMs);
+    };
+    const delay = this.tickMs + this.backoffMs;
+    if (delay <= 0) {
+      const i = setImmediate(run);
+      this.timer = () => clearImmediate(i);
+    } else {
+      const t = setTimeout(run, delay);
+      this.timer = () => clearTimeout(t);
+    }
   }
 
   private startSweeper(): void {
