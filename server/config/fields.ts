@@ -87,7 +87,7 @@ export const FIELDS = {
   'limits.jsonDepth': def(int(8, 1024), 64, { help: 'deepest nesting of a JSON request body' }),
 
   // Scheduler timing
-  'engine.tick': def(duration(0), 0, { help: 'how long intents are gathered into one batch (0: group commit, a batch starts as soon as the one before it is done)' }),
+  'engine.tick': def(duration(0), 0, { help: 'how long intents are gathered into one batch; 0: group commit (a batch starts as soon as the one before it is written)' }),
   'engine.retention': def(duration(60_000), 7 * 86_400_000, { help: 'how long answered intents are kept for retries' }),
 } satisfies Record<string, Field<unknown>>;
 
