@@ -20,6 +20,7 @@ export const PLUGIN_FILES = [
   'shared/errors.ts',
   'shared/ledger.ts',
   'shared/protocol.ts',
+  'shared/doc-rotation.ts',
   'shared/did-you-mean.ts',
   'shared/trust-ladder.ts',
   'shared/notes/**/*.ts',

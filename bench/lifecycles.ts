@@ -13,9 +13,10 @@
  * - database: the bytes of every file under the data folder, once the finished tasks are
  *   archived (the archive is in it).
  *
- * Standalone: `node --import tsx bench/lifecycles.ts [--lifecycles=100000] [--wave=10000] [--workers=100]`.
+ * Standalone: `node --import tsx bench/lifecycles.ts [--lifecycles=100000] [--wave=10000] [--workers=100] [--keep=DIR]`
+ * (`--keep`: a copy of the data folder, as the cold start finds it, is left in DIR: bench/coldstart.ts starts on it).
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -73,7 +74,7 @@ async function docSizes(base: string): Promise<{ board: number; ledger: number }
   return { board: await one('owp/board'), ledger: await one('owp/ledger') };
 }
 
-async function readyMs(dataDir: string): Promise<{ ms: number; relay: Awaited<ReturnType<typeof startRelay>> }> {
+export async function readyMs(dataDir: string): Promise<{ ms: number; relay: Awaited<ReturnType<typeof startRelay>> }> {
   const t0 = performance.now();
   const relay = await startRelay(dataDir, ENV);
   for (let waited = 0; ; waited += 5) {
@@ -96,7 +97,8 @@ const ENV = { ...BENCH_LIMITS, OWP_ENGINE_RETENTION: `${RETENTION_MS}ms` };
 
 /** Tasks live (not done or cancelled) and tasks in the ledger, from GET /api/status. */
 async function taskCounts(base: string): Promise<{ live: number; inLedger: number }> {
-  const status = (await call(base, ADMIN, 'GET', '/api/status')).body as { queue: Record<string, Record<string, number>> };
+  // A kept-alive socket the relay closed meanwhile answers ECONNRESET once: ask again.
+  const status = (await call(base, ADMIN, 'GET', '/api/status').catch(() => call(base, ADMIN, 'GET', '/api/status'))).body as { queue: Record<string, Record<string, number>> };
   let live = 0;
   let inLedger = 0;
   for (const byState of Object.values(status.queue)) {
@@ -108,7 +110,7 @@ async function taskCounts(base: string): Promise<{ live: number; inLedger: numbe
   return { live, inLedger };
 }
 
-export async function runLifecycles(lifecycles: number, wave = 10_000, workers = 100): Promise<LifecycleResult> {
+export async function runLifecycles(lifecycles: number, wave = 10_000, workers = 100, keep?: string): Promise<LifecycleResult> {
   const dataDir = await mkdtemp(join(tmpdir(), 'owp-bench-'));
   let relay = await startRelay(dataDir, ENV);
   try {
@@ -159,6 +161,7 @@ export async function runLifecycles(lifecycles: number, wave = 10_000, workers =
     const docBytes = await docSizes(base());
     await relay.stop();
     const dbBytes = await folderBytes(dataDir);
+    if (keep) await cp(dataDir, keep, { recursive: true });
     const cold = await readyMs(dataDir);
     const liveTasks = finished.live;
     const ledgerTasks = finished.inLedger;
@@ -172,7 +175,7 @@ export async function runLifecycles(lifecycles: number, wave = 10_000, workers =
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const get = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const r = await runLifecycles(Number(get('lifecycles') ?? 100_000), Number(get('wave') ?? 10_000), Number(get('workers') ?? 100));
+  const r = await runLifecycles(Number(get('lifecycles') ?? 100_000), Number(get('wave') ?? 10_000), Number(get('workers') ?? 100), get('keep'));
   console.log(JSON.stringify(r, null, 2));
   agent.destroy();
   process.exit(0);

@@ -150,6 +150,7 @@ export default class OwpPoolPlugin extends Plugin {
           this.status = s;
           this.tick();
         },
+        onDocsReplaced: () => this.reattachViews(),
       }),
     );
     if (stale()) {
@@ -157,13 +158,18 @@ export default class OwpPoolPlugin extends Plugin {
       return;
     }
     this.session = session;
+    this.reattachViews();
+    this.tick();
+  }
+
+  /** Views follow the session's current documents (after a connect, or a document re-created by the relay). */
+  private reattachViews(): void {
     for (const leaf of [...this.app.workspace.getLeavesOfType(DASHBOARD_VIEW), ...this.app.workspace.getLeavesOfType(MY_TASKS_VIEW)]) {
       if (leaf.view instanceof PoolView) {
         leaf.view.attach();
         leaf.view.render();
       }
     }
-    this.tick();
   }
 
   /**
@@ -222,12 +228,12 @@ export default class OwpPoolPlugin extends Plugin {
     }
     void s.mirror.flush();
     if (++this.ticks % 60 === 0) void s.mirror.archiveSweep();
-    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now(), ...(hosting ? { hosting } : {}) }));
+    this.statusEl.setText(statusText({ status: this.status, pending: s.client.pendingIntents().length, leases: s.client.myLeases(), now: platform().now(), ...(hosting ? { hosting } : {}), ...(s.mirror.progress ? { notes: s.mirror.progress } : {}) }));
   }
 
   private async noteChanged(f: TAbstractFile): Promise<void> {
     if (!(f instanceof TFile) || f.extension !== 'md' || !this.session) return;
-    const text = await this.app.vault.read(f);
+    const text = await this.app.vault.cachedRead(f);
     await this.session?.mirror.noteChanged(f.path, text);
   }
 

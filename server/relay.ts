@@ -10,7 +10,7 @@
  *   503 the moment close() starts (/healthz stays 200: liveness). A start that fails after
  *   binding closes what it opened, the port included.
  * - Close order: stop accepting -> features stop -> engine finishes the tick in flight and
- *   the intents queued -> SSE and sockets closed (1001) -> documents flushed and compacted
+ *   the intents queued -> stats checkpoint written (./stats/saver.ts) -> SSE and sockets closed (1001) -> documents flushed and compacted
  *   -> LevelDB closed. close() is idempotent.
  * - Feature modules see only RelayPort (server/ports.ts).
  */
@@ -23,6 +23,7 @@ import { openTokenStore, type TokenStore } from './auth/index.js';
 import { resetAdminsAudited } from './auth/reset-admin.js';
 import { BoardView } from './engine/board.js';
 import { Engine } from './engine/engine.js';
+import { loadLedger } from './engine/follow.js';
 import { PublicProfiles } from './engine/public-profiles.js';
 import { adminRoutes } from './http/api-admin.js';
 import { backupRoutes } from './backup/index.js';
@@ -37,14 +38,16 @@ import { createLogger } from './log/index.js';
 import { folderBytes, observabilityRoutes, RelayMetrics, type Phase } from './metrics/index.js';
 import { clientAddress, parseTrustProxy } from './http/client-address.js';
 import { EventHub } from './http/sse.js';
-import { listen, startingHandler, urlHostOf } from './http/starting.js';
+import { listen, startingHandler, startPhases, urlHostOf } from './http/starting.js';
 import type { Logger, Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
+import { checkpointSaver } from './stats/saver.js';
 import { openRelayStore, type Durability, type Store } from './store/index.js';
 import type { Cluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
+import { DEFAULT_ROTATION, type RotationPolicy } from './sync/rotation.js';
 
 export interface RelayConfig {
   dataDir: string;
@@ -106,6 +109,8 @@ export interface RelayConfig {
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
   archiveEveryMs?: number;
+  /** When `owp/board` and `owp/ledger` are re-created (server/sync/rotation.ts; default DEFAULT_ROTATION, false: never). */
+  rotation?: RotationPolicy | false;
   /** SSE keep-alive comment period (default 15 s). */
   ssePingMs?: number;
   /** The GitHub host submitted pull request links must be on (default github.com; see githubHostFrom). */
@@ -154,6 +159,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   config.onListening?.(url);
   const metrics = new RelayMetrics();
   let phase: Phase = 'starting';
+  const { took, ready } = startPhases();
   const cleanup: (() => Promise<void> | void)[] = [
     () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
@@ -177,6 +183,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     // With several relays, ledger and audit writes pass the arbiter's fence.
     const engineStore = cluster?.fencedStore ?? store;
     const audit = await openAuditLog(engineStore);
+    took('store, tokens, audit');
     const docs: DocStore = new DocStore(store, {
       log,
       fanout: cluster?.docs,
@@ -184,15 +191,21 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       onRemoteDoc: (name) => void (name.startsWith(INBOX_PREFIX) ? docs.get(name).catch(() => undefined) : undefined),
     });
     cleanup.unshift(() => docs.close());
+    // Reads needing nothing loaded start at once, their I/O beside the documents' decoding (one relay per store only).
+    const late: { engine?: Engine } = {};
+    const early = cluster ? undefined : { stats: StatsIndex.read(store, { now, log }), ledger: loadLedger(engineStore) };
+    for (const p of [early?.stats, early?.ledger]) p?.catch(() => undefined); // each awaited below; its failure surfaces there
+    const [boardDoc, ledgerDoc] = await Promise.all([docs.get(BOARD_DOC), docs.get(LEDGER_DOC)]);
     // A maintainer's board edit over sync is audited under their name (the peer is the origin).
-    const board = new BoardView(await docs.get(BOARD_DOC), (origin) => (origin instanceof Object && 'principal' in origin ? actorOf((origin as { principal: Principal }).principal) : undefined));
-    const ledgerDoc = await docs.get(LEDGER_DOC);
+    const board = new BoardView(boardDoc, (origin) => (origin instanceof Object && 'principal' in origin ? actorOf((origin as { principal: Principal }).principal) : undefined));
+    took('documents');
     // The stats index reads the audit log before the engine can run a batch, and follows
     // every batch from the line after Engine.open (no await between: no batch is missed).
-    const late: { engine?: Engine } = {};
-    const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now });
+    const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now }, { log, read: early?.stats });
+    took('stats');
     const engine = await Engine.open({
       store: engineStore,
+      ledger: early?.ledger,
       forward: cluster ? (intent, ephemeral) => cluster.forward(intent, ephemeral) : undefined,
       ledgerFeed: cluster?.ledgerFeed,
       audit,
@@ -208,9 +221,13 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       observer: metrics.engineObserver(),
     });
     late.engine = engine;
+    took('engine');
     const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
+    const checkpoints = checkpointSaver(stats, store, { log, now });
     engine.onBatch((r) => {
-      const facts = stats.ingest(r.events);
+      // The arbiter's batch is committed: the audit head is its last entry (a follower's position is not tracked).
+      const facts = stats.ingest(r.events, engine.isActive() ? audit.head() : undefined);
+      checkpoints.afterBatch();
       // Webhooks are sent by the arbiter only (followers see the same batches).
       if (engine.isActive()) notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
     });
@@ -219,10 +236,19 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     docs.onLoad((name, doc) => {
       if (name.startsWith(INBOX_PREFIX)) engine.attachInbox(name.slice(INBOX_PREFIX.length), doc);
     });
-    for (const name of await docs.names()) if (name.startsWith(INBOX_PREFIX)) await docs.get(name);
+    await Promise.all((await docs.names()).filter((name) => name.startsWith(INBOX_PREFIX)).map((name) => docs.get(name)));
     await cluster?.start(engine, tokens);
+    took('inboxes');
     const publicProfiles = new PublicProfiles(engine.inboxes, ledgerDoc);
     cleanup.unshift(() => publicProfiles.close());
+    // A rotated document (docs/ROTATION.md): every holder re-points in the same tick.
+    docs.onRotate((name, doc) => {
+      if (name === LEDGER_DOC) {
+        engine.useLedgerDoc(doc);
+        publicProfiles.useDoc(doc);
+      } else if (name === BOARD_DOC) board.useDoc(doc);
+    });
+    if (config.rotation !== false) docs.enableRotation(config.rotation ?? DEFAULT_ROTATION);
 
     const lastSeen = new Map<string, number>();
     const deps: ApiDeps = {
@@ -335,6 +361,9 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const { created } = cluster ? await cluster.serialised(firstAdmin) : await firstAdmin();
     serve = (req, res) => void router.handle(req, res);
     phase = 'serving';
+    took('routes');
+    log.info('relay ready', ready());
+    checkpoints.afterStart();
 
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -350,6 +379,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
           }
         }
         await engine.stop();
+        await checkpoints.close();
         // Give the lease up at once: another relay arbitrates without waiting for it to lapse.
         await cluster?.resign();
         notifier?.stop();

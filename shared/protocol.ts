@@ -62,12 +62,19 @@ export const CLOSE = {
   unauthorized: 4401,
   forbidden: 4403,
   unknownDoc: 4404,
+  /**
+   * The document was re-created as a new generation (a rotation, docs/ROTATION.md) and this
+   * copy is of an older one: drop the copy (and its cache), reconnect, resync from empty.
+   */
+  docReset: 4409,
   revoked: 4410,
   tooLarge: 4413,
   /** Too many sockets for one token, or too many refused tokens from one address. */
   tooMany: 4429,
   shuttingDown: 1001,
   internal: 1011,
+  /** The socket fell too far behind (its unsent bytes passed the relay's bound): reconnect. */
+  tooSlow: 1013,
 } as const;
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
 
@@ -87,6 +94,11 @@ export function socketProtocolRefusal(version: string | undefined): { code: numb
   if (verdict === 'malformed') return { code: CLOSE.malformed, reason: `invalid-field: ${PROTOCOL_HEADER} must be a version such as ${PROTOCOL_VERSION} (MAJOR.MINOR)` };
   if (verdict === 'unsupported') return { code: CLOSE.malformed, reason: `unsupported-protocol: this relay speaks protocol ${PROTOCOL_VERSION}, not ${version!.trim().slice(0, 20)}` };
   return undefined;
+}
+
+/** The reason `CLOSE.docReset` carries (clients match the code, people read the reason). */
+export function docResetReason(docName: string, generation: number): string {
+  return `doc-reset: ${docName} was re-created from the relay's state (generation ${generation}); drop your local copy and reconnect`;
 }
 
 /** Close codes that mean "not now" rather than "never": a client retries after a pause. */

@@ -5,8 +5,9 @@
  * Invariants:
  * - Every decision is made in rules.ts; this file only reads notes, writes them through the
  *   NoteStore (compare-and-write), moves them, writes the board and keeps the memory.
- * - Effects run in order; a write that finds the note changed stops the plan and the task
- *   is tried again (dirty), as is a task whose note is busy.
+ * - Effects of one task run in order; a write that finds the note changed stops the plan
+ *   and the task is tried again (dirty), as is a task whose note is busy. Many tasks sync
+ *   in batches (batches.ts): their writes run in parallel, never two on one path.
  * - The tasks folder is fixed for the life of a mirror (a session).
  * - `suppressed` and `noted` are persisted through the host after every flush.
  */
@@ -17,6 +18,7 @@ import { readTaskNote, type NoteClock } from '../../shared/notes/task-note.js';
 import type { IdSetKind, MirrorHost, NoteStore } from './ports.js';
 import { canonicalPath, dueForArchive, planGone, planNoteChange, planSync, type Effect, type Memory, type NoteAt, type Place } from './rules.js';
 import { PLUGIN_ORIGIN, shortHash } from './board-edits.js';
+import { BATCH, PROGRESS_FROM, admit, type Planned } from './batches.js';
 
 export { PLUGIN_ORIGIN } from './board-edits.js';
 
@@ -138,18 +140,16 @@ export class Mirror {
       return this.running;
     }
     this.running = (async () => {
+      // Progress counts tasks, each once however many rounds sync it.
+      const count = { seen: new Set<string>(), done: new Set<string>() };
       do {
         this.rerun = false;
         const ids = [...this.dirty];
         this.dirty.clear();
-        for (const id of ids) {
-          try {
-            if (!(await this.syncTask(id))) this.dirty.add(id);
-          } catch (e) {
-            this.host.notice(`OWP: could not update the note of ${id}: ${e instanceof Error ? e.message : String(e)}`);
-          }
-        }
+        for (const id of ids) count.seen.add(id);
+        await this.syncAll(ids, count);
       } while (this.rerun);
+      if (this.progress) this.host.progress?.(count.seen.size, count.seen.size);
       if (this.missing.length > 0) {
         const n = this.missing.length;
         this.host.notice(
@@ -160,8 +160,43 @@ export class Mirror {
       this.save();
     })().finally(() => {
       this.running = undefined;
+      this.progress = undefined;
     });
     return this.running;
+  }
+
+  /** Progress of a large flush (PROGRESS_FROM tasks or more, over its rounds) while it runs. */
+  progress: { done: number; total: number } | undefined;
+
+  /**
+   * Sync tasks in batches (batches.ts): facts gathered together, one plan per task, the
+   * batch's writes in parallel (each task's effects in order), a pause for the app between
+   * batches. A task whose plan must wait (note busy or changed, a path another plan of the
+   * batch takes) is tried again.
+   */
+  private async syncAll(ids: string[], count: { seen: Set<string>; done: Set<string> }): Promise<void> {
+    const queue = [...ids];
+    for (let at = 0; at < queue.length; ) {
+      const chunk = queue.slice(at, at + BATCH);
+      at += chunk.length;
+      const planned = (await Promise.all(chunk.map((id) => this.planTask(id)))).filter((p): p is Planned => p !== undefined);
+      const { run, later } = admit(planned);
+      queue.push(...later);
+      const ok = await Promise.all(run.map((p) => this.apply(p.effects).catch((e: unknown) => this.failed(p.id, e))));
+      ok.forEach((good, i) => good || this.dirty.add(run[i].id));
+      for (const id of chunk) if (!later.includes(id)) count.done.add(id);
+      const [done, total] = [count.done.size, count.seen.size];
+      if (total >= PROGRESS_FROM && done < total) {
+        this.progress = { done, total };
+        this.host.progress?.(done, total);
+      }
+      if (at < queue.length) await this.host.pause?.();
+    }
+  }
+
+  private failed(id: string, e: unknown): true {
+    this.host.notice(`OWP: could not update the note of ${id}: ${e instanceof Error ? e.message : String(e)}`);
+    return true;
   }
 
   /** Tasks waiting (e.g. for the user to stop typing). */
@@ -174,22 +209,26 @@ export class Mirror {
     return { path, text: await this.notes.read(path), busy: this.notes.isBusy(path) };
   }
 
-  /** Returns false when the task must be retried later (note busy or changed under us). */
-  private async syncTask(id: string): Promise<boolean> {
-    const task = this.task(id);
-    const place = this.place();
-    let path = this.index.get(id);
-    if (path !== undefined && !this.notes.exists(path)) {
-      this.index.delete(id);
-      path = undefined;
+  /** Gather the facts of one task and plan its note (undefined when that failed, with a notice). */
+  private async planTask(id: string): Promise<Planned | undefined> {
+    try {
+      const task = this.task(id);
+      const place = this.place();
+      let path = this.index.get(id);
+      if (path !== undefined && !this.notes.exists(path)) {
+        this.index.delete(id);
+        path = undefined;
+      }
+      const canonical = task ? canonicalPath(place, task) : '';
+      const indexed = path === undefined ? undefined : await this.noteAt(path);
+      const atCanonical = task && !indexed && !this.suppressed.has(id) ? await this.noteAt(canonical) : undefined;
+      // Two ids can make the same safe name: the second note gets a suffix derived from its id.
+      const freePath = task && this.notes.exists(canonical) ? canonical.replace(/\.md$/, ` (${shortHash(id)}).md`) : canonical;
+      return { id, effects: planSync({ id, task, runtime: this.runtime(id), place, suppressed: this.suppressed.has(id), noted: this.noted.has(id), memory: this.memory.get(id), indexed, atCanonical, freePath }) };
+    } catch (e) {
+      this.failed(id, e);
+      return undefined;
     }
-    const canonical = task ? canonicalPath(place, task) : '';
-    const indexed = path === undefined ? undefined : await this.noteAt(path);
-    const atCanonical = task && !indexed && !this.suppressed.has(id) ? await this.noteAt(canonical) : undefined;
-    // Two ids can make the same safe name: the second note gets a suffix derived from its id.
-    const freePath = task && this.notes.exists(canonical) ? canonical.replace(/\.md$/, ` (${shortHash(id)}).md`) : canonical;
-    const effects = planSync({ id, task, runtime: this.runtime(id), place, suppressed: this.suppressed.has(id), noted: this.noted.has(id), memory: this.memory.get(id), indexed, atCanonical, freePath });
-    return this.apply(effects);
   }
 
   /** Perform effects in order; false when the plan must be retried. */
@@ -285,9 +324,10 @@ export class Mirror {
   /** A note changed in the vault (modify or create event). */
   async noteChanged(path: string, text: string): Promise<void> {
     if (this.written.get(path) !== text && !this.notes.exists(path)) return; // moved or deleted since: a later event covers it
+    // Our own echo (the rules' first case) needs no facts: no parse.
     let id: string | undefined;
     try {
-      id = readTaskNote(text).id;
+      id = this.written.get(path) === text ? undefined : readTaskNote(text).id;
     } catch {
       id = undefined;
     }

@@ -6,6 +6,7 @@ export interface NoteStore {
   /** Paths of the markdown notes under a folder (recursively). */
   list(folder: string): string[];
   exists(path: string): boolean;
+  /** The note's text, possibly from the vault's cache: for planning; `replace` compares fresh text. */
   read(path: string): Promise<string | undefined>;
   /** Create a note (and its folders). Fails if the path exists. */
   create(path: string, text: string): Promise<void>;
@@ -33,6 +34,10 @@ export interface MirrorHost {
   clock?(): import('../../shared/notes/task-note.js').NoteClock;
   canEditBoard(): boolean;
   notice(message: string): void;
+  /** A large sync's progress: `done` of `total` tasks synced (called after every batch). */
+  progress?(done: number, total: number): void;
+  /** Let the app breathe between batches of a large sync (e.g. a zero timeout). */
+  pause?(): Promise<void>;
   /**
    * Persisted task id sets: 'suppressed' (the user deleted the note) and 'noted' (the task
    * has had a note in this vault, so a missing note means it was deleted, not never made).

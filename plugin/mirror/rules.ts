@@ -53,6 +53,8 @@ export interface Memory {
   brief: string;
   /** The note's canonical path when last synced (a change means: move the note). */
   canonical: string;
+  /** The note's text as the mirror wrote (or last found) it in sync with `values`. */
+  text?: string;
 }
 
 export type Effect =
@@ -151,11 +153,24 @@ export function planSync(f: SyncFacts): Effect[] {
       { kind: 'create', path: f.freePath, text },
       { kind: 'index', taskId: f.id, path: f.freePath },
       { kind: 'noted', taskId: f.id },
-      { kind: 'remember', taskId: f.id, memory: { ...want, brief: task.body, canonical } },
+      { kind: 'remember', taskId: f.id, memory: { ...want, brief: task.body, canonical, text } },
     ];
   }
   if (note.busy || note.text === undefined) return [...out, { kind: 'retry' }];
-  return [...out, ...planUpdate(f, task, note as NoteAt & { text: string }, canonical)];
+  return [...out, ...(unchanged(f, task, note.text, canonical) ?? planUpdate(f, task, note as NoteAt & { text: string }, canonical))];
+}
+
+/**
+ * The quick answer for a note that still holds exactly the text the mirror last wrote while
+ * nothing it shows has changed (the usual case when the ledger arrives after the board, or on
+ * a restart): nothing to write, no parse. Undefined when the full plan must decide.
+ */
+function unchanged(f: SyncFacts, task: Task, text: string, canonical: string): Effect[] | undefined {
+  const m = f.memory;
+  if (!m || m.text !== text || m.canonical !== canonical || m.brief !== task.body || dueForArchive(f.place, f.runtime)) return undefined;
+  const want = wanted(f, task, m.values.tags);
+  if (!sameLine(m.line, want.line) || differingKeys(m.values, want.values, OWNED_KEYS).length > 0) return undefined;
+  return [{ kind: 'remember', taskId: f.id, memory: { ...want, brief: task.body, canonical, text } }];
 }
 
 function planUpdate(f: SyncFacts, task: Task, note: NoteAt & { text: string }, canonical: string): Effect[] {
@@ -181,7 +196,7 @@ function planUpdate(f: SyncFacts, task: Task, note: NoteAt & { text: string }, c
   for (const k of keys) (values as Record<string, unknown>)[k] = want.values[k];
   const next = updateTaskNote(text, values, sameLine(parsed.line, want.line) ? undefined : want.line, parsed.brief !== task.body ? task.body : undefined);
   if (next !== note.text) out.push({ kind: 'write', path: note.path, expected: note.text, next });
-  out.push({ kind: 'remember', taskId: f.id, memory: { ...want, brief: task.body, canonical } });
+  out.push({ kind: 'remember', taskId: f.id, memory: { ...want, brief: task.body, canonical, text: next } });
   const before = migratedFrom ?? f.memory?.canonical;
   if (dueForArchive(f.place, f.runtime) && (note.path === canonical || note.path === before)) {
     out.push({ kind: 'move', from: note.path, to: archivedNotePath(f.place.archiveFolder, task) });

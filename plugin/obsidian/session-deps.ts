@@ -35,11 +35,13 @@ export function sessionDeps(input: {
   client: () => PoolClient | undefined;
   save: () => Promise<void>;
   onStatus: (s: ConnectionStatus) => void;
+  onDocsReplaced?: () => void;
 }): SessionDeps {
   const { settings } = input;
   // Fixed for the session: a new tasks folder takes effect at the next (re)connect, never
   // while the mirror is running (typing a folder name would scatter notes otherwise).
   const tasksFolder = settings.tasksFolder;
+  let progress: Notice | undefined;
   return {
     vaultId: input.vaultId,
     settings,
@@ -51,6 +53,17 @@ export function sessionDeps(input: {
       now: () => platform().now(),
       canEditBoard: () => input.client()?.canEditBoard ?? false,
       notice: (m) => new Notice(m),
+      progress: (done, total) => {
+        const text = `OWP: bringing task notes up to date: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`;
+        progress ??= new Notice(text, 0);
+        progress.setMessage(text);
+        if (done >= total) {
+          progress.hide();
+          progress = undefined;
+          new Notice(`OWP: ${total.toLocaleString('en-US')} task notes are up to date.`);
+        }
+      },
+      pause: () => new Promise<void>((resolve) => window.setTimeout(resolve, 0)),
       loadIds: (kind) => settings[kind],
       saveIds: (kind, ids) => {
         settings[kind] = ids;
@@ -68,5 +81,6 @@ export function sessionDeps(input: {
     },
     notice: (m) => new Notice(m),
     onStatus: input.onStatus,
+    ...(input.onDocsReplaced ? { onDocsReplaced: input.onDocsReplaced } : {}),
   };
 }

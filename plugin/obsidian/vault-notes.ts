@@ -2,7 +2,8 @@
  * NoteStore over the Obsidian vault (Vault.process for compare-and-write) plus the
  * "user is typing" signal from editor-change events.
  *
- * Invariant: `replace` writes only if the note still holds the text the caller read.
+ * Invariants: `replace` writes only if the note still holds the text the caller read; notes
+ * written in parallel never race to create the same folder.
  */
 import { normalizePath, TFile, TFolder, type App } from 'obsidian';
 import type { NoteStore } from '../mirror/ports.js';
@@ -59,18 +60,28 @@ export class VaultNotes implements NoteStore {
     return f instanceof TFile ? f : undefined;
   }
 
+  /** For planning only (cachedRead: no disk read for a note unchanged since written); writes compare fresh text. */
   async read(path: string): Promise<string | undefined> {
     const f = this.file(path);
-    return f ? this.app.vault.read(f) : undefined;
+    return f ? this.app.vault.cachedRead(f) : undefined;
   }
+
+  /** Folders being created: notes written in parallel share one createFolder per folder. */
+  private making = new Map<string, Promise<unknown>>();
 
   private async ensureFolder(path: string): Promise<void> {
     const parts = normalizePath(path).split('/').slice(0, -1);
     let at = '';
     for (const p of parts) {
       at = at ? `${at}/${p}` : p;
-      const f = this.app.vault.getAbstractFileByPath(at);
-      if (!f) await this.app.vault.createFolder(at);
+      if (this.app.vault.getAbstractFileByPath(at)) continue;
+      const folder = at;
+      let making = this.making.get(folder);
+      if (!making) {
+        making = this.app.vault.createFolder(folder).finally(() => this.making.delete(folder));
+        this.making.set(folder, making);
+      }
+      await making;
     }
   }
 

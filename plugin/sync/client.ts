@@ -12,10 +12,15 @@
  *   from this address): it is temporary, so the client pauses and retries later, with a
  *   delay that doubles up to a minute and resets once a document syncs.
  * - The plugin never writes the ledger; the board only for maintainers and admins.
+ * - `CLOSE.docReset` (the relay re-created a document, docs/ROTATION.md) is no error: that
+ *   document's copy and cache are dropped and a fresh one synced, under a new Y.Doc
+ *   (`board` / `ledger` / `inbox` then return it; `onReset` tells the holders to re-point).
+ *   Board edits the relay never had are carried over into the fresh copy once it synced.
  */
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import type { Intent, Outcome, TaskRuntime, WorkerProfile } from '../../shared/model.js';
+import { reapplyEdits, retiredOf, unsyncedEdits } from '../../shared/doc-rotation.js';
 import { BOARD_DOC, CLOSE, inboxDoc, isRefusalCloseCode, LEDGER_DOC, ORIGIN, PROTOCOL_VERSION, RETRY_LATER_CLOSE_CODES, type Role } from '../../shared/protocol.js';
 import { openCache, platform, type DocCache } from './platform.js';
 import { yjsServerUrl } from '../settings/settings.js';
@@ -33,6 +38,15 @@ export interface ClientOptions {
   onFatal?: (code: number, reason: string) => void;
   /** Some local caches could not be opened (named, comma separated); reported once per start. */
   onCacheError?: (docs: string, error: string) => void;
+  /** A document was re-created by the relay and replaced here by a fresh copy: re-read it. */
+  onReset?: (docName: string) => void;
+}
+
+interface Slot {
+  name: string;
+  doc: Y.Doc;
+  provider?: WebsocketProvider;
+  cache?: DocCache;
 }
 
 export const CLOSE_REASONS: Record<number, string> = {
@@ -62,11 +76,8 @@ export function cacheName(vaultId: string, relayUrl: string, doc: string): strin
 }
 
 export class PoolClient {
-  readonly board = new Y.Doc();
-  readonly ledger = new Y.Doc();
-  readonly inbox?: Y.Doc;
-  private providers: WebsocketProvider[] = [];
-  private caches: DocCache[] = [];
+  private readonly slots: Slot[];
+  private destroyed = false;
   private fatal: { code: number; reason: string } | undefined;
   private retryTimer: number | undefined;
   /** The pause before the next retry after a 4429; 0 when none is due. */
@@ -74,53 +85,92 @@ export class PoolClient {
   status: ConnectionStatus = 'connecting';
 
   constructor(readonly opts: ClientOptions) {
-    if (opts.workerId && opts.role === 'worker') this.inbox = new Y.Doc();
+    this.slots = [
+      { name: BOARD_DOC, doc: new Y.Doc() },
+      { name: LEDGER_DOC, doc: new Y.Doc() },
+    ];
+    if (opts.workerId && opts.role === 'worker') this.slots.push({ name: inboxDoc(opts.workerId), doc: new Y.Doc() });
+  }
+
+  get board(): Y.Doc {
+    return this.slots[0].doc;
+  }
+  get ledger(): Y.Doc {
+    return this.slots[1].doc;
+  }
+  get inbox(): Y.Doc | undefined {
+    return this.slots[2]?.doc;
+  }
+  private get providers(): WebsocketProvider[] {
+    return this.slots.flatMap((s) => (s.provider ? [s.provider] : []));
   }
 
   get canEditBoard(): boolean {
     return this.opts.role === 'maintainer' || this.opts.role === 'admin';
   }
 
-  private docs(): [string, Y.Doc][] {
-    const list: [string, Y.Doc][] = [
-      [BOARD_DOC, this.board],
-      [LEDGER_DOC, this.ledger],
-    ];
-    if (this.inbox && this.opts.workerId) list.push([inboxDoc(this.opts.workerId), this.inbox]);
-    return list;
-  }
-
   /** Load the local caches (the board reads offline), then connect. */
   async start(): Promise<void> {
-    const p = platform();
-    const opened = this.docs().map(([name, doc]) => {
-      const cache = openCache(cacheName(this.opts.vaultId, this.opts.relayUrl, name), doc);
-      this.caches.push(cache);
-      return cache.ready.then((r) => ({ name, ...r }));
+    const opened = this.slots.map((slot) => {
+      slot.cache = openCache(cacheName(this.opts.vaultId, this.opts.relayUrl, slot.name), slot.doc);
+      return slot.cache.ready.then((r) => ({ name: slot.name, ...r }));
     });
     const failed = (await Promise.all(opened)).filter((r) => !r.ok);
     if (failed.length > 0) this.opts.onCacheError?.(failed.map((f) => f.name).join(', '), failed[0].error ?? 'unknown error');
-    const server = yjsServerUrl(this.opts.relayUrl);
-    for (const [name, doc] of this.docs()) {
-      const provider = new WebsocketProvider(server, name, doc, {
-        // the version this plugin speaks: a relay of another major closes with 4400 and says so (OWP-VER-5)
-        params: { token: this.opts.token, protocol: PROTOCOL_VERSION },
-        disableBc: p.disableBc,
-        maxBackoffTime: 5000,
-        ...(p.WebSocket ? { WebSocketPolyfill: p.WebSocket as typeof WebSocket } : {}),
-      });
-      provider.on('status', () => this.updateStatus());
-      provider.on('sync', (synced: boolean) => {
-        if (synced) this.retryDelayMs = 0;
-        this.updateStatus();
-      });
-      provider.on('connection-close', (event: CloseEvent | null) => {
-        if (event && RETRY_LATER_CODES.has(event.code)) this.retryLater();
-        else if (event && isRefusalCloseCode(event.code)) this.stopFor(event.code, event.reason);
-        this.updateStatus();
-      });
-      this.providers.push(provider);
-    }
+    for (const slot of this.slots) this.connectSlot(slot);
+    this.updateStatus();
+  }
+
+  private connectSlot(slot: Slot): WebsocketProvider {
+    const p = platform();
+    const provider = new WebsocketProvider(yjsServerUrl(this.opts.relayUrl), slot.name, slot.doc, {
+      // the version this plugin speaks: a relay of another major closes with 4400 and says so (OWP-VER-5)
+      params: { token: this.opts.token, protocol: PROTOCOL_VERSION },
+      disableBc: p.disableBc,
+      maxBackoffTime: 5000,
+      ...(p.WebSocket ? { WebSocketPolyfill: p.WebSocket as typeof WebSocket } : {}),
+    });
+    provider.on('status', () => this.updateStatus());
+    provider.on('sync', (synced: boolean) => {
+      if (synced) this.retryDelayMs = 0;
+      this.updateStatus();
+    });
+    provider.on('connection-close', (event: CloseEvent | null) => {
+      if (event?.code === CLOSE.docReset) void this.resetSlot(slot, provider);
+      else if (event && RETRY_LATER_CODES.has(event.code)) this.retryLater();
+      else if (event && isRefusalCloseCode(event.code)) this.stopFor(event.code, event.reason);
+      this.updateStatus();
+    });
+    slot.provider = provider;
+    return provider;
+  }
+
+  /**
+   * The relay re-created this document: drop the copy and its cache, sync a fresh one, and
+   * carry over the board edits the relay never had (see the module header).
+   */
+  private async resetSlot(slot: Slot, provider: WebsocketProvider): Promise<void> {
+    if (slot.provider !== provider) return;
+    provider.destroy();
+    slot.provider = undefined;
+    const stale = slot.doc;
+    await slot.cache?.clear();
+    if (this.destroyed) return;
+    slot.doc = new Y.Doc();
+    slot.cache = openCache(cacheName(this.opts.vaultId, this.opts.relayUrl, slot.name), slot.doc);
+    await slot.cache.ready;
+    const fresh = this.connectSlot(slot);
+    if (this.fatal || this.retryTimer !== undefined) fresh.shouldConnect = false;
+    this.opts.onReset?.(slot.name);
+    if (slot.name === BOARD_DOC && this.canEditBoard) {
+      const onSync = (synced: boolean) => {
+        if (!synced || this.destroyed) return;
+        fresh.off('sync', onSync);
+        reapplyEdits(slot.doc, unsyncedEdits(stale, retiredOf(slot.doc)), ORIGIN.plugin, (root) => root === 'tasks' || root === 'repos');
+        stale.destroy();
+      };
+      fresh.on('sync', onSync);
+    } else stale.destroy();
     this.updateStatus();
   }
 
@@ -180,14 +230,14 @@ export class PoolClient {
 
   /** Heartbeats: the relay reads awareness `{ workerId, leases: { taskId: fencingToken } }`. */
   setLeases(leases: Record<string, number>): void {
-    const inboxProvider = this.providers[2];
+    const inboxProvider = this.slots[2]?.provider;
     if (!inboxProvider || !this.opts.workerId) return;
     inboxProvider.awareness.setLocalState({ workerId: this.opts.workerId, leases });
   }
 
   /** What this client currently announces as its awareness state (heartbeats). */
   awarenessState(): unknown {
-    return this.providers[2]?.awareness.getLocalState() ?? null;
+    return this.slots[2]?.provider?.awareness.getLocalState() ?? null;
   }
 
   writeProfile(profile: Omit<WorkerProfile, 'id'>): void {
@@ -238,11 +288,16 @@ export class PoolClient {
   }
 
   async destroy(): Promise<void> {
+    this.destroyed = true;
     this.clearRetry();
-    for (const p of this.providers) p.destroy();
-    this.providers = [];
-    await Promise.all(this.caches.map((c) => c.destroy()));
-    this.caches = [];
-    for (const [, doc] of this.docs()) doc.destroy();
+    for (const slot of this.slots) {
+      slot.provider?.destroy();
+      slot.provider = undefined;
+    }
+    await Promise.all(this.slots.map((s) => s.cache?.destroy() ?? Promise.resolve()));
+    for (const slot of this.slots) {
+      slot.cache = undefined;
+      slot.doc.destroy();
+    }
   }
 }

@@ -21,6 +21,8 @@ export interface DocCache {
   /** Resolves once the cached state is in the document (ok) or the cache failed (not ok). */
   ready: Promise<{ ok: boolean; error?: string }>;
   destroy(): Promise<void>;
+  /** Delete the cached copy for good (and close it): the relay re-created the document. */
+  clear(): Promise<void>;
 }
 
 export interface PlatformDeps {
@@ -48,13 +50,13 @@ export function configurePlatform(deps?: Partial<PlatformDeps>): void {
 /** Open the IndexedDB cache `name` into `doc` (y-indexeddb). Never throws. */
 export function openCache(name: string, doc: Y.Doc): DocCache {
   if (typeof indexedDB === 'undefined') {
-    return { ready: Promise.resolve({ ok: false, error: 'this device has no IndexedDB' }), destroy: async () => undefined };
+    return { ready: Promise.resolve({ ok: false, error: 'this device has no IndexedDB' }), destroy: async () => undefined, clear: async () => undefined };
   }
   let persistence: IndexeddbPersistence;
   try {
     persistence = new IndexeddbPersistence(name, doc);
   } catch (e) {
-    return { ready: Promise.resolve({ ok: false, error: e instanceof Error ? e.message : String(e) }), destroy: async () => undefined };
+    return { ready: Promise.resolve({ ok: false, error: e instanceof Error ? e.message : String(e) }), destroy: async () => undefined, clear: async () => undefined };
   }
   // y-indexeddb keeps the open-database promise in `_db`; when it rejects, `whenSynced`
   // never resolves, so race the two.
@@ -71,6 +73,13 @@ export function openCache(name: string, doc: Y.Doc): DocCache {
         await persistence.destroy();
       } catch {
         // the database never opened: nothing to close
+      }
+    },
+    clear: async () => {
+      try {
+        await persistence.clearData();
+      } catch {
+        // the database never opened: nothing to delete
       }
     },
   };

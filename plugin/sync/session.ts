@@ -7,6 +7,9 @@
  *   remembered per relay and token so the vault opens offline with the cached documents.
  * - Workers publish their profile to their inbox and their leases as awareness heartbeats.
  * - `close()` detaches everything it attached.
+ * - When the relay re-created the board or the ledger (a rotation, docs/ROTATION.md) the
+ *   client swaps in a fresh copy; the mirror, the outcome watcher and the heartbeat observer
+ *   are made again on it (no notice: nothing went wrong) and `onDocsReplaced` re-attaches views.
  * - A changed tasks folder moves no note: existing notes stay where they are (found by
  *   owp_id), new notes go to the new folder, and a notice says so once.
  */
@@ -36,17 +39,44 @@ export interface SessionDeps {
   saveNotesFolder(folder: string): Promise<void>;
   notice(msg: string): void;
   onStatus(status: ConnectionStatus): void;
+  /** The client's documents were replaced by fresh copies: views re-attach to them. */
+  onDocsReplaced?: () => void;
 }
 
 export class Session {
   private cleanups: (() => void)[] = [];
+  /** Detaches the mirror, watcher and heartbeat observer of the current documents. */
+  private detachDocs: () => void = () => undefined;
+  mirror!: Mirror;
+  watcher!: OutcomeWatcher;
 
   constructor(
     readonly identity: Identity,
     readonly client: PoolClient,
-    readonly mirror: Mirror,
-    readonly watcher: OutcomeWatcher,
+    private readonly deps: SessionDeps,
   ) {}
+
+  /** Make the mirror, the outcome watcher and the heartbeat observer on the client's current documents. */
+  async attachDocs(): Promise<void> {
+    this.detachDocs();
+    const { client, deps } = this;
+    const mirror = (this.mirror = new Mirror(client.board, client.ledger, deps.notes, deps.host));
+    const watcher = (this.watcher = new OutcomeWatcher(client, (m) => deps.notice(m)));
+    const beat = () => {
+      const leases: Record<string, number> = {};
+      for (const rt of client.myLeases()) leases[rt.taskId] = rt.lease!.fencingToken;
+      client.setLeases(leases);
+    };
+    const tasks = client.ledger.getMap('tasks');
+    tasks.observe(beat);
+    this.detachDocs = () => {
+      tasks.unobserve(beat);
+      mirror.stop();
+      watcher.stop();
+    };
+    beat();
+    await mirror.start();
+  }
 
   /** Publish the contributor profile to the worker's inbox (only changed fields are written). */
   publishProfile(s: OwpSettings): void {
@@ -66,8 +96,7 @@ export class Session {
 
   async close(): Promise<void> {
     for (const c of this.cleanups.splice(0)) c();
-    this.mirror.stop();
-    this.watcher.stop();
+    this.detachDocs();
     await this.client.destroy();
   }
 }
@@ -104,6 +133,7 @@ async function resolveIdentity(deps: SessionDeps): Promise<Identity | undefined>
 export async function openSession(deps: SessionDeps): Promise<Session | undefined> {
   const identity = await resolveIdentity(deps);
   if (!identity) return undefined;
+  let session: Session | undefined;
   const client = new PoolClient({
     relayUrl: identity.relayUrl,
     token: identity.token,
@@ -113,22 +143,16 @@ export async function openSession(deps: SessionDeps): Promise<Session | undefine
     onStatus: (s) => deps.onStatus(s),
     onFatal: (code, reason) => deps.notice(fatalMessage(code, reason)),
     onCacheError: (docs, error) => deps.notice(`OWP: the local copy (${docs}) could not be opened: ${error}. The plugin works while connected, but not offline.`),
+    onReset: () => {
+      if (!session) return;
+      void session.attachDocs().then(() => deps.onDocsReplaced?.());
+    },
   });
   await client.start();
-  const mirror = new Mirror(client.board, client.ledger, deps.notes, deps.host);
-  const watcher = new OutcomeWatcher(client, (m) => deps.notice(m));
-  const session = new Session(identity, client, mirror, watcher);
+  session = new Session(identity, client, deps);
   session.publishProfile(deps.settings);
-  const beat = () => {
-    const leases: Record<string, number> = {};
-    for (const rt of client.myLeases()) leases[rt.taskId] = rt.lease!.fencingToken;
-    client.setLeases(leases);
-  };
-  client.ledger.getMap('tasks').observe(beat);
-  session.add(() => client.ledger.getMap('tasks').unobserve(beat));
-  beat();
-  await mirror.start();
-  await noteFolderChange(deps, mirror);
+  await session.attachDocs();
+  await noteFolderChange(deps, session.mirror);
   return session;
 }
 

@@ -94,10 +94,10 @@ function mapToObject(m: unknown): Record<string, unknown> | undefined {
 }
 
 export class BoardView {
-  readonly doc: Y.Doc;
-  private readonly tasksMap: Y.Map<unknown>;
-  private readonly reposMap: Y.Map<unknown>;
-  private readonly trustMap: Y.Map<unknown>;
+  doc!: Y.Doc;
+  private tasksMap!: Y.Map<unknown>;
+  private reposMap!: Y.Map<unknown>;
+  private trustMap!: Y.Map<unknown>;
   private readonly cache: Board = { tasks: {}, repos: {}, trust: {} };
   private readonly invalid = new Map<string, InvalidTask>();
   private readonly invalidRepos = new Map<string, InvalidTask>();
@@ -108,13 +108,18 @@ export class BoardView {
     doc: Y.Doc,
     private readonly peerActor: OriginActor = () => undefined,
   ) {
+    this.useDoc(doc);
+    for (const k of this.tasksMap.keys()) this.refreshTask(k);
+    for (const k of this.reposMap.keys()) this.refreshRepo(k);
+    for (const k of this.trustMap.keys()) this.refreshTrust(k);
+  }
+
+  /** Watch `doc` (at start, and when `owp/board` was rotated: the same content, a new document). */
+  useDoc(doc: Y.Doc): void {
     this.doc = doc;
     this.tasksMap = doc.getMap('tasks');
     this.reposMap = doc.getMap('repos');
     this.trustMap = doc.getMap('trust');
-    for (const k of this.tasksMap.keys()) this.refreshTask(k);
-    for (const k of this.reposMap.keys()) this.refreshRepo(k);
-    for (const k of this.trustMap.keys()) this.refreshTrust(k);
     this.tasksMap.observeDeep((evs) => this.onEvents(evs, 'tasks'));
     this.reposMap.observeDeep((evs) => this.onEvents(evs, 'repos'));
     this.trustMap.observeDeep((evs) => this.onEvents(evs, 'trust'));

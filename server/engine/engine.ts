@@ -71,6 +71,11 @@ export class Engine {
   /** What the last batch changed as clients see it (heartbeat-only expiry moves left out). */
   lastDiff: LedgerDiff = { tasks: {}, workers: {}, outcomes: {} };
 
+  /** `owp/ledger` was rotated (server/sync/rotation.ts): write the new document from now on. */
+  useLedgerDoc(doc: Y.Doc): void {
+    this.opts.ledgerDoc = doc;
+  }
+
   private constructor(
     private readonly opts: EngineOptions,
     ledger: Ledger,
@@ -92,7 +97,7 @@ export class Engine {
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
-    const engine = new Engine(opts, await loadLedger(opts.store));
+    const engine = new Engine(opts, await (opts.ledger ?? loadLedger(opts.store)));
     await engine.role.start();
     engine.unsubscribeBoard = opts.board.onChange((delta) => {
       if (engine.boardChanged) for (const id in delta.tasks) engine.boardChanged.add(id);

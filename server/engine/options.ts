@@ -1,6 +1,6 @@
 /** What the engine (./engine.ts) is opened with: its store, documents, rules and timings. */
 import type * as Y from 'yjs';
-import type { Intent, Outcome } from '../../shared/model.js';
+import type { Intent, Ledger, Outcome } from '../../shared/model.js';
 import type { ScheduleFn, ScheduleRules } from '../../shared/scheduler/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Logger } from '../ports.js';
@@ -11,6 +11,8 @@ import type { EngineObserver } from './observer.js';
 
 export interface EngineOptions {
   store: Store;
+  /** The ledger as the relay already started reading it from `store` (beside other start work); else read at open. */
+  ledger?: Promise<Ledger>;
   audit: AuditLog;
   board: BoardView;
   ledgerDoc: Y.Doc;

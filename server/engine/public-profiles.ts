@@ -25,7 +25,7 @@ export function publicProfile(p: WorkerProfile): PublicProfile {
 }
 
 export class PublicProfiles {
-  private readonly map: Y.Map<unknown>;
+  private map: Y.Map<unknown>;
   private readonly listeners = new Set<(d: ProfilesDelta) => void>();
   private readonly off: () => void;
 
@@ -36,6 +36,11 @@ export class PublicProfiles {
     this.map = doc.getMap<unknown>(PROFILES_MAP);
     this.off = inboxes.onProfile((id) => this.sync([id]));
     this.sync([...new Set([...this.map.keys(), ...Object.keys(inboxes.profiles)])]);
+  }
+
+  /** `owp/ledger` was rotated: the same content, in a new document. */
+  useDoc(doc: Y.Doc): void {
+    this.map = doc.getMap<unknown>(PROFILES_MAP);
   }
 
   all(): Record<string, PublicProfile> {

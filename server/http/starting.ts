@@ -76,3 +76,18 @@ export async function listen(config: ListenConfig, handler: (req: IncomingMessag
 export function urlHostOf(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }
+
+/** Where a start's time goes: `took(step)` records the ms since the previous step; `ready()` the total and the steps, in order (the `relay ready` log line). */
+export function startPhases(): { took(step: string): void; ready(): { ms: number; phases: Record<string, number> } } {
+  const began = performance.now();
+  const phases: Record<string, number> = {};
+  let last = began;
+  return {
+    took(step) {
+      const t = performance.now();
+      phases[step] = Math.round(t - last);
+      last = t;
+    },
+    ready: () => ({ ms: Math.round(performance.now() - began), phases }),
+  };
+}

@@ -4,9 +4,11 @@
  * rescanning the log per request.
  *
  * Invariants:
- * - Built once at start from the audit entries of the last `retentionMs` (read backwards
- *   from the newest, so start-up cost follows the window, not the whole history), then fed
- *   every batch's events by the engine (`ingest`), in audit order. Open it before the
+ * - Opened once at start, as of the audit head: from its checkpoint (./checkpoint.ts) plus the
+ *   entries after it, or, without a usable one (logged), from the entries of the last
+ *   `retentionMs` read newest first down to the cutoff. Either gives the same facts and memory
+ *   (test/maintainer/stats-checkpoint.test.ts). Then fed every batch's events by the engine
+ *   (`ingest`), in audit order, with the audit entry the batch ended at. Open it before the
  *   engine can run a batch and subscribe right after, or events are missed or doubled.
  * - Facts older than the retention window are dropped; a query further back is refused.
  * - A task's repo, points and tier are looked up when its event is folded: the board, else
@@ -15,9 +17,11 @@
 import { DEFAULTS, type AuditEvent, type Board, type Ledger, type RiskTier } from '../../shared/model.js';
 import { foldEvent, repoOfTaskId, sliceStart, type Fact, type TaskInfo, type TaskMemory } from '../../shared/stats/facts.js';
 import type { ReviewGauge } from '../../shared/stats/figures.js';
-import { AUDIT_PREFIX, type AuditEntry } from '../audit/index.js';
+import { AUDIT_PREFIX, GENESIS_HASH, auditKey, type AuditEntry } from '../audit/index.js';
 import { ARCHIVE_PREFIX } from '../engine/plan.js';
+import type { Logger } from '../ports.js';
 import { prefixRange, type Store } from '../store/index.js';
+import { STATS_CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, type StatsCheckpoint, type StatsState } from './checkpoint.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 /** How far back the figures reach (and the oldest `since` a query may ask for). */
@@ -44,36 +48,121 @@ function infoFrom(t: { repo?: string; points?: number; tier?: number; createdAt?
   };
 }
 
+/** The checkpoint, if there is one that fits this log and window; a missing one is silent, an unusable one is logged. */
+async function readCheckpoint(store: Store, retentionMs: number, log?: Logger): Promise<StatsState | undefined> {
+  let value: unknown;
+  try {
+    value = await store.get<unknown>(STATS_CHECKPOINT_KEY);
+  } catch (e) {
+    value = { unreadable: String(e) };
+  }
+  if (value === undefined) return undefined;
+  const decoded = decodeCheckpoint(value);
+  const unusable = (reason: string) => {
+    log?.warn('stats checkpoint not used: folding the audit window from scratch', { reason });
+    return undefined;
+  };
+  if ('error' in decoded) return unusable(decoded.error);
+  const s = decoded.state;
+  if (s.retentionMs !== retentionMs) return unusable(`its window is ${s.retentionMs} ms, this index's ${retentionMs} ms`);
+  if (s.seq > 0) {
+    const at = await store.get<AuditEntry>(auditKey(s.seq)).catch(() => undefined);
+    if (at?.hash !== s.hash) return unusable(`audit entry ${s.seq} is not the one it covers`);
+  } else if (s.hash !== GENESIS_HASH) return unusable('bad position');
+  return s;
+}
+
+/** The audit entries after `seq`, oldest first. */
+async function entriesAfter(store: Store, seq: number): Promise<AuditEntry[]> {
+  const out: AuditEntry[] = [];
+  for await (const [, e] of store.iterate<AuditEntry>(prefixRange(AUDIT_PREFIX, { gte: auditKey(seq + 1) }))) if (e && typeof e === 'object') out.push(e);
+  return out;
+}
+
+/** The entries at or after `cutoff` (read newest first, oldest returned first) and the newest entry's position. */
+async function windowEntries(store: Store, cutoff: number): Promise<{ entries: AuditEntry[]; head: { seq: number; hash: string } }> {
+  const entries: AuditEntry[] = [];
+  let head = { seq: 0, hash: GENESIS_HASH };
+  for await (const [, e] of store.iterate<AuditEntry>(prefixRange(AUDIT_PREFIX, { reverse: true }))) {
+    if (!e || typeof e !== 'object') continue;
+    if (head.seq === 0) head = { seq: e.seq, hash: e.hash };
+    if (e.at < cutoff) break;
+    entries.push(e);
+  }
+  return { entries: entries.reverse(), head };
+}
+
+/** What StatsIndex.read gives StatsIndex.open. */
+export interface StatsRead {
+  retentionMs: number;
+  restored?: StatsState;
+  position: { seq: number; hash: string };
+  entries: AuditEntry[];
+}
+
 export class StatsIndex {
   private facts: Fact[] = [];
   private readonly memory = new Map<string, TaskMemory>();
   private readonly archived = new Map<string, TaskInfo>();
   private readonly listeners = new Set<(facts: Fact[]) => void>();
+  /** The seq of the checkpoint this index was restored from (undefined: folded from the audit log). */
+  restoredSeq: number | undefined;
+  /** The last audit entry folded in. */
+  private position: { seq: number; hash: string } | undefined = { seq: 0, hash: GENESIS_HASH };
 
   private constructor(
     private readonly src: StatsSources,
     readonly retentionMs: number,
   ) {}
 
-  /** Read the window's audit entries (newest first, stopping at the retention cutoff) and fold them. */
-  static async open(store: Store, src: StatsSources, retentionMs = STATS_RETENTION_MS): Promise<StatsIndex> {
+  /**
+   * What a start reads (no board needed, so it may run beside other start work): the
+   * checkpoint and the entries after it, or (no checkpoint, or one that does not fit the log)
+   * the window's entries read newest first down to the retention cutoff.
+   */
+  static async read(store: Store, opts: { now: () => number; retentionMs?: number; log?: Logger }): Promise<StatsRead> {
+    const retentionMs = opts.retentionMs ?? STATS_RETENTION_MS;
+    const restored = await readCheckpoint(store, retentionMs, opts.log);
+    if (restored) return { retentionMs, restored, position: { seq: restored.seq, hash: restored.hash }, entries: await entriesAfter(store, restored.seq) };
+    const window = await windowEntries(store, opts.now() - retentionMs);
+    return { retentionMs, position: window.head, entries: window.entries };
+  }
+
+  /** The index as of the audit log's head: `read` (or what it gave, `opts.read`) folded. */
+  static async open(store: Store, src: StatsSources, opts: { retentionMs?: number; log?: Logger; read?: Promise<StatsRead> } = {}): Promise<StatsIndex> {
+    const started = performance.now();
+    const { retentionMs, restored, position, entries } = await (opts.read ?? StatsIndex.read(store, { now: src.now, retentionMs: opts.retentionMs, log: opts.log }));
     const index = new StatsIndex(src, retentionMs);
-    const cutoff = src.now() - retentionMs;
-    const entries: AuditEntry[] = [];
-    for await (const [, e] of store.iterate<AuditEntry>(prefixRange(AUDIT_PREFIX, { reverse: true }))) {
-      if (!e || typeof e !== 'object') continue;
-      if (e.at < cutoff) break;
-      entries.push(e);
+    index.position = position;
+    if (restored) {
+      index.facts = restored.facts;
+      for (const [id, m] of restored.memory) index.memory.set(id, m);
+      index.restoredSeq = restored.seq;
     }
-    entries.reverse();
     const board = src.board();
     for (const e of entries) {
       if (!e.taskId || e.taskId in board.tasks || index.archived.has(e.taskId)) continue;
       const a = await store.get<ArchivedTask>(ARCHIVE_PREFIX + e.taskId);
       if (a) index.archived.set(e.taskId, infoFrom(a.task, a.runtime?.repo ?? repoOfTaskId(e.taskId)));
     }
-    index.ingest(entries);
+    const last = entries.at(-1);
+    index.ingest(entries, last ? { seq: last.seq, hash: last.hash } : index.position);
+    opts.log?.info('stats index loaded', { from: restored ? 'checkpoint' : 'audit', seq: index.position?.seq, folded: entries.length, ms: Math.round(performance.now() - started) });
     return index;
+  }
+
+  /**
+   * The checkpoint of what is folded so far (server/stats/checkpoint.ts), or undefined when
+   * the index cannot say which audit entry that is (a batch ingested without its position).
+   */
+  checkpoint(): StatsCheckpoint | undefined {
+    if (!this.position) return undefined;
+    return encodeCheckpoint({ ...this.position, retentionMs: this.retentionMs, facts: this.facts, memory: this.memory });
+  }
+
+  /** The audit seq the index has folded up to (undefined: unknown, no checkpoint is written). */
+  folded(): number | undefined {
+    return this.position?.seq;
   }
 
   private info = (taskId: string): TaskInfo => {
@@ -85,8 +174,13 @@ export class StatsIndex {
     return infoFrom(undefined, rt?.repo ?? repoOfTaskId(taskId));
   };
 
-  /** Fold a batch's events (in audit order); returns the facts they made. */
-  ingest(events: readonly AuditEvent[]): Fact[] {
+  /**
+   * Fold a batch's events (in audit order); returns the facts they made. `upTo`: the audit
+   * entry of its last event (the head once the batch is committed); without it the index no
+   * longer knows its position and writes no checkpoint.
+   */
+  ingest(events: readonly AuditEvent[], upTo?: { seq: number; hash: string }): Fact[] {
+    if (events.length > 0 || upTo) this.position = upTo;
     const added: Fact[] = [];
     for (const e of events) {
       const f = foldEvent(e, this.memory, this.info);

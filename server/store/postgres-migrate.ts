@@ -50,20 +50,11 @@ export interface MigrateOptions {
   replace?: boolean;
 }
 
-export interface MigrateSummary {
+/** What `owp migrate` did: the counts and digest both sides agreed on, and where. */
+export interface MigrateSummary extends Counted {
   from: string;
   /** Where the pool went, without the password. */
   to: string;
-  keys: number;
-  bytes: number;
-  /** sha256 of every key and value in key order: equal on both sides. */
-  sha256: string;
-  tasks: number;
-  leases: number;
-  workers: number;
-  tokens: number;
-  documents: number;
-  archived: number;
   audit: { entries: number; headSeq: number; headHash: string };
   /** Keys deleted from the database first (`replace`). */
   replaced: number;
@@ -103,9 +94,11 @@ async function openSource(from: string): Promise<Store> {
   }
 }
 
-interface Counted {
+/** What a pool holds: counted on the source and again on the copy, which must agree. */
+export interface Counted {
   keys: number;
   bytes: number;
+  /** sha256 of every key and value in key order: equal on both sides. */
   sha256: string;
   tasks: number;
   leases: number;

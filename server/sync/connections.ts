@@ -9,12 +9,20 @@
  *   bucket, the sockets that send are paused (TCP backpressure) until it refills; nothing
  *   is dropped.
  * - A socket that misses a ping interval is cut; a closed socket leaves its room at once.
+ * - Every message is one binary frame written straight to the socket (./frame.ts): a
+ *   broadcast frames its bytes once for all peers (ws' `send` would frame them per socket).
+ *   Frames reach a socket in the order `send` was called, after what ws wrote before.
+ * - A socket whose unsent bytes are over `maxBufferedBytes` when the next message is due is
+ *   closed (1013, too-slow) and leaves its room: a stalled reader costs the relay at most its
+ *   bound plus one message, and never delays the others (sends do not wait for any socket).
  */
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { CLOSE } from '../../shared/protocol.js';
 import type { Logger, Principal } from '../ports.js';
 import type { RateLimiter } from '../ratelimit/index.js';
 import { clampReason } from './acl.js';
+import { binaryFrame } from './frame.js';
 import type { Peer, Room } from './rooms.js';
 
 /** One admitted socket: a peer of one room. */
@@ -28,17 +36,23 @@ export class Connection implements Peer {
 
   constructor(
     readonly ws: WebSocket,
+    /** The upgraded TCP socket ws reads and writes (frames are written to it directly). */
+    private readonly socket: Duplex,
     readonly principal: Principal,
     readonly docName: string,
     readonly writable: boolean,
+    private readonly maxBufferedBytes: number,
     private readonly onGone: (c: Connection) => void,
   ) {}
 
   send(msg: Uint8Array): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(msg, (err) => {
-      if (err) this.close(CLOSE.internal, 'send failed');
-    });
+    if (this.ws.bufferedAmount > this.maxBufferedBytes) {
+      const mib = (this.maxBufferedBytes / 1024 / 1024).toFixed(1);
+      return this.close(CLOSE.tooSlow, `too-slow: this socket fell over ${mib} MiB behind; reconnect to resync`);
+    }
+    // A write error reaches ws as the socket's 'error' event: ws closes it, 'close' cleans up.
+    this.socket.write(binaryFrame(msg));
   }
 
   close(code: number, reason: string): void {
@@ -60,6 +74,8 @@ export class Connection implements Peer {
 
 export interface ConnectionOptions {
   maxMessageBytes: number;
+  /** Unsent bytes a socket may hold when its next message is due; over it, it is closed (1013). */
+  maxBufferedBytes: number;
   messages: RateLimiter;
   log?: Logger;
 }
@@ -71,8 +87,8 @@ export class Connections {
   constructor(private readonly o: ConnectionOptions) {}
 
   /** Register an admitted socket, join it to its room once loaded, and start reading. */
-  accept(ws: WebSocket, principal: Principal, docName: string, writable: boolean, room: Promise<Room>): Connection {
-    const conn = new Connection(ws, principal, docName, writable, (c) => this.forget(c));
+  accept(ws: WebSocket, socket: Duplex, principal: Principal, docName: string, writable: boolean, room: Promise<Room>): Connection {
+    const conn = new Connection(ws, socket, principal, docName, writable, this.o.maxBufferedBytes, (c) => this.forget(c));
     this.all.add(conn);
     let set = this.byToken.get(principal.tokenId);
     if (!set) this.byToken.set(principal.tokenId, (set = new Set()));

@@ -17,11 +17,16 @@
  *   replayed over the snapshot, and Yjs updates are idempotent).
  * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
+ * - Rotation (./rotation.ts, after `enableRotation`): at a compaction of a rotating doc whose
+ *   garbage is due, the doc is rebuilt as the next generation and swapped in (same tick), the
+ *   `onRotate` listeners re-point, and one atomic batch writes the new snapshot and generation
+ *   (`doc/<name>/gen`) and deletes the old log: a crash leaves the old or the new, never a mix.
  */
 import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
+import { decodeGeneration, encodeGeneration, GENESIS, rebuildDoc, retire, rotationDue, staleClients, type Generation, type RotationPolicy } from './rotation.js';
 
 const SEQ_WIDTH = 12;
 export const DOC_PREFIX = 'doc/';
@@ -31,6 +36,9 @@ export function docKeyPrefix(name: string): string {
 }
 export function docSnapKey(name: string): string {
   return docKeyPrefix(name) + 'snap';
+}
+export function docGenKey(name: string): string {
+  return docKeyPrefix(name) + 'gen';
 }
 /** `writer` (several relays on one database): a tag of the DocStore that wrote it, so keys never collide. */
 export function docUpdateKey(name: string, seq: number, writer?: string): string {
@@ -72,6 +80,9 @@ export interface DocStoreOptions {
 
 interface Entry {
   doc: Y.Doc;
+  gen: Generation;
+  /** Encoded size of a fresh rebuild at the last check (undefined: not checked yet). */
+  freshBytes?: number;
   nextSeq: number;
   sinceCompaction: number;
   /** Bytes logged since the last compaction (or found in the log at load). */
@@ -88,6 +99,8 @@ export class DocStore {
   private readonly loading = new Map<string, Promise<Y.Doc>>();
   private readonly loaded = new Map<string, Entry>();
   private readonly loadListeners = new Set<(name: string, doc: Y.Doc) => void>();
+  private readonly rotateListeners = new Set<(name: string, doc: Y.Doc, generation: number) => void>();
+  private rotation: RotationPolicy | undefined;
   private readonly compactEvery: number;
   private readonly compactSizeFactor: number;
   private closed = false;
@@ -145,6 +158,26 @@ export class DocStore {
     return () => this.loadListeners.delete(cb);
   }
 
+  /** Rotate docs by this policy from now on (once every holder listens); not with several relays yet. */
+  enableRotation(policy: RotationPolicy): void {
+    if (this.opts.fanout) return;
+    this.rotation = policy;
+    // A doc loaded bloated (written before rotation existed) is checked once now, in its chain.
+    for (const [name, e] of this.loaded) if (policy.docs.includes(name)) this.scheduleCompaction(name, e);
+  }
+
+  /** Called synchronously when a doc was swapped for its next generation: re-point at `doc`. */
+  onRotate(cb: (name: string, doc: Y.Doc, generation: number) => void): () => void {
+    this.rotateListeners.add(cb);
+    return () => this.rotateListeners.delete(cb);
+  }
+
+  /** The doc's generation (0: never rotated). */
+  generation = (name: string): number => this.loaded.get(name)?.gen.generation ?? 0;
+
+  /** Client ids in a peer's state vector that an older generation of the doc used (empty: not stale). */
+  staleClients = (name: string, sv: Uint8Array | Map<number, number>): number[] => staleClients(sv, this.loaded.get(name)?.gen.retired ?? new Map());
+
   /** Resolves when every update of that doc emitted so far is on disk. */
   whenPersisted(name: string): Promise<void> {
     return this.loaded.get(name)?.chain ?? Promise.resolve();
@@ -186,8 +219,10 @@ export class DocStore {
     const updates: Uint8Array[] = [];
     let nextSeq = 1;
     let loggedBytes = 0;
+    let gen = GENESIS;
     for await (const [key, value] of this.store.iterate<Uint8Array>(prefixRange(docKeyPrefix(name)), 'binary')) {
       if (key === docSnapKey(name)) snap = value;
+      else if (key === docGenKey(name)) gen = decodeGeneration(value);
       else if (key.startsWith(docKeyPrefix(name) + 'u/')) {
         updates.push(value);
         loggedBytes += value.byteLength;
@@ -201,6 +236,7 @@ export class DocStore {
     const logged = updates.length;
     const entry: Entry = {
       doc,
+      gen,
       nextSeq,
       sinceCompaction: logged,
       bytesSinceCompaction: loggedBytes,
@@ -311,6 +347,7 @@ export class DocStore {
     if (this.opts.fanout) return this.compactShared(name, e, this.opts.fanout);
     try {
       const snap = Y.encodeStateAsUpdate(e.doc);
+      if (!this.closed && this.rotation?.docs.includes(name) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
       e.snapBytes = snap.byteLength;
       const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const k of await this.store.keys(docKeyPrefix(name) + 'u/')) {
@@ -320,5 +357,43 @@ export class DocStore {
     } catch (err) {
       this.opts.log?.error('could not compact a document', { doc: name, err: String(err) });
     }
+  }
+
+  /**
+   * Inside the doc's chain: rotate when the garbage is due (see the header). The cheap check
+   * compares the encoded size with the last fresh size; only then is a rebuild made. No await
+   * between the rebuild and the swap: the rebuild holds every update emitted so far.
+   */
+  private async rotateIfDue(name: string, e: Entry, encoded: number): Promise<boolean> {
+    const policy = this.rotation!;
+    if (e.freshBytes !== undefined && !rotationDue(encoded, e.freshBytes, policy)) return false;
+    const logged = await this.store.keys(docKeyPrefix(name) + 'u/');
+    const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
+    const fresh = rebuildDoc(e.doc, next);
+    const snap = Y.encodeStateAsUpdate(fresh);
+    e.freshBytes = snap.byteLength;
+    if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
+    const old = e.doc;
+    old.off('update', e.onUpdate);
+    // Updates queued for the old doc are in the rebuild; the batch below writes it instead.
+    e.pending = [];
+    e.doc = fresh;
+    e.gen = next;
+    e.snapBytes = snap.byteLength;
+    fresh.on('update', e.onUpdate);
+    this.loading.set(name, Promise.resolve(fresh));
+    const ops: StoreOp[] = [
+      { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
+      { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
+      ...logged.map((key): StoreOp => ({ type: 'del', key })),
+    ];
+    try {
+      for (const cb of this.rotateListeners) cb(name, fresh, next.generation);
+    } finally {
+      await this.store.batch(ops); // whatever a listener did: the disk must follow the swap
+    }
+    this.opts.log?.info('rotated a document', { doc: name, generation: next.generation, bytesBefore: encoded, bytesAfter: snap.byteLength });
+    old.destroy();
+    return true;
   }
 }

@@ -7,7 +7,9 @@
  *   broadcast: if it changes nothing (Y.snapshotContainsUpdate) it is ignored, otherwise
  *   `receive` answers with a refusal (4403) and the caller closes the socket.
  * - Write before broadcast: an applied update reaches the other peers only once the DocStore
- *   has it on disk, in order; the answer to a sync step 1 waits the same way.
+ *   has it on disk, in order; the answer to a sync step 1 waits the same way. Updates one
+ *   write covers (the DocStore's group commit: the same `whenPersisted` promise) go out as
+ *   one merged message, encoded once for every peer; a peer never gets its own update back.
  * - Awareness is relayed, never persisted. A clientID belongs to the first peer that
  *   announced it (at most MAX_AWARENESS_CLIENTS_PER_SOCKET each); a state naming another
  *   worker's id is dropped; a peer's states are removed when it leaves.
@@ -16,13 +18,16 @@
  *   client id the room holds no state of is neither applied nor broadcast; it is echoed to
  *   its sender alone (y-websocket drops a connection that hears nothing for 30 s). Relaying
  *   it cost N x N messages every 15 s: 1,000 viewers of the ledger were a million messages.
- * - Rooms know nothing of sockets: a peer is something that can be sent bytes.
+ * - A rotated document (./rotation.ts): its room is dropped and every peer closed with
+ *   `CLOSE.docReset` at the swap; a peer whose sync step 1 (or update) names a client id of
+ *   an older generation is closed the same way before anything of the doc reaches it.
+ * - Rooms know nothing of sockets: a peer is something that can be sent bytes (and closed).
  */
 import * as decoding from 'lib0/decoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { CLOSE } from '../../shared/protocol.js';
+import { CLOSE, docResetReason } from '../../shared/protocol.js';
 import type { Logger, Principal } from '../ports.js';
 import { writeDeniedReason } from './acl.js';
 import { type AwarenessEntry, AwarenessStateTooLarge, awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries, MAX_AWARENESS_STATE_BYTES } from './awareness.js';
@@ -44,6 +49,7 @@ export interface Peer {
   /** Awareness client ids this peer announced first (it owns them). */
   readonly clientIds: Set<number>;
   send(msg: Uint8Array): void;
+  close?(code: number, reason: string): void;
 }
 
 /** Why a peer must be closed: a close code and a reason a person can act on. */
@@ -52,13 +58,26 @@ export interface Refusal {
   reason: string;
 }
 
+interface UnsentUpdate {
+  update: Uint8Array;
+  origin: unknown;
+}
+interface UnsentGroup {
+  persisted: Promise<void>;
+  updates: UnsentUpdate[];
+}
+
 /** Every awareness state a peer publishes (after the workerId check). */
 export type AwarenessListener = (principal: Principal, docName: string, state: Record<string, unknown>) => void;
 
 export class Room {
   readonly awareness: awarenessProtocol.Awareness;
   readonly peers = new Set<Peer>();
+  /** Set when the doc was rotated: a peer still joining is closed instead. */
+  retired = false;
   private readonly owners = new Map<number, Peer>();
+  /** Updates applied but waiting for their write; the last group takes what the same write covers. */
+  private unsent: UnsentGroup | undefined;
 
   constructor(
     readonly name: string,
@@ -70,10 +89,19 @@ export class Room {
     this.awareness = new awarenessProtocol.Awareness(doc);
     this.awareness.setLocalState(null);
     doc.on('update', (update: Uint8Array, origin: unknown) => {
-      const msg = updateMessage(update);
       // Registered after DocStore's own listener, so this update is in the chain already.
-      void docs.whenPersisted(name).then(() => {
-        for (const p of this.peers) if (p !== origin) p.send(msg);
+      const persisted = docs.whenPersisted(name);
+      const last = this.unsent;
+      if (last?.persisted === persisted) {
+        // The same write covers it (group commit): one message for the group.
+        last.updates.push({ update, origin });
+        return;
+      }
+      const group: UnsentGroup = { persisted, updates: [{ update, origin }] };
+      this.unsent = group;
+      void persisted.then(() => {
+        if (this.unsent === group) this.unsent = undefined;
+        this.broadcast(group.updates);
       });
     });
     this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }) => {
@@ -82,8 +110,25 @@ export class Room {
     });
   }
 
+  /**
+   * Send updates now on disk to every peer, in one message: the same bytes (framed once) to
+   * every peer that wrote none of them; a peer that wrote some gets the others' only.
+   */
+  private broadcast(updates: UnsentUpdate[]): void {
+    const merged = (list: UnsentUpdate[]) => updateMessage(list.length === 1 ? list[0]!.update : Y.mergeUpdates(list.map((u) => u.update)));
+    const msg = merged(updates);
+    const writers = new Set<Peer>();
+    for (const u of updates) if (this.peers.has(u.origin as Peer)) writers.add(u.origin as Peer);
+    for (const p of this.peers) if (!writers.has(p)) p.send(msg);
+    for (const p of writers) {
+      const others = updates.filter((u) => u.origin !== p);
+      if (others.length > 0) p.send(merged(others));
+    }
+  }
+
   /** Add a peer and greet it: sync step 1, then the awareness states known so far. */
   join(peer: Peer): void {
+    if (this.retired) return peer.close?.(this.reset().code, this.reset().reason);
     this.peers.add(peer);
     peer.send(syncStep1Message(this.doc));
     const states = this.awareness.getStates();
@@ -121,6 +166,7 @@ export class Room {
     const type = decoding.readVarUint(d);
     if (type === syncProtocol.messageYjsSyncStep1) {
       const sv = decoding.readVarUint8Array(d);
+      if (this.docs.staleClients(this.name, sv).length > 0) return this.reset();
       // Answer once what the doc holds is on disk: nobody reads what a crash could take back.
       void this.docs.whenPersisted(this.name).then(() => peer.send(syncStep2Message(this.doc, sv)));
       return undefined;
@@ -129,6 +175,7 @@ export class Room {
       throw new Error(`unknown sync message type ${type}`);
     }
     const update = decoding.readVarUint8Array(d);
+    if (this.docs.generation(this.name) > 0 && this.docs.staleClients(this.name, Y.parseUpdateMeta(update).from).length > 0) return this.reset();
     if (peer.writable) {
       Y.applyUpdate(this.doc, update, peer);
       return undefined;
@@ -137,6 +184,11 @@ export class Room {
     if (Y.snapshotContainsUpdate(Y.snapshot(this.doc), update)) return undefined;
     this.log?.warn('refused a write to a document', { doc: this.name, role: peer.principal.role, tokenId: peer.principal.tokenId });
     return { code: CLOSE.forbidden, reason: writeDeniedReason(peer.principal, this.name) };
+  }
+
+  /** The refusal of a copy from an older generation of this doc. */
+  reset(): Refusal {
+    return { code: CLOSE.docReset, reason: docResetReason(this.name, this.docs.generation(this.name)) };
   }
 
   private publish(peer: Peer, raw: Uint8Array): void {
@@ -189,7 +241,24 @@ export class Rooms {
     private readonly docs: DocStore,
     private readonly onAwareness?: AwarenessListener,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    docs.onRotate((name) => this.retire(name));
+  }
+
+  /** A document was rotated: close its room's peers (their copies are stale) and drop the room. */
+  private retire(name: string): void {
+    const room = this.open.get(name);
+    this.open.delete(name);
+    this.loading.delete(name);
+    if (!room) return;
+    room.retired = true;
+    const { code, reason } = room.reset();
+    for (const p of [...room.peers]) {
+      room.leave(p);
+      p.close?.(code, reason);
+    }
+    room.awareness.destroy();
+  }
 
   /** The room of a document, loading it on first use (a failed load is retried next time). */
   get(name: string): Promise<Room> {

@@ -6,7 +6,8 @@
  * - rooms (./rooms.ts): one per document, applying what a peer may write, persisting before
  *   broadcasting, relaying awareness and reading heartbeats out of it;
  * - connections (./connections.ts): the sockets, their ordered message loop, size limits,
- *   per-token message throttling (server/ratelimit) and pings.
+ *   per-token message throttling (server/ratelimit), pings, and the bound on what a slow
+ *   socket may hold unsent.
  *
  * Invariants: revoking a token closes its sockets at once (4410); `close()` closes every
  * socket (1001) and stops accepting. Close codes: shared/protocol.ts `CLOSE`. Every
@@ -44,6 +45,11 @@ export interface SyncServerOptions {
   /** The leases a worker's awareness state renews (./awareness.ts heartbeatOf). */
   onHeartbeat?: (heartbeat: LeaseHeartbeat) => void;
   log?: Logger;
+  /**
+   * Unsent bytes a socket may hold when its next message is due (default 8 MiB); over it the
+   * socket is closed with 1013 (too-slow) so a stalled reader never holds the relay's memory.
+   */
+  maxBufferedBytes?: number;
   /** Ping interval to drop dead sockets (default 30 s). */
   pingIntervalMs?: number;
   /** Open sockets one token may hold (default 64); one more is closed with 4429. */
@@ -74,6 +80,7 @@ export interface SyncServer {
 }
 
 const STOPPING = 'shutting-down: the relay is stopping';
+const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 function pathOf(req: IncomingMessage): string {
   try {
@@ -115,11 +122,13 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
   };
   const rooms = new Rooms(opts.docs, onAwareness, opts.log);
   const messages = new RateLimiter({ ...DEFAULT_SOCKET_MESSAGE_RATE, ...opts.messageRate }, Date.now);
-  const conns = new Connections({ maxMessageBytes, messages, log: opts.log });
+  const conns = new Connections({ maxMessageBytes, maxBufferedBytes: opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, messages, log: opts.log });
   // ws' own hard cap (it closes with 1009 without buffering the rest) sits at twice ours, so a
   // message a little over the limit gets our 4413 and a sentence, and no socket makes the relay
   // buffer more than 2 x maxBytes for one message.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes * 2 });
+  // No permessage-deflate: the relay writes its frames itself (./frame.ts), uncompressed, and
+  // deflating a ledger change once per socket would cost more than the bytes it saves on a LAN.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes * 2, perMessageDeflate: false });
   // The relay's version on the 101 answer too, as on every HTTP answer (OWP-VER-5).
   wss.on('headers', (headers) => headers.push(`${PROTOCOL_HEADER}: ${PROTOCOL_VERSION}`));
   let closing = false;
@@ -145,7 +154,7 @@ export function attachSyncServer(server: Server, opts: SyncServerOptions): SyncS
       const role = a.principal.role;
       opts.log?.info('socket open', { doc: a.docName, role, ip });
       ws.once('close', (code) => opts.log?.debug?.('socket closed', { doc: a.docName, role, close: code }));
-      conns.accept(ws, a.principal, a.docName, a.writable, rooms.get(a.docName));
+      conns.accept(ws, socket, a.principal, a.docName, a.writable, rooms.get(a.docName));
     });
   };
   server.on('upgrade', onUpgrade);

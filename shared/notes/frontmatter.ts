@@ -136,11 +136,30 @@ function segments(yaml: string): Segment[] {
   return out;
 }
 
+/**
+ * Entries rendered lately (`key` NUL JSON of the value -> text): a note repeats most of its
+ * neighbours' entries (repo, status, points, tags), and yaml's stringify is the costly part
+ * of writing 10,000 new notes. Strings are immutable, so sharing them is safe; bounded.
+ */
+const rendered = new Map<string, string>();
+const RENDERED_MAX = 4096;
+/** Values whose JSON tells them apart exactly (not NaN or -0, not nested, no Dates). */
+const plainValue = (v: unknown): boolean =>
+  typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0)) || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+
 /** Render one top-level `key: value` entry the way processFrontMatter would (block lists). */
 export function renderEntry(key: string, value: unknown): string {
   if (value === null || value === undefined) return `${key}:\n`;
   if (Array.isArray(value) && value.length === 0) return `${key}: []\n`;
-  return stringifyYaml({ [key]: value }, { lineWidth: 0 });
+  if (!plainValue(value)) return stringifyYaml({ [key]: value }, { lineWidth: 0 });
+  const memo = `${key}\u0000${JSON.stringify(value)}`;
+  let text = rendered.get(memo);
+  if (text === undefined) {
+    text = stringifyYaml({ [key]: value }, { lineWidth: 0 });
+    if (rendered.size >= RENDERED_MAX) rendered.clear();
+    rendered.set(memo, text);
+  }
+  return text;
 }
 
 /**

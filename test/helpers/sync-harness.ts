@@ -65,7 +65,7 @@ export async function closeTempStore(dir: string, store: Store): Promise<void> {
   await removeDir(dir);
 }
 
-export async function startHarness(dir: string, opts: { compactEvery?: number; maxMessageBytes?: number } = {}): Promise<Harness> {
+export async function startHarness(dir: string, opts: { compactEvery?: number; maxMessageBytes?: number; maxBufferedBytes?: number; pingIntervalMs?: number } = {}): Promise<Harness> {
   const store = await openStore(join(dir, 'db'));
   const tokens = await TokenStore.open(store);
   const docs = new DocStore(store, { compactEvery: opts.compactEvery });
@@ -78,6 +78,8 @@ export async function startHarness(dir: string, opts: { compactEvery?: number; m
     docs,
     tokens,
     maxMessageBytes: opts.maxMessageBytes,
+    maxBufferedBytes: opts.maxBufferedBytes,
+    pingIntervalMs: opts.pingIntervalMs,
     onAwareness: (principal, docName, state) => awarenessSeen.push({ principal, docName, state }),
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

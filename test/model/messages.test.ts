@@ -4,18 +4,8 @@
  * (`Invalid input: expected number, received string`), with the field path in front.
  */
 import { describe, expect, it } from 'vitest';
-import { OwpError } from '../../shared/errors.js';
 import { IntentSchema, RepoPolicySchema, TaskSchema, WorkerProfileSchema, listProblems, parseIntent, parseRepoPolicy, parseTask, parseWorkerProfile } from '../../shared/model.js';
-
-function messageOf(f: () => unknown): OwpError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OwpError) return e;
-    throw e;
-  }
-  throw new Error('expected an OwpError');
-}
+import { owpErrorOf } from '../helpers/errors.js';
 
 const task = { id: 'octo/app#1', repo: 'octo/app', title: 'Fix the typo', createdAt: 1 };
 const profile = { id: 'ann', name: 'Ann', skills: ['docs'], capacity: 3, maxConcurrent: 1 };
@@ -39,7 +29,7 @@ describe('task field messages', () => {
     ['labels', [1], 'labels.0: must be a list of at most 64 labels of at most 100 characters each'],
     ['createdAt', -1, 'createdAt: must be the creation time in milliseconds'],
   ])('%s = %j: "%s"', (field, value, expected) => {
-    const e = messageOf(() => parseTask({ ...task, [field]: value }));
+    const e = owpErrorOf(() => parseTask({ ...task, [field]: value }));
     expect(e.code).toBe('invalid-field');
     expect(e.field).toBe(expected.split(':')[0]);
     expect(e.message).toContain(expected);
@@ -47,18 +37,18 @@ describe('task field messages', () => {
   });
 
   it('a missing required field says it is required and what it must be', () => {
-    const e = messageOf(() => parseTask({ id: 'octo/app#1', repo: 'octo/app', createdAt: 1 }));
+    const e = owpErrorOf(() => parseTask({ id: 'octo/app#1', repo: 'octo/app', createdAt: 1 }));
     expect(e.field).toBe('title');
     expect(e.message).toBe('Invalid task: title: is required; it must be text of 1 to 300 characters.');
   });
 
   it('a value missing several checks of one field is told once (no "and 1 more" for the same sentence)', () => {
-    const e = messageOf(() => parseTask({ ...task, points: -0.5 }));
+    const e = owpErrorOf(() => parseTask({ ...task, points: -0.5 }));
     expect(e.message).toBe('Invalid task: points: must be a whole number from 1 to 100.');
   });
 
   it('an unknown field is named, with the fields a task does have', () => {
-    const e = messageOf(() => parseTask({ ...task, pointz: 3 }));
+    const e = owpErrorOf(() => parseTask({ ...task, pointz: 3 }));
     expect(e.field).toBe('pointz');
     expect(e.message).toMatch(/^Invalid task: pointz: is not a field of a task; its fields are id, repo, .*points/);
   });
@@ -74,32 +64,32 @@ describe('task field messages', () => {
 
 describe('worker profile, repo policy and intent messages', () => {
   it('capacity, maxConcurrent and skills of a worker profile', () => {
-    expect(messageOf(() => parseWorkerProfile({ ...profile, capacity: 0 })).message).toContain('capacity: must be a whole number from 1 to 1000');
-    expect(messageOf(() => parseWorkerProfile({ ...profile, capacity: '5' })).message).toContain('capacity: must be a whole number from 1 to 1000');
-    expect(messageOf(() => parseWorkerProfile({ ...profile, maxConcurrent: 500 })).message).toContain('maxConcurrent: must be a whole number from 1 to 100');
-    expect(messageOf(() => parseWorkerProfile({ ...profile, skills: ['Type Script'] })).message).toContain('skills.0: must be a lower-case name such as docs or typescript');
+    expect(owpErrorOf(() => parseWorkerProfile({ ...profile, capacity: 0 })).message).toContain('capacity: must be a whole number from 1 to 1000');
+    expect(owpErrorOf(() => parseWorkerProfile({ ...profile, capacity: '5' })).message).toContain('capacity: must be a whole number from 1 to 1000');
+    expect(owpErrorOf(() => parseWorkerProfile({ ...profile, maxConcurrent: 500 })).message).toContain('maxConcurrent: must be a whole number from 1 to 100');
+    expect(owpErrorOf(() => parseWorkerProfile({ ...profile, skills: ['Type Script'] })).message).toContain('skills.0: must be a lower-case name such as docs or typescript');
     expect(listProblems(WorkerProfileSchema, { ...profile, role: 'admin' })[0]!.message).toMatch(/^role: is not a field of a worker profile; its fields are id, name, skills, capacity, maxConcurrent, maxOpenPrs, available$/);
   });
 
   it('repo policy numbers, tiers and the GitHub settings', () => {
-    expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', reviewBudget: -1 })).message).toContain('reviewBudget: must be a whole number from 0 to 1000');
-    expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', allowedTiers: [4] })).message).toContain('allowedTiers.0: must be 0, 1, 2 or 3');
-    expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', allowedTiers: 1 })).message).toContain('allowedTiers: must be a list of risk tiers such as [0, 1]');
-    expect(messageOf(() => parseRepoPolicy({ repo: 'a/b', leaseTtlMs: 5 })).message).toContain('leaseTtlMs: must be a whole number of milliseconds from 1000 (1 s) to 2592000000 (30 days)');
+    expect(owpErrorOf(() => parseRepoPolicy({ repo: 'a/b', reviewBudget: -1 })).message).toContain('reviewBudget: must be a whole number from 0 to 1000');
+    expect(owpErrorOf(() => parseRepoPolicy({ repo: 'a/b', allowedTiers: [4] })).message).toContain('allowedTiers.0: must be 0, 1, 2 or 3');
+    expect(owpErrorOf(() => parseRepoPolicy({ repo: 'a/b', allowedTiers: 1 })).message).toContain('allowedTiers: must be a list of risk tiers such as [0, 1]');
+    expect(owpErrorOf(() => parseRepoPolicy({ repo: 'a/b', leaseTtlMs: 5 })).message).toContain('leaseTtlMs: must be a whole number of milliseconds from 1000 (1 s) to 2592000000 (30 days)');
     expect(listProblems(RepoPolicySchema, { repo: 'a/b', github: { enabeld: true } })[0]!.message).toMatch(/^github\.enabeld: is not a field of the GitHub settings; its fields are enabled, label, writeBack \(did you mean enabled\?\)$/);
   });
 
   it('an intent of an unknown kind lists the kinds; a bad fencing token says where it comes from', () => {
-    const bad = messageOf(() => parseIntent({ kind: 'steal', id: 'i', workerId: 'ann' }));
+    const bad = owpErrorOf(() => parseIntent({ kind: 'steal', id: 'i', workerId: 'ann' }));
     expect(bad.code).toBe('invalid-intent');
     expect(bad.field).toBe('kind');
     expect(bad.message).toContain('kind: must be an intent kind: one of claim, claim-next, heartbeat, release, submit, complete, fail, review, requeue, cancel');
-    expect(messageOf(() => parseIntent({ id: 'i', workerId: 'ann' })).message).toContain('kind: is required; it must be an intent kind');
+    expect(owpErrorOf(() => parseIntent({ id: 'i', workerId: 'ann' })).message).toContain('kind: is required; it must be an intent kind');
     const ft = listProblems(IntentSchema, { kind: 'heartbeat', id: 'i', workerId: 'ann', taskId: 't', fencingToken: 0 });
     expect(ft).toEqual([{ field: 'fencingToken', message: 'fencingToken: must be the fencing token you got with the lease (a whole number, 1 or more)' }]);
-    expect(messageOf(() => parseIntent({ kind: 'review', id: 'i', workerId: 'gh', taskId: 't', result: 'approved' })).message).toContain(
+    expect(owpErrorOf(() => parseIntent({ kind: 'review', id: 'i', workerId: 'gh', taskId: 't', result: 'approved' })).message).toContain(
       'result: must be one of open, merged, closed, changes-requested',
     );
-    expect(messageOf(() => parseIntent(3)).message).toContain('(root): must be an intent: an object with kind, id, workerId');
+    expect(owpErrorOf(() => parseIntent(3)).message).toContain('(root): must be an intent: an object with kind, id, workerId');
   });
 });

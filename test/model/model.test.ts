@@ -11,18 +11,8 @@ import {
   parseTask,
   parseWorkerProfile,
 } from '../../shared/model.js';
-import { OwpError } from '../../shared/errors.js';
 import { fcOptions } from '../helpers/scheduler-arbitraries.js';
-
-function thrown(f: () => unknown): OwpError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OwpError) return e;
-    throw e;
-  }
-  throw new Error('expected an OwpError');
-}
+import { owpErrorOf } from '../helpers/errors.js';
 
 describe('model validation', () => {
   it('fills task defaults', () => {
@@ -31,16 +21,16 @@ describe('model validation', () => {
   });
 
   it('names the bad field and says why', () => {
-    const e = thrown(() => parseTask({ id: 'x', repo: 'not a repo', title: 'T', createdAt: 1 }));
+    const e = owpErrorOf(() => parseTask({ id: 'x', repo: 'not a repo', title: 'T', createdAt: 1 }));
     expect(e.code).toBe('invalid-field');
     expect(e.field).toBe('repo');
     expect(e.message).toMatch(/repo: must look like owner\/name/);
-    expect(thrown(() => parseTask({ id: 'x', repo: 'a/b', title: 'T', createdAt: 1, area: '../etc' })).field).toBe('area');
-    expect(thrown(() => parseTask({ id: 'x', repo: 'a/b', title: 'T', createdAt: 1, tier: 7 })).message).toMatch(/tier: must be 0, 1, 2 or 3/);
+    expect(owpErrorOf(() => parseTask({ id: 'x', repo: 'a/b', title: 'T', createdAt: 1, area: '../etc' })).field).toBe('area');
+    expect(owpErrorOf(() => parseTask({ id: 'x', repo: 'a/b', title: 'T', createdAt: 1, tier: 7 })).message).toMatch(/tier: must be 0, 1, 2 or 3/);
   });
 
   it('rejects unknown keys (strict objects) and lists every problem', () => {
-    expect(thrown(() => parseWorkerProfile({ id: 'ann', name: 'Ann', skills: [], capacity: 1, maxConcurrent: 1, role: 'admin' })).code).toBe('invalid-field');
+    expect(owpErrorOf(() => parseWorkerProfile({ id: 'ann', name: 'Ann', skills: [], capacity: 1, maxConcurrent: 1, role: 'admin' })).code).toBe('invalid-field');
     const problems = listProblems(IntentSchema, { kind: 'heartbeat', id: 'i', workerId: 'ann', taskId: 't', fencingToken: 0 });
     expect(problems.map((p) => p.field)).toContain('fencingToken');
   });
@@ -48,8 +38,8 @@ describe('model validation', () => {
   it('parses every intent kind and refuses a bad one with invalid-intent', () => {
     expect(parseIntent({ kind: 'claim-next', id: 'i', workerId: 'ann' }).kind).toBe('claim-next');
     expect(parseIntent({ kind: 'review', id: 'i', workerId: 'gh', taskId: 't', result: 'merged' }).kind).toBe('review');
-    expect(thrown(() => parseIntent({ kind: 'steal', id: 'i', workerId: 'ann' })).code).toBe('invalid-intent');
-    expect(thrown(() => parseIntent({ kind: 'submit', id: 'i', workerId: 'ann', taskId: 't', fencingToken: 1, prUrl: 'javascript:alert(1)' })).field).toBe('prUrl');
+    expect(owpErrorOf(() => parseIntent({ kind: 'steal', id: 'i', workerId: 'ann' })).code).toBe('invalid-intent');
+    expect(owpErrorOf(() => parseIntent({ kind: 'submit', id: 'i', workerId: 'ann', taskId: 't', fencingToken: 1, prUrl: 'javascript:alert(1)' })).field).toBe('prUrl');
   });
 
   it('fills repo policy defaults', () => {

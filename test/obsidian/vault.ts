@@ -8,6 +8,10 @@
  * - `process` and `processFrontMatter` write (and fire 'modify') only if the text changed.
  * - processFrontMatter reformats the YAML block the way Obsidian does (block lists, plain
  *   scalars where possible), which is why the plugin itself does not use it.
+ * - cachedRead answers from memory while a file's mtime and size on disk are those it had
+ *   when written or read through the vault, like Obsidian's.
+ * - The metadata cache gives Obsidian's answers; it parses a changed note when asked (or for
+ *   a 'changed' listener), as Obsidian's worker keeps that cost off the plugin's thread.
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
@@ -34,6 +38,10 @@ export class Events {
   }
   trigger(name: string, ...args: unknown[]): void {
     for (const r of [...(this.handlers.get(name) ?? [])]) r.fn(...args);
+  }
+  /** True when someone listens to `name`. */
+  protected listening(name: string): boolean {
+    return (this.handlers.get(name)?.length ?? 0) > 0;
   }
   tryTrigger(ref: EventRef, args: unknown[]): void {
     ref.fn(...args);
@@ -163,8 +171,23 @@ export class Vault extends Events {
   async read(file: TFile): Promise<string> {
     return fs.promises.readFile(this.abs(file.path), 'utf8');
   }
+  /**
+   * Like Obsidian: the text in memory while the file's mtime and size are those it had then.
+   * The stat is taken from disk first, as Obsidian's file watcher keeps it current (tests
+   * edit notes on disk behind the vault's back).
+   */
   async cachedRead(file: TFile): Promise<string> {
-    return this.read(file);
+    this.stat(file);
+    const c = this.contents.get(file.path);
+    if (c && c.mtime === file.stat.mtime && c.size === file.stat.size) return c.text;
+    const text = await this.read(file);
+    this.keep(file, text);
+    return text;
+  }
+  /** path -> the text written or read through the vault, with the stat it had (cachedRead). */
+  private contents = new Map<string, { mtime: number; size: number; text: string }>();
+  private keep(f: TFile, text: string): void {
+    this.contents.set(f.path, { mtime: f.stat.mtime, size: f.stat.size, text });
   }
 
   async create(path: string, data: string): Promise<TFile> {
@@ -172,6 +195,7 @@ export class Vault extends Events {
     if (this.files.has(p)) throw new Error('File already exists.');
     await fs.promises.writeFile(this.abs(p), data, { flag: 'wx' });
     const f = this.add(new TFile(), p);
+    this.keep(f, data);
     this.counts.create++;
     this.trigger('create', f);
     return f;
@@ -189,6 +213,7 @@ export class Vault extends Events {
   async modify(file: TFile, data: string): Promise<void> {
     await fs.promises.writeFile(this.abs(file.path), data);
     this.stat(file);
+    this.keep(file, data);
     this.counts.modify++;
     this.trigger('modify', file);
   }
@@ -217,7 +242,10 @@ export class Vault extends Events {
       if (f instanceof TFolder) for (const c of f.children) walk(c, `${p}/${c.name}`);
     };
     walk(file, to);
-    for (const [f] of moved) this.files.delete(f.path);
+    for (const [f] of moved) {
+      this.files.delete(f.path);
+      this.contents.delete(f.path);
+    }
     const newParentPath = to.includes('/') ? to.slice(0, to.lastIndexOf('/')) : '/';
     const np = this.files.get(newParentPath) as TFolder;
     for (const [f, p] of moved) {
@@ -236,6 +264,7 @@ export class Vault extends Events {
     file.parent!.children = file.parent!.children.filter((c) => c !== file);
     const gone = (f: TAbstractFile) => {
       this.files.delete(f.path);
+      this.contents.delete(f.path);
       if (f instanceof TFolder) f.children.forEach(gone);
     };
     gone(file);
@@ -256,10 +285,20 @@ const FM_RE = /^---\r?\n([\s\S]*?)\r?\n?---(?:\r?\n|$)/;
 
 export class MetadataCache extends Events {
   private cache = new Map<string, CachedMetadata>();
+  /** Notes changed since they were last parsed (parsed when asked, see below). */
+  private stale = new Set<string>();
   constructor(private vault: Vault) {
     super();
+    // Obsidian parses notes in a worker, off the app's thread. The double parses a changed
+    // note when someone asks for its cache, or at once when someone listens to 'changed':
+    // the same answers, without charging the plugin's thread for every note written.
     const update = (f: unknown) => {
-      if (f instanceof TFile && f.extension === 'md') void this.index(f);
+      if (!(f instanceof TFile) || f.extension !== 'md') return;
+      if (this.listening('changed')) void this.index(f);
+      else {
+        this.cache.delete(f.path);
+        this.stale.add(f.path);
+      }
     };
     vault.on('create', update);
     vault.on('modify', update);
@@ -267,14 +306,25 @@ export class MetadataCache extends Events {
       const c = this.cache.get(old);
       this.cache.delete(old);
       if (c) this.cache.set(f.path, c);
+      if (this.stale.delete(old)) this.stale.add(f.path);
     });
-    vault.on('delete', (f: TAbstractFile) => this.cache.delete(f.path));
+    vault.on('delete', (f: TAbstractFile) => {
+      this.cache.delete(f.path);
+      this.stale.delete(f.path);
+    });
     // Like Obsidian at layout-ready: the cache of existing notes is already built.
     for (const f of vault.getMarkdownFiles()) this.store(f, fs.readFileSync(vault.abs(f.path), 'utf8'), false);
   }
 
   private async index(f: TFile): Promise<void> {
+    this.stale.delete(f.path);
     this.store(f, await this.vault.read(f), true);
+  }
+
+  private fresh(path: string): void {
+    if (!this.stale.delete(path)) return;
+    const f = this.vault.getFileByPath(path);
+    if (f) this.store(f, fs.readFileSync(this.vault.abs(path), 'utf8'), false);
   }
 
   private store(f: TFile, text: string, announce: boolean): void {
@@ -295,9 +345,11 @@ export class MetadataCache extends Events {
   }
 
   getFileCache(file: TFile): CachedMetadata | null {
+    this.fresh(file.path);
     return this.cache.get(file.path) ?? null;
   }
   getCache(path: string): CachedMetadata | null {
+    this.fresh(path);
     return this.cache.get(path) ?? null;
   }
 }

@@ -69,6 +69,34 @@ describe('planSync', () => {
   });
 });
 
+describe('planSync on a note the mirror wrote itself', () => {
+  const at = (text: string) => ({ path: P, text, busy: false });
+  const remembered = (text: string, rt?: TaskRuntime): Memory => ({ ...memoryFor(rt), text });
+
+  it('remembers the text it creates and writes', () => {
+    const created = planSync(sync({}));
+    expect(created).toContainEqual({ kind: 'remember', taskId: task.id, memory: remembered(textFor()) });
+    const written = planSync(sync({ runtime: leased, indexed: at(textFor()), memory: remembered(textFor()) }));
+    expect(written).toContainEqual({ kind: 'remember', taskId: task.id, memory: remembered(textFor(leased), leased) });
+  });
+
+  it('answers "nothing to write" for its own unchanged text without reading it again, and plans in full otherwise', () => {
+    // A text the codec could not even parse: only the quick answer can accept it.
+    const ours = textFor().replace('---\n', '---\nbroken: [\n');
+    expect(planSync(sync({ indexed: at(ours), memory: remembered(ours) }))).toEqual([{ kind: 'remember', taskId: task.id, memory: remembered(ours) }]);
+    expect(planSync(sync({ indexed: at(ours), memory: memoryFor() })).map((e) => e.kind)).toEqual(['complain']);
+    // The ledger moved on: the full plan writes the new runtime values.
+    const moved = planSync(sync({ runtime: leased, indexed: at(textFor()), memory: remembered(textFor()) }));
+    expect(moved.find((e) => e.kind === 'write')).toMatchObject({ expected: textFor(), next: textFor(leased) });
+    // The reader changed the note since: their text is kept, nothing is written for nothing.
+    const mine = `${textFor()}My own line.\n`;
+    expect(planSync(sync({ indexed: at(mine), memory: remembered(textFor()) })).map((e) => e.kind)).toEqual(['remember']);
+    const update = planSync(sync({ runtime: leased, indexed: at(mine), memory: remembered(textFor()) })).find((e) => e.kind === 'write');
+    expect(update).toMatchObject({ expected: mine });
+    expect(update?.kind === 'write' && update.next.endsWith('My own line.\n')).toBe(true);
+  });
+});
+
 describe('planNoteChange', () => {
   it('ignores its own echo', () => {
     expect(planNoteChange(change({ lastWritten: textFor() }))).toEqual([{ kind: 'echo', path: P }]);

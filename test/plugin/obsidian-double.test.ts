@@ -62,6 +62,20 @@ describe('Obsidian test double', () => {
     expect(a.metadataCache.getFileCache(f)?.frontmatter).toEqual({ tags: ['a', 'b'], status: 'x' });
   });
 
+  it('answers cachedRead from memory until the file changes, and parses metadata when asked', async () => {
+    const a = await app();
+    const f = await a.vault.create('Note.md', '---\nstatus: a\n---\n');
+    expect(a.metadataCache.getFileCache(f)?.frontmatter).toEqual({ status: 'a' });
+    fs.writeFileSync(a.vault.abs(f.path), 'not through the vault, longer\n'); // an edit behind the vault's back
+    expect(await a.vault.cachedRead(f)).toBe('not through the vault, longer\n');
+    await a.vault.modify(f, '---\nstatus: b\n---\n');
+    expect(await a.vault.cachedRead(f)).toBe('---\nstatus: b\n---\n');
+    expect(a.metadataCache.getFileCache(f)?.frontmatter).toEqual({ status: 'b' });
+    await a.vault.rename(f, 'Moved.md');
+    expect(await a.vault.cachedRead(a.vault.getFileByPath('Moved.md')!)).toBe('---\nstatus: b\n---\n');
+    expect(a.metadataCache.getCache('Moved.md')?.frontmatter).toEqual({ status: 'b' });
+  });
+
   it('cleans up registered events and intervals when a component unloads', async () => {
     const a = await app();
     const c = new Component();

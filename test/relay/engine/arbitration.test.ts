@@ -38,6 +38,18 @@ async function seed(r: TestRelay, maint: string, tasks: { id: string; repo?: str
   expect(res.status).toBe(200);
 }
 
+/** A relay ticking every millisecond, one task o/r#1, and worker w1 holding its lease. */
+async function leasedTask(): Promise<{ r: TestRelay; maint: string; w: string; c: Awaited<ReturnType<TestRelay['api']>> }> {
+  const r = await relay({ tickMs: 1 });
+  const maint = await r.token('maintainer');
+  const w = await r.token('worker', 'w1');
+  await seed(r, maint, [{ id: 'o/r#1' }]);
+  await r.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 3, maxConcurrent: 1 });
+  const c = await r.api(w, 'POST', '/api/claim', { taskId: 'o/r#1' });
+  expect(c.status).toBe(200);
+  return { r, maint, w, c };
+}
+
 describe('engine', () => {
   it('a claim over HTTP and one through an inbox in the same tick: one grant, one rejection', async () => {
     const r = await relay({ tickMs: 1500 });
@@ -177,13 +189,7 @@ describe('engine', () => {
   });
 
   it('1,000 heartbeats neither grow the ledger document materially nor add audit entries', async () => {
-    const r = await relay({ tickMs: 1 });
-    const maint = await r.token('maintainer');
-    const w = await r.token('worker', 'w1');
-    await seed(r, maint, [{ id: 'o/r#1' }]);
-    await r.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 3, maxConcurrent: 1 });
-    const c = await r.api(w, 'POST', '/api/claim', { taskId: 'o/r#1' });
-    expect(c.status).toBe(200);
+    const { r, maint, w, c } = await leasedTask();
     const viewer = await r.token('viewer');
     const ledger = await client(r, 'owp/ledger', viewer);
     await waitFor(() => ledger.doc.getMap('tasks').has('o/r#1'));
@@ -214,13 +220,7 @@ describe('engine', () => {
   });
 
   it('awareness on the inbox socket is a heartbeat: it extends the lease without an audit entry', async () => {
-    const r = await relay({ tickMs: 1 });
-    const maint = await r.token('maintainer');
-    const w = await r.token('worker', 'w1');
-    await seed(r, maint, [{ id: 'o/r#1' }]);
-    await r.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 3, maxConcurrent: 1 });
-    const c = await r.api(w, 'POST', '/api/claim', { taskId: 'o/r#1' });
-    expect(c.status).toBe(200);
+    const { r, maint, w, c } = await leasedTask();
     const auditBefore = (await r.api(maint, 'GET', '/api/audit/verify')).body.entries;
     const inbox = await client(r, 'owp/inbox/w1', w);
     // a wrong token in the awareness state is ignored; the right one extends the lease

@@ -24,13 +24,19 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(sched: ScheduleFn): Promise<{ engine: Engine; store: Store; ledgerDoc: Y.Doc }> {
+/** A LevelDB store in a temp folder, closed and removed after the test. */
+async function tempStore(): Promise<Store> {
   const dir = await mkdtemp(join(tmpdir(), 'owp-engine-'));
   const store = await openStore(dir);
   cleanup.push(async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
+  return store;
+}
+
+async function setup(sched: ScheduleFn): Promise<{ engine: Engine; store: Store; ledgerDoc: Y.Doc }> {
+  const store = await tempStore();
   const audit = await openAuditLog(store);
   const board = new BoardView(new Y.Doc());
   board.upsertTasks(
@@ -97,12 +103,7 @@ describe('engine cost does not grow with history', () => {
 
 describe('engine when recording a batch throws', () => {
   it('answers the batch with internal instead of hanging, writes nothing, and keeps arbitrating', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'owp-engine-'));
-    const store = await openStore(dir);
-    cleanup.push(async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    const store = await tempStore();
     const audit = await openAuditLog(store);
     const realPrepare = audit.prepare.bind(audit);
     let failNext = true;

@@ -10,23 +10,11 @@
  * broadcast would have too.
  */
 import * as decoding from 'lib0/decoding';
-import * as encoding from 'lib0/encoding';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { decodeAwarenessUpdate, type AwarenessEntry } from '../../../server/sync/awareness.js';
+import { awarenessFrame } from '../../helpers/frames.js';
 import { startTestRelay, waitFor, type TestRelay } from '../../helpers/relay.js';
-
-function awarenessFrame(clientID: number, stateJson: string, clock = 1): Uint8Array {
-  const inner = encoding.createEncoder();
-  encoding.writeVarUint(inner, 1);
-  encoding.writeVarUint(inner, clientID);
-  encoding.writeVarUint(inner, clock);
-  encoding.writeVarString(inner, stateJson);
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 1); // awareness message
-  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
-  return encoding.toUint8Array(e);
-}
 
 /** A raw socket on a document that records every awareness entry it receives. */
 async function listener(url: string): Promise<{ ws: WebSocket; entries: AwarenessEntry[] }> {

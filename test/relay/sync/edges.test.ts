@@ -2,23 +2,11 @@
  * The socket endpoint's edges against a real relay: awareness states that are too big or
  * too deep are refused (never applied, never relayed), with a close code and a reason.
  */
-import * as encoding from 'lib0/encoding';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectDoc, type YClient } from '../../helpers/yclient.js';
+import { awarenessFrame } from '../../helpers/frames.js';
 import { startTestRelay, waitFor, type TestRelay } from '../../helpers/relay.js';
-
-function awarenessFrame(clientID: number, stateJson: string, clock = 1): Uint8Array {
-  const inner = encoding.createEncoder();
-  encoding.writeVarUint(inner, 1);
-  encoding.writeVarUint(inner, clientID);
-  encoding.writeVarUint(inner, clock);
-  encoding.writeVarString(inner, stateJson);
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 1); // awareness message
-  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
-  return encoding.toUint8Array(e);
-}
 
 async function sendAndClose(url: string, frame: Uint8Array): Promise<[number, string]> {
   const ws = new WebSocket(url);
