@@ -27,7 +27,7 @@ import type { BatchResult } from '../ports.js';
 import type { BoardEdit } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
 import { onRecordFailed, onScheduleFailed, onWriteFailed, type FailureContext } from './failures.js';
-import { answer, forwardAll, intentIdTaken, IntentQueue, type Pending } from './intake.js';
+import { answer, forwardAll, intentIdTaken, IntentQueue, tickAfter, type Pending } from './intake.js';
 import { loadLedger } from './follow.js';
 import { countBatch, LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, resetLedgerDoc, visibleLedger, type LedgerDiff } from './ledger-diff.js';
@@ -37,8 +37,6 @@ import { earliestLeaseExpiry, planBatch, type BatchPlan } from './plan.js';
 import { Role, type RoleHost } from './role.js';
 
 export type { EngineOptions };
-
-const DAY = 24 * 60 * 60 * 1000;
 
 export class Engine {
   readonly inboxes: InboxWatcher;
@@ -82,7 +80,7 @@ export class Engine {
   ) {
     this.session = this.sessionOf(ledger);
     this.tickMs = opts.tickMs ?? 0;
-    this.retentionMs = opts.retentionMs ?? 7 * DAY;
+    this.retentionMs = opts.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
     this.role = new Role(this.roleHost());
     this.inboxes = new InboxWatcher({
       sender: (id) => this.session.outcome(id)?.workerId ?? this.queue.senderOf(id),
@@ -202,8 +200,7 @@ export class Engine {
 
   /** A heartbeat: arbitrated like any intent, but neither stored as an outcome nor audited. */
   heartbeat(workerId: string, taskId: string, fencingToken: number): Promise<Outcome> {
-    this.heartbeatSeq += 1;
-    const id = `hb:${workerId}:${taskId}:${this.heartbeatSeq}`;
+    const id = `hb:${workerId}:${taskId}:${++this.heartbeatSeq}`;
     return this.enqueue({ kind: 'heartbeat', id, workerId, taskId, fencingToken }, true);
   }
 
@@ -266,26 +263,13 @@ export class Engine {
     return answered;
   }
 
-  /**
-   * Schedule a tick. tickMs 0 (the default) is group commit: an intent on an idle relay is
-   * arbitrated at once (next turn of the event loop, with whatever else arrived in it), and
-   * intents that arrive while a tick persists form the next batch, run as soon as it ends.
-   * tickMs > 0 gathers intents that long first.
-   */
+  /** Schedule a tick (intake.ts `tickAfter`: tickMs 0 is group commit). */
   private kick(): void {
     if (this.timer || this.inFlight || !this.role.active) return;
-    const run = () => {
+    this.timer = tickAfter(this.tickMs + this.backoffMs, () => {
       this.timer = undefined;
       void this.runTick();
-    };
-    const delay = this.tickMs + this.backoffMs;
-    if (delay <= 0) {
-      const i = setImmediate(run);
-      this.timer = () => clearImmediate(i);
-    } else {
-      const t = setTimeout(run, delay);
-      this.timer = () => clearTimeout(t);
-    }
+    });
   }
 
   private startSweeper(): void {
