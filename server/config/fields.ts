@@ -81,6 +81,7 @@ export const FIELDS = {
   'limits.socketsPerToken': def(int(1), 64, { help: 'Yjs sockets one token may hold open' }),
   'limits.bodyBytes': def(bytes(1024), 1024 * 1024, { help: 'largest HTTP request body' }),
   'limits.requestTimeout': def(duration(1000), 30_000, { help: 'time a client has to send a whole HTTP request' }),
+  'limits.keepAlive': def(duration(1000), 65_000, { help: 'how long an idle kept-alive HTTP connection stays open (keep it above a proxy\'s idle timeout)' }),
   'limits.eventStreams': def(int(1), 1000, { help: 'event streams (dashboards) open at once' }),
   'limits.eventStreamsPerToken': def(int(1), 32, { help: 'event streams one token (or address) may hold' }),
   'limits.eventReplayBytes': def(bytes(1024), 64 * 1024 * 1024, { help: 'memory for replaying missed events to a reconnecting stream' }),
