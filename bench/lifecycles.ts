@@ -97,8 +97,9 @@ const ENV = { ...BENCH_LIMITS, OWP_ENGINE_RETENTION: `${RETENTION_MS}ms` };
 
 /** Tasks live (not done or cancelled) and tasks in the ledger, from GET /api/status. */
 async function taskCounts(base: string): Promise<{ live: number; inLedger: number }> {
-  // A kept-alive socket the relay closed meanwhile answers ECONNRESET once: ask again.
-  const status = (await call(base, ADMIN, 'GET', '/api/status').catch(() => call(base, ADMIN, 'GET', '/api/status'))).body as { queue: Record<string, Record<string, number>> };
+  // A kept-alive socket the relay closes just as it is reused fails with ECONNRESET: ask again.
+  const get = async (tries: number): Promise<{ body: unknown }> => call(base, ADMIN, 'GET', '/api/status').catch((e: unknown) => (tries > 1 ? sleep(100).then(() => get(tries - 1)) : Promise.reject(e)));
+  const status = (await get(5)).body as { queue: Record<string, Record<string, number>> };
   let live = 0;
   let inLedger = 0;
   for (const byState of Object.values(status.queue)) {

@@ -54,6 +54,8 @@ export interface RelayConfig {
     socketMessages?: RateLimitOptions;
     sseBufferBytes?: number;
     requestTimeoutMs?: number;
+    /** Idle kept-alive HTTP connections close after this (default 65 s; server/http/starting.ts). */
+    keepAliveMs?: number;
     bodyBytes?: number;
     socketMessageBytes?: number;
     jsonDepth?: number;

@@ -58,6 +58,8 @@ export interface RunningRelay {
   relay: RelayPort;
   tokens: TokenStore;
   engine: Engine;
+  /** The documents (tests force a compaction or rotation with it). */
+  docs: DocStore;
   close(): Promise<void>;
 }
 
@@ -322,7 +324,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         await (cluster ? cluster.close() : store.close());
       })());
 
-    return { url, port: actualPort, createdAdminToken: created, relay: port, tokens, engine, close };
+    return { url, port: actualPort, createdAdminToken: created, relay: port, tokens, engine, docs, close };
   } catch (e) {
     for (const c of cleanup) {
       try {
