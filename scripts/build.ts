@@ -46,7 +46,8 @@ async function pruneChunks(keep: Set<string>): Promise<void> {
   for (const name of await readdir(DIST).catch(() => [] as string[])) {
     if (!/^chunk-.*\.js$/.test(name) || keep.has(name)) continue;
     const path = join(DIST, name);
-    if ((await stat(path)).mtimeMs < old) await rm(path, { force: true });
+    const at = await stat(path).then((s) => s.mtimeMs, () => undefined); // another build's prune may have removed it
+    if (at !== undefined && at < old) await rm(path, { force: true });
   }
 }
 

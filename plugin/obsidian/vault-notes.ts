@@ -60,10 +60,19 @@ export class VaultNotes implements NoteStore {
     return f instanceof TFile ? f : undefined;
   }
 
-  /** For planning only (cachedRead: no disk read for a note unchanged since written); writes compare fresh text. */
+  /** Notes whose cached text proved stale (a `replace` found other text): read fresh next time. */
+  private stale = new Set<string>();
+
+  /**
+   * For planning (cachedRead: no disk read for a note unchanged since written); writes compare
+   * fresh text. After a `replace` found the note changed, the next read is fresh, so a stale
+   * cache can never make the mirror plan against the same old text again and again.
+   */
   async read(path: string): Promise<string | undefined> {
     const f = this.file(path);
-    return f ? this.app.vault.cachedRead(f) : undefined;
+    if (!f) return undefined;
+    if (this.stale.delete(f.path)) return this.app.vault.read(f);
+    return this.app.vault.cachedRead(f);
   }
 
   /** Folders being created: notes written in parallel share one createFolder per folder. */
@@ -95,7 +104,10 @@ export class VaultNotes implements NoteStore {
     if (!f) return false;
     let ok = false;
     await this.app.vault.process(f, (current) => {
-      if (current !== expected) return current;
+      if (current !== expected) {
+        this.stale.add(f.path);
+        return current;
+      }
       ok = true;
       return next;
     });

@@ -81,13 +81,14 @@ export const FIELDS = {
   'limits.socketsPerToken': def(int(1), 64, { help: 'Yjs sockets one token may hold open' }),
   'limits.bodyBytes': def(bytes(1024), 1024 * 1024, { help: 'largest HTTP request body' }),
   'limits.requestTimeout': def(duration(1000), 30_000, { help: 'time a client has to send a whole HTTP request' }),
+  'limits.keepAlive': def(duration(1000), 65_000, { help: 'how long an idle kept-alive HTTP connection stays open (keep it above a proxy\'s idle timeout)' }),
   'limits.eventStreams': def(int(1), 1000, { help: 'event streams (dashboards) open at once' }),
   'limits.eventStreamsPerToken': def(int(1), 32, { help: 'event streams one token (or address) may hold' }),
   'limits.eventReplayBytes': def(bytes(1024), 64 * 1024 * 1024, { help: 'memory for replaying missed events to a reconnecting stream' }),
   'limits.jsonDepth': def(int(8, 1024), 64, { help: 'deepest nesting of a JSON request body' }),
 
   // Scheduler timing
-  'engine.tick': def(duration(1), 5, { help: 'how long intents are gathered into one batch' }),
+  'engine.tick': def(duration(0), 0, { help: 'how long intents are gathered into one batch; 0: group commit (a batch starts as soon as the one before it is written)' }),
   'engine.retention': def(duration(60_000), 7 * 86_400_000, { help: 'how long answered intents are kept for retries' }),
 } satisfies Record<string, Field<unknown>>;
 

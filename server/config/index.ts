@@ -65,6 +65,7 @@ export function relayTuning(c: Config) {
       socketMessages: { ratePerSec: c['limits.socketMessagesPerSecond'], burst: c['limits.socketMessageBurst'] },
       socketMessageBytes: c['limits.socketMessageBytes'],
       requestTimeoutMs: c['limits.requestTimeout'],
+      keepAliveMs: c['limits.keepAlive'],
       bodyBytes: c['limits.bodyBytes'],
       jsonDepth: c['limits.jsonDepth'],
     },

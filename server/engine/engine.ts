@@ -27,7 +27,7 @@ import type { BatchResult } from '../ports.js';
 import type { BoardEdit } from './board.js';
 import { InboxWatcher, type RejectedIntent } from './inboxes.js';
 import { onRecordFailed, onScheduleFailed, onWriteFailed, type FailureContext } from './failures.js';
-import { answer, forwardAll, intentIdTaken, IntentQueue, type Pending } from './intake.js';
+import { answer, forwardAll, intentIdTaken, IntentQueue, tickAfter, type Pending } from './intake.js';
 import { loadLedger } from './follow.js';
 import { countBatch, LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, resetLedgerDoc, visibleLedger, type LedgerDiff } from './ledger-diff.js';
@@ -38,8 +38,6 @@ import { Role, type RoleHost } from './role.js';
 
 export type { EngineOptions };
 
-const DAY = 24 * 60 * 60 * 1000;
-
 export class Engine {
   readonly inboxes: InboxWatcher;
   private session: SchedulerSession;
@@ -47,7 +45,8 @@ export class Engine {
   private readonly queue = new IntentQueue();
   private backoffMs = 0;
   private readonly listeners = new Set<(r: BatchResult, diff: LedgerDiff) => void>();
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending tick (a timer, or an immediate with tickMs 0). */
+  private timer: (() => void) | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private stopping = false;
@@ -80,8 +79,8 @@ export class Engine {
     ledger: Ledger,
   ) {
     this.session = this.sessionOf(ledger);
-    this.tickMs = opts.tickMs ?? 5;
-    this.retentionMs = opts.retentionMs ?? 7 * DAY;
+    this.tickMs = opts.tickMs ?? 0;
+    this.retentionMs = opts.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
     this.role = new Role(this.roleHost());
     this.inboxes = new InboxWatcher({
       sender: (id) => this.session.outcome(id)?.workerId ?? this.queue.senderOf(id),
@@ -138,7 +137,7 @@ export class Engine {
       },
       stopDuties: async () => {
         clearInterval(this.sweeper);
-        clearTimeout(this.timer);
+        this.timer?.();
         this.timer = undefined;
         await this.inFlight;
       },
@@ -201,8 +200,7 @@ export class Engine {
 
   /** A heartbeat: arbitrated like any intent, but neither stored as an outcome nor audited. */
   heartbeat(workerId: string, taskId: string, fencingToken: number): Promise<Outcome> {
-    this.heartbeatSeq += 1;
-    const id = `hb:${workerId}:${taskId}:${this.heartbeatSeq}`;
+    const id = `hb:${workerId}:${taskId}:${++this.heartbeatSeq}`;
     return this.enqueue({ kind: 'heartbeat', id, workerId, taskId, fencingToken }, true);
   }
 
@@ -229,7 +227,7 @@ export class Engine {
   /** Run a batch now (tests, shutdown); resolves when it is persisted and shown. */
   async flush(): Promise<void> {
     if (this.inFlight) await this.inFlight;
-    clearTimeout(this.timer);
+    this.timer?.();
     this.timer = undefined;
     if (this.queue.hasQueued()) await this.runTick();
   }
@@ -265,12 +263,13 @@ export class Engine {
     return answered;
   }
 
+  /** Schedule a tick (intake.ts `tickAfter`: tickMs 0 is group commit). */
   private kick(): void {
     if (this.timer || this.inFlight || !this.role.active) return;
-    this.timer = setTimeout(() => {
+    this.timer = tickAfter(this.tickMs + this.backoffMs, () => {
       this.timer = undefined;
       void this.runTick();
-    }, this.tickMs + this.backoffMs);
+    });
   }
 
   private startSweeper(): void {

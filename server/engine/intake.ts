@@ -145,3 +145,18 @@ export function forwardAll(entries: readonly Pending[], forward: (intent: Intent
     for (const w of p.waiters) sent.then(w.resolve, w.reject);
   }
 }
+
+/**
+ * Run `tick` after `delayMs`; returns its cancel. 0 is group commit: on the next turn of the
+ * event loop (an intent on an idle relay is arbitrated at once, with whatever else arrived in
+ * that turn), and the engine kicks again as soon as a tick ends, so intents that arrived while
+ * it persisted form the next batch. A delay gathers intents that long first.
+ */
+export function tickAfter(delayMs: number, tick: () => void): () => void {
+  if (delayMs <= 0) {
+    const i = setImmediate(tick);
+    return () => clearImmediate(i);
+  }
+  const t = setTimeout(tick, delayMs);
+  return () => clearTimeout(t);
+}

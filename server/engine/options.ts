@@ -22,7 +22,7 @@ export interface EngineOptions {
   schedule?: ScheduleFn;
   now: () => number;
   log: Logger;
-  /** Wait this long after the first intent of a batch before arbitrating (default 5 ms). */
+  /** Wait this long after the first intent of a batch before arbitrating (default 0: group commit, see Engine.kick). */
   tickMs?: number;
   /** Finished tasks older than this leave the live documents (default 7 days). */
   retentionMs?: number;

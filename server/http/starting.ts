@@ -45,7 +45,7 @@ export function startingHandler(o: { log: Logger; addressOf: AddressOf }): (req:
 export interface ListenConfig {
   host?: string;
   port?: number;
-  limits?: { requestTimeoutMs?: number };
+  limits?: { requestTimeoutMs?: number; keepAliveMs?: number };
 }
 
 /** Bind the relay's port (./http/starting.ts answers until the relay serves). */
@@ -54,7 +54,14 @@ export async function listen(config: ListenConfig, handler: (req: IncomingMessag
   // body cannot hold a socket for Node's default 5 minutes. Event streams are not affected
   // (their request is complete at once; only the answer is long).
   const requestTimeout = config.limits?.requestTimeoutMs ?? 30_000;
-  const server = createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout, 5_000) }, handler);
+  // An idle kept-alive connection stays open 65 s, not Node's 5 s: a client (or a proxy with
+  // a 60 s idle timeout) that reuses a connection just as the relay closes it gets a reset
+  // instead of an answer, and a client's own idle check runs late when its event loop is busy.
+  const keepAliveTimeout = config.limits?.keepAliveMs ?? 65_000;
+  const server = createServer(
+    { requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout, 5_000), keepAliveTimeout },
+    handler,
+  );
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
     sockets.add(s);

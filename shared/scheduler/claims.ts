@@ -22,7 +22,7 @@ import { SCORES, pairBoundFor, partScore, type ScoreInput, type Scored } from '.
 import { areaKey, compareStrings, own, defaultPolicy, policyFor, workerRuntime, type RepoLoad, type Draft } from './state.js';
 import { maxSkillCount, type Candidate } from './indexes.js';
 import { rankCandidates, type RankedCandidates } from './pool.js';
-import { fnv1a32From, taskPrefixHash } from './hash.js';
+import { fnv1a32Bytes, taskPrefixHash, utf8Bytes } from './hash.js';
 
 type Counts = Map<string, Map<ErrorCode, number>>;
 
@@ -145,8 +145,8 @@ export function claimNext(draft: Draft, intent: Extract<Intent, { kind: 'claim-n
   const counts: Counts = new Map();
   // The order of scores.ts `beats` (total desc, tieBreakHash asc, id asc), with the best
   // candidate's hash kept and each task's hash prefix cached: a hash only for exact ties.
-  const suffix = `${intent.workerId}|${draft.batch}`;
-  const hashOf = (e: Candidate): number => fnv1a32From((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
+  const suffix = utf8Bytes(`${intent.workerId}|${draft.batch}`);
+  const hashOf = (e: Candidate): number => fnv1a32Bytes((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
   let best: (Scored & { entry: Candidate }) | undefined;
   let bestHash = -1;
   for (let i = 0; ; i++) {

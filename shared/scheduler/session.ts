@@ -123,6 +123,9 @@ export class SchedulerSession {
     }
     const { board, profiles } = input;
     const state: PoolState = { board, profiles, ledger: { batch: this.current.batch, tasks: this.current.tasks, workers: this.current.workers, outcomes: known } };
+    // The working copy, unless prepare() made it while idle: recycling the previous record
+    // costs O(changed ids), a fresh copy O(tasks) (back-to-back batches leave no idle turn).
+    if (changedTasks) this.prepare();
     const indexes = changedTasks ? this.indexes : undefined;
     const tasksCopy = this.spare;
     // Taken: a batch moves them on in place, so a batch never committed cannot reuse them.

@@ -260,3 +260,29 @@ describe('slow requests', () => {
     expect((await r.api(undefined, 'GET', '/healthz')).status).toBe(200);
   });
 });
+
+describe('kept-alive connections', () => {
+  it('are kept 65 s by default and as long as limits.keepAlive says, and the relay tells clients so', async () => {
+    const { request } = await import('node:http');
+    const keepAliveOf = (url: string) =>
+      new Promise<string | undefined>((resolve, reject) => {
+        const req = request(`${url}/healthz`, { agent: false, headers: { connection: 'keep-alive' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers['keep-alive'] as string | undefined));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const byDefault = await startTestRelay();
+    const set = await startTestRelay({ limits: { keepAliveMs: 90_000 } });
+    try {
+      // A client (or a proxy with a 60 s idle timeout) must never reuse a connection the relay
+      // is closing: Node's 5 s default reset requests of clients whose event loop ran late.
+      expect(await keepAliveOf(byDefault.url)).toBe('timeout=65');
+      expect(await keepAliveOf(set.url)).toBe('timeout=90');
+    } finally {
+      await byDefault.close();
+      await set.close();
+    }
+  });
+});
