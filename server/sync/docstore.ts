@@ -20,11 +20,15 @@
  *   the doc is rebuilt as the next generation and swapped in (same tick), the
  *   `onRotate` listeners re-point, and one atomic batch writes the new snapshot and generation
  *   (`doc/<name>/gen`) and deletes the old log: a crash leaves the old or the new, never a mix.
+ * - Several relays on one database (`fanout`): ./docstore-shared.ts (the arbiter compacts and
+ *   rotates; the others follow, and reload a new generation).
  */
 import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
+import { SharedDocs, type DocFanout } from './docstore-shared.js';
+export type { DocFanout, RotationBuild } from './docstore-shared.js';
 import { decodeGeneration, encodeGeneration, garbageOf, GENESIS, rebuildDoc, retire, rotationDue, staleClients, type Generation, type RotationPolicy } from './rotation.js';
 
 const SEQ_WIDTH = 12;
@@ -44,6 +48,15 @@ export function docUpdateKey(name: string, seq: number, writer?: string): string
   return docKeyPrefix(name) + 'u/' + String(seq).padStart(SEQ_WIDTH, '0') + (writer ? `-${writer}` : '');
 }
 
+/** One atomic batch of a rotation: the new snapshot and generation, and the deletion of the old log. */
+export function rotationOps(name: string, snap: Uint8Array, next: Generation, logged: readonly string[]): StoreOp[] {
+  return [
+    { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
+    { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
+    ...logged.map((key): StoreOp => ({ type: 'del', key })),
+  ];
+}
+
 /** The sequence number of an update key (with or without a writer tag). */
 function seqOf(key: string): number {
   return Number.parseInt(key.slice(key.lastIndexOf('/') + 1), 10);
@@ -51,19 +64,6 @@ function seqOf(key: string): number {
 
 /** The origin of updates read from the store or from another relay: applied, never appended again. */
 export const REMOTE = 'remote';
-
-/**
- * Several relays on one database (server/store/postgres-docs.ts): updates are written with a
- * note to the other relays in the same transaction; theirs arrive through `subscribe`.
- */
-export interface DocFanout {
-  /** Persist one update and tell the other relays (atomically). */
-  append(name: string, key: string, update: Uint8Array): Promise<void>;
-  /** Write a compaction if this relay may compact now (the arbiter, under its fence); false: skipped. */
-  compact(ops: StoreOp[]): Promise<boolean>;
-  /** Updates other relays wrote (`update` absent: read it by key), and `resync` after notes may have been missed. */
-  subscribe(listener: { update(name: string, key: string, update?: Uint8Array): void; resync(): void }): () => void;
-}
 
 export interface DocStoreOptions {
   /** Compact a doc's log into its snapshot after this many updates (default 200). */
@@ -77,11 +77,10 @@ export interface DocStoreOptions {
   onRemoteDoc?: (name: string) => void;
 }
 
-interface Entry {
+export interface Entry {
   doc: Y.Doc;
   gen: Generation;
-  /** Encoded size of a fresh rebuild at the last check (undefined: none yet); bytes logged since. */
-  freshBytes?: number;
+  /** Bytes logged (and estimated garbage) since the last rotation check. */
   sinceCheck: number;
   nextSeq: number;
   sinceCompaction: number;
@@ -90,6 +89,8 @@ interface Entry {
   /** Size of the last snapshot written (or read at load). */
   snapBytes: number;
   chain: Promise<void>;
+  /** A reload from the store is queued in the chain (several relays). */
+  reloadQueued?: boolean;
   /** Updates emitted but not yet handed to the store: the next batch in the chain takes them all. */
   pending: StoreOp[];
   onUpdate: (update: Uint8Array, origin: unknown, doc: Y.Doc, tr: Y.Transaction) => void;
@@ -106,6 +107,7 @@ export class DocStore {
   private closed = false;
   private readonly writer: string | undefined;
   private unsubscribe: (() => void) | undefined;
+  private readonly shared: SharedDocs | undefined;
 
   constructor(
     private readonly store: Store,
@@ -115,8 +117,22 @@ export class DocStore {
     this.compactSizeFactor = Math.max(0, opts.compactSizeFactor ?? 8);
     if (opts.fanout) {
       // A tag per DocStore (per relay process): two relays never write the same update key.
-      this.writer = randomBytes(6).toString('hex');
-      this.unsubscribe = opts.fanout.subscribe({ update: (n, k, u) => this.remote(n, k, u), resync: () => void this.resync() });
+      const writer = (this.writer = randomBytes(6).toString('hex'));
+      const shared = (this.shared = new SharedDocs({
+        store,
+        fanout: opts.fanout,
+        writer,
+        log: opts.log,
+        closed: () => this.closed,
+        entry: (name) => this.loaded.get(name),
+        names: () => [...this.loaded.keys()],
+        loading: (name) => this.loading.get(name),
+        rotation: () => this.rotation,
+        read: (name) => this.read(name),
+        swap: (name, e, doc, gen, snapBytes) => this.swap(name, e, doc, gen, snapBytes),
+        onRemoteDoc: opts.onRemoteDoc,
+      }));
+      this.unsubscribe = opts.fanout.subscribe({ update: (n, k, u, g) => shared.remote(n, k, u, g), rotated: (n, g) => shared.rotated(n, g), resync: () => void shared.resync() });
     }
   }
 
@@ -156,9 +172,8 @@ export class DocStore {
     return () => this.loadListeners.delete(cb);
   }
 
-  /** Rotate docs by this policy from now on (once every holder listens); not with several relays yet. */
+  /** Rotate docs by this policy from now on (once every holder listens; several relays: the arbiter rotates). */
   enableRotation(policy: RotationPolicy): void {
-    if (this.opts.fanout) return;
     this.rotation = policy;
     // A doc loaded bloated (written before rotation existed) is checked once now, in its chain.
     for (const [name, e] of this.loaded) if (policy.docs.includes(name)) this.scheduleCompaction(name, e);
@@ -207,10 +222,11 @@ export class DocStore {
     this.loading.clear();
   }
 
-  private async load(name: string): Promise<Y.Doc> {
+  /** The doc as stored: snapshot, generation and log from one read of the store. */
+  private async read(name: string): Promise<{ doc: Y.Doc; gen: Generation; nextSeq: number; logged: number; loggedBytes: number; snapBytes: number }> {
     const doc = new Y.Doc();
-    // Snapshot and log from one read of the store: a compaction by another relay in between
-    // could otherwise delete updates this read has not seen yet while its snapshot is older.
+    // One read: a compaction by another relay in between could otherwise delete updates this
+    // read has not seen yet while its snapshot is older.
     let snap: Uint8Array | undefined;
     const updates: Uint8Array[] = [];
     let nextSeq = 1;
@@ -229,7 +245,11 @@ export class DocStore {
       if (snap) Y.applyUpdate(doc, snap, 'load');
     }, 'load');
     if (updates.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(updates), 'load');
-    const logged = updates.length;
+    return { doc, gen, nextSeq, logged: updates.length, loggedBytes, snapBytes: snap?.byteLength ?? 0 };
+  }
+
+  private async load(name: string): Promise<Y.Doc> {
+    const { doc, gen, nextSeq, logged, loggedBytes, snapBytes } = await this.read(name);
     const entry: Entry = {
       doc,
       gen,
@@ -237,13 +257,14 @@ export class DocStore {
       nextSeq,
       sinceCompaction: logged,
       bytesSinceCompaction: loggedBytes,
-      snapBytes: snap?.byteLength ?? 0,
+      snapBytes,
       chain: Promise.resolve(),
       pending: [],
       onUpdate: () => undefined,
     };
     entry.onUpdate = (update, origin, _doc, tr) => {
       if (origin !== REMOTE) this.append(name, entry, update, tr);
+      else if (this.shared?.arbiter()) this.count(name, entry, update, tr); // others' garbage is the arbiter's to rotate
     };
     doc.on('update', entry.onUpdate);
     this.loaded.set(name, entry);
@@ -259,13 +280,12 @@ export class DocStore {
 
   private append(name: string, e: Entry, update: Uint8Array, tr?: Y.Transaction): void {
     const seq = e.nextSeq++;
-    e.sinceCompaction += 1;
-    e.bytesSinceCompaction += update.byteLength;
     const key = docUpdateKey(name, seq, this.writer);
-    const fanout = this.opts.fanout;
     const failed = (err: unknown) => this.opts.log?.error('could not persist document updates', { doc: name, seq, err: String(err) });
-    if (fanout) {
-      e.chain = e.chain.then(() => fanout.append(name, key, update)).catch(failed);
+    if (this.shared) {
+      const shared = this.shared;
+      const gen = e.gen.generation;
+      e.chain = e.chain.then(() => shared.append(name, e, key, update, gen)).catch(failed);
     } else {
       e.pending.push({ type: 'put', key, value: update, encoding: 'binary' });
       // Group commit: one batch (one sync) takes every update queued before it starts.
@@ -279,55 +299,21 @@ export class DocStore {
           .catch(failed);
       }
     }
+    this.count(name, e, update, tr);
+  }
+
+  /** Count a logged update towards the next compaction and rotation check. */
+  private count(name: string, e: Entry, update: Uint8Array, tr?: Y.Transaction): void {
+    e.sinceCompaction += 1;
+    e.bytesSinceCompaction += update.byteLength;
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
     const r = this.rotation; // garbage grows by what is logged and deleted (minGarbageBytes 0, tests: compactions only)
     if (r?.minGarbageBytes && r.docs.includes(name) && (e.sinceCheck += update.byteLength + garbageOf(tr)) > r.minGarbageBytes) this.scheduleCompaction(name, e);
   }
 
-  /** Another relay's update: applied to the loaded doc (read by key when the note did not carry it). */
-  private remote(name: string, key: string, update?: Uint8Array): void {
-    if (this.closed || (this.writer && key.endsWith(`-${this.writer}`))) return;
-    const loading = this.loading.get(name);
-    if (!loading) return this.opts.onRemoteDoc?.(name);
-    // A doc still loading may have read the store before this update committed: apply after.
-    void loading
-      .then(async (doc) => {
-        const bytes = update ?? (await this.store.getBinary(key));
-        if (bytes) Y.applyUpdate(doc, bytes, REMOTE);
-        else await this.resyncDoc(name); // compacted away meanwhile: it is in the snapshot
-      })
-      .catch((err) => this.opts.log?.error('could not apply an update from another relay', { doc: name, err: String(err) }));
-  }
-
   /** Catch up every loaded doc from the store (notes from other relays may have been missed). */
   async resync(): Promise<void> {
-    await Promise.all([...this.loaded.keys()].map((name) => this.resyncDoc(name)));
-  }
-
-  private async resyncDoc(name: string): Promise<void> {
-    const e = this.loaded.get(name);
-    if (!e || this.closed) return;
-    const all: Uint8Array[] = [];
-    for await (const [, v] of this.store.iterate<Uint8Array>(prefixRange(docKeyPrefix(name)), 'binary')) all.push(v);
-    if (all.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(all), REMOTE);
-  }
-
-  /**
-   * Compaction with several writers: fold in every logged update (others' too), write the
-   * snapshot and delete exactly the keys read. Only the arbiter compacts (under its fence),
-   * so two snapshots never race; an update written meanwhile keeps its key.
-   */
-  private async compactShared(name: string, e: Entry, fanout: DocFanout): Promise<void> {
-    try {
-      const logged = await this.store.entries<Uint8Array>(docKeyPrefix(name) + 'u/', { encoding: 'binary' });
-      if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
-      const snap = Y.encodeStateAsUpdate(e.doc);
-      const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
-      for (const [k] of logged) ops.push({ type: 'del', key: k });
-      if (await fanout.compact(ops)) e.snapBytes = snap.byteLength;
-    } catch (err) {
-      this.opts.log?.error('could not compact a document', { doc: name, err: String(err) });
-    }
+    await this.shared?.resync();
   }
 
   /** Queue a compaction covering every update logged so far (they are ahead of it in the chain). */
@@ -343,7 +329,7 @@ export class DocStore {
    * now (it may hold later updates too; their log entries stay and replay harmlessly).
    */
   private async compactNow(name: string, e: Entry, upTo: number): Promise<void> {
-    if (this.opts.fanout) return this.compactShared(name, e, this.opts.fanout);
+    if (this.shared) return this.shared.compact(name, e);
     try {
       const snap = Y.encodeStateAsUpdate(e.doc);
       if (!this.closed && this.rotation?.docs.includes(name) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
@@ -371,29 +357,35 @@ export class DocStore {
     const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
     const fresh = rebuildDoc(e.doc, next);
     const snap = Y.encodeStateAsUpdate(fresh);
-    e.freshBytes = snap.byteLength;
     if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
-    const old = e.doc;
-    old.off('update', e.onUpdate);
-    // Updates queued for the old doc are in the rebuild; the batch below writes it instead.
-    e.pending = [];
-    e.doc = fresh;
-    e.gen = next;
-    e.snapBytes = snap.byteLength;
-    fresh.on('update', e.onUpdate);
-    this.loading.set(name, Promise.resolve(fresh));
-    const ops: StoreOp[] = [
-      { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
-      { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
-      ...logged.map((key): StoreOp => ({ type: 'del', key })),
-    ];
-    try {
-      for (const cb of this.rotateListeners) cb(name, fresh, next.generation);
-    } finally {
-      await this.store.batch(ops); // whatever a listener did: the disk must follow the swap
-    }
+    const ops = rotationOps(name, snap, next, logged);
+    const old = this.swap(name, e, fresh, next, snap.byteLength);
+    await this.store.batch(ops);
     this.opts.log?.info('rotated a document', { doc: name, generation: next.generation, bytesBefore: encoded, bytesAfter: snap.byteLength });
     old.destroy();
     return true;
+  }
+
+  /** Put `fresh` (generation `gen`) in place of the doc, synchronously, and let the holders re-point; returns the old doc. */
+  private swap(name: string, e: Entry, fresh: Y.Doc, gen: Generation, snapBytes: number): Y.Doc {
+    const old = e.doc;
+    old.off('update', e.onUpdate);
+    // Updates queued for the old doc are in the rebuild (or of a generation left behind).
+    e.pending = [];
+    e.doc = fresh;
+    e.gen = gen;
+    e.snapBytes = snapBytes;
+    e.sinceCompaction = 0;
+    e.bytesSinceCompaction = 0;
+    fresh.on('update', e.onUpdate);
+    this.loading.set(name, Promise.resolve(fresh));
+    for (const cb of this.rotateListeners) {
+      try {
+        cb(name, fresh, gen.generation);
+      } catch (err) {
+        this.opts.log?.error('doc rotation listener failed', { doc: name, err: String(err) });
+      }
+    }
+    return old;
   }
 }
