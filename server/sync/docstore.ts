@@ -9,6 +9,7 @@
  *   emitted so far is on disk (synced, with the store's `fsync` durability), so callers can write
  *   before they broadcast. Updates emitted while a write is in flight go together in the next
  *   batch (group commit: one sync for a burst of edits; with a fanout, one transaction each).
+ * - Keys: ./doc-keys.ts. Compaction and rotation of a doc on one relay: ./doc-compaction.ts.
  * - Compaction (once at least `compactEvery` updates AND at least `compactSizeFactor` times the
  *   snapshot's size in bytes were logged since the last one; and on close) writes the snapshot
  *   and deletes the logged updates it covers in one atomic batch: by size, so the whole-doc
@@ -25,32 +26,11 @@ import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
-import { decodeGeneration, encodeGeneration, garbageOf, GENESIS, rebuildDoc, retire, rotationDue, staleClients, type Generation, type RotationPolicy } from './rotation.js';
+import { compactNow, type CompactionHost } from './doc-compaction.js';
+import { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE, seqOf } from './doc-keys.js';
+import { decodeGeneration, garbageOf, GENESIS, staleClients, type Generation, type RotationPolicy } from './rotation.js';
 
-const SEQ_WIDTH = 12;
-export const DOC_PREFIX = 'doc/';
-
-export function docKeyPrefix(name: string): string {
-  return `${DOC_PREFIX}${encodeURIComponent(name)}/`;
-}
-export function docSnapKey(name: string): string {
-  return docKeyPrefix(name) + 'snap';
-}
-export function docGenKey(name: string): string {
-  return docKeyPrefix(name) + 'gen';
-}
-/** `writer` (several relays on one database): a tag of the DocStore that wrote it, so keys never collide. */
-export function docUpdateKey(name: string, seq: number, writer?: string): string {
-  return docKeyPrefix(name) + 'u/' + String(seq).padStart(SEQ_WIDTH, '0') + (writer ? `-${writer}` : '');
-}
-
-/** The sequence number of an update key (with or without a writer tag). */
-function seqOf(key: string): number {
-  return Number.parseInt(key.slice(key.lastIndexOf('/') + 1), 10);
-}
-
-/** The origin of updates read from the store or from another relay: applied, never appended again. */
-export const REMOTE = 'remote';
+export { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE } from './doc-keys.js';
 
 /**
  * Several relays on one database (server/store/postgres-docs.ts): updates are written with a
@@ -77,7 +57,8 @@ export interface DocStoreOptions {
   onRemoteDoc?: (name: string) => void;
 }
 
-interface Entry {
+/** One loaded doc's state. */
+export interface Entry {
   doc: Y.Doc;
   gen: Generation;
   /** Encoded size of a fresh rebuild at the last check (undefined: none yet); bytes logged since. */
@@ -106,6 +87,7 @@ export class DocStore {
   private closed = false;
   private readonly writer: string | undefined;
   private unsubscribe: (() => void) | undefined;
+  private readonly host: CompactionHost;
 
   constructor(
     private readonly store: Store,
@@ -113,6 +95,13 @@ export class DocStore {
   ) {
     this.compactEvery = Math.max(1, opts.compactEvery ?? 200);
     this.compactSizeFactor = Math.max(0, opts.compactSizeFactor ?? 8);
+    this.host = {
+      store,
+      log: opts.log,
+      rotation: () => this.rotation,
+      closed: () => this.closed,
+      swap: (name, e, fresh, gen, snapBytes) => this.swap(name, e, fresh, gen, snapBytes),
+    };
     if (opts.fanout) {
       // A tag per DocStore (per relay process): two relays never write the same update key.
       this.writer = randomBytes(6).toString('hex');
@@ -335,65 +324,21 @@ export class DocStore {
     const upTo = e.nextSeq - 1;
     e.sinceCompaction = 0;
     e.bytesSinceCompaction = 0;
-    e.chain = e.chain.then(() => this.compactNow(name, e, upTo));
+    e.chain = e.chain.then(() => (this.opts.fanout ? this.compactShared(name, e, this.opts.fanout) : compactNow(this.host, name, e, upTo)));
   }
 
-  /**
-   * Runs inside the doc's chain, so updates 1..upTo are on disk. The snapshot is the doc as it is
-   * now (it may hold later updates too; their log entries stay and replay harmlessly).
-   */
-  private async compactNow(name: string, e: Entry, upTo: number): Promise<void> {
-    if (this.opts.fanout) return this.compactShared(name, e, this.opts.fanout);
-    try {
-      const snap = Y.encodeStateAsUpdate(e.doc);
-      if (!this.closed && this.rotation?.docs.includes(name) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
-      e.snapBytes = snap.byteLength;
-      const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
-      for (const k of await this.store.keys(docKeyPrefix(name) + 'u/')) {
-        if (seqOf(k) <= upTo) ops.push({ type: 'del', key: k });
-      }
-      await this.store.batch(ops);
-    } catch (err) {
-      this.opts.log?.error('could not compact a document', { doc: name, err: String(err) });
-    }
-  }
-
-  /**
-   * Inside the doc's chain: rotate when the garbage is due (see the header); the rebuild costs
-   * O(live content), less than the compaction's encode. No await
-   * between the rebuild and the swap: the rebuild holds every update emitted so far.
-   */
-  private async rotateIfDue(name: string, e: Entry, encoded: number): Promise<boolean> {
-    const policy = this.rotation!;
-    e.sinceCheck = 0;
-    // No shortcut on the last fresh size: deletions shrink the fresh size without growing the doc.
-    const logged = await this.store.keys(docKeyPrefix(name) + 'u/');
-    const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
-    const fresh = rebuildDoc(e.doc, next);
-    const snap = Y.encodeStateAsUpdate(fresh);
-    e.freshBytes = snap.byteLength;
-    if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
+  /** Put `fresh` (generation `gen`) in place of the doc, synchronously, and let the holders re-point; returns the old doc. */
+  private swap(name: string, e: Entry, fresh: Y.Doc, gen: Generation, snapBytes: number): Y.Doc {
     const old = e.doc;
     old.off('update', e.onUpdate);
-    // Updates queued for the old doc are in the rebuild; the batch below writes it instead.
+    // Updates queued for the old doc are in the rebuild; the rotation's batch writes it instead.
     e.pending = [];
     e.doc = fresh;
-    e.gen = next;
-    e.snapBytes = snap.byteLength;
+    e.gen = gen;
+    e.snapBytes = snapBytes;
     fresh.on('update', e.onUpdate);
     this.loading.set(name, Promise.resolve(fresh));
-    const ops: StoreOp[] = [
-      { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
-      { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
-      ...logged.map((key): StoreOp => ({ type: 'del', key })),
-    ];
-    try {
-      for (const cb of this.rotateListeners) cb(name, fresh, next.generation);
-    } finally {
-      await this.store.batch(ops); // whatever a listener did: the disk must follow the swap
-    }
-    this.opts.log?.info('rotated a document', { doc: name, generation: next.generation, bytesBefore: encoded, bytesAfter: snap.byteLength });
-    old.destroy();
-    return true;
+    for (const cb of this.rotateListeners) cb(name, fresh, gen.generation);
+    return old;
   }
 }
