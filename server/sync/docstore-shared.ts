@@ -23,8 +23,9 @@
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
-import { docKeyPrefix, docSnapKey, REMOTE, rotationOps, type Entry } from './docstore.js';
-import { DEFAULT_ROTATION, rebuildDoc, retire, rotationDue, type Generation, type RotationPolicy } from './rotation.js';
+import { docKeyPrefix, docSnapKey, REMOTE } from './doc-keys.js';
+import type { Entry } from './docstore.js';
+import { DEFAULT_ROTATION, rebuildDoc, retire, rotationDue, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
 
 /** What a rotation writes (./docstore-shared.ts), built inside the fanout's transaction from the stored generation (undefined: never rotated there) and log. */
 export type RotationBuild = (stored: number | undefined, logged: [string, Uint8Array][]) => { ops: StoreOp[]; generation: number } | undefined;
@@ -46,6 +47,7 @@ export interface DocFanout {
   subscribe(listener: { update(name: string, key: string, update?: Uint8Array, generation?: number): void; rotated(name: string, generation: number): void; resync(): void }): () => void;
 }
 
+/** What the shared side needs of its DocStore (./doc-compaction.ts's CompactionHost, and more). */
 export interface SharedHost {
   store: Store;
   fanout: DocFanout;

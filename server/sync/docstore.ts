@@ -9,6 +9,9 @@
  *   emitted so far is on disk (synced, with the store's `fsync` durability), so callers can write
  *   before they broadcast. Updates emitted while a write is in flight go together in the next
  *   batch (group commit: one sync for a burst of edits; with a fanout, one transaction each).
+ * - Keys: ./doc-keys.ts. Compaction and rotation of a doc on one relay: ./doc-compaction.ts;
+ *   with several relays on one database (`fanout`): ./docstore-shared.ts (the arbiter compacts
+ *   and rotates; the others follow, and reload a new generation).
  * - Compaction (once at least `compactEvery` updates AND at least `compactSizeFactor` times the
  *   snapshot's size in bytes were logged since the last one; and on close) writes the snapshot
  *   and deletes the logged updates it covers in one atomic batch: by size, so the whole-doc
@@ -20,50 +23,18 @@
  *   the doc is rebuilt as the next generation and swapped in (same tick), the
  *   `onRotate` listeners re-point, and one atomic batch writes the new snapshot and generation
  *   (`doc/<name>/gen`) and deletes the old log: a crash leaves the old or the new, never a mix.
- * - Several relays on one database (`fanout`): ./docstore-shared.ts (the arbiter compacts and
- *   rotates; the others follow, and reload a new generation).
  */
 import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
+import { compactNow, type CompactionHost } from './doc-compaction.js';
 import { SharedDocs, type DocFanout } from './docstore-shared.js';
+import { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE, seqOf } from './doc-keys.js';
+import { decodeGeneration, garbageOf, GENESIS, staleClients, type Generation, type RotationPolicy } from './rotation.js';
+
+export { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE } from './doc-keys.js';
 export type { DocFanout, RotationBuild } from './docstore-shared.js';
-import { decodeGeneration, encodeGeneration, garbageOf, GENESIS, rebuildDoc, retire, rotationDue, staleClients, type Generation, type RotationPolicy } from './rotation.js';
-
-const SEQ_WIDTH = 12;
-export const DOC_PREFIX = 'doc/';
-
-export function docKeyPrefix(name: string): string {
-  return `${DOC_PREFIX}${encodeURIComponent(name)}/`;
-}
-export function docSnapKey(name: string): string {
-  return docKeyPrefix(name) + 'snap';
-}
-export function docGenKey(name: string): string {
-  return docKeyPrefix(name) + 'gen';
-}
-/** `writer` (several relays on one database): a tag of the DocStore that wrote it, so keys never collide. */
-export function docUpdateKey(name: string, seq: number, writer?: string): string {
-  return docKeyPrefix(name) + 'u/' + String(seq).padStart(SEQ_WIDTH, '0') + (writer ? `-${writer}` : '');
-}
-
-/** One atomic batch of a rotation: the new snapshot and generation, and the deletion of the old log. */
-export function rotationOps(name: string, snap: Uint8Array, next: Generation, logged: readonly string[]): StoreOp[] {
-  return [
-    { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
-    { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
-    ...logged.map((key): StoreOp => ({ type: 'del', key })),
-  ];
-}
-
-/** The sequence number of an update key (with or without a writer tag). */
-function seqOf(key: string): number {
-  return Number.parseInt(key.slice(key.lastIndexOf('/') + 1), 10);
-}
-
-/** The origin of updates read from the store or from another relay: applied, never appended again. */
-export const REMOTE = 'remote';
 
 export interface DocStoreOptions {
   /** Compact a doc's log into its snapshot after this many updates (default 200). */
@@ -77,10 +48,12 @@ export interface DocStoreOptions {
   onRemoteDoc?: (name: string) => void;
 }
 
+/** One loaded doc's state. */
 export interface Entry {
   doc: Y.Doc;
   gen: Generation;
-  /** Bytes logged (and estimated garbage) since the last rotation check. */
+  /** Encoded size of a fresh rebuild at the last check (undefined: none yet); bytes logged since. */
+  freshBytes?: number;
   sinceCheck: number;
   nextSeq: number;
   sinceCompaction: number;
@@ -107,6 +80,7 @@ export class DocStore {
   private closed = false;
   private readonly writer: string | undefined;
   private unsubscribe: (() => void) | undefined;
+  private readonly host: CompactionHost;
   private readonly shared: SharedDocs | undefined;
 
   constructor(
@@ -115,21 +89,24 @@ export class DocStore {
   ) {
     this.compactEvery = Math.max(1, opts.compactEvery ?? 200);
     this.compactSizeFactor = Math.max(0, opts.compactSizeFactor ?? 8);
+    this.host = {
+      store,
+      log: opts.log,
+      rotation: () => this.rotation,
+      closed: () => this.closed,
+      swap: (name, e, fresh, gen, snapBytes) => this.swap(name, e, fresh, gen, snapBytes),
+    };
     if (opts.fanout) {
       // A tag per DocStore (per relay process): two relays never write the same update key.
       const writer = (this.writer = randomBytes(6).toString('hex'));
       const shared = (this.shared = new SharedDocs({
-        store,
+        ...this.host,
         fanout: opts.fanout,
         writer,
-        log: opts.log,
-        closed: () => this.closed,
         entry: (name) => this.loaded.get(name),
         names: () => [...this.loaded.keys()],
         loading: (name) => this.loading.get(name),
-        rotation: () => this.rotation,
         read: (name) => this.read(name),
-        swap: (name, e, doc, gen, snapBytes) => this.swap(name, e, doc, gen, snapBytes),
         onRemoteDoc: opts.onRemoteDoc,
       }));
       this.unsubscribe = opts.fanout.subscribe({ update: (n, k, u, g) => shared.remote(n, k, u, g), rotated: (n, g) => shared.rotated(n, g), resync: () => void shared.resync() });
@@ -321,49 +298,7 @@ export class DocStore {
     const upTo = e.nextSeq - 1;
     e.sinceCompaction = 0;
     e.bytesSinceCompaction = 0;
-    e.chain = e.chain.then(() => this.compactNow(name, e, upTo));
-  }
-
-  /**
-   * Runs inside the doc's chain, so updates 1..upTo are on disk. The snapshot is the doc as it is
-   * now (it may hold later updates too; their log entries stay and replay harmlessly).
-   */
-  private async compactNow(name: string, e: Entry, upTo: number): Promise<void> {
-    if (this.shared) return this.shared.compact(name, e);
-    try {
-      const snap = Y.encodeStateAsUpdate(e.doc);
-      if (!this.closed && this.rotation?.docs.includes(name) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
-      e.snapBytes = snap.byteLength;
-      const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
-      for (const k of await this.store.keys(docKeyPrefix(name) + 'u/')) {
-        if (seqOf(k) <= upTo) ops.push({ type: 'del', key: k });
-      }
-      await this.store.batch(ops);
-    } catch (err) {
-      this.opts.log?.error('could not compact a document', { doc: name, err: String(err) });
-    }
-  }
-
-  /**
-   * Inside the doc's chain: rotate when the garbage is due (see the header); the rebuild costs
-   * O(live content), less than the compaction's encode. No await
-   * between the rebuild and the swap: the rebuild holds every update emitted so far.
-   */
-  private async rotateIfDue(name: string, e: Entry, encoded: number): Promise<boolean> {
-    const policy = this.rotation!;
-    e.sinceCheck = 0;
-    // No shortcut on the last fresh size: deletions shrink the fresh size without growing the doc.
-    const logged = await this.store.keys(docKeyPrefix(name) + 'u/');
-    const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
-    const fresh = rebuildDoc(e.doc, next);
-    const snap = Y.encodeStateAsUpdate(fresh);
-    if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
-    const ops = rotationOps(name, snap, next, logged);
-    const old = this.swap(name, e, fresh, next, snap.byteLength);
-    await this.store.batch(ops);
-    this.opts.log?.info('rotated a document', { doc: name, generation: next.generation, bytesBefore: encoded, bytesAfter: snap.byteLength });
-    old.destroy();
-    return true;
+    e.chain = e.chain.then(() => (this.shared ? this.shared.compact(name, e) : compactNow(this.host, name, e, upTo)));
   }
 
   /** Put `fresh` (generation `gen`) in place of the doc, synchronously, and let the holders re-point; returns the old doc. */
