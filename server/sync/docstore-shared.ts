@@ -164,25 +164,37 @@ export class SharedDocs {
   /** True when the doc was rotated (or a rotation was swapped in and failed: reloading). */
   private async rotateIfDue(name: string, e: Entry, encoded: number): Promise<boolean> {
     e.sinceCheck = 0;
-    const probe = rebuildDoc(e.doc, { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) });
-    const freshBytes = Y.encodeStateAsUpdate(probe).byteLength;
-    probe.destroy();
-    if (!rotationDue(encoded, freshBytes, this.h.rotation()!)) return false;
+    const checked: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
+    let probe: Y.Doc | undefined = rebuildDoc(e.doc, checked);
+    const probeSnap = Y.encodeStateAsUpdate(probe);
+    if (!rotationDue(encoded, probeSnap.byteLength, this.h.rotation()!)) return (probe.destroy(), false);
+    // Unchanged by the time the lock is held (no update at all since): the check's rebuild is the rotation's.
+    const watched = e.doc;
+    let changed = false;
+    const mark = () => void (changed = true);
+    watched.on('update', mark);
     let old: Y.Doc | undefined;
     let behind = false;
+    const started = performance.now();
+    let locked = started;
     try {
       const done = await this.h.fanout.rotate(name, docKeyPrefix(name) + 'u/', (stored, logged) => {
+        locked = performance.now();
         if (this.h.closed() || this.h.entry(name) !== e) return undefined;
         if ((behind = stored !== undefined && stored !== e.gen.generation)) return undefined;
         if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
-        const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
-        const fresh = rebuildDoc(e.doc, next);
-        const snap = Y.encodeStateAsUpdate(fresh);
+        const reuse = !changed && e.doc === watched && probe;
+        const next: Generation = reuse ? checked : { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
+        const fresh = reuse || rebuildDoc(e.doc, next);
+        const snap = reuse ? probeSnap : Y.encodeStateAsUpdate(fresh);
+        if (reuse) probe = undefined;
         old = this.h.swap(name, e, fresh, next, snap.byteLength);
         return { generation: next.generation, ops: rotationOps(name, snap, next, logged.map(([k]) => k)) };
       });
       if (behind) this.reload(name, e);
-      if (done) this.h.log?.info('rotated a document', { doc: name, generation: e.gen.generation, bytesBefore: encoded, bytesAfter: e.snapBytes });
+      // buildMs: under the lock, from the rebuild (after the log read) to the commit.
+      const ms = (t: number) => Math.round(performance.now() - t);
+      if (done) this.h.log?.info('rotated a document', { doc: name, generation: e.gen.generation, bytesBefore: encoded, bytesAfter: e.snapBytes, ms: ms(started), buildMs: ms(locked) });
       return done;
     } catch (err) {
       if (!old) throw err;
@@ -190,6 +202,8 @@ export class SharedDocs {
       this.reload(name, e);
       return true;
     } finally {
+      watched.off('update', mark);
+      (probe as Y.Doc | undefined)?.destroy();
       (old as Y.Doc | undefined)?.destroy();
     }
   }

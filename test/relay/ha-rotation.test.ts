@@ -8,6 +8,8 @@
  * - An edit a follower took while the arbiter's rotation held the document's lock is refused
  *   as of the old generation (never written into the new one's log); the client carries it
  *   over as the plugin does, and it reaches every relay.
+ * - An edit on the arbiter after its rotation check (the rotation waiting for the lock) is in the
+ *   new generation: the rotation rebuilds again instead of using the check's rebuild.
  * - The arbiter killed with kill -9 inside its rotation transaction (held there by a row lock
  *   the test takes) commits nothing: every relay stays on the old generation with every edit,
  *   including one written meanwhile on a follower, and the next arbiter rotates.
@@ -22,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { reapplyEdits, retiredOf, ROTATION_ROOT, unsyncedEdits } from '../../shared/doc-rotation.js';
 import { BOARD_DOC, CLOSE, LEDGER_DOC } from '../../shared/protocol.js';
+import { DOC_GEN_LOCK } from '../../server/store/postgres-docs.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { api, startTestRelay, TEST_ADMIN_TOKEN, waitFor, type TestRelay } from '../helpers/relay.js';
 import { connectDoc, type YClient } from '../helpers/yclient.js';
@@ -166,6 +169,25 @@ describe('rotation with several relays on one database', () => {
     reapplyEdits(again.doc, edits, 'carried', (root) => root === 'tasks');
     await waitFor(() => a.relay.relay.board().tasks['o/r#3']?.title === 'late from b', 10_000, 'the carried edit at the arbiter');
     await waitFor(() => c.relay.relay.board().tasks['o/r#3']?.title === 'late from b', 10_000, 'the carried edit on c');
+
+    // A rotation waiting for the document's lock (the test holds it shared); an edit on the arbiter's
+    // own client meanwhile changes the doc after the check, so the rotation rebuilds again and keeps it.
+    churn(again.doc, 'm3');
+    await waitFor(() => a.relay.relay.board().tasks['o/r#6']?.title === 'm3', 10_000, 'more history at the arbiter');
+    const onA = await client(a, BOARD_DOC, maint);
+    const docLock = await holdLock(url, 'SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [DOC_GEN_LOCK, BOARD_DOC]);
+    const third = a.relay.docs.compact(BOARD_DOC);
+    await waitFor(async () => (await appendWaiting(url)) === 1, 10_000, 'the rotation waiting for the lock');
+    setTitle(onA.doc, 'o/r#8', 'on the arbiter meanwhile');
+    await waitFor(() => a.relay.relay.board().tasks['o/r#8']?.title === 'on the arbiter meanwhile', 10_000, 'the edit at the arbiter');
+    await docLock.release();
+    await third;
+    expect(a.relay.docs.generation(BOARD_DOC)).toBe(3);
+    await waitFor(() => c.relay.docs.generation(BOARD_DOC) === 3, 10_000, 'c on generation 3');
+    const onC = await client(c, BOARD_DOC, maint);
+    expect(genOf(onC.doc)).toBe(3);
+    expect(titleOf(onC.doc, 'o/r#8')).toBe('on the arbiter meanwhile');
+    expect(onC.doc.getMap('tasks').toJSON()).toEqual((await a.relay.docs.get(BOARD_DOC)).getMap('tasks').toJSON());
   });
 
   it('the arbiter killed inside its rotation commits nothing: every edit stays, and the next arbiter rotates', async () => {
