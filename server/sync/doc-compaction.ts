@@ -12,9 +12,9 @@
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
-import { docGenKey, docKeyPrefix, docSnapKey, seqOf } from './doc-keys.js';
+import { docKeyPrefix, docSnapKey, seqOf } from './doc-keys.js';
 import type { Entry } from './docstore.js';
-import { encodeGeneration, rebuildDoc, retire, rotationDue, type Generation, type RotationPolicy } from './rotation.js';
+import { rebuildDoc, retire, rotationDue, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
 
 /** What compaction needs of its DocStore. */
 export interface CompactionHost {
@@ -61,11 +61,7 @@ async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: s
   const snap = Y.encodeStateAsUpdate(fresh);
   e.freshBytes = snap.byteLength;
   if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
-  const ops: StoreOp[] = [
-    { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
-    { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
-    ...logged.map((key): StoreOp => ({ type: 'del', key })),
-  ];
+  const ops = rotationOps(name, snap, next, logged);
   let old: Y.Doc;
   try {
     old = host.swap(name, e, fresh, next, snap.byteLength);
