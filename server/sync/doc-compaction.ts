@@ -5,6 +5,9 @@
  * Invariants:
  * - Every function here runs inside the doc's promise chain (updates 1..upTo are on disk).
  * - A compaction writes the snapshot and deletes the logged updates it covers in one atomic batch.
+ *   A doc whose last snapshot is at least `offThreadBytes` has its new one encoded off the event
+ *   loop (./snapshot-encoder.ts) from the stored snapshot and the log 1..upTo: the relay keeps
+ *   answering claims while a large ledger is encoded. A smaller one is encoded from the doc.
  * - A rotation rebuilds the doc as its next generation and swaps it in with no await between the
  *   rebuild and the swap, then one atomic batch writes the new snapshot and generation and
  *   deletes the old log: a crash leaves the old or the new, never a mix.
@@ -12,14 +15,19 @@
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
-import { docGenKey, docKeyPrefix, docSnapKey, seqOf } from './doc-keys.js';
+import { ROTATION_ROOT } from '../../shared/doc-rotation.js';
+import type { Encoded, SnapshotEncoder } from './snapshot-encoder.js';
+import { docKeyPrefix, docSnapKey, seqOf } from './doc-keys.js';
 import type { Entry } from './docstore.js';
-import { encodeGeneration, rebuildDoc, retire, rotationDue, type Generation, type RotationPolicy } from './rotation.js';
+import { rebuildDoc, retire, rotationDue, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
 
 /** What compaction needs of its DocStore. */
 export interface CompactionHost {
   readonly store: Store;
   readonly log?: Logger;
+  readonly encoder: SnapshotEncoder;
+  /** Snapshots at least this large are encoded by the encoder (off the event loop). */
+  readonly offThreadBytes: number;
   /** The rotation policy now (undefined: no rotation). */
   rotation(): RotationPolicy | undefined;
   closed(): boolean;
@@ -28,19 +36,17 @@ export interface CompactionHost {
 }
 
 /**
- * Write the snapshot (the doc as it is now: it may hold later updates too; their log entries
- * stay and replay harmlessly) and delete the logged updates 1..upTo; or rotate when due.
+ * Write the snapshot and delete the logged updates 1..upTo it covers; or rotate when due.
  */
 export async function compactNow(host: CompactionHost, name: string, e: Entry, upTo: number): Promise<void> {
   try {
-    const snap = Y.encodeStateAsUpdate(e.doc);
     const policy = host.rotation();
-    if (!host.closed() && policy?.docs.includes(name) && (await rotateIfDue(host, policy, name, e, snap.byteLength))) return;
+    const rotating = !host.closed() && policy?.docs.includes(name) === true;
+    const { snap, freshBytes, covered } = await snapshotOf(host, name, e, upTo, rotating);
+    if (rotating && (await rotateIfDue(host, policy!, name, e, snap.byteLength, freshBytes))) return;
     e.snapBytes = snap.byteLength;
     const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
-    for (const k of await host.store.keys(docKeyPrefix(name) + 'u/')) {
-      if (seqOf(k) <= upTo) ops.push({ type: 'del', key: k });
-    }
+    for (const k of covered) ops.push({ type: 'del', key: k });
     await host.store.batch(ops);
   } catch (err) {
     host.log?.error('could not compact a document', { doc: name, err: String(err) });
@@ -48,12 +54,35 @@ export async function compactNow(host: CompactionHost, name: string, e: Entry, u
 }
 
 /**
- * Rotate when the garbage is due (./docstore.ts header); the rebuild costs O(live content),
- * less than the compaction's encode. No await between the rebuild and the swap: the rebuild
- * holds every update emitted so far.
+ * The new snapshot and the log keys it covers (1..upTo). A small doc's is the doc as it is now
+ * (it may hold later updates too; their log entries stay and replay harmlessly); a large doc's
+ * is the stored snapshot with the log 1..upTo applied, encoded off the event loop. Nothing
+ * else writes the doc's keys meanwhile: this runs in its chain.
  */
-async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: string, e: Entry, encoded: number): Promise<boolean> {
+async function snapshotOf(host: CompactionHost, name: string, e: Entry, upTo: number, rotating: boolean): Promise<Encoded & { covered: string[] }> {
+  const prefix = docKeyPrefix(name) + 'u/';
+  if (e.snapBytes < host.offThreadBytes) {
+    const snap = Y.encodeStateAsUpdate(e.doc);
+    return { snap, covered: (await host.store.keys(prefix)).filter((k) => seqOf(k) <= upTo) };
+  }
+  const [stored, logged] = await Promise.all([host.store.getBinary(docSnapKey(name)), host.store.entries<Uint8Array>(prefix, { encoding: 'binary' })]);
+  const covered = logged.filter(([k]) => seqOf(k) <= upTo);
+  const parts = covered.map(([, u]) => u);
+  if (stored) parts.unshift(stored);
+  // A rotating doc's check measures the fresh size there too (the retired ids as a rebuild now would carry them).
+  const rebuild = rotating ? { root: ROTATION_ROOT, generation: e.gen.generation + 1, retired: Y.encodeStateVector(retire(e.gen.retired, e.doc)) } : undefined;
+  return { ...(await host.encoder.encode(parts, rebuild)), covered: covered.map(([k]) => k) };
+}
+
+/**
+ * Rotate when the garbage is due (./docstore.ts header); the rebuild costs O(live content),
+ * less than the compaction's encode. A fresh size measured off the event loop (`measured`)
+ * that says "not due" spares the rebuild here. No await between the rebuild and the swap: the
+ * rebuild holds every update emitted so far.
+ */
+async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: string, e: Entry, encoded: number, measured?: number): Promise<boolean> {
   e.sinceCheck = 0;
+  if (measured !== undefined && !rotationDue(encoded, measured, policy)) return ((e.freshBytes = measured), false);
   // No shortcut on the last fresh size: deletions shrink the fresh size without growing the doc.
   const logged = await host.store.keys(docKeyPrefix(name) + 'u/');
   const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
@@ -61,11 +90,7 @@ async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: s
   const snap = Y.encodeStateAsUpdate(fresh);
   e.freshBytes = snap.byteLength;
   if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
-  const ops: StoreOp[] = [
-    { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
-    { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
-    ...logged.map((key): StoreOp => ({ type: 'del', key })),
-  ];
+  const ops = rotationOps(name, snap, next, logged);
   let old: Y.Doc;
   try {
     old = host.swap(name, e, fresh, next, snap.byteLength);
