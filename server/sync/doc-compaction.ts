@@ -5,6 +5,11 @@
  * Invariants:
  * - Every function here runs inside the doc's promise chain (updates 1..upTo are on disk).
  * - A compaction writes the snapshot and deletes the logged updates it covers in one atomic batch.
+ * - A rotation check (a fresh rebuild, O(live content)) runs only when `rotationCheckDue`: the
+ *   garbage measured at the last check plus what may have been added since exceeds the floor and
+ *   the factor times the largest fresh size seen since the last rotation, and at least the floor
+ *   was logged since the last check. So a check is paid at most once per that much garbage, and a
+ *   document carries at most about `garbageFactor` times its peak live size in garbage.
  * - A rotation rebuilds the doc as its next generation and swaps it in with no await between the
  *   rebuild and the swap, then one atomic batch writes the new snapshot and generation and
  *   deletes the old log: a crash leaves the old or the new, never a mix.
@@ -28,6 +33,17 @@ export interface CompactionHost {
 }
 
 /**
+ * True when the doc's garbage may be due (see the header): cheap, no rebuild. Never checked
+ * since load: as soon as anything was logged (a doc may load bloated).
+ */
+export function rotationCheckDue(e: Pick<Entry, 'freshBytes' | 'maxFreshBytes' | 'garbageAtCheck' | 'sinceCheck'>, policy: RotationPolicy): boolean {
+  if (e.freshBytes === undefined) return true;
+  if (e.sinceCheck <= 0 || e.sinceCheck < policy.minGarbageBytes) return false;
+  const garbage = e.garbageAtCheck + e.sinceCheck;
+  return garbage > policy.minGarbageBytes && garbage > policy.garbageFactor * e.maxFreshBytes;
+}
+
+/**
  * Write the snapshot (the doc as it is now: it may hold later updates too; their log entries
  * stay and replay harmlessly) and delete the logged updates 1..upTo; or rotate when due.
  */
@@ -35,7 +51,9 @@ export async function compactNow(host: CompactionHost, name: string, e: Entry, u
   try {
     const snap = Y.encodeStateAsUpdate(e.doc);
     const policy = host.rotation();
-    if (!host.closed() && policy?.docs.includes(name) && (await rotateIfDue(host, policy, name, e, snap.byteLength))) return;
+    const check = e.checkQueued || (policy !== undefined && rotationCheckDue(e, policy));
+    e.checkQueued = false;
+    if (!host.closed() && policy?.docs.includes(name) && check && (await rotateIfDue(host, policy, name, e, snap.byteLength))) return;
     e.snapBytes = snap.byteLength;
     const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
     for (const k of await host.store.keys(docKeyPrefix(name) + 'u/')) {
@@ -54,13 +72,17 @@ export async function compactNow(host: CompactionHost, name: string, e: Entry, u
  */
 async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: string, e: Entry, encoded: number): Promise<boolean> {
   e.sinceCheck = 0;
-  // No shortcut on the last fresh size: deletions shrink the fresh size without growing the doc.
   const logged = await host.store.keys(docKeyPrefix(name) + 'u/');
   const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
   const fresh = rebuildDoc(e.doc, next);
   const snap = Y.encodeStateAsUpdate(fresh);
   e.freshBytes = snap.byteLength;
+  e.maxFreshBytes = Math.max(e.maxFreshBytes, snap.byteLength);
+  e.garbageAtCheck = Math.max(0, encoded - snap.byteLength);
+  host.log?.debug?.('rotation check', { doc: name, bytes: encoded, freshBytes: snap.byteLength });
   if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
+  e.maxFreshBytes = snap.byteLength;
+  e.garbageAtCheck = 0;
   const ops: StoreOp[] = [
     { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
     { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },

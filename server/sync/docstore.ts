@@ -16,8 +16,8 @@
  *   encode costs O(1) per logged byte; a crash loses nothing (log replayed over the snapshot).
  * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
- * - Rotation (./rotation.ts, after `enableRotation`): at a compaction (forced too once the bytes
- *   logged since the last check could be due garbage) of a rotating doc whose garbage is due,
+ * - Rotation (./rotation.ts, after `enableRotation`): at a compaction (forced too) of a rotating
+ *   doc whose garbage may be due (`rotationCheckDue`, ./doc-compaction.ts) and really is,
  *   the doc is rebuilt as the next generation and swapped in (same tick), the
  *   `onRotate` listeners re-point, and one atomic batch writes the new snapshot and generation
  *   (`doc/<name>/gen`) and deletes the old log: a crash leaves the old or the new, never a mix.
@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
-import { compactNow, type CompactionHost } from './doc-compaction.js';
+import { compactNow, rotationCheckDue, type CompactionHost } from './doc-compaction.js';
 import { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE, seqOf } from './doc-keys.js';
 import { decodeGeneration, garbageOf, GENESIS, staleClients, type Generation, type RotationPolicy } from './rotation.js';
 
@@ -61,9 +61,15 @@ export interface DocStoreOptions {
 export interface Entry {
   doc: Y.Doc;
   gen: Generation;
-  /** Encoded size of a fresh rebuild at the last check (undefined: none yet); bytes logged since. */
+  /** Encoded size of a fresh rebuild at the last rotation check (undefined: none since load). */
   freshBytes?: number;
+  /** The largest fresh size seen since the last rotation, and the garbage measured at the last check. */
+  maxFreshBytes: number;
+  garbageAtCheck: number;
+  /** Garbage that may have been added since the last check: bytes logged plus `garbageOf` each transaction. */
   sinceCheck: number;
+  /** A rotation check is queued in the chain (the append path forces one at most once). */
+  checkQueued: boolean;
   nextSeq: number;
   sinceCompaction: number;
   /** Bytes logged since the last compaction (or found in the log at load). */
@@ -223,6 +229,9 @@ export class DocStore {
       doc,
       gen,
       sinceCheck: 0,
+      maxFreshBytes: 0,
+      garbageAtCheck: 0,
+      checkQueued: false,
       nextSeq,
       sinceCompaction: logged,
       bytesSinceCompaction: loggedBytes,
@@ -269,8 +278,16 @@ export class DocStore {
       }
     }
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
-    const r = this.rotation; // garbage grows by what is logged and deleted (minGarbageBytes 0, tests: compactions only)
-    if (r?.minGarbageBytes && r.docs.includes(name) && (e.sinceCheck += update.byteLength + garbageOf(tr)) > r.minGarbageBytes) this.scheduleCompaction(name, e);
+    const r = this.rotation;
+    if (r?.docs.includes(name)) {
+      // Garbage grows at most by what is logged and deleted; past the trigger a check is forced
+      // once (minGarbageBytes 0, tests: checked at compactions only).
+      e.sinceCheck += update.byteLength + garbageOf(tr);
+      if (r.minGarbageBytes && !e.checkQueued && e.freshBytes !== undefined && rotationCheckDue(e, r)) {
+        e.checkQueued = true;
+        this.scheduleCompaction(name, e);
+      }
+    }
   }
 
   /** Another relay's update: applied to the loaded doc (read by key when the note did not carry it). */
