@@ -1,7 +1,7 @@
 /**
  * Fan-out between relays on one PostgreSQL database: LISTEN/NOTIFY on one channel.
  *
- * - Every message is JSON with a type `t` (`doc`, `batch`, `intent`, `outcome`, `tokens`);
+ * - Every message is JSON with a type `t` (`doc`, `rot`, `batch`, `intent`, `outcome`, `tokens`);
  *   PostgreSQL delivers a NOTIFY only when its transaction commits, so a message sent inside
  *   the writing transaction (`notifySql`) never points at something a reader cannot see yet.
  * - A message is a pointer (a key, a batch number) plus, when small, the data itself; the

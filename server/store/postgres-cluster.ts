@@ -9,7 +9,7 @@
  *   reads the ledger entries that batch changed (./postgres-ledger-log.ts, by sequence
  *   number) and the audit events since (server/engine/follow.ts), so HTTP reads, event
  *   streams and statistics are served on every relay.
- * - Documents: ./postgres-docs.ts. Tokens: a relay that wrote one sends `tokens`; the others
+ * - Documents and their rotation: ./postgres-docs.ts. Tokens: a relay that wrote one sends `tokens`; the others
  *   read the table again. After a lost listening connection every follower re-reads all three.
  * - Role changes run one at a time, in order: arbiter = engine.activate() then the desk opens;
  *   follower = the desk closes, then engine.deactivate() (queued intents are forwarded).
@@ -21,7 +21,7 @@ import type { Logger, Route } from '../ports.js';
 import type { Intent, Outcome } from '../../shared/model.js';
 import type { DocFanout } from '../sync/docstore.js';
 import { PgBus } from './postgres-bus.js';
-import { postgresDocFanout } from './postgres-docs.js';
+import { ensureDocGenTable, postgresDocFanout } from './postgres-docs.js';
 import { ensureIntentTable, Forwarder, IntentDesk, openIntentPool } from './postgres-intents.js';
 import { Election, fencedBackend, openElectionPool, type LeaderState } from './postgres-lead.js';
 import { ensureLedgerLog, logLedgerKeys, readLedgerChanges } from './postgres-ledger-log.js';
@@ -69,6 +69,7 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
     bus = await PgBus.open(opts.url, { log: opts.log, name: `owp-fanout-${opts.relayId}`.slice(0, 63) });
     await ensureIntentTable(backend.pool);
     await ensureLedgerLog(backend.pool);
+    await ensureDocGenTable(backend.pool);
   } catch (err) {
     await bus?.close();
     await backend.close();
@@ -110,7 +111,7 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
     log: opts.log,
     storedOutcome: (id) => store.get<Outcome>(`ledger/outcome/${id}`),
   });
-  const docs = postgresDocFanout(backend, theBus, () => (election?.current().role === 'arbiter' ? fenced() : undefined));
+  const docs = postgresDocFanout(backend, theBus, () => (election?.current().role === 'arbiter' ? election.check : undefined));
   let roles: Promise<void> = Promise.resolve();
   let wired: Engine | undefined;
   let resigned = false;

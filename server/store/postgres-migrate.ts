@@ -27,7 +27,7 @@ import { createStore, type Store } from './store.js';
 const ROWS = 1000;
 const ROW_BYTES = 8 * 1024 * 1024;
 /** Tables of several relays that belong to the pool a database holds (cleared by --replace). */
-const POOL_TABLES = ['owp_intents', 'owp_ledger_log'];
+const POOL_TABLES = ['owp_intents', 'owp_ledger_log', 'owp_doc_gen'];
 
 export type MigrateRefusal = 'not-found' | 'locked' | 'not-empty' | 'audit-broken' | 'unavailable' | 'copy-mismatch';
 

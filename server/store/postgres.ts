@@ -103,7 +103,7 @@ export function transactionReader(client: pg.ClientBase): StoreBackend {
 }
 
 /** The final state of every key the ops touch, in one DELETE and one upsert. */
-async function writeOps(client: pg.PoolClient, ops: RawOp[]): Promise<void> {
+export async function writeOps(client: pg.ClientBase, ops: RawOp[]): Promise<void> {
   const last = new Map<string, Uint8Array | null>();
   for (const op of ops) {
     last.delete(op.key);
@@ -175,7 +175,7 @@ async function holdRelayLock(url: string): Promise<pg.Client> {
  * because the database may hold other applications' tables too.
  */
 const SIZE_SQL =
-  "SELECT sum(pg_total_relation_size(c.oid))::bigint AS bytes FROM pg_class c WHERE c.oid IN (to_regclass('owp_kv'), to_regclass('owp_intents'), to_regclass('owp_leader'))";
+  "SELECT sum(pg_total_relation_size(c.oid))::bigint AS bytes FROM pg_class c WHERE c.oid IN (to_regclass('owp_kv'), to_regclass('owp_intents'), to_regclass('owp_leader'), to_regclass('owp_doc_gen'))";
 
 export interface PostgresOptions {
   /** Pool size (default 10). */

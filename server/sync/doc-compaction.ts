@@ -5,10 +5,10 @@
  * Invariants:
  * - Every function here runs inside the doc's promise chain (updates 1..upTo are on disk).
  * - A compaction writes the snapshot and deletes the logged updates it covers in one atomic batch.
- * - A rotation check (a fresh rebuild, O(live content)) runs only when `rotationCheckDue`: the
- *   garbage measured at the last check plus what may have been added since exceeds the floor and
- *   the factor times the largest fresh size seen since the last rotation, and at least the floor
- *   was logged since the last check. So a check is paid at most once per that much garbage, and a
+ * - A rotation check (a fresh rebuild, O(live content)) runs only when `rotationCheckDue`: at
+ *   least the floor was logged since the last check, and the garbage measured then plus what may
+ *   have been added since exceeds the floor and the factor times the largest fresh size seen
+ *   since the last rotation. So a check is paid at most once per that much garbage, and a
  *   document carries at most about `garbageFactor` times its peak live size in garbage.
  * - A rotation rebuilds the doc as its next generation and swaps it in with no await between the
  *   rebuild and the swap, then one atomic batch writes the new snapshot and generation and
@@ -17,9 +17,9 @@
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
-import { docGenKey, docKeyPrefix, docSnapKey, seqOf } from './doc-keys.js';
+import { docKeyPrefix, docSnapKey, seqOf } from './doc-keys.js';
 import type { Entry } from './docstore.js';
-import { encodeGeneration, rebuildDoc, retire, rotationDue, type Generation, type RotationPolicy } from './rotation.js';
+import { rebuildDoc, retire, rotationDue, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
 
 /** What compaction needs of its DocStore. */
 export interface CompactionHost {
@@ -34,13 +34,29 @@ export interface CompactionHost {
 
 /**
  * True when the doc's garbage may be due (see the header): cheap, no rebuild. Never checked
- * since load: as soon as anything was logged (a doc may load bloated).
+ * since load: at once (a doc may load bloated).
  */
 export function rotationCheckDue(e: Pick<Entry, 'freshBytes' | 'maxFreshBytes' | 'garbageAtCheck' | 'sinceCheck'>, policy: RotationPolicy): boolean {
   if (e.freshBytes === undefined) return true;
   if (e.sinceCheck <= 0 || e.sinceCheck < policy.minGarbageBytes) return false;
   const garbage = e.garbageAtCheck + e.sinceCheck;
   return garbage > policy.minGarbageBytes && garbage > policy.garbageFactor * e.maxFreshBytes;
+}
+
+/** Whether this compaction of a rotating doc checks for rotation (forced once, or due); clears the forced flag. */
+export function checkNow(e: Entry, policy: RotationPolicy): boolean {
+  const forced = e.checkQueued;
+  e.checkQueued = false;
+  return forced || rotationCheckDue(e, policy);
+}
+
+/** Record a rotation check's measurement (`encoded` bytes now, `fresh` bytes rebuilt). */
+export function measured(e: Entry, encoded: number, fresh: number, log: Logger | undefined, name: string): void {
+  e.sinceCheck = 0;
+  e.freshBytes = fresh;
+  e.maxFreshBytes = Math.max(e.maxFreshBytes, fresh);
+  e.garbageAtCheck = Math.max(0, encoded - fresh);
+  log?.debug?.('rotation check', { doc: name, bytes: encoded, freshBytes: fresh });
 }
 
 /**
@@ -51,9 +67,7 @@ export async function compactNow(host: CompactionHost, name: string, e: Entry, u
   try {
     const snap = Y.encodeStateAsUpdate(e.doc);
     const policy = host.rotation();
-    const check = e.checkQueued || (policy !== undefined && rotationCheckDue(e, policy));
-    e.checkQueued = false;
-    if (!host.closed() && policy?.docs.includes(name) && check && (await rotateIfDue(host, policy, name, e, snap.byteLength))) return;
+    if (!host.closed() && policy?.docs.includes(name) && checkNow(e, policy) && (await rotateIfDue(host, policy, name, e, snap.byteLength))) return;
     e.snapBytes = snap.byteLength;
     const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
     for (const k of await host.store.keys(docKeyPrefix(name) + 'u/')) {
@@ -71,23 +85,13 @@ export async function compactNow(host: CompactionHost, name: string, e: Entry, u
  * holds every update emitted so far.
  */
 async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: string, e: Entry, encoded: number): Promise<boolean> {
-  e.sinceCheck = 0;
   const logged = await host.store.keys(docKeyPrefix(name) + 'u/');
   const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
   const fresh = rebuildDoc(e.doc, next);
   const snap = Y.encodeStateAsUpdate(fresh);
-  e.freshBytes = snap.byteLength;
-  e.maxFreshBytes = Math.max(e.maxFreshBytes, snap.byteLength);
-  e.garbageAtCheck = Math.max(0, encoded - snap.byteLength);
-  host.log?.debug?.('rotation check', { doc: name, bytes: encoded, freshBytes: snap.byteLength });
+  measured(e, encoded, snap.byteLength, host.log, name);
   if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
-  e.maxFreshBytes = snap.byteLength;
-  e.garbageAtCheck = 0;
-  const ops: StoreOp[] = [
-    { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
-    { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
-    ...logged.map((key): StoreOp => ({ type: 'del', key })),
-  ];
+  const ops = rotationOps(name, snap, next, logged);
   let old: Y.Doc;
   try {
     old = host.swap(name, e, fresh, next, snap.byteLength);

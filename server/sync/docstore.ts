@@ -9,15 +9,17 @@
  *   emitted so far is on disk (synced, with the store's `fsync` durability), so callers can write
  *   before they broadcast. Updates emitted while a write is in flight go together in the next
  *   batch (group commit: one sync for a burst of edits; with a fanout, one transaction each).
- * - Keys: ./doc-keys.ts. Compaction and rotation of a doc on one relay: ./doc-compaction.ts.
+ * - Keys: ./doc-keys.ts. Compaction and rotation of a doc on one relay: ./doc-compaction.ts;
+ *   with several relays on one database (`fanout`): ./docstore-shared.ts (the arbiter compacts
+ *   and rotates; the others follow, and reload a new generation).
  * - Compaction (once at least `compactEvery` updates AND at least `compactSizeFactor` times the
  *   snapshot's size in bytes were logged since the last one; and on close) writes the snapshot
  *   and deletes the logged updates it covers in one atomic batch: by size, so the whole-doc
  *   encode costs O(1) per logged byte; a crash loses nothing (log replayed over the snapshot).
  * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
- * - Rotation (./rotation.ts, after `enableRotation`): at a compaction (forced too) of a rotating
- *   doc whose garbage may be due (`rotationCheckDue`, ./doc-compaction.ts) and really is,
+ * - Rotation (./rotation.ts, after `enableRotation`): at a compaction (forced too once the bytes
+ *   logged since the last check could be due garbage) of a rotating doc whose garbage is due,
  *   the doc is rebuilt as the next generation and swapped in (same tick), the
  *   `onRotate` listeners re-point, and one atomic batch writes the new snapshot and generation
  *   (`doc/<name>/gen`) and deletes the old log: a crash leaves the old or the new, never a mix.
@@ -27,23 +29,12 @@ import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
 import { compactNow, rotationCheckDue, type CompactionHost } from './doc-compaction.js';
+import { SharedDocs, type DocFanout } from './docstore-shared.js';
 import { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE, seqOf } from './doc-keys.js';
 import { decodeGeneration, garbageOf, GENESIS, staleClients, type Generation, type RotationPolicy } from './rotation.js';
 
 export { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE } from './doc-keys.js';
-
-/**
- * Several relays on one database (server/store/postgres-docs.ts): updates are written with a
- * note to the other relays in the same transaction; theirs arrive through `subscribe`.
- */
-export interface DocFanout {
-  /** Persist one update and tell the other relays (atomically). */
-  append(name: string, key: string, update: Uint8Array): Promise<void>;
-  /** Write a compaction if this relay may compact now (the arbiter, under its fence); false: skipped. */
-  compact(ops: StoreOp[]): Promise<boolean>;
-  /** Updates other relays wrote (`update` absent: read it by key), and `resync` after notes may have been missed. */
-  subscribe(listener: { update(name: string, key: string, update?: Uint8Array): void; resync(): void }): () => void;
-}
+export type { DocFanout, RotationBuild } from './docstore-shared.js';
 
 export interface DocStoreOptions {
   /** Compact a doc's log into its snapshot after this many updates (default 200). */
@@ -77,6 +68,8 @@ export interface Entry {
   /** Size of the last snapshot written (or read at load). */
   snapBytes: number;
   chain: Promise<void>;
+  /** A reload from the store is queued in the chain (several relays). */
+  reloadQueued?: boolean;
   /** Updates emitted but not yet handed to the store: the next batch in the chain takes them all. */
   pending: StoreOp[];
   onUpdate: (update: Uint8Array, origin: unknown, doc: Y.Doc, tr: Y.Transaction) => void;
@@ -94,6 +87,7 @@ export class DocStore {
   private readonly writer: string | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly host: CompactionHost;
+  private readonly shared: SharedDocs | undefined;
 
   constructor(
     private readonly store: Store,
@@ -110,8 +104,18 @@ export class DocStore {
     };
     if (opts.fanout) {
       // A tag per DocStore (per relay process): two relays never write the same update key.
-      this.writer = randomBytes(6).toString('hex');
-      this.unsubscribe = opts.fanout.subscribe({ update: (n, k, u) => this.remote(n, k, u), resync: () => void this.resync() });
+      const writer = (this.writer = randomBytes(6).toString('hex'));
+      const shared = (this.shared = new SharedDocs({
+        ...this.host,
+        fanout: opts.fanout,
+        writer,
+        entry: (name) => this.loaded.get(name),
+        names: () => [...this.loaded.keys()],
+        loading: (name) => this.loading.get(name),
+        read: (name) => this.read(name),
+        onRemoteDoc: opts.onRemoteDoc,
+      }));
+      this.unsubscribe = opts.fanout.subscribe({ update: (n, k, u, g) => shared.remote(n, k, u, g), rotated: (n, g) => shared.rotated(n, g), resync: () => void shared.resync() });
     }
   }
 
@@ -151,9 +155,8 @@ export class DocStore {
     return () => this.loadListeners.delete(cb);
   }
 
-  /** Rotate docs by this policy from now on (once every holder listens); not with several relays yet. */
+  /** Rotate docs by this policy from now on (once every holder listens; several relays: the arbiter rotates). */
   enableRotation(policy: RotationPolicy): void {
-    if (this.opts.fanout) return;
     this.rotation = policy;
     // A doc loaded bloated (written before rotation existed) is checked once now, in its chain.
     for (const [name, e] of this.loaded) if (policy.docs.includes(name)) this.scheduleCompaction(name, e);
@@ -202,10 +205,11 @@ export class DocStore {
     this.loading.clear();
   }
 
-  private async load(name: string): Promise<Y.Doc> {
+  /** The doc as stored: snapshot, generation and log from one read of the store. */
+  private async read(name: string): Promise<{ doc: Y.Doc; gen: Generation; nextSeq: number; logged: number; loggedBytes: number; snapBytes: number }> {
     const doc = new Y.Doc();
-    // Snapshot and log from one read of the store: a compaction by another relay in between
-    // could otherwise delete updates this read has not seen yet while its snapshot is older.
+    // One read: a compaction by another relay in between could otherwise delete updates this
+    // read has not seen yet while its snapshot is older.
     let snap: Uint8Array | undefined;
     const updates: Uint8Array[] = [];
     let nextSeq = 1;
@@ -224,7 +228,11 @@ export class DocStore {
       if (snap) Y.applyUpdate(doc, snap, 'load');
     }, 'load');
     if (updates.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(updates), 'load');
-    const logged = updates.length;
+    return { doc, gen, nextSeq, logged: updates.length, loggedBytes, snapBytes: snap?.byteLength ?? 0 };
+  }
+
+  private async load(name: string): Promise<Y.Doc> {
+    const { doc, gen, nextSeq, logged, loggedBytes, snapBytes } = await this.read(name);
     const entry: Entry = {
       doc,
       gen,
@@ -235,13 +243,15 @@ export class DocStore {
       nextSeq,
       sinceCompaction: logged,
       bytesSinceCompaction: loggedBytes,
-      snapBytes: snap?.byteLength ?? 0,
+      snapBytes,
       chain: Promise.resolve(),
       pending: [],
       onUpdate: () => undefined,
     };
     entry.onUpdate = (update, origin, _doc, tr) => {
       if (origin !== REMOTE) this.append(name, entry, update, tr);
+      else if (this.shared?.arbiter()) this.count(name, entry, update, tr); // others' garbage is the arbiter's to rotate
+      else entry.freshBytes = undefined; // a follower does not count others' garbage: an arbiter later checks afresh
     };
     doc.on('update', entry.onUpdate);
     this.loaded.set(name, entry);
@@ -257,13 +267,12 @@ export class DocStore {
 
   private append(name: string, e: Entry, update: Uint8Array, tr?: Y.Transaction): void {
     const seq = e.nextSeq++;
-    e.sinceCompaction += 1;
-    e.bytesSinceCompaction += update.byteLength;
     const key = docUpdateKey(name, seq, this.writer);
-    const fanout = this.opts.fanout;
     const failed = (err: unknown) => this.opts.log?.error('could not persist document updates', { doc: name, seq, err: String(err) });
-    if (fanout) {
-      e.chain = e.chain.then(() => fanout.append(name, key, update)).catch(failed);
+    if (this.shared) {
+      const shared = this.shared;
+      const gen = e.gen.generation;
+      e.chain = e.chain.then(() => shared.append(name, e, key, update, gen)).catch(failed);
     } else {
       e.pending.push({ type: 'put', key, value: update, encoding: 'binary' });
       // Group commit: one batch (one sync) takes every update queued before it starts.
@@ -277,6 +286,13 @@ export class DocStore {
           .catch(failed);
       }
     }
+    this.count(name, e, update, tr);
+  }
+
+  /** Count a logged update towards the next compaction and rotation check. */
+  private count(name: string, e: Entry, update: Uint8Array, tr?: Y.Transaction): void {
+    e.sinceCompaction += 1;
+    e.bytesSinceCompaction += update.byteLength;
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
     const r = this.rotation;
     if (r?.docs.includes(name)) {
@@ -290,50 +306,9 @@ export class DocStore {
     }
   }
 
-  /** Another relay's update: applied to the loaded doc (read by key when the note did not carry it). */
-  private remote(name: string, key: string, update?: Uint8Array): void {
-    if (this.closed || (this.writer && key.endsWith(`-${this.writer}`))) return;
-    const loading = this.loading.get(name);
-    if (!loading) return this.opts.onRemoteDoc?.(name);
-    // A doc still loading may have read the store before this update committed: apply after.
-    void loading
-      .then(async (doc) => {
-        const bytes = update ?? (await this.store.getBinary(key));
-        if (bytes) Y.applyUpdate(doc, bytes, REMOTE);
-        else await this.resyncDoc(name); // compacted away meanwhile: it is in the snapshot
-      })
-      .catch((err) => this.opts.log?.error('could not apply an update from another relay', { doc: name, err: String(err) }));
-  }
-
   /** Catch up every loaded doc from the store (notes from other relays may have been missed). */
   async resync(): Promise<void> {
-    await Promise.all([...this.loaded.keys()].map((name) => this.resyncDoc(name)));
-  }
-
-  private async resyncDoc(name: string): Promise<void> {
-    const e = this.loaded.get(name);
-    if (!e || this.closed) return;
-    const all: Uint8Array[] = [];
-    for await (const [, v] of this.store.iterate<Uint8Array>(prefixRange(docKeyPrefix(name)), 'binary')) all.push(v);
-    if (all.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(all), REMOTE);
-  }
-
-  /**
-   * Compaction with several writers: fold in every logged update (others' too), write the
-   * snapshot and delete exactly the keys read. Only the arbiter compacts (under its fence),
-   * so two snapshots never race; an update written meanwhile keeps its key.
-   */
-  private async compactShared(name: string, e: Entry, fanout: DocFanout): Promise<void> {
-    try {
-      const logged = await this.store.entries<Uint8Array>(docKeyPrefix(name) + 'u/', { encoding: 'binary' });
-      if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
-      const snap = Y.encodeStateAsUpdate(e.doc);
-      const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
-      for (const [k] of logged) ops.push({ type: 'del', key: k });
-      if (await fanout.compact(ops)) e.snapBytes = snap.byteLength;
-    } catch (err) {
-      this.opts.log?.error('could not compact a document', { doc: name, err: String(err) });
-    }
+    await this.shared?.resync();
   }
 
   /** Queue a compaction covering every update logged so far (they are ahead of it in the chain). */
@@ -341,21 +316,32 @@ export class DocStore {
     const upTo = e.nextSeq - 1;
     e.sinceCompaction = 0;
     e.bytesSinceCompaction = 0;
-    e.chain = e.chain.then(() => (this.opts.fanout ? this.compactShared(name, e, this.opts.fanout) : compactNow(this.host, name, e, upTo)));
+    e.chain = e.chain.then(() => (this.shared ? this.shared.compact(name, e) : compactNow(this.host, name, e, upTo)));
   }
 
   /** Put `fresh` (generation `gen`) in place of the doc, synchronously, and let the holders re-point; returns the old doc. */
   private swap(name: string, e: Entry, fresh: Y.Doc, gen: Generation, snapBytes: number): Y.Doc {
     const old = e.doc;
     old.off('update', e.onUpdate);
-    // Updates queued for the old doc are in the rebuild; the rotation's batch writes it instead.
+    // Updates queued for the old doc are in the rebuild (or of a generation left behind).
     e.pending = [];
     e.doc = fresh;
     e.gen = gen;
     e.snapBytes = snapBytes;
+    e.sinceCompaction = 0;
+    e.bytesSinceCompaction = 0;
+    // A new generation starts with no garbage (a rebuild, or one read from the store).
+    e.freshBytes = e.maxFreshBytes = snapBytes;
+    e.garbageAtCheck = e.sinceCheck = 0;
     fresh.on('update', e.onUpdate);
     this.loading.set(name, Promise.resolve(fresh));
-    for (const cb of this.rotateListeners) cb(name, fresh, gen.generation);
+    for (const cb of this.rotateListeners) {
+      try {
+        cb(name, fresh, gen.generation);
+      } catch (err) {
+        this.opts.log?.error('doc rotation listener failed', { doc: name, err: String(err) });
+      }
+    }
     return old;
   }
 }

@@ -17,6 +17,8 @@
  */
 import * as Y from 'yjs';
 import { ROTATION_ROOT } from '../../shared/doc-rotation.js';
+import type { StoreOp } from '../store/index.js';
+import { docGenKey, docSnapKey } from './doc-keys.js';
 import { BOARD_DOC, LEDGER_DOC } from '../../shared/protocol.js';
 
 
@@ -48,6 +50,15 @@ export function decodeGeneration(bytes: Uint8Array | undefined): Generation {
   if (!bytes) return GENESIS;
   const o = JSON.parse(new TextDecoder().decode(bytes)) as { generation: number; retired: [number, number][] };
   return { generation: o.generation, retired: new Map(o.retired) };
+}
+
+/** The one atomic batch of a rotation: the new snapshot and generation, and the deletion of the old log. */
+export function rotationOps(name: string, snap: Uint8Array, next: Generation, logged: readonly string[]): StoreOp[] {
+  return [
+    { type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' },
+    { type: 'put', key: docGenKey(name), value: encodeGeneration(next), encoding: 'binary' },
+    ...logged.map((key): StoreOp => ({ type: 'del', key })),
+  ];
 }
 
 /** Estimated tombstone bytes a transaction left (a tiny update may delete thousands): each deleted item keeps its id and key, ~32 bytes. */

@@ -52,6 +52,8 @@ export interface TestPostgres {
   drop(url: string): Promise<void>;
   /** Run one statement as the superuser on `database` (a URL from `database()`; default the `postgres` database). */
   query(text: string, values?: unknown[], database?: string): Promise<unknown[]>;
+  /** A connection of its own on `database` (a test holds a transaction, and its locks, open with it). */
+  session(database: string): Promise<{ query(text: string, values?: unknown[]): Promise<unknown[]>; close(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,11 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
     },
     async query(text, values, database) {
       return admin(async (c) => (await c.query(text, values)).rows as unknown[], database);
+    },
+    async session(database) {
+      const c = new pg.Client({ connectionString: database });
+      await c.connect();
+      return { query: async (text, values) => (await c.query(text, values)).rows as unknown[], close: () => c.end() };
     },
     async stop() {
       try {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Y from 'yjs';
 import { PgBus } from '../../../server/store/postgres-bus.js';
-import { postgresDocFanout } from '../../../server/store/postgres-docs.js';
+import { ensureDocGenTable, postgresDocFanout } from '../../../server/store/postgres-docs.js';
 import { openPostgresBackend, type PostgresBackend } from '../../../server/store/postgres.js';
 import { createStore, type StoreBackend } from '../../../server/store/index.js';
 import { DocStore, docKeyPrefix, docSnapKey, type DocFanout } from '../../../server/sync/docstore.js';
@@ -40,11 +40,12 @@ async function withRelays(n: number, compactor: (i: number, b: PostgresBackend) 
     for (let i = 0; i < n; i++) {
       const backend = await openPostgresBackend(url, { max: 4 });
       const bus = await PgBus.open(url, { log: quietLogger });
-      const real = postgresDocFanout(backend, bus, () => compactor(i, backend));
+      await ensureDocGenTable(backend.pool);
+      const real = postgresDocFanout(backend, bus, () => (compactor(i, backend) ? async () => undefined : undefined));
       const deaf = { on: false };
       const fanout: DocFanout = {
         ...real,
-        subscribe: (l) => real.subscribe({ update: (...a) => (deaf.on ? undefined : l.update(...a)), resync: () => l.resync() }),
+        subscribe: (l) => real.subscribe({ update: (...a) => (deaf.on ? undefined : l.update(...a)), rotated: (...a) => (deaf.on ? undefined : l.rotated(...a)), resync: () => l.resync() }),
       };
       const remoteDocs: string[] = [];
       const docs = new DocStore(createStore(backend), { fanout, compactEvery: 1_000_000, log: quietLogger, onRemoteDoc: (d) => remoteDocs.push(d) });
