@@ -67,7 +67,8 @@ export async function startRelay(dataDir: string, env: Record<string, string> = 
   if (cmd !== 'node') throw new Error(`bench: package.json's start script does not run node: ${pkg.scripts.start}`);
   const nodeFlags = (process.env.OWP_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const prof = process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : [];
-  const loopmon = process.env.OWP_BENCH_LOOPMON ? ['--import', './bench/loop-monitor.ts'] : [];
+  // The relay runs compiled JavaScript; the monitor is TypeScript, so tsx loads it.
+  const loopmon = process.env.OWP_BENCH_LOOPMON ? ['--import', 'tsx', '--import', './bench/loop-monitor.ts'] : [];
   const server = await startServer([...nodeFlags, ...prof, ...loopmon, ...startArgs], { OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN, ...env });
   return {
     ...server,

@@ -146,14 +146,14 @@ export class SharedDocs {
    * snapshot and delete exactly the keys read (an update written meanwhile keeps its key); or
    * rotate, when due.
    */
-  async compact(name: string, e: Entry): Promise<void> {
+  async compact(name: string, e: Entry, checkRotation = false): Promise<void> {
     if (!this.arbiter()) return;
     try {
       const logged = await this.h.store.entries<Uint8Array>(docKeyPrefix(name) + 'u/', { encoding: 'binary' });
       if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
       const snap = Y.encodeStateAsUpdate(e.doc);
       const policy = this.h.rotation();
-      if (!this.h.closed() && policy?.docs.includes(name) && checkNow(e, policy) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
+      if (!this.h.closed() && policy?.docs.includes(name) && checkNow(e, policy, checkRotation) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
       const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const [k] of logged) ops.push({ type: 'del', key: k });
       if (await this.h.fanout.compact(name, e.gen.generation, ops)) e.snapBytes = snap.byteLength;

@@ -15,7 +15,8 @@
  * - Compaction (once at least `compactEvery` updates AND at least `compactSizeFactor` times the
  *   snapshot's size in bytes were logged since the last one; and on close) writes the snapshot
  *   and deletes the logged updates it covers in one atomic batch: by size, so the whole-doc
- *   encode costs O(1) per logged byte; a crash loses nothing (log replayed over the snapshot).
+ *   encode costs O(1) per logged byte (a large doc's off the event loop, ./snapshot-encoder.ts);
+ *   a crash loses nothing (log replayed over the snapshot).
  * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
  * - Rotation (./rotation.ts, after `enableRotation`): at a compaction (forced too once the bytes
@@ -29,6 +30,7 @@ import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
 import { compactNow, rotationCheckDue, type CompactionHost } from './doc-compaction.js';
+import { SnapshotEncoder } from './snapshot-encoder.js';
 import { SharedDocs, type DocFanout } from './docstore-shared.js';
 import { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE, seqOf } from './doc-keys.js';
 import { decodeGeneration, garbageOf, GENESIS, staleClients, type Generation, type RotationPolicy } from './rotation.js';
@@ -46,6 +48,8 @@ export interface DocStoreOptions {
   fanout?: DocFanout;
   /** An update from another relay for a doc this relay has not loaded (the relay may load it). */
   onRemoteDoc?: (name: string) => void;
+  /** Compact a doc whose last snapshot is at least this many bytes off the event loop (default 64 KiB; ./doc-compaction.ts). */
+  offThreadBytes?: number;
 }
 
 /** One loaded doc's state. */
@@ -87,6 +91,7 @@ export class DocStore {
   private readonly writer: string | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly host: CompactionHost;
+  private readonly encoder = new SnapshotEncoder();
   private readonly shared: SharedDocs | undefined;
 
   constructor(
@@ -98,6 +103,8 @@ export class DocStore {
     this.host = {
       store,
       log: opts.log,
+      encoder: this.encoder,
+      offThreadBytes: Math.max(0, opts.offThreadBytes ?? 64 * 1024),
       rotation: () => this.rotation,
       closed: () => this.closed,
       swap: (name, e, fresh, gen, snapBytes) => this.swap(name, e, fresh, gen, snapBytes),
@@ -177,11 +184,11 @@ export class DocStore {
   /** Resolves when every update of that doc emitted so far is on disk. */
   whenPersisted = (name: string): Promise<void> => this.loaded.get(name)?.chain ?? Promise.resolve();
 
-  /** Write the snapshot now and drop the logged updates it covers. */
+  /** Write the snapshot now and drop the logged updates it covers (a rotating doc: and check its garbage). */
   compact(name: string): Promise<void> {
     const e = this.loaded.get(name);
     if (!e) return Promise.resolve();
-    this.scheduleCompaction(name, e);
+    this.scheduleCompaction(name, e, this.rotation?.docs.includes(name));
     return e.chain;
   }
 
@@ -200,6 +207,7 @@ export class DocStore {
       if (e.sinceCompaction > 0) this.scheduleCompaction(name, e);
     }
     await this.flush();
+    await this.encoder.close();
     for (const e of this.loaded.values()) e.doc.destroy();
     this.loaded.clear();
     this.loading.clear();
@@ -301,7 +309,7 @@ export class DocStore {
       e.sinceCheck += update.byteLength + garbageOf(tr);
       if (r.minGarbageBytes && !e.checkQueued && e.freshBytes !== undefined && rotationCheckDue(e, r)) {
         e.checkQueued = true;
-        this.scheduleCompaction(name, e);
+        this.scheduleCompaction(name, e, true);
       }
     }
   }
@@ -312,11 +320,12 @@ export class DocStore {
   }
 
   /** Queue a compaction covering every update logged so far (they are ahead of it in the chain). */
-  private scheduleCompaction(name: string, e: Entry): void {
+  private scheduleCompaction(name: string, e: Entry, checkRotation = false): void {
     const upTo = e.nextSeq - 1;
+    const counted = e.sinceCheck; // what a check covering 1..upTo has measured
     e.sinceCompaction = 0;
     e.bytesSinceCompaction = 0;
-    e.chain = e.chain.then(() => (this.shared ? this.shared.compact(name, e) : compactNow(this.host, name, e, upTo)));
+    e.chain = e.chain.then(() => (this.shared ? this.shared.compact(name, e, checkRotation) : compactNow(this.host, name, e, upTo, checkRotation, counted)));
   }
 
   /** Put `fresh` (generation `gen`) in place of the doc, synchronously, and let the holders re-point; returns the old doc. */

@@ -12,11 +12,13 @@
  *   phase leases only start, so a task blocked for everyone by a 'state' filter (frozen area,
  *   area lock, full review budget) stays blocked: it is dropped from the open list once, and
  *   re-checked only when its repo gets a grant. One claim-next is O(open tasks x pair
- *   filters) at worst, and usually stops early (see the bound in claimNext).
+ *   filters) at worst, and usually stops early (see the bound in claimNext). A run of tied
+ *   task scores (a bulk import) costs one hash per entry and the skills filter once per
+ *   distinct skill list (pool.ts TieRun), not the pipeline per entry.
  */
 import type { ErrorCode } from '../errors.js';
 import { DEFAULTS, type Intent, type RepoPolicy, type Task, type WorkerProfile } from '../model.js';
-import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, runFilters, type ClaimContext } from './filters.js';
+import { FILTERS, PAIR_FILTERS, STATE_FILTERS, WORKER_FILTERS, firstFailing, hasSkills, runFilters, type ClaimContext } from './filters.js';
 import { grant, type Decision } from './leases.js';
 import { SCORES, pairBoundFor, partScore, type ScoreInput, type Scored } from './scores.js';
 import { areaKey, compareStrings, own, defaultPolicy, policyFor, workerRuntime, type RepoLoad, type Draft } from './state.js';
@@ -134,6 +136,22 @@ function summary(draft: Draft, workerId: string, pool: ClaimNextPool, counts: Co
   return `None of the ${total} queued task(s) fits worker ${workerId} right now: ${why}.`;
 }
 
+/**
+ * The rejection counts of a claim-next that found nothing: every open candidate's first
+ * failing pair filter (what the entry-by-entry walk counts when it skips nothing).
+ */
+function countAll(pool: ClaimNextPool, ctx: ClaimContext, counts: Counts): void {
+  counts.clear();
+  for (let i = 0; ; i++) {
+    const e = pool.ranked.at(i);
+    if (!e) return;
+    if (e.taken || e.blocked) continue;
+    focus(ctx, e);
+    const no = firstFailing(PAIR_FILTERS, ctx);
+    if (no) count(counts, no.filter.name, no.code);
+  }
+}
+
 export function claimNext(draft: Draft, intent: Extract<Intent, { kind: 'claim-next' }>, pool: ClaimNextPool): Decision & { taskId?: string } {
   const ctx = context(draft, intent.workerId);
   const wno = runFilters(WORKER_FILTERS, ctx);
@@ -149,28 +167,13 @@ export function claimNext(draft: Draft, intent: Extract<Intent, { kind: 'claim-n
   const hashOf = (e: Candidate): number => fnv1a32Bytes((e.hashPrefix ??= taskPrefixHash(e.id)), suffix);
   let best: (Scored & { entry: Candidate }) | undefined;
   let bestHash = -1;
-  for (let i = 0; ; i++) {
-    const e = pool.ranked.at(i);
-    if (!e) break;
-    if (e.taken || e.blocked) continue;
-    // Entries come in taskPart order, so every later total is <= this bound (float addition
-    // is monotone): once it is below the best total, nothing later can win or even tie.
-    const bound = e.taskPart + workerPart + pairMax;
-    let h = -1;
-    if (best && bound < best.total) break;
-    if (best && bound === best.total) {
-      // Only a tie is possible here, and a tie goes to the lower hash: a candidate whose hash
-      // loses cannot win whatever the filters say, so it is dropped before them (a bulk import
-      // queues hundreds of tasks with the same task part; their filters were most of a claim).
-      if (bestHash < 0) bestHash = hashOf(best.entry);
-      h = hashOf(e);
-      if (h > bestHash || (h === bestHash && compareStrings(e.id, best.taskId) > 0)) continue;
-    }
+  /** Filters and scores `e` (h: its hash if known, else -1) and keeps it if it beats the best. */
+  const consider = (e: Candidate, h: number): void => {
     focus(ctx, e);
     const no = firstFailing(PAIR_FILTERS, ctx);
     if (no) {
       if (!best) count(counts, no.filter.name, no.code);
-      continue;
+      return;
     }
     input.task = e.task;
     input.queuedAt = e.runtime.queuedAt;
@@ -186,7 +189,55 @@ export function claimNext(draft: Draft, intent: Extract<Intent, { kind: 'claim-n
         bestHash = h;
       }
     }
+  };
+  // Entries skipped for their skills without the whole pipeline (their failure is not counted).
+  let skipped = false;
+  for (let i = 0; ; i++) {
+    const e = pool.ranked.at(i);
+    if (!e) break;
+    if (e.taken || e.blocked) continue;
+    // Entries come in taskPart order, so every later total is <= this bound (float addition
+    // is monotone): once it is below the best total, nothing later can win or even tie.
+    const bound = e.taskPart + workerPart + pairMax;
+    if (best && bound < best.total) break;
+    const run = pool.ranked.tieRun(i);
+    if (!run) {
+      let h = -1;
+      if (best && bound === best.total) {
+        // Only a tie is possible here, and a tie goes to the lower hash: a candidate whose
+        // hash loses cannot win whatever the filters say, so it is dropped before them.
+        if (bestHash < 0) bestHash = hashOf(best.entry);
+        h = hashOf(e);
+        if (h > bestHash || (h === bestHash && compareStrings(e.id, best.taskId) > 0)) continue;
+      }
+      consider(e, h);
+      continue;
+    }
+    // A run of equal task parts (a bulk import queues thousands), in one tight loop: the
+    // skills filter is checked once per distinct skill list (a task lacking one never wins),
+    // and once the best total reaches the run's bound only a tie is possible, so a candidate
+    // whose hash loses is dropped before the filters.
+    const skillOk = new Int8Array(run.skillSets.length);
+    for (let k = i - run.start; k < run.entries.length; k++) {
+      const c = run.entries[k]!;
+      if (c.taken || c.blocked) continue;
+      const set = run.skillSet[k]!;
+      if (skillOk[set] === 0) skillOk[set] = hasSkills(run.skillSets[set]!, ctx.skills) ? 1 : -1;
+      if (skillOk[set] < 0) {
+        skipped = true;
+        continue;
+      }
+      let h = -1;
+      if (best && bound === best.total) {
+        if (bestHash < 0) bestHash = hashOf(best.entry);
+        h = fnv1a32Bytes(run.prefix[k]!, suffix);
+        if (h > bestHash || (h === bestHash && compareStrings(c.id, best.taskId) > 0)) continue;
+      }
+      consider(c, h);
+    }
+    i = run.end - 1;
   }
+  if (!best && skipped) countAll(pool, ctx, counts);
   if (!best) return { status: 'rejected', code: 'no-matching-task', message: summary(draft, intent.workerId, pool, counts), filter: 'claim-next' };
   best.entry.taken = true;
   const d = grant(draft, best.taskId, intent.workerId, intent.id);

@@ -97,13 +97,16 @@ export const workerKnown = filter(
       : `Worker ${workerId} is marked unavailable; set available to true in its profile to claim work.`,
 );
 
+/** The skills filter's test: the worker has every skill the task needs. */
+export function hasSkills(needed: readonly string[], have: ReadonlySet<string>): boolean {
+  for (const s of needed) if (!have.has(s)) return false;
+  return true;
+}
+
 export const skills = filter(
   'skills',
   'task',
-  ({ task, skills: have }) => {
-    if (task) for (const s of task.skills) if (!have.has(s)) return 'skill-mismatch';
-    return null;
-  },
+  ({ task, skills: have }) => (task && !hasSkills(task.skills, have) ? 'skill-mismatch' : null),
   ({ task, skills: have, taskId, workerId }) => {
     const missing = (task?.skills ?? []).filter((s) => !have.has(s));
     return `Task ${taskId} needs skill(s) ${missing.join(', ')} that worker ${workerId} has not declared.`;

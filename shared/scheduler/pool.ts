@@ -23,6 +23,7 @@
 import type { RepoPolicy, Task, WorkerProfile } from '../model.js';
 import type { Candidate } from './indexes.js';
 import { SCORES, ageScore, partScore, priorityScore, type ScoreInput } from './scores.js';
+import { taskPrefixHash } from './hash.js';
 import { compareStrings, newWorkerRuntime, policyFor, syncDirty, type Draft } from './state.js';
 
 export interface Bucket {
@@ -74,8 +75,33 @@ export function compactBuckets(draft: Draft): void {
   }
 }
 
+/**
+ * A maximal run of the batch's order whose candidates share one task score (a bulk import
+ * queues thousands with the same priority and queue time). Every entry is prepared.
+ */
+export interface TieRun {
+  /** The run is at(start) .. at(end - 1). */
+  start: number;
+  end: number;
+  entries: Candidate[];
+  /** taskPrefixHash of each entry (hash.ts), for claim-next's tie-break scan. */
+  prefix: Uint32Array;
+  /** Each entry's index in `skillSets`: claim-next checks the skills filter once per set. */
+  skillSet: Uint32Array;
+  /** The distinct task.skills lists of the run (a bulk import has a handful). */
+  skillSets: (readonly string[])[];
+}
+
+/** Runs shorter than this are walked entry by entry (a run's arrays cost more than they save). */
+export const MIN_TIE_RUN = 8;
+
 export interface RankedCandidates {
   at(i: number): Candidate | undefined;
+  /**
+   * The tie run holding at(i) (i must be a candidate), built once per run and batch, or
+   * undefined when that run is shorter than MIN_TIE_RUN.
+   */
+  tieRun(i: number): TieRun | undefined;
   /** Every current candidate whose policy is `repo`'s (prepared). */
   ofRepo(repo: string): Candidate[];
 }
@@ -125,7 +151,8 @@ export function rankCandidates(draft: Draft, onRepo: (repo: string) => void): Ra
     const all = [...draft.candidates.values()];
     for (const e of all) ready(e);
     all.sort((a, b) => b.taskPart - a.taskPart || compareStrings(a.id, b.id));
-    return { at: (i) => (i < all.length ? prepare(all[i]!) : undefined), ofRepo };
+    const at = (i: number): Candidate | undefined => (i < all.length ? prepare(all[i]!) : undefined);
+    return { at, tieRun: tieRuns(at, (i) => all[i]), ofRepo };
   }
 
   // Lazy k-way merge of the buckets by head score.
@@ -146,7 +173,8 @@ export function rankCandidates(draft: Draft, onRepo: (repo: string) => void): Ra
     }
     return undefined;
   };
-  const at = (i: number): Candidate | undefined => {
+  /** The i-th candidate, ready but not prepared (its repo's blocks may not be computed yet). */
+  const peek = (i: number): Candidate | undefined => {
     while (merged.length <= i) {
       let best: (typeof heads)[number] | undefined;
       let bestE: Candidate | undefined;
@@ -161,7 +189,51 @@ export function rankCandidates(draft: Draft, onRepo: (repo: string) => void): Ra
       best.i++;
       merged.push(bestE);
     }
-    return prepare(merged[i]!);
+    return merged[i];
   };
-  return { at, ofRepo };
+  const at = (i: number): Candidate | undefined => {
+    const e = peek(i);
+    return e && prepare(e);
+  };
+  return { at, tieRun: tieRuns(at, peek), ofRepo };
+}
+
+/**
+ * tieRun for an order given by `at` (prepares) and `peek` (does not). The run's entries are
+ * prepared in order, as claim-next's walk would prepare them before it looks at any (no grant
+ * happens in between, so the repos' blocks are the same); the entries around the run are only
+ * peeked at. O(run) once per run and batch.
+ */
+function tieRuns(at: (i: number) => Candidate | undefined, peek: (i: number) => Candidate | undefined): (i: number) => TieRun | undefined {
+  const byIndex: (TieRun | null | undefined)[] = [];
+  return (i) => {
+    const known = byIndex[i];
+    if (known !== undefined) return known ?? undefined;
+    const part = peek(i)!.taskPart;
+    let start = i;
+    while (start > 0 && peek(start - 1)!.taskPart === part) start--;
+    let end = i + 1;
+    while (peek(end)?.taskPart === part) end++;
+    if (end - start < MIN_TIE_RUN) {
+      for (let k = start; k < end; k++) byIndex[k] = null;
+      return undefined;
+    }
+    const n = end - start;
+    const run: TieRun = { start, end, entries: new Array<Candidate>(n), prefix: new Uint32Array(n), skillSet: new Uint32Array(n), skillSets: [] };
+    const setIndex = new Map<string, number>();
+    for (let k = 0; k < n; k++) {
+      const e = at(start + k)!;
+      run.entries[k] = e;
+      run.prefix[k] = e.hashPrefix ??= taskPrefixHash(e.id);
+      const key = e.task.skills.join('\n');
+      let set = setIndex.get(key);
+      if (set === undefined) {
+        setIndex.set(key, (set = run.skillSets.length));
+        run.skillSets.push(e.task.skills);
+      }
+      run.skillSet[k] = set;
+    }
+    for (let k = start; k < end; k++) byIndex[k] = run;
+    return run;
+  };
 }

@@ -9,6 +9,9 @@
  * - Events are folded in audit order (seq); `at` never decreases along it in practice,
  *   and `sliceSince` assumes facts are sorted by `at` (the fold appends in order).
  * - Heartbeats, refused claims and queue churn are not facts.
+ * - Per-task memory lives only while the task can still make a fact that needs it: a
+ *   terminal event (`task-done`, `task-cancelled`; nothing leaves those states) forgets the
+ *   task, so memory is bounded by the live tasks, not by the tasks of the retention window.
  */
 import type { AuditEvent, RiskTier } from '../model.js';
 import { PR_CLOSED_REASON } from '../scheduler/leases.js';
@@ -88,7 +91,7 @@ export function foldEvent(e: AuditEvent, memory: Map<string, TaskMemory>, info: 
     case 'task-done': {
       const merged = e.from === 'pr_open' || (e.actor !== e.workerId && e.from === 'leased');
       const f = fact(merged ? 'merge' : 'complete', merged && m.prAt !== undefined ? e.at - m.prAt : undefined);
-      m.prAt = undefined;
+      memory.delete(taskId);
       return f;
     }
     case 'task-requeued':
@@ -102,6 +105,7 @@ export function foldEvent(e: AuditEvent, memory: Map<string, TaskMemory>, info: 
       if (e.from === 'pr_open') m.prAt = undefined;
       return fact('requeue');
     case 'task-cancelled':
+      memory.delete(taskId);
       return fact('cancel');
     default:
       return undefined;

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../../server/ports.js';
-import { STATS_CHECKPOINT_KEY } from '../../server/stats/checkpoint.js';
+import { STATS_CHECKPOINT_KEY, decodeCheckpoint } from '../../server/stats/checkpoint.js';
 import { openPostgresStore, openStore, type Store } from '../../server/store/index.js';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -100,6 +100,41 @@ describe('stats after a restart', () => {
         (log) => startTestRelay({ dataDir, log, tickMs: 2, now }),
         () => openStore(join(dataDir, 'leveldb')),
       );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('remembers only live tasks: the checkpoint of a relay that finished tasks holds no memory of them', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'owp-stats-memory-'));
+    try {
+      const r = await startTestRelay({ dataDir, log: capture().log, tickMs: 2, now });
+      try {
+        const maint = await work(r);
+        // Twenty more lifecycles, and one task cancelled before it was ever claimed.
+        const w1 = await r.token('worker', 'w1');
+        expect((await r.api(maint, 'PUT', '/api/repos/o/r', { dailyQuota: 1000 })).status).toBe(200);
+        const more = Array.from({ length: 20 }, (_, i) => ({ id: `o/r#${10 + i}`, repo: 'o/r', title: `More ${i}` }));
+        expect((await r.api(maint, 'POST', '/api/tasks', { tasks: [...more, { id: 'o/r#99', repo: 'o/r', title: 'Dropped' }] })).status).toBe(200);
+        expect((await r.api(maint, 'POST', `/api/tasks/${enc('o/r#99')}/cancel`, { reason: 'not needed' })).status).toBe(200);
+        for (const t of more) {
+          const c = await r.api(w1, 'POST', '/api/claim', { taskId: t.id });
+          expect(c.body.error).toBeUndefined();
+          expect((await r.api(w1, 'POST', `/api/tasks/${enc(t.id)}/complete`, { fencingToken: c.body.outcome.fencingToken })).status).toBe(200);
+        }
+      } finally {
+        await r.close();
+      }
+      const store = await openStore(join(dataDir, 'leveldb'));
+      try {
+        const decoded = decodeCheckpoint(await store.get(STATS_CHECKPOINT_KEY));
+        if ('error' in decoded) throw new Error(decoded.error);
+        // Live: o/r#3 (in review) and o/r#4 (released, queued again). Done or cancelled: forgotten.
+        expect([...decoded.state.memory.keys()].sort()).toEqual(['o/r#3', 'o/r#4']);
+        expect(decoded.state.facts.filter((f) => f.kind === 'complete')).toHaveLength(21);
+      } finally {
+        await store.close();
+      }
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
