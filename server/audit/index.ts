@@ -99,10 +99,9 @@ function hashPrepared(entry: Record<string, unknown>): { hash: string; stored: U
     text += key + canonicalJson(v);
   }
   const hash = sha256Hex((entry.prevHash as string) + text + '}');
-  return { hash, stored: utf8.encode(`${text},"hash":"${hash}"}`) };
+  return { hash, stored: Buffer.from(`${text},"hash":"${hash}"}`, 'utf8') };
 }
 
-const utf8 = new TextEncoder();
 /** One-shot hashing (Node >= 20.12; package.json asks >= 20.19): cheaper than createHash().update().digest() for short texts. */
 const sha256Hex = (text: string): string => cryptoHash('sha256', text, 'hex');
 

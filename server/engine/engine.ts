@@ -8,8 +8,9 @@
  *   entries + audit entries + archive moves) -> session commit -> ONE `owp/ledger`
  *   transaction -> answers -> onBatch listeners. Nobody is told of an outcome not on disk.
  * - The store is the authority: on open the ledger is read from it and the doc made to match.
- * - Each intent gets exactly one outcome; the same id twice is arbitrated once. Ids are
- *   scoped to their sender: another sender's id is refused (`conflict`), never answered.
+ * - Each intent gets exactly one outcome; the same id twice is arbitrated once, also once its
+ *   outcome is archived (outcomes.ts). Ids are scoped to their sender: another sender's id
+ *   is refused (`conflict`), never answered.
  * - Idle polls (claim-next refused for lack of a fitting task) are counted in
  *   `stats.idlePolls`, not chained into the audit log (plan.ts).
  * - A batch the scheduler throws on is retried one intent per batch; an intent that fails
@@ -33,6 +34,7 @@ import { countBatch, LatencyRecorder, type LatencySummary } from './latency.js';
 import { applyToLedgerDoc, resetLedgerDoc, visibleLedger, type LedgerDiff } from './ledger-diff.js';
 import { notifyListeners, observeBatch } from './observer.js';
 import type { EngineOptions } from './options.js';
+import { OutcomeArchive } from './outcomes.js';
 import { earliestLeaseExpiry, planBatch, type BatchPlan } from './plan.js';
 import { Role, type RoleHost } from './role.js';
 
@@ -51,6 +53,7 @@ export class Engine {
   private inFlight: Promise<void> | undefined;
   private stopping = false;
   private archiveDue = false;
+  private readonly outcomeArchive: OutcomeArchive;
   private lastArchiveCheck = 0;
   private earliestExpiry = Infinity;
   private heartbeatSeq = 0;
@@ -82,15 +85,13 @@ export class Engine {
     this.tickMs = opts.tickMs ?? 0;
     this.retentionMs = opts.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
     this.role = new Role(this.roleHost());
+    this.outcomeArchive = new OutcomeArchive(opts.store);
     this.inboxes = new InboxWatcher({
       sender: (id) => this.session.outcome(id)?.workerId ?? this.queue.senderOf(id),
       // A follower leaves inboxes to the arbiter (it reads the same documents).
       submit: (intent) => (this.role.active ? this.submit(intent) : Promise.resolve(undefined)),
       refuse: (r) => (this.role.active ? this.refuse(r) : undefined),
-      taken: (r) => {
-        const e = intentIdTaken(r.id);
-        return { intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: e.code, message: e.message, batch: this.session.ledger().batch, at: this.opts.now() };
-      },
+      taken: (r) => ({ intentId: r.id, kind: r.kind, workerId: r.workerId, status: 'rejected', code: 'conflict', message: intentIdTaken(r.id).message, batch: this.session.batch, at: this.opts.now() }),
     });
   }
 
@@ -111,7 +112,7 @@ export class Engine {
   isActive = (): boolean => this.role.active;
 
   /** Become the arbiter (elected): ledger and audit head read from the store, inboxes read again. */
-  activate = (): Promise<void> => this.role.activate();
+  activate = (): Promise<void> => (this.outcomeArchive.reset(), this.role.activate());
 
   /** Stop arbitrating (deposed): the tick in flight ends (its write is fenced), what is queued is forwarded. */
   deactivate = (): Promise<void> => this.role.deactivate();
@@ -144,10 +145,7 @@ export class Engine {
       forwardQueued: () => {
         while (this.queue.hasWork()) forwardAll(this.queue.take().entries, this.opts.forward!);
       },
-      resume: () => {
-        this.inboxes.rescan();
-        this.kick();
-      },
+      resume: () => (this.inboxes.rescan(), this.kick()),
       notify: (result, diff) => this.notify(result, diff),
       stopping: () => this.stopping,
     };
@@ -157,7 +155,7 @@ export class Engine {
     return new SchedulerSession(ledger, { rules: this.opts.rules, replace: this.opts.schedule });
   }
 
-  /** The current ledger; safe to keep (it never changes; only its outcomes grow). */
+  /** The current ledger; safe to keep (only its outcomes change: the session's rule). */
   ledger(): Ledger {
     return this.session.ledger();
   }
@@ -301,12 +299,13 @@ export class Engine {
   private async tick(): Promise<void> {
     const started = performance.now();
     this.boardDirty = false;
-    const { entries, rejected } = this.queue.take();
+    let { entries, rejected } = this.queue.take();
     const edits = this.edits;
     this.edits = [];
-    const now = this.opts.now();
     const done = { edits: false };
     try {
+      ({ entries, rejected } = await this.outcomeArchive.settle(entries, rejected, (id) => this.session.outcome(id) !== undefined));
+      const now = this.opts.now();
       const scheduled = this.decide(entries, rejected, now);
       if (scheduled) await this.record(started, now, scheduled, entries, rejected, edits, done);
     } catch (e) {
@@ -339,7 +338,7 @@ export class Engine {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
     const { ledgerDoc, board, audit } = this.opts;
-    const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), rawTask: (id: string) => board.rawTask(id), retentionMs: this.retentionMs } : undefined;
+    const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), outcomes: this.session.storedOutcomes, rawTask: (id: string) => board.rawTask(id), retentionMs: this.retentionMs } : undefined;
     this.archiveDue = false;
     const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.session.outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive, edits });
     // One atomic write: ledger ops and audit entries; the audit head moves only if it succeeded.
@@ -355,6 +354,7 @@ export class Engine {
     this.stats.idlePolls += plan.idlePolls;
     // Memory moves only after the write succeeded: a failed batch leaves it as it was.
     this.session.commit(scheduled, plan.settled);
+    if (this.outcomeArchive.moved(this.session, plan.outcomesArchived)) this.archiveDue = true;
     this.show(plan, now);
     const answeredAt = performance.now();
     this.stats.applyMs += answeredAt - persistedAt;

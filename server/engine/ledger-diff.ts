@@ -11,7 +11,7 @@
  *   adds nothing to the document's history.
  * - `recent` holds at most RECENT_MAX audit events, newest last.
  * - Outcomes older than the retention window leave the doc (clients load it whole); they
- *   stay in LevelDB and memory, so an old intent id still gets its stored outcome.
+ *   stay in the store (archived, outcomes.ts), so an old intent id still gets its outcome.
  */
 import * as Y from 'yjs';
 import { ORIGIN } from '../../shared/protocol.js';

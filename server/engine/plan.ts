@@ -16,6 +16,7 @@ import type { StoreOp } from '../store/index.js';
 import type { BoardEdit } from './board.js';
 import type { RejectedIntent } from './inboxes.js';
 import type { Pending } from './intake.js';
+import { planOutcomeArchive } from './outcomes.js';
 import { diffLedger, diffLedgerIds, ledgerOps, withoutHeartbeatNoise, type LedgerDiff } from './ledger-diff.js';
 
 export const ARCHIVE_PREFIX = 'archive/task/';
@@ -105,8 +106,8 @@ export interface PlanInput {
   /** The ledger document's task entries (heartbeat-only expiry moves are not shown again). */
   shownTasks: { get(taskId: string): unknown };
   now: number;
-  /** Given when finished tasks and old outcomes are due to leave the live state. */
-  archive?: { shownOutcomes: Iterable<[string, Outcome]>; rawTask: (id: string) => unknown; retentionMs: number };
+  /** Given when finished tasks and old outcomes are due to leave the live state (`outcomes`: the ones in memory). */
+  archive?: { shownOutcomes: Iterable<[string, Outcome]>; outcomes: Readonly<Record<string, Outcome>>; rawTask: (id: string) => unknown; retentionMs: number };
   /** Board edits since the last batch (hold, priority, trust): audited after the batch's own events. */
   edits?: readonly BoardEdit[];
 }
@@ -143,6 +144,8 @@ export interface BatchPlan {
   /** The ledger document's change; `apply` false when it would add nothing. */
   doc: { diff: LedgerDiff; pruned: string[]; apply: boolean };
   archived: string[];
+  /** Outcome ids that leave memory for the store's archive (server/engine/outcomes.ts), and whether more are due. */
+  outcomesArchived: { ids: string[]; more: boolean };
 }
 
 export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan {
@@ -161,9 +164,13 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
   let archiveOps: StoreOp[] = [];
   let archived: string[] = [];
   let pruned: string[] = [];
+  let outcomesArchived: BatchPlan['outcomesArchived'] = { ids: [], more: false };
   if (input.archive) {
     const a = input.archive;
     ({ ops: archiveOps, archived, pruned, tasks } = planArchive(tasks, a.shownOutcomes, a.rawTask, now, a.retentionMs));
+    const o = planOutcomeArchive(a.outcomes, now - a.retentionMs);
+    outcomesArchived = { ids: o.ids, more: o.more };
+    if (o.ops.length > 0) archiveOps = [...archiveOps, ...o.ops];
   }
   const outcomeIds = [...entries.map((p) => p.intent.id), ...rejected.map((r) => r.id)];
   const after: Ledger = { ...next, tasks, outcomes: settled.outcomes };
@@ -183,6 +190,7 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
     diff,
     doc: { diff: docDiff, pruned, apply: docChanged || audited.events.length > 0 || pruned.length > 0 },
     archived,
+    outcomesArchived,
   };
 }
 

@@ -21,7 +21,7 @@ import { AUDIT_PREFIX, GENESIS_HASH, auditKey, type AuditEntry } from '../audit/
 import { ARCHIVE_PREFIX } from '../engine/plan.js';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store } from '../store/index.js';
-import { STATS_CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, type StatsCheckpoint, type StatsState } from './checkpoint.js';
+import { STATS_CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, unpackCheckpoint, type StatsCheckpoint, type StatsState } from './checkpoint.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 /** How far back the figures reach (and the oldest `since` a query may ask for). */
@@ -50,18 +50,20 @@ function infoFrom(t: { repo?: string; points?: number; tier?: number; createdAt?
 
 /** The checkpoint, if there is one that fits this log and window; a missing one is silent, an unusable one is logged. */
 async function readCheckpoint(store: Store, retentionMs: number, log?: Logger): Promise<StatsState | undefined> {
-  let value: unknown;
-  try {
-    value = await store.get<unknown>(STATS_CHECKPOINT_KEY);
-  } catch (e) {
-    value = { unreadable: String(e) };
-  }
-  if (value === undefined) return undefined;
-  const decoded = decodeCheckpoint(value);
   const unusable = (reason: string) => {
     log?.warn('stats checkpoint not used: folding the audit window from scratch', { reason });
     return undefined;
   };
+  let value: unknown;
+  try {
+    const bytes = await store.getBinary(STATS_CHECKPOINT_KEY);
+    if (bytes === undefined) return undefined;
+    value = unpackCheckpoint(bytes);
+  } catch (e) {
+    return unusable(`unreadable: ${String(e)}`);
+  }
+  if (value === undefined) return unusable('packed tables of the wrong length');
+  const decoded = decodeCheckpoint(value);
   if ('error' in decoded) return unusable(decoded.error);
   const s = decoded.state;
   if (s.retentionMs !== retentionMs) return unusable(`its window is ${s.retentionMs} ms, this index's ${retentionMs} ms`);

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../ports.js';
 import type { Store } from '../store/index.js';
-import { STATS_CHECKPOINT_KEY } from './checkpoint.js';
+import { STATS_CHECKPOINT_KEY, packCheckpoint } from './checkpoint.js';
 import type { StatsIndex } from './index.js';
 
 export interface CheckpointSaver {
@@ -31,7 +31,7 @@ export function checkpointSaver(index: StatsIndex, store: Store, opts: { log: Lo
     const cp = index.checkpoint();
     if (seq === undefined || !cp || seq === savedSeq) return Promise.resolve();
     savedAt = opts.now();
-    const p = store.put(STATS_CHECKPOINT_KEY, cp).then(
+    const p = store.batch([{ type: 'put', key: STATS_CHECKPOINT_KEY, value: packCheckpoint(cp), encoding: 'binary' }]).then(
       () => {
         savedSeq = seq;
       },

@@ -13,6 +13,9 @@
 import createRBTree from 'functional-red-black-tree';
 import { compareKeys, StoreError, type KeyRange, type RawOp, type StoreBackend } from './port.js';
 
+/** A copy as a plain Uint8Array (a Buffer's slice() would be a view of the same bytes). */
+const copyBytes = (u: Uint8Array): Uint8Array => new Uint8Array(u);
+
 export type Tree = createRBTree.Tree<string, Uint8Array>;
 
 export class MemoryVolume {
@@ -62,7 +65,7 @@ export async function* walk(tree: Tree, r: KeyRange): AsyncIterableIterator<[str
   const limit = r.limit === undefined || r.limit < 0 ? Infinity : r.limit;
   const it = startOf(tree, r);
   for (let n = 0; n < limit && it.valid && before(it.key!, r); n++) {
-    yield [it.key!, it.value!.slice()];
+    yield [it.key!, copyBytes(it.value!)];
     if (r.reverse) it.prev();
     else it.next();
   }
@@ -90,7 +93,8 @@ export function openMemoryBackend(opts: MemoryOptions = {}): StoreBackend {
     kind: opts.kind ?? 'memory',
     async get(key) {
       open();
-      return volume.tree.get(key)?.slice() ?? undefined;
+      const v = volume.tree.get(key);
+      return v === undefined ? undefined : copyBytes(v);
     },
     batch(ops, batchOpts) {
       try {
@@ -98,7 +102,7 @@ export function openMemoryBackend(opts: MemoryOptions = {}): StoreBackend {
       } catch (err) {
         return Promise.reject(err);
       }
-      const copy = ops.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : { ...op }));
+      const copy = ops.map((op) => (op.type === 'put' ? { ...op, value: copyBytes(op.value) } : { ...op }));
       const run = async () => {
         if (copy.length === 0) return;
         if (opts.persist) await opts.persist(copy, batchOpts?.sync === true);

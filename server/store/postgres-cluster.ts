@@ -16,6 +16,7 @@
  */
 import type { Engine } from '../engine/engine.js';
 import type { LedgerFeed } from '../engine/follow.js';
+import { storedOutcome } from '../engine/outcomes.js';
 import type { TokenStore } from '../auth/index.js';
 import type { Logger, Route } from '../ports.js';
 import type { Intent, Outcome } from '../../shared/model.js';
@@ -109,7 +110,7 @@ export async function openCluster(opts: ClusterOptions): Promise<Cluster> {
     relayId: opts.relayId,
     timeoutMs: opts.forwardTimeoutMs,
     log: opts.log,
-    storedOutcome: (id) => store.get<Outcome>(`ledger/outcome/${id}`),
+    storedOutcome: (id) => storedOutcome(store, id),
   });
   const docs = postgresDocFanout(backend, theBus, () => (election?.current().role === 'arbiter' ? election.check : undefined));
   let roles: Promise<void> = Promise.resolve();

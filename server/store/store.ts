@@ -58,14 +58,19 @@ export interface Store {
   close(): Promise<void>;
 }
 
-const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * A value's JSON text as UTF-8 bytes. Buffer.from, not TextEncoder: for the short texts of
+ * ledger entries it is ~3x cheaper and takes its bytes from Node's shared pool instead of a
+ * fresh ArrayBuffer per value (10 per claim+complete cycle, mostly under 300 bytes). The bytes
+ * are only read: every backend copies them (LevelDB into its WriteBatch, the memory volume).
+ */
 export function encodeJson(key: string, value: unknown): Uint8Array {
   if (value === undefined) throw new StoreError('bad-value', `put ${key} needs a value`);
   const text = JSON.stringify(value);
   if (text === undefined) throw new StoreError('bad-value', `the value for ${key} cannot be written as JSON`);
-  return utf8.encode(text);
+  return Buffer.from(text, 'utf8');
 }
 
 export function decodeJson<T>(key: string, bytes: Uint8Array): T {

@@ -9,8 +9,8 @@
  *   bucket, the sockets that send are paused (TCP backpressure) until it refills; nothing
  *   is dropped.
  * - A socket that misses a ping interval is cut; a closed socket leaves its room at once.
- * - Every message is one binary frame written straight to the socket (./frame.ts): a
- *   broadcast frames its bytes once for all peers (ws' `send` would frame them per socket).
+ * - Every message is one binary frame written straight to the socket (./frame.ts): the room
+ *   frames a broadcast once and hands the frame to every peer (ws' `send` frames per socket).
  *   Frames reach a socket in the order `send` was called, after what ws wrote before.
  * - A socket whose unsent bytes are over `maxBufferedBytes` when the next message is due is
  *   closed (1013, too-slow) and leaves its room: a stalled reader costs the relay at most its
@@ -22,7 +22,7 @@ import { CLOSE } from '../../shared/protocol.js';
 import type { Logger, Principal } from '../ports.js';
 import type { RateLimiter } from '../ratelimit/index.js';
 import { clampReason } from './acl.js';
-import { binaryFrame } from './frame.js';
+import type { Outgoing } from './frame.js';
 import type { Peer, Room } from './rooms.js';
 
 /** One admitted socket: a peer of one room. */
@@ -45,14 +45,14 @@ export class Connection implements Peer {
     private readonly onGone: (c: Connection) => void,
   ) {}
 
-  send(msg: Uint8Array): void {
+  send(msg: Outgoing): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > this.maxBufferedBytes) {
       const mib = (this.maxBufferedBytes / 1024 / 1024).toFixed(1);
       return this.close(CLOSE.tooSlow, `too-slow: this socket fell over ${mib} MiB behind; reconnect to resync`);
     }
     // A write error reaches ws as the socket's 'error' event: ws closes it, 'close' cleans up.
-    this.socket.write(binaryFrame(msg));
+    this.socket.write(msg.frame);
   }
 
   close(code: number, reason: string): void {

@@ -8,6 +8,12 @@
  *   A doc whose last snapshot is at least `offThreadBytes` has its new one encoded off the event
  *   loop (./snapshot-encoder.ts) from the stored snapshot and the log 1..upTo: the relay keeps
  *   answering claims while a large ledger is encoded. A smaller one is encoded from the doc.
+ * - A rotation check (a fresh size: a rebuild, O(live content), off the event loop for a large
+ *   doc) runs only when `rotationCheckDue`: at least the floor was logged since the last check,
+ *   and the garbage measured then plus what may have been added since exceeds the floor and the
+ *   factor times the largest fresh size seen since the last rotation. So a check is paid at most
+ *   once per that much garbage, and a doc carries at most about `garbageFactor` times its peak
+ *   live size in garbage.
  * - A rotation rebuilds the doc as its next generation and swaps it in with no await between the
  *   rebuild and the swap, then one atomic batch writes the new snapshot and generation and
  *   deletes the old log: a crash leaves the old or the new, never a mix.
@@ -36,14 +42,40 @@ export interface CompactionHost {
 }
 
 /**
+ * True when the doc's garbage may be due (see the header): cheap, no rebuild. Never checked
+ * since load: at once (a doc may load bloated).
+ */
+export function rotationCheckDue(e: Pick<Entry, 'freshBytes' | 'maxFreshBytes' | 'garbageAtCheck' | 'sinceCheck'>, policy: RotationPolicy): boolean {
+  if (e.freshBytes === undefined) return true;
+  if (e.sinceCheck <= 0 || e.sinceCheck < policy.minGarbageBytes) return false;
+  const garbage = e.garbageAtCheck + e.sinceCheck;
+  return garbage > policy.minGarbageBytes && garbage > policy.garbageFactor * e.maxFreshBytes;
+}
+
+/** Whether this compaction of a rotating doc checks for rotation (asked for, or due); the forced check ran once asked. */
+export function checkNow(e: Entry, policy: RotationPolicy, force: boolean): boolean {
+  if (force) e.checkQueued = false;
+  return force || rotationCheckDue(e, policy);
+}
+
+/** Record a rotation check's measurement (`encoded` bytes, `fresh` bytes rebuilt) of the doc as it is now, or as it was when `counted` was counted. */
+export function measured(e: Entry, encoded: number, fresh: number, log: Logger | undefined, name: string, counted?: number): void {
+  e.sinceCheck = counted === undefined ? 0 : Math.max(0, e.sinceCheck - counted);
+  e.freshBytes = fresh;
+  e.maxFreshBytes = Math.max(e.maxFreshBytes, fresh);
+  e.garbageAtCheck = Math.max(0, encoded - fresh);
+  log?.debug?.('rotation check', { doc: name, bytes: encoded, freshBytes: fresh });
+}
+
+/**
  * Write the snapshot and delete the logged updates 1..upTo it covers; or rotate when due.
  */
-export async function compactNow(host: CompactionHost, name: string, e: Entry, upTo: number): Promise<void> {
+export async function compactNow(host: CompactionHost, name: string, e: Entry, upTo: number, force = false, counted = 0): Promise<void> {
   try {
     const policy = host.rotation();
-    const rotating = !host.closed() && policy?.docs.includes(name) === true;
+    const rotating = !host.closed() && policy?.docs.includes(name) === true && checkNow(e, policy, force);
     const { snap, freshBytes, covered } = await snapshotOf(host, name, e, upTo, rotating);
-    if (rotating && (await rotateIfDue(host, policy!, name, e, snap.byteLength, freshBytes))) return;
+    if (rotating && (await rotateIfDue(host, policy!, name, e, snap.byteLength, freshBytes, counted))) return;
     e.snapBytes = snap.byteLength;
     const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
     for (const k of covered) ops.push({ type: 'del', key: k });
@@ -76,19 +108,20 @@ async function snapshotOf(host: CompactionHost, name: string, e: Entry, upTo: nu
 
 /**
  * Rotate when the garbage is due (./docstore.ts header); the rebuild costs O(live content),
- * less than the compaction's encode. A fresh size measured off the event loop (`measured`)
+ * less than the compaction's encode. A fresh size measured off the event loop (`offThread`)
  * that says "not due" spares the rebuild here. No await between the rebuild and the swap: the
  * rebuild holds every update emitted so far.
  */
-async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: string, e: Entry, encoded: number, measured?: number): Promise<boolean> {
-  e.sinceCheck = 0;
-  if (measured !== undefined && !rotationDue(encoded, measured, policy)) return ((e.freshBytes = measured), false);
-  // No shortcut on the last fresh size: deletions shrink the fresh size without growing the doc.
+async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: string, e: Entry, encoded: number, offThread?: number, counted = 0): Promise<boolean> {
+  if (offThread !== undefined) {
+    measured(e, encoded, offThread, host.log, name, counted); // of the log 1..upTo
+    if (!rotationDue(encoded, offThread, policy)) return false;
+  }
   const logged = await host.store.keys(docKeyPrefix(name) + 'u/');
   const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
   const fresh = rebuildDoc(e.doc, next);
   const snap = Y.encodeStateAsUpdate(fresh);
-  e.freshBytes = snap.byteLength;
+  if (offThread === undefined) measured(e, encoded, snap.byteLength, host.log, name);
   if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
   const ops = rotationOps(name, snap, next, logged);
   let old: Y.Doc;

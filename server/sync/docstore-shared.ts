@@ -23,6 +23,7 @@
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
+import { checkNow, measured } from './doc-compaction.js';
 import { docKeyPrefix, docSnapKey, REMOTE } from './doc-keys.js';
 import type { Entry } from './docstore.js';
 import { DEFAULT_ROTATION, rebuildDoc, retire, rotationDue, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
@@ -145,13 +146,14 @@ export class SharedDocs {
    * snapshot and delete exactly the keys read (an update written meanwhile keeps its key); or
    * rotate, when due.
    */
-  async compact(name: string, e: Entry): Promise<void> {
+  async compact(name: string, e: Entry, checkRotation = false): Promise<void> {
     if (!this.arbiter()) return;
     try {
       const logged = await this.h.store.entries<Uint8Array>(docKeyPrefix(name) + 'u/', { encoding: 'binary' });
       if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
       const snap = Y.encodeStateAsUpdate(e.doc);
-      if (!this.h.closed() && this.h.rotation()?.docs.includes(name) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
+      const policy = this.h.rotation();
+      if (!this.h.closed() && policy?.docs.includes(name) && checkNow(e, policy, checkRotation) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
       const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const [k] of logged) ops.push({ type: 'del', key: k });
       if (await this.h.fanout.compact(name, e.gen.generation, ops)) e.snapBytes = snap.byteLength;
@@ -163,10 +165,10 @@ export class SharedDocs {
 
   /** True when the doc was rotated (or a rotation was swapped in and failed: reloading). */
   private async rotateIfDue(name: string, e: Entry, encoded: number): Promise<boolean> {
-    e.sinceCheck = 0;
     const probe = rebuildDoc(e.doc, { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) });
     const freshBytes = Y.encodeStateAsUpdate(probe).byteLength;
     probe.destroy();
+    measured(e, encoded, freshBytes, this.h.log, name);
     if (!rotationDue(encoded, freshBytes, this.h.rotation()!)) return false;
     let old: Y.Doc | undefined;
     let behind = false;

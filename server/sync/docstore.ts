@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import { prefixRange, type Store, type StoreOp } from '../store/index.js';
-import { compactNow, type CompactionHost } from './doc-compaction.js';
+import { compactNow, rotationCheckDue, type CompactionHost } from './doc-compaction.js';
 import { SnapshotEncoder } from './snapshot-encoder.js';
 import { SharedDocs, type DocFanout } from './docstore-shared.js';
 import { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE, seqOf } from './doc-keys.js';
@@ -56,9 +56,15 @@ export interface DocStoreOptions {
 export interface Entry {
   doc: Y.Doc;
   gen: Generation;
-  /** Encoded size of a fresh rebuild at the last check (undefined: none yet); bytes logged since. */
+  /** Encoded size of a fresh rebuild at the last rotation check (undefined: none since load). */
   freshBytes?: number;
+  /** The largest fresh size seen since the last rotation, and the garbage measured at the last check. */
+  maxFreshBytes: number;
+  garbageAtCheck: number;
+  /** Garbage that may have been added since the last check: bytes logged plus `garbageOf` each transaction. */
   sinceCheck: number;
+  /** A rotation check is queued in the chain (the append path forces one at most once). */
+  checkQueued: boolean;
   nextSeq: number;
   sinceCompaction: number;
   /** Bytes logged since the last compaction (or found in the log at load). */
@@ -178,11 +184,11 @@ export class DocStore {
   /** Resolves when every update of that doc emitted so far is on disk. */
   whenPersisted = (name: string): Promise<void> => this.loaded.get(name)?.chain ?? Promise.resolve();
 
-  /** Write the snapshot now and drop the logged updates it covers. */
+  /** Write the snapshot now and drop the logged updates it covers (a rotating doc: and check its garbage). */
   compact(name: string): Promise<void> {
     const e = this.loaded.get(name);
     if (!e) return Promise.resolve();
-    this.scheduleCompaction(name, e);
+    this.scheduleCompaction(name, e, this.rotation?.docs.includes(name));
     return e.chain;
   }
 
@@ -239,6 +245,9 @@ export class DocStore {
       doc,
       gen,
       sinceCheck: 0,
+      maxFreshBytes: 0,
+      garbageAtCheck: 0,
+      checkQueued: false,
       nextSeq,
       sinceCompaction: logged,
       bytesSinceCompaction: loggedBytes,
@@ -250,6 +259,7 @@ export class DocStore {
     entry.onUpdate = (update, origin, _doc, tr) => {
       if (origin !== REMOTE) this.append(name, entry, update, tr);
       else if (this.shared?.arbiter()) this.count(name, entry, update, tr); // others' garbage is the arbiter's to rotate
+      else entry.freshBytes = undefined; // a follower does not count others' garbage: an arbiter later checks afresh
     };
     doc.on('update', entry.onUpdate);
     this.loaded.set(name, entry);
@@ -292,8 +302,16 @@ export class DocStore {
     e.sinceCompaction += 1;
     e.bytesSinceCompaction += update.byteLength;
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
-    const r = this.rotation; // garbage grows by what is logged and deleted (minGarbageBytes 0, tests: compactions only)
-    if (r?.minGarbageBytes && r.docs.includes(name) && (e.sinceCheck += update.byteLength + garbageOf(tr)) > r.minGarbageBytes) this.scheduleCompaction(name, e);
+    const r = this.rotation;
+    if (r?.docs.includes(name)) {
+      // Garbage grows at most by what is logged and deleted; past the trigger a check is forced
+      // once (minGarbageBytes 0, tests: checked at compactions only).
+      e.sinceCheck += update.byteLength + garbageOf(tr);
+      if (r.minGarbageBytes && !e.checkQueued && e.freshBytes !== undefined && rotationCheckDue(e, r)) {
+        e.checkQueued = true;
+        this.scheduleCompaction(name, e, true);
+      }
+    }
   }
 
   /** Catch up every loaded doc from the store (notes from other relays may have been missed). */
@@ -302,11 +320,12 @@ export class DocStore {
   }
 
   /** Queue a compaction covering every update logged so far (they are ahead of it in the chain). */
-  private scheduleCompaction(name: string, e: Entry): void {
+  private scheduleCompaction(name: string, e: Entry, checkRotation = false): void {
     const upTo = e.nextSeq - 1;
+    const counted = e.sinceCheck; // what a check covering 1..upTo has measured
     e.sinceCompaction = 0;
     e.bytesSinceCompaction = 0;
-    e.chain = e.chain.then(() => (this.shared ? this.shared.compact(name, e) : compactNow(this.host, name, e, upTo)));
+    e.chain = e.chain.then(() => (this.shared ? this.shared.compact(name, e, checkRotation) : compactNow(this.host, name, e, upTo, checkRotation, counted)));
   }
 
   /** Put `fresh` (generation `gen`) in place of the doc, synchronously, and let the holders re-point; returns the old doc. */
@@ -320,6 +339,9 @@ export class DocStore {
     e.snapBytes = snapBytes;
     e.sinceCompaction = 0;
     e.bytesSinceCompaction = 0;
+    // A new generation starts with no garbage (a rebuild, or one read from the store).
+    e.freshBytes = e.maxFreshBytes = snapBytes;
+    e.garbageAtCheck = e.sinceCheck = 0;
     fresh.on('update', e.onUpdate);
     this.loading.set(name, Promise.resolve(fresh));
     for (const cb of this.rotateListeners) {

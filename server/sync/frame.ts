@@ -4,24 +4,22 @@
  * message once and writes the same bytes to every socket (ws frames per call; its
  * `Sender.frame` does the same but @types/ws does not declare it).
  *
- * Invariant: the last message framed is remembered by identity until the current
- * synchronous run ends (a microtask forgets it), so a loop sending one `Uint8Array` to N
- * sockets builds one frame and no large frame outlives its send; messages are never mutated
- * after they are sent.
+ * Invariant: pure; the room (./rooms.ts) frames a message once (`outgoing`) and hands the same
+ * `Outgoing` to every peer it sends it to. Messages are never mutated after they are framed.
  */
 
-const EMPTY = Buffer.alloc(0);
-let lastMsg: Uint8Array | undefined;
-let lastFrame: Buffer = EMPTY;
+/** A message ready to send: its bytes, and its frame (what a socket writes), made once for every peer. */
+export interface Outgoing {
+  readonly bytes: Uint8Array;
+  readonly frame: Buffer;
+}
 
-function forget(): void {
-  lastMsg = undefined;
-  lastFrame = EMPTY;
+export function outgoing(bytes: Uint8Array): Outgoing {
+  return { bytes, frame: binaryFrame(bytes) };
 }
 
 /** The wire bytes of one binary message: header (2, 4 or 10 bytes) and payload. */
 export function binaryFrame(msg: Uint8Array): Buffer {
-  if (msg === lastMsg) return lastFrame;
   const n = msg.byteLength;
   const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(head + n);
@@ -36,8 +34,5 @@ export function binaryFrame(msg: Uint8Array): Buffer {
     frame.writeUInt32BE(n >>> 0, 6);
   }
   frame.set(msg, head);
-  if (lastMsg === undefined) queueMicrotask(forget);
-  lastMsg = msg;
-  lastFrame = frame;
   return frame;
 }

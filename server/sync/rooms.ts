@@ -32,6 +32,7 @@ import type { Logger, Principal } from '../ports.js';
 import { writeDeniedReason } from './acl.js';
 import { type AwarenessEntry, AwarenessStateTooLarge, awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries, MAX_AWARENESS_STATE_BYTES } from './awareness.js';
 import type { DocStore } from './docstore.js';
+import { outgoing, type Outgoing } from './frame.js';
 import { awarenessMessage, rawAwarenessMessage, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, syncStep1Message, syncStep2Message, updateMessage } from './messages.js';
 
 /** Awareness client ids one socket may own; more are ignored. */
@@ -48,7 +49,8 @@ export interface Peer {
   readonly writable: boolean;
   /** Awareness client ids this peer announced first (it owns them). */
   readonly clientIds: Set<number>;
-  send(msg: Uint8Array): void;
+  /** One message, framed by the room once for every peer it goes to (./frame.ts). */
+  send(msg: Outgoing): void;
   close?(code: number, reason: string): void;
 }
 
@@ -105,8 +107,9 @@ export class Room {
       });
     });
     this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }) => {
-      const msg = awarenessMessage(this.awareness, added.concat(updated, removed));
-      for (const p of this.peers) p.send(msg);
+      if (this.peers.size === 0) return;
+      const out = outgoing(awarenessMessage(this.awareness, added.concat(updated, removed)));
+      for (const p of this.peers) p.send(out);
     });
   }
 
@@ -115,7 +118,8 @@ export class Room {
    * every peer that wrote none of them; a peer that wrote some gets the others' only.
    */
   private broadcast(updates: UnsentUpdate[]): void {
-    const merged = (list: UnsentUpdate[]) => updateMessage(list.length === 1 ? list[0]!.update : Y.mergeUpdates(list.map((u) => u.update)));
+    if (this.peers.size === 0) return;
+    const merged = (list: UnsentUpdate[]) => outgoing(updateMessage(list.length === 1 ? list[0]!.update : Y.mergeUpdates(list.map((u) => u.update))));
     const msg = merged(updates);
     const writers = new Set<Peer>();
     for (const u of updates) if (this.peers.has(u.origin as Peer)) writers.add(u.origin as Peer);
@@ -130,9 +134,9 @@ export class Room {
   join(peer: Peer): void {
     if (this.retired) return peer.close?.(this.reset().code, this.reset().reason);
     this.peers.add(peer);
-    peer.send(syncStep1Message(this.doc));
+    peer.send(outgoing(syncStep1Message(this.doc)));
     const states = this.awareness.getStates();
-    if (states.size > 0) peer.send(awarenessMessage(this.awareness, [...states.keys()]));
+    if (states.size > 0) peer.send(outgoing(awarenessMessage(this.awareness, [...states.keys()])));
   }
 
   /** Remove a peer and the awareness states it owns. */
@@ -150,7 +154,7 @@ export class Room {
       const type = decoding.readVarUint(d);
       if (type === MESSAGE_SYNC) return this.sync(peer, d);
       if (type === MESSAGE_AWARENESS) this.publish(peer, decoding.readVarUint8Array(d));
-      else if (type === MESSAGE_QUERY_AWARENESS) peer.send(awarenessMessage(this.awareness, [...this.awareness.getStates().keys()]));
+      else if (type === MESSAGE_QUERY_AWARENESS) peer.send(outgoing(awarenessMessage(this.awareness, [...this.awareness.getStates().keys()])));
       // MESSAGE_AUTH and unknown types from clients: nothing to do.
       return undefined;
     } catch (err) {
@@ -168,7 +172,7 @@ export class Room {
       const sv = decoding.readVarUint8Array(d);
       if (this.docs.staleClients(this.name, sv).length > 0) return this.reset();
       // Answer once what the doc holds is on disk: nobody reads what a crash could take back.
-      void this.docs.whenPersisted(this.name).then(() => peer.send(syncStep2Message(this.doc, sv)));
+      void this.docs.whenPersisted(this.name).then(() => peer.send(outgoing(syncStep2Message(this.doc, sv))));
       return undefined;
     }
     if (type !== syncProtocol.messageYjsSyncStep2 && type !== syncProtocol.messageYjsUpdate) {
@@ -212,7 +216,7 @@ export class Room {
       }
       return awarenessStateAllowed(peer.principal, x.state);
     });
-    if (echoed.length > 0) peer.send(rawAwarenessMessage(encodeAwarenessEntries(echoed)));
+    if (echoed.length > 0) peer.send(outgoing(rawAwarenessMessage(encodeAwarenessEntries(echoed))));
     if (echoed.length > 0) this.notify(peer, {});
     if (kept.length === 0) return;
     awarenessProtocol.applyAwarenessUpdate(this.awareness, kept.length === entries.length ? raw : encodeAwarenessEntries(kept), peer);

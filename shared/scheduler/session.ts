@@ -7,7 +7,8 @@
  * Invariants:
  * - Decides exactly what schedule() (index.ts) decides for the same input, byte for byte.
  * - Never mutates a caller's input. A ledger from ledger() never changes afterwards, except
- *   that its `outcomes` gains later batches' outcomes (only ever added, never changed).
+ *   its `outcomes`: later batches' outcomes are added (never changed), and forget() takes
+ *   out the ones archived past the retention window (server/engine/outcomes.ts).
  * - schedule() takes the indexes; only commit() of that batch gives them back. A batch not
  *   committed leaves the session at its ledger, and the next batch scans every task once.
  */
@@ -44,7 +45,7 @@ interface Planned {
 
 export class SchedulerSession {
   private current: Ledger;
-  /** Every outcome ever stored: `current.outcomes`, grown in place by commit(). */
+  /** The outcomes within the retention window: `current.outcomes`, grown in place by commit(), shrunk by forget(). */
   private readonly outcomes: Record<string, Outcome>;
   /** The indexes of `current.tasks`, while no batch holds them. */
   private indexes: PoolIndexes | undefined;
@@ -94,6 +95,16 @@ export class SchedulerSession {
 
   outcome(intentId: string): Outcome | undefined {
     return own(this.outcomes, intentId);
+  }
+
+  /** The outcomes in memory (read-only: commit() and forget() change them). */
+  get storedOutcomes(): Readonly<Record<string, Outcome>> {
+    return this.outcomes;
+  }
+
+  /** Drop these outcomes from memory (archived: the store keeps them, the engine looks them up on a repeat). */
+  forget(intentIds: Iterable<string>): void {
+    for (const id of intentIds) delete this.outcomes[id];
   }
 
   /** The earliest expiry of a 'leased' lease (Infinity when none). */

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { auditKey, type AuditEntry } from '../../server/audit/index.js';
 import { ARCHIVE_PREFIX } from '../../server/engine/plan.js';
-import { STATS_CHECKPOINT_KEY, decodeCheckpoint } from '../../server/stats/checkpoint.js';
+import { STATS_CHECKPOINT_KEY, decodeCheckpoint, packCheckpoint, unpackCheckpoint } from '../../server/stats/checkpoint.js';
 import { StatsIndex } from '../../server/stats/index.js';
 import { openMemoryStore, type Store } from '../../server/store/index.js';
 import type { AuditEvent, Board, Ledger } from '../../shared/model.js';
@@ -83,7 +83,8 @@ describe('stats index checkpoint', () => {
         // The relay that wrote the checkpoint had folded the first k entries.
         const store = await storeWith(all.slice(0, k));
         const before = await StatsIndex.open(store, src, { retentionMs: RETENTION });
-        await store.put(STATS_CHECKPOINT_KEY, before.checkpoint());
+        // Stored packed, as the relay stores it (the next test stores JSON, as older relays did).
+        await store.batch([{ type: 'put', key: STATS_CHECKPOINT_KEY, value: packCheckpoint(before.checkpoint()!), encoding: 'binary' }]);
         await append(store, all.slice(k));
         const warnings: string[] = [];
         const restored = await StatsIndex.open(store, src, { retentionMs: RETENTION, log: { info() {}, warn: (m) => warnings.push(m), error() {} } });
@@ -91,6 +92,9 @@ describe('stats index checkpoint', () => {
         expect(contents(restored)).toEqual(contents(scratch));
         // Encoding is lossless: every fact field, in order.
         expect(decodeCheckpoint(JSON.parse(JSON.stringify(scratch.checkpoint())) as unknown)).toMatchObject({ state: { facts: scratch.since(-Infinity) } });
+        const packed = decodeCheckpoint(unpackCheckpoint(packCheckpoint(scratch.checkpoint()!)));
+        expect(packed).toMatchObject({ state: { facts: scratch.since(-Infinity) } });
+        if ('state' in packed) expect(Object.fromEntries(packed.state.memory)).toEqual(contents(scratch).memory);
       }),
       fcOptions(150),
     );
@@ -135,8 +139,15 @@ describe('stats index checkpoint', () => {
       [{ ...good, hash: 'another log' }, /not the one it covers/],
       [{ ...good, seq: all.length + 5 }, /not the one it covers/],
     ];
-    for (const [value, reason] of cases) {
-      await store.put(STATS_CHECKPOINT_KEY, value);
+    const packed = packCheckpoint(good);
+    const binary: Array<[Uint8Array, RegExp]> = [
+      [packed.subarray(0, packed.length - 8), /wrong length/],
+      [packCheckpoint({ ...good, seq: all.length + 5 }), /not the one it covers/],
+      [new Uint8Array([1, 2]), /unreadable|JSON/],
+    ];
+    for (const [value, reason] of [...cases, ...binary]) {
+      if (value instanceof Uint8Array) await store.batch([{ type: 'put', key: STATS_CHECKPOINT_KEY, value, encoding: 'binary' }]);
+      else await store.put(STATS_CHECKPOINT_KEY, value);
       const warnings: Array<{ m: string; reason: unknown }> = [];
       const index = await StatsIndex.open(store, src, { retentionMs: RETENTION, log: { info() {}, warn: (m, f) => warnings.push({ m, reason: f?.reason }), error() {} } });
       expect(warnings).toHaveLength(1);

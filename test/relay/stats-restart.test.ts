@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../../server/ports.js';
-import { STATS_CHECKPOINT_KEY, decodeCheckpoint } from '../../server/stats/checkpoint.js';
+import { STATS_CHECKPOINT_KEY, decodeCheckpoint, unpackCheckpoint } from '../../server/stats/checkpoint.js';
 import { openPostgresStore, openStore, type Store } from '../../server/store/index.js';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -127,7 +127,7 @@ describe('stats after a restart', () => {
       }
       const store = await openStore(join(dataDir, 'leveldb'));
       try {
-        const decoded = decodeCheckpoint(await store.get(STATS_CHECKPOINT_KEY));
+        const decoded = decodeCheckpoint(unpackCheckpoint((await store.getBinary(STATS_CHECKPOINT_KEY))!));
         if ('error' in decoded) throw new Error(decoded.error);
         // Live: o/r#3 (in review) and o/r#4 (released, queued again). Done or cancelled: forgotten.
         expect([...decoded.state.memory.keys()].sort()).toEqual(['o/r#3', 'o/r#4']);
