@@ -27,8 +27,12 @@ import { specsOf } from '../server/cli/help.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST = join(ROOT, 'dist');
-/** The entry points: dist/main.js (relay), dist/owp.js (`owp`: help without loading commands) and dist/cli.js (every command). */
-export const ENTRIES = { main: 'server/main.ts', owp: 'server/cli/fast.ts', cli: 'server/cli/main.ts' };
+/**
+ * The entry points: dist/main.js (relay), dist/snapshot-worker.js (the relay's worker thread,
+ * server/sync/snapshot-encoder.ts finds it next to the bundle), dist/owp.js (`owp`: help
+ * without loading commands) and dist/cli.js (every command).
+ */
+export const ENTRIES = { main: 'server/main.ts', 'snapshot-worker': 'server/sync/snapshot-worker.ts', owp: 'server/cli/fast.ts', cli: 'server/cli/main.ts' };
 
 /** Packages loaded from node_modules at run time (every other import is bundled). */
 export const EXTERNAL = ['level', 'classic-level', 'pg', 'pino-pretty', 'esbuild'];

@@ -8,12 +8,12 @@
  *   A doc whose last snapshot is at least `offThreadBytes` has its new one encoded off the event
  *   loop (./snapshot-encoder.ts) from the stored snapshot and the log 1..upTo: the relay keeps
  *   answering claims while a large ledger is encoded. A smaller one is encoded from the doc.
- * - A rotation check (a fresh size: a rebuild, O(live content), off the event loop for a large
- *   doc) runs only when `rotationCheckDue`: at least the floor was logged since the last check,
- *   and the garbage measured then plus what may have been added since exceeds the floor and the
- *   factor times the largest fresh size seen since the last rotation. So a check is paid at most
- *   once per that much garbage, and a doc carries at most about `garbageFactor` times its peak
- *   live size in garbage.
+ * - A rotation check (a fresh size: a rebuild, O(live content), measured where the snapshot is
+ *   encoded, `snapshotAndSize`, shared with ./docstore-shared.ts) runs only when `rotationCheckDue`:
+ *   at least the floor was logged since the last check, and the garbage measured then plus what
+ *   may have been added since exceeds the floor and the factor times the largest fresh size seen
+ *   since the last rotation. So a check is paid at most once per that much garbage, and a doc
+ *   carries at most about `garbageFactor` times its peak live size in garbage.
  * - A rotation rebuilds the doc as its next generation and swaps it in with no await between the
  *   rebuild and the swap, then one atomic batch writes the new snapshot and generation and
  *   deletes the old log: a crash leaves the old or the new, never a mix.
@@ -21,11 +21,11 @@
 import * as Y from 'yjs';
 import type { Logger } from '../ports.js';
 import type { Store, StoreOp } from '../store/index.js';
-import { ROTATION_ROOT } from '../../shared/doc-rotation.js';
 import type { Encoded, SnapshotEncoder } from './snapshot-encoder.js';
+import { freshSize, nextGeneration } from './snapshot-work.js';
 import { docKeyPrefix, docSnapKey, seqOf } from './doc-keys.js';
 import type { Entry } from './docstore.js';
-import { rebuildDoc, retire, rotationDue, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
+import { rebuildDoc, rotationDue, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
 
 /** What compaction needs of its DocStore. */
 export interface CompactionHost {
@@ -68,14 +68,58 @@ export function measured(e: Entry, encoded: number, fresh: number, log: Logger |
 }
 
 /**
+ * The doc's new snapshot and, for a rotation check (`rotating`), the size of the rebuild a
+ * rotation would make: a large doc's (last snapshot at least `offThreadBytes`) off the event
+ * loop from the stored snapshot and `logged` (./snapshot-encoder.ts); a small doc's in process
+ * from the doc itself, which must hold `logged` already. Both compaction paths (this module,
+ * ./docstore-shared.ts) measure here.
+ */
+export async function snapshotAndSize(host: CompactionHost, name: string, e: Entry, logged: () => Promise<Uint8Array[]>, rotating: boolean): Promise<Encoded> {
+  if (e.snapBytes < host.offThreadBytes) return { snap: Y.encodeStateAsUpdate(e.doc), freshBytes: rotating ? freshSize(e.doc, e.gen) : undefined };
+  const [base, updates] = await Promise.all([host.store.getBinary(docSnapKey(name)), logged()]);
+  return host.encoder.encode({ doc: name, base, updates, rebuild: rotating ? { gen: e.gen } : undefined });
+}
+
+/** Record a check's sizes (see `measured`) and say whether a rotation is due by them. */
+export function dueBy(host: Pick<CompactionHost, 'log'>, policy: RotationPolicy, name: string, e: Entry, encoded: number, freshBytes: number, counted?: number): boolean {
+  measured(e, encoded, freshBytes, host.log, name, counted);
+  return rotationDue(encoded, freshBytes, policy);
+}
+
+/**
+ * A rotation's own rebuild, in process (it must hold every update emitted so far): the next
+ * generation and its snapshot, or undefined when the rebuild shows no rotation is due after all
+ * (the check measured the log up to the compaction; the doc may have moved since).
+ */
+export function rebuildIfDue(e: Entry, encoded: number, policy: RotationPolicy): { next: Generation; fresh: Y.Doc; snap: Uint8Array } | undefined {
+  const next = nextGeneration(e.gen, e.doc);
+  const fresh = rebuildDoc(e.doc, next);
+  const snap = Y.encodeStateAsUpdate(fresh);
+  if (rotationDue(encoded, snap.byteLength, policy)) return { next, fresh, snap };
+  fresh.destroy();
+  return undefined;
+}
+
+/**
  * Write the snapshot and delete the logged updates 1..upTo it covers; or rotate when due.
+ * A small doc's snapshot is the doc as it is now (it may hold later updates too; their log
+ * entries stay and replay harmlessly). Nothing else writes the doc's keys meanwhile: this
+ * runs in its chain.
  */
 export async function compactNow(host: CompactionHost, name: string, e: Entry, upTo: number, force = false, counted = 0): Promise<void> {
   try {
     const policy = host.rotation();
     const rotating = !host.closed() && policy?.docs.includes(name) === true && checkNow(e, policy, force);
-    const { snap, freshBytes, covered } = await snapshotOf(host, name, e, upTo, rotating);
-    if (rotating && (await rotateIfDue(host, policy!, name, e, snap.byteLength, freshBytes, counted))) return;
+    const prefix = docKeyPrefix(name) + 'u/';
+    let covered: string[] = [];
+    const logged = async () => {
+      const entries = (await host.store.entries<Uint8Array>(prefix, { encoding: 'binary' })).filter(([k]) => seqOf(k) <= upTo);
+      covered = entries.map(([k]) => k);
+      return entries.map(([, u]) => u);
+    };
+    const { snap, freshBytes } = await snapshotAndSize(host, name, e, logged, rotating);
+    if (e.snapBytes < host.offThreadBytes) covered = (await host.store.keys(prefix)).filter((k) => seqOf(k) <= upTo);
+    if (rotating && dueBy(host, policy!, name, e, snap.byteLength, freshBytes!, counted) && (await rotate(host, policy!, name, e, snap.byteLength))) return;
     e.snapBytes = snap.byteLength;
     const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
     for (const k of covered) ops.push({ type: 'del', key: k });
@@ -86,43 +130,15 @@ export async function compactNow(host: CompactionHost, name: string, e: Entry, u
 }
 
 /**
- * The new snapshot and the log keys it covers (1..upTo). A small doc's is the doc as it is now
- * (it may hold later updates too; their log entries stay and replay harmlessly); a large doc's
- * is the stored snapshot with the log 1..upTo applied, encoded off the event loop. Nothing
- * else writes the doc's keys meanwhile: this runs in its chain.
+ * Rotate (a check found it due): no await between the rebuild and the swap, so the rebuild
+ * holds every update emitted so far; then one batch writes the new generation and deletes the
+ * whole old log.
  */
-async function snapshotOf(host: CompactionHost, name: string, e: Entry, upTo: number, rotating: boolean): Promise<Encoded & { covered: string[] }> {
-  const prefix = docKeyPrefix(name) + 'u/';
-  if (e.snapBytes < host.offThreadBytes) {
-    const snap = Y.encodeStateAsUpdate(e.doc);
-    return { snap, covered: (await host.store.keys(prefix)).filter((k) => seqOf(k) <= upTo) };
-  }
-  const [stored, logged] = await Promise.all([host.store.getBinary(docSnapKey(name)), host.store.entries<Uint8Array>(prefix, { encoding: 'binary' })]);
-  const covered = logged.filter(([k]) => seqOf(k) <= upTo);
-  const parts = covered.map(([, u]) => u);
-  if (stored) parts.unshift(stored);
-  // A rotating doc's check measures the fresh size there too (the retired ids as a rebuild now would carry them).
-  const rebuild = rotating ? { root: ROTATION_ROOT, generation: e.gen.generation + 1, retired: Y.encodeStateVector(retire(e.gen.retired, e.doc)) } : undefined;
-  return { ...(await host.encoder.encode(parts, rebuild)), covered: covered.map(([k]) => k) };
-}
-
-/**
- * Rotate when the garbage is due (./docstore.ts header); the rebuild costs O(live content),
- * less than the compaction's encode. A fresh size measured off the event loop (`offThread`)
- * that says "not due" spares the rebuild here. No await between the rebuild and the swap: the
- * rebuild holds every update emitted so far.
- */
-async function rotateIfDue(host: CompactionHost, policy: RotationPolicy, name: string, e: Entry, encoded: number, offThread?: number, counted = 0): Promise<boolean> {
-  if (offThread !== undefined) {
-    measured(e, encoded, offThread, host.log, name, counted); // of the log 1..upTo
-    if (!rotationDue(encoded, offThread, policy)) return false;
-  }
+async function rotate(host: CompactionHost, policy: RotationPolicy, name: string, e: Entry, encoded: number): Promise<boolean> {
   const logged = await host.store.keys(docKeyPrefix(name) + 'u/');
-  const next: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
-  const fresh = rebuildDoc(e.doc, next);
-  const snap = Y.encodeStateAsUpdate(fresh);
-  if (offThread === undefined) measured(e, encoded, snap.byteLength, host.log, name);
-  if (!rotationDue(encoded, snap.byteLength, policy)) return (fresh.destroy(), false);
+  const built = rebuildIfDue(e, encoded, policy);
+  if (!built) return false;
+  const { next, fresh, snap } = built;
   const ops = rotationOps(name, snap, next, logged);
   let old: Y.Doc;
   try {

@@ -14,19 +14,19 @@
  *   listeners, as at a rotation (the rooms close their sockets with 4409). A `rot` note, an
  *   update note of another generation, a refused append and a lost listening connection
  *   make the relay reload; a note of an older generation is dropped.
- * - Only the arbiter compacts and rotates. A rotation check rebuilds outside any lock
- *   (O(live content)); only if it is due does the fanout's transaction take the doc's
+ * - Only the arbiter compacts and rotates. A rotation check is measured outside any lock, as
+ *   on one relay (./doc-compaction.ts `snapshotAndSize`: a large doc's in the snapshot
+ *   encoder's worker); only if it is due does the fanout's transaction take the doc's
  *   exclusive lock, where the log is read again and applied, the doc rebuilt and swapped (no
  *   await in between) and everything written at once. If that transaction fails after the
  *   swap (deposed, database lost, killed), the relay reloads what the store holds.
  */
 import * as Y from 'yjs';
-import type { Logger } from '../ports.js';
-import type { Store, StoreOp } from '../store/index.js';
-import { checkNow, measured } from './doc-compaction.js';
+import type { StoreOp } from '../store/index.js';
+import { checkNow, dueBy, rebuildIfDue, snapshotAndSize, type CompactionHost } from './doc-compaction.js';
 import { docKeyPrefix, docSnapKey, REMOTE } from './doc-keys.js';
 import type { Entry } from './docstore.js';
-import { DEFAULT_ROTATION, rebuildDoc, retire, rotationDue, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
+import { DEFAULT_ROTATION, rotationOps, type Generation, type RotationPolicy } from './rotation.js';
 
 /** What a rotation writes (./docstore-shared.ts), built inside the fanout's transaction from the stored generation (undefined: never rotated there) and log. */
 export type RotationBuild = (stored: number | undefined, logged: [string, Uint8Array][]) => { ops: StoreOp[]; generation: number } | undefined;
@@ -49,20 +49,15 @@ export interface DocFanout {
 }
 
 /** What the shared side needs of its DocStore (./doc-compaction.ts's CompactionHost, and more). */
-export interface SharedHost {
-  store: Store;
+export interface SharedHost extends CompactionHost {
   fanout: DocFanout;
   /** This DocStore's tag in update keys. */
   writer: string;
-  log?: Logger;
-  closed(): boolean;
   entry(name: string): Entry | undefined;
   /** Names of the loaded docs. */
   names(): string[];
   loading(name: string): Promise<Y.Doc> | undefined;
-  rotation(): RotationPolicy | undefined;
   read(name: string): Promise<{ doc: Y.Doc; gen: Generation; snapBytes: number }>;
-  swap(name: string, e: Entry, doc: Y.Doc, gen: Generation, snapBytes: number): Y.Doc;
   onRemoteDoc?: (name: string) => void;
 }
 
@@ -142,18 +137,21 @@ export class SharedDocs {
   }
 
   /**
-   * In the doc's chain, the arbiter only: fold in every logged update (others' too), write the
-   * snapshot and delete exactly the keys read (an update written meanwhile keeps its key); or
-   * rotate, when due.
+   * In the doc's chain, the arbiter only: write the snapshot of the stored one and every
+   * logged update (others' too) and delete exactly the keys read (an update written meanwhile
+   * keeps its key); or rotate, when due. A large doc's snapshot and check are made off the
+   * event loop (./doc-compaction.ts `snapshotAndSize`); a small doc first folds the log in.
    */
   async compact(name: string, e: Entry, checkRotation = false): Promise<void> {
     if (!this.arbiter()) return;
     try {
       const logged = await this.h.store.entries<Uint8Array>(docKeyPrefix(name) + 'u/', { encoding: 'binary' });
-      if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
-      const snap = Y.encodeStateAsUpdate(e.doc);
+      const updates = logged.map(([, u]) => u);
+      if (e.snapBytes < this.h.offThreadBytes && updates.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(updates), REMOTE);
       const policy = this.h.rotation();
-      if (!this.h.closed() && policy?.docs.includes(name) && checkNow(e, policy, checkRotation) && (await this.rotateIfDue(name, e, snap.byteLength))) return;
+      const rotating = !this.h.closed() && policy?.docs.includes(name) === true && checkNow(e, policy, checkRotation);
+      const { snap, freshBytes } = await snapshotAndSize(this.h, name, e, () => Promise.resolve(updates), rotating);
+      if (rotating && dueBy(this.h, policy!, name, e, snap.byteLength, freshBytes!) && (await this.rotate(name, e, snap.byteLength, policy!))) return;
       const ops: StoreOp[] = [{ type: 'put', key: docSnapKey(name), value: snap, encoding: 'binary' }];
       for (const [k] of logged) ops.push({ type: 'del', key: k });
       if (await this.h.fanout.compact(name, e.gen.generation, ops)) e.snapBytes = snap.byteLength;
@@ -163,18 +161,8 @@ export class SharedDocs {
     }
   }
 
-  /** True when the doc was rotated (or a rotation was swapped in and failed: reloading). */
-  private async rotateIfDue(name: string, e: Entry, encoded: number): Promise<boolean> {
-    const checked: Generation = { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
-    let probe: Y.Doc | undefined = rebuildDoc(e.doc, checked);
-    const probeSnap = Y.encodeStateAsUpdate(probe);
-    measured(e, encoded, probeSnap.byteLength, this.h.log, name);
-    if (!rotationDue(encoded, probeSnap.byteLength, this.h.rotation()!)) return (probe.destroy(), false);
-    // Unchanged by the time the lock is held (no update at all since): the check's rebuild is the rotation's.
-    const watched = e.doc;
-    let changed = false;
-    const mark = () => void (changed = true);
-    watched.on('update', mark);
+  /** A check found a rotation due: rotate under the lock. True when rotated (or swapped in and failed: reloading). */
+  private async rotate(name: string, e: Entry, encoded: number, policy: RotationPolicy): Promise<boolean> {
     let old: Y.Doc | undefined;
     let behind = false;
     const started = performance.now();
@@ -185,13 +173,10 @@ export class SharedDocs {
         if (this.h.closed() || this.h.entry(name) !== e) return undefined;
         if ((behind = stored !== undefined && stored !== e.gen.generation)) return undefined;
         if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
-        const reuse = !changed && e.doc === watched && probe;
-        const next: Generation = reuse ? checked : { generation: e.gen.generation + 1, retired: retire(e.gen.retired, e.doc) };
-        const fresh = reuse || rebuildDoc(e.doc, next);
-        const snap = reuse ? probeSnap : Y.encodeStateAsUpdate(fresh);
-        if (reuse) probe = undefined;
-        old = this.h.swap(name, e, fresh, next, snap.byteLength);
-        return { generation: next.generation, ops: rotationOps(name, snap, next, logged.map(([k]) => k)) };
+        const built = rebuildIfDue(e, encoded, policy);
+        if (!built) return undefined;
+        old = this.h.swap(name, e, built.fresh, built.next, built.snap.byteLength);
+        return { generation: built.next.generation, ops: rotationOps(name, built.snap, built.next, logged.map(([k]) => k)) };
       });
       if (behind) this.reload(name, e);
       // buildMs: under the lock, from the rebuild (after the log read) to the commit.
@@ -204,8 +189,6 @@ export class SharedDocs {
       this.reload(name, e);
       return true;
     } finally {
-      watched.off('update', mark);
-      (probe as Y.Doc | undefined)?.destroy();
       (old as Y.Doc | undefined)?.destroy();
     }
   }

@@ -91,7 +91,7 @@ export class DocStore {
   private readonly writer: string | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly host: CompactionHost;
-  private readonly encoder = new SnapshotEncoder();
+  private readonly encoder: SnapshotEncoder;
   private readonly shared: SharedDocs | undefined;
 
   constructor(
@@ -100,6 +100,7 @@ export class DocStore {
   ) {
     this.compactEvery = Math.max(1, opts.compactEvery ?? 200);
     this.compactSizeFactor = Math.max(0, opts.compactSizeFactor ?? 8);
+    this.encoder = new SnapshotEncoder(opts.log);
     this.host = {
       store,
       log: opts.log,

@@ -112,9 +112,10 @@ function rootKind(doc: Y.Doc, name: string, t: Y.AbstractType<any>): Y.Map<unkno
   return undefined;
 }
 
-/** A new document with `old`'s content and the next generation (see the module header). */
-export function rebuildDoc(old: Y.Doc, next: Generation): Y.Doc {
+/** A new document with `old`'s content and the next generation (see the module header); `clientID` only for tests that compare sizes. */
+export function rebuildDoc(old: Y.Doc, next: Generation, clientID?: number): Y.Doc {
   const fresh = new Y.Doc({ gc: old.gc });
+  if (clientID !== undefined) fresh.clientID = clientID;
   fresh.transact(() => {
     for (const [name, t] of [...old.share]) {
       if (name === ROTATION_ROOT) continue;

@@ -1,94 +1,47 @@
 /**
- * A document's snapshot encoded off the event loop. A large doc's compaction (./doc-compaction.ts)
- * hands its last snapshot and the logged updates the new one covers to a worker thread, which
- * applies them to a new Y.Doc and encodes it (`Y.encodeStateAsUpdate`: O(document), hundreds of
- * ms for a 10,000-task ledger on a loaded machine), so the relay keeps answering meanwhile.
+ * A document's snapshot encoded off the event loop. A large doc's compaction (./doc-compaction.ts,
+ * ./docstore-shared.ts) hands its stored snapshot and the logged updates the new one covers to a
+ * worker thread (./snapshot-worker.ts), which encodes the new snapshot (`Y.encodeStateAsUpdate`:
+ * O(document), ~100 ms for a 10,000-task ledger) and, for a rotation check, measures the rebuild
+ * (./snapshot-work.ts), so the relay keeps answering meanwhile.
  *
  * Invariants:
- * - The snapshot is the state those updates make (Yjs applies updates commutatively and
- *   idempotently): the same content and state vector as the live doc had at the last of them.
+ * - The worker runs the same code as the in-process path (./snapshot-work.ts, which calls
+ *   ./rotation.ts `rebuildDoc`): a check off the event loop and a rotation's own rebuild agree.
+ * - The worker keeps a replica of each doc it encoded (./snapshot-work.ts): the next request
+ *   applies only the updates logged since, unless someone else wrote the snapshot meanwhile.
  * - One worker per encoder, started on first use, unref'd (it never keeps a process alive),
- *   ended by `close()`. Without a worker (worker_threads or yjs not loadable there, e.g. the
- *   Obsidian desktop host) or after it died, encoding runs in process, as before.
- * - A fresh rebuild's size (a rotation check, ./rotation.ts `rotationDue`) is measured in the
- *   worker too, so a check that finds no rotation due costs the event loop nothing; the
- *   rebuild that is swapped in is made in process (it must hold every update emitted so far).
+ *   ended by `close()`. Compiled, the worker is dist/snapshot-worker.js next to the relay's
+ *   bundle; from sources, ./snapshot-worker.ts under tsx. Without a worker (it could not load,
+ *   or it died) the requests run in process, without replicas (the pending ones too).
  * - A request the worker fails is rejected (the compaction is skipped and logged; the log
  *   stays, nothing is lost).
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import * as Y from 'yjs';
+import { compiled } from '../build-flags.js';
+import type { Logger } from '../ports.js';
+import { SnapshotWork, type EncodeRequest, type Encoded } from './snapshot-work.js';
+
+export type { EncodeRequest, Encoded } from './snapshot-work.js';
 
 /**
- * The worker's code (CommonJS, evaluated): apply the parts to a new doc and encode it; asked
- * to, also measure a fresh rebuild's encoded size, as `rebuildDoc` (./rotation.ts) makes it
- * (every root's content copied, plus the rotation root), without a rebuild on the event loop.
+ * The worker: the compiled entry next to this bundle, or the source under tsx (registered in
+ * the worker first: `--import` in a worker's execArgv comes too late for its entry module).
  */
-const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Y = require(workerData.yjs);
-const copy = (v) => {
-  if (v instanceof Y.Map) { const m = new Y.Map(); v.forEach((x, k) => m.set(k, copy(x))); return m; }
-  if (v instanceof Y.Array) { const a = new Y.Array(); a.push(v.toArray().map(copy)); return a; }
-  return v instanceof Y.AbstractType ? v.toJSON() : v;
-};
-const freshBytes = (doc, r) => {
-  const fresh = new Y.Doc();
-  fresh.transact(() => {
-    for (const [name, t] of [...doc.share]) {
-      if (name === r.root) continue;
-      const src = t instanceof Y.Map || t instanceof Y.Array ? t : t._map.size > 0 ? doc.getMap(name) : t._start !== null ? doc.getArray(name) : undefined;
-      if (src instanceof Y.Map) { const dst = fresh.getMap(name); src.forEach((v, k) => dst.set(k, copy(v))); }
-      else if (src instanceof Y.Array) fresh.getArray(name).push(src.toArray().map(copy));
-    }
-    const meta = fresh.getMap(r.root);
-    meta.set('generation', r.generation);
-    meta.set('retired', r.retired);
-  });
-  const n = Y.encodeStateAsUpdate(fresh).byteLength;
-  fresh.destroy();
-  return n;
-};
-parentPort.on('message', ({ id, parts, rebuild }) => {
-  try {
-    const doc = new Y.Doc();
-    doc.transact(() => { for (const p of parts) Y.applyUpdate(doc, p); });
-    const snap = Y.encodeStateAsUpdate(doc);
-    const fresh = rebuild ? freshBytes(doc, rebuild) : undefined;
-    doc.destroy();
-    parentPort.postMessage({ id, snap, fresh });
-  } catch (err) {
-    parentPort.postMessage({ id, error: String((err && err.stack) || err) });
-  }
-});`;
-
-/** What a fresh rebuild would carry in its rotation root (to measure its size). */
-export interface RebuildSpec {
-  root: string;
-  generation: number;
-  /** The retired state vector, encoded (Y.encodeStateVector). */
-  retired: Uint8Array;
+function startWorker(): Worker {
+  if (compiled) return new Worker(new URL('./snapshot-worker.js', import.meta.url));
+  const req = createRequire(import.meta.url);
+  const pkg = req.resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(pkg, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  const api = new URL(exports['./esm/api']!.import.default, pathToFileURL(pkg)).href;
+  const entry = new URL('./snapshot-worker.ts', import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
 }
 
-export interface Encoded {
-  snap: Uint8Array;
-  /** A fresh rebuild's encoded size, when asked for and measured off the event loop. */
-  freshBytes?: number;
-}
-
-/** In process: the snapshot only (a rebuild here would cost the event loop what the caller does anyway). */
-export function encodeParts(parts: readonly Uint8Array[]): Uint8Array {
-  const doc = new Y.Doc();
-  doc.transact(() => {
-    for (const p of parts) Y.applyUpdate(doc, p);
-  });
-  const snap = Y.encodeStateAsUpdate(doc);
-  doc.destroy();
-  return snap;
-}
-
-type Waiter = { resolve: (e: Encoded) => void; reject: (err: Error) => void };
+type Waiter = { req: EncodeRequest; resolve: (e: Encoded) => void; reject: (err: Error) => void };
 
 export class SnapshotEncoder {
   private worker: Worker | undefined;
@@ -96,20 +49,23 @@ export class SnapshotEncoder {
   private usable = true;
   private nextId = 1;
   private readonly waiting = new Map<number, Waiter>();
+  private readonly inProcess = new SnapshotWork(false);
+
+  constructor(private readonly log?: Logger) {}
 
   /** True while a worker thread encodes (false: in process). */
   get offThread(): boolean {
     return this.worker !== undefined;
   }
 
-  /** The snapshot the parts (a snapshot and updates, in any order) make; with `rebuild`, a fresh rebuild's size too (off the event loop only). */
-  encode(parts: readonly Uint8Array[], rebuild?: RebuildSpec): Promise<Encoded> {
+  /** The new snapshot (and, with `req.rebuild`, the rebuild's size), off the event loop when a worker runs. */
+  encode(req: EncodeRequest): Promise<Encoded> {
     const w = this.start();
-    if (!w) return Promise.resolve({ snap: encodeParts(parts) });
+    if (!w) return this.runHere(req);
     const id = this.nextId++;
     return new Promise<Encoded>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      w.postMessage({ id, parts, rebuild });
+      this.waiting.set(id, { req, resolve, reject });
+      w.postMessage({ id, req });
     });
   }
 
@@ -119,40 +75,48 @@ export class SnapshotEncoder {
     const w = this.worker;
     this.worker = undefined;
     if (w) await w.terminate();
-    this.fail(new Error('snapshot encoder closed'));
+    for (const waiter of this.waiting.values()) waiter.reject(new Error('snapshot encoder closed'));
+    this.waiting.clear();
+  }
+
+  private runHere(req: EncodeRequest): Promise<Encoded> {
+    try {
+      return Promise.resolve(this.inProcess.run(req));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   private start(): Worker | undefined {
     if (this.worker || !this.usable) return this.worker;
     try {
-      const yjs = createRequire(import.meta.url).resolve('yjs');
-      const w = new Worker(WORKER, { eval: true, workerData: { yjs } });
+      const w = startWorker();
       w.unref();
-      w.on('message', (m: { id: number; snap?: Uint8Array; fresh?: number; error?: string }) => {
+      w.on('message', (m: { id: number; snap?: Uint8Array; freshBytes?: number; error?: string }) => {
         const waiter = this.waiting.get(m.id);
         this.waiting.delete(m.id);
-        if (m.snap) waiter?.resolve({ snap: m.snap, freshBytes: m.fresh });
+        if (m.snap) waiter?.resolve({ snap: m.snap, freshBytes: m.freshBytes });
         else waiter?.reject(new Error(`snapshot encoder: ${m.error}`));
       });
       // A worker that fails to load or dies: in process from now on.
       w.on('error', (err) => this.lost(w, err));
-      w.on('exit', () => this.lost(w, new Error('snapshot encoder exited')));
+      w.on('exit', (code) => this.lost(w, new Error(`exited with code ${code}`)));
       this.worker = w;
-    } catch {
+    } catch (err) {
       this.usable = false;
+      this.log?.warn('the snapshot worker could not start; encoding in process', { err: String(err) });
     }
     return this.worker;
   }
 
+  /** The worker is gone: what it had not answered runs in process. */
   private lost(w: Worker, err: Error): void {
     if (this.worker !== w) return;
+    this.log?.warn('the snapshot worker stopped; encoding in process', { err: String(err) });
     this.worker = undefined;
     this.usable = false;
-    this.fail(err);
-  }
-
-  private fail(err: Error): void {
-    for (const waiter of this.waiting.values()) waiter.reject(err);
+    const pending = [...this.waiting.values()];
     this.waiting.clear();
+    for (const { req, resolve, reject } of pending) this.runHere(req).then(resolve, reject);
   }
 }

@@ -6,13 +6,18 @@
  * encoder gives the same result in process.
  */
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { openStore, type Store } from '../../../server/store/index.js';
 import { DocStore, docKeyPrefix, docSnapKey } from '../../../server/sync/docstore.js';
-import { GENESIS, rebuildDoc, retire } from '../../../server/sync/rotation.js';
-import { encodeParts, SnapshotEncoder } from '../../../server/sync/snapshot-encoder.js';
-import { ROTATION_ROOT } from '../../../shared/doc-rotation.js';
+import { GENESIS, rebuildDoc, rotationDue } from '../../../server/sync/rotation.js';
+import { SnapshotEncoder } from '../../../server/sync/snapshot-encoder.js';
+import { freshSize, nextGeneration, SnapshotWork } from '../../../server/sync/snapshot-work.js';
+import { REPO_ROOT } from '../../helpers/child.js';
+import { fcOptions } from '../../helpers/fc.js';
 import { closeTempStore, openTempStore } from '../../helpers/sync-harness.js';
 
 let dir: string;
@@ -26,7 +31,7 @@ afterEach(() => closeTempStore(dir, store));
 const logKeys = (name: string) => store.keys(docKeyPrefix(name) + 'u/');
 
 /** Sets, replacements (nested maps too), deletions and an array, like the ledger's. */
-function churn(doc: Y.Doc, from: number, to: number): void {
+function churn(doc: Y.Doc, from: number, to: number, deletes = true): void {
   const tasks = doc.getMap<unknown>('tasks');
   const recent = doc.getArray<unknown>('recent');
   for (let i = from; i < to; i++) {
@@ -35,7 +40,7 @@ function churn(doc: Y.Doc, from: number, to: number): void {
       m.set('state', i % 3 === 0 ? 'done' : 'queued');
       m.set('n', i);
       tasks.set(`t${i % 40}`, m);
-      if (i % 7 === 0) tasks.delete(`t${(i * 3) % 40}`);
+      if (deletes && i % 7 === 0) tasks.delete(`t${(i * 3) % 40}`);
       recent.push([{ event: i }]);
       if (recent.length > 20) recent.delete(0, recent.length - 20);
     });
@@ -90,13 +95,14 @@ describe('compaction off the event loop', () => {
     const parts: Uint8Array[] = [];
     doc.on('update', (u: Uint8Array) => parts.push(u));
     churn(doc, 0, 120);
+    const req = { doc: 'd', base: undefined, updates: parts };
     const encoder = new SnapshotEncoder();
     try {
       const fromWorker = new Y.Doc();
-      Y.applyUpdate(fromWorker, (await encoder.encode(parts)).snap);
+      Y.applyUpdate(fromWorker, (await encoder.encode(req)).snap);
       expect(encoder.offThread).toBe(true);
       const inProcess = new Y.Doc();
-      Y.applyUpdate(inProcess, encodeParts(parts));
+      Y.applyUpdate(inProcess, new SnapshotWork(false).run(req).snap);
       expect(content(fromWorker)).toEqual(content(doc));
       expect(content(inProcess)).toEqual(content(doc));
       expect(Y.encodeStateVector(fromWorker)).toEqual(Y.encodeStateVector(doc));
@@ -105,26 +111,82 @@ describe('compaction off the event loop', () => {
     }
     expect(encoder.offThread).toBe(false);
     const afterClose = new Y.Doc();
-    Y.applyUpdate(afterClose, (await encoder.encode(parts)).snap);
+    Y.applyUpdate(afterClose, (await encoder.encode(req)).snap);
     expect(content(afterClose)).toEqual(content(doc));
   });
 
-  it('measures a fresh rebuild off the event loop at the size rebuildDoc makes', async () => {
-    const doc = new Y.Doc();
-    const parts: Uint8Array[] = [];
-    doc.on('update', (u: Uint8Array) => parts.push(u));
-    churn(doc, 0, 300);
-    const next = { generation: 1, retired: retire(GENESIS.retired, doc) };
-    const want = Y.encodeStateAsUpdate(rebuildDoc(doc, next)).byteLength;
+  it('measures, in the worker, the size rebuildDoc makes in process, and the same rotation verdict', async () => {
     const encoder = new SnapshotEncoder();
+    const policy = { docs: ['d'], minGarbageBytes: 200, garbageFactor: 0.25 };
     try {
-      const got = await encoder.encode(parts, { root: ROTATION_ROOT, generation: 1, retired: Y.encodeStateVector(next.retired) });
-      // Not byte for byte: each fresh doc has its own random client id, whose varint length
-      // (1-5 bytes) repeats in every item's origin.
-      expect(Math.abs(got.freshBytes! - want)).toBeLessThan(want * 0.1);
-      expect(got.snap.byteLength).toBeGreaterThan(want); // the history's garbage
+      // Histories of sets, replacements, deletions and array edits; the rebuilds share a client id (its varint length is in the size).
+      const history = fc.array(fc.tuple(fc.nat(60), fc.nat(30), fc.boolean()), { minLength: 1, maxLength: 120 });
+      await fc.assert(
+        fc.asyncProperty(history, fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (steps, clientID) => {
+          const doc = new Y.Doc();
+          const parts: Uint8Array[] = [];
+          doc.on('update', (u: Uint8Array) => parts.push(u));
+          for (const [i, j, del] of steps) churn(doc, i, i + j, del);
+          const gen = { generation: 3, retired: new Map([[7, 11]]) };
+          const got = await encoder.encode({ doc: 'd', base: undefined, updates: parts, rebuild: { gen, clientID } });
+          const fresh = Y.encodeStateAsUpdate(rebuildDoc(doc, nextGeneration(gen, doc), clientID)).byteLength;
+          expect(got.freshBytes).toBe(fresh);
+          expect(got.freshBytes).toBe(freshSize(doc, gen, clientID));
+          const encoded = Y.encodeStateAsUpdate(doc).byteLength;
+          expect(rotationDue(got.snap.byteLength, got.freshBytes!, policy)).toBe(rotationDue(encoded, fresh, policy));
+        }),
+        fcOptions(40),
+      );
+      expect(encoder.offThread).toBe(true);
     } finally {
       await encoder.close();
+    }
+  });
+
+  it('keeps a replica only while the stored snapshot is the one it made', async () => {
+    const doc = new Y.Doc();
+    let parts: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => parts.push(u));
+    const take = () => [parts, (parts = [])][0]!;
+    const encoder = new SnapshotEncoder();
+    try {
+      churn(doc, 0, 100);
+      const first = await encoder.encode({ doc: 'd', base: undefined, updates: take() });
+      churn(doc, 100, 200);
+      const second = await encoder.encode({ doc: 'd', base: first.snap, updates: take() }); // the replica, plus 100 updates
+      const back = new Y.Doc();
+      Y.applyUpdate(back, second.snap);
+      expect(content(back)).toEqual(content(doc));
+      // Someone else wrote the snapshot (another relay, a rotation): the replica is made again from it.
+      const other = new Y.Doc();
+      churn(other, 0, 50);
+      const theirs = Y.encodeStateAsUpdate(other);
+      const third = await encoder.encode({ doc: 'd', base: theirs, updates: [] });
+      const again = new Y.Doc();
+      Y.applyUpdate(again, third.snap);
+      expect(content(again)).toEqual(content(other));
+    } finally {
+      await encoder.close();
+    }
+  });
+
+  it('the compiled worker (dist/snapshot-worker.js) runs without tsx', async () => {
+    const doc = new Y.Doc();
+    churn(doc, 0, 50);
+    const url = pathToFileURL(join(REPO_ROOT, 'dist', 'snapshot-worker.js'));
+    const w = new Worker(url, { execArgv: [] });
+    try {
+      const reply = await new Promise<{ snap: Uint8Array; freshBytes: number }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+        w.postMessage({ id: 1, req: { doc: 'd', base: Y.encodeStateAsUpdate(doc), updates: [], rebuild: { gen: GENESIS } } });
+      });
+      const back = new Y.Doc();
+      Y.applyUpdate(back, reply.snap);
+      expect(content(back)).toEqual(content(doc));
+      expect(reply.freshBytes).toBeGreaterThan(0);
+    } finally {
+      await w.terminate();
     }
   });
 
