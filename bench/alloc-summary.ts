@@ -1,5 +1,5 @@
 /**
- * Summarise a V8 sampling heap profile (bench/alloc-monitor.ts writes one; DevTools'
+ * Summarise a V8 sampling heap profile (bench/alloc-monitor.mjs writes one; DevTools'
  * .heapprofile): bytes allocated by function (self) and by file, and the total (inclusive)
  * of the functions named on the command line. `--per=N` divides every figure by N (e.g. the
  * measured cycles) and prints KB per unit. For reading profiles in a terminal; changes nothing.

@@ -5,7 +5,7 @@
  * CPU milliseconds per cycle do not, so two builds can be compared run against run
  * (docs/BENCHMARKS.md "Profile"). OWP_BENCH_PROF=dir writes the relay's CPU profile;
  * OWP_BENCH_ALLOC=dir samples what the relay allocates over the measured cycles
- * (bench/alloc-monitor.ts) and prints it per cycle. For OWP it also prints the engine's
+ * (bench/alloc-monitor.mjs) and prints it per cycle. For OWP it also prints the engine's
  * batches over the measured cycles (/api/status): how many intents one batch carried.
  *
  * `--sys=owp-ws`: OWP over its intent channel (bench/intents-ws.ts owpWsDriver).
@@ -40,7 +40,7 @@ interface SampleNode {
 }
 const sampled = (n: SampleNode): number => n.children.reduce((sum, c) => sum + sampled(c), n.selfSize);
 
-/** The relay's allocation profile written after the second SIGUSR2 (bench/alloc-monitor.ts): its sampled bytes. */
+/** The relay's allocation profile written after the second SIGUSR2 (bench/alloc-monitor.mjs): its sampled bytes. */
 async function allocated(dir: string, before: Set<string>): Promise<number> {
   for (let i = 0; i < 600; i++) {
     const f = (await readdir(dir)).find((x) => x.endsWith('.heapprofile') && !before.has(x));
