@@ -66,6 +66,8 @@ export interface RelayConfig {
   sweepMs?: number;
   /** How often finished tasks are checked for archiving (default 60 s). */
   archiveEveryMs?: number;
+  /** At most this many finished tasks are archived per engine batch (default server/engine/plan.ts ARCHIVE_SLICE). */
+  archiveSlice?: number;
   /** When `owp/board` and `owp/ledger` are re-created (server/sync/rotation.ts; default DEFAULT_ROTATION, false: never). */
   rotation?: RotationPolicy | false;
   /** SSE keep-alive comment period (default 15 s). */

@@ -146,6 +146,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       retentionMs: config.retentionMs,
       sweepMs: config.sweepMs,
       archiveEveryMs: config.archiveEveryMs,
+      archiveSlice: config.archiveSlice,
       observer: metrics.engineObserver(),
     });
     late.engine = engine;

@@ -67,6 +67,11 @@ export const CLOSE = {
    * copy is of an older one: drop the copy (and its cache), reconnect, resync from empty.
    */
   docReset: 4409,
+  /**
+   * The document was re-created as a new generation before this socket was sent any of it
+   * (it was still waiting for its sync step 2): nothing to drop, reconnect and sync.
+   */
+  docRenewed: 1012,
   revoked: 4410,
   tooLarge: 4413,
   /** Too many sockets for one token, or too many refused tokens from one address. */
@@ -99,6 +104,11 @@ export function socketProtocolRefusal(version: string | undefined): { code: numb
 /** The reason `CLOSE.docReset` carries (clients match the code, people read the reason). */
 export function docResetReason(docName: string, generation: number): string {
   return `doc-reset: ${docName} was re-created from the relay's state (generation ${generation}); drop your local copy and reconnect`;
+}
+
+/** The reason `CLOSE.docRenewed` carries. */
+export function docRenewedReason(docName: string, generation: number): string {
+  return `doc-renewed: ${docName} was re-created (generation ${generation}) before this socket was sent any of it; reconnect`;
 }
 
 /** Close codes that mean "not now" rather than "never": a client retries after a pause. */

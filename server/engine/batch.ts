@@ -142,7 +142,7 @@ export class BatchRunner {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
     const { ledgerDoc, board, audit } = this.host.opts;
-    const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), outcomes: this.host.session().storedOutcomes, rawTask: (id: string) => board.rawTask(id), retentionMs: this.host.retentionMs } : undefined;
+    const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), outcomes: this.host.session().storedOutcomes, rawTask: (id: string) => board.rawTask(id), retentionMs: this.host.retentionMs, slice: this.host.opts.archiveSlice } : undefined;
     this.archiveDue = false;
     const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.host.session().outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive, edits });
     // One atomic write: ledger ops and audit entries; the audit head moves only if it succeeded.
@@ -158,7 +158,8 @@ export class BatchRunner {
     this.stats.idlePolls += plan.idlePolls;
     // Memory moves only after the write succeeded: a failed batch leaves it as it was.
     this.host.session().commit(scheduled, plan.settled);
-    if (this.outcomeArchive.moved(this.host.session(), plan.outcomesArchived)) this.archiveDue = true;
+    // A slice that left more due: the next batch takes the next one (the sweeper runs it when idle).
+    if (this.outcomeArchive.moved(this.host.session(), plan.outcomesArchived) || plan.archiveMore) this.archiveDue = true;
     this.show(plan, now);
     const answeredAt = performance.now();
     this.stats.applyMs += answeredAt - persistedAt;

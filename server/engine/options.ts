@@ -30,6 +30,8 @@ export interface EngineOptions {
   sweepMs?: number;
   /** How often the sweeper looks for tasks to archive (default 60 s). */
   archiveEveryMs?: number;
+  /** At most this many finished tasks leave the live state per batch (default plan.ts ARCHIVE_SLICE). */
+  archiveSlice?: number;
   /** Told of every batch, recorded or failed (the relay's metrics). */
   observer?: EngineObserver;
   /**

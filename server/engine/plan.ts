@@ -71,31 +71,58 @@ export interface ArchivePlan {
   pruned: string[];
   /** The tasks record without the archived ids (the input record when nothing is archived). */
   tasks: Record<string, TaskRuntime>;
+  /** More finished tasks or shown outcomes are due than this slice took: the next batch takes more. */
+  more: boolean;
 }
 
-/** Finished tasks and shown outcomes older than the retention window leave the live state. */
+/**
+ * At most this many finished tasks, and twice as many shown outcomes, leave the live state per
+ * batch; the rest go with the next batches (server/engine/batch.ts runs them back to back,
+ * the event loop free in between). Each removal from `owp/board` costs Yjs a splice of the
+ * document's struct array (O(board size)), so one batch archiving a day's work at once held
+ * the relay for minutes; a slice holds it for tens of ms (docs/BENCHMARKS.md, "Session 7").
+ */
+export const ARCHIVE_SLICE = 250;
+
+/**
+ * Finished tasks and shown outcomes older than the retention window leave the live state,
+ * at most `max` tasks and `2 * max` outcomes (in record order: the oldest first).
+ */
 export function planArchive(
   tasks: Record<string, TaskRuntime>,
   shownOutcomes: Iterable<[string, Outcome]>,
   rawTask: (id: string) => unknown,
   now: number,
   retentionMs: number,
+  max = ARCHIVE_SLICE,
 ): ArchivePlan {
   const cutoff = now - retentionMs;
   const pruned: string[] = [];
-  for (const [id, o] of shownOutcomes) if (o && typeof o.at === 'number' && o.at <= cutoff) pruned.push(id);
+  let more = false;
+  for (const [id, o] of shownOutcomes) {
+    if (!o || typeof o.at !== 'number' || o.at > cutoff) continue;
+    if (pruned.length >= 2 * max) {
+      more = true;
+      break;
+    }
+    pruned.push(id);
+  }
   const ops: StoreOp[] = [];
   const archived: string[] = [];
-  for (const [id, rt] of Object.entries(tasks)) {
-    if (TERMINAL_STATES.includes(rt.state) && rt.updatedAt <= cutoff) {
-      ops.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: rawTask(id) ?? null, runtime: rt, archivedAt: now } });
-      archived.push(id);
+  for (const id in tasks) {
+    const rt = tasks[id]!;
+    if (!TERMINAL_STATES.includes(rt.state) || rt.updatedAt > cutoff) continue;
+    if (archived.length >= max) {
+      more = true;
+      break;
     }
+    ops.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: rawTask(id) ?? null, runtime: rt, archivedAt: now } });
+    archived.push(id);
   }
-  if (archived.length === 0) return { ops, archived, pruned, tasks };
+  if (archived.length === 0) return { ops, archived, pruned, tasks, more };
   const kept = { ...tasks };
   for (const id of archived) delete kept[id];
-  return { ops, archived, pruned, tasks: kept };
+  return { ops, archived, pruned, tasks: kept, more };
 }
 
 export interface PlanInput {
@@ -107,7 +134,7 @@ export interface PlanInput {
   shownTasks: { get(taskId: string): unknown };
   now: number;
   /** Given when finished tasks and old outcomes are due to leave the live state (`outcomes`: the ones in memory). */
-  archive?: { shownOutcomes: Iterable<[string, Outcome]>; outcomes: Readonly<Record<string, Outcome>>; rawTask: (id: string) => unknown; retentionMs: number };
+  archive?: { shownOutcomes: Iterable<[string, Outcome]>; outcomes: Readonly<Record<string, Outcome>>; rawTask: (id: string) => unknown; retentionMs: number; slice?: number };
   /** Board edits since the last batch (hold, priority, trust): audited after the batch's own events. */
   edits?: readonly BoardEdit[];
 }
@@ -144,6 +171,8 @@ export interface BatchPlan {
   /** The ledger document's change; `apply` false when it would add nothing. */
   doc: { diff: LedgerDiff; pruned: string[]; apply: boolean };
   archived: string[];
+  /** More finished tasks or shown outcomes are due than this batch's slice took. */
+  archiveMore: boolean;
   /** Outcome ids that leave memory for the store's archive (server/engine/outcomes.ts), and whether more are due. */
   outcomesArchived: { ids: string[]; more: boolean };
 }
@@ -164,19 +193,22 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
   let archiveOps: StoreOp[] = [];
   let archived: string[] = [];
   let pruned: string[] = [];
+  let archiveMore = false;
   let outcomesArchived: BatchPlan['outcomesArchived'] = { ids: [], more: false };
   if (input.archive) {
     const a = input.archive;
-    ({ ops: archiveOps, archived, pruned, tasks } = planArchive(tasks, a.shownOutcomes, a.rawTask, now, a.retentionMs));
-    const o = planOutcomeArchive(a.outcomes, now - a.retentionMs);
+    ({ ops: archiveOps, archived, pruned, tasks, more: archiveMore } = planArchive(tasks, a.shownOutcomes, a.rawTask, now, a.retentionMs, a.slice));
+    const o = planOutcomeArchive(a.outcomes, now - a.retentionMs, 4 * (a.slice ?? ARCHIVE_SLICE));
     outcomesArchived = { ids: o.ids, more: o.more };
     if (o.ops.length > 0) archiveOps = [...archiveOps, ...o.ops];
   }
   const outcomeIds = [...entries.map((p) => p.intent.id), ...rejected.map((r) => r.id)];
   const after: Ledger = { ...next, tasks, outcomes: settled.outcomes };
   const changed = scheduled.changed;
-  const diff =
-    changed && archived.length === 0 ? diffLedgerIds(prev, after, changed.tasks, changed.workers, outcomeIds) : diffLedger(prev, after, outcomeIds);
+  // The archived ids are the only other tasks that changed: a slice costs its size, not the pool's.
+  const diff = changed
+    ? diffLedgerIds(prev, after, archived.length === 0 ? changed.tasks : [...changed.tasks, ...archived], changed.workers, outcomeIds)
+    : diffLedger(prev, after, outcomeIds);
   const docDiff = withoutHeartbeatNoise(diff, input.shownTasks);
   const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
   return {
@@ -190,6 +222,7 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
     diff,
     doc: { diff: docDiff, pruned, apply: docChanged || audited.events.length > 0 || pruned.length > 0 },
     archived,
+    archiveMore,
     outcomesArchived,
   };
 }

@@ -18,16 +18,20 @@
  *   client id the room holds no state of is neither applied nor broadcast; it is echoed to
  *   its sender alone (y-websocket drops a connection that hears nothing for 30 s). Relaying
  *   it cost N x N messages every 15 s: 1,000 viewers of the ledger were a million messages.
- * - A rotated document (./rotation.ts): its room is dropped and every peer closed with
- *   `CLOSE.docReset` at the swap; a peer whose sync step 1 (or update) names a client id of
- *   an older generation is closed the same way before anything of the doc reaches it.
+ * - A rotated document (./rotation.ts): its room is dropped at the swap and every peer that
+ *   was sent content of it (a sync step 2 or an update) is closed with `CLOSE.docReset`; a
+ *   peer sent none yet (a client still waiting for its step 2) holds no stale copy and is
+ *   closed with `CLOSE.docRenewed`, after which any client (stock y-websocket too) reconnects
+ *   and syncs the new generation. A retired room sends nothing more. A peer whose sync step 1
+ *   (or update) names a client id of an older generation is closed with `CLOSE.docReset`
+ *   before anything of the doc reaches it.
  * - Rooms know nothing of sockets: a peer is something that can be sent bytes (and closed).
  */
 import * as decoding from 'lib0/decoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { CLOSE, docResetReason } from '../../shared/protocol.js';
+import { CLOSE, docRenewedReason, docResetReason } from '../../shared/protocol.js';
 import type { Logger, Principal } from '../ports.js';
 import { writeDeniedReason } from './acl.js';
 import { type AwarenessEntry, AwarenessStateTooLarge, awarenessStateAllowed, decodeAwarenessUpdate, encodeAwarenessEntries, MAX_AWARENESS_STATE_BYTES } from './awareness.js';
@@ -75,9 +79,11 @@ export type AwarenessListener = (principal: Principal, docName: string, state: R
 export class Room {
   readonly awareness: awarenessProtocol.Awareness;
   readonly peers = new Set<Peer>();
-  /** Set when the doc was rotated: a peer still joining is closed instead. */
+  /** Set when the doc was rotated: a peer still joining is closed instead, and nothing more is sent. */
   retired = false;
   private readonly owners = new Map<number, Peer>();
+  /** Peers sent content of this generation (a step 2 or an update): their copy is stale once it is retired. */
+  private readonly fed = new WeakSet<Peer>();
   /** Updates applied but waiting for their write; the last group takes what the same write covers. */
   private unsent: UnsentGroup | undefined;
 
@@ -118,21 +124,32 @@ export class Room {
    * every peer that wrote none of them; a peer that wrote some gets the others' only.
    */
   private broadcast(updates: UnsentUpdate[]): void {
-    if (this.peers.size === 0) return;
+    if (this.peers.size === 0 || this.retired) return;
     const merged = (list: UnsentUpdate[]) => outgoing(updateMessage(list.length === 1 ? list[0]!.update : Y.mergeUpdates(list.map((u) => u.update))));
     const msg = merged(updates);
     const writers = new Set<Peer>();
     for (const u of updates) if (this.peers.has(u.origin as Peer)) writers.add(u.origin as Peer);
-    for (const p of this.peers) if (!writers.has(p)) p.send(msg);
+    for (const p of this.peers) if (!writers.has(p)) this.feed(p, msg);
     for (const p of writers) {
       const others = updates.filter((u) => u.origin !== p);
-      if (others.length > 0) p.send(merged(others));
+      if (others.length > 0) this.feed(p, merged(others));
     }
+  }
+
+  /** Send content of the doc to a peer (from now on its copy is of this generation). */
+  private feed(peer: Peer, msg: Outgoing): void {
+    this.fed.add(peer);
+    peer.send(msg);
+  }
+
+  /** Whether this peer was sent content of the doc (else it holds nothing a rotation makes stale). */
+  wasFed(peer: Peer): boolean {
+    return this.fed.has(peer);
   }
 
   /** Add a peer and greet it: sync step 1, then the awareness states known so far. */
   join(peer: Peer): void {
-    if (this.retired) return peer.close?.(this.reset().code, this.reset().reason);
+    if (this.retired) return peer.close?.(this.renewed().code, this.renewed().reason);
     this.peers.add(peer);
     peer.send(outgoing(syncStep1Message(this.doc)));
     const states = this.awareness.getStates();
@@ -172,7 +189,10 @@ export class Room {
       const sv = decoding.readVarUint8Array(d);
       if (this.docs.staleClients(this.name, sv).length > 0) return this.reset();
       // Answer once what the doc holds is on disk: nobody reads what a crash could take back.
-      void this.docs.whenPersisted(this.name).then(() => peer.send(outgoing(syncStep2Message(this.doc, sv))));
+      // A room retired meanwhile sends nothing: its peers are being closed (see Rooms.retire).
+      void this.docs.whenPersisted(this.name).then(() => {
+        if (!this.retired) this.feed(peer, outgoing(syncStep2Message(this.doc, sv)));
+      });
       return undefined;
     }
     if (type !== syncProtocol.messageYjsSyncStep2 && type !== syncProtocol.messageYjsUpdate) {
@@ -193,6 +213,11 @@ export class Room {
   /** The refusal of a copy from an older generation of this doc. */
   reset(): Refusal {
     return { code: CLOSE.docReset, reason: docResetReason(this.name, this.docs.generation(this.name)) };
+  }
+
+  /** The close of a peer sent nothing of a generation that was just retired: reconnect. */
+  renewed(): Refusal {
+    return { code: CLOSE.docRenewed, reason: docRenewedReason(this.name, this.docs.generation(this.name)) };
   }
 
   private publish(peer: Peer, raw: Uint8Array): void {
@@ -249,15 +274,15 @@ export class Rooms {
     docs.onRotate((name) => this.retire(name));
   }
 
-  /** A document was rotated: close its room's peers (their copies are stale) and drop the room. */
+  /** A document was rotated: close its room's peers (reset: their copies are stale; renewed: they had none) and drop the room. */
   private retire(name: string): void {
     const room = this.open.get(name);
     this.open.delete(name);
     this.loading.delete(name);
     if (!room) return;
     room.retired = true;
-    const { code, reason } = room.reset();
     for (const p of [...room.peers]) {
+      const { code, reason } = room.wasFed(p) ? room.reset() : room.renewed();
       room.leave(p);
       p.close?.(code, reason);
     }
