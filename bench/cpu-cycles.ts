@@ -3,17 +3,20 @@
  * per cycle: utime + stime of its process (/proc/<pid>/stat, Linux) over the measured cycles.
  * On a machine shared with other work, cycles per second follow the CPU share the server gets;
  * CPU milliseconds per cycle do not, so two builds can be compared run against run
- * (docs/BENCHMARKS.md "Profile"). OWP_BENCH_PROF=dir writes the relay's CPU profile.
+ * (docs/BENCHMARKS.md "Profile"). OWP_BENCH_PROF=dir writes the relay's CPU profile;
+ * OWP_BENCH_ALLOC=dir samples what the relay allocates over the measured cycles
+ * (bench/alloc-monitor.mjs) and prints it per cycle. For OWP it also prints the engine's
+ * batches over the measured cycles (/api/status): how many intents one batch carried.
  *
  * `--sys=owp-ws`: OWP over its intent channel (bench/intents-ws.ts owpWsDriver).
  *
  * `node --import tsx bench/cpu-cycles.ts [--sys=owp|owp-ws|bare] [--workers=200] [--tasks=8000] [--cycles=2000] [--runs=1]`
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_LIMITS, agent, startRelay, startServer } from './harness.js';
+import { ADMIN, BENCH_LIMITS, agent, call, startRelay, startServer } from './harness.js';
 import { seedOwp } from './side.js';
 import { bareDriver, owpDriver, runCycles, type CycleDriver } from './cycles.js';
 import { owpWsDriver } from './intents-ws.js';
@@ -31,6 +34,42 @@ function cpuMs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
+interface SampleNode {
+  selfSize: number;
+  children: SampleNode[];
+}
+const sampled = (n: SampleNode): number => n.children.reduce((sum, c) => sum + sampled(c), n.selfSize);
+
+/** The relay's allocation profile written after the second SIGUSR2 (bench/alloc-monitor.mjs): its sampled bytes. */
+async function allocated(dir: string, before: Set<string>): Promise<number> {
+  for (let i = 0; i < 600; i++) {
+    const f = (await readdir(dir)).find((x) => x.endsWith('.heapprofile') && !before.has(x));
+    if (f) {
+      await new Promise((r) => setTimeout(r, 200));
+      return sampled((JSON.parse(readFileSync(join(dir, f), 'utf8')) as { head: SampleNode }).head);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no allocation profile from the relay');
+}
+
+interface EngineStats {
+  batches: number;
+  intents: number;
+  scheduleMs: number;
+  persistMs: number;
+  applyMs: number;
+}
+const engineStats = async (url: string) => (await call(url, ADMIN, 'GET', '/api/status')).body.engine as EngineStats;
+
+/** Batches between two /api/status reads: how many, intents each, and the mean ms of each phase. */
+function batchLine(e0: EngineStats, e1: EngineStats): string {
+  const n = e1.batches - e0.batches;
+  const per = (k: 'scheduleMs' | 'persistMs' | 'applyMs') => ((e1[k] - e0[k]) / n).toFixed(1);
+  return ` | ${n} batches, ${((e1.intents - e0.intents) / n).toFixed(1)} intents each, ms each: schedule ${per('scheduleMs')} persist ${per('persistMs')} show+answer ${per('applyMs')}`;
+}
+const allocDir = process.env.OWP_BENCH_ALLOC;
+
 for (let r = 0; r < runs; r++) {
   const owp = sys.startsWith('owp');
   const dataDir = owp ? await mkdtemp(join(tmpdir(), 'owp-cpu-')) : '';
@@ -39,13 +78,20 @@ for (let r = 0; r < runs; r++) {
   try {
     if (sys === 'owp') driver = owpDriver(s.url, await seedOwp(s.url, workers, tasks));
     if (sys === 'owp-ws') driver = await owpWsDriver(s.url, await seedOwp(s.url, workers, tasks));
+    const profiles = allocDir && owp ? new Set(await readdir(allocDir)) : undefined;
+    const e0 = owp ? await engineStats(s.url) : undefined;
+    if (profiles) process.kill(s.pid, 'SIGUSR2');
     const c0 = cpuMs(s.pid);
     const t0 = performance.now();
     const res = await runCycles(driver, workers, tasks, cycles);
     const wall = performance.now() - t0;
     const cpu = cpuMs(s.pid) - c0;
+    if (profiles) process.kill(s.pid, 'SIGUSR2');
+    const e1 = owp ? await engineStats(s.url) : undefined;
+    const batches = e0 && e1 ? batchLine(e0, e1) : '';
+    const alloc = profiles ? ` | allocated ${((await allocated(allocDir!, profiles)) / res.tasks / 1024).toFixed(1)} KB/cycle` : '';
     console.log(
-      `${sys} ${workers} workers: ${Math.round(res.cyclesPerSec)} cycles/s, claim p50 ${res.p50.toFixed(1)} ms p99 ${res.p99.toFixed(1)} ms, ${res.errors} errors | server CPU ${(cpu / res.tasks).toFixed(3)} ms/cycle, CPU share ${(cpu / wall).toFixed(2)} | load ${loadavg()[0]!.toFixed(1)}`,
+      `${sys} ${workers} workers: ${Math.round(res.cyclesPerSec)} cycles/s, claim p50 ${res.p50.toFixed(1)} ms p99 ${res.p99.toFixed(1)} ms, ${res.errors} errors | server CPU ${(cpu / res.tasks).toFixed(3)} ms/cycle, CPU share ${(cpu / wall).toFixed(2)}${batches}${alloc} | load ${loadavg()[0]!.toFixed(1)}`,
     );
   } finally {
     driver.close?.();

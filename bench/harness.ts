@@ -69,7 +69,9 @@ export async function startRelay(dataDir: string, env: Record<string, string> = 
   const prof = process.env.OWP_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OWP_BENCH_PROF}`] : [];
   // The relay runs compiled JavaScript; the monitor is TypeScript, so tsx loads it.
   const loopmon = process.env.OWP_BENCH_LOOPMON ? ['--import', 'tsx', '--import', './bench/loop-monitor.ts'] : [];
-  const server = await startServer([...nodeFlags, ...prof, ...loopmon, ...startArgs], { OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN, ...env });
+  // OWP_BENCH_ALLOC=dir: allocation sampling between two SIGUSR2 (bench/alloc-monitor.mjs).
+  const alloc = process.env.OWP_BENCH_ALLOC ? ['--import', './bench/alloc-monitor.mjs'] : [];
+  const server = await startServer([...nodeFlags, ...prof, ...loopmon, ...alloc, ...startArgs], { OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN, ...env });
   return {
     ...server,
     async stop() {

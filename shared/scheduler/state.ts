@@ -277,10 +277,26 @@ function withLeases(draft: Draft, workerState: WorkerRuntime, activeLeases: stri
   return { ...workerState, activeLeases, pointsInUse: points };
 }
 
-/** Drop a runtime's optional fields whose value is undefined, so JSON and deep-equal agree. */
+/**
+ * Drop a runtime's optional fields whose value is undefined, so JSON and deep-equal agree.
+ * Returns `obj` itself when nothing is undefined, else a copy without those fields (same key
+ * order): `delete` of a field that was not the last one added turns a V8 object into a slow
+ * dictionary, and these objects (task runtimes, outcomes, audit events) are read, compared and
+ * encoded many times after. Callers pass a fresh literal and use the result.
+ */
 export function clean<T extends object>(obj: T): T {
-  for (const k of Object.keys(obj) as (keyof T)[]) if (obj[k] === undefined) delete obj[k];
-  return obj;
+  const rec = obj as Record<string, unknown>;
+  let undefinedField = false;
+  for (const k in rec) {
+    if (rec[k] === undefined) {
+      undefinedField = true;
+      break;
+    }
+  }
+  if (!undefinedField) return obj;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(rec)) if (rec[k] !== undefined) put(out, k, rec[k]);
+  return out as T;
 }
 
 /** Put `lease` on the task (state leased) and account for it everywhere. */
