@@ -51,6 +51,9 @@ import type { RelayConfig } from './relay-config.js';
 
 export type { RelayConfig } from './relay-config.js';
 
+/** An archive sweep that removed this many tasks and outcomes has the board and ledger checked for rotation at its end. */
+const SWEEP_ROTATION_CHECK = 2_000;
+
 export interface RunningRelay {
   url: string;
   port: number;
@@ -147,6 +150,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       sweepMs: config.sweepMs,
       archiveEveryMs: config.archiveEveryMs,
       archiveSlice: config.archiveSlice,
+      // A large sweep leaves the documents mostly garbage: check them for rotation now.
+      onSweepDone: (removed) => {
+        if (removed >= SWEEP_ROTATION_CHECK) for (const name of [BOARD_DOC, LEDGER_DOC]) void docs.compact(name);
+      },
       observer: metrics.engineObserver(),
     });
     late.engine = engine;

@@ -11,7 +11,7 @@
  * due, and the timings shown in /api/status. The engine (engine.ts) decides when to run one.
  */
 import { OwpError } from '../../shared/errors.js';
-import type { Outcome, WorkerProfile } from '../../shared/model.js';
+import type { WorkerProfile } from '../../shared/model.js';
 import type { SchedulerSession, SessionBatch } from '../../shared/scheduler/index.js';
 import type { BatchResult } from '../ports.js';
 import type { BoardEdit } from './board.js';
@@ -23,7 +23,8 @@ import { applyToLedgerDoc, resetLedgerDoc, type LedgerDiff } from './ledger-diff
 import { observeBatch } from './observer.js';
 import type { EngineOptions } from './options.js';
 import { OutcomeArchive } from './outcomes.js';
-import { earliestLeaseExpiry, planBatch, type BatchPlan } from './plan.js';
+import { earliestLeaseExpiry, planBatch, type BatchPlan, type PlanInput } from './plan.js';
+import { ArchiveQueue } from './archive.js';
 
 /** What a batch needs of its engine. */
 export interface BatchHost {
@@ -47,11 +48,17 @@ export class BatchRunner {
   readonly stats = { batches: 0, intents: 0, lastBatchMs: 0, maxBatchMs: 0, scheduleMs: 0, persistMs: 0, applyMs: 0, idlePolls: 0 };
   readonly latencies = new LatencyRecorder();
   readonly outcomeArchive: OutcomeArchive;
+  /** Finished tasks and outcomes in the order they become due for the archive (archive.ts). */
+  private readonly archiveQueue = new ArchiveQueue();
   /** Board task ids changed since the session's ledger was made; null (unknown): the next batch reconciles all. */
   private boardChanged: Set<string> | null = null;
   /** Board edits (hold, priority, trust) waiting to be audited by the next batch. */
   private edits: BoardEdit[] = [];
   private archiveDue = false;
+  /** Tasks and outcomes the current archive sweep took out of the live documents so far. */
+  private swept = 0;
+  /** performance.now() before which no archive slice starts: each slice is followed by as long without one. */
+  private archiveNotBefore = 0;
   private lastArchiveCheck = 0;
   private earliestExpiry = Infinity;
 
@@ -75,11 +82,13 @@ export class BatchRunner {
     this.earliestExpiry = this.host.session().earliestExpiry();
     this.lastArchiveCheck = this.host.opts.now();
     this.archiveDue = true;
+    this.archiveQueue.reset(this.host.session().ledger());
   }
 
-  /** The next batch checks for outcomes and tasks to archive. */
+  /** The next batch checks for outcomes and tasks to archive (now: not paced). */
   archiveNext(): void {
     this.archiveDue = true;
+    this.archiveNotBefore = 0;
   }
 
   /** Whether another batch should follow without a new intent (board changed, edits unaudited). */
@@ -96,7 +105,16 @@ export class BatchRunner {
     }
     // earliestExpiry is a lower bound (kept cheaply per batch); check it exactly before a tick.
     if (this.earliestExpiry <= now) this.earliestExpiry = this.host.session().earliestExpiry();
-    return this.earliestExpiry <= now || this.archiveDue;
+    return this.earliestExpiry <= now || this.archiveSliceDue();
+  }
+
+  /**
+   * An archive slice may run: one is due and the last one's pause is over. A slice takes at
+   * most `archiveSlice` tasks (plan.ts) and is followed by at least as long without one, so
+   * archiving a large backlog takes at most half the relay's time and claims keep flowing.
+   */
+  private archiveSliceDue(): boolean {
+    return this.archiveDue && performance.now() >= this.archiveNotBefore;
   }
 
   /** Run one batch with everything queued; never throws (a failure is answered, logged, backed off). */
@@ -141,9 +159,9 @@ export class BatchRunner {
   private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], edits: BoardEdit[], done: { edits: boolean }): Promise<void> {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
-    const { ledgerDoc, board, audit } = this.host.opts;
-    const archive = this.archiveDue ? { shownOutcomes: ledgerDoc.getMap<Outcome>('outcomes').entries(), outcomes: this.host.session().storedOutcomes, rawTask: (id: string) => board.rawTask(id), retentionMs: this.host.retentionMs, slice: this.host.opts.archiveSlice } : undefined;
-    this.archiveDue = false;
+    const { ledgerDoc, audit } = this.host.opts;
+    const archive = this.archiveSliceDue() ? this.archiveInput(now) : undefined;
+    if (archive) this.archiveDue = false;
     const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.host.session().outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive, edits });
     // One atomic write: ledger ops and audit entries; the audit head moves only if it succeeded.
     const written = await audit.appendWith(plan.events, plan.storeOps);
@@ -158,8 +176,10 @@ export class BatchRunner {
     this.stats.idlePolls += plan.idlePolls;
     // Memory moves only after the write succeeded: a failed batch leaves it as it was.
     this.host.session().commit(scheduled, plan.settled);
+    this.archiveQueue.noteBatch(plan.diff.tasks, plan.settled.outcomes);
     // A slice that left more due: the next batch takes the next one (the sweeper runs it when idle).
     if (this.outcomeArchive.moved(this.host.session(), plan.outcomesArchived) || plan.archiveMore) this.archiveDue = true;
+    else if (archive) this.sweepEnded(plan.archived.length + plan.doc.pruned.length);
     this.show(plan, now);
     const answeredAt = performance.now();
     this.stats.applyMs += answeredAt - persistedAt;
@@ -172,6 +192,29 @@ export class BatchRunner {
       if (this.host.idle()) this.host.session().prepare();
     });
     this.host.notify({ batch: plan.batch, outcomes: plan.outcomes, events: plan.events, tasks: plan.diff.tasks }, plan.doc.diff);
+    if (archive) this.archiveNotBefore = 2 * performance.now() - started;
+    if (archive && this.archiveDue) this.swept += plan.archived.length + plan.doc.pruned.length;
+  }
+
+  /** A slice that left nothing due: the sweep is over; tell the relay what it removed (options.ts onSweepDone). */
+  private sweepEnded(last: number): void {
+    const removed = this.swept + last;
+    this.swept = 0;
+    if (removed > 0) this.host.opts.onSweepDone?.(removed);
+  }
+
+  /** What an archiving batch is given: its candidates in the order they became due (archive.ts). */
+  private archiveInput(now: number): PlanInput['archive'] {
+    const session = this.host.session();
+    const cutoff = now - this.host.retentionMs;
+    return {
+      outcomes: session.storedOutcomes,
+      rawTask: (id: string) => this.host.opts.board.rawTask(id),
+      retentionMs: this.host.retentionMs,
+      slice: this.host.opts.archiveSlice,
+      dueTasks: this.archiveQueue.dueTasks(cutoff, (id) => session.task(id)),
+      dueOutcomes: this.archiveQueue.dueOutcomes(cutoff, (id) => session.outcome(id)),
+    };
   }
 
   /** Apply a recorded batch to the ledger document and the board (archived tasks leave it). */

@@ -31,6 +31,7 @@ import {
   type TaskInput,
 } from '../../shared/model.js';
 import { parseTrustKey } from '../../shared/trust-ladder.js';
+import { boundClientItems } from '../../shared/yjs-clients.js';
 import type { UpsertResult } from '../ports.js';
 
 export interface InvalidTask {
@@ -261,6 +262,8 @@ export class BoardView {
       planned.push({ id, task, exists: existing !== undefined, explicit });
     }
     const result: UpsertResult = { added: [], updated: [], unchanged: [] };
+    // New tasks under a client id with room left: archiving one later costs O(that bound), not O(board).
+    boundClientItems(this.doc);
     this.doc.transact(() => {
       for (const p of planned) {
         // A new task gets every field (defaults included); an existing one only what the input states.

@@ -32,6 +32,12 @@ export interface EngineOptions {
   archiveEveryMs?: number;
   /** At most this many finished tasks leave the live state per batch (default plan.ts ARCHIVE_SLICE). */
   archiveSlice?: number;
+  /**
+   * An archive sweep ended (nothing more due) after taking `removed` tasks and outcomes out of
+   * the live documents: the relay has them checked for rotation (their garbage may now be
+   * most of them, and a pool that goes quiet writes nothing that would trigger the check).
+   */
+  onSweepDone?: (removed: number) => void;
   /** Told of every batch, recorded or failed (the relay's metrics). */
   observer?: EngineObserver;
   /**

@@ -28,23 +28,25 @@ export const OUTCOME_ARCHIVE_MAX = 20_000;
 
 /**
  * The outcomes decided at or before `cutoff`, at most `max` of them: their store ops (out of
- * the ledger, into the archive), their ids, and whether more are due.
+ * the ledger, into the archive), their ids, and whether more are due. `candidates`: the ids
+ * to look at, in order (archive.ts ArchiveQueue), else every outcome in memory.
  */
 export function planOutcomeArchive(
   outcomes: Readonly<Record<string, Outcome>>,
   cutoff: number,
   max = OUTCOME_ARCHIVE_MAX,
+  candidates?: Iterable<string>,
 ): { ops: StoreOp[]; ids: string[]; more: boolean } {
   const ops: StoreOp[] = [];
-  const ids: string[] = [];
-  for (const id in outcomes) {
-    const o = outcomes[id]!;
-    if (typeof o.at !== 'number' || o.at > cutoff) continue;
-    if (ids.length >= max) return { ops, ids, more: true };
-    ids.push(id);
+  const ids = new Set<string>();
+  for (const id of candidates ?? Object.keys(outcomes)) {
+    const o = Object.hasOwn(outcomes, id) ? outcomes[id] : undefined;
+    if (!o || typeof o.at !== 'number' || o.at > cutoff || ids.has(id)) continue;
+    if (ids.size >= max) return { ops, ids: [...ids], more: true };
+    ids.add(id);
     ops.push({ type: 'del', key: OUTCOME_PREFIX + id }, { type: 'put', key: OUTCOME_ARCHIVE_PREFIX + id, value: o });
   }
-  return { ops, ids, more: false };
+  return { ops, ids: [...ids], more: false };
 }
 
 /** Archived outcomes of these ids (ids without one are left out). */

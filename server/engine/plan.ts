@@ -77,29 +77,32 @@ export interface ArchivePlan {
 
 /**
  * At most this many finished tasks, and twice as many shown outcomes, leave the live state per
- * batch; the rest go with the next batches (server/engine/batch.ts runs them back to back,
- * the event loop free in between). Each removal from `owp/board` costs Yjs a splice of the
- * document's struct array (O(board size)), so one batch archiving a day's work at once held
- * the relay for minutes; a slice holds it for tens of ms (docs/BENCHMARKS.md, "Session 7").
+ * batch; the rest go with the next batches (server/engine/batch.ts: a slice, then at least as
+ * long without one, the event loop free in between). One batch archiving every task past the
+ * window held the relay for minutes after 100,000 lifecycles; a slice costs its size (Yjs:
+ * ~40 us a board task, shared/yjs-clients.ts) plus a copy of the tasks record and, in the
+ * next batch, the scheduler's index rebuild, both O(tasks): docs/BENCHMARKS.md, "Session 7".
  */
-export const ARCHIVE_SLICE = 250;
+export const ARCHIVE_SLICE = 1000;
 
 /**
  * Finished tasks and shown outcomes older than the retention window leave the live state,
- * at most `max` tasks and `2 * max` outcomes (in record order: the oldest first).
+ * at most `max` tasks and `2 * max` outcomes, oldest first. `dueTasks`: the candidates in
+ * order (archive.ts ArchiveQueue; checked here against `tasks`), else every task is looked at.
  */
 export function planArchive(
   tasks: Record<string, TaskRuntime>,
-  shownOutcomes: Iterable<[string, Outcome]>,
+  shownOutcomes: Iterable<[string, Outcome]> | undefined,
   rawTask: (id: string) => unknown,
   now: number,
   retentionMs: number,
   max = ARCHIVE_SLICE,
+  dueTasks?: Iterable<string>,
 ): ArchivePlan {
   const cutoff = now - retentionMs;
   const pruned: string[] = [];
   let more = false;
-  for (const [id, o] of shownOutcomes) {
+  for (const [id, o] of shownOutcomes ?? []) {
     if (!o || typeof o.at !== 'number' || o.at > cutoff) continue;
     if (pruned.length >= 2 * max) {
       more = true;
@@ -108,21 +111,21 @@ export function planArchive(
     pruned.push(id);
   }
   const ops: StoreOp[] = [];
-  const archived: string[] = [];
-  for (const id in tasks) {
-    const rt = tasks[id]!;
-    if (!TERMINAL_STATES.includes(rt.state) || rt.updatedAt > cutoff) continue;
-    if (archived.length >= max) {
+  const archived = new Set<string>();
+  for (const id of dueTasks ?? Object.keys(tasks)) {
+    const rt = tasks[id];
+    if (!rt || !TERMINAL_STATES.includes(rt.state) || rt.updatedAt > cutoff || archived.has(id)) continue;
+    if (archived.size >= max) {
       more = true;
       break;
     }
     ops.push({ type: 'put', key: ARCHIVE_PREFIX + id, value: { task: rawTask(id) ?? null, runtime: rt, archivedAt: now } });
-    archived.push(id);
+    archived.add(id);
   }
-  if (archived.length === 0) return { ops, archived, pruned, tasks, more };
+  if (archived.size === 0) return { ops, archived: [], pruned, tasks, more };
   const kept = { ...tasks };
   for (const id of archived) delete kept[id];
-  return { ops, archived, pruned, tasks: kept, more };
+  return { ops, archived: [...archived], pruned, tasks: kept, more };
 }
 
 export interface PlanInput {
@@ -133,8 +136,21 @@ export interface PlanInput {
   /** The ledger document's task entries (heartbeat-only expiry moves are not shown again). */
   shownTasks: { get(taskId: string): unknown };
   now: number;
-  /** Given when finished tasks and old outcomes are due to leave the live state (`outcomes`: the ones in memory). */
-  archive?: { shownOutcomes: Iterable<[string, Outcome]>; outcomes: Readonly<Record<string, Outcome>>; rawTask: (id: string) => unknown; retentionMs: number; slice?: number };
+  /**
+   * Given when finished tasks and old outcomes are due to leave the live state (`outcomes`:
+   * the ones in memory). `dueTasks` / `dueOutcomes`: the candidates in order (archive.ts);
+   * with `dueOutcomes` the document loses exactly the outcomes memory does (it shows no
+   * other), else `shownOutcomes` is scanned.
+   */
+  archive?: {
+    shownOutcomes?: Iterable<[string, Outcome]>;
+    outcomes: Readonly<Record<string, Outcome>>;
+    rawTask: (id: string) => unknown;
+    retentionMs: number;
+    slice?: number;
+    dueTasks?: Iterable<string>;
+    dueOutcomes?: Iterable<string>;
+  };
   /** Board edits since the last batch (hold, priority, trust): audited after the batch's own events. */
   edits?: readonly BoardEdit[];
 }
@@ -197,8 +213,10 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
   let outcomesArchived: BatchPlan['outcomesArchived'] = { ids: [], more: false };
   if (input.archive) {
     const a = input.archive;
-    ({ ops: archiveOps, archived, pruned, tasks, more: archiveMore } = planArchive(tasks, a.shownOutcomes, a.rawTask, now, a.retentionMs, a.slice));
-    const o = planOutcomeArchive(a.outcomes, now - a.retentionMs, 4 * (a.slice ?? ARCHIVE_SLICE));
+    const shown = a.dueOutcomes ? undefined : a.shownOutcomes;
+    ({ ops: archiveOps, archived, pruned, tasks, more: archiveMore } = planArchive(tasks, shown, a.rawTask, now, a.retentionMs, a.slice, a.dueTasks));
+    const o = planOutcomeArchive(a.outcomes, now - a.retentionMs, 4 * (a.slice ?? ARCHIVE_SLICE), a.dueOutcomes);
+    if (a.dueOutcomes) pruned = o.ids;
     outcomesArchived = { ids: o.ids, more: o.more };
     if (o.ops.length > 0) archiveOps = [...archiveOps, ...o.ops];
   }

@@ -61,7 +61,7 @@ export interface Entry {
   /** The largest fresh size seen since the last rotation, and the garbage measured at the last check. */
   maxFreshBytes: number;
   garbageAtCheck: number;
-  /** Garbage that may have been added since the last check: bytes logged plus `garbageOf` each transaction. */
+  /** Garbage that may have been added since the last check: `garbageOf` each transaction. */
   sinceCheck: number;
   /** A rotation check is queued in the chain (the append path forces one at most once). */
   checkQueued: boolean;
@@ -305,9 +305,9 @@ export class DocStore {
     if (e.sinceCompaction >= this.compactEvery && e.bytesSinceCompaction >= this.compactSizeFactor * e.snapBytes) this.scheduleCompaction(name, e);
     const r = this.rotation;
     if (r?.docs.includes(name)) {
-      // Garbage grows at most by what is logged and deleted; past the trigger a check is forced
+      // Garbage grows at most by what deleted structs keep (`garbageOf`); past the trigger a check is forced
       // once (minGarbageBytes 0, tests: checked at compactions only).
-      e.sinceCheck += update.byteLength + garbageOf(tr);
+      e.sinceCheck += garbageOf(tr, update);
       if (r.minGarbageBytes && !e.checkQueued && e.freshBytes !== undefined && rotationCheckDue(e, r)) {
         e.checkQueued = true;
         this.scheduleCompaction(name, e, true);

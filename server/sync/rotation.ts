@@ -61,11 +61,52 @@ export function rotationOps(name: string, snap: Uint8Array, next: Generation, lo
   ];
 }
 
-/** Estimated tombstone bytes a transaction left (a tiny update may delete thousands): each deleted item keeps its id and key, ~32 bytes. */
-export function garbageOf(tr?: Y.Transaction): number {
+const varintBytes = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+const idBytes = (id: Y.ID): number => varintBytes(id.client) + varintBytes(id.clock);
+
+/** A struct's parent as the encoding names it: a root's name (UTF-8: at most 3 bytes per UTF-16 unit) or a nested type's id. */
+function parentBytes(s: Y.Item): number {
+  const parent = s.parent as Y.AbstractType<unknown> | null;
+  if (parent instanceof Y.AbstractType && parent._item === null) return 2 + 3 * Y.findRootTypeKey(parent).length;
+  return 1 + (parent?._item ? idBytes(parent._item.id) : 10);
+}
+
+/** Whether a later entry of the same map key is live (a replacement, not a deletion). */
+function replaced(s: Y.Item): boolean {
+  const current = (s.parent as unknown as { _map?: Map<string, Y.Item> } | null)?._map?.get(s.parentSub!);
+  return current !== undefined && current !== s && !current.deleted;
+}
+
+/**
+ * The bytes a deleted struct adds to the encoded doc beyond what a rebuild encodes (gc drops
+ * its content): its info byte, its length and its delete-set entry, and
+ * - a replaced map entry: the id its replacement names as origin (a rebuild's entry names
+ *   none; the entry's own origin was counted when it replaced the one before);
+ * - a map entry deleted outright: its parent and key (written once per key; a rebuild has none);
+ * - anything else (an array's item): its neighbours' ids, or its parent without neighbours.
+ * Varints at their real length. Measured against the real figure in docs/BENCHMARKS.md.
+ */
+function keptBytes(s: Y.Item | Y.GC): number {
+  const n = 1 + varintBytes(s.length) + varintBytes(s.id.clock) + varintBytes(s.length);
+  if (!(s instanceof Y.Item)) return n;
+  if (s.parentSub !== null) return replaced(s) ? n + varintBytes(s.id.client) + varintBytes(s.id.clock + s.length - 1) : n + parentBytes(s) + 2 + Buffer.byteLength(s.parentSub);
+  if (!s.origin && !s.rightOrigin) return n + parentBytes(s);
+  return n + (s.origin ? idBytes(s.origin) : 0) + (s.rightOrigin ? idBytes(s.rightOrigin) : 0);
+}
+
+/**
+ * The garbage a transaction added, estimated from what its deleted structs keep (a tiny update
+ * may delete thousands). Live content inserted is no garbage (a rebuild carries it too);
+ * structs left pending (their dependencies missing) are, so such an update counts whole.
+ * Measured against the real figure (errs high) in docs/BENCHMARKS.md, "Session 7: sync layer".
+ */
+export function garbageOf(tr: Y.Transaction | undefined, update: Uint8Array): number {
+  if (!tr) return update.byteLength;
   let n = 0;
-  for (const dels of tr?.deleteSet.clients.values() ?? []) for (const d of dels) n += d.len;
-  return n * 32;
+  for (const client of tr.deleteSet.clients.keys()) n += varintBytes(client) + 1; // the client's delete-set header (if new)
+  Y.iterateDeletedStructs(tr, tr.deleteSet, (s) => void (n += keptBytes(s)));
+  const store = tr.doc.store;
+  return store.pendingStructs || store.pendingDs ? n + update.byteLength : n;
 }
 
 /** True when the garbage in `encodedBytes` over `freshBytes` is worth a rotation. */

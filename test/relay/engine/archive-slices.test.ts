@@ -6,8 +6,17 @@
  * relay for minutes after 100,000 lifecycles. Real relay, real LevelDB in a temp folder, real
  * sync clients; the clock is moved by hand and every step waits for a state, never a time.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { openAuditLog } from '../../../server/audit/index.js';
+import { BoardView } from '../../../server/engine/board.js';
+import { Engine } from '../../../server/engine/engine.js';
+import { openStore } from '../../../server/store/index.js';
 import { TERMINAL_STATES, type Outcome, type TaskRuntime } from '../../../shared/model.js';
+import { ArchiveQueue } from '../../../server/engine/archive.js';
 import { planArchive } from '../../../server/engine/plan.js';
 import { startTestRelay, waitFor, type TestRelay } from '../../helpers/relay.js';
 import { connectDoc, type YClient } from '../../helpers/yclient.js';
@@ -15,8 +24,11 @@ import { connectDoc, type YClient } from '../../helpers/yclient.js';
 const enc = encodeURIComponent;
 let relays: TestRelay[] = [];
 let clients: YClient[] = [];
+let cleanup: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
   for (const c of clients) c.destroy();
   clients = [];
   for (const r of relays.reverse()) await r.close();
@@ -53,6 +65,31 @@ describe('planArchive', () => {
     expect(first.archived).toEqual(['o/r#1', 'o/r#2', 'o/r#3', 'o/r#4', 'o/r#6', 'o/r#7', 'o/r#8', 'o/r#9']);
     expect(first.pruned).toEqual(outcomes.slice(0, 16).map(([id]) => id));
     expect(first.more).toBe(true);
+  });
+});
+
+describe('ArchiveQueue', () => {
+  it('yields finished tasks and outcomes in the order they became due, checked against the current state', () => {
+    const q = new ArchiveQueue();
+    const tasks: Record<string, TaskRuntime> = { a: runtime('done', 30), b: runtime('queued', 5), c: runtime('cancelled', 10) };
+    const outcomes: Record<string, Outcome> = { x: { intentId: 'x', at: 20 } as Outcome, y: { intentId: 'y', at: 10 } as Outcome };
+    q.reset({ batch: 1, tasks, workers: {}, outcomes });
+    q.noteBatch({ d: runtime('done', 40), b: runtime('leased', 41) }, { z: { intentId: 'z', at: 40 } as Outcome });
+    tasks.d = runtime('done', 40);
+    const task = (id: string) => tasks[id];
+    expect([...q.dueTasks(35, task)]).toEqual(['c', 'a']);
+    expect([...q.dueTasks(100, task)]).toEqual(['c', 'a', 'd']);
+    expect([...q.dueOutcomes(100, (id) => outcomes[id])]).toEqual(['y', 'x']);
+    // Not written yet (a failed batch): still candidates. Archived: dropped for good.
+    expect([...q.dueTasks(35, task)]).toEqual(['c', 'a']);
+    delete tasks.c;
+    tasks.a = runtime('queued', 50); // requeued: its entry is stale
+    expect([...q.dueTasks(100, task)]).toEqual(['d']);
+    expect(q.size.tasks).toBe(1);
+    // A repeat noted twice is yielded once per entry; planArchive takes it once.
+    q.noteBatch({ d: runtime('done', 40) }, {});
+    expect([...q.dueTasks(100, task)]).toEqual(['d', 'd']);
+    expect(planArchive(tasks, undefined, () => undefined, 100, 0, 10, q.dueTasks(100, task)).archived).toEqual(['d']);
   });
 });
 
@@ -96,5 +133,37 @@ describe('the archive sweep on a relay', () => {
     const again = await r.api(maint, 'POST', `/api/tasks/${enc(finished[0]!)}/cancel`, { reason: 'done', intentId: `cancel-${finished[0]}` });
     expect(again.body.outcome).toMatchObject({ intentId: `cancel-${finished[0]}`, status: 'applied' });
     expect((await r.api(maint, 'GET', '/api/audit/verify')).body.ok).toBe(true);
+  });
+});
+
+describe('the end of a sweep', () => {
+  it('tells the relay how much the sweep took out of the live documents, once, when nothing more is due', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'owp-engine-'));
+    const store = await openStore(dir);
+    cleanup.push(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const board = new BoardView(new Y.Doc());
+    const ids = ['o/r#1', 'o/r#2', 'o/r#3', 'o/r#4', 'o/r#5', 'o/r#6'];
+    board.upsertTasks(ids.map((id) => ({ id, repo: 'o/r', title: id })), 1);
+    const ledgerDoc = new Y.Doc();
+    let now = 1_000_000;
+    const ended: number[] = [];
+    const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const engine = await Engine.open({ store, audit: await openAuditLog(store), board, ledgerDoc, now: () => now, log, retentionMs: 1000, archiveEveryMs: 1e12, archiveSlice: 2, onSweepDone: (n) => ended.push(n) });
+    cleanup.push(() => engine.stop());
+    for (const id of ids.slice(0, 5)) expect((await engine.submit({ kind: 'cancel', id: `c-${id}`, workerId: 'maint', taskId: id })).status).toBe('applied');
+    expect(ledgerDoc.getMap('outcomes').size).toBe(5);
+    now += 2000;
+    await engine.sweep();
+    await waitFor(() => ended.length > 0, 10_000, 'the sweep to end');
+    // 5 tasks (slices of 2, 2, 1) and their 5 outcomes.
+    expect(ended).toEqual([10]);
+    expect(Object.keys(engine.ledger().tasks)).toEqual(['o/r#6']);
+    expect(ledgerDoc.getMap('outcomes').size).toBe(0);
+    expect(Object.keys(board.board().tasks)).toEqual(['o/r#6']);
+    await engine.sweep();
+    expect(ended).toEqual([10]);
   });
 });
