@@ -161,8 +161,19 @@ export class SharedDocs {
     }
   }
 
-  /** A check found a rotation due: rotate under the lock. True when rotated (or swapped in and failed: reloading). */
+  /**
+   * A check found a rotation due: rotate under the lock. The rebuild is made before the lock
+   * and reused under it when the doc did not change meanwhile (an `update` listener says so),
+   * so the lock is held for the log read and the write alone. True when rotated (or swapped in
+   * and failed: reloading).
+   */
   private async rotate(name: string, e: Entry, encoded: number, policy: RotationPolicy): Promise<boolean> {
+    let probe = rebuildIfDue(e, encoded, policy);
+    if (!probe) return false;
+    const watched = e.doc;
+    let changed = false;
+    const mark = () => void (changed = true);
+    watched.on('update', mark);
     let old: Y.Doc | undefined;
     let behind = false;
     const started = performance.now();
@@ -173,7 +184,8 @@ export class SharedDocs {
         if (this.h.closed() || this.h.entry(name) !== e) return undefined;
         if ((behind = stored !== undefined && stored !== e.gen.generation)) return undefined;
         if (logged.length > 0) Y.applyUpdate(e.doc, Y.mergeUpdates(logged.map(([, u]) => u)), REMOTE);
-        const built = rebuildIfDue(e, encoded, policy);
+        const built = !changed && e.doc === watched ? probe : rebuildIfDue(e, encoded, policy);
+        if (built === probe) probe = undefined;
         if (!built) return undefined;
         old = this.h.swap(name, e, built.fresh, built.next, built.snap.byteLength);
         return { generation: built.next.generation, ops: rotationOps(name, built.snap, built.next, logged.map(([k]) => k)) };
@@ -189,6 +201,8 @@ export class SharedDocs {
       this.reload(name, e);
       return true;
     } finally {
+      watched.off('update', mark);
+      (probe as { fresh: Y.Doc } | undefined)?.fresh.destroy();
       (old as Y.Doc | undefined)?.destroy();
     }
   }
