@@ -30,9 +30,11 @@ export type { EncodeRequest, Encoded } from './snapshot-work.js';
 /**
  * The worker: the compiled entry next to this bundle, or the source under tsx (registered in
  * the worker first: `--import` in a worker's execArgv comes too late for its entry module).
+ * The compiled worker takes none of the relay's node flags: it needs no preload, and one the
+ * relay was started with (a bench's `--import` of a .ts monitor) would stop it loading.
  */
 function startWorker(): Worker {
-  if (compiled) return new Worker(new URL('./snapshot-worker.js', import.meta.url));
+  if (compiled) return new Worker(new URL('./snapshot-worker.js', import.meta.url), { execArgv: [] });
   const req = createRequire(import.meta.url);
   const pkg = req.resolve('tsx/package.json');
   const { exports } = JSON.parse(readFileSync(pkg, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
