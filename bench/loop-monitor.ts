@@ -69,7 +69,7 @@ function report(): void {
   process.stderr.write(
     `loop-monitor: ${window === 'all' ? 'whole run' : 'measured window'}: event-loop delay p50 ${ms(h.percentile(50))} ms, p99 ${ms(h.percentile(99))} ms, max ${ms(h.max)} ms; ` +
       `gc ${k('scavenges', minor)}, ${k('mark-compacts', major)}, ${k('other', other)}; old space grew ${(promoted / 2 ** 20).toFixed(1)} MiB across collections; ` +
-      `heap max ${(heapMax / 2 ** 20).toFixed(0)} MiB; max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`,
+      `heap max ${(heapMax / 2 ** 20).toFixed(0)} MiB; RSS at exit ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB\n`,
   );
 }
 process.on('exit', report);
