@@ -32,7 +32,7 @@ let lastOld = oldSpace();
 const obs = new PerformanceObserver((list) => {
   if (window === 'closed') return;
   for (const e of list.getEntries()) {
-    const kind = (e.detail as { kind?: number } | undefined)?.kind;
+    const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
     const k = kind === constants.NODE_PERFORMANCE_GC_MINOR ? minor : kind === constants.NODE_PERFORMANCE_GC_MAJOR ? major : other;
     k.n++;
     k.total += e.duration;
