@@ -5,7 +5,7 @@
  * touched (a copy in a temp folder is started on). `--prime`: start and stop once first,
  * untimed (a relay that ran on the data before this build stopped without writing what this
  * build writes at a stop, e.g. the stats checkpoint). OWP_BENCH_PROF=dir: a CPU profile of
- * each start (bench/profile-summary.ts).
+ * each start (bench/profile-summary.ts). Each run prints the relay's own steps (its `relay ready` line).
  *
  * `node --import tsx bench/coldstart.ts --data=DIR [--runs=3] [--prime]` (make DIR with
  * `bench/lifecycles.ts --keep=DIR`).
@@ -29,8 +29,12 @@ try {
     const load = loadavg()[0]!.toFixed(1);
     const r = await readyMs(copy);
     ms.push(r.ms);
-    console.log(`  cold start ${i + 1}: ${Math.round(r.ms)} ms (load ${load})`);
     await r.relay.stop();
+    const out = r.relay.output();
+    // The relay's own account of its start: the ms of each step (server/relay.ts, `relay ready`).
+    const line = /^.*"relay ready".*$/m.exec(out)?.[0];
+    const phases = line ? (JSON.parse(line) as { phases?: Record<string, number> }).phases : undefined;
+    console.log(`  cold start ${i + 1}: ${Math.round(r.ms)} ms (load ${load})${phases ? ` steps ${JSON.stringify(phases)}` : ''}`);
   }
   ms.sort((a, b) => a - b);
   console.log(JSON.stringify({ runs, medianMs: Math.round(ms[Math.floor(ms.length / 2)]!), ms: ms.map(Math.round) }));

@@ -59,9 +59,9 @@ export function call(base: string, token: string, method: string, path: string, 
  * The relay as `npm start` starts it: the `node` command of package.json's `start` script,
  * run directly (no npm in between, so SIGTERM reaches the relay). OWP_BENCH_NODE_FLAGS:
  * extra `node` flags (e.g. `--max-semi-space-size=64`), for experiments; OWP_BENCH_PROF=dir
- * writes a CPU profile of the relay there. `env` adds variables (OWP_LIMITS_REQUESTS_PER_SECOND, ...: docs/CONFIG.md).
+ * writes a CPU profile of the relay there; output(), once stopped: its last 64 KiB of log. `env` adds variables (OWP_LIMITS_REQUESTS_PER_SECOND, ...: docs/CONFIG.md).
  */
-export async function startRelay(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export async function startRelay(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop(): Promise<void>; output(): string }> {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const [cmd, ...startArgs] = pkg.scripts.start.split(/\s+/);
   if (cmd !== 'node') throw new Error(`bench: package.json's start script does not run node: ${pkg.scripts.start}`);
@@ -72,10 +72,12 @@ export async function startRelay(dataDir: string, env: Record<string, string> = 
   // OWP_BENCH_ALLOC=dir: allocation sampling between two SIGUSR2 (bench/alloc-monitor.mjs).
   const alloc = process.env.OWP_BENCH_ALLOC ? ['--import', './bench/alloc-monitor.mjs'] : [];
   const server = await startServer([...nodeFlags, ...prof, ...loopmon, ...alloc, ...startArgs], { OWP_HOST: '127.0.0.1', OWP_PORT: '0', OWP_DATA: dataDir, OWP_ADMIN_TOKEN: ADMIN, ...env });
+  let output = '';
   return {
     ...server,
+    output: () => output,
     async stop() {
-      const out = await server.stop();
+      const out = (output = await server.stop());
       // Lines a preloaded observer printed on exit (bench/loop-monitor.ts, `bench-*:` lines).
       for (const m of out.matchAll(/^.*?((?:loop-monitor|bench-[a-z]+): .*)$/gm)) console.log(`  relay ${m[1]}`);
     },

@@ -11,7 +11,7 @@
  *   binding closes what it opened, the port included.
  * - Close order: stop accepting -> features stop -> engine finishes the tick in flight and
  *   the intents queued -> stats checkpoint written (./stats/saver.ts) -> SSE and sockets closed (1001) -> documents flushed and compacted
- *   -> LevelDB closed. close() is idempotent.
+ *   -> key segments with many deletes compacted (./store/store.ts) -> LevelDB closed. close() is idempotent.
  * - Feature modules see only RelayPort (server/ports.ts).
  */
 import { mkdir, readFile } from 'node:fs/promises';
@@ -53,6 +53,13 @@ export type { RelayConfig } from './relay-config.js';
 
 /** An archive sweep that removed this many tasks and outcomes has the board and ledger checked for rotation at its end. */
 const SWEEP_ROTATION_CHECK = 2_000;
+/**
+ * Key segments with this many deletes are compacted (LevelDB tombstones: ./store/store.ts)
+ * after such a sweep, and at a clean stop with a tenth of it: a start scans `doc/` and
+ * `ledger/`, and a scan walks every tombstone (after 100,000 lifecycles, 100 inbox documents
+ * took 436 ms to read one by one, 8 ms once compacted).
+ */
+const COMPACT_DELETES = 10_000;
 
 export interface RunningRelay {
   url: string;
@@ -152,7 +159,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       archiveSlice: config.archiveSlice,
       // A large sweep leaves the documents mostly garbage: check them for rotation now.
       onSweepDone: (removed) => {
-        if (removed >= SWEEP_ROTATION_CHECK) for (const name of [BOARD_DOC, LEDGER_DOC]) void docs.compact(name);
+        if (removed < SWEEP_ROTATION_CHECK) return;
+        void Promise.all([BOARD_DOC, LEDGER_DOC].map((name) => docs.compact(name)))
+          .then(() => store.compactDeleted?.(COMPACT_DELETES))
+          .catch((e: unknown) => log.warn('store compaction failed', { error: String(e) }));
       },
       observer: metrics.engineObserver(),
     });
@@ -329,6 +339,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         for (const s of sockets) s.destroy();
         await stopped;
         await docs.close();
+        // The tombstones the documents' compactions and the archive left: the next start scans past none.
+        await store.compactDeleted?.(COMPACT_DELETES / 10).catch((e: unknown) => log.warn('store compaction failed', { error: String(e) }));
         await (cluster ? cluster.close() : store.close());
       })());
 

@@ -7,6 +7,9 @@
  * - Keys are UTF-8 (LevelDB orders their bytes: code point order), values raw bytes. Data
  *   written before the storage port (JSON values through Level's json encoding) is the same bytes.
  * - Iterators read LevelDB's implicit snapshot taken when they are created.
+ * - `compactRange` drops the tombstones of deleted keys in a range (a range scan walks every
+ *   one until LevelDB's own compactions reach them: after 100,000 task lifecycles the 104 keys
+ *   of `doc/` took 141 ms to list, 9 ms once compacted).
  * - A batch (one chained LevelDB WriteBatch: all ops or none) with `sync` is fsynced
  *   (LevelDB's `sync: true`) before it resolves.
  */
@@ -27,6 +30,7 @@ async function* levelIterate(db: Db, range: KeyRange): AsyncIterableIterator<[st
 export async function openLevelBackend(dir: string): Promise<StoreBackend> {
   const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
   await db.open();
+  const native = db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
   let closed = false;
   const open = () => {
     if (closed) throw new StoreError('closed', 'the store is closed');
@@ -61,6 +65,14 @@ export async function openLevelBackend(dir: string): Promise<StoreBackend> {
       open();
       return levelIterate(db, range);
     },
+    // LevelDB's own thread does the work; the event loop only waits for it (`level` types
+    // cover browsers too; in Node it is classic-level, which has it).
+    compactRange: native.compactRange
+      ? async (range) => {
+          open();
+          await native.compactRange!.call(db, range.gte, range.lt);
+        }
+      : undefined,
     async close() {
       closed = true;
       if (db.status === 'open' || db.status === 'opening') await db.close();

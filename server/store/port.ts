@@ -56,6 +56,12 @@ export interface StoreBackend {
    * relay's tables). Without it, the relay counts its data folder (owp_db_size_bytes).
    */
   sizeBytes?(): Promise<number | undefined>;
+  /**
+   * Optional: rewrite the stored data of `[gte, lt)` without the deleted entries it still
+   * carries (LevelDB keeps a tombstone per deleted key until a compaction reaches it, and every
+   * range scan walks them). Changes no value. Backends without tombstones leave it out.
+   */
+  compactRange?(range: { gte: string; lt: string }): Promise<void>;
 }
 
 /** A stable error for bad input to the store (a bad key, a value that is not what the caller asked for). */

@@ -10,10 +10,14 @@
  * - Durability (`createStore(backend, { durability })`, OWP_DURABILITY): with `fsync` (the
  *   default) every batch, put and del asks the backend for `sync`, so whatever a caller awaited
  *   is on stable storage; with `os` none does (docs/RELIABILITY.md).
+ * - Deleted keys are counted by their first path segment (`doc/`, `ledger/`, ...);
+ *   `compactDeleted(min)` has the backend drop the tombstones of each segment with at least
+ *   `min` deletes since its last compaction (LevelDB: a range scan walks every tombstone, and a
+ *   start scans `doc/` and `ledger/`). One compaction at a time; a no-op without `compactRange`.
  * - Key layout of the whole relay: docs/STORAGE.md.
  */
 import type { KvStore } from '../ports.js';
-import { checkKey, checkRange, prefixRange, StoreError, type Durability, type KeyRange, type RawOp, type StoreBackend } from './port.js';
+import { checkKey, checkRange, prefixEnd, prefixRange, StoreError, type Durability, type KeyRange, type RawOp, type StoreBackend } from './port.js';
 
 export type ValueKind = 'json' | 'binary';
 
@@ -55,6 +59,8 @@ export interface Store {
   keys(prefix: string, opts?: { reverse?: boolean; limit?: number }): Promise<string[]>;
   /** Entries of any key range, lazily, from one snapshot (break out of the loop to stop early). */
   iterate<T>(range: KeyRange, encoding?: ValueKind): AsyncIterableIterator<[string, T]>;
+  /** Compact away the tombstones of every key segment with at least `minDeletes` deletes since its last compaction; resolves with the segments done. */
+  compactDeleted?(minDeletes: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -105,6 +111,25 @@ export interface StoreOptions {
 export function createStore(backend: StoreBackend, opts: StoreOptions = {}): Store {
   const durability = opts.durability ?? 'fsync';
   const write = { sync: durability === 'fsync' };
+  /** Deletes since the segment's last compaction, by first path segment (`doc/`). */
+  const deleted = new Map<string, number>();
+  const countDelete = (key: string) => {
+    const slash = key.indexOf('/');
+    const segment = slash < 0 ? key : key.slice(0, slash + 1);
+    deleted.set(segment, (deleted.get(segment) ?? 0) + 1);
+  };
+  let compacting: Promise<string[]> = Promise.resolve([]);
+  const compactDeleted = async (minDeletes: number): Promise<string[]> => {
+    const done: string[] = [];
+    if (!backend.compactRange) return done;
+    for (const [segment, n] of [...deleted]) {
+      if (n < minDeletes) continue;
+      deleted.set(segment, 0);
+      await backend.compactRange({ gte: segment, lt: prefixEnd(segment) ?? '\uffff' });
+      done.push(segment);
+    }
+    return done;
+  };
   const store: Store = {
     backend,
     durability,
@@ -120,7 +145,9 @@ export function createStore(backend: StoreBackend, opts: StoreOptions = {}): Sto
     },
     async batch(ops) {
       if (ops.length === 0) return;
-      await backend.batch(ops.map(toRawOp), write);
+      const raw = ops.map(toRawOp);
+      await backend.batch(raw, write);
+      for (const op of raw) if (op.type === 'del') countDelete(op.key);
     },
     async get<T>(key: string) {
       const bytes = await backend.get(checkKey(key));
@@ -128,7 +155,10 @@ export function createStore(backend: StoreBackend, opts: StoreOptions = {}): Sto
     },
     getBinary: async (key) => backend.get(checkKey(key)),
     put: async (key, value) => backend.batch([toRawOp({ type: 'put', key, value })], write),
-    del: async (key) => backend.batch([{ type: 'del', key: checkKey(key) }], write),
+    del: async (key) => {
+      await backend.batch([{ type: 'del', key: checkKey(key) }], write);
+      countDelete(key);
+    },
     async entries<T>(prefix: string, opts: ScanOptions = {}) {
       const out: Array<[string, T]> = [];
       for await (const e of store.iterate<T>(prefixRange(checkKey(prefix), opts), opts.encoding)) out.push(e);
@@ -140,7 +170,11 @@ export function createStore(backend: StoreBackend, opts: StoreOptions = {}): Sto
       return out;
     },
     iterate: <T>(range: KeyRange, encoding: ValueKind = 'json') => decoded<T>(backend.iterate(checkRange(range)), encoding),
-    close: async () => backend.close(),
+    compactDeleted: (minDeletes) => (compacting = compacting.catch(() => []).then(() => compactDeleted(minDeletes))),
+    close: async () => {
+      await compacting.catch(() => undefined);
+      await backend.close();
+    },
   };
   return store;
 }
