@@ -9,7 +9,8 @@
  * Invariants: observes only; changes nothing in the relay's behaviour. Plain JavaScript, not
  * TypeScript: worker threads inherit the relay's `--import` flags, and a .ts import (tsx does
  * not load there) fails the snapshot worker, which moves its encoding onto the event loop. In a
- * worker thread this module does nothing.
+ * worker thread this module does nothing. OWP_BENCH_ALLOC_PROMOTED=1 samples only what outlived
+ * the young generation.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -18,6 +19,9 @@ import { isMainThread } from 'node:worker_threads';
 
 const dir = process.env.OWP_BENCH_ALLOC ?? '.';
 let sampling = false;
+// OWP_BENCH_ALLOC_PROMOTED=1: leave out what scavenges freed, so the profile holds what was
+// promoted to old space (or allocated there) and what is still alive: the mark-compacts' work.
+const promotedOnly = process.env.OWP_BENCH_ALLOC_PROMOTED === '1';
 
 /** @param {{ selfSize: number, children: any[] }} n */
 function total(n) {
@@ -31,7 +35,7 @@ function total(n) {
 async function toggle(session) {
   if (!sampling) {
     sampling = true;
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !promotedOnly });
     return;
   }
   sampling = false;

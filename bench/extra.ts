@@ -4,14 +4,16 @@
  * - relay memory (RSS) with N connected read-only WebSocket (Yjs) clients on `owp/ledger`;
  * - one ledger change reaching all N clients: from the claim's HTTP answer (the relay applies
  *   the change to the document just before answering) to the change arriving in each
- *   client's copy, p50 / p99 / max over every (change, client);
+ *   client's copy, p50 / p99 / max over every (change, client); N stock clients in one
+ *   process, and beside it (bench/fanout-wire.ts) the relay's delivery at the wire and the stock
+ *   clients spread over two processes;
  * - the plugin's claim path (bench/plugin-path.ts), the state after many lifecycles
  *   (bench/lifecycles.ts), the vault mirror (bench/vault-mirror.ts);
  * - the plugin bundle's size (`npm run build`, main.js).
  *
  * Standalone: `node --import tsx bench/extra.ts [--quick]`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +137,29 @@ export async function runFanout(clients: number, changes: number, tasks = 1000):
   }
 }
 
+/** One run of bench/fanout-wire.ts (its own relay, 1,000 tasks, 10 changes): p50 / p99 / max ms. */
+export interface FanoutLine {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * The same change measured by bench/fanout-wire.ts in a child process: `[]` at the wire (raw
+ * sockets, the relay's delivery alone), `['--stock', '--procs=2']` the stock clients spread over
+ * two processes (each half the `Y.Doc`s), so the load generator's own Yjs work is split in two.
+ */
+export async function runFanoutScript(clients: number, args: string[]): Promise<FanoutLine> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/fanout-wire.ts'), String(clients), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += String(d)));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  const m = /p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+) ms/.exec(out);
+  if (code !== 0 || !m) throw new Error(`bench/fanout-wire.ts ${args.join(' ')} exited ${code}: ${out.slice(-2000)}`);
+  console.log(`  ${out.trim().split('\n').pop()}`);
+  return { p50: Number(m[1]), p99: Number(m[2]), max: Number(m[3]) };
+}
+
 /** The plugin bundle (`npm run build` -> main.js), in KiB. */
 export async function bundleKiB(): Promise<number> {
   execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'ignore' });
@@ -158,6 +183,9 @@ export const EXTRA_QUICK: ExtraOptions = { clients: 50, changes: 2, claims: 20, 
 export interface ExtraFigures {
   o: ExtraOptions;
   fanout: ExtraResult[];
+  /** bench/fanout-wire.ts: at the wire (raw sockets), and stock clients over two processes. */
+  fanoutWire?: FanoutLine[];
+  fanoutSpread?: FanoutLine[];
   path: ClaimPathResult[];
   vault: VaultMirrorResult[];
   life: LifecycleResult;
@@ -170,7 +198,14 @@ const load = () => loadavg().map((l) => l.toFixed(1)).join(' / ');
 export async function runExtra(o: ExtraOptions): Promise<ExtraFigures> {
   const loads = { fanout: load(), path: '', vault: '', life: '' };
   const fanout: ExtraResult[] = [];
-  for (let i = 0; i < o.runs; i++) fanout.push(await runFanout(o.clients, o.changes));
+  const fanoutWire: FanoutLine[] = [];
+  const fanoutSpread: FanoutLine[] = [];
+  // Alternating, so the three figures of one round share the machine's load.
+  for (let i = 0; i < o.runs; i++) {
+    fanout.push(await runFanout(o.clients, o.changes));
+    fanoutWire.push(await runFanoutScript(o.clients, []));
+    fanoutSpread.push(await runFanoutScript(o.clients, ['--stock', '--procs=2']));
+  }
   loads.path = load();
   const path: ClaimPathResult[] = [];
   for (let i = 0; i < o.runs; i++) {
@@ -185,13 +220,22 @@ export async function runExtra(o: ExtraOptions): Promise<ExtraFigures> {
   }
   loads.life = load();
   const life = await runLifecycles(o.lifecycles, o.wave);
-  return { o, fanout, path, vault, life, bundleKiB: await bundleKiB(), load: loads };
+  return { o, fanout, fanoutWire, fanoutSpread, path, vault, life, bundleKiB: await bundleKiB(), load: loads };
 }
 
 /** The median of the numbers (the lower middle for an even count, so it is a measured value). */
 export function med(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)] ?? NaN;
+}
+
+/** A fan-out row from bench/fanout-wire.ts runs (none when they were not measured). */
+function fanoutRows(f: ExtraFigures, key: 'fanoutWire' | 'fanoutSpread', what: string): string[] {
+  const xs = f[key];
+  if (!xs?.length) return [];
+  const f1 = (n: number) => n.toFixed(1);
+  const p99 = med(xs.map((r) => r.p99));
+  return [`| ${what}, 10 changes: p50 / p99 / max | ${f1(med(xs.map((r) => r.p50)))} / ${f1(p99)} / ${f1(med(xs.map((r) => r.max)))} ms | p99 ${xs.map((r) => f1(r.p99)).join(', ')} | p99 <= 100 ms | ${p99 <= 100 ? 'yes' : '**no**'} | ${f.load.fanout} |`];
 }
 
 export function extraTable(f: ExtraFigures): string {
@@ -215,6 +259,8 @@ export function extraTable(f: ExtraFigures): string {
     '|---|---:|---|---:|---|---|',
     `| plugin claim path (intent appended to the inbox doc -> lease in the client's ledger doc), ${f.path[0]?.claims} claims: p50 / p99 | ${f1(med(f.path.map((r) => r.p50)))} / ${f1(med(f.path.map((r) => r.p99)))} ms | p99 ${runs(f.path.map((r) => r.p99))} | - | - | ${f.load.path} |`,
     `| one ledger change to ${f.o.clients} read-only Yjs clients (claim answered -> change in each copy), ${f.o.changes} changes: p50 / p99 / max | ${f1(med(fo.map((r) => r.fanoutP50)))} / ${f1(fanP99)} / ${f1(med(fo.map((r) => r.fanoutMax)))} ms | p99 ${runs(fo.map((r) => r.fanoutP99))} | p99 <= 100 ms | ${met(fanP99 <= 100)} | ${f.load.fanout} |`,
+    ...fanoutRows(f, 'fanoutWire', `the same at the wire: ${f.o.clients} raw sockets in one process (the update's bytes arrived; no Yjs applied: the relay's delivery)`),
+    ...fanoutRows(f, 'fanoutSpread', `the same, the ${f.o.clients} stock clients spread over 2 load-generator processes (change applied in each copy)`),
     `| ${f.o.clients} clients connected and synced (1,000 tasks in the ledger) | ${f1(med(fo.map((r) => r.connectMs)) / 1000)} s | ${runs(fo.map((r) => r.connectMs / 1000))} | - | - | ${f.load.fanout} |`,
     `| relay RSS: idle with 1,000 tasks / with ${f.o.clients} WebSocket clients | ${f1(med(fo.map((r) => r.rssBeforeMiB)))} / ${f1(rss)} MiB | ${runs(fo.map((r) => r.rssWithClientsMiB))} | <= 256 MB (244 MiB) | ${met(rss * 1024 * 1024 <= 256e6)} | ${f.load.fanout} |`,
     `| after ${life.lifecycles} completed lifecycles (${life.liveTasks} tasks live): owp/board + owp/ledger encoded, once the finished tasks are past retention (archived) | ${f1(mib(life.docBytes.board))} + ${f1(mib(life.docBytes.ledger))} MiB; beyond the live tasks ${f1(mib(beyond))} MiB | 1 | <= 1 MB beyond the live tasks | ${met(beyond <= 1e6)} | ${f.load.life} |`,

@@ -26,6 +26,8 @@ import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { ADMIN, BENCH_LIMITS, agent, call, pct, startRelay } from './harness.js';
 
+// Every y-websocket provider adds a process 'exit' listener.
+process.setMaxListeners(0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 

@@ -96,10 +96,14 @@ export async function runSteady(workers: number, rate: number, durationMs: numbe
     const before = (await call(base, maint, 'GET', '/api/status')).body.engine as { latency: { total: number }; batches: number; scheduleMs: number; persistMs: number; applyMs: number };
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
+    // The relay's preloaded monitors (OWP_BENCH_LOOPMON, OWP_BENCH_ALLOC) count this window only.
+    const signal = process.env.OWP_BENCH_LOOPMON || process.env.OWP_BENCH_ALLOC ? () => process.kill(relay.pid, 'SIGUSR2') : () => {};
+    signal();
     measuring = true;
     const t0 = performance.now();
     await sleep(durationMs);
     measuring = false;
+    signal();
     loop.disable();
     const wallMs = performance.now() - t0;
     const after = (await call(base, maint, 'GET', `/api/status?latencySince=${before.latency.total}`)).body.engine;

@@ -2,9 +2,15 @@
  * One batch of the engine (a tick): take what is queued, look up ids whose outcomes were
  * archived (outcomes.ts), decide in the scheduler session, plan the effects (plan.ts) and
  * perform them in order: ONE atomic store batch (ledger entries + audit entries + archive
- * moves) -> session commit -> ONE `owp/ledger` transaction -> answers -> listeners.
+ * moves) -> session settle -> ONE `owp/ledger` transaction -> answers -> listeners.
  * Nobody is told of an outcome not on disk; a failed write leaves memory, audit head and
  * documents as they were and its callers get `internal` (failures.ts).
+ *
+ * Pipelined: once a batch's write is issued, the next batch is decided on its result (the
+ * session's head, advance()) while that write is in flight. Its write waits for the one
+ * ahead and is not made if that failed; its answers, document change and listeners wait for
+ * the ones ahead. A failed write rolls the session back to the durable ledger and fails
+ * every batch decided on it (an epoch tells which), each as a single failed batch is.
  *
  * Also keeps what carries from one batch to the next: board changes and edits not yet
  * seen, the failure backoff, the lease-expiry lower bound, whether an archive check is
@@ -23,7 +29,7 @@ import { applyToLedgerDoc, resetLedgerDoc, type LedgerDiff } from './ledger-diff
 import { observeBatch } from './observer.js';
 import type { EngineOptions } from './options.js';
 import { OutcomeArchive } from './outcomes.js';
-import { earliestLeaseExpiry, planBatch, type BatchPlan, type PlanInput } from './plan.js';
+import { docChange, earliestLeaseExpiry, planBatch, type BatchPlan, type PlanInput } from './plan.js';
 import { ArchiveQueue } from './archive.js';
 
 /** What a batch needs of its engine. */
@@ -34,9 +40,21 @@ export interface BatchHost {
   /** The current scheduler session (replaced when the engine's role changes). */
   session(): SchedulerSession;
   profiles(): Readonly<Record<string, WorkerProfile>>;
-  /** No batch in flight. */
+  /** No batch being decided. */
   idle(): boolean;
   notify(result: BatchResult, diff: LedgerDiff): void;
+}
+
+/** A write's result: `thrown` when it threw before writing (a bug), else a failed store batch. */
+type Written = { error?: undefined } | { error: unknown; thrown?: boolean };
+
+/** A batch run() started and has not ended, in order: its board edits go back if it is not written. */
+interface Flight {
+  edits: BoardEdit[];
+  /** Written, or its edits were put back already (a rollback of several batches). */
+  settled: boolean;
+  /** The epoch it advanced the session in; undefined until then. */
+  epoch?: number;
 }
 
 export class BatchRunner {
@@ -61,6 +79,14 @@ export class BatchRunner {
   private archiveNotBefore = 0;
   private lastArchiveCheck = 0;
   private earliestExpiry = Infinity;
+  /** Batches started and not ended, oldest first. */
+  private readonly flights: Flight[] = [];
+  /** Moves on at each rollback: a batch advanced in an older epoch was decided on a state dropped. */
+  private epoch = 0;
+  /** The last write issued: the next one waits for it and is not made if it failed. */
+  private lastWrite: Promise<Written> = Promise.resolve({});
+  /** Resolves when the last batch started has ended: the next one shows and answers after it. */
+  private lastEnded: Promise<void> = Promise.resolve();
 
   constructor(private readonly host: BatchHost) {
     this.outcomeArchive = new OutcomeArchive(host.opts.store);
@@ -117,24 +143,37 @@ export class BatchRunner {
     return this.archiveDue && performance.now() >= this.archiveNotBefore;
   }
 
-  /** Run one batch with everything queued; never throws (a failure is answered, logged, backed off). */
-  async run(): Promise<void> {
+  /**
+   * Run one batch with everything queued; never throws (a failure is answered, logged, backed
+   * off). `decided`: called once the next batch may be decided (this one's write is issued,
+   * or it ended). Resolves once the batch is answered, after every batch started before it.
+   */
+  async run(decided: () => void = () => undefined): Promise<void> {
     const started = performance.now();
     this.boardDirty = false;
     let { entries, rejected } = this.host.queue.take();
-    const edits = this.edits;
+    const flight: Flight = { edits: this.edits, settled: false };
     this.edits = [];
-    const done = { edits: false };
+    this.flights.push(flight);
+    const before = this.lastEnded;
+    let ended!: () => void;
+    this.lastEnded = new Promise<void>((resolve) => (ended = resolve));
     try {
-      ({ entries, rejected } = await this.outcomeArchive.settle(entries, rejected, (id) => this.host.session().outcome(id) !== undefined));
+      ({ entries, rejected } = await this.outcomeArchive.settle(entries, rejected, (id) => this.host.session().decided(id) !== undefined));
       const now = this.host.opts.now();
       const scheduled = this.decide(entries, rejected, now);
-      if (scheduled) await this.record(started, now, scheduled, entries, rejected, edits, done);
+      if (scheduled) await this.record(started, now, scheduled, entries, rejected, flight, decided, before);
     } catch (e) {
+      decided();
+      await before;
       this.failBatch(e, entries, rejected);
     }
+    decided();
+    await before;
+    this.flights.splice(this.flights.indexOf(flight), 1);
     // Edits a batch did not write are audited by the next one.
-    if (!done.edits && edits.length > 0) this.edits.unshift(...edits);
+    if (!flight.settled && flight.edits.length > 0) this.edits.unshift(...flight.edits);
+    ended();
   }
 
   /** The scheduler's part; undefined when it threw (then its intents are isolated or refused). */
@@ -155,31 +194,43 @@ export class BatchRunner {
     }
   }
 
-  /** Plan the batch's effects and perform them in order: persist, commit, show, answer. */
-  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], edits: BoardEdit[], done: { edits: boolean }): Promise<void> {
+  /**
+   * Plan the batch's effects and perform them in order: advance the session, write (after
+   * the write ahead), then, after the batch ahead ended: settle, show, answer.
+   */
+  private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], flight: Flight, decided: () => void, before: Promise<void>): Promise<void> {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
     const { ledgerDoc, audit } = this.host.opts;
-    const archive = this.archiveSliceDue() ? this.archiveInput(now) : undefined;
+    const session = this.host.session();
+    // An archiving batch runs alone: nothing ahead of it, and the next one decided after it is written.
+    const archive = session.pending === 0 && this.archiveSliceDue() ? this.archiveInput(now) : undefined;
     if (archive) this.archiveDue = false;
-    const plan = planBatch(scheduled, { entries, rejected, stored: (id) => this.host.session().outcome(id) !== undefined, shownTasks: ledgerDoc.getMap<unknown>('tasks'), now, archive, edits });
+    const plan = planBatch(scheduled, { entries, rejected, stored: (id) => session.decided(id) !== undefined, now, archive, edits: flight.edits });
+    // The next batch is decided on this one; readers see it only once it is written (settle).
+    session.advance(scheduled, plan.settled);
+    flight.epoch = this.epoch;
     // One atomic write: ledger ops and audit entries; the audit head moves only if it succeeded.
-    const written = await audit.appendWith(plan.events, plan.storeOps);
-    if ('error' in written) {
-      this.boardChanged = null;
-      this.backoffMs = onWriteFailed(this.failures(), written.error, entries, rejected, this.backoffMs);
+    const written = this.lastWrite.then((ahead): Promise<Written> | Written => (ahead.error !== undefined ? ahead : audit.appendWith(plan.events, plan.storeOps).catch((error: unknown) => ({ error, thrown: true }))));
+    this.lastWrite = written;
+    if (!archive) decided();
+    const result = await written;
+    await before;
+    if (result.error !== undefined) {
+      this.writeFailed(result, flight, entries, rejected);
       return;
     }
-    done.edits = true;
+    flight.settled = true;
     const persistedAt = performance.now();
     this.stats.persistMs += persistedAt - scheduledAt;
     this.stats.idlePolls += plan.idlePolls;
-    // Memory moves only after the write succeeded: a failed batch leaves it as it was.
-    this.host.session().commit(scheduled, plan.settled);
+    session.settle();
     this.archiveQueue.noteBatch(plan.diff.tasks, plan.settled.outcomes);
     // A slice that left more due: the next batch takes the next one (the sweeper runs it when idle).
-    if (this.outcomeArchive.moved(this.host.session(), plan.outcomesArchived) || plan.archiveMore) this.archiveDue = true;
+    if (this.outcomeArchive.moved(session, plan.outcomesArchived) || plan.archiveMore) this.archiveDue = true;
     else if (archive) this.sweepEnded(plan.archived.length + plan.doc.pruned.length);
+    // What the document shows now includes the batches ahead of this one.
+    plan.doc = docChange(plan.diff, plan.events, plan.doc.pruned, ledgerDoc.getMap<unknown>('tasks'));
     this.show(plan, now);
     const answeredAt = performance.now();
     this.stats.applyMs += answeredAt - persistedAt;
@@ -194,6 +245,29 @@ export class BatchRunner {
     this.host.notify({ batch: plan.batch, outcomes: plan.outcomes, events: plan.events, tasks: plan.diff.tasks }, plan.doc.diff);
     if (archive) this.archiveNotBefore = 2 * performance.now() - started;
     if (archive && this.archiveDue) this.swept += plan.archived.length + plan.doc.pruned.length;
+  }
+
+  /**
+   * A write failed (or the one ahead did: this batch was decided on it). The first batch of
+   * its epoch to learn it rolls the session back and puts the board edits of every batch
+   * decided in that epoch back, in order; each batch then fails as a single failed batch does.
+   */
+  private writeFailed(result: { error: unknown; thrown?: boolean }, flight: Flight, entries: Pending[], rejected: RejectedIntent[]): void {
+    if (flight.epoch === this.epoch) {
+      this.host.session().rollback();
+      this.epoch += 1;
+      this.lastWrite = Promise.resolve({});
+      const back: BoardEdit[] = [];
+      for (const f of this.flights) {
+        if (f.epoch !== flight.epoch || f.settled) continue;
+        back.push(...f.edits);
+        f.settled = true;
+      }
+      this.edits.unshift(...back);
+    }
+    this.boardChanged = null;
+    if (result.thrown) this.failBatch(result.error, entries, rejected);
+    else this.backoffMs = onWriteFailed(this.failures(), result.error, entries, rejected, this.backoffMs);
   }
 
   /** A slice that left nothing due: the sweep is over; tell the relay what it removed (options.ts onSweepDone). */

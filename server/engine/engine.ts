@@ -1,11 +1,12 @@
 /**
  * The engine: the relay's single arbiter. Intents arrive from HTTP, the intent channel and
- * inbox documents (inboxes.ts) and wait in the intake (intake.ts); the engine runs one batch
- * at a time (batch.ts: decide, persist, then show, then answer) as soon as the last one
- * ended (group commit at tickMs 0), and a sweeper for lease expiry and archiving.
+ * inbox documents (inboxes.ts) and wait in the intake (intake.ts); the engine decides a batch
+ * (batch.ts: decide, persist, then show, then answer) as soon as the last one's write was
+ * issued (group commit at tickMs 0), at most MAX_IN_FLIGHT batches in flight, and runs a
+ * sweeper for lease expiry and archiving.
  *
  * Invariants:
- * - One tick at a time; nobody is told of an outcome not on disk (batch.ts).
+ * - One batch decided at a time, answered in order; nobody is told of an outcome not on disk (batch.ts).
  * - The store is the authority: on open the ledger is read from it and the doc made to match.
  * - Each intent gets exactly one outcome; the same id twice is arbitrated once, also once its
  *   outcome is archived (outcomes.ts). Ids are scoped to their sender: another sender's id
@@ -31,6 +32,14 @@ import { Role, type RoleHost } from './role.js';
 
 export type { EngineOptions };
 
+/**
+ * Batches in flight at most: one whose write is in flight and one decided on it, waiting to
+ * write. Writes are serial (the store applies batches in order, and each batch's keys may
+ * overlap the one before), so a third could only wait behind the second, deciding on a
+ * staler head with fewer intents; two keep the writer busy while the loop decides.
+ */
+export const MAX_IN_FLIGHT = 2;
+
 export class Engine {
   readonly inboxes: InboxWatcher;
   private session: SchedulerSession;
@@ -41,7 +50,12 @@ export class Engine {
   /** Cancels the pending tick (a timer, or an immediate with tickMs 0). */
   private timer: (() => void) | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  /** The last batch started (it ends after every batch before it); undefined when none is in flight. */
   private inFlight: Promise<void> | undefined;
+  /** A batch is being decided (from taking the queue to issuing its write). */
+  private deciding = false;
+  /** Batches started and not yet ended. */
+  private flying = 0;
   private stopping = false;
   private heartbeatSeq = 0;
   private unsubscribeBoard: (() => void) | undefined;
@@ -67,11 +81,11 @@ export class Engine {
       retentionMs: this.retentionMs,
       session: () => this.session,
       profiles: () => this.inboxes.profiles,
-      idle: () => !this.inFlight,
+      idle: () => !this.deciding,
       notify: (result, diff) => this.notify(result, diff),
     });
     this.inboxes = new InboxWatcher({
-      sender: (id) => this.session.outcome(id)?.workerId ?? this.queue.senderOf(id),
+      sender: (id) => this.session.decided(id)?.workerId ?? this.queue.senderOf(id),
       // A follower leaves inboxes to the arbiter (it reads the same documents).
       submit: (intent) => (this.role.active ? this.submit(intent) : Promise.resolve(undefined)),
       refuse: (r) => (this.role.active ? this.refuse(r) : undefined),
@@ -209,6 +223,11 @@ export class Engine {
     return this.queue.size();
   }
 
+  /** Batches started and not yet answered, and whether one is being decided (tests wait for these states). */
+  pipeline(): { inFlight: number; deciding: boolean } {
+    return { inFlight: this.flying, deciding: this.deciding };
+  }
+
   /** Queue-to-answer time (ms) of non-heartbeat intents answered after the `since`-th one. */
   latency(since = 0): LatencySummary {
     return this.batches.latencies.summary(since);
@@ -255,7 +274,7 @@ export class Engine {
 
   /** Schedule a tick (intake.ts `tickAfter`: tickMs 0 is group commit). */
   private kick(): void {
-    if (this.timer || this.inFlight || !this.role.active) return;
+    if (this.timer || this.deciding || this.flying >= MAX_IN_FLIGHT || !this.role.active) return;
     this.timer = tickAfter(this.tickMs + this.batches.backoffMs, () => {
       this.timer = undefined;
       void this.runTick();
@@ -270,12 +289,24 @@ export class Engine {
     this.sweeper.unref?.();
   }
 
+  /** Start a batch unless one is being decided or MAX_IN_FLIGHT are in flight; resolves when the last started one ended. */
   private runTick(): Promise<void> {
-    if (this.inFlight) return this.inFlight;
-    const p = this.batches.run().finally(() => {
-      this.inFlight = undefined;
-      if (this.queue.hasWork() || this.batches.wantsAnother()) this.kick();
-    });
+    if (this.deciding || this.flying >= MAX_IN_FLIGHT) return this.inFlight!;
+    this.deciding = true;
+    this.flying += 1;
+    let decided = false;
+    const p = this.batches
+      .run(() => {
+        if (decided) return;
+        decided = true;
+        this.deciding = false;
+        if (this.queue.hasWork()) this.kick();
+      })
+      .finally(() => {
+        this.flying -= 1;
+        if (this.inFlight === p) this.inFlight = undefined;
+        if (this.queue.hasWork() || this.batches.wantsAnother()) this.kick();
+      });
     this.inFlight = p;
     return p;
   }

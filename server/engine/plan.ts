@@ -133,8 +133,12 @@ export interface PlanInput {
   rejected: readonly RejectedIntent[];
   /** Whether an intent id already has a stored outcome. */
   stored: (intentId: string) => boolean;
-  /** The ledger document's task entries (heartbeat-only expiry moves are not shown again). */
-  shownTasks: { get(taskId: string): unknown };
+  /**
+   * The ledger document's task entries (heartbeat-only expiry moves are not shown again).
+   * Omitted by a batch decided before the one ahead of it is shown (pipelined): the engine
+   * computes `doc` with docChange() when it shows the batch.
+   */
+  shownTasks?: { get(taskId: string): unknown };
   now: number;
   /**
    * Given when finished tasks and old outcomes are due to leave the live state (`outcomes`:
@@ -227,8 +231,6 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
   const diff = changed
     ? diffLedgerIds(prev, after, archived.length === 0 ? changed.tasks : [...changed.tasks, ...archived], changed.workers, outcomeIds)
     : diffLedger(prev, after, outcomeIds);
-  const docDiff = withoutHeartbeatNoise(diff, input.shownTasks);
-  const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
   return {
     batch,
     settled: { outcomes: settled.outcomes, tasks },
@@ -238,11 +240,18 @@ export function planBatch(scheduled: SessionBatch, input: PlanInput): BatchPlan 
     idlePolls: audited.idle,
     storeOps: [...(ledgerOps(diff, batch, now) as StoreOp[]), ...archiveOps],
     diff,
-    doc: { diff: docDiff, pruned, apply: docChanged || audited.events.length > 0 || pruned.length > 0 },
+    doc: docChange(diff, audited.events, pruned, input.shownTasks),
     archived,
     archiveMore,
     outcomesArchived,
   };
+}
+
+/** The ledger document's change for a batch's diff, given what the document shows (`shown`; none: every task change is shown). */
+export function docChange(diff: LedgerDiff, events: readonly AuditEvent[], pruned: string[], shown?: { get(taskId: string): unknown }): BatchPlan['doc'] {
+  const docDiff = shown ? withoutHeartbeatNoise(diff, shown) : diff;
+  const docChanged = Object.keys(docDiff.tasks).length + Object.keys(docDiff.workers).length + Object.keys(docDiff.outcomes).length > 0;
+  return { diff: docDiff, pruned, apply: docChanged || events.length > 0 || pruned.length > 0 };
 }
 
 /** The earliest lease expiry among these changed tasks and `bound` (a lower bound the engine keeps cheaply). */

@@ -17,7 +17,8 @@
  *   and deletes the logged updates it covers in one atomic batch: by size, so the whole-doc
  *   encode costs O(1) per logged byte (a large doc's off the event loop, ./snapshot-encoder.ts);
  *   a crash loses nothing (log replayed over the snapshot).
- * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
+ * - A doc is loaded once per name (concurrent `get`s share the load); `close` compacts them one
+ *   at a time (thousands of inboxes at once held a store read each). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
  * - Rotation (./rotation.ts, after `enableRotation`): at a compaction (forced too once the bytes
  *   logged since the last check could be due garbage) of a rotating doc whose garbage is due,
@@ -34,6 +35,8 @@ import { SnapshotEncoder } from './snapshot-encoder.js';
 import { SharedDocs, type DocFanout } from './docstore-shared.js';
 import { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE, seqOf } from './doc-keys.js';
 import { decodeGeneration, garbageOf, GENESIS, staleClients, type Generation, type RotationPolicy } from './rotation.js';
+
+const noop = (): void => {};
 
 export { DOC_PREFIX, docGenKey, docKeyPrefix, docSnapKey, docUpdateKey, REMOTE } from './doc-keys.js';
 export type { DocFanout, RotationBuild } from './docstore-shared.js';
@@ -203,9 +206,12 @@ export class DocStore {
     this.unsubscribe?.();
     await Promise.allSettled([...this.loading.values()]);
     this.closed = true;
+    for (const e of this.loaded.values()) e.doc.off('update', e.onUpdate);
+    // One doc at a time: a relay with thousands of loaded docs (a worker inbox each) otherwise
+    // opens a store read per doc at once, and its memory peaked at gigabytes while stopping.
     for (const [name, e] of this.loaded) {
-      e.doc.off('update', e.onUpdate);
       if (e.sinceCompaction > 0) this.scheduleCompaction(name, e);
+      await e.chain.then(noop, noop); // a failed write rejects the flush below, as before
     }
     await this.flush();
     await this.encoder.close();

@@ -4,13 +4,21 @@
  * Created from a ledger; schedule() decides a batch against the current ledger, commit()
  * makes its result current.
  *
+ * Pipelining (server/engine/batch.ts): advance() makes a batch current before its write is
+ * durable, so the next batch is decided on it; settle() marks the oldest advanced batch
+ * durable, rollback() drops every batch not yet settled. Readers (ledger(), task(),
+ * worker(), outcome()) see only the durable ledger; schedule() and decided() see the head.
+ *
  * Invariants:
  * - Decides exactly what schedule() (index.ts) decides for the same input, byte for byte.
  * - Never mutates a caller's input. A ledger from ledger() never changes afterwards, except
  *   its `outcomes`: later batches' outcomes are added (never changed), and forget() takes
  *   out the ones archived past the retention window (server/engine/outcomes.ts).
- * - schedule() takes the indexes; only commit() of that batch gives them back. A batch not
- *   committed leaves the session at its ledger, and the next batch scans every task once.
+ * - schedule() takes the indexes; only commit() or advance() of that batch gives them back. A
+ *   batch not committed, or rolled back, leaves the session at its (durable) ledger, and the
+ *   next batch scans every task once.
+ * - A tasks record is recycled as a working copy only once no ledger refers to it: not the
+ *   head's, not the durable one's, not one handed out.
  */
 import type { Board, Intent, Ledger, Outcome, PoolState, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
 import { runBatch, type ScheduleResult, type ScheduleRules } from './batch.js';
@@ -43,16 +51,29 @@ interface Planned {
   touched?: Set<string>;
 }
 
+/** A batch advanced but not yet durable: its ledger and the outcomes it stores. */
+interface Ahead {
+  ledger: Ledger;
+  outcomes: Record<string, Outcome>;
+}
+
 export class SchedulerSession {
+  /** The head: what the next batch is decided against (its `outcomes` are the durable ones). */
   private current: Ledger;
+  /** The last durable ledger: what readers see. `current` itself when nothing is ahead. */
+  private durable: Ledger;
+  /** Batches advanced and not yet settled, oldest first. */
+  private readonly ahead: Ahead[] = [];
   /** The outcomes within the retention window: `current.outcomes`, grown in place by commit(), shrunk by forget(). */
   private readonly outcomes: Record<string, Outcome>;
   /** The indexes of `current.tasks`, while no batch holds them. */
   private indexes: PoolIndexes | undefined;
   /** Task ids the batch that made `current` set. */
   private touched: ReadonlySet<string> = new Set();
-  /** The tasks record of the ledger before `current`: recycled as the next working copy. */
-  private previous: Record<string, TaskRuntime> | undefined;
+  /** A tasks record no ledger refers to any more, and its batch: recycled as the next working copy. */
+  private free: { tasks: Record<string, TaskRuntime>; batch: number } | undefined;
+  /** Task ids set by each batch after the durable one (and by it): how a free record is brought up to date. */
+  private readonly touchedBy = new Map<number, ReadonlySet<string>>();
   /** A copy of `current.tasks` made ahead of time by prepare(). */
   private spare: Record<string, TaskRuntime> | undefined;
   /** Tasks records handed out by ledger(): never recycled. */
@@ -68,16 +89,23 @@ export class SchedulerSession {
     this.rules = options.rules;
     this.outcomes = copyRecord(ledger.outcomes);
     this.current = { batch: ledger.batch, tasks: copyRecord(ledger.tasks), workers: { ...ledger.workers }, outcomes: this.outcomes };
+    this.durable = this.current;
   }
 
-  /** The current ledger; safe to keep: later batches never change it (see the header). */
+  /** The durable ledger; safe to keep: later batches never change it (see the header). */
   ledger(): Ledger {
-    this.handedOut.add(this.current.tasks);
-    return this.current;
+    this.handedOut.add(this.durable.tasks);
+    return this.durable;
   }
 
+  /** The durable ledger's batch number. */
   get batch(): number {
-    return this.current.batch;
+    return this.durable.batch;
+  }
+
+  /** Batches advanced and not yet settled. */
+  get pending(): number {
+    return this.ahead.length;
   }
 
   /** Whether the next batch, told which board tasks changed, reuses the indexes (no full scan). */
@@ -86,15 +114,27 @@ export class SchedulerSession {
   }
 
   task(taskId: string): TaskRuntime | undefined {
-    return own(this.current.tasks, taskId);
+    return own(this.durable.tasks, taskId);
   }
 
   worker(workerId: string): WorkerRuntime | undefined {
-    return own(this.current.workers, workerId);
+    return own(this.durable.workers, workerId);
   }
 
+  /** The durable outcome of an intent id (one of a batch not yet settled is not told). */
   outcome(intentId: string): Outcome | undefined {
     return own(this.outcomes, intentId);
+  }
+
+  /** The outcome of an intent id, durable or of a batch advanced ahead (what the next batch knows). */
+  decided(intentId: string): Outcome | undefined {
+    const stored = own(this.outcomes, intentId);
+    if (stored) return stored;
+    for (const a of this.ahead) {
+      const o = own(a.outcomes, intentId);
+      if (o) return o;
+    }
+    return undefined;
   }
 
   /** The outcomes in memory (read-only: commit() and forget() change them). */
@@ -129,7 +169,7 @@ export class SchedulerSession {
     // answer a repeat): the full map grows with history and must not be copied per batch.
     const known: Record<string, Outcome> = {};
     for (const i of intents) {
-      const stored = own(this.outcomes, i.id);
+      const stored = this.decided(i.id);
       if (stored) put(known, i.id, stored);
     }
     const { board, profiles } = input;
@@ -142,7 +182,6 @@ export class SchedulerSession {
     // Taken: a batch moves them on in place, so a batch never committed cannot reuse them.
     this.indexes = undefined;
     this.spare = undefined;
-    this.previous = undefined;
     this.planned = undefined;
     if (this.replace) {
       const batch: SessionBatch = { ...this.replace(state, intents, now), input: state.ledger };
@@ -156,24 +195,64 @@ export class SchedulerSession {
   }
 
   /**
-   * Make the batch last scheduled current. `settled` replaces parts of its result the
-   * caller changed: the outcomes to store, a tasks record (archiving; the next batch then
-   * rebuilds the indexes).
+   * Make the batch last scheduled current and durable (nothing may be ahead). `settled`
+   * replaces parts of its result the caller changed: the outcomes to store, a tasks record
+   * (archiving; the next batch then rebuilds the indexes).
    */
   commit(batch: SessionBatch, settled: { outcomes?: Record<string, Outcome>; tasks?: Record<string, TaskRuntime> } = {}): void {
+    if (this.ahead.length > 0) throw new Error('SchedulerSession.commit: batches are ahead; settle() them');
+    this.advance(batch, settled);
+    this.settle();
+  }
+
+  /**
+   * Make the batch last scheduled the head, not yet durable: the next batch is decided on
+   * it; readers still see the durable ledger until settle(). `settled`: as in commit().
+   */
+  advance(batch: SessionBatch, settled: { outcomes?: Record<string, Outcome>; tasks?: Record<string, TaskRuntime> } = {}): void {
     const planned = this.planned;
     this.planned = undefined;
-    if (planned?.batch !== batch) throw new Error('SchedulerSession.commit: not the batch last scheduled');
+    if (planned?.batch !== batch) throw new Error('SchedulerSession.advance: not the batch last scheduled');
     const outcomes = settled.outcomes ?? batch.ledger.outcomes;
-    for (const id in outcomes) put(this.outcomes, id, outcomes[id]!);
     const tasks = settled.tasks ?? batch.ledger.tasks;
-    const before = this.current.tasks;
     this.current = { batch: batch.ledger.batch, tasks, workers: batch.ledger.workers, outcomes: this.outcomes };
+    this.ahead.push({ ledger: this.current, outcomes });
     if (tasks === batch.ledger.tasks && planned.indexes && planned.touched) {
       this.indexes = planned.indexes;
       this.touched = planned.touched;
-      this.previous = before;
-    } else this.touched = new Set();
+      this.touchedBy.set(this.current.batch, planned.touched);
+    } else {
+      this.touched = new Set();
+      // No record before this one can be brought up to date by ids.
+      this.touchedBy.clear();
+      this.free = undefined;
+    }
+  }
+
+  /** The oldest batch advanced is durable: readers see it, its outcomes are stored. */
+  settle(): void {
+    const next = this.ahead.shift();
+    if (!next) throw new Error('SchedulerSession.settle: no batch is ahead');
+    for (const id in next.outcomes) put(this.outcomes, id, next.outcomes[id]!);
+    const old = this.durable;
+    this.durable = next.ledger;
+    for (const b of this.touchedBy.keys()) if (b <= old.batch) this.touchedBy.delete(b);
+    if (old.tasks !== this.current.tasks && old.tasks !== this.durable.tasks) this.free = { tasks: old.tasks, batch: old.batch };
+  }
+
+  /**
+   * Drop every batch not yet settled (their write failed): the head is the durable ledger
+   * again, and the next batch scans every task once (as after a batch never committed).
+   */
+  rollback(): void {
+    this.ahead.length = 0;
+    this.current = this.durable;
+    this.indexes = undefined;
+    this.spare = undefined;
+    this.planned = undefined;
+    this.free = undefined;
+    this.touched = new Set();
+    this.touchedBy.clear();
   }
 
   /**
@@ -185,14 +264,22 @@ export class SchedulerSession {
   prepare(): void {
     if (this.spare || !this.indexes) return;
     const tasks = this.current.tasks;
-    const recycled = this.previous;
-    this.previous = undefined;
-    if (recycled && recycled !== tasks && !this.handedOut.has(recycled)) {
-      for (const id of this.touched) {
-        if (Object.hasOwn(tasks, id)) put(recycled, id, tasks[id]!);
-        else delete recycled[id];
+    const free = this.free;
+    this.free = undefined;
+    if (free && free.tasks !== tasks && free.tasks !== this.durable.tasks && !this.handedOut.has(free.tasks) && this.catchUp(free.tasks, free.batch)) this.spare = free.tasks;
+    else this.spare = copyRecord(tasks);
+  }
+
+  /** Bring a free record of batch `from` up to the head by the ids each later batch set; false when one is not known. */
+  private catchUp(record: Record<string, TaskRuntime>, from: number): boolean {
+    const tasks = this.current.tasks;
+    for (let b = from + 1; b <= this.current.batch; b++) if (!this.touchedBy.has(b)) return false;
+    for (let b = from + 1; b <= this.current.batch; b++) {
+      for (const id of this.touchedBy.get(b)!) {
+        if (Object.hasOwn(tasks, id)) put(record, id, tasks[id]!);
+        else delete record[id];
       }
-      this.spare = recycled;
-    } else this.spare = copyRecord(tasks);
+    }
+    return true;
   }
 }

@@ -32,6 +32,8 @@ describe('also-measured benches', () => {
     const f: ExtraFigures = {
       o: { clients: 5, changes: 2, claims: 3, vaultTasks: 20, lifecycles: 40, wave: 20, runs: 3 },
       fanout: [fan, { ...fan, fanoutP99: 500 }, { ...fan, fanoutP99: 40 }],
+      fanoutWire: [{ p50: 10, p99: 30, max: 40 }],
+      fanoutSpread: [{ p50: 90, p99: 250, max: 260 }, { p50: 80, p99: 150, max: 160 }, { p50: 70, p99: 120, max: 130 }],
       path: [{ claims: 3, p50: 1, p99: 2, max: 2 }],
       vault: [{ tasks: 20, notes: 20, firstSyncMs: 900, writesForOneChange: 1 }],
       life: { lifecycles: 40, cyclesPerSec: 10, liveTasks: 0, ledgerTasks: 40, docBytesInRetention: { board: 10, ledger: 10 }, docBytes: { board: 2e6, ledger: 0 }, bytesPerLiveTask: 1, coldStartMs: 500, dbBytes: 1 },
@@ -40,6 +42,8 @@ describe('also-measured benches', () => {
     };
     const t = extraTable(f);
     expect(t).toMatch(/ledger change to 5 read-only Yjs clients.*\| 5\.0 \/ 50\.0 \/ 60\.0 ms \| p99 50\.0, 500\.0, 40\.0 \| p99 <= 100 ms \| yes \|/);
+    expect(t).toMatch(/at the wire: 5 raw sockets.*\| 10\.0 \/ 30\.0 \/ 40\.0 ms \| p99 30\.0 \| p99 <= 100 ms \| yes \|/);
+    expect(t).toMatch(/spread over 2 load-generator processes.*\| 80\.0 \/ 150\.0 \/ 160\.0 ms \| p99 250\.0, 150\.0, 120\.0 \| p99 <= 100 ms \| \*\*no\*\* \|/);
     expect(t).toMatch(/relay RSS.*\| 100\.0 \/ 300\.0 MiB .*\| \*\*no\*\* \|/);
     expect(t).toMatch(/beyond the live tasks 1\.9 MiB .*\| \*\*no\*\* \|/);
     expect(t).toMatch(/cold start .*\| 500 ms \| 1 \| <= 1 s \| yes \|/);

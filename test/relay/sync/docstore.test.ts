@@ -115,4 +115,32 @@ describe('DocStore', () => {
     for (const [, u] of updates) Y.applyUpdate(check, u);
     expect(check.getMap('tasks').toJSON()).toEqual({ a: 1, b: 2 });
   });
+
+  it('close compacts the loaded docs one at a time, every one of them', async () => {
+    // A relay holds a doc per worker inbox: compacting them all at once held a store read per
+    // doc at the same time (the relay's memory peaked at gigabytes while stopping).
+    let reading = 0;
+    let most = 0;
+    const counted = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      most = Math.max(most, ++reading);
+      try {
+        return await f(...a);
+      } finally {
+        reading--;
+      }
+    };
+    const watched: Store = Object.create(store) as Store;
+    watched.keys = counted(store.keys.bind(store));
+    watched.entries = counted(store.entries.bind(store)) as Store['entries'];
+    const docs = new DocStore(watched, { compactEvery: 1000 });
+    for (let i = 0; i < 20; i++) (await docs.get(`owp/inbox/w${i}`)).getMap('intents').set('a', i);
+    await docs.flush();
+    most = 0;
+    await docs.close();
+    expect(most).toBe(1);
+    for (let i = 0; i < 20; i++) {
+      expect(await logKeys(`owp/inbox/w${i}`)).toEqual([]);
+      expect(await store.getBinary(docSnapKey(`owp/inbox/w${i}`))).toBeDefined();
+    }
+  });
 });
