@@ -17,7 +17,8 @@
  *   and deletes the logged updates it covers in one atomic batch: by size, so the whole-doc
  *   encode costs O(1) per logged byte (a large doc's off the event loop, ./snapshot-encoder.ts);
  *   a crash loses nothing (log replayed over the snapshot).
- * - A doc is loaded once per name (concurrent `get`s share the load). Awareness never passes
+ * - A doc is loaded once per name (concurrent `get`s share the load); `close` compacts them one
+ *   at a time (thousands of inboxes at once held a store read each). Awareness never passes
  *   through here: heartbeats do not grow persisted documents.
  * - Rotation (./rotation.ts, after `enableRotation`): at a compaction (forced too once the bytes
  *   logged since the last check could be due garbage) of a rotating doc whose garbage is due,
