@@ -44,6 +44,7 @@ import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
 import { StatsLoader } from './stats/lazy.js';
+import { TaskCounts } from './stats/task-counts.js';
 import { checkpointSaver, type CheckpointSaver } from './stats/saver.js';
 import { openRelayStore } from './store/index.js';
 import type { Cluster } from './store/postgres-cluster.js';
@@ -205,6 +206,17 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     if (config.rotation !== false) docs.enableRotation(config.rotation ?? DEFAULT_ROTATION);
 
     const lastSeen = new Map<string, number>();
+    // /api/status's counts follow the batches; a change of role replaces the ledger: counted afresh.
+    const taskCounts = new TaskCounts();
+    let countedAsArbiter = engine.isActive();
+    const counts = () => {
+      if (engine.isActive() !== countedAsArbiter) {
+        countedAsArbiter = engine.isActive();
+        taskCounts.reset();
+      }
+      return taskCounts;
+    };
+    engine.onBatch((r) => counts().apply(r.tasks, engine.ledger().tasks));
     const deps: ApiDeps = {
       engine,
       board,
@@ -216,6 +228,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       version: config.version ?? (await packageVersion()),
       startedAt: now(),
       lastSeen,
+      taskCounts: { of: (tasks) => counts().of(tasks) },
     };
     const port: RelayPort = {
       board: () => board.board(),
