@@ -5,7 +5,8 @@
  * Invariants:
  * - Start order: port bound (every request answered 503 `starting`: ./http/starting.ts) ->
  *   LevelDB -> tokens -> audit -> documents -> engine (ledger loaded from LevelDB, ledger doc
- *   made to match) -> features -> sockets -> admin token -> the router serves. Nothing is
+ *   made to match) -> features -> sockets -> admin token -> the router serves -> the stats
+ *   index opens (./stats/lazy.ts; its three routes wait for it; several relays: before the engine). Nothing is
  *   served before the ledger is loaded, so /healthz answering 200 means ready; /readyz turns
  *   503 the moment close() starts (/healthz stays 200: liveness). A start that fails after
  *   binding closes what it opened, the port included.
@@ -42,7 +43,9 @@ import type { Principal, RelayFeature, RelayPort } from './ports.js';
 import { Notifier } from './notify/index.js';
 import { StatsIndex } from './stats/index.js';
 import { statsRoutes } from './stats/routes.js';
-import { checkpointSaver } from './stats/saver.js';
+import { StatsLoader } from './stats/lazy.js';
+import { TaskCounts } from './stats/task-counts.js';
+import { checkpointSaver, type CheckpointSaver } from './stats/saver.js';
 import { openRelayStore } from './store/index.js';
 import type { Cluster } from './store/postgres-cluster.js';
 import { attachSyncServer, DocStore } from './sync/index.js';
@@ -129,17 +132,21 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       onRemoteDoc: (name) => void (name.startsWith(INBOX_PREFIX) ? docs.get(name).catch(() => undefined) : undefined),
     });
     cleanup.unshift(() => docs.close());
-    // Reads needing nothing loaded start at once, their I/O beside the documents' decoding (one relay per store only).
+    // The ledger's read needs nothing loaded: it starts at once, its I/O beside the documents' decoding (one relay per store only).
     const late: { engine?: Engine } = {};
-    const early = cluster ? undefined : { stats: StatsIndex.read(store, { now, log }), ledger: loadLedger(engineStore) };
-    for (const p of [early?.stats, early?.ledger]) p?.catch(() => undefined); // each awaited below; its failure surfaces there
+    const early = cluster ? undefined : { ledger: loadLedger(engineStore) };
+    early?.ledger.catch(() => undefined); // awaited below; its failure surfaces there
     const [boardDoc, ledgerDoc] = await Promise.all([docs.get(BOARD_DOC), docs.get(LEDGER_DOC)]);
     // A maintainer's board edit over sync is audited under their name (the peer is the origin).
     const board = new BoardView(boardDoc, (origin) => (origin instanceof Object && 'principal' in origin ? actorOf((origin as { principal: Principal }).principal) : undefined));
     took('documents');
-    // The stats index reads the audit log before the engine can run a batch, and follows
-    // every batch from the line after Engine.open (no await between: no batch is missed).
-    const stats = await StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now }, { log, read: early?.stats });
+    // The stats index is read up to the audit entry the engine starts from and follows every
+    // batch from the line after Engine.open (no await between: none is missed). One relay per
+    // store opens it once serving (./stats/lazy.ts: its requests wait); several, before the engine.
+    const stats = new StatsLoader(log);
+    const statsAt = audit.head().seq;
+    const openStats = () => StatsIndex.open(store, { board: () => board.board(), ledger: () => late.engine?.ledger() ?? emptyLedger(), now }, { log, until: statsAt });
+    if (cluster) await stats.load(openStats);
     took('stats');
     const engine = await Engine.open({
       store: engineStore,
@@ -169,13 +176,15 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     late.engine = engine;
     took('engine');
     const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
-    const checkpoints = checkpointSaver(stats, store, { log, now });
+    let checkpoints: CheckpointSaver | undefined;
     engine.onBatch((r) => {
       // The arbiter's batch is committed: the audit head is its last entry (a follower's position is not tracked).
-      const facts = stats.ingest(r.events, engine.isActive() ? audit.head() : undefined);
-      checkpoints.afterBatch();
-      // Webhooks are sent by the arbiter only (followers see the same batches).
-      if (engine.isActive()) notifier?.onBatch(r.events, facts, () => stats.gauges(), (id) => board.board().tasks[id]?.title);
+      const active = engine.isActive();
+      stats.ingest(r.events, active ? audit.head() : undefined, (facts, index) => {
+        checkpoints?.afterBatch();
+        // Webhooks are sent by the arbiter only (followers see the same batches).
+        if (active) notifier?.onBatch(r.events, facts, () => index.gauges(), (id) => board.board().tasks[id]?.title);
+      });
     });
     if (notifier) cleanup.unshift(() => notifier.stop());
     cleanup.unshift(() => engine.stop());
@@ -197,6 +206,17 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     if (config.rotation !== false) docs.enableRotation(config.rotation ?? DEFAULT_ROTATION);
 
     const lastSeen = new Map<string, number>();
+    // /api/status's counts follow the batches; a change of role replaces the ledger: counted afresh.
+    const taskCounts = new TaskCounts();
+    let countedAsArbiter = engine.isActive();
+    const counts = () => {
+      if (engine.isActive() !== countedAsArbiter) {
+        countedAsArbiter = engine.isActive();
+        taskCounts.reset();
+      }
+      return taskCounts;
+    };
+    engine.onBatch((r) => counts().apply(r.tasks, engine.ledger().tasks));
     const deps: ApiDeps = {
       engine,
       board,
@@ -208,6 +228,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       version: config.version ?? (await packageVersion()),
       startedAt: now(),
       lastSeen,
+      taskCounts: { of: (tasks) => counts().of(tasks) },
     };
     const port: RelayPort = {
       board: () => board.board(),
@@ -237,7 +258,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     if (ha && cluster) router.add([ha.clusterRoute(cluster)]);
     router.add(
       statsRoutes({
-        index: stats,
+        index: () => stats.loaded(),
         board: () => board.board(),
         ledger: () => engine.ledger(),
         now,
@@ -309,7 +330,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     phase = 'serving';
     took('routes');
     log.info('relay ready', ready());
-    checkpoints.afterStart();
+    stats.onLoaded((index) => {
+      checkpoints = checkpointSaver(index, store, { log, now });
+      checkpoints.afterStart();
+    });
+    void stats.load(openStats).catch(() => undefined); // logged by the loader; its routes answer `internal`
 
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -325,7 +350,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
           }
         }
         await engine.stop();
-        await checkpoints.close();
+        await stats.settled();
+        await checkpoints?.close();
         // Give the lease up at once: another relay arbitrates without waiting for it to lapse.
         await cluster?.resign();
         notifier?.stop();

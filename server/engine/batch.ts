@@ -31,6 +31,7 @@ import type { EngineOptions } from './options.js';
 import { OutcomeArchive } from './outcomes.js';
 import { docChange, earliestLeaseExpiry, planBatch, type BatchPlan, type PlanInput } from './plan.js';
 import { ArchiveQueue } from './archive.js';
+import { GroupWriter } from './writer.js';
 
 /** What a batch needs of its engine. */
 export interface BatchHost {
@@ -44,9 +45,6 @@ export interface BatchHost {
   idle(): boolean;
   notify(result: BatchResult, diff: LedgerDiff): void;
 }
-
-/** A write's result: `thrown` when it threw before writing (a bug), else a failed store batch. */
-type Written = { error?: undefined } | { error: unknown; thrown?: boolean };
 
 /** A batch run() started and has not ended, in order: its board edits go back if it is not written. */
 interface Flight {
@@ -83,13 +81,14 @@ export class BatchRunner {
   private readonly flights: Flight[] = [];
   /** Moves on at each rollback: a batch advanced in an older epoch was decided on a state dropped. */
   private epoch = 0;
-  /** The last write issued: the next one waits for it and is not made if it failed. */
-  private lastWrite: Promise<Written> = Promise.resolve({});
+  /** One write at a time; batches decided meanwhile are written together after it (writer.ts). */
+  readonly writer: GroupWriter;
   /** Resolves when the last batch started has ended: the next one shows and answers after it. */
   private lastEnded: Promise<void> = Promise.resolve();
 
   constructor(private readonly host: BatchHost) {
     this.outcomeArchive = new OutcomeArchive(host.opts.store);
+    this.writer = new GroupWriter((events, ops) => host.opts.audit.appendWith(events, ops));
   }
 
   /** A board change: its task ids are reconciled and its edits audited by the next batch. */
@@ -201,7 +200,7 @@ export class BatchRunner {
   private async record(started: number, now: number, scheduled: SessionBatch, entries: Pending[], rejected: RejectedIntent[], flight: Flight, decided: () => void, before: Promise<void>): Promise<void> {
     const scheduledAt = performance.now();
     this.stats.scheduleMs += scheduledAt - started;
-    const { ledgerDoc, audit } = this.host.opts;
+    const { ledgerDoc } = this.host.opts;
     const session = this.host.session();
     // An archiving batch runs alone: nothing ahead of it, and the next one decided after it is written.
     const archive = session.pending === 0 && this.archiveSliceDue() ? this.archiveInput(now) : undefined;
@@ -211,8 +210,7 @@ export class BatchRunner {
     session.advance(scheduled, plan.settled);
     flight.epoch = this.epoch;
     // One atomic write: ledger ops and audit entries; the audit head moves only if it succeeded.
-    const written = this.lastWrite.then((ahead): Promise<Written> | Written => (ahead.error !== undefined ? ahead : audit.appendWith(plan.events, plan.storeOps).catch((error: unknown) => ({ error, thrown: true }))));
-    this.lastWrite = written;
+    const written = this.writer.write(this.epoch, plan.events, plan.storeOps);
     if (!archive) decided();
     const result = await written;
     await before;
@@ -256,7 +254,6 @@ export class BatchRunner {
     if (flight.epoch === this.epoch) {
       this.host.session().rollback();
       this.epoch += 1;
-      this.lastWrite = Promise.resolve({});
       const back: BoardEdit[] = [];
       for (const f of this.flights) {
         if (f.epoch !== flight.epoch || f.settled) continue;

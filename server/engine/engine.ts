@@ -34,9 +34,11 @@ export type { EngineOptions };
 
 /**
  * Batches in flight at most: one whose write is in flight and one decided on it, waiting to
- * write. Writes are serial (the store applies batches in order, and each batch's keys may
- * overlap the one before), so a third could only wait behind the second, deciding on a
- * staler head with fewer intents; two keep the writer busy while the loop decides.
+ * write. Writes are serial (writer.ts: the store applies batches in order, and a batch's keys
+ * may overlap the one before), so one decided batch keeps the writer busy while the loop
+ * decides. Deeper pipelines (4 and 8, the waiting batches written together) were measured:
+ * smaller batches, +20-30% relay CPU per cycle at the same load (docs/BENCHMARKS.md,
+ * "Session 8: pipelined batches").
  */
 export const MAX_IN_FLIGHT = 2;
 

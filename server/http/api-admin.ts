@@ -4,17 +4,19 @@
  * Invariants:
  * - Writes to documents happen in-process with origin 'relay' (one transaction each).
  * - Token routes never return a stored token: only `POST /api/tokens` shows the new one once.
- * - `/api/status` is computed from the in-memory board and ledger (no I/O).
+ * - `/api/status` is computed from the in-memory board and ledger (no I/O); its task counts
+ *   and leases (listed by task id) are kept batch by batch (server/stats/task-counts.ts).
  */
 import { OwpError, quote, untrusted } from '../../shared/errors.js';
 import { BOARD_DOC, inboxDoc, ORIGIN, PROTOCOL_VERSION } from '../../shared/protocol.js';
-import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy, type TaskState } from '../../shared/model.js';
+import { DEFAULTS, isWorkerId, parseWorkerProfile, type RepoPolicy } from '../../shared/model.js';
 import { trustKey, trustLevels } from '../../shared/trust-ladder.js';
 import type { Role, Route } from '../ports.js';
 import { API } from '../../shared/api-spec.js';
 import { repoDeleteRoute } from './api-repo-delete.js';
 import { parseBody } from './body.js';
 import { actorOf, ONLINE_WINDOW_MS, own, workerOf, type ApiDeps } from './deps.js';
+import { countTasks } from '../stats/task-counts.js';
 
 const ANY = ['worker', 'maintainer', 'viewer'] as const;
 const MAINTAINER = ['maintainer'] as const;
@@ -241,17 +243,8 @@ export function adminRoutes(deps: ApiDeps): Route[] {
 export function status(deps: ApiDeps, latencySince?: number): Record<string, unknown> {
   const board = deps.board.board();
   const ledger = deps.engine.ledger();
-  const queue: Record<string, Partial<Record<TaskState, number>>> = {};
-  const leases: unknown[] = [];
-  const inReview: Record<string, number> = {};
-  for (const rt of Object.values(ledger.tasks)) {
-    const q = (queue[rt.repo] ??= {});
-    q[rt.state] = (q[rt.state] ?? 0) + 1;
-    if (rt.lease && (rt.state === 'leased' || rt.state === 'pr_open')) {
-      leases.push({ ...rt.lease, repo: rt.repo, state: rt.state });
-      inReview[rt.repo] = (inReview[rt.repo] ?? 0) + 1;
-    }
-  }
+  // Kept batch by batch (server/stats/task-counts.ts): a call costs the repos and leases it shows.
+  const { queue, leases, inReview } = deps.taskCounts ? deps.taskCounts.of(ledger.tasks) : countTasks(ledger.tasks);
   let capacity = 0;
   let inUse = 0;
   const profiles = deps.engine.inboxes.profiles;

@@ -6,6 +6,7 @@
  *   body) to act for a worker, every other role has no worker id.
  * - The actor id of a maintainer intent is derived from the token, never from the body.
  */
+import type { TaskCounts } from '../stats/task-counts.js';
 import type * as Y from 'yjs';
 import { OwpError, httpStatusFor, safeText, untrusted } from '../../shared/errors.js';
 import { isWorkerId, type Outcome } from '../../shared/model.js';
@@ -30,6 +31,8 @@ export interface ApiDeps {
   startedAt: number;
   /** Last time each worker was heard from (HTTP or awareness). */
   lastSeen: Map<string, number>;
+  /** What `GET /api/status` counts over the tasks, kept batch by batch (absent: counted per call). */
+  taskCounts?: Pick<TaskCounts, 'of'>;
 }
 
 export const ONLINE_WINDOW_MS = 60_000;

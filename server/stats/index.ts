@@ -4,7 +4,8 @@
  * rescanning the log per request.
  *
  * Invariants:
- * - Opened once at start, as of the audit head: from its checkpoint (./checkpoint.ts) plus the
+ * - Opened once, as of the audit head (or of entry `until`: ./lazy.ts opens it after the
+ *   relay serves, as of the entry the engine started from): from its checkpoint (./checkpoint.ts) plus the
  *   entries after it, or, without a usable one (logged), from the entries of the last
  *   `retentionMs` read newest first down to the cutoff. Either gives the same facts and memory
  *   (test/maintainer/stats-checkpoint.test.ts). Then fed every batch's events by the engine
@@ -20,7 +21,7 @@ import type { ReviewGauge } from '../../shared/stats/figures.js';
 import { AUDIT_PREFIX, GENESIS_HASH, auditKey, type AuditEntry } from '../audit/index.js';
 import { ARCHIVE_PREFIX } from '../engine/plan.js';
 import type { Logger } from '../ports.js';
-import { prefixRange, type Store } from '../store/index.js';
+import { prefixRange, type KeyRange, type Store } from '../store/index.js';
 import { STATS_CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, unpackCheckpoint, type StatsCheckpoint, type StatsState } from './checkpoint.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -49,7 +50,7 @@ function infoFrom(t: { repo?: string; points?: number; tier?: number; createdAt?
 }
 
 /** The checkpoint, if there is one that fits this log and window; a missing one is silent, an unusable one is logged. */
-async function readCheckpoint(store: Store, retentionMs: number, log?: Logger): Promise<StatsState | undefined> {
+async function readCheckpoint(store: Store, retentionMs: number, log?: Logger, until?: number): Promise<StatsState | undefined> {
   const unusable = (reason: string) => {
     log?.warn('stats checkpoint not used: folding the audit window from scratch', { reason });
     return undefined;
@@ -67,6 +68,7 @@ async function readCheckpoint(store: Store, retentionMs: number, log?: Logger): 
   if ('error' in decoded) return unusable(decoded.error);
   const s = decoded.state;
   if (s.retentionMs !== retentionMs) return unusable(`its window is ${s.retentionMs} ms, this index's ${retentionMs} ms`);
+  if (until !== undefined && s.seq > until) return unusable(`it covers audit entry ${s.seq}, past the ${until} this index is read up to`);
   if (s.seq > 0) {
     const at = await store.get<AuditEntry>(auditKey(s.seq)).catch(() => undefined);
     if (at?.hash !== s.hash) return unusable(`audit entry ${s.seq} is not the one it covers`);
@@ -74,18 +76,24 @@ async function readCheckpoint(store: Store, retentionMs: number, log?: Logger): 
   return s;
 }
 
-/** The audit entries after `seq`, oldest first. */
-async function entriesAfter(store: Store, seq: number): Promise<AuditEntry[]> {
+/** The audit log's range, up to entry `until` (inclusive) when given. */
+function auditRange(opts: { gte?: string; reverse?: boolean }, until?: number): KeyRange {
+  const { lt, ...range } = prefixRange(AUDIT_PREFIX, opts);
+  return until === undefined ? { ...range, lt } : { ...range, lte: auditKey(until) };
+}
+
+/** The audit entries after `seq` (up to `until`), oldest first. */
+async function entriesAfter(store: Store, seq: number, until?: number): Promise<AuditEntry[]> {
   const out: AuditEntry[] = [];
-  for await (const [, e] of store.iterate<AuditEntry>(prefixRange(AUDIT_PREFIX, { gte: auditKey(seq + 1) }))) if (e && typeof e === 'object') out.push(e);
+  for await (const [, e] of store.iterate<AuditEntry>(auditRange({ gte: auditKey(seq + 1) }, until))) if (e && typeof e === 'object') out.push(e);
   return out;
 }
 
 /** The entries at or after `cutoff` (read newest first, oldest returned first) and the newest entry's position. */
-async function windowEntries(store: Store, cutoff: number): Promise<{ entries: AuditEntry[]; head: { seq: number; hash: string } }> {
+async function windowEntries(store: Store, cutoff: number, until?: number): Promise<{ entries: AuditEntry[]; head: { seq: number; hash: string } }> {
   const entries: AuditEntry[] = [];
   let head = { seq: 0, hash: GENESIS_HASH };
-  for await (const [, e] of store.iterate<AuditEntry>(prefixRange(AUDIT_PREFIX, { reverse: true }))) {
+  for await (const [, e] of store.iterate<AuditEntry>(auditRange({ reverse: true }, until))) {
     if (!e || typeof e !== 'object') continue;
     if (head.seq === 0) head = { seq: e.seq, hash: e.hash };
     if (e.at < cutoff) break;
@@ -122,20 +130,21 @@ export class StatsIndex {
   /**
    * What a start reads (no board needed, so it may run beside other start work): the
    * checkpoint and the entries after it, or (no checkpoint, or one that does not fit the log)
-   * the window's entries read newest first down to the retention cutoff.
+   * the window's entries read newest first down to the retention cutoff. `until`: read the
+   * log up to that entry only (the one the engine started from: later batches are ingested).
    */
-  static async read(store: Store, opts: { now: () => number; retentionMs?: number; log?: Logger }): Promise<StatsRead> {
+  static async read(store: Store, opts: { now: () => number; retentionMs?: number; log?: Logger; until?: number }): Promise<StatsRead> {
     const retentionMs = opts.retentionMs ?? STATS_RETENTION_MS;
-    const restored = await readCheckpoint(store, retentionMs, opts.log);
-    if (restored) return { retentionMs, restored, position: { seq: restored.seq, hash: restored.hash }, entries: await entriesAfter(store, restored.seq) };
-    const window = await windowEntries(store, opts.now() - retentionMs);
+    const restored = await readCheckpoint(store, retentionMs, opts.log, opts.until);
+    if (restored) return { retentionMs, restored, position: { seq: restored.seq, hash: restored.hash }, entries: await entriesAfter(store, restored.seq, opts.until) };
+    const window = await windowEntries(store, opts.now() - retentionMs, opts.until);
     return { retentionMs, position: window.head, entries: window.entries };
   }
 
   /** The index as of the audit log's head: `read` (or what it gave, `opts.read`) folded. */
-  static async open(store: Store, src: StatsSources, opts: { retentionMs?: number; log?: Logger; read?: Promise<StatsRead> } = {}): Promise<StatsIndex> {
+  static async open(store: Store, src: StatsSources, opts: { retentionMs?: number; log?: Logger; read?: Promise<StatsRead>; until?: number } = {}): Promise<StatsIndex> {
     const started = performance.now();
-    const { retentionMs, restored, position, entries } = await (opts.read ?? StatsIndex.read(store, { now: src.now, retentionMs: opts.retentionMs, log: opts.log }));
+    const { retentionMs, restored, position, entries } = await (opts.read ?? StatsIndex.read(store, { now: src.now, retentionMs: opts.retentionMs, log: opts.log, until: opts.until }));
     const index = new StatsIndex(src, retentionMs);
     index.position = position;
     if (restored) {

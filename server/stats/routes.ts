@@ -1,6 +1,7 @@
 /**
- * `GET /api/stats` (the success figures) and `GET /api/credits` (credit per worker), both
- * answered from the StatsIndex in memory.
+ * `GET /api/stats` (the success figures), `GET /api/credits` (credit per worker) and
+ * `GET /api/reviews`, answered from the StatsIndex in memory (a request made while it is
+ * still opening after a start waits for it: ./lazy.ts).
  *
  * Invariants:
  * - Readable by every role that may read the dashboard (worker, maintainer, viewer, admin;
@@ -21,7 +22,8 @@ const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: DAY_MS };
 const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 export interface StatsRouteDeps {
-  index: StatsIndex;
+  /** The index, once open. */
+  index(): Promise<StatsIndex>;
   board(): Board;
   ledger(): Ledger;
   now(): number;
@@ -74,10 +76,10 @@ export interface CreditRow {
 
 export function statsRoutes(deps: StatsRouteDeps): Route[] {
   const auth = deps.publicDashboard ? ('none' as const) : [...READERS];
-  const scope = (url: URL) => {
+  const scope = (url: URL, index: StatsIndex) => {
     checkParams(url, ['repo', 'since']);
     const now = deps.now();
-    const { since, window } = parseSinceParam(url.searchParams.get('since'), now, deps.index.retentionMs);
+    const { since, window } = parseSinceParam(url.searchParams.get('since'), now, index.retentionMs);
     return { now, since, window, repo: repoParam(url) };
   };
   return [
@@ -85,18 +87,20 @@ export function statsRoutes(deps: StatsRouteDeps): Route[] {
       method: 'GET',
       path: '/api/stats',
       auth,
-      handler(ctx) {
-        const { now, since, window, repo } = scope(ctx.url);
-        ctx.send(200, { window, ...statsReport(deps.index.since(since), deps.index.gauges(), since, now, repo) });
+      async handler(ctx) {
+        const index = await deps.index();
+        const { now, since, window, repo } = scope(ctx.url, index);
+        ctx.send(200, { window, ...statsReport(index.since(since), index.gauges(), since, now, repo) });
       },
     },
     {
       method: 'GET',
       path: '/api/reviews',
       auth,
-      handler(ctx) {
+      async handler(ctx) {
         checkParams(ctx.url, ['repo']);
         const repo = repoParam(ctx.url);
+        const index = await deps.index();
         const now = deps.now();
         const board = deps.board();
         const tasks = deps.ledger().tasks;
@@ -105,7 +109,7 @@ export function statsRoutes(deps: StatsRouteDeps): Route[] {
           const rt = tasks[id]!;
           if (rt.state !== 'pr_open' || !rt.lease || (repo !== null && rt.repo !== repo)) continue;
           const task = Object.hasOwn(board.tasks, id) ? board.tasks[id] : undefined;
-          const since = deps.index.prOpenedAt(id) ?? rt.updatedAt;
+          const since = index.prOpenedAt(id) ?? rt.updatedAt;
           reviews.push({ taskId: id, repo: rt.repo, title: task?.title ?? null, workerId: rt.lease.workerId, prUrl: rt.prUrl ?? null, issueUrl: task?.issueUrl ?? null, since, ageMs: Math.max(0, now - since) });
         }
         reviews.sort((a, b) => a.since - b.since || (a.taskId < b.taskId ? -1 : 1));
@@ -116,9 +120,10 @@ export function statsRoutes(deps: StatsRouteDeps): Route[] {
       method: 'GET',
       path: '/api/credits',
       auth,
-      handler(ctx) {
-        const { now, since, window, repo } = scope(ctx.url);
-        const report = statsReport(deps.index.since(since), {}, since, now, repo);
+      async handler(ctx) {
+        const index = await deps.index();
+        const { now, since, window, repo } = scope(ctx.url, index);
+        const report = statsReport(index.since(since), {}, since, now, repo);
         const names = deps.names();
         const credits: CreditRow[] = report.pool.workers.map((w) => ({
           workerId: w.workerId,
