@@ -8,7 +8,7 @@
  * - The same input gives the same result with or without `carried`.
  */
 import { quote } from '../errors.js';
-import type { AuditEvent, Intent, Ledger, Outcome, PoolState, TaskRuntime } from '../model.js';
+import type { AuditEvent, Intent, Ledger, Outcome, PoolState, TaskRuntime, WorkerRuntime } from '../model.js';
 import { claimNextPool, claimNamed, claimNext, type ClaimNextPool } from './claims.js';
 import type { PoolIndexes } from './indexes.js';
 import { applyLeaseIntent, applyMaintainerIntent, type Decision } from './leases.js';
@@ -28,6 +28,8 @@ export interface Carried {
   indexes: PoolIndexes;
   /** A copy of the input ledger's tasks record made ahead of time; else the batch copies. */
   tasksCopy?: Record<string, TaskRuntime>;
+  /** The same for its workers record. */
+  workersCopy?: Record<string, WorkerRuntime>;
   /** Board task ids that changed since the batch that made the input ledger. */
   changedTasks: Iterable<string>;
   /** Task ids the batch that made the input ledger set. */
@@ -99,7 +101,7 @@ function decide(draft: Draft, intent: Intent, pool: () => ClaimNextPool): Decisi
 }
 
 export function runBatch(state: PoolState, intents: Intent[], now: number, carried?: Carried, rules?: ScheduleRules): BatchRun {
-  const draft = createDraft(state, now, carried?.indexes, carried?.tasksCopy, rules?.githubHost);
+  const draft = createDraft(state, now, carried?.indexes, carried?.tasksCopy, rules?.githubHost, carried?.workersCopy);
   if (carried) {
     const only = new Set<string>(carried.prevTouched);
     for (const id of carried.changedTasks) {

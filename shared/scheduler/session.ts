@@ -17,8 +17,8 @@
  * - schedule() takes the indexes; only commit() or advance() of that batch gives them back. A
  *   batch not committed, or rolled back, leaves the session at its (durable) ledger, and the
  *   next batch scans every task once.
- * - A tasks record is recycled as a working copy only once no ledger refers to it: not the
- *   head's, not the durable one's, not one handed out.
+ * - A tasks or workers record is recycled as a working copy only once no ledger refers to
+ *   it: not the head's, not the durable one's, not one handed out.
  */
 import type { Board, Intent, Ledger, Outcome, PoolState, TaskRuntime, WorkerProfile, WorkerRuntime } from '../model.js';
 import { runBatch, type ScheduleResult, type ScheduleRules } from './batch.js';
@@ -49,7 +49,15 @@ interface Planned {
   batch: SessionBatch;
   indexes?: PoolIndexes;
   touched?: Set<string>;
+  workersTouched?: Set<string>;
 }
+
+/** A ledger's two records a batch copies (its working copies), or their ids a batch set. */
+interface Records<T, W> {
+  tasks: T;
+  workers: W;
+}
+type Working = Records<Record<string, TaskRuntime>, Record<string, WorkerRuntime>>;
 
 /** A batch advanced but not yet durable: its ledger and the outcomes it stores. */
 interface Ahead {
@@ -70,13 +78,13 @@ export class SchedulerSession {
   private indexes: PoolIndexes | undefined;
   /** Task ids the batch that made `current` set. */
   private touched: ReadonlySet<string> = new Set();
-  /** A tasks record no ledger refers to any more, and its batch: recycled as the next working copy. */
-  private free: { tasks: Record<string, TaskRuntime>; batch: number } | undefined;
-  /** Task ids set by each batch after the durable one (and by it): how a free record is brought up to date. */
-  private readonly touchedBy = new Map<number, ReadonlySet<string>>();
-  /** A copy of `current.tasks` made ahead of time by prepare(). */
-  private spare: Record<string, TaskRuntime> | undefined;
-  /** Tasks records handed out by ledger(): never recycled. */
+  /** The records of a ledger no longer current nor durable, and its batch: recycled as the next working copies. */
+  private free: (Working & { batch: number }) | undefined;
+  /** Task and worker ids set by each batch after the durable one (and by it): how a free record is brought up to date. */
+  private readonly touchedBy = new Map<number, Records<ReadonlySet<string>, ReadonlySet<string>>>();
+  /** Copies of `current.tasks` and `current.workers` made ahead of time by prepare(). */
+  private spare: Working | undefined;
+  /** Tasks and workers records handed out by ledger(): never recycled. */
   private readonly handedOut = new WeakSet<object>();
   private planned: Planned | undefined;
 
@@ -95,6 +103,7 @@ export class SchedulerSession {
   /** The durable ledger; safe to keep: later batches never change it (see the header). */
   ledger(): Ledger {
     this.handedOut.add(this.durable.tasks);
+    this.handedOut.add(this.durable.workers);
     return this.durable;
   }
 
@@ -178,7 +187,7 @@ export class SchedulerSession {
     // costs O(changed ids), a fresh copy O(tasks) (back-to-back batches leave no idle turn).
     if (changedTasks) this.prepare();
     const indexes = changedTasks ? this.indexes : undefined;
-    const tasksCopy = this.spare;
+    const spare = this.spare;
     // Taken: a batch moves them on in place, so a batch never committed cannot reuse them.
     this.indexes = undefined;
     this.spare = undefined;
@@ -188,9 +197,10 @@ export class SchedulerSession {
       this.planned = { batch };
       return batch;
     }
-    const run = runBatch(state, intents, now, indexes ? { indexes, tasksCopy, changedTasks: changedTasks!, prevTouched: this.touched } : undefined, this.rules);
+    const carried = indexes ? { indexes, tasksCopy: spare?.tasks, workersCopy: spare?.workers, changedTasks: changedTasks!, prevTouched: this.touched } : undefined;
+    const run = runBatch(state, intents, now, carried, this.rules);
     const batch: SessionBatch = { ...run.result, input: state.ledger, changed: { tasks: run.touched, workers: run.workersTouched } };
-    this.planned = { batch, indexes: run.indexes, touched: run.touched };
+    this.planned = { batch, indexes: run.indexes, touched: run.touched, workersTouched: run.workersTouched };
     return batch;
   }
 
@@ -217,10 +227,10 @@ export class SchedulerSession {
     const tasks = settled.tasks ?? batch.ledger.tasks;
     this.current = { batch: batch.ledger.batch, tasks, workers: batch.ledger.workers, outcomes: this.outcomes };
     this.ahead.push({ ledger: this.current, outcomes });
-    if (tasks === batch.ledger.tasks && planned.indexes && planned.touched) {
+    if (tasks === batch.ledger.tasks && planned.indexes && planned.touched && planned.workersTouched) {
       this.indexes = planned.indexes;
       this.touched = planned.touched;
-      this.touchedBy.set(this.current.batch, planned.touched);
+      this.touchedBy.set(this.current.batch, { tasks: planned.touched, workers: planned.workersTouched });
     } else {
       this.touched = new Set();
       // No record before this one can be brought up to date by ids.
@@ -237,7 +247,9 @@ export class SchedulerSession {
     const old = this.durable;
     this.durable = next.ledger;
     for (const b of this.touchedBy.keys()) if (b <= old.batch) this.touchedBy.delete(b);
-    if (old.tasks !== this.current.tasks && old.tasks !== this.durable.tasks) this.free = { tasks: old.tasks, batch: old.batch };
+    if (old.tasks !== this.current.tasks && old.tasks !== this.durable.tasks && old.workers !== this.current.workers && old.workers !== this.durable.workers) {
+      this.free = { tasks: old.tasks, workers: old.workers, batch: old.batch };
+    }
   }
 
   /**
@@ -256,28 +268,35 @@ export class SchedulerSession {
   }
 
   /**
-   * Make the next batch's working copy of the tasks record now, while the caller is idle,
-   * so that batch does not (the one O(tasks) step left). The record of the ledger before
-   * the current one is brought up to date in O(changed ids) unless ledger() handed it out;
-   * otherwise a copy is made. Changes no result; a no-op when there is nothing to prepare.
+   * Make the next batch's working copies of the tasks and workers records now, while the
+   * caller is idle, so that batch does not (the O(tasks) and O(workers) steps left). The
+   * records of the ledger before the current one are brought up to date in O(changed ids)
+   * unless ledger() handed them out; otherwise copies are made. Changes no result; a no-op
+   * when there is nothing to prepare.
    */
   prepare(): void {
     if (this.spare || !this.indexes) return;
-    const tasks = this.current.tasks;
+    const { tasks, workers } = this.current;
     const free = this.free;
     this.free = undefined;
-    if (free && free.tasks !== tasks && free.tasks !== this.durable.tasks && !this.handedOut.has(free.tasks) && this.catchUp(free.tasks, free.batch)) this.spare = free.tasks;
-    else this.spare = copyRecord(tasks);
+    const reusable = (r: object): boolean => r !== tasks && r !== workers && r !== this.durable.tasks && r !== this.durable.workers && !this.handedOut.has(r);
+    if (free && reusable(free.tasks) && reusable(free.workers) && this.catchUp(free, free.batch)) this.spare = { tasks: free.tasks, workers: free.workers };
+    else this.spare = { tasks: copyRecord(tasks), workers: copyRecord(workers) };
   }
 
-  /** Bring a free record of batch `from` up to the head by the ids each later batch set; false when one is not known. */
-  private catchUp(record: Record<string, TaskRuntime>, from: number): boolean {
-    const tasks = this.current.tasks;
+  /** Bring free records of batch `from` up to the head by the ids each later batch set; false when one is not known. */
+  private catchUp(records: Working, from: number): boolean {
+    const { tasks, workers } = this.current;
     for (let b = from + 1; b <= this.current.batch; b++) if (!this.touchedBy.has(b)) return false;
     for (let b = from + 1; b <= this.current.batch; b++) {
-      for (const id of this.touchedBy.get(b)!) {
-        if (Object.hasOwn(tasks, id)) put(record, id, tasks[id]!);
-        else delete record[id];
+      const set = this.touchedBy.get(b)!;
+      for (const id of set.tasks) {
+        if (Object.hasOwn(tasks, id)) put(records.tasks, id, tasks[id]!);
+        else delete records.tasks[id];
+      }
+      for (const id of set.workers) {
+        if (Object.hasOwn(workers, id)) put(records.workers, id, workers[id]!);
+        else delete records.workers[id];
       }
     }
     return true;

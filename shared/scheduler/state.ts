@@ -157,9 +157,10 @@ export function copyRecord<T>(rec: Record<string, T>): Record<string, T> {
 /**
  * The working state of a batch. Given the indexes of exactly this ledger (a session's, which
  * are then moved on in place) nothing scans the tasks; without them, one pass builds them.
- * `tasksCopy`: a copy of `ledger.tasks` made ahead of time, used as the working record.
+ * `tasksCopy`, `workersCopy`: copies of `ledger.tasks` and `ledger.workers` made ahead of
+ * time, used as the working records.
  */
-export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes, tasksCopy?: Record<string, TaskRuntime>, githubHost?: string): Draft {
+export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes, tasksCopy?: Record<string, TaskRuntime>, githubHost?: string, workersCopy?: Record<string, WorkerRuntime>): Draft {
   const { ledger } = state;
   const draft: Draft = {
     board: state.board,
@@ -168,7 +169,7 @@ export function createDraft(state: PoolState, now: number, indexes?: PoolIndexes
     batch: ledger.batch + 1,
     day: utcDay(now),
     tasks: tasksCopy ?? copyRecord(ledger.tasks),
-    workers: { ...ledger.workers },
+    workers: workersCopy ?? { ...ledger.workers },
     outcomes: ledger.outcomes,
     outcomesCopied: false,
     events: [],
