@@ -40,6 +40,8 @@ export interface BatchResult {
   events: AuditEvent[];
   /** Task runtimes as of this batch: at least every one it changed (null: removed). */
   tasks: Record<string, TaskRuntime | null>;
+  /** The audit chain's position right after this batch's entries (the arbiter's batches only). */
+  audit?: { seq: number; hash: string };
 }
 
 export interface UpsertResult {

@@ -178,9 +178,10 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     const notifier = config.notify ? new Notifier({ ...config.notify, log, now }) : undefined;
     let checkpoints: CheckpointSaver | undefined;
     engine.onBatch((r) => {
-      // The arbiter's batch is committed: the audit head is its last entry (a follower's position is not tracked).
+      // The arbiter's batch is committed: its audit position is its own last entry, not the head,
+      // which a pipelined batch's write may already have moved on (a follower's is not tracked).
       const active = engine.isActive();
-      stats.ingest(r.events, active ? audit.head() : undefined, (facts, index) => {
+      stats.ingest(r.events, active ? r.audit : undefined, (facts, index) => {
         checkpoints?.afterBatch();
         // Webhooks are sent by the arbiter only (followers see the same batches).
         if (active) notifier?.onBatch(r.events, facts, () => index.gauges(), (id) => board.board().tasks[id]?.title);

@@ -190,8 +190,9 @@ export class AuditLog {
    * serialised. The head moves only after it succeeded; a failed store batch resolves with
    * `{ error }` and leaves the head where it was (a throw before the write rejects).
    */
-  appendWith(events: AuditEvent[], ops: readonly StoreOp[]): Promise<{ error?: unknown }> {
+  appendWith(events: AuditEvent[], ops: readonly StoreOp[]): Promise<{ error?: unknown; before?: { seq: number; hash: string }; entries?: readonly AuditEntry[] }> {
     return this.exclusive(async () => {
+      const before = this.head();
       const prepared = this.prepare(events);
       try {
         await this.store.batch([...ops, ...prepared.ops]);
@@ -199,7 +200,7 @@ export class AuditLog {
         return { error: error ?? new Error('store batch failed') };
       }
       this.commit(prepared.entries);
-      return {};
+      return { before, entries: prepared.entries };
     });
   }
 

@@ -240,7 +240,7 @@ export class BatchRunner {
     setImmediate(() => {
       if (this.host.idle()) this.host.session().prepare();
     });
-    this.host.notify({ batch: plan.batch, outcomes: plan.outcomes, events: plan.events, tasks: plan.diff.tasks }, plan.doc.diff);
+    this.host.notify({ batch: plan.batch, outcomes: plan.outcomes, events: plan.events, tasks: plan.diff.tasks, audit: 'audit' in result ? result.audit : undefined }, plan.doc.diff);
     if (archive) this.archiveNotBefore = 2 * performance.now() - started;
     if (archive && this.archiveDue) this.swept += plan.archived.length + plan.doc.pruned.length;
   }

@@ -42,24 +42,29 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 describe('the engine writer', () => {
-  it('writes the batches handed in during a write together, in order, after it', async () => {
+  it('writes the batches handed in during a write together, in order, after it, each told its own audit position', async () => {
     const { store, audit, writer, held } = await setup();
     const w1 = writer.write(0, ev(1), op(1));
     await until(() => held.length === 1);
     const w2 = writer.write(0, ev(2), op(2));
+    // A batch with no events (heartbeats only) sits at the position of the entry before it.
+    const quiet = writer.write(0, [], op(2));
     const w3 = writer.write(0, ev(3), op(3));
     held[0]!.go();
-    await expect(w1).resolves.toEqual({});
+    const r1 = await w1;
     await until(() => held.length === 2);
     held[1]!.go();
-    await expect(w2).resolves.toEqual({});
-    await expect(w3).resolves.toEqual({});
+    const [r2, rq, r3] = await Promise.all([w2, quiet, w3]);
     expect(held).toHaveLength(2);
-    expect(writer.stats).toEqual({ batches: 3, writes: 2 });
+    expect(writer.stats).toEqual({ batches: 4, writes: 2 });
     // The later batch's value wins, and the chain holds the events in batch order.
     expect(await store.get('ledger/meta/x')).toBe(3);
     expect(audit.head().seq).toBe(3);
-    expect((await audit.query({ since: 0 })).map((e) => e.taskId)).toEqual(['o/r#1', 'o/r#2', 'o/r#3']);
+    const entries = await audit.query({ since: 0 });
+    expect(entries.map((e) => e.taskId)).toEqual(['o/r#1', 'o/r#2', 'o/r#3']);
+    // Written together with batch 3, batch 2 is told its own last entry, not the head.
+    const at = (i: number) => ({ audit: { seq: entries[i]!.seq, hash: entries[i]!.hash } });
+    expect([r1, r2, rq, r3]).toEqual([at(0), at(1), at(1), at(2)]);
     expect((await audit.verify()).ok).toBe(true);
   });
 
@@ -77,7 +82,8 @@ describe('the engine writer', () => {
     const w4 = writer.write(1, ev(4), op(4));
     await until(() => held.length === 2);
     held[1]!.go();
-    await expect(w4).resolves.toEqual({});
+    const r4 = await w4;
+    expect(r4).toEqual({ audit: { seq: 1, hash: audit.head().hash } });
     expect(await store.get('ledger/meta/x')).toBe(4);
     expect((await audit.query({ since: 0 })).map((e) => e.taskId)).toEqual(['o/r#4']);
     expect((await audit.verify()).ok).toBe(true);
