@@ -217,7 +217,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       }
       return taskCounts;
     };
-    engine.onBatch((r) => counts().apply(r.tasks, engine.ledger().tasks));
+    // engine.ledger() would pin the record, and a pinned record is never recycled: the next batch would copy every task.
+    engine.onBatch((r) => counts().apply(r.tasks, engine.tasksRecord()));
     const deps: ApiDeps = {
       engine,
       board,

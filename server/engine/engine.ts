@@ -168,6 +168,15 @@ export class Engine {
     return this.session.ledger();
   }
 
+  /**
+   * The durable tasks record's identity, without pinning it as ledger() does (a pinned record
+   * is never recycled, so the next batch copies every task): for telling whether a record is
+   * the one a batch listener last saw (server/stats/task-counts.ts), not for reading.
+   */
+  tasksRecord(): object {
+    return this.session.tasksRecord();
+  }
+
   /** The current runtime of one task, without taking a snapshot (for reads on the hot path). */
   runtime(taskId: string): TaskRuntime | undefined {
     return this.session.task(taskId);
@@ -225,9 +234,9 @@ export class Engine {
     return this.queue.size();
   }
 
-  /** Batches started and not yet answered, and whether one is being decided (tests wait for these states). */
-  pipeline(): { inFlight: number; deciding: boolean } {
-    return { inFlight: this.flying, deciding: this.deciding };
+  /** Batches started and not yet answered, whether one is being decided (tests wait for these states), and the session's working copies (recycled or fresh). */
+  pipeline(): { inFlight: number; deciding: boolean; copies: { recycled: number; fresh: number } } {
+    return { inFlight: this.flying, deciding: this.deciding, copies: { ...this.session.copies } };
   }
 
   /** Queue-to-answer time (ms) of non-heartbeat intents answered after the `since`-th one. */

@@ -45,7 +45,8 @@ export function countTasks(tasks: Record<string, TaskRuntime>): TaskCountsView {
 }
 
 export class TaskCounts {
-  private synced: Record<string, TaskRuntime> | undefined;
+  /** The tasks record the counts are of: compared by identity only (the engine may recycle it once a later batch is durable). */
+  private synced: object | undefined;
   /** The runtime each task is counted as. */
   private readonly counted = new Map<string, TaskRuntime>();
   private readonly byRepo = new Map<string, Map<TaskState, number>>();
@@ -53,7 +54,7 @@ export class TaskCounts {
   private leaseRows: LeaseRow[] | undefined;
 
   /** A batch changed these runtimes and left `tasks`. */
-  apply(changed: Record<string, TaskRuntime | null>, tasks: Record<string, TaskRuntime>): void {
+  apply(changed: Record<string, TaskRuntime | null>, tasks: object): void {
     if (this.synced === undefined) return; // nothing counted yet: the first `of` counts in full
     for (const id in changed) {
       const before = this.counted.get(id);

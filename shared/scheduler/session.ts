@@ -87,6 +87,8 @@ export class SchedulerSession {
   /** Tasks and workers records handed out by ledger(): never recycled. */
   private readonly handedOut = new WeakSet<object>();
   private planned: Planned | undefined;
+  /** Working copies prepare() made: records recycled, and fresh copies (O(tasks + workers) each). */
+  readonly copies = { recycled: 0, fresh: 0 };
 
   private readonly replace: ScheduleFn | undefined;
   private readonly rules: ScheduleRules | undefined;
@@ -105,6 +107,11 @@ export class SchedulerSession {
     this.handedOut.add(this.durable.tasks);
     this.handedOut.add(this.durable.workers);
     return this.durable;
+  }
+
+  /** The durable tasks record, not pinned (unlike ledger()): compare it, do not read it after the next batch. */
+  tasksRecord(): object {
+    return this.durable.tasks;
   }
 
   /** The durable ledger's batch number. */
@@ -280,8 +287,13 @@ export class SchedulerSession {
     const free = this.free;
     this.free = undefined;
     const reusable = (r: object): boolean => r !== tasks && r !== workers && r !== this.durable.tasks && r !== this.durable.workers && !this.handedOut.has(r);
-    if (free && reusable(free.tasks) && reusable(free.workers) && this.catchUp(free, free.batch)) this.spare = { tasks: free.tasks, workers: free.workers };
-    else this.spare = { tasks: copyRecord(tasks), workers: copyRecord(workers) };
+    if (free && reusable(free.tasks) && reusable(free.workers) && this.catchUp(free, free.batch)) {
+      this.spare = { tasks: free.tasks, workers: free.workers };
+      this.copies.recycled += 1;
+    } else {
+      this.spare = { tasks: copyRecord(tasks), workers: copyRecord(workers) };
+      this.copies.fresh += 1;
+    }
   }
 
   /** Bring free records of batch `from` up to the head by the ids each later batch set; false when one is not known. */
