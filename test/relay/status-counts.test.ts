@@ -73,11 +73,19 @@ describe('GET /api/status on a real relay', () => {
     expect((await relay.api(w, 'POST', '/api/workers/register', { skills: [], capacity: 20, maxConcurrent: 10 })).status).toBe(200);
     const tasks = Array.from({ length: 8 }, (_, i) => ({ id: `o/${i % 2 ? 'a' : 'b'}#${i}`, repo: `o/${i % 2 ? 'a' : 'b'}`, title: `T${i}` }));
     expect((await relay.api(maint, 'POST', '/api/tasks', { createRepo: true, tasks })).status).toBe(200);
+    // The status answer against the ledger it was computed from: the durable ledger is one
+    // object per batch, so the same object before and after the call is the one the relay read
+    // (a batch landing meanwhile, e.g. the board's new tasks reconciled, means read again).
     const compare = async () => {
-      const body = (await relay!.api(maint, 'GET', '/api/status')).body as { queue: unknown; leases: unknown };
-      const full = countTasks(relay!.relay.engine.ledger().tasks);
-      expect(body.queue).toEqual(full.queue);
-      expect(body.leases).toEqual(full.leases);
+      for (;;) {
+        const before = relay!.relay.engine.ledger();
+        const body = (await relay!.api(maint, 'GET', '/api/status')).body as { queue: unknown; leases: unknown };
+        if (relay!.relay.engine.ledger() !== before) continue;
+        const full = countTasks(before.tasks);
+        expect(body.queue).toEqual(full.queue);
+        expect(body.leases).toEqual(full.leases);
+        return;
+      }
     };
     await compare();
     for (let i = 0; i < 5; i++) {
