@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger, Role } from '../../server/ports.js';
+import { expect } from 'vitest';
 import { startRelay, type RelayConfig, type RunningRelay } from '../../server/relay.js';
 
 export const TEST_ADMIN_TOKEN = 'owp_test_admin_token_0123456789abcdef';
@@ -81,6 +82,17 @@ export async function startTestRelay(opts: Partial<RelayConfig> = {}): Promise<T
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** GET each path with `token`, expecting 200 from each; their bodies in order. */
+export async function getBodies(r: TestRelay, token: string, paths: readonly string[]): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const path of paths) {
+    const res = await r.api(token, 'GET', path);
+    expect(res.status, path).toBe(200);
+    out.push(res.body);
+  }
+  return out;
 }
 
 export { waitFor } from './wait.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { STATS_CHECKPOINT_KEY } from '../../server/stats/checkpoint.js';
 import { openStore, type Store } from '../../server/store/index.js';
-import { startTestRelay, type TestRelay } from '../helpers/relay.js';
+import { getBodies, startTestRelay, type TestRelay } from '../helpers/relay.js';
 
 const enc = encodeURIComponent;
 const T0 = Date.now();
@@ -63,15 +63,7 @@ async function lifecycle(r: TestRelay, worker: string, n: number, maint: string)
   } else expect((await r.api(worker, 'POST', `/api/tasks/${enc(`o/r#${n}`)}/complete`, { fencingToken })).status).toBe(200);
 }
 
-async function figures(r: TestRelay, token: string): Promise<unknown[]> {
-  const out: unknown[] = [];
-  for (const path of READS) {
-    const res = await r.api(token, 'GET', path);
-    expect(res.status).toBe(200);
-    out.push(res.body);
-  }
-  return out;
-}
+const figures = (r: TestRelay, token: string): Promise<unknown[]> => getBodies(r, token, READS);
 
 describe('the stats index opens after the relay serves', () => {
   it('a stats request waits for it; batches run meanwhile are folded once', async () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startTestRelay, type TestRelay } from '../helpers/relay.js';
+import { getBodies, startTestRelay, type TestRelay } from '../helpers/relay.js';
 
 const enc = encodeURIComponent;
 const READS = ['/api/stats', '/api/stats?repo=o/r&since=24h', '/api/credits', '/api/reviews'];
@@ -28,15 +28,7 @@ const T0 = Date.now();
 const now = () => T0;
 
 /** Every figure the index serves. */
-async function figures(r: TestRelay, token: string): Promise<unknown[]> {
-  const out: unknown[] = [];
-  for (const path of READS) {
-    const res = await r.api(token, 'GET', path);
-    expect(res.status).toBe(200);
-    out.push(res.body);
-  }
-  return out;
-}
+const figures = (r: TestRelay, token: string): Promise<unknown[]> => getBodies(r, token, READS);
 
 /** A few lifecycles: one completed, one merged, one in review, one released. */
 async function work(r: TestRelay): Promise<string> {
